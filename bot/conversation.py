@@ -1,0 +1,158 @@
+"""The conversation core: Incoming -> list[Reply], the same for every channel.
+
+It loads the chat's session, routes the message (a command, an answer to the flow in progress,
+or a free question), saves the session, and returns the replies. Messages of one chat are
+handled one at a time (a lock per chat); different chats run concurrently. An unexpected error
+is logged without the message's content and the user gets an apology, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.replies import Incoming, Reply
+from bot.storage import Session, Storage
+from config.settings import Settings
+from knowledge.loader import Knowledge
+
+log = logging.getLogger(__name__)
+
+SORRY = (
+    "Sorry, something went wrong on my side. Your earlier answers are saved. "
+    "Please try again, or type /help."
+)
+
+
+@dataclass
+class Context:
+    """What a handler gets for one message. `session` is saved after the handler returns."""
+
+    incoming: Incoming
+    session: Session
+    knowledge: Knowledge
+    storage: Storage
+    settings: Settings
+    conversation: Conversation
+
+    @property
+    def chat(self) -> str:
+        return self.incoming.chat
+
+    async def run_command(self, text: str) -> list[Reply]:
+        """Run a command as if the user typed it (buttons and actions start flows this way)."""
+        return await self.conversation.run_command(self, text)
+
+    async def answer_question(self, text: str) -> list[Reply] | None:
+        """A confident knowledge-base answer to `text`, or None (used in the middle of flows)."""
+        return await self.conversation.answer_question(self, text)
+
+
+Command = Callable[[Context, str], Awaitable[list[Reply]]]
+FreeText = Callable[[Context, str], Awaitable[list[Reply]]]
+Answerer = Callable[[Context, str], Awaitable[list[Reply] | None]]
+
+
+class Flow(Protocol):
+    """A multi-step conversation (the form, the threshold guide, sign-in).
+
+    While `session.flow == name`, every message that is not a global command goes to `handle`,
+    and so do the commands listed in `commands` (such as /cancel or /back).
+    """
+
+    name: str
+    commands: frozenset[str]
+
+    async def handle(self, ctx: Context, text: str) -> list[Reply]: ...
+
+
+def split_command(text: str) -> tuple[str, str]:
+    """'/Report@SomeBot  pelka ' -> ('/report', 'pelka')."""
+    head, _, arg = text.strip().partition(" ")
+    return head.split("@", 1)[0].lower(), arg.strip()
+
+
+class Conversation:
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        storage: Storage,
+        settings: Settings,
+        free_text: FreeText,
+        answerer: Answerer,
+    ) -> None:
+        self.knowledge = knowledge
+        self.storage = storage
+        self.settings = settings
+        self.commands: dict[str, Command] = {}
+        self.menu: list[tuple[str, str]] = []  # (command without "/", description) for menus
+        self.flows: dict[str, Flow] = {}
+        self._free_text = free_text
+        self._answerer = answerer
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def add_command(self, name: str, handler: Command, description: str | None = None) -> None:
+        """Register `/name`; with a description it is also listed in /help and Telegram's menu."""
+        self.commands[f"/{name}"] = handler
+        if description:
+            self.menu.append((name, description))
+
+    def add_flow(self, flow: Flow) -> None:
+        self.flows[flow.name] = flow
+
+    def replace_knowledge(self, knowledge: Knowledge) -> None:
+        """Swap in a freshly validated knowledge base (/reload); conversations carry on."""
+        self.knowledge = knowledge
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        lock = self._locks.setdefault(incoming.chat, asyncio.Lock())
+        async with lock:
+            session = await self.storage.load_session(incoming.chat)
+            ctx = Context(incoming, session, self.knowledge, self.storage, self.settings, self)
+            try:
+                replies = await self._route(ctx)
+                await self.storage.save_session(session)
+            except Exception as exc:  # the conversation must survive any bug
+                # The message text and exception message may hold personal data: log neither.
+                frames = "".join(traceback.format_tb(exc.__traceback__))
+                log.error(
+                    "error handling a message in chat %s: %s\n%s",
+                    incoming.chat,
+                    type(exc).__name__,
+                    frames,
+                )
+                return [Reply(SORRY, kind="error")]
+            return replies
+
+    async def _route(self, ctx: Context) -> list[Reply]:
+        text = ctx.incoming.text.strip()
+        flow = self.flows.get(ctx.session.flow or "")
+        if text.startswith("/"):
+            name, _ = split_command(text)
+            if flow is not None and name in flow.commands:
+                return await flow.handle(ctx, text)
+            return await self.run_command(ctx, text)
+        if not text:
+            return [Reply("Please type a message, or /help to see what I can do.", kind="help")]
+        if flow is not None:
+            return await flow.handle(ctx, text)
+        return await self._free_text(ctx, text)
+
+    async def run_command(self, ctx: Context, text: str) -> list[Reply]:
+        name, arg = split_command(text)
+        handler = self.commands.get(name)
+        if handler is None:
+            return [
+                Reply(
+                    f"I don't know the command {name}. Type /help to see what I can do.",
+                    kind="help",
+                )
+            ]
+        return await handler(ctx, arg)
+
+    async def answer_question(self, ctx: Context, text: str) -> list[Reply] | None:
+        return await self._answerer(ctx, text)

@@ -1,0 +1,58 @@
+"""Channel-neutral messages: what a user sent (`Incoming`) and what the assistant says (`Reply`).
+
+Adapters turn a channel's input into an `Incoming` and render each `Reply`; nothing else in the
+core knows which channel a conversation happens on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Button:
+    """An option the user can choose. Choosing it sends `data` back as if the user typed it."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message from the assistant.
+
+    `kind` and `id`/`ids` describe what the message is (an answer, a report, a list of choices...)
+    for `ask --json` and for tests; channels only render `title`, `text`, `buttons` and `links`.
+    `private` marks a message that carries form content, which Telegram may delete after submission.
+    """
+
+    text: str
+    kind: str = "info"
+    title: str | None = None
+    id: str | None = None
+    ids: tuple[str, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    links: tuple[Link, ...] = ()
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message from a user.
+
+    `chat` is the channel-qualified conversation key ("telegram:42", "console:local"); `text` is
+    what was typed, or a pressed button's data. `message_ref` is the channel's own id for the
+    message, kept only so an adapter can delete it later.
+    """
+
+    chat: str
+    text: str
+    pressed: bool = False
+    message_ref: str | None = None
+    user_name: str | None = field(default=None, repr=False)

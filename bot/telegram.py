@@ -1,0 +1,192 @@
+"""The Telegram channel: python-telegram-bot's Application around the conversation core.
+
+Holds no feature logic: an Update becomes an `Incoming`, each `Reply` becomes an HTML message
+(all text escaped) with inline buttons. Commands arrive as plain text messages, so the core
+sees "/report pelka" exactly as the console does.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Sequence
+
+from telegram import (
+    Bot,
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.constants import MessageLimit, ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.app import Assistant
+from bot.replies import Incoming, Reply
+
+log = logging.getLogger(__name__)
+
+TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096 characters after entity parsing
+CALLBACK_LIMIT = 64  # bytes of callback_data Telegram accepts
+
+
+def chat_key(chat_id: int) -> str:
+    return f"telegram:{chat_id}"
+
+
+def split_html(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Split escaped HTML text into chunks under `limit`, at line breaks where possible.
+
+    Only the first chunk carries a <b> title, which stays whole, and an escaped entity
+    (&amp;) is never cut in two.
+    """
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            cut = limit
+            amp = line.rfind("&", 0, cut)
+            if amp != -1 and line.find(";", amp, cut) == -1:
+                cut = amp
+            space = line.rfind(" ", 0, cut)
+            if space > limit // 2:
+                cut = space
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:cut])
+            line = line[cut:].lstrip(" ")
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not chunks:
+        chunks.append(current)
+    return chunks
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    rows = [[InlineKeyboardButton(link.label, url=link.url)] for link in reply.links]
+    for button in reply.buttons:
+        # Long data would be refused by Telegram; the label is accepted as typed text instead.
+        data = button.data if len(button.data.encode()) <= CALLBACK_LIMIT else button.label[:60]
+        rows.append([InlineKeyboardButton(button.label, callback_data=data)])
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def to_html(reply: Reply) -> str:
+    body = html.escape(reply.text, quote=False)
+    return f"<b>{html.escape(reply.title, quote=False)}</b>\n{body}" if reply.title else body
+
+
+class TelegramChannel:
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+
+    async def send(self, bot: Bot, chat_id: int, replies: Sequence[Reply]) -> list[int]:
+        """Send replies; the keyboard goes with the last chunk of each. Returns message ids."""
+        sent: list[int] = []
+        for reply in replies:
+            chunks = split_html(to_html(reply))
+            for i, chunk in enumerate(chunks):
+                markup = keyboard(reply) if i == len(chunks) - 1 else None
+                message = await bot.send_message(
+                    chat_id=chat_id,
+                    text=chunk,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                    disable_web_page_preview=True,
+                )
+                sent.append(message.message_id)
+        return sent
+
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        chat = update.effective_chat
+        if message is None or chat is None or message.text is None:
+            return
+        incoming = Incoming(chat_key(chat.id), message.text, message_ref=str(message.message_id))
+        replies = await self.assistant.conversation.handle(incoming)
+        await self.send(context.bot, chat.id, replies)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        chat = update.effective_chat
+        if query is None or chat is None:
+            return
+        await query.answer()
+        incoming = Incoming(chat_key(chat.id), query.data or "", pressed=True)
+        replies = await self.assistant.conversation.handle(incoming)
+        await self.send(context.bot, chat.id, replies)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # Only the error's type: its message could hold user text, or a token in a URL.
+        error = context.error
+        log.error("Telegram handler error: %s", type(error).__name__)
+        if isinstance(update, Update) and update.effective_chat is not None:
+            try:
+                await context.bot.send_message(
+                    update.effective_chat.id,
+                    "Sorry, something went wrong on my side. Please try again, or type /help.",
+                )
+            except Exception as exc:  # the apology itself failed: nothing more to do
+                log.error("could not send the apology: %s", type(exc).__name__)
+
+    async def post_init(self, application: Application) -> None:
+        menu = self.assistant.conversation.menu
+        await application.bot.set_my_commands([BotCommand(name, desc) for name, desc in menu])
+
+
+def build_application(assistant: Assistant, rate_limit: bool = True) -> Application:
+    """The Application, wired: every text (commands included) and every button to the core."""
+    settings = assistant.settings
+    channel = TelegramChannel(assistant)
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token.reveal())
+        .base_url(settings.telegram.base_url)
+        .base_file_url(settings.telegram.base_file_url)
+    )
+    if rate_limit:
+        # AIORateLimiter's type parameter (per-request retry data) is not the builder's default.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+    application = builder.build()
+    application.bot_data["channel"] = channel
+    application.add_handler(MessageHandler(filters.TEXT, channel.on_message))
+    application.add_handler(CallbackQueryHandler(channel.on_button))
+    application.add_error_handler(channel.on_error)
+    return application
+
+
+async def run_polling(assistant: Assistant) -> None:
+    """Long polling until interrupted (Ctrl+C or SIGTERM), in the caller's event loop."""
+    import asyncio
+    import signal
+
+    application = build_application(assistant)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with application:
+        channel: TelegramChannel = application.bot_data["channel"]
+        await channel.post_init(application)  # Application.post_init runs only under run_*()
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(
+            allowed_updates=["message", "callback_query", "inline_query"]
+        )
+        log.info("Telegram bot started (long polling)")
+        await stop.wait()
+        await application.updater.stop()
+        await application.stop()

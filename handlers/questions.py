@@ -1,0 +1,123 @@
+"""Free questions: greetings, knowledge answers, choices when unsure, and the plain fallback."""
+
+from __future__ import annotations
+
+from bot.conversation import Context
+from bot.replies import Button, Link, Reply
+from handlers.reports import REPORT_WORDS, not_in_catalogue, report_reply
+from knowledge.loader import Knowledge, Topic
+from knowledge.search import choices_of, words
+
+GREETINGS = frozenset(
+    ("hi hello hey hiya morning afternoon evening good yo greetings there").split()
+)
+THANKS = frozenset(("thanks thank you ta cheers thx many great lovely brilliant ok okay").split())
+
+
+def topic_reply(knowledge: Knowledge, topic: Topic) -> Reply:
+    related = tuple(
+        Button(knowledge.topics[r].title, f"/topic {r}")
+        for r in topic.related
+        if r in knowledge.topics
+    )
+    sources = "\n".join(f"Source: {s.title}" for s in topic.sources)
+    return Reply(
+        text=f"{topic.answer}\n\n{sources}",
+        kind="answer",
+        title=topic.title,
+        id=topic.id,
+        buttons=related,
+        links=tuple(Link(s.title, s.url) for s in topic.sources),
+    )
+
+
+def _small_talk(text: str) -> Reply | None:
+    said = set(words(text))
+    if not said:
+        return None
+    if said <= THANKS and said & {"thanks", "thank", "ta", "cheers", "thx"}:
+        return Reply("You're welcome. Ask me anything else, or type /help.", kind="greeting")
+    if said <= GREETINGS:
+        return Reply(
+            "Hello! Ask me about case reviews and thresholds, ask for a report by name, "
+            "or type /help to see everything I can do.",
+            kind="greeting",
+        )
+    return None
+
+
+async def entry_replies(ctx: Context, entry_id: str) -> list[Reply]:
+    """The reply for one knowledge entry of any kind (topic, report or action)."""
+    knowledge = ctx.knowledge
+    if entry_id in knowledge.topics:
+        return [topic_reply(knowledge, knowledge.topics[entry_id])]
+    if entry_id in knowledge.reports:
+        return [report_reply(ctx, knowledge.reports[entry_id])]
+    if entry_id in knowledge.actions:
+        return await ctx.run_command(knowledge.actions[entry_id].command)
+    return [Reply("That entry no longer exists. Type /help.", kind="fallback")]
+
+
+def choices_reply(ctx: Context, ids: list[str]) -> Reply:
+    knowledge = ctx.knowledge
+    buttons = []
+    for entry_id in ids:
+        if entry_id in knowledge.topics:
+            buttons.append(Button(knowledge.topics[entry_id].title, f"/topic {entry_id}"))
+        elif entry_id in knowledge.reports:
+            buttons.append(Button(knowledge.reports[entry_id].title, f"/report {entry_id}"))
+        else:
+            action = knowledge.actions[entry_id]
+            buttons.append(Button(action.phrases[0].capitalize(), action.command))
+    return Reply(
+        "I'm not sure which one you mean. Please choose:",
+        kind="choices",
+        ids=tuple(ids),
+        buttons=tuple(buttons),
+    )
+
+
+async def respond(ctx: Context, text: str) -> list[Reply]:
+    """Answer a free question: small talk, one entry, a choice of entries, or the fallback."""
+    small_talk = _small_talk(text)
+    if small_talk is not None:
+        return [small_talk]
+    result = ctx.knowledge.index.search(text)
+    if result.decision == "answer" and result.best is not None:
+        return await entry_replies(ctx, result.best.id)
+    if result.decision == "choices":
+        return [choices_reply(ctx, [m.id for m in choices_of(result)])]
+    await ctx.storage.record_unanswered(ctx.chat, text)
+    if set(words(text)) & REPORT_WORDS:
+        return [not_in_catalogue(ctx)]
+    return [
+        Reply(
+            "Sorry, I don't have an answer to that. I can explain case reviews, thresholds and "
+            "notifications, and find the board's reports. I've noted your question for the "
+            "board. Type /help to see what I can do, or contact "
+            f"{ctx.settings.board.contact_email}.",
+            kind="fallback",
+            buttons=(Button("Help", "/help"),),
+        )
+    ]
+
+
+async def answer_in_flow(ctx: Context, text: str) -> list[Reply] | None:
+    """A confident answer to a question asked in the middle of a flow, else None.
+
+    Only topics count here: a form answer that happens to resemble a report title must not be
+    taken for a question.
+    """
+    result = ctx.knowledge.index.search(text)
+    best = result.best
+    if result.decision == "answer" and best is not None and best.id in ctx.knowledge.topics:
+        return [topic_reply(ctx.knowledge, ctx.knowledge.topics[best.id])]
+    return None
+
+
+async def show_topic(ctx: Context, arg: str) -> list[Reply]:
+    """/topic ID: the answer for one topic (the data of related-topic buttons)."""
+    topic = ctx.knowledge.topics.get(arg)
+    if topic is None:
+        return await respond(ctx, arg) if arg else [Reply("Which topic? Type /help.", kind="help")]
+    return [topic_reply(ctx.knowledge, topic)]

@@ -1,0 +1,218 @@
+"""YAML under knowledge/ -> frozen, validated objects (`Knowledge`).
+
+Every problem is collected and reported as `file: entry: field: what is wrong`; `load_knowledge`
+raises KnowledgeError if there is any, so the assistant never starts on a half-valid base.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from knowledge.search import SearchEntry, SearchIndex
+from knowledge.validation import (
+    EntryReader,
+    KnowledgeError,
+    Problems,
+    Source,
+    check_unique_ids,
+    entry_list,
+    load_yaml,
+)
+
+__all__ = ["Action", "Group", "Knowledge", "KnowledgeError", "Report", "Topic", "load_knowledge"]
+
+ANSWER_MAX = 1200  # a chat message a practitioner reads on a phone; Telegram's limit is 4096
+SUMMARY_MAX = 300
+
+REPORT_KINDS = (
+    "full report",
+    "executive summary",
+    "practitioner briefing",
+    "briefing paper",
+    "inquiry report",
+    "panel report",
+    "presentation",
+    "form",
+    "campaign material",
+    "repository",
+    "guidance",
+)
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    title: str
+    answer: str
+    questions: tuple[str, ...]
+    aliases: tuple[str, ...]
+    related: tuple[str, ...]
+    sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Report:
+    id: str
+    title: str
+    kind: str
+    group: str
+    area: str
+    year: int | None
+    aliases: tuple[str, ...]
+    summary: str
+    related: tuple[str, ...]
+    url: str | None  # None: no public address known; the reply says to contact the board
+
+
+@dataclass(frozen=True)
+class Action:
+    """A conversation that free text can start ("I need to report a significant incident")."""
+
+    id: str
+    command: str
+    phrases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    topics: dict[str, Topic]
+    groups: dict[str, Group]
+    reports: dict[str, Report]
+    actions: dict[str, Action]
+    index: SearchIndex
+
+    def title_of(self, entry_id: str) -> str:
+        entry = self.topics.get(entry_id) or self.reports.get(entry_id)
+        return entry.title if entry else entry_id
+
+
+def _load_topics(directory: Path, problems: Problems) -> dict[str, Topic]:
+    file = "topics.yaml"
+    raw_entries = entry_list(load_yaml(directory / file, problems), "topics", file, problems)
+    allowed = {"id", "title", "answer", "questions", "aliases", "related", "sources"}
+    topics: list[Topic] = []
+    for i, raw in enumerate(raw_entries, 1):
+        r = EntryReader(problems, file, raw, allowed, i)
+        topics.append(
+            Topic(
+                id=r.id,
+                title=r.text("title", max_length=120),
+                answer=r.text("answer", max_length=ANSWER_MAX),
+                questions=r.texts("questions", required=True),
+                aliases=r.texts("aliases"),
+                related=r.texts("related"),
+                sources=r.sources(),
+            )
+        )
+    check_unique_ids([t.id for t in topics], file, problems)
+    return {t.id: t for t in topics}
+
+
+def _load_reports(
+    directory: Path, problems: Problems
+) -> tuple[dict[str, Group], dict[str, Report]]:
+    file = "reports.yaml"
+    data = load_yaml(directory / file, problems)
+    groups: dict[str, Group] = {}
+    for i, raw in enumerate(entry_list(data, "groups", file, problems), 1):
+        r = EntryReader(problems, file, raw, {"id", "title"}, i)
+        if r.id in groups:
+            r.add("id", "duplicate group id")
+        groups[r.id] = Group(r.id, r.text("title", max_length=60))
+    allowed = {
+        "id",
+        "title",
+        "kind",
+        "group",
+        "area",
+        "year",
+        "aliases",
+        "summary",
+        "related",
+        "url",
+    }
+    reports: list[Report] = []
+    for i, raw in enumerate(entry_list(data, "reports", file, problems), 1):
+        r = EntryReader(problems, file, raw, allowed, i)
+        kind = r.text("kind")
+        if kind and kind not in REPORT_KINDS:
+            r.add("kind", f"unknown kind {kind!r} (one of: {', '.join(REPORT_KINDS)})")
+        group = r.text("group")
+        if group and group not in groups:
+            r.add("group", f"unknown group {group!r}")
+        if "url" not in raw:
+            r.add("url", "missing: give the address, or null when no public address is known")
+        reports.append(
+            Report(
+                id=r.id,
+                title=r.text("title", max_length=160),
+                kind=kind,
+                group=group,
+                area=r.text("area", required=False, max_length=120),
+                year=r.integer("year"),
+                aliases=r.texts("aliases"),
+                summary=r.text("summary", max_length=SUMMARY_MAX),
+                related=r.texts("related"),
+                url=r.url("url", required=False),
+            )
+        )
+    check_unique_ids([r.id for r in reports], file, problems)
+    return groups, {r.id: r for r in reports}
+
+
+def _load_actions(directory: Path, problems: Problems) -> dict[str, Action]:
+    file = "actions.yaml"
+    actions: dict[str, Action] = {}
+    data = load_yaml(directory / file, problems)
+    for i, raw in enumerate(entry_list(data, "actions", file, problems), 1):
+        r = EntryReader(problems, file, raw, {"id", "command", "phrases"}, i)
+        command = r.text("command")
+        if command and not command.startswith("/"):
+            r.add("command", "must start with /")
+        actions[r.id] = Action(r.id, command, r.texts("phrases", required=True))
+    return actions
+
+
+def _check_related(
+    file: str, entries: dict[str, Topic] | dict[str, Report], problems: Problems
+) -> None:
+    for entry in entries.values():
+        for related in entry.related:
+            if related not in entries:
+                problems.add(file, entry.id, "related", f"no entry with id {related!r}")
+            elif related == entry.id:
+                problems.add(file, entry.id, "related", "an entry cannot be related to itself")
+
+
+def build_index(
+    topics: dict[str, Topic], reports: dict[str, Report], actions: dict[str, Action]
+) -> SearchIndex:
+    entries = [
+        SearchEntry(t.id, "topic", (t.title, *t.aliases, *t.questions)) for t in topics.values()
+    ]
+    entries += [SearchEntry(r.id, r.kind, (r.title, *r.aliases)) for r in reports.values()]
+    entries += [SearchEntry(a.id, "action", a.phrases) for a in actions.values()]
+    return SearchIndex(entries)
+
+
+def load_knowledge(directory: Path) -> Knowledge:
+    """Load and validate every knowledge file in `directory`; raise KnowledgeError if invalid."""
+    problems = Problems()
+    topics = _load_topics(directory, problems)
+    groups, reports = _load_reports(directory, problems)
+    actions = _load_actions(directory, problems)
+    _check_related("topics.yaml", topics, problems)
+    _check_related("reports.yaml", reports, problems)
+    for entry_id in set(topics) & set(reports):
+        problems.add("reports.yaml", entry_id, "id", "the same id is used by a topic")
+    for entry_id in set(actions) & (set(topics) | set(reports)):
+        problems.add("actions.yaml", entry_id, "id", "the same id is used by a topic or report")
+    problems.raise_if_any()
+    return Knowledge(topics, groups, reports, actions, build_index(topics, reports, actions))

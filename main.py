@@ -1,0 +1,135 @@
+"""Command line: run the assistant (Telegram, or the console without a token), chat, ask, check.
+
+python main.py                 Telegram if TELEGRAM_BOT_TOKEN is set, else the console chat
+python main.py chat            the console chat
+python main.py ask "what is an SCR" [--json]   replies as the chat would give them ("-": stdin)
+python main.py check           validate knowledge and configuration
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.app import build_assistant
+from bot.console import render_all, run_console
+from bot.replies import Incoming, Reply
+from config.settings import Settings, SettingsError, load_settings
+from knowledge.loader import load_knowledge
+from knowledge.validation import KnowledgeError
+
+NO_TOKEN_BANNER = (
+    "No TELEGRAM_BOT_TOKEN set: starting the local console chat. "
+    "To connect Telegram, set TELEGRAM_BOT_TOKEN to your bot's token and run again."
+)
+
+
+def setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every request URL, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def as_json(replies: Sequence[Reply]) -> dict[str, object]:
+    first = replies[0]
+    text, buttons = render_all(replies)
+    return {
+        "kind": first.kind,
+        "id": first.id,
+        "ids": list(first.ids),
+        "text": text,
+        "links": [{"label": link.label, "url": link.url} for r in replies for link in r.links],
+        "buttons": [{"label": b.label, "data": b.data} for b in buttons],
+    }
+
+
+async def ask(settings: Settings, questions: list[str], json_out: bool) -> int:
+    # A throwaway database: checking the knowledge base must not fill the real one.
+    assistant = await build_assistant(settings, database=":memory:")
+    try:
+        for number, question in enumerate(questions):
+            replies = await assistant.conversation.handle(Incoming(f"ask:{number}", question))
+            if json_out:
+                print(json.dumps(as_json(replies), ensure_ascii=False))
+            else:
+                if len(questions) > 1:
+                    print(f"> {question}")
+                print(render_all(replies)[0])
+                if len(questions) > 1:
+                    print()
+    finally:
+        await assistant.close()
+    return 0
+
+
+def check(settings: Settings) -> int:
+    try:
+        load_knowledge(settings.path(settings.knowledge_dir))
+    except KnowledgeError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) found.", file=sys.stderr)
+        return 1
+    print("Knowledge and configuration are valid.")
+    return 0
+
+
+async def serve(settings: Settings, console: bool) -> None:
+    """Build the assistant and run one channel in this event loop until it stops."""
+    assistant = await build_assistant(settings)
+    try:
+        if console or not settings.telegram_token:
+            await run_console(assistant.conversation, banner=None if console else NO_TOKEN_BANNER)
+        else:
+            from bot.telegram import run_polling
+
+            await run_polling(assistant)
+    finally:
+        await assistant.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="main.py", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="Telegram if TELEGRAM_BOT_TOKEN is set, else the console chat")
+    sub.add_parser("chat", help="the local console chat")
+    ask_parser = sub.add_parser("ask", help="print the replies to questions, as chat gives them")
+    ask_parser.add_argument("questions", nargs="+", help='questions, or "-" for one per stdin line')
+    ask_parser.add_argument("--json", action="store_true", help="one JSON object per question")
+    sub.add_parser("check", help="validate knowledge and configuration")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"Configuration problem:\n{exc}", file=sys.stderr)
+        return 1
+    setup_logging(settings)
+    if args.command == "check":
+        return check(settings)
+    try:
+        if args.command == "ask":
+            questions = args.questions
+            if questions == ["-"]:
+                questions = [line.strip() for line in sys.stdin if line.strip()]
+            return asyncio.run(ask(settings, questions, args.json))
+        asyncio.run(serve(settings, console=args.command == "chat"))
+    except KnowledgeError as exc:
+        print("The knowledge base is invalid; not starting.", file=sys.stderr)
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
