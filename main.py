@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Sequence
 
 from bot.app import build_assistant
 from bot.console import render_all, run_console
+from bot.logs import setup_logging
 from bot.replies import Incoming, Reply
 from config.settings import Settings, SettingsError, load_settings
 from knowledge.loader import load_knowledge
@@ -26,17 +26,6 @@ NO_TOKEN_BANNER = (
     "No TELEGRAM_BOT_TOKEN set: starting the local console chat. "
     "To connect Telegram, set TELEGRAM_BOT_TOKEN to your bot's token and run again."
 )
-
-
-def setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # httpx logs every request URL, and Bot API URLs contain the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
 def as_json(replies: Sequence[Reply]) -> dict[str, object]:

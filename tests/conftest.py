@@ -11,7 +11,8 @@ import pytest
 
 from bot.app import Assistant, build_assistant
 from bot.replies import Button, Incoming, Reply
-from config.settings import MailSettings, Settings
+from config.settings import Settings
+from tests.telegram_support import FakeBotApi, TelegramHarness, start_harness
 
 
 @pytest.fixture
@@ -70,3 +71,14 @@ def chat(assistant: Assistant) -> Chat:
 
 def new_chat(assistant: Assistant, name: str) -> Chat:
     return Chat(assistant, name)
+
+
+@pytest.fixture
+async def telegram(assistant: Assistant) -> AsyncIterator[TelegramHarness]:
+    """The real python-telegram-bot Application talking HTTP to a fake Bot API on loopback."""
+    api = FakeBotApi()
+    await api.start()
+    harness = await start_harness(assistant, api)
+    yield harness
+    await harness.app.shutdown()
+    await api.stop()

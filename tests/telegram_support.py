@@ -1,0 +1,191 @@
+"""A fake Telegram Bot API on 127.0.0.1, and a harness that drives the real Application.
+
+The bot under test is python-telegram-bot's real Application, built by `bot.telegram` with its
+base URL pointed at this server, so every call (sendMessage, setMyCommands, answerInlineQuery...)
+is a real HTTP request over loopback. The server records each call and answers the way the Bot
+API does. Updates are fed through `Application.process_update` as real `Update` objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import json
+import time
+from typing import Any
+from urllib.parse import parse_qsl
+
+from telegram import Update
+from telegram.ext import Application
+
+from bot.app import Assistant
+from bot.telegram import build_application
+
+BOT_USER = {"id": 999, "is_bot": True, "first_name": "Assistant", "username": "test_assistant_bot"}
+TOKEN = "123456:TEST-TOKEN-never-logged"
+
+
+class FakeBotApi:
+    """Enough of the Bot API over HTTP/1.1 for the assistant: records calls, returns results."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self._server: asyncio.Server | None = None
+        self._ids = itertools.count(1000)
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def method_calls(self, method: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.calls if name == method]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                request_line = await reader.readline()
+                if not request_line:
+                    break
+                _, path, _ = request_line.decode().split(" ", 2)
+                headers: dict[str, str] = {}
+                while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    key, _, value = line.decode().partition(":")
+                    headers[key.strip().lower()] = value.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                result = self._answer(path.rsplit("/", 1)[-1], headers, body)
+                payload = json.dumps({"ok": True, "result": result}).encode()
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+                    + payload
+                )
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    def _answer(self, method: str, headers: dict[str, str], body: bytes) -> Any:
+        params: dict[str, Any] = {}
+        if body and "json" in headers.get("content-type", ""):
+            params = json.loads(body)
+        elif body:
+            for key, value in parse_qsl(body.decode(), keep_blank_values=True):
+                try:
+                    params[key] = json.loads(value)
+                except ValueError:
+                    params[key] = value
+        self.calls.append((method, params))
+        if method == "getMe":
+            return BOT_USER
+        if method in ("sendMessage", "editMessageText"):
+            return {
+                "message_id": next(self._ids),
+                "date": int(time.time()),
+                "chat": {"id": int(params["chat_id"]), "type": "private"},
+                "from": BOT_USER,
+                "text": str(params.get("text", "")),
+            }
+        return True
+
+
+class TelegramHarness:
+    """Drives the Application: a user types, presses buttons or makes inline queries."""
+
+    def __init__(self, api: FakeBotApi, application: Application, assistant: Assistant) -> None:  # type: ignore[type-arg]
+        self.api = api
+        self.app = application
+        self.app_settings = assistant.settings
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+
+    def _user(self, user_id: int) -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": "Sam"}
+
+    async def _process(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        before = len(self.api.calls)
+        data["update_id"] = next(self._update_ids)
+        await self.app.process_update(Update.de_json(data, self.app.bot))
+        return [p for name, p in self.api.calls[before:] if name == "sendMessage"]
+
+    async def send_text(self, chat_id: int, text: str) -> list[dict[str, Any]]:
+        """The user types `text`; returns the sendMessage calls the bot made in reply."""
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private"},
+            "from": self._user(chat_id),
+            "text": text,
+        }
+        if text.startswith("/"):
+            command = text.split(" ", 1)[0]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        return await self._process({"message": message})
+
+    async def press(self, chat_id: int, data: str) -> list[dict[str, Any]]:
+        """The user presses an inline button carrying `data`."""
+        query = {
+            "id": str(next(self._update_ids)),
+            "from": self._user(chat_id),
+            "chat_instance": "ci",
+            "data": data,
+            "message": {
+                "message_id": next(self._message_ids),
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private"},
+                "from": BOT_USER,
+                "text": "earlier message",
+            },
+        }
+        return await self._process({"callback_query": query})
+
+    async def inline(self, user_id: int, text: str) -> dict[str, Any]:
+        """The user types `@bot text` in any chat; returns the answerInlineQuery parameters."""
+        before = len(self.api.calls)
+        query = {
+            "id": str(next(self._update_ids)),
+            "from": self._user(user_id),
+            "query": text,
+            "offset": "",
+        }
+        data = {"update_id": next(self._update_ids), "inline_query": query}
+        await self.app.process_update(Update.de_json(data, self.app.bot))
+        answers = [p for name, p in self.api.calls[before:] if name == "answerInlineQuery"]
+        assert answers, "the bot did not answer the inline query"
+        return answers[-1]
+
+
+def buttons_of(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """All inline buttons of a sent message, in order (each a dict with text and data or url)."""
+    markup = message.get("reply_markup") or {}
+    return [button for row in markup.get("inline_keyboard", []) for button in row]
+
+
+async def start_harness(assistant: Assistant, api: FakeBotApi) -> TelegramHarness:
+    """Point the assistant's Telegram settings at `api` and initialise the real Application."""
+    from config.settings import Secret
+
+    settings = dataclasses.replace(
+        assistant.settings,
+        telegram=dataclasses.replace(
+            assistant.settings.telegram,
+            base_url=api.base_url,
+            base_file_url=f"http://127.0.0.1:{api.port}/file/bot",
+        ),
+        telegram_token=Secret(TOKEN),
+    )
+    assistant.settings = settings
+    application = build_application(assistant, rate_limit=False)
+    await application.initialize()
+    return TelegramHarness(api, application, assistant)

@@ -1,0 +1,57 @@
+"""The Telegram adapter, through python-telegram-bot's real Application and real HTTP requests
+to a fake Bot API on 127.0.0.1 (reached through the configured base URL)."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from bot.logs import setup_logging
+from tests.telegram_support import TOKEN, TelegramHarness, buttons_of
+
+
+async def test_question_gets_html_answer_over_http(telegram: TelegramHarness) -> None:
+    sent = await telegram.send_text(42, "what is an SCR?")
+    assert len(sent) == 1
+    message = sent[0]
+    assert message["chat_id"] == 42
+    assert message["parse_mode"] == "HTML"
+    assert message["text"].startswith("<b>Serious case review")
+    assert "rapid review" in message["text"].lower()
+    labels = [b["text"] for b in buttons_of(message)]
+    assert any(b.get("url", "").startswith("https://") for b in buttons_of(message))
+    assert any("Rapid review" in label for label in labels)
+
+
+async def test_button_press_runs_its_data(telegram: TelegramHarness) -> None:
+    first = await telegram.send_text(7, "/reviews")
+    data = next(b["callback_data"] for b in buttons_of(first[0]) if "Rapid" in b["text"])
+    sent = await telegram.press(7, data)
+    assert sent[0]["text"].startswith("<b>Rapid review")
+    assert telegram.api.method_calls("answerCallbackQuery"), "the button spinner must be stopped"
+
+
+async def test_commands_menu_registered(telegram: TelegramHarness) -> None:
+    channel = telegram.app.bot_data["channel"]
+    await channel.post_init(telegram.app)
+    commands = telegram.api.method_calls("setMyCommands")[-1]["commands"]
+    names = [c["command"] for c in commands]
+    assert {"start", "help", "reviews", "cancel"} <= set(names)
+
+
+async def test_user_text_is_escaped(telegram: TelegramHarness) -> None:
+    sent = await telegram.send_text(9, "/topic <script>&")
+    assert "<script>" not in sent[0]["text"]
+
+
+async def test_token_and_messages_kept_out_of_logs(telegram: TelegramHarness) -> None:
+    stream = io.StringIO()
+    handler = setup_logging(telegram.app_settings, stream)
+    try:
+        await telegram.send_text(5, "hello, my secret question about Jane")
+        logging.getLogger("httpx").warning("HTTP Request: POST %s/bot%s/x", "http://h", TOKEN)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert TOKEN not in stream.getvalue()
+    assert "**********" in stream.getvalue()
+    assert "Jane" not in stream.getvalue()
