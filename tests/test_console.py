@@ -1,0 +1,89 @@
+"""The console chat and `ask`, run as a user runs them: `python main.py ...` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_main(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ASSISTANT_DATABASE": str(tmp_path / "assistant.db")}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    env.pop("ASSISTANT_SETTINGS", None)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+
+
+def test_no_token_starts_console_with_banner(tmp_path: Path) -> None:
+    result = run_main(tmp_path, stdin="what's a SILP?\nquit\n")
+    assert result.returncode == 0, result.stderr
+    first_line = result.stdout.splitlines()[0]
+    assert "TELEGRAM_BOT_TOKEN" in first_line
+    assert "== Significant Incident Learning Process" in result.stdout
+    assert result.stdout.rstrip().endswith("Goodbye.")
+
+
+def test_console_buttons_by_number_and_label(tmp_path: Path) -> None:
+    result = run_main(tmp_path, "chat", stdin="/reviews\n2\nback to nothing\nquit\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "TELEGRAM_BOT_TOKEN" not in out  # `chat` forces the console: no banner
+    assert "  [1] " in out
+    # /reviews lists the review types; "2" picks the second one (the rapid review)
+    after_two = out.split("you> ", 3)[2]
+    assert after_two.startswith("== Rapid review ==")
+
+
+def test_console_label_choice(tmp_path: Path) -> None:
+    result = run_main(tmp_path, "chat", stdin="/reports\nlocal serious case reviews\nquit\n")
+    out = result.stdout
+    chosen = out.split("you> ", 3)[2]
+    assert chosen.startswith("== Local serious case reviews ==")
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    """The session lives in SQLite: a new process sees the same database file."""
+    run_main(tmp_path, "chat", stdin="hello\nquit\n")
+    assert (tmp_path / "assistant.db").exists()
+    again = run_main(tmp_path, "chat", stdin="what is an scr\nquit\n")
+    assert "== Serious case review" in again.stdout
+
+
+def test_ask_prints_reply_as_chat_gives_it(tmp_path: Path) -> None:
+    result = run_main(tmp_path, "ask", "what is an SCR")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("== Serious case review")
+    assert "Link: " in result.stdout
+    assert not (tmp_path / "assistant.db").exists(), "ask must not touch the real database"
+
+
+def test_ask_json_several_questions(tmp_path: Path) -> None:
+    result = run_main(tmp_path, "ask", "--json", "what is an scr", "council tax", "hello")
+    assert result.returncode == 0, result.stderr
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["kind"] for o in objects] == ["answer", "fallback", "greeting"]
+    assert objects[0]["id"] == "serious-case-review"
+    assert objects[1]["id"] is None
+    assert objects[0]["links"][0]["url"].startswith("https://")
+    assert set(objects[0]) >= {"kind", "id", "ids", "text", "links"}
+
+
+def test_ask_json_from_stdin_with_choices(tmp_path: Path) -> None:
+    result = run_main(tmp_path, "ask", "--json", "-", stdin="disrespect nobody\nwhat's a SILP?\n")
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(objects) == 2
+    assert objects[0]["kind"] == "choices"
+    assert set(objects[0]["ids"]) == {"disrespect-nobody", "disrespect-nobody-materials"}
+    assert objects[1]["id"] == "significant-incident-learning-process"

@@ -1,0 +1,128 @@
+"""Free questions reach the right topic however they are phrased, and nothing else does.
+
+Table-driven through the conversation core, so each row checks what the user gets (kind and
+entry), not the matcher's internals.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Chat
+
+TOPIC_PHRASINGS: dict[str, list[str]] = {
+    "review-types": ["what types of review are there", "review types", "Which kinds of reviews?"],
+    "serious-case-review": [
+        "what is an SCR",
+        "What's a serious case review?",
+        "can you tell me what a serous case review is please",
+        "SCR",
+    ],
+    "child-death-review": ["what is a child death review", "CDOP", "what's the cdop?"],
+    "below-threshold-review": ["review below the threshold", "below threshold review"],
+    "practice-audit": ["what is a practice audit", "audit of practice"],
+    "individual-management-review": ["what's an IMR", "individual managment review"],
+    "significant-incident-learning-process": [
+        "what's a SILP?",
+        "significant incident learning process",
+        "Tell me about SILP please",
+    ],
+    "significant-incident-notification": [
+        "what is a significant incident notification",
+        "what's a SIN?",
+    ],
+    "liaison-officer": ["who is the SLO", "liaison officer", "What does an SLO do?"],
+    "notifiable-incident": ["what is a notifiable incident", "notifiable incidents"],
+    "serious-harm": ["what does serious harm mean", "definition of serious harm"],
+    "working-together": ["what is working together", "WT2023", "what's WT?"],
+    "safeguarding-practice-review": [
+        "what is a LCSPR",
+        "local child safeguarding practice review",
+        "what's an lcspr?",
+    ],
+    "rapid-review": ["what is a rapid review", "rapid review timescale", "RAPID REVIEW?!"],
+    "national-panel": ["what is the national panel", "child safeguarding practice review panel"],
+    "disrespect-nobody": ["what is disrespect nobody", "what is Disrespect NoBody?"],
+}
+
+OUT_OF_SCOPE = [
+    "report a pothole",
+    "council tax",
+    "what time is it",
+    "bin collection days",
+    "parking permit",
+    "how do I apply for a school place",
+    "weather tomorrow",
+    "asdfghjkl",
+    "1234",
+]
+
+CASES = [(entry_id, text) for entry_id, texts in TOPIC_PHRASINGS.items() for text in texts]
+
+
+@pytest.mark.parametrize(("entry_id", "text"), CASES)
+async def test_phrasing_reaches_topic(chat: Chat, entry_id: str, text: str) -> None:
+    replies = await chat.say(text)
+    assert (replies[0].kind, replies[0].id) == ("answer", entry_id)
+    topic = chat.assistant.knowledge.topics[entry_id]
+    assert replies[0].title == topic.title
+    assert topic.answer in replies[0].text
+    assert [link.url for link in replies[0].links] == [s.url for s in topic.sources]
+
+
+@pytest.mark.parametrize("text", OUT_OF_SCOPE)
+async def test_out_of_scope_gets_fallback(chat: Chat, text: str) -> None:
+    replies = await chat.say(text)
+    assert replies[0].kind == "fallback"
+    assert replies[0].id is None
+    assert "/help" in replies[0].text or any(b.data == "/help" for b in replies[0].buttons)
+
+
+async def test_fallback_question_is_stored_for_the_board(chat: Chat) -> None:
+    await chat.say("how do I apply for a school place")
+    stored = await chat.assistant.storage.unanswered()
+    assert [q for q, _ in stored] == ["how do I apply for a school place"]
+
+
+async def test_answered_question_is_not_stored(chat: Chat) -> None:
+    await chat.say("what is an SCR")
+    assert await chat.assistant.storage.unanswered() == []
+
+
+async def test_close_entries_offered_as_buttons(chat: Chat) -> None:
+    replies = await chat.say("disrespect nobody")
+    assert replies[0].kind == "choices"
+    assert set(replies[0].ids) == {"disrespect-nobody", "disrespect-nobody-materials"}
+    await chat.press("campaign")
+    assert chat.replies[0].id in {"disrespect-nobody", "disrespect-nobody-materials"}
+
+
+@pytest.mark.parametrize("text", ["hello", "Hi there!", "good morning"])
+async def test_greetings(chat: Chat, text: str) -> None:
+    replies = await chat.say(text)
+    assert replies[0].kind == "greeting"
+
+
+@pytest.mark.parametrize("text", ["thanks!", "thank you", "Cheers"])
+async def test_thanks(chat: Chat, text: str) -> None:
+    replies = await chat.say(text)
+    assert replies[0].kind == "greeting"
+    assert "welcome" in replies[0].text
+
+
+async def test_scr_answer_is_right_for_today(chat: Chat) -> None:
+    """The SCR answer gives the 2015 criteria and the route since 2018-2019."""
+    text = (await chat.say("what is an SCR"))[0].text.lower()
+    assert "abuse or neglect" in text
+    assert "5 working days" in text
+    assert "15 working days" in text
+    assert "rapid review" in text
+    assert "local child safeguarding practice review" in text
+
+
+async def test_related_topics_are_buttons(chat: Chat) -> None:
+    await chat.say("what is a rapid review")
+    related = chat.assistant.knowledge.topics["rapid-review"].related
+    assert [b.data for b in chat.buttons] == [f"/topic {r}" for r in related]
+    await chat.press(chat.buttons[0].label)
+    assert chat.replies[0].id == related[0]

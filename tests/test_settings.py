@@ -1,0 +1,76 @@
+"""Settings: defaults that work on a fresh clone, YAML overrides, secrets only from the env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.settings import ROOT, SettingsError, load_settings
+
+
+def test_defaults_without_file() -> None:
+    settings = load_settings(environ={})
+    assert settings.database == "var/assistant.db"
+    assert not settings.telegram_token
+    assert settings.smtp.host == ""
+
+
+def test_example_settings_file_is_valid() -> None:
+    settings = load_settings(ROOT / "config" / "settings.example.yaml", environ={})
+    assert settings.board.contact_email
+
+
+def test_file_overrides_and_env_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "board:\n  name: Test Partnership\nsmtp:\n  host: mail.example.org\n  port: 465\n"
+        "  security: tls\nmail:\n  board_addresses: [a@example.org, b@example.org]\n"
+    )
+    settings = load_settings(path, environ={"TELEGRAM_BOT_TOKEN": "1:abc", "SMTP_PASSWORD": "pw"})
+    assert settings.board.name == "Test Partnership"
+    assert settings.smtp.port == 465
+    assert settings.mail.board_addresses == ("a@example.org", "b@example.org")
+    assert settings.telegram_token.reveal() == "1:abc"
+    assert "1:abc" not in repr(settings)
+    assert "pw" not in repr(settings) and "pw" not in str(settings.smtp_password)
+
+
+def test_every_problem_reported(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("smtp:\n  password: hunter2\n  port: many\n  security: ssl\ncolour: red\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path, environ={})
+    message = str(caught.value)
+    assert "smtp.password: secrets are read only from the environment" in message
+    assert "smtp.port: expected a number" in message
+    assert "smtp.security: must be starttls, tls or none" in message
+    assert "colour: unknown option" in message
+    assert "hunter2" not in message
+
+
+def test_example_documents_every_option() -> None:
+    """Every setting the program knows appears in the example file with its default value."""
+    import dataclasses
+
+    import yaml
+
+    from config.settings import Secret, Settings
+
+    example = yaml.safe_load((ROOT / "config" / "settings.example.yaml").read_text())
+    defaults = Settings()
+    for field in dataclasses.fields(Settings):
+        value = getattr(defaults, field.name)
+        if isinstance(value, Secret):
+            continue
+        assert field.name in example, f"{field.name} is not documented"
+        if dataclasses.is_dataclass(value):
+            for sub in dataclasses.fields(value):
+                assert sub.name in example[field.name], f"{field.name}.{sub.name} undocumented"
+                documented = example[field.name][sub.name]
+                expected = getattr(value, sub.name)
+                if isinstance(expected, tuple):
+                    documented = tuple(documented)
+                assert documented == expected, f"{field.name}.{sub.name} default differs"
+        else:
+            assert example[field.name] == value
