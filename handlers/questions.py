@@ -31,6 +31,32 @@ def topic_reply(knowledge: Knowledge, topic: Topic) -> Reply:
     )
 
 
+DEFINITION_STARTS = (
+    "what is",
+    "what s",
+    "whats",
+    "what are",
+    "what does",
+    "define",
+    "explain",
+    "meaning of",
+    "definition of",
+    "who is",
+    "who are",
+)
+
+
+def asks_for_definition(text: str) -> bool:
+    return " ".join(words(text)).startswith(DEFINITION_STARTS)
+
+
+def asks_for_document(text: str) -> bool:
+    """Whether an unmatched request was for a document ("the Smith review"), so the reply
+    points to the national repository. "Report a pothole" uses report as a verb: it is not."""
+    said = words(text)
+    return any(w in REPORT_WORDS and not (i == 0 and w == "report") for i, w in enumerate(said))
+
+
 def _small_talk(text: str) -> Reply | None:
     said = set(words(text))
     if not said:
@@ -69,8 +95,9 @@ def choices_reply(ctx: Context, ids: list[str]) -> Reply:
         else:
             action = knowledge.actions[entry_id]
             buttons.append(Button(action.phrases[0].capitalize(), action.command))
+    question = "Did you mean this?" if len(ids) == 1 else "I'm not sure which one you mean."
     return Reply(
-        "I'm not sure which one you mean. Please choose:",
+        f"{question} Please choose:",
         kind="choices",
         ids=tuple(ids),
         buttons=tuple(buttons),
@@ -86,9 +113,15 @@ async def respond(ctx: Context, text: str) -> list[Reply]:
     if result.decision == "answer" and result.best is not None:
         return await entry_replies(ctx, result.best.id)
     if result.decision == "choices":
-        return [choices_reply(ctx, [m.id for m in choices_of(result)])]
+        ids = [m.id for m in choices_of(result)]
+        topics = [i for i in ids if i in ctx.knowledge.topics]
+        # "What is X?" asks for an explanation: when exactly one of the close entries is a
+        # topic, the documents of the same name are not what was meant.
+        if len(topics) == 1 and len(ids) > 1 and asks_for_definition(text):
+            return await entry_replies(ctx, topics[0])
+        return [choices_reply(ctx, ids)]
     await ctx.storage.record_unanswered(ctx.chat, text)
-    if set(words(text)) & REPORT_WORDS:
+    if asks_for_document(text):
         return [not_in_catalogue(ctx)]
     return [
         Reply(
