@@ -3,6 +3,7 @@ to a fake Bot API on 127.0.0.1 (reached through the configured base URL)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 
@@ -55,3 +56,14 @@ async def test_token_and_messages_kept_out_of_logs(telegram: TelegramHarness) ->
     assert TOKEN not in stream.getvalue()
     assert "**********" in stream.getvalue()
     assert "Jane" not in stream.getvalue()
+
+
+async def test_rate_limiter_on_by_default(assistant) -> None:  # type: ignore[no-untyped-def]
+    from telegram.ext import AIORateLimiter
+
+    from bot.telegram import build_application
+    from config.settings import Secret
+
+    assistant.settings = dataclasses.replace(assistant.settings, telegram_token=Secret(TOKEN))
+    application = build_application(assistant)
+    assert isinstance(application.bot.rate_limiter, AIORateLimiter)
