@@ -1,10 +1,12 @@
-"""Reports and briefings: one document's reply, and /reports navigation by group."""
+"""Reports and briefings: one document's reply, /report and /reports navigation by group, and
+the documents that match a few words (Telegram's inline mode)."""
 
 from __future__ import annotations
 
 from bot.conversation import Context
 from bot.replies import Button, Link, Reply
-from knowledge.loader import Report
+from knowledge.loader import Knowledge, Report
+from knowledge.search import SUGGEST_CUTOFF, choices_of
 
 # A request with one of these words that matches nothing is a request for a document.
 REPORT_WORDS = frozenset(
@@ -14,10 +16,25 @@ REPORT_WORDS = frozenset(
     ).split()
 )
 
+INLINE_LIMIT = 10  # documents listed for one inline query (Telegram accepts up to 50)
+
+
+def report_facts(report: Report) -> str:
+    """'Full report, 2013, Coventry Safeguarding Children Board': what, when and whose."""
+    return ", ".join(str(x) for x in (report.kind.capitalize(), report.year, report.area) if x)
+
+
+def where_to_find(report: Report, contact_email: str) -> str:
+    """The document's address, or, when none is known, who to ask for a copy."""
+    if report.url:
+        return report.url
+    return f"No public copy is known: ask the board for one at {contact_email}."
+
 
 def report_reply(ctx: Context, report: Report) -> Reply:
+    """The document: title, facts, summary, its link (or who to ask), related documents, and
+    the way back to its group."""
     knowledge = ctx.knowledge
-    facts = ", ".join(str(x) for x in (report.kind.capitalize(), report.year, report.area) if x)
     if report.url:
         where = "Open it with the link below."
         links: tuple[Link, ...] = (Link(f"Open: {report.title}", report.url),)
@@ -32,12 +49,14 @@ def report_reply(ctx: Context, report: Report) -> Reply:
         for r in report.related
         if r in knowledge.reports
     )
+    group = knowledge.groups.get(report.group)
+    back = (Button(f"« {group.title}", f"/reports {group.id}"),) if group else ()
     return Reply(
-        text=f"{facts}\n\n{report.summary}\n\n{where}",
+        text=f"{report_facts(report)}\n\n{report.summary}\n\n{where}",
         kind="report",
         title=report.title,
         id=report.id,
-        buttons=related,
+        buttons=(*related, *back),
         links=links,
     )
 
@@ -51,16 +70,57 @@ def not_in_catalogue(ctx: Context) -> Reply:
         f"what the board publishes, or ask the board at {board.contact_email}.",
         kind="fallback",
         links=(Link("NSPCC national case review repository", board.case_review_repository),),
-        buttons=(Button("Browse the board's reports", "/reports"),),
+        buttons=(Button("Browse the board's reports", "/reports"), Button("Help", "/help")),
     )
 
 
+def find_reports(knowledge: Knowledge, text: str, limit: int = INLINE_LIMIT) -> list[Report]:
+    """The documents `text` may mean, best first: those the matcher would answer or offer.
+
+    Topics and actions never appear, and text that fits no document closely enough gives none:
+    a list of near misses would invite a wrong link. Empty text gives none either.
+    """
+    result = knowledge.index.search(text)
+    if result.decision is None:
+        return []
+    found = [
+        knowledge.reports[m.id]
+        for m in result.matches
+        if m.score >= SUGGEST_CUTOFF and m.id in knowledge.reports
+    ]
+    return found[:limit]
+
+
 async def show_report(ctx: Context, arg: str) -> list[Reply]:
-    """/report ID: one document (the data of document buttons)."""
-    report = ctx.knowledge.reports.get(arg)
-    if report is None:
+    """/report ID (the data of document buttons), or /report NAME: one document, a choice of
+    documents, or the not-in-catalogue answer."""
+    reports = ctx.knowledge.reports
+    if arg in reports:
+        return [report_reply(ctx, reports[arg])]
+    if not arg:
+        return [
+            Reply(
+                "Which document? Type /report and a name, such as /report pelka, "
+                "or browse them all.",
+                kind="help",
+                buttons=(Button("Browse the board's reports", "/reports"),),
+            )
+        ]
+    result = ctx.knowledge.index.search(arg)
+    best = result.best
+    if result.decision == "answer" and best is not None and best.id in reports:
+        return [report_reply(ctx, reports[best.id])]
+    offered = [m.id for m in choices_of(result) if m.id in reports] if result.decision else []
+    if not offered:
         return [not_in_catalogue(ctx)]
-    return [report_reply(ctx, report)]
+    return [
+        Reply(
+            "Which of these documents do you mean?",
+            kind="choices",
+            ids=tuple(offered),
+            buttons=tuple(Button(reports[r].title, f"/report {r}") for r in offered),
+        )
+    ]
 
 
 async def list_reports(ctx: Context, arg: str) -> list[Reply]:

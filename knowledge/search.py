@@ -4,28 +4,36 @@ Pure and synchronous, shared by topics, reports and actions. Each entry has seve
 (title, aliases, example questions). Text is folded (case, accents, punctuation), filler words
 are dropped and abbreviations expanded, the same way for names and queries. Query words are
 matched to the vocabulary exactly or, for words of four letters or more, with rapidfuzz's
-`ratio` (typos). An entry's score (0-100) combines:
+`ratio` (typos). An entry's score (0-100) is its best name's:
 
 - query coverage: how much of the query (weighted by rarity, IDF) the name accounts for, so an
-  unrelated word ("pothole", "tax") lowers the score instead of being ignored;
+  unrelated word ("pothole", "smith") lowers the score instead of being ignored; a word the
+  catalogue has never seen weighs most, as it is probably the name of what is asked for;
 - name coverage: how much of the name the query accounts for, so "what is an SCR" prefers the
   topic named exactly that over every report whose title contains "serious case review".
 
-Kind words ("report", "briefing", "summary"...) count as matched when they name the entry's
+Kind words ("report", "briefing", "lessons"...) count as matched when they name the entry's
 kind, which steers between documents of one case ("briefing for patrick").
 
-Candidates come from an inverted index over name tokens, rarest query words first, so a query
-scores a few hundred names rather than the whole catalogue (see bench/ and docs/benchmarks.md).
+Since a wrong link is worse than none, one entry is answered only when it is clearly ahead,
+the query has its name's rarest word, and no other entry accounts for the query as well
+("cse" fits three CSE reviews): otherwise the close entries are offered as choices.
+
+Search walks an inverted index from the rarest query word, in order of name weight, and stops
+as soon as no name left can reach the top entries, so a query scores a few dozen names rather
+than the catalogue (see bench/ and docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import combinations
 
 from rapidfuzz import fuzz, process
 
@@ -35,8 +43,8 @@ FILLER = frozenset(
         "this that these those there what whats which who whom how do does did can could "
         "would should will shall may might must i im me my we our us you your please pls plz "
         "tell explain show give send find get need want looking look like know mean means "
-        "meaning define definition some any just quick thanks thank hi hello hey s t re ll ve "
-        "d m copy link document doc dont"
+        "meaning define definition some any just quick thanks thank hi hello hey re ll ve "
+        "copy link document doc dont don doesn didn isn aren wasn won couldn shouldn wouldn pdf"
     ).split()
 )
 
@@ -49,6 +57,14 @@ KIND_WORDS = frozenset(
         "materials"
     ).split()
 )
+
+# Kind words people use for a kind that its own name does not contain: a practitioner briefing
+# is where "the lessons" of a case are, a presentation is "the slides".
+KIND_SYNONYMS: dict[str, str] = {
+    "briefing": "lessons learning",
+    "presentation": "powerpoint slides",
+    "material": "materials",
+}
 
 ABBREVIATIONS: dict[str, str] = {
     "scr": "serious case review",
@@ -71,6 +87,9 @@ ABBREVIATIONS: dict[str, str] = {
 
 _SPECIAL = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "đ": "d", "ı": "i"})
 _WORD = re.compile(r"[a-z]+|[0-9]+")
+# The endings of "what's", "don't", "I'm", "we'd", "Sophie's": dropped before words are split,
+# so that a lone letter stays what it is in "Child S" or "Baby T", a case's name.
+_CONTRACTION = re.compile(r"['’](?:s|t|m|d|re|ll|ve)\b", re.IGNORECASE)
 
 ANSWER_CUTOFF = 70.0  # a single clear entry at or above this is answered
 SUGGEST_CUTOFF = 58.0  # below the answer cutoff but at or above this: offered as choices
@@ -93,7 +112,7 @@ def words(text: str) -> list[str]:
 def tokens(text: str) -> list[str]:
     """Words that carry meaning: filler dropped, abbreviations expanded, order kept, no repeats."""
     result: list[str] = []
-    for word in words(text):
+    for word in words(_CONTRACTION.sub("", text)):
         for token in ABBREVIATIONS.get(word, word).split():
             if token not in FILLER and token not in result:
                 result.append(token)
@@ -116,8 +135,21 @@ class SearchEntry:
 
 @dataclass(frozen=True)
 class Match:
+    """One entry's score (0-100), from its best name.
+
+    What a decision compares is worked out for the entries it compares, and left at the default
+    otherwise. For the best entry: `named` says that every word of its best name is in the query
+    (named in full), `specific` that the name's rarest word is ("pelka" in "Daniel Pelka", not
+    "child" in "Child A1301"), and `coverage` how much of the query (0-1, IDF-weighted) the
+    entry's names account for between them. For the others that can be offered, `coverage`
+    too, when the best is not named in full.
+    """
+
     id: str
     score: float
+    coverage: float = 0.0
+    named: bool = False
+    specific: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,47 +164,140 @@ class SearchResult:
         return self.matches[0] if self.matches else None
 
 
+# How the two coverages make a score. A name can reach NAME_PART on name coverage alone, so it
+# needs more than _MIN_COVERAGE of the query to be worth offering at all.
+QUERY_PART, NAME_PART = 0.6, 0.4
+_MIN_COVERAGE = (SUGGEST_CUTOFF / 100.0 - NAME_PART) / QUERY_PART  # 0.3
+COVERAGE_TIE = 0.02  # entries that account for the query this equally well are told apart by
+# name length only, which is no reason to pick one of them ("cse" fits three CSE reviews)
+WALK_LIMIT = 10_000  # names one query may look at (see SearchIndex._scores)
+_RANKED = 20  # entries a search returns
+_SUBSET_WORDS = 10  # the most query words whose combinations are looked up as whole names
+
+
+@dataclass(frozen=True)
+class _Query:
+    """A query's words; for each, its vocabulary words (best first, with similarity 0-1) and
+    its weight (IDF, half for kind words); and the sum of the weights."""
+
+    words: list[str]
+    alternatives: dict[str, list[tuple[str, float]]]
+    weights: dict[str, float]
+    total: float
+
+    def known(self) -> list[str]:
+        """The words that are in the vocabulary, or close to a word that is."""
+        return [q for q in self.words if self.alternatives[q]]
+
+
 class SearchIndex:
-    def __init__(self, entries: Iterable[SearchEntry]) -> None:
+    """The index over every entry's names.
+
+    Names are kept once per distinct set of tokens (a "key"): documents of one case share their
+    aliases (the child's name, the place, the author), so a big catalogue has far fewer keys
+    than names. Keys are numbered from the lightest (fewest and commonest words) to the
+    heaviest, so every postings list runs in order of name weight, which lets a search stop as
+    soon as the names left are too heavy to reach the cutoff (see `_scores`).
+    """
+
+    def __init__(self, entries: Iterable[SearchEntry], walk_limit: int = WALK_LIMIT) -> None:
         self.entries = list(entries)
-        self._name_entry: list[int] = []
-        self._name_tokens: list[frozenset[str]] = []
-        self._name_weight: list[float] = []
-        self._kind_words: list[frozenset[str]] = []
-        postings: dict[str, list[int]] = defaultdict(list)
+        self.walk_limit = walk_limit
+        self._kind_words: list[frozenset[str]] = []  # per entry
+        kinds: dict[str, frozenset[str]] = {}
+        token_cache: dict[str, frozenset[str]] = {}  # catalogues repeat names (places, authors)
+        vocabulary: dict[str, str] = {}  # one string per word, however many names have it
+        numbers: dict[frozenset[str], int] = {}
+        keys: list[frozenset[str]] = []
+        key_entries: list[list[int]] = []
+        entry_keys: list[list[int]] = []
         entry_df: dict[str, int] = defaultdict(int)
-        per_entry: list[list[list[str]]] = []
-        for entry in self.entries:
-            kind_words = set(words(entry.kind))
-            # plural and singular forms of kind words steer alike
-            kind_words |= {w + "s" for w in kind_words} | {w.rstrip("s") for w in kind_words}
-            self._kind_words.append(frozenset(kind_words))
-            name_tokens = [tokens(name) for name in entry.names]
-            per_entry.append(name_tokens)
-            for token in {t for toks in name_tokens for t in toks}:
+        for entry_no, entry in enumerate(self.entries):
+            if entry.kind not in kinds:
+                kinds[entry.kind] = _kind_words(entry.kind)
+            self._kind_words.append(kinds[entry.kind])
+            own: list[int] = []
+            for name in entry.names:
+                key = token_cache.get(name)
+                if key is None:
+                    key = frozenset(vocabulary.setdefault(t, t) for t in tokens(name))
+                    token_cache[name] = key
+                if not key:
+                    continue
+                number = numbers.setdefault(key, len(keys))
+                if number == len(keys):
+                    keys.append(key)
+                    key_entries.append([])
+                if number not in own:
+                    own.append(number)
+                    key_entries[number].append(entry_no)
+            entry_keys.append(own)
+            for token in frozenset().union(*(keys[k] for k in own)):
                 entry_df[token] += 1
         total = max(len(self.entries), 1)
         self._idf = {t: math.log(1.0 + total / df) for t, df in entry_df.items()}
-        # A word the catalogue has never seen weighs like a rare one: it is probably the point.
-        self._unknown_weight = math.log(1.0 + total) * 0.8
-        for entry_no, name_tokens in enumerate(per_entry):
-            seen: set[frozenset[str]] = set()
-            for toks in name_tokens:
-                key = frozenset(toks)
-                if not toks or key in seen:
-                    continue
-                seen.add(key)
-                name_no = len(self._name_entry)
-                self._name_entry.append(entry_no)
-                self._name_tokens.append(key)
-                self._name_weight.append(sum(self._idf[t] for t in key))
-                for t in key:
-                    postings[t].append(name_no)
+        # A word the catalogue has never seen is rarer than any word it has (as if half an entry
+        # held it). It is probably the very name asked for, which the catalogue lacks, so a name
+        # that accounts for the rest of the query must not pass for it ("daniel smith").
+        self._unknown_weight = math.log(1.0 + 2.0 * total)
+
+        weights = [sum(self._idf[t] for t in key) for key in keys]
+        order = sorted(range(len(keys)), key=weights.__getitem__)  # lightest first
+        renumber = [0] * len(keys)
+        for new, old in enumerate(order):
+            renumber[old] = new
+        self._keys = [keys[old] for old in order]
+        self._key_weight = [weights[old] for old in order]
+        self._key_rarest = [max(self._idf[t] for t in key) for key in self._keys]
+        self._key_numbers = {key: number for number, key in enumerate(self._keys)}
+        self._entry_keys = [tuple(renumber[k] for k in own) for own in entry_keys]
+        # Each key's entries by kind, as the kind decides what kind words add to a name's score.
+        self._key_groups: list[tuple[tuple[frozenset[str], tuple[int, ...]], ...]] = []
+        for old in order:
+            by_kind: dict[frozenset[str], list[int]] = {}
+            for entry_no in key_entries[old]:
+                by_kind.setdefault(self._kind_words[entry_no], []).append(entry_no)
+            self._key_groups.append(tuple((kind, tuple(nos)) for kind, nos in by_kind.items()))
+        postings: dict[str, list[int]] = defaultdict(list)
+        for number, key in enumerate(self._keys):
+            for token in key:
+                postings[token].append(number)
         self._postings = dict(postings)
         by_length: dict[int, list[str]] = defaultdict(list)
         for token in self._postings:
             by_length[len(token)].append(token)
         self._by_length = dict(by_length)
+
+    def search(self, text: str) -> SearchResult:
+        query = self._query(text)
+        if query is None:
+            return SearchResult(None, ())
+        scores = self._scores(query)
+        ranked = sorted(scores.items(), key=lambda item: (-item[1][0], item[0]))[:_RANKED]
+        found: list[Match] = []
+        for entry_no, (score, key) in ranked:
+            entry_id = self.entries[entry_no].id
+            if not found:
+                found.append(self._best_match(entry_no, score, key, query))
+            elif score >= SUGGEST_CUTOFF and not found[0].named:
+                coverage = self._coverage(entry_no, query)
+                found.append(Match(entry_id, round(score, 1), coverage=coverage))
+            else:
+                found.append(Match(entry_id, round(score, 1)))
+        return SearchResult(_decide(tuple(found)), tuple(found))
+
+    def _query(self, text: str) -> _Query | None:
+        words_ = tokens(text)
+        if not words_ or not self.entries:
+            return None
+        alternatives: dict[str, list[tuple[str, float]]] = {}
+        weights: dict[str, float] = {}
+        for q in words_:
+            known = self._vocabulary_matches(q)
+            alternatives[q] = sorted(known.items(), key=lambda item: -item[1])
+            weight = max((self._idf[v] for v in known), default=self._unknown_weight)
+            weights[q] = weight * 0.5 if q in KIND_WORDS else weight
+        return _Query(words_, alternatives, weights, sum(weights.values()))
 
     def _vocabulary_matches(self, token: str) -> dict[str, float]:
         """Vocabulary words that `token` may mean, with similarity 0-1."""
@@ -192,77 +317,224 @@ class SearchIndex:
                 found[word] = score / 100.0
         return found
 
-    def search(self, text: str) -> SearchResult:
-        query = tokens(text)
-        if not query or not self.entries:
-            return SearchResult(None, ())
-        matches = {q: self._vocabulary_matches(q) for q in query}
-        weights: dict[str, float] = {}
-        for q in query:
-            known = matches[q]
-            w = max((self._idf[v] for v in known), default=self._unknown_weight)
-            weights[q] = w * 0.5 if q in KIND_WORDS else w
-        total_weight = sum(weights.values())
+    def _scores(self, query: _Query) -> dict[int, tuple[float, int]]:
+        """The entries that reach SUGGEST_CUTOFF (at least the top _RANKED of them), each with
+        its best name's score and key.
+
+        A name with none of the `walked` words accounts for at most the rest of the query, so
+        only names with a walked word are looked at. Walking a word's postings in order of name
+        weight, an upper bound on the score of every name still to come falls, and the walk
+        stops when it cannot beat the top entries found. Each name on the way is bounded by
+        the walked words it has before it is scored in full.
+
+        A walk of more than `walk_limit` names (a query of very common words in a very big
+        catalogue, "serious case review" in 100,000 documents) stops there and adds the names
+        the query spells out in full, such as the topic of that name.
+        """
+        words_, alternatives, weights, total = (
+            query.words,
+            query.alternatives,
+            query.weights,
+            query.total,
+        )
+        known = query.known()
+        reachable = sum(weights[q] for q in words_ if q in known or q in KIND_WORDS)
+        if reachable < _MIN_COVERAGE * total:
+            return {}  # mostly words no name has ("the Smith review")
+        walked = self._walked(query, reachable)
+        # What a name can get besides the walked words it has: the words not walked, and kind
+        # words, which an entry can match by its kind.
+        rest_query = sum(
+            weights[q] for q in words_ if q in KIND_WORDS or (q in known and q not in walked)
+        )
+        rest_name = sum(self._idf[alternatives[q][0][0]] for q in known if q not in walked)
+
+        def query_share(q: str) -> float:
+            return 0.0 if q in KIND_WORDS else weights[q] * alternatives[q][0][1]
+
+        def name_share(q: str) -> float:
+            return max(self._idf[word] * sim for word, sim in alternatives[q])
+
+        most = 100.0 * NAME_PART
+        per_query = 100.0 * QUERY_PART / total
+        scores: dict[int, tuple[float, int]] = {}
+        floor = SUGGEST_CUTOFF  # what a name's bound must reach to matter
+        seen: set[int] = set()
+        # Each walked word's vocabulary words, with what each adds to the two coverages.
+        shares = [
+            [
+                (word, 0.0 if q in KIND_WORDS else weights[q] * sim, self._idf[word] * sim)
+                for word, sim in alternatives[q]
+            ]
+            for q in walked
+        ]
+        keys, key_weight = self._keys, self._key_weight  # the hot loop reads these
+        # Rarest word first: a name met again under a later word was bounded already, so the
+        # names new to a word's postings lack every earlier word, and their bound drops those.
+        order = sorted(walked, key=lambda q: -name_share(q))
+        for i, q in enumerate(order):
+            later = order[i:]
+            query_most = per_query * min(total, rest_query + sum(query_share(x) for x in later))
+            name_most = rest_name + sum(name_share(x) for x in later)
+            streams = [self._postings[word] for word, _ in alternatives[q]]
+            for key in streams[0] if len(streams) == 1 else heapq.merge(*streams):
+                share = most * name_most / key_weight[key]
+                if query_most + (share if share < most else most) < floor:
+                    break  # every name left in these postings is heavier still
+                if key in seen:
+                    continue
+                seen.add(key)
+                if len(seen) > self.walk_limit:
+                    for spelled in self._spelled_out(query) - seen:
+                        floor = self._add(spelled, query, scores, floor)
+                    return scores
+                name_tokens = keys[key]
+                query_hit, name_hit = rest_query, rest_name
+                for alternatives_of_word in shares:
+                    for word, to_query, to_name in alternatives_of_word:
+                        if word in name_tokens:
+                            query_hit += to_query
+                            name_hit += to_name
+                            break
+                share = most * name_hit / key_weight[key]
+                bound = per_query * (query_hit if query_hit < total else total) + (
+                    share if share < most else most
+                )
+                if bound >= floor:
+                    floor = self._add(key, query, scores, floor)
+        return scores
+
+    def _walked(self, query: _Query, reachable: float) -> list[str]:
+        """The query words whose names must be looked at: the rarest, until the rest weighs
+        under _MIN_COVERAGE of the query. Kind words come last and stay in the rest, as an
+        entry can match them by its kind alone."""
 
         def postings_size(q: str) -> int:
-            return sum(len(self._postings[v]) for v in matches[q])
+            return sum(len(self._postings[word]) for word, _ in query.alternatives[q])
 
-        searchable = sorted((q for q in query if matches[q]), key=postings_size)
-        if not searchable:
-            return SearchResult(None, ())
-        walked = [q for q in searchable if postings_size(q) <= _CANDIDATE_CAP] or searchable[:1]
-        query_hits: dict[int, float] = defaultdict(float)  # name -> sum of w * similarity
-        name_hits: dict[int, float] = defaultdict(float)  # name -> sum of idf of matched tokens
-        for q in walked:
-            best: dict[int, tuple[float, str]] = {}
-            for word, sim in matches[q].items():
-                for name_no in self._postings[word]:
-                    if sim > best.get(name_no, (0.0, ""))[0]:
-                        best[name_no] = (sim, word)
-            for name_no, (sim, word) in best.items():
-                query_hits[name_no] += weights[q] * sim
-                name_hits[name_no] += self._idf[word] * sim
-        candidates = list(query_hits)
-        for q in query:
-            if q in walked:
-                continue
-            for name_no in candidates:
-                name_tokens = self._name_tokens[name_no]
-                sim, word = max(
-                    ((s, w) for w, s in matches[q].items() if w in name_tokens), default=(0.0, "")
-                )
-                if sim:
-                    query_hits[name_no] += weights[q] * sim
-                    name_hits[name_no] += self._idf[word] * sim
-                elif q in KIND_WORDS and q in self._kind_words[self._name_entry[name_no]]:
-                    query_hits[name_no] += weights[q]
-        # Kind words that were walked but missed a name still count when they name its kind.
-        for q in walked:
+        known = query.known()
+        order = sorted(
+            (q for q in known if q not in KIND_WORDS),
+            key=lambda q: (-query.weights[q], postings_size(q)),
+        )
+        order += sorted((q for q in known if q in KIND_WORDS), key=postings_size)
+        walked: list[str] = []
+        rest = reachable
+        for q in order:
+            walked.append(q)
             if q not in KIND_WORDS:
+                rest -= query.weights[q]
+            if rest < _MIN_COVERAGE * query.total:
+                break
+        return walked
+
+    def _add(
+        self, key: int, query: _Query, scores: dict[int, tuple[float, int]], floor: float
+    ) -> float:
+        """Score one name for each of its entries into `scores`; return the new floor."""
+        hits, name_hit, _ = self._meet(key, query)
+        hit = sum(hits)
+        name_part = NAME_PART * min(name_hit / self._key_weight[key], 1.0)
+        # Kind words the name lacks still count for entries of that kind.
+        missing = [q for q, h in zip(query.words, hits, strict=True) if not h and q in KIND_WORDS]
+        for kinds, entry_nos in self._key_groups[key]:
+            credit = sum(query.weights[q] for q in missing if q in kinds)
+            score = 100.0 * (QUERY_PART * min((hit + credit) / query.total, 1.0) + name_part)
+            if score < floor:
                 continue
-            for name_no in candidates:
-                kinds = self._kind_words[self._name_entry[name_no]]
-                if q in kinds and not (set(matches[q]) & self._name_tokens[name_no]):
-                    query_hits[name_no] += weights[q]
-        scores: dict[int, float] = {}
-        for name_no in candidates:
-            score = 100.0 * (
-                0.6 * min(query_hits[name_no] / total_weight, 1.0)
-                + 0.4 * min(name_hits[name_no] / self._name_weight[name_no], 1.0)
-            )
-            entry_no = self._name_entry[name_no]
-            if score > scores.get(entry_no, 0.0):
-                scores[entry_no] = score
-        ranked = sorted(scores.items(), key=lambda item: -item[1])[:20]
-        found = tuple(Match(self.entries[e].id, round(s, 1)) for e, s in ranked)
-        return SearchResult(_decide(found), found)
+            # Entries of one name and kind score alike: the first _RANKED are enough.
+            for entry_no in entry_nos[:_RANKED]:
+                if score > scores.get(entry_no, (-1.0, 0))[0]:
+                    scores[entry_no] = (score, key)
+        if len(scores) > 2 * _RANKED:  # keep the top _RANKED; earlier entries win ties
+            top = heapq.nlargest(_RANKED, scores.items(), key=lambda item: (item[1][0], -item[0]))
+            scores.clear()
+            scores.update(top)
+            # From now on a name must beat the last of them.
+            floor = max(floor, math.nextafter(top[-1][1][0], math.inf))
+        return floor
+
+    def _best_match(self, entry_no: int, score: float, best_key: int, query: _Query) -> Match:
+        matched = self._meet(best_key, query)[2]
+        rarest = max((self._idf[word] for word in matched), default=0.0)
+        return Match(
+            self.entries[entry_no].id,
+            round(score, 1),
+            coverage=self._coverage(entry_no, query),
+            named=matched == self._keys[best_key],
+            specific=rarest >= self._key_rarest[best_key] - 1e-9,
+        )
+
+    def _coverage(self, entry_no: int, query: _Query) -> float:
+        """How much of the query the entry accounts for with all its names together: a title
+        with "serious case review" and an alias "bristol cse" cover "cse scr"."""
+        kinds = self._kind_words[entry_no]
+        best = [query.weights[q] if q in KIND_WORDS & kinds else 0.0 for q in query.words]
+        for key in self._entry_keys[entry_no]:
+            hits = self._meet(key, query)[0]
+            best = [max(a, b) for a, b in zip(best, hits, strict=True)]
+        return round(min(sum(best) / query.total, 1.0), 3)
+
+    def _meet(self, key: int, query: _Query) -> tuple[list[float], float, set[str]]:
+        """How one name meets the query: each query word's weighted hit, the IDF of the name's
+        words that were matched (times their similarity), and those words."""
+        name_tokens = self._keys[key]
+        hits = [0.0] * len(query.words)
+        name_hit = 0.0
+        matched: set[str] = set()
+        for i, q in enumerate(query.words):
+            for word, sim in query.alternatives[q]:
+                if word in name_tokens:
+                    hits[i] = query.weights[q] * sim
+                    if word not in matched:
+                        name_hit += self._idf[word] * sim
+                        matched.add(word)
+                    break
+        return hits, name_hit, matched
+
+    def _spelled_out(self, query: _Query) -> set[int]:
+        """Names made only of query words (each word's closest vocabulary word)."""
+        rarest = sorted(query.known(), key=lambda q: -query.weights[q])[:_SUBSET_WORDS]
+        closest = [query.alternatives[q][0][0] for q in rarest]
+        found: set[int] = set()
+        for size in range(1, len(closest) + 1):
+            for subset in combinations(closest, size):
+                number = self._key_numbers.get(frozenset(subset))
+                if number is not None:
+                    found.add(number)
+        return found
+
+
+def _kind_words(kind: str) -> frozenset[str]:
+    """The words that name `kind`: its own, their synonyms, singular and plural."""
+    found = set(words(kind))
+    for word in list(found):
+        found.update(KIND_SYNONYMS.get(word, "").split())
+    found |= {w + "s" for w in found} | {w.rstrip("s") for w in found}
+    return frozenset(found)
+
+
+def _close(best: Match, other: Match, margin: float) -> bool:
+    """Whether `other` is as likely as `best`: near in score, or (when `best` is not named in
+    full) accounting for the query just as well, so that only name length sets them apart."""
+    if other.score < SUGGEST_CUTOFF:
+        return False
+    if other.score >= best.score - margin:
+        return True
+    return not best.named and other.coverage >= best.coverage - COVERAGE_TIE
 
 
 def _decide(found: tuple[Match, ...]) -> str | None:
     if not found or found[0].score < SUGGEST_CUTOFF:
         return None
-    close = [m for m in found[1:] if m.score >= found[0].score - CLOSE_MARGIN]
-    if found[0].score >= ANSWER_CUTOFF and not close:
+    best = found[0]
+    # An entry is answered only when the query has its name's rarest word: "child a full report"
+    # fits "Child A1301 - full report" word for word, but without "1301" it may be another child.
+    if (
+        best.score >= ANSWER_CUTOFF
+        and best.specific
+        and not any(_close(best, m, CLOSE_MARGIN) for m in found[1:])
+    ):
         return "answer"
     return "choices"
 
@@ -271,7 +543,7 @@ def choices_of(result: SearchResult) -> tuple[Match, ...]:
     """The entries to offer when the decision is "choices"."""
     if not result.matches:
         return ()
-    best = result.matches[0].score
-    margin = CLOSE_MARGIN if best >= ANSWER_CUTOFF else 2 * CLOSE_MARGIN
-    keep = [m for m in result.matches if m.score >= max(best - margin, SUGGEST_CUTOFF)]
+    best = result.matches[0]
+    margin = CLOSE_MARGIN if best.score >= ANSWER_CUTOFF else 2 * CLOSE_MARGIN
+    keep = [best, *(m for m in result.matches[1:] if _close(best, m, margin))]
     return tuple(keep[:MAX_CHOICES])

@@ -1,0 +1,178 @@
+"""Synthetic report catalogues for the matcher benchmark, generated from word lists.
+
+Cases are generated the way boards publish them: a child (a letter code such as "Child K7", or a
+first name), an area, a year, an author, sometimes a police operation, and one to three documents
+per case (full report, executive summary, practitioner briefing) that share those aliases, plus
+thematic reviews. The same seed gives the same catalogue, and a smaller catalogue is the start of
+a bigger one, so one query set fits every size.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from knowledge.search import SearchEntry
+
+SEED = 20250314
+
+FIRST_NAMES = (
+    "aaliyah aaron abdul adam adrian aisha alfie alice amelia amir amy andre anna archie arlo "
+    "arthur ava ayesha bella ben bethany billy bobby brandon caleb callum cameron carly casey "
+    "charlie chloe connor courtney daisy dakota damian dana darcy darius declan demi dexter "
+    "dominic eden eli elijah ellie elsie emily enzo erin ethan evie ezra faith felix finley "
+    "florence frankie freddie gabriel george grace gracie hannah harley harrison harvey hasan "
+    "hayden heidi henry holly hugo ibrahim imogen isaac isla ivy jack jacob jade jake jamal "
+    "jasmine jayden jenson jessica joel jonah jordan joseph joshua jude kai kayden keira kian "
+    "kyle lacey layla leah leo leon lewis liam lily logan lola louie luca lucas lucy luke maddie "
+    "maisie malik mason matilda maya megan mia millie mohammed molly muhammad nathan niamh noah "
+    "olivia ollie oscar owen paige phoebe poppy reggie riley robyn ronnie rosie ruby ryan sami "
+    "samuel scarlett sienna skye sofia summer teddy theo thomas tia toby tommy tyler violet "
+    "willow yusuf zac zara zoe"
+).split()
+
+SURNAMES = (
+    "abbott ahmed ali allen anderson archer armstrong atkinson bailey baker ball barker barnes "
+    "barrett bates bell bennett berry bird bishop black booth bradley brooks brown bryant burke "
+    "burton butler campbell carr carter chambers chapman clarke cole collins cook cooper cox "
+    "crawford cross dale davies dawson day dean dixon doyle duncan edwards ellis evans farrell "
+    "fisher fleming fletcher ford foster fox francis fraser gardner gibson gilbert gill gordon "
+    "graham grant gray green griffiths hall hamilton harding harper harris hart harvey hayes "
+    "henderson hill hodgson holland holmes hopkins howard hudson hughes hunt hussain jackson "
+    "james jenkins johnston jordan kaur kelly kennedy khalid knight lambert lane lawrence lawson "
+    "lee lloyd lowe marsh marshall martin mason matthews mcdonald miller mills mitchell moore "
+    "morgan morris murphy murray nash newman nicholson norris obrien owen palmer parker parry "
+    "pearce pearson perry phillips poole porter powell price quinn read reid reynolds rhodes "
+    "richards riley robertson robinson rogers rose ross russell ryan saunders scott sharp shaw "
+    "simpson singh slater spencer stevens stewart stone sutton taylor thompson tucker turner "
+    "wallace walsh ward watson webb wells west wheeler white wilkinson willis wood woods wright "
+    "young"
+).split()
+
+AREAS = (
+    "barnsley barnet bedford birmingham blackburn blackpool bolton bournemouth bracknell "
+    "bradford brent brighton bristol bromley buckinghamshire bury calderdale cambridgeshire "
+    "camden cheshire cornwall coventry croydon cumbria darlington derby derbyshire devon "
+    "doncaster dorset dudley durham ealing enfield essex gateshead gloucestershire greenwich "
+    "hackney halton hampshire haringey harrow hartlepool havering herefordshire hertfordshire "
+    "hillingdon hounslow islington kent kingston kirklees knowsley lambeth lancashire leeds "
+    "leicester leicestershire lewisham lincolnshire liverpool luton manchester medway merton "
+    "middlesbrough newcastle newham norfolk northamptonshire northumberland nottingham "
+    "nottinghamshire oldham oxfordshire peterborough plymouth portsmouth reading redbridge "
+    "rochdale rotherham rutland salford sandwell sefton sheffield shropshire slough solihull "
+    "somerset southampton southend southwark staffordshire stockport suffolk sunderland surrey "
+    "sutton swindon tameside telford thurrock torbay trafford wakefield walsall waltham "
+    "wandsworth warrington warwickshire westminster wigan wiltshire wirral wokingham "
+    "wolverhampton worcestershire york"
+).split()
+
+OPERATIONS = (
+    "alder ash aspen badger bittern blackbird bluebell bramble buzzard cedar chaffinch "
+    "clematis condor cormorant curlew cypress dipper dunlin egret elm falcon fern finch "
+    "foxglove gannet goldcrest goshawk grebe harrier hawthorn hazel heather heron holly "
+    "hornbeam ibis jackdaw juniper kestrel kingfisher kite lapwing larch laurel linnet magpie "
+    "mallard maple marigold martin merlin nightjar nuthatch oak oriole osprey owl peregrine "
+    "pheasant plover poplar puffin raven redwing robin rowan sandpiper siskin skylark sparrow "
+    "spruce starling swallow swift sycamore teal thistle thrush wagtail willow woodcock wren"
+).split()
+
+THEMES = (
+    "neglect of disabled children",
+    "adolescent neglect",
+    "sudden unexpected infant deaths",
+    "non-accidental head injury in babies",
+    "child sexual exploitation",
+    "criminal exploitation and county lines",
+    "domestic abuse and coercive control",
+    "parental mental health",
+    "children missing education",
+    "suicide and self-harm in young people",
+    "online harm",
+    "elective home education",
+    "fabricated or induced illness",
+    "bruising in non-mobile babies",
+    "young carers",
+)
+
+LETTERS = "abcdefghjklmnpqrstuvwxyz"
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str  # how the review names the child: "Child K7" or "Liam"
+    child: str  # the child's full name as the press used it, or "" when never published
+    surname: str
+    area: str
+    year: int
+    author: str
+    operation: str  # "" when no police operation is known
+
+
+def _case(rng: random.Random, number: int) -> Case:
+    first, surname = rng.choice(FIRST_NAMES), rng.choice(SURNAMES)
+    named = rng.random() < 0.45  # many reviews only ever give a letter code
+    label = first.capitalize() if named else f"Child {rng.choice(LETTERS).upper()}{number % 97}"
+    return Case(
+        label=label,
+        child=f"{first} {surname}" if named else "",
+        surname=surname if named else "",
+        area=rng.choice(AREAS),
+        year=rng.randint(2005, 2024),
+        author=f"{rng.choice(FIRST_NAMES)} {rng.choice(SURNAMES)}",
+        operation=rng.choice(OPERATIONS) if rng.random() < 0.15 else "",
+    )
+
+
+def _aliases(case: Case) -> tuple[str, ...]:
+    aliases = [case.label.lower(), case.author]
+    if case.child:
+        first = case.child.split()[0]
+        aliases += [case.child, case.surname, f"baby {first[0]}", f"{case.area} {first}"]
+    if case.operation:
+        aliases.append(f"operation {case.operation}")
+    return tuple(aliases)
+
+
+def _documents(rng: random.Random, case: Case, number: int) -> list[SearchEntry]:
+    area = case.area.capitalize()
+    aliases = _aliases(case)
+    full_title = rng.choice(
+        (
+            f"Serious case review: {case.label}",
+            f"{area} SCB serious case review - {case.label}",
+            f"Local child safeguarding practice review: {case.label} ({area})",
+        )
+    )
+    if case.operation:
+        full_title = f"Operation {case.operation.capitalize()} serious case review ({area})"
+    documents = [
+        (full_title, "full report"),
+        (f"{area} SCB executive summary - {case.label}", "executive summary"),
+        (f"{case.label} - practitioner briefing", "practitioner briefing"),
+    ]
+    count = rng.choice((1, 1, 2, 3))
+    return [
+        SearchEntry(f"case-{number}-{i}", kind, (title, *aliases))
+        for i, (title, kind) in enumerate(documents[:count])
+    ]
+
+
+def _thematic(rng: random.Random, number: int) -> SearchEntry:
+    theme, area = rng.choice(THEMES), rng.choice(AREAS)
+    title = f"Thematic review: {theme} ({area.capitalize()})"
+    author = f"{rng.choice(FIRST_NAMES)} {rng.choice(SURNAMES)}"
+    return SearchEntry(f"thematic-{number}", "full report", (title, f"{area} {theme}", author))
+
+
+def build_catalogue(size: int, seed: int = SEED) -> list[SearchEntry]:
+    """`size` synthetic documents; the first n of a bigger catalogue are the smaller one."""
+    rng = random.Random(seed)
+    entries: list[SearchEntry] = []
+    number = 0
+    while len(entries) < size:
+        number += 1
+        if rng.random() < 0.08:
+            entries.append(_thematic(rng, number))
+        else:
+            entries.extend(_documents(rng, _case(rng, number), number))
+    return entries[:size]

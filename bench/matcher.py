@@ -1,0 +1,232 @@
+"""Matcher benchmark: index build time, memory and query latency at 1k, 10k and 100k documents,
+against a naive baseline (difflib.get_close_matches over the titles) measured in the same run.
+
+    .venv/bin/python bench/matcher.py            # all sizes, prints a markdown table
+    .venv/bin/python bench/matcher.py --sizes 1000 10000 --repeat 3
+
+The catalogue is synthetic (bench/catalogue.py, fixed seed) plus the real knowledge base, so
+topics such as "what is an SCR" compete with 100,000 documents as they would in a deployment.
+Results go to docs/benchmarks.md by hand, with the machine and the date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import gc
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+
+from bench.catalogue import SEED, build_catalogue  # noqa: E402
+from knowledge.loader import build_index, load_knowledge  # noqa: E402
+from knowledge.search import SearchEntry, SearchIndex, choices_of  # noqa: E402
+
+SIZES = (1_000, 10_000, 100_000)
+BASELINE_SUBSET = 12  # queries the baseline runs at 100k, where each one takes about a second
+
+MISSES = (
+    "the Smith review",
+    "the report on bin collections",
+    "send me the Jones briefing",
+    "council tax review",
+    "operation zebedee",
+    "child q99 executive summary",
+    "parking permit renewal",
+    "the wellington inquiry",
+)
+REAL = ("what is an SCR", "pelka", "briefing for patrick", "child j lessons", "keanu willams")
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    category: str  # exact, typo, nickname, partial, miss, real
+    target: str | None  # the document id it names, when there is exactly one
+
+
+def _typo(word: str, rng: random.Random) -> str:
+    """One letter swapped for its neighbour, inside the word (a typical slip)."""
+    i = rng.randrange(1, len(word) - 2)
+    return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+
+
+def build_queries(entries: list[SearchEntry], seed: int = SEED) -> list[Query]:
+    """The fixed query set, drawn from the first 1,000 synthetic documents (in every size)."""
+    rng = random.Random(seed + 1)
+    first = entries[:1000]
+    named = [e for e in first if e.id.startswith("case-") and len(e.names) >= 6]
+    coded = [e for e in first if e.id.startswith("case-") and e.names[1].startswith("child ")]
+    operations = [e for e in first if any(n.startswith("operation ") for n in e.names)]
+    queries: list[Query] = []
+    for entry in rng.sample(named, 8):
+        queries.append(Query(entry.names[3], "exact", entry.id))  # the child's full name
+    for entry in rng.sample(operations, 4):
+        queries.append(Query(entry.names[-1], "exact", entry.id))  # "operation kestrel"
+    for entry in rng.sample(named, 8):
+        first_name, surname = entry.names[3].split()
+        queries.append(Query(f"{first_name} {_typo(surname, rng)}", "typo", entry.id))
+    for entry in rng.sample(operations, 4):
+        op = entry.names[-1].split()[1]
+        queries.append(Query(f"operation {_typo(op, rng)}", "typo", entry.id))
+    for entry in rng.sample(named, 6):
+        queries.append(Query(f"the {entry.names[6]} case", "nickname", entry.id))  # area+name
+    for entry in rng.sample(named, 6):
+        queries.append(Query(f"{entry.names[5]} review", "nickname", entry.id))  # "baby l"
+    for entry in rng.sample(named, 6):
+        queries.append(Query(f"{entry.names[4]} report", "partial", entry.id))  # surname
+    for entry in rng.sample(coded, 6):
+        queries.append(Query(entry.names[1], "partial", entry.id))  # "child k7"
+    queries += [Query(text, "miss", None) for text in MISSES]
+    queries += [Query(text, "real", None) for text in REAL]
+    return queries
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def timed(call: Callable[[], object], repeat: int) -> list[float]:
+    """Milliseconds of each of `repeat` calls."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter_ns()
+        call()
+        samples.append((time.perf_counter_ns() - start) / 1e6)
+    return samples
+
+
+@dataclass
+class Row:
+    size: int
+    build_s: float
+    memory_mb: float
+    peak_mb: float
+    p50: float
+    p99: float
+    worst: float
+    found: str
+    answered_misses: int
+    base_p50: float
+    base_p99: float
+    base_queries: int
+    speedup_p50: float
+    speedup_mean: float
+
+
+def measure(size: int, base: list[SearchEntry], queries: list[Query], repeat: int) -> Row:
+    entries = base + build_catalogue(size)
+    gc.collect()
+    start = time.perf_counter()
+    index = SearchIndex(entries)
+    build_s = time.perf_counter() - start
+    del index
+    gc.collect()
+    # Memory in a second build: tracemalloc slows Python down, so it must not touch the timing.
+    tracemalloc.start()
+    index = SearchIndex(entries)
+    kept, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    ours: list[float] = []
+    ours_by_query: list[float] = []
+    found = named = answered_misses = 0
+    for query in queries:
+        result = index.search(query.text)  # warm-up, and the answer checked below
+        samples = timed(lambda q=query.text: index.search(q), repeat)  # type: ignore[misc]
+        ours += samples
+        ours_by_query.append(statistics.median(samples))
+        offered = {m.id for m in choices_of(result)} if result.decision else set()
+        if query.target is not None:
+            named += 1
+            found += query.target in offered
+        elif query.category == "miss" and result.decision == "answer":
+            answered_misses += 1
+
+    titles = [e.names[0] for e in entries]
+    subset = queries if size <= 10_000 else queries[:: max(1, len(queries) // BASELINE_SUBSET)]
+    baseline: list[float] = []
+    ours_on_subset: list[float] = []
+    for query in subset:
+        baseline += timed(
+            lambda q=query.text: difflib.get_close_matches(q, titles, n=3, cutoff=0.6),  # type: ignore[misc]
+            1,
+        )
+        ours_on_subset.append(ours_by_query[queries.index(query)])
+    return Row(
+        size=size,
+        build_s=build_s,
+        memory_mb=kept / 1e6,
+        peak_mb=peak / 1e6,
+        p50=percentile(ours, 0.50),
+        p99=percentile(ours, 0.99),
+        worst=max(ours),
+        found=f"{found}/{named}",
+        answered_misses=answered_misses,
+        base_p50=percentile(baseline, 0.50),
+        base_p99=percentile(baseline, 0.99),
+        base_queries=len(subset),
+        speedup_p50=percentile(baseline, 0.50) / statistics.median(ours_on_subset),
+        speedup_mean=statistics.mean(baseline) / statistics.mean(ours_on_subset),
+    )
+
+
+def print_table(rows: list[Row], queries: list[Query], repeat: int) -> None:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    print(f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"Date: {time.strftime('%Y-%m-%d')}; {len(queries)} queries x {repeat} runs each\n")
+    print(
+        "| documents | build (s) | index MB (peak) | p50 (ms) | p99 (ms) | max (ms) "
+        "| named found | misses answered | difflib p50 (ms) | difflib p99 (ms) "
+        "| difflib queries | speed-up p50 | speed-up mean |"
+    )
+    print("|" + "---:|" * 13)
+    for r in rows:
+        print(
+            f"| {r.size:,} | {r.build_s:.2f} | {r.memory_mb:.0f} ({r.peak_mb:.0f}) "
+            f"| {r.p50:.2f} | {r.p99:.2f} "
+            f"| {r.worst:.2f} | {r.found} | {r.answered_misses} | {r.base_p50:.1f} "
+            f"| {r.base_p99:.1f} | {r.base_queries} | {r.speedup_p50:.0f}x "
+            f"| {r.speedup_mean:.0f}x |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each query")
+    parser.add_argument("--show", action="store_true", help="print each query's decision")
+    args = parser.parse_args()
+    knowledge = load_knowledge(ROOT / "knowledge")
+    base = build_index(knowledge.topics, knowledge.reports, knowledge.actions).entries
+    queries = build_queries(build_catalogue(1000))
+    if args.show:
+        index = SearchIndex(base + build_catalogue(max(args.sizes)))
+        for query in queries:
+            result = index.search(query.text)
+            shown = [(m.id, m.score) for m in result.matches[:3]]
+            print(f"{query.category:8} {query.text!r:40} {query.target} {result.decision} {shown}")
+    rows = [measure(size, base, queries, args.repeat) for size in args.sizes]
+    print_table(rows, queries, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
