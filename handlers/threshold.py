@@ -1,0 +1,305 @@
+"""The threshold guide: /threshold walks a practitioner through knowledge/threshold.yaml.
+
+One question at a time, answered Yes / No / Not sure, ending in an outcome: the route that
+applies, who decides, the timescale and the sources. It informs the decision; it does not make
+it. State: `session.step` is the current question's id, `session.data["path"]` the questions
+answered so far (for "back") and `session.data["answers"]` their answers (the era answer
+decides whether the 2015 test is shown).
+
+Buttons carry the id of the question they belong to ("/threshold yes child-died"). A chat
+keeps old messages, and pressing Yes on a question scrolled past must not answer the current
+one; with the id the press is recognised as stale and the current question is asked again.
+Typed answers ("yes", "Not sure") always answer the current question.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from bot.conversation import Context, split_command
+from bot.replies import Button, Link, Reply
+from knowledge.search import words
+from knowledge.threshold import ANSWERS, LegacyTest, Outcome, Question, ThresholdGuide
+from knowledge.validation import Source
+
+log = logging.getLogger(__name__)
+
+NAME = "threshold"
+
+# What a typed message means, after folding case and punctuation ("Not sure!" -> "not sure").
+TYPED: dict[str, str] = {
+    **dict.fromkeys(("yes", "y", "yeah", "yep"), "yes"),
+    **dict.fromkeys(("no", "n", "nope"), "no"),
+    **dict.fromkeys(
+        ("not sure", "unsure", "don t know", "dont know", "i don t know", "i m not sure"),
+        "not sure",
+    ),
+    **dict.fromkeys(("back", "go back", "previous"), "back"),
+    **dict.fromkeys(("cancel", "stop", "cancel check"), "cancel"),
+    **dict.fromkeys(
+        ("help", "what does this mean", "what does that mean", "what does it mean", "explain"),
+        "help",
+    ),
+}
+# The actions a button may carry, before the id of its question.
+BUTTON_ACTIONS = frozenset((*ANSWERS, "back", "help", "cancel"))
+LEGACY_ARGS = frozenset(("2015", "legacy", "scr"))
+
+INTRO = (
+    "A short check, one question at a time, based on chapter 5 of Working Together 2023 and "
+    "the 2018 regulations. It informs the decision; it does not make it. If a child is in "
+    "immediate danger, call 999.\n\nAt any question you can type help, back or cancel."
+)
+NOT_UNDERSTOOD = "Please answer yes, no or not sure (or type help, back or cancel)."
+CAVEAT = (
+    "This check informs the decision; it does not make it. Talk to your designated "
+    "safeguarding lead about a live case."
+)
+
+
+# --- replies ---------------------------------------------------------------------------------
+
+
+def question_reply(question: Question, number: int) -> Reply:
+    """Ask `question`, numbered by its place on this user's path."""
+    buttons = [
+        Button("Yes", f"/threshold yes {question.id}"),
+        Button("No", f"/threshold no {question.id}"),
+        Button("Not sure", f"/threshold not sure {question.id}"),
+        Button("What does this mean?", f"/threshold help {question.id}"),
+    ]
+    if number > 1:  # at the first question there is nowhere to go back to; Cancel is the way out
+        buttons.append(Button("Back", f"/threshold back {question.id}"))
+    buttons.append(Button("Cancel", f"/threshold cancel {question.id}"))
+    return Reply(
+        question.text,
+        kind="threshold-question",
+        title=f"Question {number}",
+        id=question.id,
+        buttons=tuple(buttons),
+    )
+
+
+def _sources_text(sources: tuple[Source, ...]) -> str:
+    return "\n".join(f"Source: {s.title}" for s in sources)
+
+
+def legacy_reply(legacy: LegacyTest) -> Reply:
+    return Reply(
+        f"{legacy.text}\n\n{_sources_text(legacy.sources)}",
+        kind="threshold-legacy-test",
+        title=legacy.title,
+        links=tuple(Link(s.title, s.url) for s in legacy.sources),
+    )
+
+
+def outcome_replies(guide: ThresholdGuide, outcome: Outcome, with_legacy: bool) -> list[Reply]:
+    """The outcome, and the 2015 test when asked for; the next steps go on the last message."""
+    text = (
+        f"{outcome.text}\n\nWho decides: {outcome.who_decides}\n\n"
+        f"Timescale: {outcome.timescale}\n\n{_sources_text(outcome.sources)}\n\n{CAVEAT}"
+    )
+    buttons = [Button("Start a significant incident notification", "/notify")]
+    if not with_legacy:
+        buttons.append(Button("Show the 2015 serious case review test", "/threshold 2015"))
+    buttons.append(Button("Start again", "/threshold"))
+    replies = [
+        Reply(
+            text,
+            kind="threshold-outcome",
+            title=outcome.title,
+            id=outcome.id,
+            links=tuple(Link(s.title, s.url) for s in outcome.sources),
+        )
+    ]
+    if with_legacy:
+        replies.append(legacy_reply(guide.legacy_test))
+    last = replies[-1]
+    replies[-1] = dataclasses.replace(last, buttons=tuple(buttons))
+    return replies
+
+
+# --- state -----------------------------------------------------------------------------------
+
+
+def _path(ctx: Context) -> list[str]:
+    path = ctx.session.data.setdefault("path", [])
+    assert isinstance(path, list)
+    return path
+
+
+def _answers(ctx: Context) -> dict[str, str]:
+    answers = ctx.session.data.setdefault("answers", {})
+    assert isinstance(answers, dict)
+    return answers
+
+
+def _current(ctx: Context) -> Question | None:
+    """The question being asked, or None (no check, or the guide changed under it)."""
+    if ctx.session.flow != NAME:
+        return None
+    return ctx.knowledge.threshold.questions.get(ctx.session.step or "")
+
+
+def _ask_current(ctx: Context, question: Question) -> Reply:
+    return question_reply(question, len(_path(ctx)) + 1)
+
+
+def _start(ctx: Context, intro: str = INTRO) -> list[Reply]:
+    """Start the check at the first question."""
+    guide = ctx.knowledge.threshold
+    ctx.session.reset()
+    ctx.session.flow, ctx.session.step = NAME, guide.start
+    ctx.session.data = {"path": [], "answers": {}}
+    log.info("threshold check started in chat %s", ctx.chat)
+    return [
+        Reply(intro, kind="threshold-intro", title="Does this meet the threshold?"),
+        question_reply(guide.questions[guide.start], 1),
+    ]
+
+
+# --- steps -----------------------------------------------------------------------------------
+
+
+def _answer(ctx: Context, question: Question, answer: str) -> list[Reply]:
+    """Store the answer to `question` and ask the next question, or give the outcome."""
+    guide = ctx.knowledge.threshold
+    _path(ctx).append(question.id)
+    _answers(ctx)[question.id] = answer
+    following = question.next(answer)
+    if following in guide.questions:
+        ctx.session.step = following
+        return [_ask_current(ctx, guide.questions[following])]
+    legacy = guide.legacy_test
+    with_legacy = _answers(ctx).get(legacy.when_yes_to) == "yes"
+    ctx.session.reset()  # the check is over; its buttons now lead elsewhere
+    log.info("threshold check finished in chat %s", ctx.chat)
+    return outcome_replies(guide, guide.outcomes[following], with_legacy)
+
+
+def _back(ctx: Context, question: Question) -> list[Reply]:
+    """Go back to the previous question, forgetting its answer."""
+    path = _path(ctx)
+    if not path:
+        return [
+            Reply(
+                "This is the first question, so there is nothing to go back to. "
+                "Answer it, or type cancel to stop the check.",
+                kind="threshold-first",
+            ),
+            _ask_current(ctx, question),
+        ]
+    previous = path.pop()
+    _answers(ctx).pop(previous, None)
+    earlier = ctx.knowledge.threshold.questions.get(previous)
+    if earlier is None:  # the guide was reloaded and that question has gone
+        return _start(ctx, "The threshold guide has changed, so the check starts again.")
+    ctx.session.step = previous
+    return [_ask_current(ctx, earlier)]
+
+
+def _cancel(ctx: Context) -> list[Reply]:
+    ctx.session.reset()
+    log.info("threshold check cancelled in chat %s", ctx.chat)
+    return [
+        Reply(
+            "I've stopped the threshold check. Ask me anything, or start the check again.",
+            kind="cancelled",
+            buttons=(Button("Start again", "/threshold"),),
+        )
+    ]
+
+
+def _help(ctx: Context, question: Question) -> list[Reply]:
+    return [
+        Reply(question.help, kind="threshold-help", title="What this question means"),
+        _ask_current(ctx, question),
+    ]
+
+
+def _act(ctx: Context, question: Question, action: str) -> list[Reply]:
+    if action in ANSWERS:
+        return _answer(ctx, question, action)
+    if action == "back":
+        return _back(ctx, question)
+    if action == "cancel":
+        return _cancel(ctx)
+    return _help(ctx, question)
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+
+def _button(arg: str) -> tuple[str, str] | None:
+    """'not sure child-died' -> ('not sure', 'child-died'); None if `arg` is not button data."""
+    action, _, node = arg.strip().lower().rpartition(" ")
+    return (action, node) if action in BUTTON_ACTIONS and node else None
+
+
+async def threshold(ctx: Context, arg: str) -> list[Reply]:
+    """/threshold: start the check; /threshold 2015: the old test; button data: act on it."""
+    question = _current(ctx)
+    if arg.strip().lower() in LEGACY_ARGS:
+        replies = [legacy_reply(ctx.knowledge.threshold.legacy_test)]
+        return [*replies, _ask_current(ctx, question)] if question else replies
+    pressed = _button(arg)
+    if pressed is not None:
+        action, node = pressed
+        if question is None:
+            return [
+                Reply(
+                    "That threshold check has already finished or was cancelled.",
+                    kind="threshold-stale",
+                    buttons=(Button("Start again", "/threshold"),),
+                )
+            ]
+        if node != question.id:
+            return [
+                Reply(
+                    "That button belongs to an earlier question, so I haven't used it. "
+                    "Here is the current question:",
+                    kind="threshold-stale",
+                ),
+                _ask_current(ctx, question),
+            ]
+        return _act(ctx, question, action)
+    if ctx.session.flow not in (None, NAME):
+        # Starting over would throw away another flow's draft (a notification, say).
+        return [
+            Reply(
+                "You have something else in progress. Finish it, or type /cancel to stop it, "
+                "then type /threshold again.",
+                kind="threshold-busy",
+            )
+        ]
+    if question is not None:
+        return _start(ctx, f"Starting the check again from the first question.\n\n{INTRO}")
+    return _start(ctx)
+
+
+class ThresholdFlow:
+    """While a check is in progress, typed answers and /back, /cancel come here."""
+
+    name = NAME
+    commands = frozenset(("/back", "/cancel"))
+
+    async def handle(self, ctx: Context, text: str) -> list[Reply]:
+        question = _current(ctx)
+        if question is None:  # the guide was reloaded and this question has gone
+            return _start(ctx, "The threshold guide has changed, so the check starts again.")
+        if text.startswith("/"):
+            command, _ = split_command(text)
+            return _act(ctx, question, command.removeprefix("/"))
+        action = TYPED.get(" ".join(words(text)))
+        if action is not None:
+            return _act(ctx, question, action)
+        # A question mid-check ("what does serious harm mean?") gets its answer, then the
+        # question again. The answer's own buttons are dropped so the next press answers this.
+        answer = await ctx.answer_question(text)
+        if answer:
+            return [
+                *(dataclasses.replace(r, buttons=()) for r in answer),
+                _ask_current(ctx, question),
+            ]
+        return [Reply(NOT_UNDERSTOOD, kind="threshold-not-understood"), _ask_current(ctx, question)]

@@ -1,0 +1,526 @@
+"""The threshold guide (/threshold): every path through knowledge/threshold.yaml in the core, the
+real console and Telegram; hand-written expected outcomes; help, definitions, back, cancel and
+stale buttons mid-check; and `check` naming the problems of broken trees."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.app import Assistant, build_assistant
+from bot.conversation import Context
+from bot.replies import Incoming, Reply
+from config.settings import Settings
+from knowledge.loader import load_knowledge
+from knowledge.validation import KnowledgeError
+from tests.conftest import Chat
+from tests.telegram_support import TelegramHarness, buttons_of
+
+ROOT = Path(__file__).resolve().parent.parent
+TREE = yaml.safe_load((ROOT / "knowledge" / "threshold.yaml").read_text(encoding="utf-8"))
+LABELS = {"yes": "Yes", "no": "No", "not sure": "Not sure"}
+NOTIFY = "Start a significant incident notification"
+LEGACY_BUTTON = "Show the 2015 serious case review test"
+
+
+def tree_paths() -> list[tuple[tuple[str, ...], str]]:
+    """Every (answers, outcome id) from the start, read straight from the YAML.
+
+    Deliberately not through knowledge.threshold, so the walk does not trust the code it tests.
+    """
+    questions = {q["id"]: q for q in TREE["questions"]}
+    outcomes = {o["id"] for o in TREE["outcomes"]}
+    paths: list[tuple[tuple[str, ...], str]] = []
+
+    def walk(node: str, answers: tuple[str, ...]) -> None:
+        if node in outcomes:
+            paths.append((answers, node))
+            return
+        for answer in LABELS:
+            walk(questions[node]["on_" + answer.replace(" ", "_")], (*answers, answer))
+
+    walk(TREE["start"], ())
+    return paths
+
+
+PATHS = tree_paths()
+OUTCOME_TITLES = {o["id"]: o["title"] for o in TREE["outcomes"]}
+QUESTION_TEXTS = {q["id"]: " ".join(q["text"].split()) for q in TREE["questions"]}
+
+
+async def press(chat: Chat, label: str) -> list[Reply]:
+    """Press the button labelled exactly `label` (Chat.press matches substrings: No/Not sure)."""
+    for button in chat.buttons:
+        if button.label == label:
+            incoming = Incoming(chat.chat, button.data, pressed=True)
+            chat.replies = await chat.assistant.conversation.handle(incoming)
+            return chat.replies
+    raise AssertionError(f"no button {label!r} among {[b.label for b in chat.buttons]}")
+
+
+def data_of(chat: Chat, label: str) -> str:
+    return next(b.data for b in chat.buttons if b.label == label)
+
+
+async def answer_all(chat: Chat, answers: tuple[str, ...] | list[str]) -> None:
+    await chat.say("/threshold")
+    for answer in answers:
+        await press(chat, LABELS[answer])
+
+
+# --- every path ----------------------------------------------------------------------------------
+
+
+def test_the_tree_has_paths_to_every_outcome() -> None:
+    """Guards the path tests below against a walk that finds (almost) nothing."""
+    assert {outcome for _, outcome in PATHS} == set(OUTCOME_TITLES)
+    assert len(PATHS) >= 20
+
+
+async def test_every_path_in_the_core(assistant: Assistant, subtests: Any) -> None:
+    for number, (answers, outcome) in enumerate(PATHS):
+        with subtests.test(answers=answers, outcome=outcome):
+            chat = Chat(assistant, f"path:{number}")
+            await chat.say("/threshold")
+            for step, answer in enumerate(answers, 1):
+                assert chat.replies[-1].title == f"Question {step}"
+                await press(chat, LABELS[answer])
+            title = OUTCOME_TITLES[outcome]
+            assert chat.replies[0].title == title
+            assert "safeguarding partners" in chat.text
+            assert "Who decides:" in chat.text and "Timescale:" in chat.text
+            assert all(link.url.startswith("http") for link in chat.replies[0].links)
+            assert chat.replies[0].links, "an outcome cites its sources"
+            assert data_of(chat, NOTIFY) == "/notify"
+            assert data_of(chat, "Start again") == "/threshold"
+            pre_2019 = answers[0] == "yes"
+            assert ("2015 serious case review test" in chat.text) == pre_2019
+            assert any(b.label == LEGACY_BUTTON for b in chat.buttons) != pre_2019
+            # The check is over: "yes" is now an ordinary message, not an answer.
+            await chat.say("yes")
+            assert not any(r.title and r.title.startswith("Question") for r in chat.replies)
+
+
+async def test_every_path_over_telegram(telegram: TelegramHarness, subtests: Any) -> None:
+    for number, (answers, outcome) in enumerate(PATHS):
+        with subtests.test(answers=answers, outcome=outcome):
+            chat_id = 1000 + number
+            sent = await telegram.send_text(chat_id, "/threshold")
+            for step, answer in enumerate(answers, 1):
+                assert sent[-1]["text"].startswith(f"<b>Question {step}</b>")
+                buttons = {b["text"]: b for b in buttons_of(sent[-1])}
+                sent = await telegram.press(chat_id, buttons[LABELS[answer]]["callback_data"])
+            title = html.escape(OUTCOME_TITLES[outcome], quote=False)
+            assert sent[0]["text"].startswith(f"<b>{title}</b>")
+            assert "safeguarding partners" in sent[0]["text"]
+            assert any(b.get("url", "").startswith("http") for b in buttons_of(sent[0]))
+            last = {b["text"]: b for b in buttons_of(sent[-1])}
+            assert last[NOTIFY]["callback_data"] == "/notify"
+
+
+def run_main(
+    tmp_path: Path, *args: str, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "ASSISTANT_DATABASE": str(tmp_path / "assistant.db"), **env}
+    environ.pop("TELEGRAM_BOT_TOKEN", None)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=tmp_path,
+        timeout=60,
+    )
+
+
+def test_a_path_through_the_real_console(tmp_path: Path) -> None:
+    """Typed labels pick the buttons; back forgets an answer; the outcome lists its next steps."""
+    lines = ["/threshold", "no", "yes", "back", "Yes", "yes", "quit"]
+    result = run_main(tmp_path, "chat", stdin="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    turns = result.stdout.split("you> ")
+    assert turns[2].startswith("== Question 2 ==\nHas a child (under 18) died?")
+    assert turns[4].startswith("== Question 2 ==")  # back from question 3
+    outcome = turns[6]
+    assert outcome.startswith("== Notify the national panel (serious child safeguarding case) ==")
+    assert "5 working days" in outcome and "15 working days" in outcome
+    assert "Link: Report a serious child safeguarding incident (GOV.UK): https://" in outcome
+    assert f"[1] {NOTIFY}" in outcome
+    assert f"[2] {LEGACY_BUTTON}" in outcome
+
+
+# --- expected outcomes, written by hand ----------------------------------------------------------
+
+
+async def test_death_with_abuse_means_notifying_the_panel(chat: Chat) -> None:
+    await answer_all(chat, ["no", "yes", "yes"])
+    assert chat.replies[0].title == "Notify the national panel (serious child safeguarding case)"
+    assert "5 working days" in chat.text
+    assert "15 working days" in chat.text
+    assert "formerly the LSCB chair" in chat.text
+    assert "informs the decision; it does not make it" in chat.text
+
+
+async def test_serious_harm_without_abuse_but_joint_working_concerns(chat: Chat) -> None:
+    await answer_all(chat, ["no", "no", "yes", "no", "yes"])
+    assert chat.replies[0].title == "Below the statutory threshold, but there is learning"
+    assert "local learning review" in chat.text and "SILP" in chat.text
+
+
+async def test_looked_after_child_death_without_abuse(chat: Chat) -> None:
+    await answer_all(chat, ["no", "yes", "no", "yes"])
+    assert "Secretary of State and Ofsted" in chat.text
+
+
+async def test_not_sure_sends_you_to_your_dsl(chat: Chat) -> None:
+    await answer_all(chat, ["no", "not sure"])
+    assert chat.replies[0].title == "Discuss with your designated safeguarding lead or SLO"
+    assert "do not guess" in chat.text
+
+
+async def test_pre_2019_case_gets_the_2015_test(chat: Chat) -> None:
+    await answer_all(chat, ["yes", "yes", "yes"])
+    titles = [r.title for r in chat.replies]
+    assert titles[0] == "Would have met the serious case review criteria (before 29 September 2019)"
+    assert titles[1] == "The 2015 serious case review test (regulation 5, LSCB Regulations 2006)"
+    assert "cause for" in chat.replies[1].text and "concern" in chat.replies[1].text
+    assert chat.replies[1].buttons, "the next steps go on the last message"
+
+
+async def test_2015_test_on_request(chat: Chat) -> None:
+    await answer_all(chat, ["no", "no", "no", "no", "no"])
+    assert chat.replies[0].title == "No statutory review indicated"
+    await press(chat, LEGACY_BUTTON)
+    assert chat.replies[0].title.startswith("The 2015 serious case review test")
+    assert "regulation 5" in chat.text.lower() or "LSCB Regulations 2006" in chat.text
+
+
+async def test_answers_can_be_typed_in_any_case(chat: Chat) -> None:
+    await chat.say("/threshold")
+    await chat.say("NO")
+    await chat.say("Yes.")
+    assert chat.replies[-1].title == "Question 3"
+    await chat.say("not sure")
+    assert chat.replies[0].title == "Discuss with your designated safeguarding lead or SLO"
+
+
+async def test_free_text_starts_the_check(chat: Chat) -> None:
+    for text in ("does this meet the SCR threshold?", "should we notify?"):
+        await chat.say(text)
+        assert chat.replies[-1].title == "Question 1", text
+        await chat.say("cancel")
+
+
+# --- help, definitions, bad input ----------------------------------------------------------------
+
+
+async def test_definition_asked_mid_check_then_the_question_again(chat: Chat) -> None:
+    await chat.say("/threshold")
+    await press(chat, "No")
+    await press(chat, "No")
+    assert chat.replies[-1].id == "seriously-harmed"
+    await chat.say("what does serious harm mean?")
+    assert chat.replies[0].title == "Serious harm (definition)"
+    assert "long-term impairment" in chat.replies[0].text
+    assert chat.replies[-1].title == "Question 3"
+    assert chat.replies[-1].text == QUESTION_TEXTS["seriously-harmed"]
+    assert [b.label for b in chat.buttons][:3] == ["Yes", "No", "Not sure"]
+    await press(chat, "Yes")  # the check carries on where it was
+    assert chat.replies[-1].text == QUESTION_TEXTS["harm-abuse"]
+
+
+async def test_help_explains_the_current_question(chat: Chat) -> None:
+    await chat.say("/threshold")
+    await press(chat, "No")
+    for text in ("help", "What does this mean?"):
+        await chat.say(text)
+        assert chat.replies[0].title == "What this question means"
+        assert "suspected suicide" in chat.replies[0].text
+        assert chat.replies[-1].title == "Question 2"
+    await press(chat, "What does this mean?")
+    assert "suspected suicide" in chat.replies[0].text
+
+
+async def test_unclear_answer_asks_again(chat: Chat) -> None:
+    await chat.say("/threshold")
+    await chat.say("perhaps, it was around then")
+    assert (
+        chat.replies[0].text == "Please answer yes, no or not sure (or type help, back or cancel)."
+    )
+    assert chat.replies[-1].title == "Question 1"
+    await chat.say("no")
+    assert chat.replies[-1].title == "Question 2"
+
+
+# --- back, cancel, stale buttons, durability -----------------------------------------------------
+
+
+async def test_back_returns_to_the_previous_question_and_forgets_its_answer(chat: Chat) -> None:
+    await chat.say("/threshold")
+    await press(chat, "No")
+    await press(chat, "Yes")
+    assert chat.replies[-1].title == "Question 3"
+    await press(chat, "Back")
+    assert chat.replies[-1].title == "Question 2"
+    await chat.say("/back")
+    assert chat.replies[-1].title == "Question 1"
+    await press(chat, "Yes")  # now the pre-2019 route: the earlier "No" is forgotten
+    assert chat.replies[-1].text == QUESTION_TEXTS["legacy-abuse"]
+
+
+async def test_back_at_the_first_question_stays_there(chat: Chat) -> None:
+    await chat.say("/threshold")
+    assert "Back" not in [b.label for b in chat.buttons]
+    await chat.say("back")
+    assert "nothing to go back to" in chat.replies[0].text
+    assert chat.replies[-1].title == "Question 1"
+    await press(chat, "No")
+    assert chat.replies[-1].title == "Question 2"
+
+
+@pytest.mark.parametrize("how", ["button", "typed", "command"])
+async def test_cancel_ends_the_check(chat: Chat, how: str) -> None:
+    await chat.say("/threshold")
+    await press(chat, "No")
+    if how == "button":
+        await press(chat, "Cancel")
+    else:
+        await chat.say("cancel" if how == "typed" else "/cancel")
+    assert "stopped the threshold check" in chat.text
+    await chat.say("no")
+    assert not any(r.title and r.title.startswith("Question") for r in chat.replies)
+
+
+async def test_old_buttons_do_not_answer_the_current_question(chat: Chat) -> None:
+    await chat.say("/threshold")
+    first_yes = data_of(chat, "Yes")
+    await press(chat, "No")
+    await chat.say(first_yes)  # pressed again, scrolled back up
+    assert "belongs to an earlier question" in chat.replies[0].text
+    assert chat.replies[-1].title == "Question 2"
+    assert chat.replies[-1].text == QUESTION_TEXTS["child-died"]
+    await chat.say("cancel")
+    await chat.say(first_yes)
+    assert "already finished or was cancelled" in chat.replies[0].text
+    assert data_of(chat, "Start again") == "/threshold"
+
+
+async def test_check_survives_a_restart(settings: Settings) -> None:
+    """State is saved to SQLite after each answer: a new process carries on at question 3."""
+    first = await build_assistant(settings)
+    try:
+        chat = Chat(first, "restart:1")
+        await answer_all(chat, ["no", "no"])
+    finally:
+        await first.close()
+    second = await build_assistant(settings)
+    try:
+        chat = Chat(second, "restart:1")
+        await chat.say("back")
+        assert chat.replies[-1].title == "Question 2"
+        await chat.say("yes")
+        await chat.say("yes")
+        assert (chat.replies[0].title or "").startswith("Notify the national panel")
+    finally:
+        await second.close()
+
+
+async def test_guide_changed_mid_check_starts_again(chat: Chat) -> None:
+    await chat.say("/threshold")
+    await press(chat, "No")
+    conversation = chat.assistant.conversation
+    guide = conversation.knowledge.threshold
+    questions = {k: v for k, v in guide.questions.items() if k != "child-died"}
+    changed = dataclasses.replace(guide, questions=questions)
+    conversation.replace_knowledge(dataclasses.replace(conversation.knowledge, threshold=changed))
+    await chat.say("yes")
+    assert "has changed" in chat.replies[0].text
+    assert chat.replies[-1].title == "Question 1"
+
+
+class OtherFlow:
+    """Stands in for another engineer's flow (the notification form) holding a draft."""
+
+    name = "other"
+    commands = frozenset[str]()
+
+    async def handle(self, ctx: Context, text: str) -> list[Reply]:
+        return [Reply("other flow got it")]
+
+
+async def test_threshold_does_not_discard_another_flows_draft(chat: Chat) -> None:
+    conversation = chat.assistant.conversation
+    conversation.add_flow(OtherFlow())
+
+    async def begin(ctx: Context, arg: str) -> list[Reply]:
+        ctx.session.flow, ctx.session.data = "other", {"draft": "kept"}
+        return [Reply("begun")]
+
+    conversation.add_command("other", begin)
+    await chat.say("/other")
+    await chat.say("/threshold")
+    assert "something else in progress" in chat.text
+    await chat.say("next")
+    assert chat.text.strip() == "other flow got it"
+
+
+async def test_threshold_in_the_telegram_menu(telegram: TelegramHarness) -> None:
+    channel = telegram.app.bot_data["channel"]
+    await channel.post_init(telegram.app)
+    commands = telegram.api.method_calls("setMyCommands")[-1]["commands"]
+    assert "threshold" in [c["command"] for c in commands]
+
+
+# --- validation of broken trees ------------------------------------------------------------------
+
+
+def broken_copy(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of knowledge/ whose threshold.yaml has been changed by `change`."""
+    target = tmp_path / "knowledge"
+    shutil.copytree(
+        ROOT / "knowledge", target, ignore=shutil.ignore_patterns("*.py", "__pycache__")
+    )
+    tree = yaml.safe_load((target / "threshold.yaml").read_text(encoding="utf-8"))
+    change(tree)
+    (target / "threshold.yaml").write_text(
+        yaml.safe_dump(tree, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
+    return target
+
+
+def problems_of(directory: Path) -> list[str]:
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge(directory)
+    return caught.value.problems
+
+
+def node(tree: dict[str, Any], node_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(
+        n for n in [*tree["questions"], *tree["outcomes"]] if n["id"] == node_id
+    )
+    return found
+
+
+def test_shipped_tree_is_valid() -> None:
+    guide = load_knowledge(ROOT / "knowledge").threshold
+    assert guide.start in guide.questions
+    assert set(guide.outcomes) == set(OUTCOME_TITLES)
+
+
+def test_loop(tmp_path: Path) -> None:
+    def change(tree: dict[str, Any]) -> None:
+        node(tree, "looked-after")["on_not_sure"] = "child-died"
+
+    assert problems_of(broken_copy(tmp_path, change)) == [
+        "threshold.yaml: looked-after: on_not_sure: leads back to 'child-died', a loop: "
+        "child-died -> death-abuse -> looked-after -> child-died"
+    ]
+
+
+def test_answer_naming_no_node(tmp_path: Path) -> None:
+    def change(tree: dict[str, Any]) -> None:
+        node(tree, "harm-abuse")["on_yes"] = "notify-the-panel"
+
+    assert problems_of(broken_copy(tmp_path, change)) == [
+        "threshold.yaml: harm-abuse: on_yes: no question or outcome with id 'notify-the-panel'"
+    ]
+
+
+def test_unreachable_nodes(tmp_path: Path) -> None:
+    def change(tree: dict[str, Any]) -> None:
+        tree["questions"].append(
+            {
+                "id": "orphan",
+                "text": "Is this ever asked?",
+                "help": "No answer leads here.",
+                "on_yes": "orphan-outcome",
+                "on_no": "notify-panel",
+                "on_not_sure": "discuss-with-dsl",
+            }
+        )
+        tree["outcomes"].append({**node(tree, "notify-panel"), "id": "orphan-outcome"})
+
+    assert problems_of(broken_copy(tmp_path, change)) == [
+        "threshold.yaml: orphan: id: not reachable from start 'era'",
+        "threshold.yaml: orphan-outcome: id: not reachable from start 'era'",
+    ]
+
+
+def test_missing_outcome_field(tmp_path: Path) -> None:
+    def change(tree: dict[str, Any]) -> None:
+        del node(tree, "notify-panel")["timescale"]
+
+    assert problems_of(broken_copy(tmp_path, change)) == [
+        "threshold.yaml: notify-panel: timescale: missing"
+    ]
+
+
+def test_outcome_must_name_the_safeguarding_partners(tmp_path: Path) -> None:
+    def change(tree: dict[str, Any]) -> None:
+        node(tree, "no-statutory-review")["who_decides"] = "Your agency decides."
+
+    assert problems_of(broken_copy(tmp_path, change)) == [
+        "threshold.yaml: no-statutory-review: who_decides: must say that the decision rests "
+        "with the safeguarding partners"
+    ]
+
+
+def test_id_shared_by_a_question_and_an_outcome(tmp_path: Path) -> None:
+    def change(tree: dict[str, Any]) -> None:
+        tree["outcomes"].append({**node(tree, "notify-panel"), "id": "agencies"})
+
+    assert "threshold.yaml: agencies: id: duplicate id" in problems_of(
+        broken_copy(tmp_path, change)
+    )
+
+
+def test_malformed_source_and_unknown_start(tmp_path: Path) -> None:
+    def change(tree: dict[str, Any]) -> None:
+        tree["start"] = "first"
+        node(tree, "notify-panel")["sources"][0]["url"] = "www.gov.uk/report"
+        tree["legacy_test"]["when_yes_to"] = "when"
+
+    assert problems_of(broken_copy(tmp_path, change)) == [
+        "threshold.yaml: notify-panel: sources[1].url: malformed link 'www.gov.uk/report': "
+        "expected an http(s) address",
+        "threshold.yaml: -: start: no question with id 'first'",
+        "threshold.yaml: legacy_test: when_yes_to: no question with id 'when'",
+    ]
+
+
+def test_unquoted_no_in_yaml_is_named(tmp_path: Path) -> None:
+    """YAML reads a bare `no` as false: the problem names the field instead of crashing."""
+    target = broken_copy(tmp_path, lambda tree: None)
+    path = target / "threshold.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("on_no: no-statutory-review", "on_no: no"), encoding="utf-8")
+    problems = problems_of(target)
+    assert "threshold.yaml: agencies: on_no: expected text, got bool" in problems
+
+
+def test_check_command_prints_the_problems(tmp_path: Path) -> None:
+    def change(tree: dict[str, Any]) -> None:
+        node(tree, "looked-after")["on_not_sure"] = "child-died"
+        del node(tree, "care-leaver-death")["sources"]
+
+    directory = broken_copy(tmp_path, change)
+    settings_file = tmp_path / "settings.yaml"
+    settings_file.write_text(f"knowledge_dir: {directory}\n", encoding="utf-8")
+    result = run_main(tmp_path, "check", ASSISTANT_SETTINGS=str(settings_file))
+    assert result.returncode == 1
+    assert "threshold.yaml: care-leaver-death: sources: missing: cite at least one source" in (
+        result.stderr
+    )
+    assert "threshold.yaml: looked-after: on_not_sure: leads back to 'child-died'" in result.stderr
+    assert "2 problem(s) found." in result.stderr
