@@ -1,0 +1,628 @@
+"""The significant incident notification as an SLO meets it: /notify, one question at a time,
+back / skip / help / cancel / edit, questions asked mid-form, a restart mid-form, Submit (once),
+the email the board receives, /status; in the console core, through the real console program,
+and through the Telegram adapter.
+
+The chat is signed in by linking it in the database (sign-in itself is tested in
+test_signin.py); the registry's details are then offered for confirmation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import email
+import email.policy
+import html
+import os
+import re
+import sys
+import time
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from bot.app import Assistant, build_assistant
+from bot.replies import Incoming
+from bot.storage import Storage
+from config.settings import ROOT, Settings
+from handlers.answers import uk_today
+from handlers.notification import purge_idle_drafts
+from tests.conftest import Chat
+from tests.signin_support import REGISTRY, SLO, SLO_AGENCY, SLO_NAME
+from tests.telegram_support import TelegramHarness, buttons_of
+
+SKIP = "<skip>"
+CHILD = "Zebedee Quigley"
+TODAY = uk_today()
+INCIDENT = (TODAY - timedelta(days=10)).strftime("%d/%m/%Y")
+# Answers typed for each question; fields pre-filled from the registry are confirmed instead.
+ANSWERS = {
+    "slo_role": "Named Nurse for Safeguarding",
+    "dsl_consulted": "Yes",
+    "dsl_name": "Jane Smith, Designated Safeguarding Lead",
+    "child_name": CHILD,
+    "child_dob": "03/02/2015",
+    "child_age": SKIP,
+    "child_gender": "Male",
+    "child_ethnicity": "White British",
+    "child_address": "1 High Street, Bedford MK40 1AA",
+    "legal_status": "1, 3",
+    "incident_date": INCIDENT,
+    "aware_date": "yesterday",
+    "incident_type": "Serious harm to a child",
+    "abuse_neglect": "Suspected",
+    "summary": "Found with bruises <script>alert(1)</script> & a burn at home.\nSeen by GP.",
+    "other_agencies": "GP & school",
+    "reasons": "1, 3",
+    "recommended_action": "Small scale audit such as SILP",
+    "records_secured": "Yes",
+}
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    registry = tmp_path / "liaison_officers.yaml"
+    registry.write_text(REGISTRY, encoding="utf-8")
+    return dataclasses.replace(settings, registry_file=str(registry))
+
+
+async def signed_in(assistant: Assistant, chat: str) -> None:
+    await assistant.storage.link_chat(chat, SLO, time.time())
+
+
+@pytest.fixture
+async def slo(assistant: Assistant) -> Chat:
+    """A chat signed in as the registry's SLO."""
+    await signed_in(assistant, "test:1")
+    return Chat(assistant, "test:1")
+
+
+async def start_form(chat: Chat) -> None:
+    await chat.say("/notify")
+    await chat.press("Start")
+
+
+def last_kind(chat: Chat) -> tuple[str, str | None]:
+    reply = chat.replies[-1]
+    return reply.kind, reply.id
+
+
+async def answer_until(chat: Chat, stop_at: str | None = None, **changes: str) -> None:
+    """Answer each question (confirming pre-filled ones) until `stop_at` is asked or the
+    summary is shown; every answer must be accepted."""
+    answers = {**ANSWERS, **changes}
+    for _ in range(60):
+        kind, field_id = last_kind(chat)
+        if kind == "summary" or (stop_at is not None and field_id == stop_at):
+            return
+        if kind == "confirm":
+            await chat.press("Yes")
+            continue
+        assert kind == "question", chat.text
+        value = answers[str(field_id)]
+        await chat.say("skip" if value == SKIP else value)
+        assert all(r.kind != "invalid" for r in chat.replies), chat.text
+    raise AssertionError("the form never ended")
+
+
+async def reach(chat: Chat, field_id: str, **changes: str) -> None:
+    await start_form(chat)
+    await answer_until(chat, field_id, **changes)
+    assert last_kind(chat) == ("question", field_id), chat.text
+
+
+def eml_files(assistant: Assistant) -> list[Path]:
+    folder = assistant.settings.path(assistant.settings.mail.outbox_dir)
+    return sorted(folder.glob("*.eml")) if folder.exists() else []
+
+
+def read_eml(path: Path) -> EmailMessage:
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def body(message: EmailMessage, kind: str) -> str:
+    part = message.get_body((kind,))
+    assert part is not None
+    return str(part.get_content()).replace("\r\n", "\n")  # SMTP line ends in the file
+
+
+# --- the whole flow ---------------------------------------------------------------------------
+
+
+async def test_intro_says_what_who_how_long_and_what_is_kept(slo: Chat) -> None:
+    await slo.say("/notify")
+    text = slo.text
+    assert "Significant Incident Notification" in text
+    assert "Only your agency's Liaison Officer (SLO) should submit this form" in text
+    assert "23 questions in 5 sections and takes about 20 minutes" in text
+    assert "deleted after 7 days without changes" in text
+    assert "answers for 30 days after delivery" in text
+    assert [b.label for b in slo.buttons] == ["Start", "Cancel"]
+    await slo.press("Cancel")
+    assert "Nothing was saved" in slo.text
+    await slo.say("hello")
+    assert "Hello!" in slo.text, "after Cancel the chat is back to questions"
+
+
+async def test_the_free_text_request_opens_the_form(slo: Chat) -> None:
+    await slo.say("I need to report a significant incident")
+    assert [b.label for b in slo.buttons] == ["Start", "Cancel"]
+
+
+async def test_whole_flow_submits_once_and_the_board_gets_the_email(
+    assistant: Assistant, slo: Chat
+) -> None:
+    await start_form(slo)
+    # Pre-filled from the registry: shown for confirmation, with progress and section.
+    reply = slo.replies[-1]
+    assert reply.title == "About you and your agency"
+    assert reply.text.startswith("Section 1 of 5, question 1 of 5")
+    assert f"Agency: {SLO_AGENCY}\nIs this right?" in reply.text
+    assert reply.private
+    await slo.press("Yes")
+    assert f"SLO name: {SLO_NAME}" in slo.text
+    await answer_until(slo, "dsl_name")
+    assert "Section 2 of 5, question 2 of 2" in slo.text
+    await answer_until(slo)
+
+    summary = slo.replies[-1]
+    assert summary.kind == "summary" and summary.private
+    text = summary.text
+    for heading in ("ABOUT YOU AND YOUR AGENCY", "THE CHILD", "THE INCIDENT", "NEXT STEPS"):
+        assert heading in text
+    assert f"Child's name: {CHILD}" in text
+    assert "Child's date of birth: 3 February 2015" in text
+    assert "Child's age: Not given" in text
+    assert "Legal status: Child protection plan now, Child in need" in text
+    assert "Recommended action: Small scale audit such as SILP" in text
+    assert [b.label for b in slo.buttons] == ["Submit", "Edit the summary", "Back", "Cancel"]
+    submit = next(b for b in slo.buttons if b.label == "Submit")
+
+    await slo.press("Submit")
+    year = TODAY.year
+    assert f"Its reference is SIN-{year}-0001" in slo.text
+    outbox = assistant.settings.path(assistant.settings.mail.outbox_dir)
+    assert f"the email is written to the file {outbox / f'SIN-{year}-0001.eml'}" in slo.text
+    assert not slo.replies[-1].private, "the reference stays in the chat"
+
+    # The same Submit pressed again (a double tap, an old message): no second notification.
+    await slo.assistant.conversation.handle(Incoming(slo.chat, submit.data, pressed=True))
+    again = await slo.assistant.conversation.handle(Incoming(slo.chat, submit.data, pressed=True))
+    assert f"already submitted. Its reference is SIN-{year}-0001" in again[0].text
+    assert len(await assistant.storage.notifications_for(slo.chat)) == 1
+
+    await assistant.outbox.run_once()
+    files = eml_files(assistant)
+    assert [f.name for f in files] == [f"SIN-{year}-0001.eml"]
+    message = read_eml(files[0])
+    subject = str(message["Subject"])
+    assert subject == f"Significant incident notification SIN-{year}-0001 from {SLO_AGENCY}"
+    assert "Zebedee" not in subject and "Quigley" not in subject
+    assert str(message["To"]) == assistant.settings.mail.board_addresses[0]
+    assert str(message["Cc"]) == SLO
+    assert str(message["Reply-To"]) == SLO
+    assert str(message["Message-ID"]) == f"<SIN-{year}-0001@example.org>"
+    plain = body(message, "plain")
+    for expected in (
+        f"Agency: {SLO_AGENCY}",
+        f"SLO name: {SLO_NAME}",
+        "SLO role: Named Nurse for Safeguarding",
+        "SLO phone: 01234 111111",
+        f"SLO email: {SLO}",
+        "Designated safeguarding lead: Jane Smith, Designated Safeguarding Lead",
+        f"Child's name: {CHILD}",
+        "Gender: Male",
+        "Ethnicity: White British",
+        "Address: 1 High Street, Bedford MK40 1AA",
+        "Date the agency became aware: ",
+        "What happened: Serious harm to a child",
+        "Abuse or neglect: Suspected",
+        "    Found with bruises <script>alert(1)</script> & a burn at home.\n    Seen by GP.",
+        "Other agencies involved: GP & school",
+        "Reasons for notifying: Inter-agency learning opportunity, Likely media interest",
+        "Agency records secured: Yes",
+    ):
+        assert expected in plain, expected
+    page = body(message, "html")
+    assert "<script>" not in page and "alert(1)" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; a burn at home.<br>" in page
+    assert "GP &amp; school" in page
+
+    await slo.say("/status")
+    assert re.search(rf"SIN-{year}-0001, submitted .*: sent on ", slo.text), slo.text
+
+
+async def test_status_without_notifications(slo: Chat) -> None:
+    await slo.say("/status")
+    assert "You haven't submitted any notifications from this chat" in slo.text
+
+
+async def test_submit_retried_after_a_lost_reply_gives_the_same_reference(
+    assistant: Assistant, slo: Chat
+) -> None:
+    await start_form(slo)
+    await answer_until(slo)
+    before = await assistant.storage.load_session(slo.chat)
+    submit = next(b for b in slo.buttons if b.label == "Submit")
+    await slo.press("Submit")
+    reference = slo.replies[-1].id
+    # As if the reply and the session's save were lost after the notification was stored: the
+    # draft is still open, and the SLO presses Submit again.
+    await assistant.storage.save_session(before)
+    assert (await assistant.storage.load_session(slo.chat)).step == "summary"
+    slo.replies = await assistant.conversation.handle(Incoming(slo.chat, submit.data, True))
+    assert f"already submitted. Its reference is {reference}" in slo.text
+    assert len(await assistant.storage.notifications_for(slo.chat)) == 1
+    await assistant.outbox.run_once()
+    assert len(eml_files(assistant)) == 1
+
+
+async def test_prefilled_answer_can_be_changed(slo: Chat) -> None:
+    await start_form(slo)
+    await slo.press("Change")
+    assert "Which agency are you notifying for?" in slo.text
+    assert "Your answer so far" not in slo.text
+    await slo.say("Testshire Council, Early Help")
+    assert f"SLO name: {SLO_NAME}" in slo.text
+    await answer_until(slo)
+    assert "Agency: Testshire Council, Early Help" in slo.text
+
+
+# --- validation: the message says what is wrong and the question is asked again --------------
+
+
+async def refused(chat: Chat, typed: str, message: str, field_id: str) -> None:
+    await chat.say(typed)
+    assert message in chat.text, chat.text
+    assert chat.replies[0].kind == "invalid"
+    assert last_kind(chat) == ("question", field_id), "the user stays where they were"
+
+
+async def test_bad_dates_are_refused(slo: Chat) -> None:
+    await reach(slo, "child_dob")
+    future = (TODAY + timedelta(days=1)).strftime("%d/%m/%Y")
+    await refused(slo, "31/02/2015", "There is no 31 February 2015", "child_dob")
+    await refused(slo, "02/13/2015", "did you mean 13/02/2015?", "child_dob")
+    await refused(slo, "the spring", "Please give a date as day, month and year", "child_dob")
+    await refused(slo, future, "is in the future", "child_dob")
+    await slo.say("3 Feb 2015")
+    await answer_until(slo, "incident_date")
+    await refused(
+        slo, "1/1/2015", "before the child's date of birth (3 February 2015)", "incident_date"
+    )
+    await slo.say(INCIDENT)
+    await refused(slo, "2/2/2015", "before the date of the incident", "aware_date")
+    await slo.say("today")
+    assert last_kind(slo) == ("question", "incident_type")
+
+
+async def test_bad_phone_and_email_are_refused(slo: Chat) -> None:
+    await reach(slo, "slo_role")
+    await slo.say(ANSWERS["slo_role"])
+    assert "SLO phone: 01234 111111\nIs this right?" in slo.text
+    await slo.press("Change")
+    await refused(slo, "call me", "A phone number can only have digits", "slo_phone")
+    await refused(slo, "+33 1 23 45 67 89", "Please give a UK number", "slo_phone")
+    await refused(slo, "01234 5678", "That number has 9 digits", "slo_phone")
+    await slo.say("07700 900123")
+    await slo.press("Change")
+    await refused(slo, "robin at example.org", "An email address has no spaces", "slo_email")
+    await refused(slo, "robin@example", "should be a domain such as agency.gov.uk", "slo_email")
+    await slo.say("robin@example.org")
+    assert last_kind(slo) == ("question", "dsl_consulted")
+
+
+async def test_too_short_and_too_long_are_refused(slo: Chat) -> None:
+    await reach(slo, "child_name")
+    await refused(
+        slo, "N" * 121, "That's too long: 121 characters, and the limit is 120", "child_name"
+    )
+    await slo.say(CHILD)
+    await answer_until(slo, "summary")
+    await refused(slo, "Hurt", "That's too short (4 characters)", "summary")
+    await refused(slo, "x" * 3001, "That's too long: 3001 characters", "summary")
+
+
+async def test_choice_not_offered(slo: Chat) -> None:
+    await reach(slo, "child_gender")
+    await refused(slo, "Banana", "Please choose one of the options: Female, Male", "child_gender")
+    await slo.say("female")
+    await answer_until(slo, "legal_status")
+    await refused(
+        slo, "1, 9", "Please choose one of the options: '9' is not one of them", "legal_status"
+    )
+    await slo.press("Done")
+    assert "Please choose at least one of the options, then press Done." in slo.text
+
+
+async def test_multi_choice_by_buttons(slo: Chat) -> None:
+    await reach(slo, "legal_status")
+    await slo.press("Child in need")
+    await slo.press("Looked after")
+    assert "✓ Child in need" in [b.label for b in slo.buttons]
+    await slo.press("✓ Looked after")  # pressed again: unticked
+    await slo.press("Done")
+    await answer_until(slo)
+    assert "Legal status: Child in need\n" in slo.text
+
+
+# --- back, skip, help, cancel, edit -----------------------------------------------------------
+
+
+async def test_back_shows_the_earlier_answer_and_can_keep_it(slo: Chat) -> None:
+    await reach(slo, "child_name")
+    await slo.say("back")
+    assert last_kind(slo) == ("question", "dsl_name")
+    assert "Your answer so far: Jane Smith, Designated Safeguarding Lead" in slo.text
+    await slo.say("/back")
+    assert last_kind(slo) == ("question", "dsl_consulted")
+    await slo.press("Keep this answer")
+    assert last_kind(slo) == ("question", "child_name"), "the next question not yet answered"
+    for _ in range(7):
+        await slo.press("Back")
+    assert last_kind(slo) == ("question", "agency")
+    await slo.press("Back")
+    assert "This is the first question. To stop, press Cancel." in slo.text
+    assert last_kind(slo) == ("question", "agency")
+
+
+async def test_skip_optional_but_not_required(slo: Chat) -> None:
+    await reach(slo, "child_name")
+    await slo.say("skip")
+    assert "This question is required, so it can't be skipped." in slo.text
+    assert last_kind(slo) == ("question", "child_name")
+    assert "Skip" not in [b.label for b in slo.buttons]
+    await slo.say(CHILD)
+    await slo.press("Skip")  # the date of birth is optional
+    assert last_kind(slo) == ("question", "child_age")
+    await slo.say("/skip")
+    assert last_kind(slo) == ("question", "child_gender")
+    await answer_until(slo)
+    assert "Child's date of birth: Not given" in slo.text
+
+
+async def test_help_gives_the_fields_help(slo: Chat) -> None:
+    await reach(slo, "recommended_action")
+    await slo.say("help")
+    assert "An individual management review is each agency's own analysis" in slo.text
+    assert last_kind(slo) == ("question", "recommended_action")
+    await slo.say("/help")
+    assert "An individual management review" in slo.text
+    await slo.press("Help")
+    assert "An individual management review" in slo.text
+
+
+async def test_cancel_asks_first_then_deletes(assistant: Assistant, slo: Chat) -> None:
+    await reach(slo, "child_name")
+    await slo.say("cancel")
+    assert "Do you want to stop and delete this notification?" in slo.text
+    await slo.press("No, carry on")
+    assert last_kind(slo) == ("question", "child_name")
+    await slo.say("/cancel")
+    await slo.press("Yes, delete it")
+    assert "Your draft notification has been deleted." in slo.text
+    session = await assistant.storage.load_session(slo.chat)
+    assert session.flow is None and "answers" not in session.data
+    await slo.say("/notify")
+    assert [b.label for b in slo.buttons] == ["Start", "Cancel"], "no draft to continue"
+    # A button of the cancelled form now does nothing but say so.
+    await slo.press("Cancel")
+    await slo.say("/form back")
+    assert "That button belongs to a notification form that is no longer open" in slo.text
+
+
+async def test_edit_from_the_summary(slo: Chat) -> None:
+    await start_form(slo)
+    await answer_until(slo)
+    await slo.press("Edit the summary")
+    assert "Which answer would you like to change?" in slo.text
+    await slo.press("Child's name")
+    assert f"Your answer so far: {CHILD}" in slo.text
+    await slo.say("Zebedee Quigley-Jones")
+    assert last_kind(slo)[0] == "summary", "back to the summary"
+    assert "Child's name: Zebedee Quigley-Jones" in slo.text
+    # Changing an answer that another question depends on.
+    await slo.press("Edit the summary")
+    await slo.press("Designated safeguarding lead consulted")
+    await slo.say("No")
+    assert last_kind(slo)[0] == "summary"
+    assert "Designated safeguarding lead consulted: No" in slo.text
+    assert "Designated safeguarding lead:" not in slo.text
+    await slo.press("Edit the summary")
+    await slo.press("Designated safeguarding lead consulted")
+    await slo.say("Yes")
+    assert last_kind(slo) == ("question", "dsl_name"), "the question that applies again is asked"
+    await slo.say("Sam Lead, DSL")
+    assert "Designated safeguarding lead: Sam Lead, DSL" in slo.text
+    await slo.press("Edit the summary")
+    await slo.press("Back to the summary")
+    assert last_kind(slo)[0] == "summary"
+
+
+# --- questions mid-form, restart, idle drafts -------------------------------------------------
+
+
+async def test_question_mid_form_is_answered_then_the_question_asked_again(slo: Chat) -> None:
+    await reach(slo, "child_name")
+    await slo.say("what is a SILP?")
+    assert slo.replies[0].title == "Significant Incident Learning Process (SILP)"
+    assert last_kind(slo) == ("question", "child_name")
+    await answer_until(slo, "recommended_action")
+    # At a choice question any text that is not an option is tried as a question.
+    await slo.say("whats a silp")
+    assert "Significant Incident Learning Process" in slo.text
+    assert last_kind(slo) == ("question", "recommended_action")
+    # An answer that merely ends with "?" and matches nothing is an answer.
+    await slo.say("back")
+    await slo.say("back")
+    await slo.say("back")
+    assert last_kind(slo) == ("question", "summary")
+    await slo.say("Unclear whether the injury was accidental?")
+    assert [r.kind for r in slo.replies] == ["question"]
+    assert last_kind(slo) == ("question", "recommended_action"), "the next unanswered question"
+
+
+async def test_restart_mid_form_resumes_where_it_stopped(settings: Settings) -> None:
+    first = await build_assistant(settings)
+    try:
+        await signed_in(first, "test:9")
+        chat = Chat(first, "test:9")
+        await reach(chat, "child_gender")
+    finally:
+        await first.close()
+
+    second = await build_assistant(settings)
+    try:
+        chat = Chat(second, "test:9")
+        await chat.say("Female")  # the flow is still open: the answer is taken
+        assert last_kind(chat) == ("question", "child_ethnicity")
+        await chat.say("/notify")
+        assert "You have an unfinished notification (10 answers saved" in chat.text
+        await chat.press("Continue")
+        assert last_kind(chat) == ("question", "child_ethnicity")
+        await answer_until(chat)
+        assert f"Child's name: {CHILD}" in chat.text
+        await chat.say("/notify")
+        await chat.press("Start again")
+        assert last_kind(chat) == ("confirm", "agency")
+        await answer_until(chat, "child_name")
+        assert "Your answer so far" not in chat.text
+    finally:
+        await second.close()
+
+
+async def test_idle_draft_is_not_resumed(assistant: Assistant, slo: Chat) -> None:
+    await reach(slo, "child_name")
+    eight_days_ago = time.time() - 8 * 86400
+    await assistant.storage.db.execute(
+        "UPDATE sessions SET updated_at = ? WHERE chat = ?", (eight_days_ago, slo.chat)
+    )
+    await slo.say(CHILD)
+    assert "deleted because it had not been changed for 7 days" in slo.text
+    await slo.say("/notify")
+    assert [b.label for b in slo.buttons] == ["Start", "Cancel"]
+
+
+async def test_purge_deletes_only_idle_drafts(assistant: Assistant) -> None:
+    old, fresh = Chat(assistant, "test:old"), Chat(assistant, "test:fresh")
+    for chat in (old, fresh):
+        await signed_in(assistant, chat.chat)
+        await reach(chat, "child_name")
+    now = time.time()
+    later = now + 6 * 86400
+    assert await purge_idle_drafts(assistant.storage, assistant.settings, later) == 0
+    await fresh.say(CHILD)  # touched: idle for less than 7 days at `much_later`
+    await assistant.storage.db.execute(
+        "UPDATE sessions SET updated_at = ? WHERE chat = ?", (now - 86400, old.chat)
+    )
+    much_later = now + 6.5 * 86400
+    assert await purge_idle_drafts(assistant.storage, assistant.settings, much_later) == 1
+    assert (await assistant.storage.load_session(old.chat)).flow is None
+    assert (await assistant.storage.load_session(fresh.chat)).data["answers"]["child_name"] == CHILD
+
+
+# --- Telegram ---------------------------------------------------------------------------------
+
+
+async def test_whole_flow_in_telegram(assistant: Assistant, telegram: TelegramHarness) -> None:
+    chat_id = 4242
+    await signed_in(assistant, f"telegram:{chat_id}")
+    form = assistant.knowledge.form
+    sent = await telegram.send_text(chat_id, "/notify")
+    for _ in range(60):
+        message = sent[-1]
+        text = html.unescape(message["text"])
+        buttons = {b["text"]: b["callback_data"] for b in buttons_of(message)}
+        assert all(len(data.encode()) <= 64 for data in buttons.values())
+        if "Submit" in buttons:
+            break
+        if "Start" in buttons:
+            sent = await telegram.press(chat_id, buttons["Start"])
+        elif "Is this right?" in text:
+            sent = await telegram.press(chat_id, buttons["Yes"])
+        else:
+            field = max((f for f in form.fields if f.prompt in text), key=lambda f: len(f.prompt))
+            value = ANSWERS[field.id]
+            if value == SKIP:
+                sent = await telegram.press(chat_id, buttons["Skip"])
+            elif field.type == "multi_choice":
+                await telegram.press(chat_id, buttons[field.options[0]])
+                sent = await telegram.press(chat_id, buttons["Done"])
+            elif value in buttons:
+                sent = await telegram.press(chat_id, buttons[value])
+            else:
+                sent = await telegram.send_text(chat_id, value)
+            # Accepted: the next question or the summary (titled), not a refusal (untitled).
+            assert all(m["text"].startswith("<b>") for m in sent), sent[0]["text"]
+    else:
+        raise AssertionError("no summary")
+    assert "&lt;script&gt;" in sent[-1]["text"], "user text is escaped in Telegram's HTML"
+    submit = buttons["Submit"]
+    sent = await telegram.press(chat_id, submit)
+    reference = f"SIN-{TODAY.year}-0001"
+    assert any(f"Its reference is {reference}" in m["text"] for m in sent)
+    sent = await telegram.press(chat_id, submit)  # the old button, pressed again
+    assert f"already submitted. Its reference is {reference}" in sent[-1]["text"]
+    sent = await telegram.send_text(chat_id, "/status")
+    assert reference in sent[-1]["text"]
+    assert len(await assistant.storage.notifications_for(f"telegram:{chat_id}")) == 1
+
+
+# --- the console program ----------------------------------------------------------------------
+
+
+async def test_console_program_submits_and_writes_the_eml(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    registry = tmp_path / "liaison_officers.yaml"
+    registry.write_text(REGISTRY, encoding="utf-8")
+    settings_file = tmp_path / "settings.yaml"
+    settings_file.write_text(
+        f"registry_file: {registry}\nmail:\n  outbox_dir: {outbox}\n", encoding="utf-8"
+    )
+    database = tmp_path / "console.db"
+    storage = await Storage.open(database)
+    await storage.link_chat("console:local", SLO, time.time())
+    await storage.close()
+
+    lines = ["/notify", "Start", "Yes", "Yes"]  # agency and name confirmed
+    lines += [ANSWERS["slo_role"], "Yes", "Yes"]  # phone and email confirmed
+    for value in list(ANSWERS.values())[1:]:
+        # One line per message on the console; "skip" is the Skip button's label.
+        lines.append("skip" if value == SKIP else value.replace("\n", " "))
+    lines.append("Submit")
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    env |= {"ASSISTANT_SETTINGS": str(settings_file), "ASSISTANT_DATABASE": str(database)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "main.py",
+        "chat",
+        cwd=ROOT,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    process.stdin.write("".join(f"{line}\n" for line in lines).encode())
+    await process.stdin.drain()
+    eml = outbox / f"SIN-{TODAY.year}-0001.eml"
+    # The outbox worker writes the file soon after Submit; keep the program running until then.
+    for _ in range(300):
+        if eml.exists():
+            break
+        await asyncio.sleep(0.05)
+    process.stdin.write(b"quit\n")
+    process.stdin.close()
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    output = stdout.decode()
+    assert process.returncode == 0, stderr.decode()
+    assert f"Its reference is SIN-{TODAY.year}-0001" in output, output[-3000:]
+    assert f"the email is written to the file {eml}" in output
+    assert eml.exists()
+    assert "== Check your answers ==" in output
+    assert CHILD in body(read_eml(eml), "plain")
