@@ -1,0 +1,76 @@
+"""Privacy: which replies carry form content (`mark_private`, `PrivateFlow`), and /privacy.
+
+The core decides what is private; a channel only acts on it. Every reply given inside the sign-in
+and notification flows is marked private, and so, by the channel's rule, is the user's message
+it answers. After a submission Telegram deletes those messages from the chat (see
+bot/private_messages.py), leaving the "submitted" reply with the reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from bot.conversation import Context, Flow
+from bot.private_messages import SUBMITTED
+from bot.replies import Reply
+
+
+def mark_private(replies: list[Reply]) -> list[Reply]:
+    """The replies marked private, except in the submit turn: its reply is the one that stays."""
+    if any(r.kind == SUBMITTED for r in replies):
+        return replies
+    return [r if r.private else dataclasses.replace(r, private=True) for r in replies]
+
+
+class PrivateFlow:
+    """Wraps a flow so that every reply it gives is marked private (see `mark_private`)."""
+
+    def __init__(self, inner: Flow) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.commands = inner.commands
+
+    async def handle(self, ctx: Context, text: str) -> list[Reply]:
+        return mark_private(await self.inner.handle(ctx, text))
+
+
+def _days(value: float) -> str:
+    return f"{value:g} day" + ("" if value == 1 else "s")
+
+
+async def privacy(ctx: Context, arg: str) -> list[Reply]:
+    """/privacy: what is stored, where, for how long, and who receives it."""
+    settings = ctx.settings
+    retention, board = settings.retention, settings.board
+    receivers = ", ".join(settings.mail.board_addresses)
+    deletion = (
+        "In Telegram, once a notification is submitted I delete the form's questions and your "
+        "answers from the chat (where Telegram allows it), leaving the reference. "
+        if settings.telegram.delete_form_messages
+        else ""
+    )
+    return [
+        Reply(
+            f"What I keep, where, and for how long ({board.name}):\n\n"
+            "- Questions: anyone can ask without signing in. Questions I can't answer are kept "
+            "for the board to improve my answers, so please leave personal details out of them.\n"
+            "- Sign-in (Liaison Officers and board staff only): your work email address, linked "
+            "to this chat until you type /signout or the board removes you from its list. The "
+            "one-time code is stored only in scrambled (hashed) form, works once and expires "
+            "after 10 minutes.\n"
+            "- A notification you are filling in (a draft) is saved as you go, so nothing is "
+            f"lost. A draft left untouched for {_days(retention.draft_days)} is deleted, and so "
+            "is a draft of someone who signs out.\n"
+            "- A submitted notification is emailed to the board "
+            f"({receivers}), with a copy to you. Its content is deleted from my database "
+            f"{_days(retention.delivered_content_days)} after it has been delivered. Its "
+            "reference, agency, dates and delivery state are kept as a record.\n"
+            f"- {deletion}An audit record of sign-ins, wrong codes, submissions and deliveries "
+            "(who, what and when, never the form's content) is kept for the board.\n"
+            "- My logs hold references and chat numbers only, never names or answers.\n\n"
+            f"All of this is held on the board's own server, in the assistant's database. "
+            f"Questions about your data: {board.contact_email}.",
+            kind="privacy",
+            title="Privacy",
+        )
+    ]

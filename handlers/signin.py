@@ -1,0 +1,420 @@
+"""Liaison Officer sign-in: a one-time code by email, the gate in front of /notify, /signout.
+
+Only an address in the registry (config/liaison_officers.yaml) receives a code, but every address
+gets the same answer, so no one can learn from the chat which addresses are registered. A code
+is 6 digits, valid CODE_MINUTES, works once, and is stored only as a salted hash. MAX_FAILURES
+wrong codes lock the chat out of sign-in for LOCKOUT_MINUTES; the count lives in the database, so
+cancelling and starting again does not reset it. Logs name chats only: never an address or code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import math
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+
+from bot.conversation import Command, Context
+from bot.mailer import OutgoingEmail, make_message_id
+from bot.replies import Button, Reply
+from bot.storage import Storage
+from config.registry import Officer, Registry, is_email, normal_email
+from handlers.notification import FLOW_NAME as NOTIFY_FLOW
+from handlers.privacy import mark_private
+
+log = logging.getLogger(__name__)
+
+NAME = "signin"
+CODE_DIGITS = 6
+CODE_MINUTES = 10
+MAX_FAILURES = 5
+LOCKOUT_MINUTES = 15
+
+BACK = frozenset(("back", "/back"))
+CANCEL = frozenset(("cancel", "/cancel", "stop", "quit"))
+HELP = frozenset(("help", "/help", "?"))
+CANCEL_BUTTON = Button("Cancel", "/cancel")
+STEP_BUTTONS = (Button("Back", "/back"), CANCEL_BUTTON)
+
+ASK_EMAIL = "What is your work email address?"
+ASK_CODE = "Please type the code from the email, or back to ask for a new one."
+EMAIL_HELP = (
+    "Type the work email address the board has registered for you as your agency's Liaison "
+    "Officer, like name@agency.org. I'll email a one-time code to it. Type cancel to stop."
+)
+CODE_HELP = (
+    f"Type the {CODE_DIGITS}-digit code from the email I sent. It works once, for "
+    f"{CODE_MINUTES} minutes. Type back to use another address or get a new code, or cancel to "
+    "stop."
+)
+
+# Starts the notification form with the signed-in SLO's details for confirmation.
+NotifyStart = Callable[[Context, dict[str, str]], Awaitable[list[Reply]]]
+
+
+def hash_code(salt: str, code: str) -> str:
+    """The stored form of a code: HMAC-SHA256 keyed with the code's own random salt."""
+    return hmac.new(bytes.fromhex(salt), code.encode(), hashlib.sha256).hexdigest()
+
+
+def prefill_of(officer: Officer) -> dict[str, str]:
+    """The form answers the registry already knows, keyed by the form's field ids."""
+    values = {"agency": officer.agency, "slo_name": officer.name, "slo_email": officer.email}
+    if officer.phone:
+        values["slo_phone"] = officer.phone
+    return values
+
+
+class Access:
+    """Who may do what: the registry in use, and the clock (tests replace it to move time)."""
+
+    def __init__(self, registry: Registry, clock: Callable[[], float] = time.time) -> None:
+        self.registry = registry
+        self.clock = clock
+
+    async def signed_in_as(self, ctx: Context) -> str | None:
+        """The registered address the chat is signed in with, or None."""
+        email = await ctx.storage.linked_email(ctx.chat)
+        # A link to an address removed from the registry is stale until the next reload: deny.
+        return email if email is not None and self.registry.knows(email) else None
+
+    async def officer(self, ctx: Context) -> Officer | None:
+        email = await self.signed_in_as(ctx)
+        return self.registry.officer(email) if email else None
+
+    async def is_admin(self, ctx: Context) -> bool:
+        email = await self.signed_in_as(ctx)
+        return email is not None and self.registry.is_admin(email)
+
+    async def locked_minutes(self, ctx: Context) -> int:
+        """Minutes left of the chat's sign-in lockout; 0 when it may sign in."""
+        until = await ctx.storage.signin_locked_until(ctx.chat)
+        now = self.clock()
+        return math.ceil((until - now) / 60) if until is not None and until > now else 0
+
+    async def use_registry(self, registry: Registry, storage: Storage) -> list[str]:
+        """Put `registry` in use and sign out chats whose address it no longer lists.
+
+        Their notification drafts go too, and so do the drafts of chats whose address is still
+        registered but no longer as an SLO. Returns the chats signed out.
+        """
+        self.registry = registry
+        signed_out = []
+        for chat, email in await storage.linked_chats():
+            if not registry.knows(email):
+                await storage.unlink_chat(chat)
+                await storage.audit("signed_out_removed", chat, who=email, at=self.clock())
+                log.info("chat %s signed out: address no longer registered", chat)
+                signed_out.append(chat)
+            if registry.officer(email) is None and await storage.clear_flow(chat, NOTIFY_FLOW):
+                log.info("chat %s: notification draft deleted (no longer an SLO)", chat)
+        return signed_out
+
+
+def lockout_reply(ctx: Context, minutes: int) -> Reply:
+    return Reply(
+        f"Sign-in is locked for this chat for another {minutes} minute(s), after too many wrong "
+        "codes. You can still ask me questions meanwhile. If you need help, contact the board at "
+        f"{ctx.settings.board.contact_email}.",
+        kind="signin_locked",
+    )
+
+
+class SignInFlow:
+    """Ask for the work email, send a code, check the code. Steps: "email", then "code".
+
+    `session.data["then"]` is "notify" when sign-in was started by /notify, so the form starts
+    as soon as the SLO is signed in.
+    """
+
+    name = NAME
+    commands = frozenset(("/back", "/cancel", "/help"))
+
+    def __init__(self, access: Access) -> None:
+        self.access = access
+
+    async def start(self, ctx: Context, then: str | None, intro: str) -> list[Reply]:
+        """Enter the flow: explain, and ask for the work email."""
+        minutes = await self.access.locked_minutes(ctx)
+        if minutes:
+            return [lockout_reply(ctx, minutes)]
+        ctx.session.flow, ctx.session.step, ctx.session.data = NAME, "email", {"then": then}
+        return [Reply(f"{intro}\n\n{ASK_EMAIL}", kind="signin_email", buttons=(CANCEL_BUTTON,))]
+
+    async def handle(self, ctx: Context, text: str) -> list[Reply]:
+        # Everything typed here is an address or a code: Telegram may delete it after a submit.
+        return mark_private(await self._handle(ctx, text))
+
+    async def _handle(self, ctx: Context, text: str) -> list[Reply]:
+        word = text.strip().lower()
+        if word in CANCEL or (word in BACK and ctx.session.step != "code"):
+            ctx.session.reset()
+            return [
+                Reply(
+                    "Sign-in stopped. Ask me anything, or type /notify or /signin to start again.",
+                    kind="cancelled",
+                )
+            ]
+        minutes = await self.access.locked_minutes(ctx)
+        if minutes:
+            ctx.session.reset()
+            return [lockout_reply(ctx, minutes)]
+        if word in BACK:
+            ctx.session.step = "email"
+            return [Reply(ASK_EMAIL, kind="signin_email", buttons=(CANCEL_BUTTON,))]
+        if ctx.session.step == "code":
+            return await self.on_code(ctx, text)
+        return await self.on_email(ctx, text)
+
+    async def on_email(self, ctx: Context, text: str) -> list[Reply]:
+        """Send a code if the address is registered, and ask for the code either way."""
+        if text.strip().lower() in HELP:
+            return [Reply(EMAIL_HELP, kind="help", buttons=(CANCEL_BUTTON,))]
+        address = text.strip()
+        if not is_email(address):
+            answer = await ctx.answer_question(text)
+            if answer is not None:
+                return [*answer, Reply(f"To carry on signing in: {ASK_EMAIL}", kind="signin_email")]
+            return [
+                Reply(
+                    "That doesn't look like an email address: it needs an @ and a domain, like "
+                    f"name@agency.org. {ASK_EMAIL} Or type cancel to stop.",
+                    kind="invalid",
+                    buttons=(CANCEL_BUTTON,),
+                )
+            ]
+        email = normal_email(address)
+        now = self.access.clock()
+        if self.access.registry.knows(email):
+            await self.send_code(ctx, email, now)
+        else:
+            # No code, but the same answer and the same next step: nothing to tell them apart.
+            await ctx.storage.retire_signin_codes(ctx.chat)
+            await ctx.storage.audit("code_refused_unregistered", ctx.chat, at=now)
+        log.info("chat %s: sign-in code requested", ctx.chat)
+        ctx.session.step = "code"
+        settings = ctx.settings
+        folder = ""
+        if not settings.smtp.host:  # a demo or the console: say where emails go, for any address
+            folder = (
+                "\n\nNo mail server is set up here, so emails are written as files to the folder "
+                f"{settings.path(settings.mail.outbox_dir)}."
+            )
+        return [
+            Reply(
+                f"If {email} is registered with the board, a {CODE_DIGITS}-digit code has been "
+                f"sent to it. It is valid for {CODE_MINUTES} minutes. Please type the code here."
+                "\n\nNo email after a few minutes? Check your junk folder, type back to correct "
+                f"the address, or contact the board at {settings.board.contact_email}.{folder}",
+                kind="signin_code",
+                buttons=STEP_BUTTONS,
+            )
+        ]
+
+    async def send_code(self, ctx: Context, email: str, now: float) -> None:
+        """Store a new code's hash and queue the email that carries the code itself."""
+        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        salt = secrets.token_hex(16)
+        expires_at = now + CODE_MINUTES * 60
+        await ctx.storage.add_signin_code(
+            ctx.chat, email, salt, hash_code(salt, code), now, expires_at
+        )
+        await ctx.storage.enqueue_email(code_email(ctx, email, code), chat=ctx.chat, kind="signin")
+        await ctx.storage.audit("code_sent", ctx.chat, who=email, at=now)
+        ctx.conversation.wake_outbox()
+
+    async def on_code(self, ctx: Context, text: str) -> list[Reply]:
+        """Check the code: sign in, or count a failure (and lock out after MAX_FAILURES)."""
+        if text.strip().lower() in HELP:
+            return [Reply(CODE_HELP, kind="help", buttons=STEP_BUTTONS)]
+        code = "".join(text.split()).replace("-", "")
+        if not (code.isdigit() and len(code) == CODE_DIGITS):
+            answer = await ctx.answer_question(text)
+            if answer is not None:
+                return [*answer, Reply(f"To carry on signing in: {ASK_CODE}", kind="signin_code")]
+            return [
+                Reply(
+                    f"A code is {CODE_DIGITS} digits, like 123456. {ASK_CODE}",
+                    kind="invalid",
+                    buttons=STEP_BUTTONS,
+                )
+            ]
+        now = self.access.clock()
+        for stored in await ctx.storage.signin_codes(ctx.chat):
+            if hmac.compare_digest(hash_code(stored.salt, code), stored.code_hash):
+                if stored.state == "replaced":
+                    problem = "That code was replaced by a newer one: use the latest email."
+                elif now >= stored.expires_at:
+                    problem = f"That code has expired: codes are valid for {CODE_MINUTES} minutes."
+                elif stored.state == "used" or not await ctx.storage.use_signin_code(stored.id):
+                    problem = "That code has already been used: each code works only once."
+                else:
+                    return await self.signed_in(ctx, stored.email, now)
+                return [
+                    Reply(
+                        f"{problem} Type back to ask for a new code.",
+                        kind="invalid",
+                        buttons=STEP_BUTTONS,
+                    )
+                ]
+        return await self.wrong_code(ctx, now)
+
+    async def wrong_code(self, ctx: Context, now: float) -> list[Reply]:
+        failures = await ctx.storage.add_signin_failure(ctx.chat)
+        await ctx.storage.audit("code_failed", ctx.chat, at=now)
+        if failures < MAX_FAILURES:
+            left = MAX_FAILURES - failures
+            return [
+                Reply(
+                    f"That code is not right. {left} tr{'y' if left == 1 else 'ies'} left. Check "
+                    "the latest email, or type back to ask for a new code.",
+                    kind="invalid",
+                    buttons=STEP_BUTTONS,
+                )
+            ]
+        await ctx.storage.lock_signin(ctx.chat, now + LOCKOUT_MINUTES * 60)
+        await ctx.storage.retire_signin_codes(ctx.chat)
+        await ctx.storage.audit("locked_out", ctx.chat, at=now)
+        log.warning("chat %s locked out of sign-in after %d wrong codes", ctx.chat, failures)
+        ctx.session.reset()
+        return [
+            Reply(
+                f"That code is not right, and that was the {MAX_FAILURES}th wrong code. To keep "
+                f"notifications safe, sign-in is locked for this chat for {LOCKOUT_MINUTES} "
+                "minutes. You can still ask me questions. If you need help, contact the board at "
+                f"{ctx.settings.board.contact_email}.",
+                kind="signin_locked",
+            )
+        ]
+
+    async def signed_in(self, ctx: Context, email: str, now: float) -> list[Reply]:
+        """Link the chat to the address, then carry on where sign-in was started from."""
+        then = ctx.session.data.get("then")
+        ctx.session.reset()
+        registry = self.access.registry
+        if not registry.knows(email):  # removed from the registry since the code was sent
+            return [
+                Reply(
+                    "This address is no longer registered, so I can't sign you in. Please "
+                    f"contact the board at {ctx.settings.board.contact_email}.",
+                    kind="invalid",
+                )
+            ]
+        await ctx.storage.link_chat(ctx.chat, email, now)
+        await ctx.storage.clear_signin_failures(ctx.chat)
+        await ctx.storage.audit("signed_in", ctx.chat, who=email, at=now)
+        log.info("chat %s signed in", ctx.chat)
+        reply = Reply(f"Thank you, you're signed in {who(registry, email)}.", kind="signed_in")
+        if then == "notify":
+            return [reply, *await ctx.run_command("/notify")]
+        return [
+            Reply(
+                f"{reply.text} Type /signout when you have finished.",
+                kind="signed_in",
+            )
+        ]
+
+
+def who(registry: Registry, email: str) -> str:
+    """'as Sam Sample, Liaison Officer for X' / 'as a board administrator'."""
+    officer = registry.officer(email)
+    roles = []
+    if officer is not None:
+        roles.append(f"as {officer.name}, Liaison Officer for {officer.agency}")
+    if registry.is_admin(email):
+        roles.append(f"as a board administrator ({email})")
+    return " and ".join(roles)
+
+
+def code_email(ctx: Context, email: str, code: str) -> OutgoingEmail:
+    board = ctx.settings.board
+    return OutgoingEmail(
+        to=(email,),
+        subject=f"Your sign-in code for the {board.short_name} assistant",
+        text=(
+            f"Your one-time sign-in code is:\n\n    {code}\n\n"
+            f"Type it in the chat where you asked for it. It is valid for {CODE_MINUTES} minutes "
+            "and works once.\n\n"
+            "If you did not ask for a code, you can ignore this email: no one can sign in "
+            f"without it. Questions? Contact the board at {board.contact_email}.\n\n"
+            f"{board.name}\n"
+        ),
+        html=None,
+        message_id=make_message_id(
+            f"signin.{secrets.token_hex(8)}", ctx.settings.mail.from_address
+        ),
+    )
+
+
+class SignIn:
+    """The commands around the flow: /signin, /signout, and the gate in front of /notify."""
+
+    def __init__(self, access: Access) -> None:
+        self.access = access
+        self.flow = SignInFlow(access)
+
+    async def signin(self, ctx: Context, arg: str) -> list[Reply]:
+        """/signin: start sign-in (for administrators, or an SLO before /notify)."""
+        email = await self.access.signed_in_as(ctx)
+        if email is not None:
+            return [
+                Reply(
+                    f"You're already signed in {who(self.access.registry, email)}. Type /signout "
+                    "to sign out.",
+                    kind="signed_in",
+                )
+            ]
+        return await self.flow.start(
+            ctx,
+            None,
+            "Sign in with the work email address the board has registered for you, and I'll "
+            "email you a one-time code.",
+        )
+
+    async def signout(self, ctx: Context, arg: str) -> list[Reply]:
+        """/signout: unlink the chat, and drop an unfinished notification draft with it."""
+        email = await ctx.storage.unlink_chat(ctx.chat)
+        if email is None:
+            return [Reply("You're not signed in.", kind="signed_out")]
+        await ctx.storage.audit("signed_out", ctx.chat, who=email, at=self.access.clock())
+        log.info("chat %s signed out", ctx.chat)
+        draft = ""
+        if ctx.session.flow == NOTIFY_FLOW:
+            ctx.session.reset()
+            draft = " Your unfinished notification was deleted."
+        return [
+            Reply(
+                f"You're signed out.{draft} Type /notify or /signin to sign in again.",
+                kind="signed_out",
+            )
+        ]
+
+    def gate(self, start: NotifyStart) -> Command:
+        """/notify for signed-in SLOs only; anyone else is told why, and offered sign-in."""
+
+        async def notify(ctx: Context, arg: str) -> list[Reply]:
+            officer = await self.access.officer(ctx)
+            if officer is not None:
+                return mark_private(await start(ctx, prefill_of(officer)))
+            if await self.access.signed_in_as(ctx) is not None:
+                return [
+                    Reply(
+                        "You're signed in as a board administrator. Only an agency's registered "
+                        "Liaison Officer (SLO) can submit a notification. Type /signout first if "
+                        "you want to sign in with another address.",
+                        kind="not_allowed",
+                    )
+                ]
+            return await self.flow.start(
+                ctx,
+                "notify",
+                "Only an agency's registered Liaison Officer (SLO) can submit a significant "
+                "incident notification. If that's you, please sign in first: I'll email a "
+                "one-time code to your work address. (Anyone can ask me questions without "
+                "signing in.)",
+            )
+
+        return notify
