@@ -1,7 +1,9 @@
 """The local console chat: the same conversation as Telegram, in a terminal.
 
 Buttons are shown as numbered options and chosen by number or by label; links are printed as
-addresses. Used for trying the assistant without Telegram, for demos, and by `ask`.
+addresses. When a question expects typed text (a date, an age), its buttons are shown by label
+only, so that typing "4" answers the question instead of pressing the fourth button.
+Used for trying the assistant without Telegram, for demos, and by `ask`.
 """
 
 from __future__ import annotations
@@ -17,33 +19,43 @@ from bot.replies import Button, Incoming, Reply
 PROMPT = "you> "
 
 
-def render(reply: Reply, number_from: int = 1) -> str:
-    """One reply as console text; buttons are numbered from `number_from`."""
+def render(reply: Reply, number_from: int | None = 1) -> str:
+    """One reply as console text; buttons are numbered from `number_from` (None: by label)."""
     parts = []
     if reply.title:
         parts.append(f"== {reply.title} ==")
     parts.append(reply.text)
     for link in reply.links:
         parts.append(f"Link: {link.label}: {link.url}")
-    for i, button in enumerate(reply.buttons, number_from):
-        parts.append(f"  [{i}] {button.label}")
+    if number_from is None:
+        parts.append("  " + "  ".join(f"[{button.label}]" for button in reply.buttons))
+    else:
+        for i, button in enumerate(reply.buttons, number_from):
+            parts.append(f"  [{i}] {button.label}")
     return "\n".join(parts)
 
 
 def render_all(replies: Sequence[Reply]) -> tuple[str, list[Button]]:
-    """All replies of one turn, with the buttons numbered across them."""
+    """All replies of one turn, with the buttons numbered across them (unless typed text is
+    expected: see `numbered`)."""
     blocks: list[str] = []
     buttons: list[Button] = []
+    by_number = numbered(replies)
     for reply in replies:
-        blocks.append(render(reply, len(buttons) + 1))
+        blocks.append(render(reply, len(buttons) + 1 if by_number else None))
         buttons.extend(reply.buttons)
     return "\n\n".join(blocks), buttons
 
 
-def choose(text: str, buttons: Sequence[Button]) -> str | None:
+def numbered(replies: Sequence[Reply]) -> bool:
+    """Whether buttons may be chosen by number: not when the turn asks for typed text."""
+    return not any(reply.expects_text for reply in replies)
+
+
+def choose(text: str, buttons: Sequence[Button], by_number: bool = True) -> str | None:
     """The data of the button the user picked by number or label, else None."""
     picked = text.strip()
-    if picked.isdigit() and 1 <= int(picked) <= len(buttons):
+    if by_number and picked.isdigit() and 1 <= int(picked) <= len(buttons):
         return buttons[int(picked) - 1].data
     for button in buttons:
         if picked.casefold() == button.label.casefold():
@@ -65,10 +77,20 @@ async def run_console(
         stdout.write(text + "\n")
         stdout.flush()
 
+    async def push(target: str, replies: list[Reply]) -> None:
+        # News nobody asked for (a mail failure) arrives while the prompt is shown: print it on
+        # its own lines, then show the prompt again. Other chats are not on this console.
+        if target == chat:
+            say("\n" + render_all(replies)[0])
+            stdout.write(PROMPT)
+            stdout.flush()
+
+    conversation.push = push
     if banner:
         say(banner)
     say('Console chat. Type a question, /help for the commands, or "quit" to leave.')
-    text, buttons = render_all(await conversation.handle(Incoming(chat, "/start")))
+    replies = await conversation.handle(Incoming(chat, "/start"))
+    text, buttons = render_all(replies)
     say(text)
     while True:
         stdout.write(PROMPT)
@@ -83,7 +105,8 @@ async def run_console(
             return
         if not line:
             continue
-        data = choose(line, buttons)
+        data = choose(line, buttons, by_number=numbered(replies))
         incoming = Incoming(chat, data if data is not None else line, pressed=data is not None)
-        text, buttons = render_all(await conversation.handle(incoming))
+        replies = await conversation.handle(incoming)
+        text, buttons = render_all(replies)
         say(text)

@@ -30,6 +30,8 @@ class Reply:
     `kind` and `id`/`ids` describe what the message is (an answer, a report, a list of choices...)
     for `ask --json` and for tests; channels only render `title`, `text`, `buttons` and `links`.
     `private` marks a message that carries form content, which Telegram may delete after submission.
+    `expects_text` marks a question answered by typing (a date, an age): there a bare number is
+    the answer, so the console does not take it for the number of a button.
     """
 
     text: str
@@ -40,6 +42,7 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     links: tuple[Link, ...] = ()
     private: bool = False
+    expects_text: bool = False
 
 
 @dataclass(frozen=True)

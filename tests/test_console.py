@@ -87,3 +87,18 @@ def test_ask_json_from_stdin_with_choices(tmp_path: Path) -> None:
     assert objects[0]["kind"] == "choices"
     assert set(objects[0]["ids"]) == {"disrespect-nobody", "disrespect-nobody-materials"}
     assert objects[1]["id"] == "significant-incident-learning-process"
+
+
+def test_typed_answer_is_not_taken_for_a_button_number() -> None:
+    """At a question that expects typed text (an age), "4" is the answer, not button 4."""
+    from bot.console import choose, numbered, render_all
+    from bot.replies import Button, Reply
+
+    buttons = tuple(Button(label, f"/form {label.lower()}") for label in ("Skip", "Back", "Help"))
+    question = Reply("How old is the child?", buttons=buttons, expects_text=True)
+    text, shown = render_all([question])
+    assert "[Skip]  [Back]  [Help]" in text and "[1]" not in text
+    assert choose("3", shown, by_number=numbered([question])) is None
+    assert choose("back", shown, by_number=numbered([question])) == "/form back"
+    choice = Reply("Which?", buttons=buttons)
+    assert choose("3", render_all([choice])[1], by_number=numbered([choice])) == "/form help"
