@@ -18,6 +18,7 @@ from bot.app import build_assistant
 from bot.console import render_all, run_console
 from bot.logs import setup_logging
 from bot.replies import Incoming, Reply
+from config.registry import load_registry
 from config.settings import Settings, SettingsError, load_settings
 from knowledge.loader import load_knowledge
 from knowledge.validation import KnowledgeError
@@ -61,11 +62,18 @@ async def ask(settings: Settings, questions: list[str], json_out: bool) -> int:
 
 
 def check(settings: Settings) -> int:
+    problems: list[str] = []
     try:
         load_knowledge(settings.path(settings.knowledge_dir))
     except KnowledgeError as exc:
-        print("\n".join(exc.problems), file=sys.stderr)
-        print(f"{len(exc.problems)} problem(s) found.", file=sys.stderr)
+        problems += exc.problems
+    try:
+        load_registry(settings.path(settings.registry_file))
+    except KnowledgeError as exc:
+        problems += exc.problems
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
         return 1
     print("Knowledge and configuration are valid.")
     return 0
@@ -74,6 +82,8 @@ def check(settings: Settings) -> int:
 async def serve(settings: Settings, console: bool) -> None:
     """Build the assistant and run one channel in this event loop until it stops."""
     assistant = await build_assistant(settings)
+    assistant.outbox.start()  # delivers queued email, including any left from the last run
+    assistant.retention.start()  # runs now, then hourly
     try:
         if console or not settings.telegram_token:
             await run_console(assistant.conversation, banner=None if console else NO_TOKEN_BANNER)
@@ -112,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(ask(settings, questions, args.json))
         asyncio.run(serve(settings, console=args.command == "chat"))
     except KnowledgeError as exc:
-        print("The knowledge base is invalid; not starting.", file=sys.stderr)
+        print("The knowledge base or the registry is invalid; not starting.", file=sys.stderr)
         print("\n".join(exc.problems), file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -9,9 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.conversation import Conversation
+from bot.mailer import Outbox, make_transport
+from bot.retention import RetentionJob
 from bot.storage import Storage
+from config.registry import load_registry
 from config.settings import Settings
-from handlers import general, questions, reports
+from handlers import admin, general, notification, privacy, questions, reports, threshold
+from handlers.signin import Access, SignIn
 from knowledge.loader import Knowledge, load_knowledge
 
 
@@ -21,30 +25,62 @@ class Assistant:
     knowledge: Knowledge
     storage: Storage
     conversation: Conversation
+    # Built and wired here, started by the channel runner (main.py serve) with outbox.start().
+    outbox: Outbox
+    # The registry in use and the clock of sign-in (tests move it).
+    access: Access
+    # Started with the outbox by main.py serve(): deletes data past its retention period.
+    retention: RetentionJob
 
     async def close(self) -> None:
+        await self.outbox.stop()  # before the database it writes to is closed
+        await self.retention.stop()
         await self.storage.close()
 
 
-def wire(conversation: Conversation) -> None:
+def wire(conversation: Conversation, access: Access) -> None:
     """Connect every command and flow. The order of described commands is the menu's order."""
     add = conversation.add_command
+    sign_in = SignIn(access)
+    board = admin.Admin(access)
     add("start", general.start, "who I am and what I can do")
     add("help", general.help_, "how to ask, and the commands")
     add("reviews", general.reviews, "the types of review")
     add("reports", reports.list_reports, "browse the board's reports and briefings")
+    add("threshold", threshold.threshold, "does this case need a notification or a review?")
+    # Sign-in goes in front of the form: only a registered SLO gets in, with their details.
+    add("notify", sign_in.gate(notification.start), "notify the board of a significant incident")
+    add("status", notification.status, "the notifications you have submitted")
+    add("signin", sign_in.signin, "sign in (agency Liaison Officers and board staff)")
+    add("signout", sign_in.signout, "sign out of this chat")
+    add("privacy", privacy.privacy, "what I keep, where, for how long, and who receives it")
     add("cancel", general.cancel, "stop what is in progress")
+    # Board administrators only; not in the menu.
+    add("unanswered", board.only(board.unanswered, "unanswered"))
+    add("reload", board.only(board.reload, "reload"))
     # Hidden commands: the data behind buttons.
     add("topic", questions.show_topic)
     add("report", reports.show_report)
+    add("form", notification.form_closed)  # a notification form's button, once the form is closed
+    conversation.add_flow(threshold.ThresholdFlow())
+    # Every reply of the form is private: Telegram deletes them after the submit.
+    conversation.add_flow(privacy.PrivateFlow(notification.FLOW))
+    conversation.add_flow(sign_in.flow)
 
 
 async def build_assistant(settings: Settings, database: str | None = None) -> Assistant:
-    """Load and validate knowledge (raises KnowledgeError), open storage, wire the conversation."""
+    """Load and validate knowledge and the registry (raise KnowledgeError), open storage, wire
+    the conversation. Chats signed in with an address no longer registered are signed out."""
     knowledge = load_knowledge(settings.path(settings.knowledge_dir))
+    registry = load_registry(settings.path(settings.registry_file))
     storage = await Storage.open(database or settings.path(settings.database))
     conversation = Conversation(
         knowledge, storage, settings, free_text=questions.respond, answerer=questions.answer_in_flow
     )
-    wire(conversation)
-    return Assistant(settings, knowledge, storage, conversation)
+    access = Access(registry)
+    await access.use_registry(registry, storage)
+    wire(conversation, access)
+    outbox = Outbox(storage, make_transport(settings), settings, conversation)
+    conversation.wake_outbox = outbox.wake
+    retention = RetentionJob(storage, settings)
+    return Assistant(settings, knowledge, storage, conversation, outbox, access, retention)

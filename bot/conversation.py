@@ -76,6 +76,10 @@ def split_command(text: str) -> tuple[str, str]:
     return head.split("@", 1)[0].lower(), arg.strip()
 
 
+def _do_nothing() -> None:
+    """The default `wake_outbox`, before an outbox is wired."""
+
+
 class Conversation:
     def __init__(
         self,
@@ -94,6 +98,10 @@ class Conversation:
         self._free_text = free_text
         self._answerer = answerer
         self._locks: dict[str, asyncio.Lock] = {}
+        # Set by the channel that runs: sends messages the user did not ask for (a mail failure).
+        self.push: Callable[[str, list[Reply]], Awaitable[None]] | None = None
+        # Set by build_assistant to the outbox's wake(): a submitted email goes out at once.
+        self.wake_outbox: Callable[[], None] = _do_nothing
 
     def add_command(self, name: str, handler: Command, description: str | None = None) -> None:
         """Register `/name`; with a description it is also listed in /help and Telegram's menu."""

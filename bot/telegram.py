@@ -7,6 +7,7 @@ sees "/report pelka" exactly as the console does.
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 from collections.abc import Sequence
@@ -16,26 +17,34 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
     Update,
 )
 from telegram.constants import MessageLimit, ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     ContextTypes,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
 
 from bot.app import Assistant
+from bot.private_messages import PrivateMessages
 from bot.replies import Incoming, Reply
+from handlers.reports import find_reports, report_facts, where_to_find
+from knowledge.loader import Report
 
 log = logging.getLogger(__name__)
 
 TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096 characters after entity parsing
 CALLBACK_LIMIT = 64  # bytes of callback_data Telegram accepts
+DELETE_LIMIT = 100  # message ids one deleteMessages call accepts
 
 
 def chat_key(chat_id: int) -> str:
@@ -89,14 +98,35 @@ def to_html(reply: Reply) -> str:
     return f"<b>{html.escape(reply.title, quote=False)}</b>\n{body}" if reply.title else body
 
 
+def inline_article(report: Report, contact_email: str) -> InlineQueryResultArticle:
+    """One document as an inline result; choosing it posts its title and link (or who to ask
+    for a copy), with a button that opens it."""
+    title = html.escape(report.title, quote=False)
+    text = f"<b>{title}</b>\n{html.escape(where_to_find(report, contact_email), quote=False)}"
+    button = [[InlineKeyboardButton("Open the document", url=report.url)]] if report.url else []
+    return InlineQueryResultArticle(
+        id=report.id,
+        title=report.title,
+        description=report_facts(report),
+        input_message_content=InputTextMessageContent(text, parse_mode=ParseMode.HTML),
+        reply_markup=InlineKeyboardMarkup(button) if button else None,
+    )
+
+
 class TelegramChannel:
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
+        self.private = PrivateMessages(assistant.storage)
 
     async def send(self, bot: Bot, chat_id: int, replies: Sequence[Reply]) -> list[int]:
         """Send replies; the keyboard goes with the last chunk of each. Returns message ids."""
-        sent: list[int] = []
+        return [i for ids in await self.send_each(bot, chat_id, replies) for i in ids]
+
+    async def send_each(self, bot: Bot, chat_id: int, replies: Sequence[Reply]) -> list[list[int]]:
+        """Send replies; returns the message ids of each (a long reply takes several)."""
+        sent: list[list[int]] = []
         for reply in replies:
+            sent.append([])
             chunks = split_html(to_html(reply))
             for i, chunk in enumerate(chunks):
                 markup = keyboard(reply) if i == len(chunks) - 1 else None
@@ -107,8 +137,31 @@ class TelegramChannel:
                     reply_markup=markup,
                     disable_web_page_preview=True,
                 )
-                sent.append(message.message_id)
+                sent[-1].append(message.message_id)
         return sent
+
+    async def answer(
+        self, bot: Bot, chat_id: int, incoming: Incoming, replies: list[Reply]
+    ) -> None:
+        """Send the replies to `incoming`; after a submission, delete the form's messages."""
+        sent = await self.send_each(bot, chat_id, replies)
+        if not self.assistant.settings.telegram.delete_form_messages:
+            return
+        refs = await self.private.after_turn(
+            incoming.chat, incoming.message_ref, replies, [[str(i) for i in ids] for ids in sent]
+        )
+        ids = sorted({int(ref) for ref in refs if ref.isdigit()})
+        for start in range(0, len(ids), DELETE_LIMIT):
+            try:
+                await bot.delete_messages(chat_id, ids[start : start + DELETE_LIMIT])
+            except TelegramError as exc:  # too old, already gone...: the reference stays anyway
+                log.warning("chat %s: form messages not deleted: %s", chat_id, type(exc).__name__)
+
+    async def push(self, bot: Bot, chat: str, replies: list[Reply]) -> None:
+        """Send messages nobody asked for (mail news) to a "telegram:<id>" chat; others ignored."""
+        channel, _, chat_id = chat.partition(":")
+        if channel == "telegram" and chat_id.lstrip("-").isdigit():
+            await self.send(bot, int(chat_id), replies)
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -117,7 +170,7 @@ class TelegramChannel:
             return
         incoming = Incoming(chat_key(chat.id), message.text, message_ref=str(message.message_id))
         replies = await self.assistant.conversation.handle(incoming)
-        await self.send(context.bot, chat.id, replies)
+        await self.answer(context.bot, chat.id, incoming, replies)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -127,7 +180,18 @@ class TelegramChannel:
         await query.answer()
         incoming = Incoming(chat_key(chat.id), query.data or "", pressed=True)
         replies = await self.assistant.conversation.handle(incoming)
-        await self.send(context.bot, chat.id, replies)
+        await self.answer(context.bot, chat.id, incoming, replies)
+
+    async def on_inline(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Inline mode ("@bot pelka" in any chat): the matching documents; choosing one posts
+        its title and link there. Only documents, never topics; the query is not logged."""
+        query = update.inline_query
+        if query is None:
+            return
+        reports = find_reports(self.assistant.conversation.knowledge, query.query)
+        contact = self.assistant.settings.board.contact_email
+        # A short cache: after /reload the new catalogue shows within a minute.
+        await query.answer([inline_article(r, contact) for r in reports], cache_time=60)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # Only the error's type: its message could hold user text, or a token in a URL.
@@ -162,8 +226,10 @@ def build_application(assistant: Assistant, rate_limit: bool = True) -> Applicat
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
     application = builder.build()
     application.bot_data["channel"] = channel
+    assistant.conversation.push = functools.partial(channel.push, application.bot)
     application.add_handler(MessageHandler(filters.TEXT, channel.on_message))
     application.add_handler(CallbackQueryHandler(channel.on_button))
+    application.add_handler(InlineQueryHandler(channel.on_inline))
     application.add_error_handler(channel.on_error)
     return application
 

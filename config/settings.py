@@ -69,6 +69,9 @@ class SmtpSettings:
     security: str = "starttls"  # starttls | tls | none
     username: str = ""
     timeout_seconds: float = 30.0
+    # PEM file of the CA(s) that signed the server's certificate, for a relay with a private CA;
+    # empty: the system's trusted CAs.
+    ca_file: str = ""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from knowledge.form import Form, load_form
 from knowledge.search import SearchEntry, SearchIndex
+from knowledge.threshold import ThresholdGuide, load_threshold
 from knowledge.validation import (
     EntryReader,
     KnowledgeError,
@@ -87,6 +89,8 @@ class Knowledge:
     reports: dict[str, Report]
     actions: dict[str, Action]
     index: SearchIndex
+    threshold: ThresholdGuide
+    form: Form
 
     def title_of(self, entry_id: str) -> str:
         entry = self.topics.get(entry_id) or self.reports.get(entry_id)
@@ -214,5 +218,15 @@ def load_knowledge(directory: Path) -> Knowledge:
         problems.add("reports.yaml", entry_id, "id", "the same id is used by a topic")
     for entry_id in set(actions) & (set(topics) | set(reports)):
         problems.add("actions.yaml", entry_id, "id", "the same id is used by a topic or report")
+    threshold = load_threshold(directory, problems)
+    form = load_form(directory, problems)
     problems.raise_if_any()
-    return Knowledge(topics, groups, reports, actions, build_index(topics, reports, actions))
+    return Knowledge(
+        topics,
+        groups,
+        reports,
+        actions,
+        build_index(topics, reports, actions),
+        threshold=threshold,
+        form=form,
+    )

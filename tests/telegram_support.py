@@ -103,7 +103,7 @@ class FakeBotApi:
 class TelegramHarness:
     """Drives the Application: a user types, presses buttons or makes inline queries."""
 
-    def __init__(self, api: FakeBotApi, application: Application, assistant: Assistant) -> None:  # type: ignore[type-arg]
+    def __init__(self, api: FakeBotApi, application: Application, assistant: Assistant) -> None:
         self.api = api
         self.app = application
         self.app_settings = assistant.settings

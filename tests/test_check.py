@@ -25,7 +25,7 @@ def knowledge_copy(tmp_path: Path) -> Path:
     return target
 
 
-def edit_topics(directory: Path, change) -> None:  # type: ignore[no-untyped-def]
+def edit_topics(directory: Path, change) -> None:
     path = directory / "topics.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     change(data["topics"])
@@ -53,7 +53,7 @@ def test_duplicate_id(tmp_path: Path) -> None:
 def test_related_id_that_does_not_exist(tmp_path: Path) -> None:
     directory = knowledge_copy(tmp_path)
 
-    def change(topics: list[dict]) -> None:  # type: ignore[type-arg]
+    def change(topics: list[dict]) -> None:
         for topic in topics:
             if topic["id"] == "rapid-review":
                 topic["related"] = ["no-such-topic"]
@@ -67,7 +67,7 @@ def test_related_id_that_does_not_exist(tmp_path: Path) -> None:
 def test_missing_answer_and_malformed_link_all_reported(tmp_path: Path) -> None:
     directory = knowledge_copy(tmp_path)
 
-    def change(topics: list[dict]) -> None:  # type: ignore[type-arg]
+    def change(topics: list[dict]) -> None:
         for topic in topics:
             if topic["id"] == "serious-harm":
                 del topic["answer"]
@@ -127,7 +127,7 @@ def run_main(tmp_path: Path, *args: str, knowledge: Path) -> subprocess.Complete
 def test_check_command_lists_every_problem_and_fails(tmp_path: Path) -> None:
     directory = knowledge_copy(tmp_path)
 
-    def change(topics: list[dict]) -> None:  # type: ignore[type-arg]
+    def change(topics: list[dict]) -> None:
         topics[0]["related"] = ["ghost"]
         del topics[1]["title"]
 

@@ -58,7 +58,7 @@ async def test_token_and_messages_kept_out_of_logs(telegram: TelegramHarness) ->
     assert "Jane" not in stream.getvalue()
 
 
-async def test_rate_limiter_on_by_default(assistant) -> None:  # type: ignore[no-untyped-def]
+async def test_rate_limiter_on_by_default(assistant) -> None:
     from telegram.ext import AIORateLimiter
 
     from bot.telegram import build_application
