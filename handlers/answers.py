@@ -92,6 +92,8 @@ def parse_date(text: str, today: date) -> date:
         return today
     if typed == "yesterday":
         return today - timedelta(days=1)
+    if typed == "tomorrow":  # parsed so that the answer is "in the future", not "not a date"
+        return today + timedelta(days=1)
     if match := _ISO.match(typed):
         year, month, day = (int(g) for g in match.groups())
         return _make_date(year, month, day, text.strip())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from bot.conversation import Context
 from bot.replies import Button, Link, Reply
 from handlers.reports import REPORT_WORDS, not_in_catalogue, report_reply
@@ -144,7 +146,9 @@ async def answer_in_flow(ctx: Context, text: str) -> list[Reply] | None:
     result = ctx.knowledge.index.search(text)
     best = result.best
     if result.decision == "answer" and best is not None and best.id in ctx.knowledge.topics:
-        return [topic_reply(ctx.knowledge, ctx.knowledge.topics[best.id])]
+        reply = topic_reply(ctx.knowledge, ctx.knowledge.topics[best.id])
+        # No related-topic buttons: the flow's own question follows, with its buttons.
+        return [dataclasses.replace(reply, buttons=())]
     return None
 
 

@@ -290,6 +290,7 @@ async def test_bad_dates_are_refused(slo: Chat) -> None:
     await refused(slo, "02/13/2015", "did you mean 13/02/2015?", "child_dob")
     await refused(slo, "the spring", "Please give a date as day, month and year", "child_dob")
     await refused(slo, future, "is in the future", "child_dob")
+    await refused(slo, "tomorrow", "is in the future", "child_dob")
     await slo.say("3 Feb 2015")
     await answer_until(slo, "incident_date")
     await refused(
@@ -451,6 +452,7 @@ async def test_question_mid_form_is_answered_then_the_question_asked_again(slo: 
     await reach(slo, "child_name")
     await slo.say("what is a SILP?")
     assert slo.replies[0].title == "Significant Incident Learning Process (SILP)"
+    assert slo.replies[0].buttons == (), "only the form's question offers buttons"
     assert last_kind(slo) == ("question", "child_name")
     await answer_until(slo, "recommended_action")
     # At a choice question any text that is not an option is tried as a question.
