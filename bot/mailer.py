@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import aiosmtplib
 
+from bot.background import BackgroundTask
 from bot.replies import Reply
 from config.settings import Secret, Settings, SmtpSettings
 
@@ -261,8 +262,10 @@ def describe_error(exc: BaseException) -> str:
 # --- the outbox worker --------------------------------------------------------------------
 
 
-class Outbox:
+class Outbox(BackgroundTask):
     """Delivers the queued emails in the background; `wake()` makes it look at once."""
+
+    name = "outbox"
 
     def __init__(
         self,
@@ -272,13 +275,13 @@ class Outbox:
         conversation: Conversation | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__()
         self.storage = storage
         self.transport = transport
         self.settings = settings
         self.conversation = conversation
         self.clock = clock
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def send_deadline(self) -> float:
@@ -292,19 +295,6 @@ class Outbox:
     def wake(self) -> None:
         """Look at the queue now (called after a submit) rather than at the next due time."""
         self._wake.set()
-
-    def start(self) -> None:
-        """Run the worker as a task of the current event loop until `stop()`."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run(), name="outbox")
-
-    async def stop(self) -> None:
-        """Stop the worker. A send in progress is abandoned; its claim expires and it resumes."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def run(self) -> None:
         log.info("outbox worker started: %s", self.transport.describe())

@@ -15,12 +15,12 @@ It runs at start-up and then hourly, as a task beside the outbox worker. It logs
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.background import BackgroundTask
 from bot.storage import Storage
 from config.settings import Settings
 from handlers.notification import purge_idle_drafts
@@ -70,8 +70,10 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
     return removed
 
 
-class RetentionJob:
+class RetentionJob(BackgroundTask):
     """Runs `apply_retention` now and then every `interval` seconds until stopped."""
+
+    name = "retention"
 
     def __init__(
         self,
@@ -80,22 +82,11 @@ class RetentionJob:
         clock: Callable[[], float] = time.time,
         interval: float = INTERVAL_SECONDS,
     ) -> None:
+        super().__init__()
         self.storage = storage
         self.settings = settings
         self.clock = clock
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run(), name="retention")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def run(self) -> None:
         while True:

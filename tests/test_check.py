@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ import yaml
 
 from knowledge.loader import load_knowledge
 from knowledge.validation import KnowledgeError
+from tests import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,18 +109,7 @@ def test_unparsable_yaml(tmp_path: Path) -> None:
 
 
 def run_main(tmp_path: Path, *args: str, knowledge: Path) -> subprocess.CompletedProcess[str]:
-    settings = tmp_path / "settings.yaml"
-    settings.write_text(f"knowledge_dir: {knowledge}\ndatabase: {tmp_path / 'db.sqlite'}\n")
-    env = {**os.environ, "ASSISTANT_SETTINGS": str(settings)}
-    env.pop("TELEGRAM_BOT_TOKEN", None)
-    return subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        input="",
-        timeout=60,
-    )
+    return cli.run_main(tmp_path, *args, settings=f"knowledge_dir: {knowledge}\n")
 
 
 def test_check_command_lists_every_problem_and_fails(tmp_path: Path) -> None:

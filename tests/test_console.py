@@ -3,27 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_main(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ASSISTANT_DATABASE": str(tmp_path / "assistant.db")}
-    env.pop("TELEGRAM_BOT_TOKEN", None)
-    env.pop("ASSISTANT_SETTINGS", None)
-    return subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-    )
+from tests.cli import run_main
 
 
 def test_no_token_starts_console_with_banner(tmp_path: Path) -> None:

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ from bot.replies import Incoming, Reply
 from config.settings import Settings
 from knowledge.loader import load_knowledge
 from knowledge.validation import KnowledgeError
+from tests.cli import run_main
 from tests.conftest import Chat
 from tests.telegram_support import TelegramHarness, buttons_of
 
@@ -126,22 +124,6 @@ async def test_every_path_over_telegram(telegram: TelegramHarness, subtests: Any
             assert any(b.get("url", "").startswith("http") for b in buttons_of(sent[0]))
             last = {b["text"]: b for b in buttons_of(sent[-1])}
             assert last[NOTIFY]["callback_data"] == "/notify"
-
-
-def run_main(
-    tmp_path: Path, *args: str, stdin: str = "", **env: str
-) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "ASSISTANT_DATABASE": str(tmp_path / "assistant.db"), **env}
-    environ.pop("TELEGRAM_BOT_TOKEN", None)
-    return subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=environ,
-        cwd=tmp_path,
-        timeout=60,
-    )
 
 
 def test_a_path_through_the_real_console(tmp_path: Path) -> None:
@@ -515,9 +497,7 @@ def test_check_command_prints_the_problems(tmp_path: Path) -> None:
         del node(tree, "care-leaver-death")["sources"]
 
     directory = broken_copy(tmp_path, change)
-    settings_file = tmp_path / "settings.yaml"
-    settings_file.write_text(f"knowledge_dir: {directory}\n", encoding="utf-8")
-    result = run_main(tmp_path, "check", ASSISTANT_SETTINGS=str(settings_file))
+    result = run_main(tmp_path, "check", settings=f"knowledge_dir: {directory}\n")
     assert result.returncode == 1
     assert "threshold.yaml: care-leaver-death: sources: missing: cite at least one source" in (
         result.stderr
