@@ -13,10 +13,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from bot.replies import Reply
+from bot.replies import SUBMITTED, Reply
 from bot.storage import Storage
-
-SUBMITTED = "submitted"  # the kind of the notification form's reply on a successful submit
 
 
 class PrivateMessages:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The kind of the reply that confirms a submitted notification. A channel that can delete
+# messages (Telegram) clears the form's private messages when it sees it, and keeps this one.
+SUBMITTED = "submitted"
+
 
 @dataclass(frozen=True)
 class Button:

@@ -4,6 +4,7 @@
   `retention.delivered_content_days` after the email was delivered; the reference, agency,
   timestamps and delivery state stay as the record of what was sent;
 - notification drafts untouched for `retention.draft_days`;
+- the questions the knowledge base could not answer after `retention.unanswered_days`;
 - sign-in codes (hashes) a day after they expired, and sign-in emails once their code has
   expired (the outbox blanks a sign-in email's body as soon as it is sent);
 - the remembered ids of form messages after two days (Telegram deletes a bot's messages only
@@ -43,6 +44,7 @@ class Removed:
     codes: int
     signin_emails: int
     message_refs: int
+    unanswered: int
 
 
 async def apply_retention(storage: Storage, settings: Settings, now: float) -> Removed:
@@ -56,16 +58,18 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
         codes=await storage.delete_signin_codes(now - CODE_RECORD_DAYS * DAY),
         signin_emails=await storage.delete_signin_emails(now - CODE_MINUTES * 60),
         message_refs=await storage.forget_private_messages(now - MESSAGE_REF_DAYS * DAY),
+        unanswered=await storage.delete_unanswered(now - retention.unanswered_days * DAY),
     )
     if any(vars(removed).values()):
         log.info(
             "retention: deleted %d notification content(s), %d draft(s), %d code(s), "
-            "%d sign-in email(s), %d message id(s)",
+            "%d sign-in email(s), %d message id(s), %d unanswered question(s)",
             removed.notification_contents,
             removed.drafts,
             removed.codes,
             removed.signin_emails,
             removed.message_refs,
+            removed.unanswered,
         )
     return removed
 

@@ -218,6 +218,10 @@ class Storage:
             (chat, question[:500], time.time()),
         )
 
+    async def delete_unanswered(self, asked_before: float) -> int:
+        cursor = await self.db.execute("DELETE FROM unanswered WHERE asked_at < ?", (asked_before,))
+        return cursor.rowcount
+
     async def unanswered(self, limit: int = 50) -> list[tuple[str, float]]:
         async with self.db.execute(
             "SELECT question, asked_at FROM unanswered ORDER BY id DESC LIMIT ?", (limit,)

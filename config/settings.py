@@ -89,6 +89,8 @@ class MailSettings:
 class RetentionSettings:
     draft_days: float = 7.0
     delivered_content_days: float = 30.0
+    # Questions the knowledge base could not answer, kept for the board to see (/unanswered).
+    unanswered_days: float = 90.0
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,7 @@ from typing import Any
 
 from bot.conversation import Context, split_command
 from bot.mailer import eml_path
-from bot.private_messages import SUBMITTED
-from bot.replies import Button, Reply
+from bot.replies import SUBMITTED, Button, Reply
 from bot.storage import Session, Storage
 from config.settings import Settings
 from handlers.answers import (

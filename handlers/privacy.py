@@ -11,8 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from bot.conversation import Context, Flow
-from bot.private_messages import SUBMITTED
-from bot.replies import Reply
+from bot.replies import SUBMITTED, Reply
 
 
 def mark_private(replies: list[Reply]) -> list[Reply]:
@@ -53,7 +52,8 @@ async def privacy(ctx: Context, arg: str) -> list[Reply]:
         Reply(
             f"What I keep, where, and for how long ({board.name}):\n\n"
             "- Questions: anyone can ask without signing in. Questions I can't answer are kept "
-            "for the board to improve my answers, so please leave personal details out of them.\n"
+            f"for {_days(retention.unanswered_days)} for the board to improve my answers, so "
+            "please leave personal details out of them.\n"
             "- Sign-in (Liaison Officers and board staff only): your work email address, linked "
             "to this chat until you type /signout or the board removes you from its list. The "
             "one-time code is stored only in scrambled (hashed) form, works once and expires "

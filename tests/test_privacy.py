@@ -72,7 +72,10 @@ async def test_privacy_says_what_where_how_long_and_who(assistant: Assistant, ch
     assistant.settings = dataclasses.replace(
         assistant.settings,
         retention=dataclasses.replace(
-            assistant.settings.retention, draft_days=3, delivered_content_days=45
+            assistant.settings.retention,
+            draft_days=3,
+            delivered_content_days=45,
+            unanswered_days=60,
         ),
     )
     assistant.conversation.settings = assistant.settings
@@ -80,6 +83,7 @@ async def test_privacy_says_what_where_how_long_and_who(assistant: Assistant, ch
     text = chat.text
     assert "untouched for 3 days is deleted" in text
     assert "deleted from my database 45 days after it has been delivered" in text
+    assert "kept for 60 days" in text
     for address in assistant.settings.mail.board_addresses:
         assert address in text
     assert "with a copy to you" in text
@@ -117,7 +121,20 @@ async def test_retention_deletes_content_keeps_the_record(
     await drafting.say("/form start")  # a button of the deleted draft
     assert "no longer open" in drafting.text
     again = await apply_retention(assistant.storage, settings, now + 32 * DAY)
-    assert dataclasses.astuple(again) == (0, 0, 0, 0, 0)
+    assert dataclasses.astuple(again) == (0, 0, 0, 0, 0, 0)
+
+
+async def test_retention_deletes_old_unanswered_questions(
+    assistant: Assistant, settings: Settings, chat: Chat
+) -> None:
+    await chat.say("does the Quillfeather family qualify for council tax relief")
+    now = time.time()
+    early = await apply_retention(assistant.storage, settings, now + 89 * DAY)
+    assert early.unanswered == 0
+    assert len(await assistant.storage.unanswered()) == 1
+    later = await apply_retention(assistant.storage, settings, now + 91 * DAY)
+    assert later.unanswered == 1
+    assert await assistant.storage.unanswered() == []
 
 
 async def test_undelivered_notification_keeps_its_content(
