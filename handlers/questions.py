@@ -8,7 +8,7 @@ from bot.conversation import Context
 from bot.replies import Button, Link, Reply
 from handlers.reports import REPORT_WORDS, not_in_catalogue, report_reply
 from knowledge.loader import Knowledge, Topic
-from knowledge.search import choices_of, words
+from knowledge.search import choices_of, tokens, words
 
 GREETINGS = frozenset(
     ("hi hello hey hiya morning afternoon evening good yo greetings there").split()
@@ -111,6 +111,9 @@ async def respond(ctx: Context, text: str) -> list[Reply]:
     small_talk = _small_talk(text)
     if small_talk is not None:
         return [small_talk]
+    if not tokens(text):
+        # Nothing but filler ("what can you do?"): there is no question to answer or store.
+        return await ctx.run_command("/help")
     result = ctx.knowledge.index.search(text)
     if result.decision == "answer" and result.best is not None:
         return await entry_replies(ctx, result.best.id)

@@ -44,7 +44,8 @@ FILLER = frozenset(
         "would should will shall may might must i im me my we our us you your please pls plz "
         "tell explain show give send find get need want looking look like know mean means "
         "meaning define definition some any just quick thanks thank hi hello hey re ll ve "
-        "copy link document doc dont don doesn didn isn aren wasn won couldn shouldn wouldn pdf"
+        "copy link document doc dont don doesn didn isn aren wasn won couldn shouldn wouldn pdf "
+        "if whether have has had"
     ).split()
 )
 

@@ -17,6 +17,7 @@ TOPIC_PHRASINGS: dict[str, list[str]] = {
         "What's a serious case review?",
         "can you tell me what a serous case review is please",
         "SCR",
+        "when did SCRs stop?",
     ],
     "child-death-review": ["what is a child death review", "CDOP", "what's the cdop?"],
     "below-threshold-review": ["review below the threshold", "below threshold review"],
@@ -32,7 +33,11 @@ TOPIC_PHRASINGS: dict[str, list[str]] = {
         "what's a SIN?",
     ],
     "liaison-officer": ["who is the SLO", "liaison officer", "What does an SLO do?"],
-    "notifiable-incident": ["what is a notifiable incident", "notifiable incidents"],
+    "notifiable-incident": [
+        "what is a notifiable incident",
+        "notifiable incidents",
+        "how long do we have to notify the panel",
+    ],
     "serious-harm": ["what does serious harm mean", "definition of serious harm"],
     "working-together": ["what is working together", "WT2023", "what's WT?"],
     "safeguarding-practice-review": [
@@ -95,6 +100,28 @@ async def test_close_entries_offered_as_buttons(chat: Chat) -> None:
     assert set(replies[0].ids) == {"disrespect-nobody", "disrespect-nobody-materials"}
     await chat.press("campaign")
     assert chat.replies[0].id in {"disrespect-nobody", "disrespect-nobody-materials"}
+
+
+@pytest.mark.parametrize("text", ["help", "what can you do?", "Can you help me", "menu", "?"])
+async def test_asking_for_help(chat: Chat, text: str) -> None:
+    replies = await chat.say(text)
+    assert replies[0].kind == "help"
+    assert "/reports" in replies[0].text
+    assert await chat.assistant.storage.unanswered() == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is this serious enough for a review?",
+        "should we notify?",
+        "Does this meet the SCR threshold",
+    ],
+)
+async def test_threshold_questions_start_the_check(chat: Chat, text: str) -> None:
+    replies = await chat.say(text)
+    assert replies[0].kind == "threshold-intro"
+    assert [b.label for b in replies[-1].buttons][:3] == ["Yes", "No", "Not sure"]
 
 
 @pytest.mark.parametrize("text", ["hello", "Hi there!", "good morning"])
