@@ -564,6 +564,16 @@ class Storage:
             (time.time() if at is None else at, event, chat, who, chat, reference),
         )
 
+    async def count_audit(self, chat: str, events: tuple[str, ...], since: float) -> int:
+        """How many of `events` the chat had since `since` (rate limits)."""
+        marks = ", ".join("?" * len(events))
+        async with self.db.execute(
+            f"SELECT COUNT(*) FROM audit WHERE chat = ? AND at >= ? AND event IN ({marks})",
+            (chat, since, *events),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
     async def _audit_delivery(self, outbox_id: int, event: str, now: float) -> None:
         """Audit what became of a notification's email; `who` is whoever submitted it."""
         await self.db.execute(

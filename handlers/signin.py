@@ -32,6 +32,10 @@ CODE_DIGITS = 6
 CODE_MINUTES = 10
 MAX_FAILURES = 5
 LOCKOUT_MINUTES = 15
+# Codes one chat may ask for in an hour, whether the address is registered or not (the same
+# limit for both, so it reveals nothing): stops the chat being used to flood someone's inbox.
+MAX_CODE_REQUESTS_PER_HOUR = 5
+CODE_REQUEST_EVENTS = ("code_sent", "code_refused_unregistered")
 
 BACK = frozenset(("back", "/back"))
 CANCEL = frozenset(("cancel", "/cancel", "stop", "quit"))
@@ -188,6 +192,18 @@ class SignInFlow:
             ]
         email = normal_email(address)
         now = self.access.clock()
+        requests = await ctx.storage.count_audit(ctx.chat, CODE_REQUEST_EVENTS, now - 3600)
+        if requests >= MAX_CODE_REQUESTS_PER_HOUR:
+            log.info("chat %s: too many sign-in code requests", ctx.chat)
+            return [
+                Reply(
+                    "You've asked for several codes in the last hour, so I can't send another "
+                    "one just now. Please use the newest code you received, try again later, or "
+                    f"contact the board at {ctx.settings.board.contact_email}.",
+                    kind="too_many_codes",
+                    buttons=STEP_BUTTONS,
+                )
+            ]
         if self.access.registry.knows(email):
             await self.send_code(ctx, email, now)
         else:

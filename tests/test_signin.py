@@ -94,6 +94,25 @@ async def test_registered_and_unregistered_addresses_get_the_same_answer(
     assert "That code is not right. 4 tries left." in stranger.text
 
 
+async def test_code_requests_are_limited_per_hour_whoever_asks(
+    assistant: Assistant, mailbox: Mailbox, clock: Clock
+) -> None:
+    for name, address in (("test:a", SLO), ("test:b", "nobody.here@example.org")):
+        chat = other(assistant, name)
+        await chat.say("/signin")
+        for _ in range(5):
+            await chat.say(address)
+            assert SAME_ANSWER.format(address) in chat.text
+            await chat.say("back")
+        await chat.say(address)
+        assert "asked for several codes in the last hour" in chat.text
+        clock.now += 3601
+        await chat.say(address)
+        assert SAME_ANSWER.format(address) in chat.text
+    sent = await mailbox.new_messages()
+    assert [str(m["To"]) for m in sent] == [SLO] * 6, "no code to strangers, none past the limit"
+
+
 async def test_address_is_matched_whatever_its_case(chat: Chat, mailbox: Mailbox) -> None:
     await sign_in(chat, mailbox, "ROBIN.Tester@example.ORG")
     assert f"signed in as {SLO_NAME}, Liaison Officer for Testshire Council" in chat.text
