@@ -111,7 +111,19 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"Configuration problem:\n{exc}", file=sys.stderr)
         return 1
-    setup_logging(settings)
+    console = args.command == "chat" or (
+        args.command in (None, "run") and not settings.telegram_token
+    )
+    if console:
+        # Log lines would land in the middle of the conversation: they go to a file beside the
+        # database instead, and the console says where.
+        log_path = settings.path(settings.database).parent / "assistant.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_file = log_path.open("a", encoding="utf-8")
+        setup_logging(settings, log_file)
+        print(f"Logs: {log_path}", file=sys.stderr)
+    else:
+        setup_logging(settings)
     if args.command == "check":
         return check(settings)
     try:

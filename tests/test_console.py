@@ -15,6 +15,11 @@ def test_no_token_starts_console_with_banner(tmp_path: Path) -> None:
     assert "TELEGRAM_BOT_TOKEN" in first_line
     assert "== Significant Incident Learning Process" in result.stdout
     assert result.stdout.rstrip().endswith("Goodbye.")
+    # Log lines go to a file beside the database, not into the conversation.
+    log_file = tmp_path / "assistant.log"
+    assert f"Logs: {log_file}" in result.stderr
+    assert "INFO" not in result.stdout + result.stderr
+    assert "outbox worker started" in log_file.read_text()
 
 
 def test_console_buttons_by_number_and_label(tmp_path: Path) -> None:
