@@ -34,6 +34,8 @@ class FakeBotApi:
         self._server: asyncio.Server | None = None
         self._ids = itertools.count(1000)
         self.port = 0
+        # The next this-many sendMessage calls fail as the Bot API fails them (400 Bad Request).
+        self.fail_sends = 0
 
     @property
     def base_url(self) -> str:
@@ -63,10 +65,18 @@ class FakeBotApi:
                     key, _, value = line.decode().partition(":")
                     headers[key.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                result = self._answer(path.rsplit("/", 1)[-1], headers, body)
-                payload = json.dumps({"ok": True, "result": result}).encode()
+                method = path.rsplit("/", 1)[-1]
+                result = self._answer(method, headers, body)
+                if method == "sendMessage" and self.fail_sends > 0:
+                    self.fail_sends -= 1
+                    answer = {"ok": False, "error_code": 400, "description": "Bad Request: test"}
+                    status = b"400 Bad Request"
+                else:
+                    answer = {"ok": True, "result": result}
+                    status = b"200 OK"
+                payload = json.dumps(answer).encode()
                 writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
                     + f"Content-Length: {len(payload)}\r\n\r\n".encode()
                     + payload
                 )

@@ -7,6 +7,8 @@ import dataclasses
 import io
 import logging
 
+import pytest
+
 from bot.logs import setup_logging
 from tests.telegram_support import TOKEN, TelegramHarness, buttons_of
 
@@ -67,3 +69,17 @@ async def test_rate_limiter_on_by_default(assistant) -> None:
     assistant.settings = dataclasses.replace(assistant.settings, telegram_token=Secret(TOKEN))
     application = build_application(assistant)
     assert isinstance(application.bot.rate_limiter, AIORateLimiter)
+
+
+async def test_error_handler_logs_and_apologises_without_details(
+    telegram: TelegramHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failure in the adapter itself (here Telegram refusing the reply) reaches PTB's error
+    handler: it logs the error's type only and tells the user something went wrong."""
+    telegram.api.fail_sends = 1
+    caplog.set_level(logging.DEBUG, logger="bot")
+    sent = await telegram.send_text(11, "what is an SCR, asks Jane Doe")
+    assert sent[-1]["text"].startswith("Sorry, something went wrong")
+    assert "BadRequest" in caplog.text
+    assert "Jane" not in caplog.text
+    assert "Bad Request: test" not in caplog.text
