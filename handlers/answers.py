@@ -54,6 +54,16 @@ def show_date(value: date) -> str:
     return f"{value.day} {MONTHS[value.month - 1].capitalize()} {value.year}"
 
 
+def show_moment(when: datetime) -> str:
+    """'3 February 2026 at 14:05'."""
+    return f"{show_date(when.date())} at {when:%H:%M}"
+
+
+def show_days(value: float) -> str:
+    """'1 day', '7 days', '0.5 days'."""
+    return f"{value:g} day" + ("" if value == 1 else "s")
+
+
 def _month(word: str) -> int | None:
     if len(word) < 3:
         return None

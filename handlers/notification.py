@@ -41,7 +41,8 @@ from handlers.answers import (
     answers_by_section,
     parse_answer,
     show_answer,
-    show_date,
+    show_days,
+    show_moment,
     uk_today,
 )
 from handlers.notification_email import compose_email
@@ -228,7 +229,7 @@ def _expired_note(ctx: Context) -> Reply:
     log.info("chat %s: notification draft expired", ctx.chat)
     return Reply(
         "Your unfinished notification was deleted because it had not been changed for "
-        f"{_days(ctx.settings.retention.draft_days)}. Type /notify to start again.",
+        f"{show_days(ctx.settings.retention.draft_days)}. Type /notify to start again.",
         kind="expired",
     )
 
@@ -268,13 +269,8 @@ def _first_gap(form: Form, answers: dict[str, Any]) -> Field | None:
 # --- replies ----------------------------------------------------------------------------------
 
 
-def _days(value: float) -> str:
-    return f"{value:g} day" + ("" if value == 1 else "s")
-
-
 def _when(timestamp: float) -> str:
-    moment = datetime.fromtimestamp(timestamp, UK)
-    return f"{show_date(moment.date())} at {moment:%H:%M}"
+    return show_moment(datetime.fromtimestamp(timestamp, UK))
 
 
 def _minutes(form: Form) -> int:
@@ -291,10 +287,10 @@ def intro_reply(ctx: Context) -> Reply:
         f"{len(form.fields)} questions in {len(form.sections)} sections and takes about "
         f"{_minutes(form)} minutes.\n\n"
         "What I keep: your answers are saved as you go, so you can stop and carry on later; an "
-        f"unfinished draft is deleted after {_days(retention.draft_days)} without changes. When "
-        "you submit, the notification is emailed to the board with a copy to you. I keep its "
-        f"answers for {_days(retention.delivered_content_days)} after delivery; after that only "
-        "the reference, date and delivery state.\n\n"
+        f"unfinished draft is deleted after {show_days(retention.draft_days)} without changes. "
+        "When you submit, the notification is emailed to the board with a copy to you. I keep "
+        f"its answers for {show_days(retention.delivered_content_days)} after delivery; after "
+        "that only the reference, date and delivery state.\n\n"
         "At any question you can type back, skip, help or cancel, or ask me a question."
     )
     return Reply(

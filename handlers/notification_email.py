@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.mailer import OutgoingEmail, make_message_id
 from config.settings import Settings
-from handlers.answers import answers_by_section, show_date
+from handlers.answers import answers_by_section, show_moment
 from knowledge.form import Form
 
 
@@ -24,14 +24,10 @@ def one_line(text: str, limit: int = 120) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-def submitted_on(when: datetime) -> str:
-    return f"{show_date(when.date())} at {when:%H:%M}"
-
-
 def email_text(form: Form, answers: Mapping[str, Any], reference: str, when: datetime) -> str:
     lines = [
         f"{form.title} {reference}",
-        f"Submitted on {submitted_on(when)}.",
+        f"Submitted on {show_moment(when)}.",
     ]
     for section, rows in answers_by_section(form, answers):
         lines += ["", section.title.upper(), "-" * len(section.title)]
@@ -53,7 +49,7 @@ def email_html(form: Form, answers: Mapping[str, Any], reference: str, when: dat
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{esc(form.title)} {esc(reference)}</title></head><body>",
         f"<h1>{esc(form.title)} {esc(reference)}</h1>",
-        f"<p>Submitted on {esc(submitted_on(when))}.</p>",
+        f"<p>Submitted on {esc(show_moment(when))}.</p>",
     ]
     for section, rows in answers_by_section(form, answers):
         parts.append(f"<h2>{esc(section.title)}</h2>")

@@ -12,6 +12,7 @@ import dataclasses
 
 from bot.conversation import Context, Flow
 from bot.replies import SUBMITTED, Reply
+from handlers.answers import show_days
 
 
 def mark_private(replies: list[Reply]) -> list[Reply]:
@@ -33,10 +34,6 @@ class PrivateFlow:
         return mark_private(await self.inner.handle(ctx, text))
 
 
-def _days(value: float) -> str:
-    return f"{value:g} day" + ("" if value == 1 else "s")
-
-
 async def privacy(ctx: Context, arg: str) -> list[Reply]:
     """/privacy: what is stored, where, for how long, and who receives it."""
     settings = ctx.settings
@@ -52,18 +49,18 @@ async def privacy(ctx: Context, arg: str) -> list[Reply]:
         Reply(
             f"What I keep, where, and for how long ({board.name}):\n\n"
             "- Questions: anyone can ask without signing in. Questions I can't answer are kept "
-            f"for {_days(retention.unanswered_days)} for the board to improve my answers, so "
+            f"for {show_days(retention.unanswered_days)} for the board to improve my answers, so "
             "please leave personal details out of them.\n"
             "- Sign-in (Liaison Officers and board staff only): your work email address, linked "
             "to this chat until you type /signout or the board removes you from its list. The "
             "one-time code is stored only in scrambled (hashed) form, works once and expires "
             "after 10 minutes.\n"
             "- A notification you are filling in (a draft) is saved as you go, so nothing is "
-            f"lost. A draft left untouched for {_days(retention.draft_days)} is deleted, and so "
-            "is a draft of someone who signs out.\n"
+            f"lost. A draft left untouched for {show_days(retention.draft_days)} is deleted, and "
+            "so is a draft of someone who signs out.\n"
             "- A submitted notification is emailed to the board "
             f"({receivers}), with a copy to you. Its content is deleted from my database "
-            f"{_days(retention.delivered_content_days)} after it has been delivered. Its "
+            f"{show_days(retention.delivered_content_days)} after it has been delivered. Its "
             "reference, agency, dates and delivery state are kept as a record.\n"
             f"- {deletion}An audit record of sign-ins, wrong codes, submissions and deliveries "
             "(who, what and when, never the form's content) is kept for the board.\n"

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 from bot.conversation import Context
 from bot.replies import Button, Link, Reply
 from handlers.reports import REPORT_WORDS, not_in_catalogue, report_reply
 from knowledge.loader import Knowledge, Topic
 from knowledge.search import choices_of, tokens, words
+from knowledge.validation import Source
 
 GREETINGS = frozenset(
     ("hi hello hey hiya morning afternoon evening good yo greetings there").split()
 )
 THANKS = frozenset(("thanks thank you ta cheers thx many great lovely brilliant ok okay").split())
+
+
+def sources_text(sources: Iterable[Source]) -> str:
+    """The sources named in the text too: a forwarded answer keeps them, buttons do not."""
+    return "\n".join(f"Source: {s.title}" for s in sources)
 
 
 def topic_reply(knowledge: Knowledge, topic: Topic) -> Reply:
@@ -22,9 +29,8 @@ def topic_reply(knowledge: Knowledge, topic: Topic) -> Reply:
         for r in topic.related
         if r in knowledge.topics
     )
-    sources = "\n".join(f"Source: {s.title}" for s in topic.sources)
     return Reply(
-        text=f"{topic.answer}\n\n{sources}",
+        text=f"{topic.answer}\n\n{sources_text(topic.sources)}",
         kind="answer",
         title=topic.title,
         id=topic.id,

@@ -19,9 +19,9 @@ import logging
 
 from bot.conversation import Context, split_command
 from bot.replies import Button, Link, Reply
+from handlers.questions import sources_text
 from knowledge.search import words
 from knowledge.threshold import ANSWERS, LegacyTest, Outcome, Question, ThresholdGuide
-from knowledge.validation import Source
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +81,9 @@ def question_reply(question: Question, number: int) -> Reply:
     )
 
 
-def _sources_text(sources: tuple[Source, ...]) -> str:
-    return "\n".join(f"Source: {s.title}" for s in sources)
-
-
 def legacy_reply(legacy: LegacyTest) -> Reply:
     return Reply(
-        f"{legacy.text}\n\n{_sources_text(legacy.sources)}",
+        f"{legacy.text}\n\n{sources_text(legacy.sources)}",
         kind="threshold-legacy-test",
         title=legacy.title,
         links=tuple(Link(s.title, s.url) for s in legacy.sources),
@@ -98,7 +94,7 @@ def outcome_replies(guide: ThresholdGuide, outcome: Outcome, with_legacy: bool) 
     """The outcome, and the 2015 test when asked for; the next steps go on the last message."""
     text = (
         f"{outcome.text}\n\nWho decides: {outcome.who_decides}\n\n"
-        f"Timescale: {outcome.timescale}\n\n{_sources_text(outcome.sources)}\n\n{CAVEAT}"
+        f"Timescale: {outcome.timescale}\n\n{sources_text(outcome.sources)}\n\n{CAVEAT}"
     )
     buttons = [Button("Start a significant incident notification", "/notify")]
     if not with_legacy:

@@ -96,7 +96,6 @@ ANSWER_CUTOFF = 70.0  # a single clear entry at or above this is answered
 SUGGEST_CUTOFF = 58.0  # below the answer cutoff but at or above this: offered as choices
 CLOSE_MARGIN = 6.0  # entries this close to the best are offered together
 MAX_CHOICES = 4
-_CANDIDATE_CAP = 4000  # postings longer than this are checked per candidate, not walked
 
 
 def fold(text: str) -> str:
