@@ -219,7 +219,7 @@ async def test_2015_test_on_request(chat: Chat) -> None:
 async def test_2015_test_mid_check_keeps_the_current_question(chat: Chat) -> None:
     await answer_all(chat, ["no"])
     await chat.say("/threshold 2015")
-    assert chat.replies[0].title.startswith("The 2015 serious case review test")
+    assert (chat.replies[0].title or "").startswith("The 2015 serious case review test")
     assert chat.replies[-1].text == QUESTION_TEXTS["seriously-harmed"]
     assert chat.replies[-1].title == "Question 2"
 
