@@ -97,10 +97,10 @@ def not_in_catalogue(ctx: Context) -> Reply:
         f"I can't find that document in the {board.short_name} catalogue, and I won't guess: "
         "a wrong link to a case review is worse than none. Published case reviews from across "
         "England are in the NSPCC national case review repository. Type /reports to browse "
-        f"what the board publishes, or ask the board at {board.contact_email}.",
+        f"what the partnership publishes, or ask the partnership at {board.contact_email}.",
         kind="fallback",
         links=(Link("NSPCC national case review repository", board.case_review_repository),),
-        buttons=(Button("Browse the board's reports", "/reports"), Button("Help", "/help")),
+        buttons=(Button("Browse the partnership's reports", "/reports"), Button("Help", "/help")),
     )
 
 
@@ -133,7 +133,7 @@ async def show_report(ctx: Context, arg: str) -> list[Reply]:
                 "Which document? Type /report and a name, such as /report pelka, "
                 "or browse them all.",
                 kind="help",
-                buttons=(Button("Browse the board's reports", "/reports"),),
+                buttons=(Button("Browse the partnership's reports", "/reports"),),
             )
         ]
     result = ctx.knowledge.index.search(arg)
