@@ -55,11 +55,11 @@ class Topic:
     id: str
     title: str
     answer: str
-    more: str  # "" when the first reply says it all
     questions: tuple[str, ...]
     aliases: tuple[str, ...]
     related: tuple[str, ...]
     sources: tuple[Source, ...]
+    more: str = ""  # the rest, behind a "More" button; "" when the first reply says it all
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class Report:
     summary: str
     related: tuple[str, ...]
     url: str | None  # None: no public address known; the reply says to contact the board
-    link: str | None  # what `url` is: one of LINK_KINDS; None when there is no url
+    link: str | None = None  # what `url` is: one of LINK_KINDS; None when there is no url
 
 
 @dataclass(frozen=True)
