@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 
 from bot.conversation import Context
 from bot.replies import Button, Link, Reply
 from handlers.reports import REPORT_WORDS, not_in_catalogue, report_reply
 from knowledge.loader import Knowledge, Topic
 from knowledge.search import choices_of, tokens, words
-from knowledge.validation import Source
 
 GREETINGS = frozenset(
     ("hi hello hey hiya morning afternoon evening good yo greetings there").split()
@@ -18,24 +16,39 @@ GREETINGS = frozenset(
 THANKS = frozenset(("thanks thank you ta cheers thx many great lovely brilliant ok okay").split())
 
 
-def sources_text(sources: Iterable[Source]) -> str:
-    """The sources named in the text too: a forwarded answer keeps them, buttons do not."""
-    return "\n".join(f"Source: {s.title}" for s in sources)
+MORE = "more"  # `/topic ID more`: the data of a topic's "More" button
 
 
 def topic_reply(knowledge: Knowledge, topic: Topic) -> Reply:
-    related = tuple(
-        Button(knowledge.topics[r].title, f"/topic {r}")
-        for r in topic.related
-        if r in knowledge.topics
-    )
+    """A topic's first reply: what applies now and what to do, its sources as links (listed
+    once), a "More" button when there is more, and the related topics."""
+    more = (Button("More", f"/topic {topic.id} {MORE}"),) if topic.more else ()
     return Reply(
-        text=f"{topic.answer}\n\n{sources_text(topic.sources)}",
+        text=topic.answer,
         kind="answer",
         title=topic.title,
         id=topic.id,
-        buttons=related,
+        buttons=(*more, *_related_buttons(knowledge, topic)),
         links=tuple(Link(s.title, s.url) for s in topic.sources),
+    )
+
+
+def more_reply(knowledge: Knowledge, topic: Topic) -> Reply:
+    """The rest of a topic (detail and history), with its related topics."""
+    return Reply(
+        text=topic.more or "That is all I have on this topic.",
+        kind="answer-more",
+        title=f"{topic.title}: more",
+        id=topic.id,
+        buttons=_related_buttons(knowledge, topic),
+    )
+
+
+def _related_buttons(knowledge: Knowledge, topic: Topic) -> tuple[Button, ...]:
+    return tuple(
+        Button(knowledge.topics[r].title, f"/topic {r}")
+        for r in topic.related
+        if r in knowledge.topics
     )
 
 
@@ -162,8 +175,13 @@ async def answer_in_flow(ctx: Context, text: str) -> list[Reply] | None:
 
 
 async def show_topic(ctx: Context, arg: str) -> list[Reply]:
-    """/topic ID: the answer for one topic (the data of related-topic buttons)."""
-    topic = ctx.knowledge.topics.get(arg)
+    """/topic ID: the answer for one topic (the data of related-topic buttons); /topic ID more:
+    the rest of it (the data of the "More" button)."""
+    topic_id, _, rest = arg.strip().partition(" ")
+    topic = ctx.knowledge.topics.get(topic_id)
+    if topic is not None and rest.strip().lower() == MORE:
+        return [more_reply(ctx.knowledge, topic)]
+    topic = ctx.knowledge.topics.get(arg.strip())
     if topic is None:
         return await respond(ctx, arg) if arg else [Reply("Which topic? Type /help.", kind="help")]
     return [topic_reply(ctx.knowledge, topic)]

@@ -3,6 +3,8 @@ the documents that match a few words (Telegram's inline mode)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 from bot.conversation import Context
 from bot.replies import Button, Link, Reply
 from knowledge.loader import Knowledge, Report
@@ -25,25 +27,53 @@ def report_facts(report: Report) -> str:
 
 
 def where_to_find(report: Report, contact_email: str) -> str:
-    """The document's address, or, when none is known, who to ask for a copy."""
+    """The document's address (saying so when it is only news about it), or, when none is
+    known, who to ask for a copy."""
+    if report.url and report.link == "coverage":
+        return f"News coverage, not the document itself: {report.url}"
     if report.url:
         return report.url
-    return f"No public copy is known: ask the board for one at {contact_email}."
+    return f"No public copy is known: ask the partnership for one at {contact_email}."
+
+
+def host_of(url: str) -> str:
+    """'www.bbc.co.uk' for a BBC address: who holds the copy, in a word the user recognises."""
+    return urlparse(url).netloc.removeprefix("www.")
+
+
+def link_text(report: Report, contact_email: str) -> tuple[str, tuple[Link, ...]]:
+    """What the link is, said plainly, and the link itself. News coverage is never offered as
+    the report: the reply says where the report itself can be had."""
+    if not report.url:
+        return (
+            "No public address is known for this document. Please ask the partnership (BBSCP) "
+            f"for a copy: {contact_email}.",
+            (),
+        )
+    if report.link == "coverage":
+        return (
+            f"The link is news coverage of it ({host_of(report.url)}), not the document itself. "
+            f"The document itself is not linked here: ask the partnership at {contact_email}, "
+            "or search the NSPCC national case review repository.",
+            (Link(f"News coverage: {report.title}", report.url),),
+        )
+    if report.link == "archive":
+        return (
+            f"The link is a copy kept by {host_of(report.url)}, not the publisher's own site: "
+            "open it below.",
+            (Link(f"Open (copy): {report.title}", report.url),),
+        )
+    return (
+        "This is the publisher's own copy. Open it with the link below.",
+        (Link(f"Open: {report.title}", report.url),),
+    )
 
 
 def report_reply(ctx: Context, report: Report) -> Reply:
-    """The document: title, facts, summary, its link (or who to ask), related documents, and
-    the way back to its group."""
+    """The document: title, facts, summary, what its link is and the link (or who to ask),
+    related documents, and the way back to its group."""
     knowledge = ctx.knowledge
-    if report.url:
-        where = "Open it with the link below."
-        links: tuple[Link, ...] = (Link(f"Open: {report.title}", report.url),)
-    else:
-        where = (
-            "No public address is known for this document. Please ask the board for a copy: "
-            f"{ctx.settings.board.contact_email}."
-        )
-        links = ()
+    where, links = link_text(report, ctx.settings.board.contact_email)
     related = tuple(
         Button(knowledge.reports[r].title, f"/report {r}")
         for r in report.related
@@ -67,10 +97,10 @@ def not_in_catalogue(ctx: Context) -> Reply:
         f"I can't find that document in the {board.short_name} catalogue, and I won't guess: "
         "a wrong link to a case review is worse than none. Published case reviews from across "
         "England are in the NSPCC national case review repository. Type /reports to browse "
-        f"what the board publishes, or ask the board at {board.contact_email}.",
+        f"what the partnership publishes, or ask the partnership at {board.contact_email}.",
         kind="fallback",
         links=(Link("NSPCC national case review repository", board.case_review_repository),),
-        buttons=(Button("Browse the board's reports", "/reports"), Button("Help", "/help")),
+        buttons=(Button("Browse the partnership's reports", "/reports"), Button("Help", "/help")),
     )
 
 
@@ -103,7 +133,7 @@ async def show_report(ctx: Context, arg: str) -> list[Reply]:
                 "Which document? Type /report and a name, such as /report pelka, "
                 "or browse them all.",
                 kind="help",
-                buttons=(Button("Browse the board's reports", "/reports"),),
+                buttons=(Button("Browse the partnership's reports", "/reports"),),
             )
         ]
     result = ctx.knowledge.index.search(arg)

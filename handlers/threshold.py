@@ -1,10 +1,13 @@
 """The threshold guide: /threshold walks a practitioner through knowledge/threshold.yaml.
 
-One question at a time, answered Yes / No / Not sure, ending in an outcome: the route that
-applies, who decides, the timescale and the sources. It informs the decision; it does not make
-it. State: `session.step` is the current question's id, `session.data["path"]` the questions
-answered so far (for "back") and `session.data["answers"]` their answers (the era answer
-decides whether the 2015 test is shown).
+One question at a time, answered Yes / No / Not sure, ending in an outcome: first the child's
+safety, then the route that applies, who decides, the timescale and the sources. It informs
+the decision; it does not make it. A live case starts with today's questions; the 2015 serious
+case review test, for incidents before 29 September 2019, is only shown on request
+(/threshold 2015), followed by its own short walk. State: `session.step` is the current
+question's id, `session.data["path"]` the questions answered so far (for "back"),
+`session.data["answers"]` their answers and `session.data["legacy"]` whether this is the walk
+for an older incident.
 
 Buttons carry the id of the question they belong to ("/threshold yes child-died"). A chat
 keeps old messages, and pressing Yes on a question scrolled past must not answer the current
@@ -19,9 +22,8 @@ import logging
 
 from bot.conversation import Context, split_command
 from bot.replies import Button, Link, Reply
-from handlers.questions import sources_text
 from knowledge.search import words
-from knowledge.threshold import ANSWERS, LegacyTest, Outcome, Question, ThresholdGuide
+from knowledge.threshold import ANSWERS, LegacyTest, Outcome, Question
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +48,22 @@ TYPED: dict[str, str] = {
 BUTTON_ACTIONS = frozenset((*ANSWERS, "back", "help", "cancel"))
 LEGACY_ARGS = frozenset(("2015", "legacy", "scr"))
 
+# Every outcome opens with this, whatever the answers: the child's safety comes before any
+# notification or review, and no outcome may bury it under process.
+SAFETY_FIRST = (
+    "First, the child: if this child, a brother or sister, or another child in the household "
+    "may be at risk now, refer to children's social care or the police at once (999 in an "
+    "emergency); do not wait for any notification or review. Type /urgent for who to call."
+)
 INTRO = (
     "A short check, one question at a time, based on chapter 5 of Working Together 2023 and "
     "the 2018 regulations. It informs the decision; it does not make it. If a child is in "
     "immediate danger, call 999.\n\nAt any question you can type help, back or cancel."
+)
+LEGACY_INTRO = (
+    "To see how an incident from before 29 September 2019 was judged under that test, answer "
+    "these questions. For anything happening now, or only coming to light now, use /threshold: "
+    "today's rules apply.\n\nAt any question you can type help, back or cancel."
 )
 NOT_UNDERSTOOD = "Please answer yes, no or not sure (or type help, back or cancel)."
 CAVEAT = (
@@ -83,37 +97,34 @@ def question_reply(question: Question, number: int) -> Reply:
 
 def legacy_reply(legacy: LegacyTest) -> Reply:
     return Reply(
-        f"{legacy.text}\n\n{sources_text(legacy.sources)}",
+        legacy.text,
         kind="threshold-legacy-test",
         title=legacy.title,
         links=tuple(Link(s.title, s.url) for s in legacy.sources),
     )
 
 
-def outcome_replies(guide: ThresholdGuide, outcome: Outcome, with_legacy: bool) -> list[Reply]:
-    """The outcome, and the 2015 test when asked for; the next steps go on the last message."""
+def outcome_replies(outcome: Outcome, with_legacy: bool) -> list[Reply]:
+    """The outcome, safety first; the next steps as buttons. After the walk for an older
+    incident (`with_legacy`) the 2015 test has been shown already, so it is not offered."""
     text = (
-        f"{outcome.text}\n\nWho decides: {outcome.who_decides}\n\n"
-        f"Timescale: {outcome.timescale}\n\n{sources_text(outcome.sources)}\n\n{CAVEAT}"
+        f"{SAFETY_FIRST}\n\n{outcome.text}\n\nWho decides: {outcome.who_decides}\n\n"
+        f"Timescale: {outcome.timescale}\n\n{CAVEAT}"
     )
     buttons = [Button("Start a significant incident notification", "/notify")]
     if not with_legacy:
         buttons.append(Button("Show the 2015 serious case review test", "/threshold 2015"))
     buttons.append(Button("Start again", "/threshold"))
-    replies = [
+    return [
         Reply(
             text,
             kind="threshold-outcome",
             title=outcome.title,
             id=outcome.id,
+            buttons=tuple(buttons),
             links=tuple(Link(s.title, s.url) for s in outcome.sources),
         )
     ]
-    if with_legacy:
-        replies.append(legacy_reply(guide.legacy_test))
-    last = replies[-1]
-    replies[-1] = dataclasses.replace(last, buttons=tuple(buttons))
-    return replies
 
 
 # --- state -----------------------------------------------------------------------------------
@@ -147,11 +158,25 @@ def _start(ctx: Context, intro: str = INTRO) -> list[Reply]:
     guide = ctx.knowledge.threshold
     ctx.session.reset()
     ctx.session.flow, ctx.session.step = NAME, guide.start
-    ctx.session.data = {"path": [], "answers": {}}
+    ctx.session.data = {"path": [], "answers": {}, "legacy": False}
     log.info("threshold check started in chat %s", ctx.chat)
     return [
         Reply(intro, kind="threshold-intro", title="Does this meet the threshold?"),
         question_reply(guide.questions[guide.start], 1),
+    ]
+
+
+def _start_legacy(ctx: Context) -> list[Reply]:
+    """Show the 2015 test, then walk an older incident through it from its own first question."""
+    legacy = ctx.knowledge.threshold.legacy_test
+    ctx.session.reset()
+    ctx.session.flow, ctx.session.step = NAME, legacy.start
+    ctx.session.data = {"path": [], "answers": {}, "legacy": True}
+    log.info("threshold check (before 2019) started in chat %s", ctx.chat)
+    return [
+        legacy_reply(legacy),
+        Reply(LEGACY_INTRO, kind="threshold-intro", title="An incident before September 2019"),
+        question_reply(ctx.knowledge.threshold.questions[legacy.start], 1),
     ]
 
 
@@ -167,11 +192,10 @@ def _answer(ctx: Context, question: Question, answer: str) -> list[Reply]:
     if following in guide.questions:
         ctx.session.step = following
         return [_ask_current(ctx, guide.questions[following])]
-    legacy = guide.legacy_test
-    with_legacy = _answers(ctx).get(legacy.when_yes_to) == "yes"
+    with_legacy = ctx.session.data.get("legacy") is True
     ctx.session.reset()  # the check is over; its buttons now lead elsewhere
     log.info("threshold check finished in chat %s", ctx.chat)
-    return outcome_replies(guide, guide.outcomes[following], with_legacy)
+    return outcome_replies(guide.outcomes[following], with_legacy)
 
 
 def _back(ctx: Context, question: Question) -> list[Reply]:
@@ -234,11 +258,15 @@ def _button(arg: str) -> tuple[str, str] | None:
 
 
 async def threshold(ctx: Context, arg: str) -> list[Reply]:
-    """/threshold: start the check; /threshold 2015: the old test; button data: act on it."""
+    """/threshold: start the check; /threshold 2015: the old test and its walk (in the middle
+    of a check: the old test, then the current question again); button data: act on it."""
     question = _current(ctx)
     if arg.strip().lower() in LEGACY_ARGS:
-        replies = [legacy_reply(ctx.knowledge.threshold.legacy_test)]
-        return [*replies, _ask_current(ctx, question)] if question else replies
+        if question is not None and not ctx.session.data.get("legacy"):
+            return [legacy_reply(ctx.knowledge.threshold.legacy_test), _ask_current(ctx, question)]
+        if ctx.session.flow not in (None, NAME):
+            return [legacy_reply(ctx.knowledge.threshold.legacy_test)]
+        return _start_legacy(ctx)
     pressed = _button(arg)
     if pressed is not None:
         action, node = pressed

@@ -24,8 +24,16 @@ from knowledge.validation import (
 
 __all__ = ["Action", "Group", "Knowledge", "KnowledgeError", "Report", "Topic", "load_knowledge"]
 
-ANSWER_MAX = 1200  # a chat message a practitioner reads on a phone; Telegram's limit is 4096
+# A topic's first reply is what a practitioner reads on a phone between two visits: what
+# applies now and what to do, in a few sentences. Writers aim at about 600 characters; `check`
+# refuses more than 700. The rest goes in `more`, shown behind a "More" button.
+FIRST_REPLY_MAX = 700
+MORE_MAX = 1200  # Telegram's limit is 4096; one screen on a phone is the real limit
 SUMMARY_MAX = 300
+
+# What a report's `url` is. "coverage" (news or a press release about the report) is never
+# presented as the report itself, and a full report may not rest on coverage alone.
+LINK_KINDS = ("official", "archive", "coverage")
 
 REPORT_KINDS = (
     "full report",
@@ -51,6 +59,7 @@ class Topic:
     aliases: tuple[str, ...]
     related: tuple[str, ...]
     sources: tuple[Source, ...]
+    more: str = ""  # the rest, behind a "More" button; "" when the first reply says it all
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,7 @@ class Report:
     summary: str
     related: tuple[str, ...]
     url: str | None  # None: no public address known; the reply says to contact the board
+    link: str | None = None  # what `url` is: one of LINK_KINDS; None when there is no url
 
 
 @dataclass(frozen=True)
@@ -100,7 +110,7 @@ class Knowledge:
 def _load_topics(directory: Path, problems: Problems) -> dict[str, Topic]:
     file = "topics.yaml"
     raw_entries = entry_list(load_yaml(directory / file, problems), "topics", file, problems)
-    allowed = {"id", "title", "answer", "questions", "aliases", "related", "sources"}
+    allowed = {"id", "title", "answer", "more", "questions", "aliases", "related", "sources"}
     topics: list[Topic] = []
     for i, raw in enumerate(raw_entries, 1):
         r = EntryReader(problems, file, raw, allowed, i)
@@ -108,7 +118,8 @@ def _load_topics(directory: Path, problems: Problems) -> dict[str, Topic]:
             Topic(
                 id=r.id,
                 title=r.text("title", max_length=120),
-                answer=r.text("answer", max_length=ANSWER_MAX),
+                answer=r.text("answer", max_length=FIRST_REPLY_MAX),
+                more=r.text("more", required=False, max_length=MORE_MAX),
                 questions=r.texts("questions", required=True),
                 aliases=r.texts("aliases"),
                 related=r.texts("related"),
@@ -141,6 +152,7 @@ def _load_reports(
         "summary",
         "related",
         "url",
+        "link",
     }
     reports: list[Report] = []
     for i, raw in enumerate(entry_list(data, "reports", file, problems), 1):
@@ -153,6 +165,8 @@ def _load_reports(
             r.add("group", f"unknown group {group!r}")
         if "url" not in raw:
             r.add("url", "missing: give the address, or null when no public address is known")
+        url = r.url("url", required=False)
+        link = _read_link(r, kind, url)
         reports.append(
             Report(
                 id=r.id,
@@ -164,11 +178,30 @@ def _load_reports(
                 aliases=r.texts("aliases"),
                 summary=r.text("summary", max_length=SUMMARY_MAX),
                 related=r.texts("related"),
-                url=r.url("url", required=False),
+                url=url,
+                link=link,
             )
         )
     check_unique_ids([r.id for r in reports], file, problems)
     return groups, {r.id: r for r in reports}
+
+
+def _read_link(r: EntryReader, kind: str, url: str | None) -> str | None:
+    """What a report's url is (LINK_KINDS); a full report may not rest on news coverage."""
+    link = r.text("link", required=False)
+    if url is not None and not link:
+        r.add("link", f"missing: say what the url is ({', '.join(LINK_KINDS)})")
+    elif link and link not in LINK_KINDS:
+        r.add("link", f"unknown link kind {link!r} (one of: {', '.join(LINK_KINDS)})")
+    elif link and url is None:
+        r.add("link", "given without a url: remove it, or give the url")
+    elif kind == "full report" and link == "coverage":
+        r.add(
+            "link",
+            "a full report whose only link is news coverage: link an official or archive "
+            "copy, or set url: null so the reply says to ask for a copy",
+        )
+    return link if url is not None and link in LINK_KINDS else None
 
 
 def _load_actions(directory: Path, problems: Problems) -> dict[str, Action]:

@@ -62,12 +62,16 @@ class Outcome:
 
 @dataclass(frozen=True)
 class LegacyTest:
-    """The 2015 serious case review test, shown on request and after a Yes to `when_yes_to`."""
+    """The 2015 serious case review test, shown only on request (/threshold 2015), followed by
+    its own short walk from the question `start` for an incident before 29 September 2019.
+
+    A live case never meets it: the main check starts with the child's safety and today's
+    rules, and `check` refuses a tree whose main start lies on the old walk."""
 
     title: str
     text: str
     sources: tuple[Source, ...]
-    when_yes_to: str
+    start: str
 
 
 @dataclass(frozen=True)
@@ -126,13 +130,13 @@ def _read_legacy_test(data: Any, problems: Problems) -> LegacyTest:
         problems.add(FILE, "legacy_test", "-", "expected a mapping with title, text and sources")
         return LegacyTest("", "", (), "")
     # EntryReader names an entry by its id; this one is unique by position, so it gets a fixed one.
-    allowed = {"id", "title", "text", "sources", "when_yes_to"}
+    allowed = {"id", "title", "text", "sources", "start"}
     r = EntryReader(problems, FILE, {**raw, "id": "legacy_test"}, allowed, 0)
     return LegacyTest(
         title=r.text("title", max_length=120),
         text=r.text("text", max_length=1500),
         sources=r.sources(),
-        when_yes_to=r.text("when_yes_to"),
+        start=r.text("start"),
     )
 
 
@@ -150,9 +154,9 @@ def _check_references(guide: ThresholdGuide, problems: Problems) -> None:
                 )
     if guide.start and guide.start not in guide.questions:
         problems.add(FILE, "-", "start", f"no question with id {guide.start!r}")
-    legacy = guide.legacy_test.when_yes_to
+    legacy = guide.legacy_test.start
     if legacy and legacy not in guide.questions:
-        problems.add(FILE, "legacy_test", "when_yes_to", f"no question with id {legacy!r}")
+        problems.add(FILE, "legacy_test", "start", f"no question with id {legacy!r}")
 
 
 def _check_loops(guide: ThresholdGuide, problems: Problems) -> None:
@@ -183,11 +187,10 @@ def _check_loops(guide: ThresholdGuide, problems: Problems) -> None:
         visit(question_id, [])
 
 
-def _check_reachable(guide: ThresholdGuide, problems: Problems) -> None:
-    if guide.start not in guide.questions:
-        return  # already reported; everything would look unreachable
-    reached = {guide.start}
-    waiting = [guide.start]
+def _reached_from(guide: ThresholdGuide, start: str) -> set[str]:
+    """Every node a walk from `start` can reach, `start` included."""
+    reached = {start}
+    waiting = [start]
     while waiting:
         question = guide.questions.get(waiting.pop())
         if question is None:
@@ -197,9 +200,31 @@ def _check_reachable(guide: ThresholdGuide, problems: Problems) -> None:
             if target not in reached:
                 reached.add(target)
                 waiting.append(target)
+    return reached
+
+
+def _check_reachable(guide: ThresholdGuide, problems: Problems) -> None:
+    if guide.start not in guide.questions:
+        return  # already reported; everything would look unreachable
+    legacy_start = guide.legacy_test.start
+    old_walk = _reached_from(guide, legacy_start) if legacy_start in guide.questions else set()
+    if guide.start in old_walk:
+        problems.add(
+            FILE,
+            "-",
+            "start",
+            f"{guide.start!r} is on the walk for incidents before 2019 (legacy_test start "
+            f"{legacy_start!r}): a live case must start with today's questions",
+        )
+    reached = _reached_from(guide, guide.start) | old_walk
     for node in [*guide.questions, *guide.outcomes]:
         if node not in reached and not node.startswith("#"):
-            problems.add(FILE, node, "id", f"not reachable from start {guide.start!r}")
+            problems.add(
+                FILE,
+                node,
+                "id",
+                f"not reachable from start {guide.start!r} or legacy_test start {legacy_start!r}",
+            )
 
 
 def load_threshold(directory: Path, problems: Problems) -> ThresholdGuide:

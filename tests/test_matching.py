@@ -48,6 +48,16 @@ TOPIC_PHRASINGS: dict[str, list[str]] = {
     "rapid-review": ["what is a rapid review", "rapid review timescale", "RAPID REVIEW?!"],
     "national-panel": ["what is the national panel", "child safeguarding practice review panel"],
     "disrespect-nobody": ["what is disrespect nobody", "what is Disrespect NoBody?"],
+    "escalation": ["how do I escalate a disagreement with social care", "escalation procedure"],
+    "information-sharing": ["can I share a concern without the parents' consent"],
+    "taking-part-in-a-review": ["what happens at a practitioner learning event"],
+    "early-help": ["what's early help?", "continuum of need"],
+    "child-exploitation": ["what is county lines", "child criminal exploitation"],
+    "neglect": ["signs of neglect", "GCP2"],
+    "domestic-abuse": ["Operation Encompass", "child witnessing domestic violence"],
+    "missing-children": ["return home interview", "a child has gone missing from care"],
+    "other-statutory-reviews": ["safeguarding adults review", "what is a DHR"],
+    "deaths-in-settings": ["child died in a young offender institution"],
 }
 
 OUT_OF_SCOPE = [
@@ -150,6 +160,10 @@ async def test_scr_answer_is_right_for_today(chat: Chat) -> None:
 async def test_related_topics_are_buttons(chat: Chat) -> None:
     await chat.say("what is a rapid review")
     related = chat.assistant.knowledge.topics["rapid-review"].related
-    assert [b.data for b in chat.buttons] == [f"/topic {r}" for r in related]
-    await chat.press(chat.buttons[0].label)
+    # "More" comes first (the rest of this answer), then the related topics.
+    assert [b.data for b in chat.buttons] == [
+        "/topic rapid-review more",
+        *(f"/topic {r}" for r in related),
+    ]
+    await chat.press(chat.buttons[1].label)
     assert chat.replies[0].id == related[0]

@@ -31,8 +31,8 @@ NOTIFY = "Start a significant incident notification"
 LEGACY_BUTTON = "Show the 2015 serious case review test"
 
 
-def tree_paths() -> list[tuple[tuple[str, ...], str]]:
-    """Every (answers, outcome id) from the start, read straight from the YAML.
+def tree_paths(start: str) -> list[tuple[tuple[str, ...], str]]:
+    """Every (answers, outcome id) from `start`, read straight from the YAML.
 
     Deliberately not through knowledge.threshold, so the walk does not trust the code it tests.
     """
@@ -47,11 +47,16 @@ def tree_paths() -> list[tuple[tuple[str, ...], str]]:
         for answer in LABELS:
             walk(questions[node]["on_" + answer.replace(" ", "_")], (*answers, answer))
 
-    walk(TREE["start"], ())
+    walk(start, ())
     return paths
 
 
-PATHS = tree_paths()
+# (the command that starts the check, answers, outcome): today's check, and the walk for an
+# incident before September 2019, which only /threshold 2015 starts.
+PATHS = [("/threshold", *path) for path in tree_paths(TREE["start"])] + [
+    ("/threshold 2015", *path) for path in tree_paths(TREE["legacy_test"]["start"])
+]
+SAFETY_FIRST = "First, the child: if this child"
 OUTCOME_TITLES = {o["id"]: o["title"] for o in TREE["outcomes"]}
 QUESTION_TEXTS = {q["id"]: " ".join(q["text"].split()) for q in TREE["questions"]}
 
@@ -81,28 +86,32 @@ async def answer_all(chat: Chat, answers: tuple[str, ...] | list[str]) -> None:
 
 def test_the_tree_has_paths_to_every_outcome() -> None:
     """Guards the path tests below against a walk that finds (almost) nothing."""
-    assert {outcome for _, outcome in PATHS} == set(OUTCOME_TITLES)
+    assert {outcome for _, _, outcome in PATHS} == set(OUTCOME_TITLES)
     assert len(PATHS) >= 20
 
 
 async def test_every_path_in_the_core(assistant: Assistant, subtests: Any) -> None:
-    for number, (answers, outcome) in enumerate(PATHS):
-        with subtests.test(answers=answers, outcome=outcome):
+    for number, (command, answers, outcome) in enumerate(PATHS):
+        with subtests.test(command=command, answers=answers, outcome=outcome):
             chat = Chat(assistant, f"path:{number}")
-            await chat.say("/threshold")
+            await chat.say(command)
+            pre_2019 = command == "/threshold 2015"
+            assert ("2015 serious case review test" in chat.text) == pre_2019
             for step, answer in enumerate(answers, 1):
                 assert chat.replies[-1].title == f"Question {step}"
                 await press(chat, LABELS[answer])
             title = OUTCOME_TITLES[outcome]
-            assert chat.replies[0].title == title
+            assert [r.title for r in chat.replies] == [title]
+            # The child's safety now comes first in every outcome, before any process.
+            assert chat.replies[0].text.startswith(SAFETY_FIRST)
+            assert "/urgent" in chat.replies[0].text
             assert "safeguarding partners" in chat.text
             assert "Who decides:" in chat.text and "Timescale:" in chat.text
+            assert "Source:" not in chat.text, "sources are listed once, as links"
             assert all(link.url.startswith("http") for link in chat.replies[0].links)
             assert chat.replies[0].links, "an outcome cites its sources"
             assert data_of(chat, NOTIFY) == "/notify"
             assert data_of(chat, "Start again") == "/threshold"
-            pre_2019 = answers[0] == "yes"
-            assert ("2015 serious case review test" in chat.text) == pre_2019
             assert any(b.label == LEGACY_BUTTON for b in chat.buttons) != pre_2019
             # The check is over: "yes" is now an ordinary message, not an answer.
             await chat.say("yes")
@@ -110,10 +119,10 @@ async def test_every_path_in_the_core(assistant: Assistant, subtests: Any) -> No
 
 
 async def test_every_path_over_telegram(telegram: TelegramHarness, subtests: Any) -> None:
-    for number, (answers, outcome) in enumerate(PATHS):
-        with subtests.test(answers=answers, outcome=outcome):
+    for number, (command, answers, outcome) in enumerate(PATHS):
+        with subtests.test(command=command, answers=answers, outcome=outcome):
             chat_id = 1000 + number
-            sent = await telegram.send_text(chat_id, "/threshold")
+            sent = await telegram.send_text(chat_id, command)
             for step, answer in enumerate(answers, 1):
                 assert sent[-1]["text"].startswith(f"<b>Question {step}</b>")
                 buttons = {b["text"]: b for b in buttons_of(sent[-1])}
@@ -128,16 +137,18 @@ async def test_every_path_over_telegram(telegram: TelegramHarness, subtests: Any
 
 def test_a_path_through_the_real_console(tmp_path: Path) -> None:
     """Typed labels pick the buttons; back forgets an answer; the outcome lists its next steps."""
-    lines = ["/threshold", "no", "yes", "back", "Yes", "yes", "quit"]
+    lines = ["/threshold", "yes", "no", "back", "Yes", "quit"]
     result = run_main(tmp_path, "chat", stdin="\n".join(lines) + "\n")
     assert result.returncode == 0, result.stderr
     turns = result.stdout.split("you> ")
-    assert turns[2].startswith("== Question 2 ==\nHas a child (under 18) died?")
+    assert "== Question 1 ==\nHas a child (under 18) died?" in turns[1]
+    assert turns[2].startswith(f"== Question 2 ==\n{QUESTION_TEXTS['death-abuse']}")
     assert turns[4].startswith("== Question 2 ==")  # back from question 3
-    outcome = turns[6]
+    outcome = turns[5]
     assert outcome.startswith("== Notify the national panel (serious child safeguarding case) ==")
     assert "5 working days" in outcome and "15 working days" in outcome
     assert "Link: Report a serious child safeguarding incident (GOV.UK): https://" in outcome
+    assert "Source:" not in outcome
     assert f"[1] {NOTIFY}" in outcome
     assert f"[2] {LEGACY_BUTTON}" in outcome
 
@@ -146,46 +157,71 @@ def test_a_path_through_the_real_console(tmp_path: Path) -> None:
 
 
 async def test_death_with_abuse_means_notifying_the_panel(chat: Chat) -> None:
-    await answer_all(chat, ["no", "yes", "yes"])
+    await answer_all(chat, ["yes", "yes"])
     assert chat.replies[0].title == "Notify the national panel (serious child safeguarding case)"
+    assert chat.replies[0].text.startswith(SAFETY_FIRST)
+    assert "children's social care or the police at once" in chat.text
     assert "5 working days" in chat.text
     assert "15 working days" in chat.text
-    assert "formerly the LSCB chair" in chat.text
+    assert "formerly the LSCB" not in chat.text
     assert "informs the decision; it does not make it" in chat.text
 
 
 async def test_serious_harm_without_abuse_but_joint_working_concerns(chat: Chat) -> None:
-    await answer_all(chat, ["no", "no", "yes", "no", "yes"])
+    await answer_all(chat, ["no", "yes", "no", "yes"])
     assert chat.replies[0].title == "Below the statutory threshold, but there is learning"
     assert "local learning review" in chat.text and "SILP" in chat.text
 
 
 async def test_looked_after_child_death_without_abuse(chat: Chat) -> None:
-    await answer_all(chat, ["no", "yes", "no", "yes"])
-    assert "Secretary of State and Ofsted" in chat.text
+    await answer_all(chat, ["yes", "no", "yes"])
+    assert "within 5 working days of becoming aware" in chat.text
+    assert "whether or not abuse or neglect is suspected" in chat.text
 
 
 async def test_not_sure_sends_you_to_your_dsl(chat: Chat) -> None:
-    await answer_all(chat, ["no", "not sure"])
+    await answer_all(chat, ["not sure"])
     assert chat.replies[0].title == "Discuss with your designated safeguarding lead or SLO"
     assert "do not guess" in chat.text
 
 
+async def test_a_live_case_starts_with_the_child_not_the_date(chat: Chat) -> None:
+    await chat.say("/threshold")
+    assert chat.replies[-1].text == "Has a child (under 18) died?"
+    assert "2019" not in chat.text
+
+
 async def test_pre_2019_case_gets_the_2015_test(chat: Chat) -> None:
-    await answer_all(chat, ["yes", "yes", "yes"])
+    await chat.say("/threshold 2015")
     titles = [r.title for r in chat.replies]
-    assert titles[0] == "Would have met the serious case review criteria (before 29 September 2019)"
-    assert titles[1] == "The 2015 serious case review test (regulation 5, LSCB Regulations 2006)"
-    assert "cause for" in chat.replies[1].text and "concern" in chat.replies[1].text
-    assert chat.replies[1].buttons, "the next steps go on the last message"
+    assert titles[0] == "The 2015 serious case review test (regulation 5, LSCB Regulations 2006)"
+    assert "cause for" in chat.replies[0].text and "concern" in chat.replies[0].text
+    assert titles[-1] == "Question 1"
+    assert chat.replies[-1].text == QUESTION_TEXTS["legacy-abuse"]
+    await press(chat, "Yes")
+    await press(chat, "Yes")
+    assert [r.title for r in chat.replies] == [
+        "Would have met the serious case review criteria (before 29 September 2019)"
+    ]
+    assert chat.replies[0].buttons, "the next steps go on the outcome"
+    assert LEGACY_BUTTON not in [b.label for b in chat.buttons]
 
 
 async def test_2015_test_on_request(chat: Chat) -> None:
-    await answer_all(chat, ["no", "no", "no", "no", "no"])
+    await answer_all(chat, ["no", "no", "no", "no"])
     assert chat.replies[0].title == "No statutory review indicated"
     await press(chat, LEGACY_BUTTON)
     assert chat.replies[0].title.startswith("The 2015 serious case review test")
     assert "regulation 5" in chat.text.lower() or "LSCB Regulations 2006" in chat.text
+    assert chat.replies[-1].text == QUESTION_TEXTS["legacy-abuse"]
+
+
+async def test_2015_test_mid_check_keeps_the_current_question(chat: Chat) -> None:
+    await answer_all(chat, ["no"])
+    await chat.say("/threshold 2015")
+    assert (chat.replies[0].title or "").startswith("The 2015 serious case review test")
+    assert chat.replies[-1].text == QUESTION_TEXTS["seriously-harmed"]
+    assert chat.replies[-1].title == "Question 2"
 
 
 async def test_answers_can_be_typed_in_any_case(chat: Chat) -> None:
@@ -210,12 +246,11 @@ async def test_free_text_starts_the_check(chat: Chat) -> None:
 async def test_definition_asked_mid_check_then_the_question_again(chat: Chat) -> None:
     await chat.say("/threshold")
     await press(chat, "No")
-    await press(chat, "No")
     assert chat.replies[-1].id == "seriously-harmed"
     await chat.say("what does serious harm mean?")
     assert chat.replies[0].title == "Serious harm (definition)"
     assert "long-term impairment" in chat.replies[0].text
-    assert chat.replies[-1].title == "Question 3"
+    assert chat.replies[-1].title == "Question 2"
     assert chat.replies[-1].text == QUESTION_TEXTS["seriously-harmed"]
     assert [b.label for b in chat.buttons][:3] == ["Yes", "No", "Not sure"]
     await press(chat, "Yes")  # the check carries on where it was
@@ -224,12 +259,11 @@ async def test_definition_asked_mid_check_then_the_question_again(chat: Chat) ->
 
 async def test_help_explains_the_current_question(chat: Chat) -> None:
     await chat.say("/threshold")
-    await press(chat, "No")
     for text in ("help", "What does this mean?"):
         await chat.say(text)
         assert chat.replies[0].title == "What this question means"
         assert "suspected suicide" in chat.replies[0].text
-        assert chat.replies[-1].title == "Question 2"
+        assert chat.replies[-1].title == "Question 1"
     await press(chat, "What does this mean?")
     assert "suspected suicide" in chat.replies[0].text
 
@@ -257,8 +291,8 @@ async def test_back_returns_to_the_previous_question_and_forgets_its_answer(chat
     assert chat.replies[-1].title == "Question 2"
     await chat.say("/back")
     assert chat.replies[-1].title == "Question 1"
-    await press(chat, "Yes")  # now the pre-2019 route: the earlier "No" is forgotten
-    assert chat.replies[-1].text == QUESTION_TEXTS["legacy-abuse"]
+    await press(chat, "Yes")  # now a death: the earlier "No" is forgotten
+    assert chat.replies[-1].text == QUESTION_TEXTS["death-abuse"]
 
 
 async def test_back_at_the_first_question_stays_there(chat: Chat) -> None:
@@ -291,7 +325,7 @@ async def test_old_buttons_do_not_answer_the_current_question(chat: Chat) -> Non
     await chat.say(first_yes)  # pressed again, scrolled back up
     assert "belongs to an earlier question" in chat.replies[0].text
     assert chat.replies[-1].title == "Question 2"
-    assert chat.replies[-1].text == QUESTION_TEXTS["child-died"]
+    assert chat.replies[-1].text == QUESTION_TEXTS["seriously-harmed"]
     await chat.say("cancel")
     await chat.say(first_yes)
     assert "already finished or was cancelled" in chat.replies[0].text
@@ -323,7 +357,7 @@ async def test_guide_changed_mid_check_starts_again(chat: Chat) -> None:
     await press(chat, "No")
     conversation = chat.assistant.conversation
     guide = conversation.knowledge.threshold
-    questions = {k: v for k, v in guide.questions.items() if k != "child-died"}
+    questions = {k: v for k, v in guide.questions.items() if k != "seriously-harmed"}
     changed = dataclasses.replace(guide, questions=questions)
     conversation.replace_knowledge(dataclasses.replace(conversation.knowledge, threshold=changed))
     await chat.say("yes")
@@ -434,8 +468,10 @@ def test_unreachable_nodes(tmp_path: Path) -> None:
         tree["outcomes"].append({**node(tree, "notify-panel"), "id": "orphan-outcome"})
 
     assert problems_of(broken_copy(tmp_path, change)) == [
-        "threshold.yaml: orphan: id: not reachable from start 'era'",
-        "threshold.yaml: orphan-outcome: id: not reachable from start 'era'",
+        "threshold.yaml: orphan: id: not reachable from start 'child-died' or legacy_test "
+        "start 'legacy-abuse'",
+        "threshold.yaml: orphan-outcome: id: not reachable from start 'child-died' or "
+        "legacy_test start 'legacy-abuse'",
     ]
 
 
@@ -471,13 +507,13 @@ def test_malformed_source_and_unknown_start(tmp_path: Path) -> None:
     def change(tree: dict[str, Any]) -> None:
         tree["start"] = "first"
         node(tree, "notify-panel")["sources"][0]["url"] = "www.gov.uk/report"
-        tree["legacy_test"]["when_yes_to"] = "when"
+        tree["legacy_test"]["start"] = "when"
 
     assert problems_of(broken_copy(tmp_path, change)) == [
         "threshold.yaml: notify-panel: sources[1].url: malformed link 'www.gov.uk/report': "
         "expected an http(s) address",
         "threshold.yaml: -: start: no question with id 'first'",
-        "threshold.yaml: legacy_test: when_yes_to: no question with id 'when'",
+        "threshold.yaml: legacy_test: start: no question with id 'when'",
     ]
 
 
