@@ -72,6 +72,11 @@ class OutgoingEmail:
     message_id: str  # full "<...@...>" id, derived from the reference for notifications
     cc: tuple[str, ...] = ()
     reply_to: str | None = None
+    # Threading (a reply by email, a hand-off reminder): the Message-IDs this one answers.
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    # RFC 3834: "auto-replied" for an answer to a message, "auto-generated" for everything else.
+    auto_submitted: str = "auto-generated"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,6 +91,9 @@ class OutgoingEmail:
             message_id=data["message_id"],
             cc=tuple(data.get("cc", ())),
             reply_to=data.get("reply_to"),
+            in_reply_to=data.get("in_reply_to"),
+            references=tuple(data.get("references", ())),
+            auto_submitted=data.get("auto_submitted", "auto-generated"),
         )
 
 
@@ -137,10 +145,28 @@ def build_message(
     message["Subject"] = " ".join(email_.subject.split())
     message["Date"] = email.utils.formatdate(date, localtime=True)
     message["Message-ID"] = email_.message_id
+    _set_thread_headers(message, email_)
     message.set_content(email_.text)
     if email_.html is not None:
         message.add_alternative(email_.html, subtype="html")
     return message
+
+
+def _set_thread_headers(message: EmailMessage, email_: OutgoingEmail) -> None:
+    """Threading, and the marks that stop mail loops: every email we send says it was sent
+    automatically, so well-behaved auto-responders (and our own email channel) never answer it."""
+    ids = [i for i in (email_.in_reply_to, *email_.references) if i]
+    if any(not MESSAGE_ID.fullmatch(i) for i in ids):
+        raise ValueError("In-Reply-To and References must be Message-IDs")
+    if email_.in_reply_to:
+        message["In-Reply-To"] = email_.in_reply_to
+    if email_.references:
+        message["References"] = " ".join(email_.references)
+    if email_.auto_submitted not in ("auto-generated", "auto-replied"):
+        raise ValueError("Auto-Submitted must be auto-generated or auto-replied")
+    message["Auto-Submitted"] = email_.auto_submitted
+    # Exchange: no out-of-office or delivery receipts back to the assistant.
+    message["X-Auto-Response-Suppress"] = "All"
 
 
 def _lowered(values: Sequence[str]) -> set[str]:
