@@ -183,3 +183,27 @@ def partnership_email(
         in_reply_to=handoff.message_id if reminder else None,
         references=(handoff.message_id,) if reminder else (),
     )
+
+
+async def open_handoffs(ctx: Context) -> list[Reply]:
+    """For /unanswered: the questions sent to the partnership and not yet answered."""
+    if not available(ctx.settings):
+        return []
+    handoffs = await ctx.storage.handoffs("open")
+    if not handoffs:
+        return [Reply("No questions are waiting for the partnership.", kind="handoffs")]
+    lines = []
+    for handoff in handoffs:
+        asked = time.strftime("%d %b %Y %H:%M", time.localtime(handoff.created_at))
+        reminded = " (reminded)" if handoff.reminded_at else ""
+        lines.append(
+            f"- {handoff.reference}, {asked}, by {channel_name(handoff.chat)}{reminded}: "
+            f"{handoff.question}"
+        )
+    return [
+        Reply(
+            "\n".join(lines),
+            kind="handoffs",
+            title=f"{len(handoffs)} question(s) waiting for the partnership's answer",
+        )
+    ]
