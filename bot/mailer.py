@@ -29,7 +29,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -189,13 +189,24 @@ class Transport(Protocol):
 class SmtpTransport:
     """Sends through an SMTP server with aiosmtplib: STARTTLS, implicit TLS or plain."""
 
-    def __init__(self, smtp: SmtpSettings, password: Secret, ca_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        smtp: SmtpSettings,
+        password: Secret,
+        ca_file: Path | None = None,
+        oauth_token: Callable[[], Awaitable[str]] | None = None,
+    ) -> None:
         self.smtp = smtp
         self._password = password
         self._ca_file = ca_file
+        # XOAUTH2 (Microsoft 365, where basic authentication is being retired): a fresh token
+        # per connection, in place of the password.
+        self._oauth_token = oauth_token
 
     def describe(self) -> str:
         login = " with login" if self.smtp.username else ""
+        if self.smtp.username and self._oauth_token is not None:
+            login = " with XOAUTH2 login"
         return f"SMTP {self.smtp.host}:{self.smtp.port} ({self.smtp.security}{login})"
 
     async def send(self, message: EmailMessage, name: str) -> None:
@@ -205,7 +216,10 @@ class SmtpTransport:
             hostname=smtp.host,
             port=smtp.port,
             username=smtp.username or None,
-            password=self._password.reveal() if smtp.username else None,
+            password=(
+                self._password.reveal() if smtp.username and self._oauth_token is None else None
+            ),
+            oauth_token_generator=self._oauth_token if smtp.username else None,
             timeout=smtp.timeout_seconds,
             use_tls=smtp.security == "tls",
             # True, not None: with "starttls" configured, a server that does not offer it is an
@@ -259,7 +273,12 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def make_transport(settings: Settings) -> Transport:
     if settings.smtp.host:
         ca_file = settings.path(settings.smtp.ca_file) if settings.smtp.ca_file else None
-        return SmtpTransport(settings.smtp, settings.smtp_password, ca_file)
+        oauth_token = None
+        if settings.email is not None and settings.email.smtp_login == "xoauth2":
+            from bot.email.oauth import OUTLOOK_SCOPE, AppTokens  # only when configured
+
+            oauth_token = AppTokens(settings.email, settings.oauth_client_secret, OUTLOOK_SCOPE)
+        return SmtpTransport(settings.smtp, settings.smtp_password, ca_file, oauth_token)
     return FolderTransport(settings)
 
 

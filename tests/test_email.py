@@ -3,13 +3,14 @@ real SMTP server (aiosmtpd) receives what the outbox sends, on a real SQLite fil
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.app import build_assistant
-from config.settings import Settings
+from config.settings import Secret, Settings
 from tests.email_support import (
     ASSISTANT,
     PRACTITIONER,
@@ -182,3 +183,41 @@ def test_settings_email_section_turns_the_channel_on(tmp_path: Path) -> None:
     path.write_text("email:\n  source: pop3\n")
     with pytest.raises(SettingsError, match=r"email\.source"):
         load_settings(path, environ={})
+
+
+async def test_smtp_xoauth2_login(settings: Settings) -> None:
+    """The outbox logs in with XOAUTH2 (a bearer token, no password) when configured."""
+    import base64
+
+    from aiosmtpd.smtp import AuthResult
+
+    from bot.mailer import OutgoingEmail, SmtpTransport, build_message
+
+    class OAuthRecorder(Recorder):
+        tokens: list[str]
+
+        async def auth_XOAUTH2(self, server: object, args: list[str]) -> AuthResult:
+            decoded = base64.b64decode(args[1]).decode()
+            self.tokens.append(decoded)
+            return AuthResult(success="auth=Bearer token-1" in decoded)
+
+    recorder = OAuthRecorder()
+    recorder.tokens = []
+    calls = 0
+
+    async def token() -> str:
+        nonlocal calls
+        calls += 1
+        return "token-1"
+
+    with smtp_server(recorder, auth_require_tls=False) as port:
+        smtp = dataclasses.replace(
+            settings.smtp, host="127.0.0.1", port=port, security="none", username=ASSISTANT
+        )
+        transport = SmtpTransport(smtp, Secret(""), oauth_token=token)
+        assert "XOAUTH2" in transport.describe()
+        email_ = OutgoingEmail((PRACTITIONER,), "Hello", "Text", None, "<x.1@bbscp.example.org>")
+        await transport.send(build_message(email_, ASSISTANT), "x")
+    assert calls == 1
+    assert recorder.tokens == [f"user={ASSISTANT}\x01auth=Bearer token-1\x01\x01"]
+    assert len(recorder.received) == 1
