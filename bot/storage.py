@@ -827,6 +827,16 @@ class Storage:
             "UPDATE handoffs SET reminded_at = ? WHERE id = ?", (time.time(), handoff_id)
         )
 
+    async def forget_handoffs(self, told_before: float) -> int:
+        """Blank the question and answer of hand-offs settled before `told_before`; the
+        reference, chat and timestamps stay for the record."""
+        cursor = await self.db.execute(
+            "UPDATE handoffs SET question = '', answer = NULL"
+            " WHERE told_at < ? AND (question != '' OR answer IS NOT NULL)",
+            (told_before,),
+        )
+        return cursor.rowcount
+
     async def outbox_has(self, message_id: str) -> bool:
         async with self.db.execute(
             "SELECT 1 FROM outbox WHERE message_id = ?", (message_id,)

@@ -187,3 +187,16 @@ async def test_no_offer_without_email_settings(chat: Chat, settings: Settings) -
     await chat.say(UNANSWERABLE)
     assert chat.replies[-1].kind == "fallback"
     assert all(b.label != "Ask the partnership" for b in chat.buttons)
+
+
+async def test_settled_handoff_text_forgotten_after_retention(world: EmailWorld) -> None:
+    _, question = await ask_by_email(world)
+    await world.send(reply_to(question, STAFF, "Renew it online."))
+    [handoff] = await world.assistant.storage.handoffs("answered")
+    assert handoff.question == UNANSWERABLE
+    days = world.assistant.settings.retention.unanswered_days
+    world.channel.desk.clock = lambda: time.time() + (days + 1) * 86400
+    await world.turn()
+    [handoff] = await world.assistant.storage.handoffs("answered")
+    assert (handoff.question, handoff.answer) == ("", None)
+    assert handoff.reference.startswith("Q-")

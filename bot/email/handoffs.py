@@ -139,3 +139,5 @@ class HandoffDesk:
                 await self.storage.mark_handoff_reminded(handoff.id)
                 log.info("hand-off %s: partnership reminded", handoff.reference)
         await self.tell(deliver)
+        # What people typed is kept as long as unanswered questions are (retention settings).
+        await self.storage.forget_handoffs(now - self.settings.retention.unanswered_days * 86400)
