@@ -827,6 +827,13 @@ class Storage:
             "UPDATE handoffs SET reminded_at = ? WHERE id = ?", (time.time(), handoff_id)
         )
 
+    async def set_handoff_thread(self, reference: str, chat: str, thread: dict[str, Any]) -> None:
+        """Remember the email thread a hand-off was asked in, so the answer joins it."""
+        await self.db.execute(
+            "UPDATE handoffs SET thread = ? WHERE reference = ? AND chat = ?",
+            (json.dumps(thread), reference, chat),
+        )
+
     async def forget_handoffs(self, told_before: float) -> int:
         """Blank the question and answer of hand-offs settled before `told_before`; the
         reference, chat and timestamps stay for the record."""

@@ -25,6 +25,7 @@ BUTTON = "Ask the partnership"
 QUESTION_KEY = "handoff_question"  # session data: the last unanswered question
 MAX_QUESTION = 1500
 SEND, CANCEL = "send", "cancel"
+SENT_KIND = "handoff_sent"  # the reply confirming a hand-off; its id is the reference
 
 
 def available(settings: Settings) -> bool:
@@ -117,7 +118,7 @@ class HandoffFlow:
                     f"Sent to the partnership as {handoff.reference}. When a member of staff "
                     "replies, I'll pass the answer to you here. Meanwhile you can keep asking me "
                     "other questions.",
-                    kind="handoff_sent",
+                    kind=SENT_KIND,
                     id=handoff.reference,
                 )
             ]

@@ -149,6 +149,7 @@ class EmailWorld:
         self.recorder = recorder
         self.channel: EmailChannel = make_email_channel(assistant)
         self._seen = 0
+        self.inbound_ids: list[str] = []  # Message-IDs of the emails delivered with `send`
 
     async def turn(self) -> list[EmailMessage]:
         """Read the mailbox, answer, deliver the outbox; the emails sent in this turn."""
@@ -159,6 +160,7 @@ class EmailWorld:
         return [r.message for r in new]
 
     async def send(self, message: EmailMessage) -> list[EmailMessage]:
+        self.inbound_ids.append(str(message["Message-ID"]))
         self.mailbox.deliver(message)
         return await self.turn()
 

@@ -128,12 +128,15 @@ async def test_asked_by_email_answered_by_email(world: EmailWorld) -> None:
     reference, question = await ask_by_email(world)
     sent = await world.send(reply_to(question, STAFF, "Renew it online.\n\nSam\nBBSCP team"))
     [relayed] = to(sent, PRACTITIONER)
-    assert reference in relayed["Subject"]
+    assert relayed["Subject"] == "Re: Permit", "in the thread the person asked in"
+    assert relayed["In-Reply-To"] is not None
+    assert relayed["In-Reply-To"] in world.inbound_ids
+    assert reference in text_of(relayed)
     assert "Renew it online." in text_of(relayed)
     assert "partnership's staff" in text_of(relayed).lower()
     assert "not by the assistant" in text_of(relayed)
     assert "wrote:" not in text_of(relayed)
-    assert relayed["Auto-Submitted"] == "auto-generated"
+    assert relayed["Auto-Submitted"] == "auto-replied"
     assert await world.turn() == []
 
 

@@ -34,6 +34,7 @@ from bot.replies import Incoming, Reply
 from bot.storage import Storage
 from config.registry import Registry, normal_email
 from config.settings import EmailSettings, Settings
+from handlers.handoff import SENT_KIND as HANDOFF_SENT
 
 if TYPE_CHECKING:  # bot.app builds the assistant this channel serves
     from bot.app import Assistant
@@ -161,7 +162,7 @@ class EmailChannel(BackgroundTask):
         handoff = await self.desk.match(mail)
         if handoff is False:
             return "ignored"
-        if handoff is not None and handoff is not True:
+        if handoff is not None:
             if await self.desk.accept(handoff, mail):
                 await self.desk.tell(self.deliver)
                 return "staff"
@@ -191,6 +192,14 @@ class EmailChannel(BackgroundTask):
             replies = await self.conversation.handle(
                 Incoming(chat, text, pressed=picked is not None)
             )
+        for reply in replies:
+            if reply.kind == HANDOFF_SENT and reply.id:
+                # The answer will come back in this thread (see `deliver`).
+                thread = {
+                    "subject": mail.subject,
+                    "references": [*mail.references, mail.message_id],
+                }
+                await self.storage.set_handoff_thread(reply.id, chat, thread)
         await self.storage.save_email_choices(
             chat, [[b.label, b.data] for b in render.buttons_of(replies)], render.by_number(replies)
         )
@@ -299,11 +308,20 @@ class EmailChannel(BackgroundTask):
             return True
         first = replies[0]
         seed = hashlib.sha256(f"{chat}|{first.kind}|{first.id}".encode()).hexdigest()[:32]
+        subject = first.title or f"Your question {first.id or ''}".strip()
+        handoff = await self.storage.handoff_by_reference(first.id) if first.id else None
+        thread = handoff.thread if handoff is not None and handoff.chat == chat else {}
+        references = tuple(thread.get("references", ()))[-MAX_REFERENCES:]
+        if references:
+            subject = thread.get("subject") or subject
+            subject = subject if subject.lower().startswith("re:") else f"Re: {subject}"
         outgoing = self.compose(
             address,
-            first.title or f"Your question {first.id or ''}".strip(),
+            subject,
             replies,
             make_message_id(f"news.{seed}", self.settings.mail.from_address),
+            in_reply_to=references[-1] if references else None,
+            references=references,
         )
         await self.storage.enqueue_email(outgoing, chat, "email_news")
         self.conversation.wake_outbox()

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from bot.email.parse import InboundEmail
 from bot.replies import Reply
@@ -43,7 +44,7 @@ class HandoffDesk:
         configured = email.staff_addresses if email else ()
         return {normal_email(a) for a in (*configured, partnership_address(self.settings))}
 
-    async def match(self, mail: InboundEmail) -> Handoff | bool | None:
+    async def match(self, mail: InboundEmail) -> Handoff | Literal[False] | None:
         """The hand-off this email answers; False if it claims one it may not answer (a
         reference from a non-staff address, or an unknown reference); None if it is no reply."""
         handoff = await self.storage.handoff_by_message_ids(mail.thread_ids())
