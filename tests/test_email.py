@@ -89,6 +89,18 @@ async def test_auto_replies_bounces_lists_and_our_own_mail_are_ignored(
     ]
     for message in ignored:
         assert await world.send(message) == [], message["Subject"]
+    # A delivery-status report from an ordinary-looking address (RFC 3464).
+    bounce = (
+        f"From: Mail System <postbox@nhs.net>\r\nTo: {ASSISTANT}\r\n"
+        "Subject: Delivery Status Notification (Failure)\r\nMessage-ID: <dsn.1@nhs.net>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status;"
+        ' boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nWhat is an SCR?\r\n'
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; nhs.net\r\n"
+        "\r\nFinal-Recipient: rfc822; x@nhs.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "\r\n--b--\r\n"
+    ).encode()
+    world.mailbox.deliver(bounce)
+    assert await world.turn() == []
     # Our own answer coming back (a forwarding rule, a copy to the mailbox) is not answered.
     [answer] = await world.send(written(PRACTITIONER, "What is an SCR?"))
     assert await world.send(answer) == []
