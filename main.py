@@ -84,6 +84,13 @@ async def serve(settings: Settings, console: bool) -> None:
     assistant = await build_assistant(settings)
     assistant.outbox.start()  # delivers queued email, including any left from the last run
     assistant.retention.start()  # runs now, then hourly
+    email_channel = None
+    if settings.email is not None:
+        from bot.email.channel import make_email_channel
+
+        # Beside the chat channel, in the same event loop and database.
+        email_channel = make_email_channel(assistant)
+        email_channel.start()
     try:
         if console or not settings.telegram_token:
             await run_console(assistant.conversation, banner=None if console else NO_TOKEN_BANNER)
@@ -92,6 +99,8 @@ async def serve(settings: Settings, console: bool) -> None:
 
             await run_polling(assistant)
     finally:
+        if email_channel is not None:
+            await email_channel.stop()
         await assistant.close()
 
 

@@ -14,7 +14,16 @@ from bot.retention import RetentionJob
 from bot.storage import Storage
 from config.registry import load_registry
 from config.settings import Settings
-from handlers import admin, general, notification, privacy, questions, reports, threshold
+from handlers import (
+    admin,
+    general,
+    handoff,
+    notification,
+    privacy,
+    questions,
+    reports,
+    threshold,
+)
 from handlers.signin import Access, SignIn
 from knowledge.loader import Knowledge, load_knowledge
 
@@ -62,10 +71,12 @@ def wire(conversation: Conversation, access: Access) -> None:
     add("topic", questions.show_topic)
     add("report", reports.show_report)
     add("form", notification.form_closed)  # a notification form's button, once the form is closed
+    add("handoff", handoff.start)  # "Ask the partnership", offered by the fallback
     conversation.add_flow(threshold.ThresholdFlow())
     # Every reply of the form is private: Telegram deletes them after the submit.
     conversation.add_flow(privacy.PrivateFlow(notification.FLOW))
     conversation.add_flow(sign_in.flow)
+    conversation.add_flow(handoff.HandoffFlow())
 
 
 async def build_assistant(settings: Settings, database: str | None = None) -> Assistant:
@@ -75,7 +86,12 @@ async def build_assistant(settings: Settings, database: str | None = None) -> As
     registry = load_registry(settings.path(settings.registry_file))
     storage = await Storage.open(database or settings.path(settings.database))
     conversation = Conversation(
-        knowledge, storage, settings, free_text=questions.respond, answerer=questions.answer_in_flow
+        knowledge,
+        storage,
+        settings,
+        # The fallback offers the hand-off to the partnership when email is configured.
+        free_text=handoff.with_offer(questions.respond),
+        answerer=questions.answer_in_flow,
     )
     access = Access(registry)
     await access.use_registry(registry, storage)

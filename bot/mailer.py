@@ -29,7 +29,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -72,6 +72,11 @@ class OutgoingEmail:
     message_id: str  # full "<...@...>" id, derived from the reference for notifications
     cc: tuple[str, ...] = ()
     reply_to: str | None = None
+    # Threading (a reply by email, a hand-off reminder): the Message-IDs this one answers.
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    # RFC 3834: "auto-replied" for an answer to a message, "auto-generated" for everything else.
+    auto_submitted: str = "auto-generated"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,6 +91,9 @@ class OutgoingEmail:
             message_id=data["message_id"],
             cc=tuple(data.get("cc", ())),
             reply_to=data.get("reply_to"),
+            in_reply_to=data.get("in_reply_to"),
+            references=tuple(data.get("references", ())),
+            auto_submitted=data.get("auto_submitted", "auto-generated"),
         )
 
 
@@ -137,10 +145,28 @@ def build_message(
     message["Subject"] = " ".join(email_.subject.split())
     message["Date"] = email.utils.formatdate(date, localtime=True)
     message["Message-ID"] = email_.message_id
+    _set_thread_headers(message, email_)
     message.set_content(email_.text)
     if email_.html is not None:
         message.add_alternative(email_.html, subtype="html")
     return message
+
+
+def _set_thread_headers(message: EmailMessage, email_: OutgoingEmail) -> None:
+    """Threading, and the marks that stop mail loops: every email we send says it was sent
+    automatically, so well-behaved auto-responders (and our own email channel) never answer it."""
+    ids = [i for i in (email_.in_reply_to, *email_.references) if i]
+    if any(not MESSAGE_ID.fullmatch(i) for i in ids):
+        raise ValueError("In-Reply-To and References must be Message-IDs")
+    if email_.in_reply_to:
+        message["In-Reply-To"] = email_.in_reply_to
+    if email_.references:
+        message["References"] = " ".join(email_.references)
+    if email_.auto_submitted not in ("auto-generated", "auto-replied"):
+        raise ValueError("Auto-Submitted must be auto-generated or auto-replied")
+    message["Auto-Submitted"] = email_.auto_submitted
+    # Exchange: no out-of-office or delivery receipts back to the assistant.
+    message["X-Auto-Response-Suppress"] = "All"
 
 
 def _lowered(values: Sequence[str]) -> set[str]:
@@ -163,13 +189,24 @@ class Transport(Protocol):
 class SmtpTransport:
     """Sends through an SMTP server with aiosmtplib: STARTTLS, implicit TLS or plain."""
 
-    def __init__(self, smtp: SmtpSettings, password: Secret, ca_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        smtp: SmtpSettings,
+        password: Secret,
+        ca_file: Path | None = None,
+        oauth_token: Callable[[], Awaitable[str]] | None = None,
+    ) -> None:
         self.smtp = smtp
         self._password = password
         self._ca_file = ca_file
+        # XOAUTH2 (Microsoft 365, where basic authentication is being retired): a fresh token
+        # per connection, in place of the password.
+        self._oauth_token = oauth_token
 
     def describe(self) -> str:
         login = " with login" if self.smtp.username else ""
+        if self.smtp.username and self._oauth_token is not None:
+            login = " with XOAUTH2 login"
         return f"SMTP {self.smtp.host}:{self.smtp.port} ({self.smtp.security}{login})"
 
     async def send(self, message: EmailMessage, name: str) -> None:
@@ -179,7 +216,10 @@ class SmtpTransport:
             hostname=smtp.host,
             port=smtp.port,
             username=smtp.username or None,
-            password=self._password.reveal() if smtp.username else None,
+            password=(
+                self._password.reveal() if smtp.username and self._oauth_token is None else None
+            ),
+            oauth_token_generator=self._oauth_token if smtp.username else None,
             timeout=smtp.timeout_seconds,
             use_tls=smtp.security == "tls",
             # True, not None: with "starttls" configured, a server that does not offer it is an
@@ -233,7 +273,12 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def make_transport(settings: Settings) -> Transport:
     if settings.smtp.host:
         ca_file = settings.path(settings.smtp.ca_file) if settings.smtp.ca_file else None
-        return SmtpTransport(settings.smtp, settings.smtp_password, ca_file)
+        oauth_token = None
+        if settings.email is not None and settings.email.smtp_login == "xoauth2":
+            from bot.email.oauth import OUTLOOK_SCOPE, AppTokens  # only when configured
+
+            oauth_token = AppTokens(settings.email, settings.oauth_client_secret, OUTLOOK_SCOPE)
+        return SmtpTransport(settings.smtp, settings.smtp_password, ca_file, oauth_token)
     return FolderTransport(settings)
 
 

@@ -112,6 +112,47 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX notifications_by_chat ON notifications (chat, created_at);
     """,
+    # 4: the email channel and the hand-off to the partnership. inbox: each inbound Message-ID
+    # once (status pending | answered | ignored | noticed | staff), the parsed email kept only
+    # until it is answered. email_choices: the options last offered to an email chat, so a reply
+    # "2" picks the second. handoffs: questions sent to the partnership's staff
+    # (status open | answered | closed; told_at: when the person was given the outcome).
+    """
+    CREATE TABLE inbox (
+        id INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL UNIQUE,
+        sender TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        mail TEXT NOT NULL DEFAULT '{}',
+        received_at REAL NOT NULL,
+        done_at REAL
+    );
+    CREATE INDEX inbox_by_sender ON inbox (sender, status, received_at);
+    CREATE INDEX inbox_by_status ON inbox (status);
+    CREATE TABLE email_choices (
+        chat TEXT PRIMARY KEY,
+        buttons TEXT NOT NULL,
+        by_number INTEGER NOT NULL
+    );
+    CREATE TABLE handoffs (
+        id INTEGER PRIMARY KEY,
+        reference TEXT NOT NULL UNIQUE,
+        year INTEGER NOT NULL,
+        number INTEGER NOT NULL,
+        chat TEXT NOT NULL,
+        question TEXT NOT NULL,
+        message_id TEXT NOT NULL UNIQUE,
+        thread TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'open',
+        answer TEXT,
+        created_at REAL NOT NULL,
+        reminded_at REAL,
+        finished_at REAL,
+        told_at REAL,
+        UNIQUE (year, number)
+    );
+    CREATE INDEX handoffs_by_status ON handoffs (status);
+    """,
 ]
 
 
@@ -650,6 +691,165 @@ class Storage:
         )
         return cursor.rowcount
 
+    # === email channel and hand-offs (migration 4) ==========================================
+    # Kept together so the email feature's SQL reads as one unit; no method above depends on it.
+
+    async def receive_email(self, message_id: str, sender: str, mail: dict[str, Any]) -> bool:
+        """Record an inbound email as pending; False if its Message-ID was seen before."""
+        cursor = await self.db.execute(
+            "INSERT OR IGNORE INTO inbox (message_id, sender, mail, received_at)"
+            " VALUES (?, ?, ?, ?)",
+            (message_id, sender, json.dumps(mail), time.time()),
+        )
+        return cursor.rowcount == 1
+
+    async def pending_emails(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(Message-ID, sender, parsed email) of every email received but not yet dealt with."""
+        async with self.db.execute(
+            "SELECT message_id, sender, mail FROM inbox WHERE status = 'pending' ORDER BY id"
+        ) as cursor:
+            return [
+                (r["message_id"], r["sender"], json.loads(r["mail"]))
+                for r in await cursor.fetchall()
+            ]
+
+    async def finish_email(self, message_id: str, status: str) -> None:
+        """Mark an inbound email dealt with (`status`) and forget its content."""
+        await self.db.execute(
+            "UPDATE inbox SET status = ?, mail = '{}', done_at = ? WHERE message_id = ?",
+            (status, time.time(), message_id),
+        )
+
+    async def count_inbox(self, sender: str, status: str, since: float) -> int:
+        """How many emails from `sender` ended as `status` since `since` (rate limits)."""
+        async with self.db.execute(
+            "SELECT COUNT(*) FROM inbox WHERE sender = ? AND status = ? AND received_at >= ?",
+            (sender, status, since),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def delete_inbox(self, received_before: float) -> int:
+        cursor = await self.db.execute(
+            "DELETE FROM inbox WHERE status != 'pending' AND received_at < ?", (received_before,)
+        )
+        return cursor.rowcount
+
+    async def save_email_choices(
+        self, chat: str, buttons: list[list[str]], by_number: bool
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO email_choices (chat, buttons, by_number) VALUES (?, ?, ?)"
+            " ON CONFLICT(chat) DO UPDATE SET buttons = excluded.buttons,"
+            " by_number = excluded.by_number",
+            (chat, json.dumps(buttons), int(by_number)),
+        )
+
+    async def email_choices(self, chat: str) -> tuple[list[list[str]], bool]:
+        """The [label, data] pairs last offered to `chat`, and whether a number picks one."""
+        async with self.db.execute(
+            "SELECT buttons, by_number FROM email_choices WHERE chat = ?", (chat,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return (json.loads(row["buttons"]), bool(row["by_number"])) if row else ([], True)
+
+    async def open_handoff(
+        self, chat: str, question: str, token: str, domain: str, thread: dict[str, Any]
+    ) -> Handoff:
+        """Store a question for the partnership under the next Q-<year>-<NNNN>.
+
+        One statement picks the number and inserts, so two processes cannot take the same one.
+        The Message-ID is the reference plus `token` (random), so a reply can be matched to it
+        and nobody can guess it.
+        """
+        now = time.time()
+        year = time.localtime(now).tm_year
+        async with self.db.execute(
+            "INSERT INTO handoffs (reference, year, number, chat, question, message_id, thread,"
+            " created_at)"
+            " SELECT printf('Q-%d-%04d', ?1, n), ?1, n, ?2, ?3,"
+            "  printf('<Q-%d-%04d.%s@%s>', ?1, n, ?4, ?5), ?6, ?7"
+            " FROM (SELECT COALESCE(MAX(number), 0) + 1 AS n FROM handoffs WHERE year = ?1)"
+            " RETURNING *",
+            (year, chat, question, token, domain, json.dumps(thread), now),
+        ) as cursor:
+            rows = list(await cursor.fetchall())
+        return _handoff(rows[0])
+
+    async def handoff_by_message_ids(self, ids: list[str]) -> Handoff | None:
+        if not ids:
+            return None
+        marks = ", ".join("?" * len(ids))
+        async with self.db.execute(
+            f"SELECT * FROM handoffs WHERE message_id IN ({marks}) LIMIT 1", ids
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _handoff(row) if row else None
+
+    async def handoff_by_reference(self, reference: str) -> Handoff | None:
+        async with self.db.execute(
+            "SELECT * FROM handoffs WHERE reference = ?", (reference,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _handoff(row) if row else None
+
+    async def handoffs(self, status: str) -> list[Handoff]:
+        async with self.db.execute(
+            "SELECT * FROM handoffs WHERE status = ? ORDER BY id", (status,)
+        ) as cursor:
+            return [_handoff(row) for row in await cursor.fetchall()]
+
+    async def finish_handoff(self, handoff_id: int, status: str, answer: str | None) -> bool:
+        """Answer or close an open hand-off; False if it was no longer open (exactly once)."""
+        cursor = await self.db.execute(
+            "UPDATE handoffs SET status = ?, answer = ?, finished_at = ?"
+            " WHERE id = ? AND status = 'open'",
+            (status, answer, time.time(), handoff_id),
+        )
+        return cursor.rowcount == 1
+
+    async def handoffs_to_tell(self) -> list[Handoff]:
+        """Answered or closed hand-offs whose person has not been told yet."""
+        async with self.db.execute(
+            "SELECT * FROM handoffs WHERE status != 'open' AND told_at IS NULL ORDER BY id"
+        ) as cursor:
+            return [_handoff(row) for row in await cursor.fetchall()]
+
+    async def mark_handoff_told(self, handoff_id: int) -> bool:
+        cursor = await self.db.execute(
+            "UPDATE handoffs SET told_at = ? WHERE id = ? AND told_at IS NULL",
+            (time.time(), handoff_id),
+        )
+        return cursor.rowcount == 1
+
+    async def mark_handoff_reminded(self, handoff_id: int) -> None:
+        await self.db.execute(
+            "UPDATE handoffs SET reminded_at = ? WHERE id = ?", (time.time(), handoff_id)
+        )
+
+    async def set_handoff_thread(self, reference: str, chat: str, thread: dict[str, Any]) -> None:
+        """Remember the email thread a hand-off was asked in, so the answer joins it."""
+        await self.db.execute(
+            "UPDATE handoffs SET thread = ? WHERE reference = ? AND chat = ?",
+            (json.dumps(thread), reference, chat),
+        )
+
+    async def forget_handoffs(self, told_before: float) -> int:
+        """Blank the question and answer of hand-offs settled before `told_before`; the
+        reference, chat and timestamps stay for the record."""
+        cursor = await self.db.execute(
+            "UPDATE handoffs SET question = '', answer = NULL"
+            " WHERE told_at < ? AND (question != '' OR answer IS NOT NULL)",
+            (told_before,),
+        )
+        return cursor.rowcount
+
+    async def outbox_has(self, message_id: str) -> bool:
+        async with self.db.execute(
+            "SELECT 1 FROM outbox WHERE message_id = ?", (message_id,)
+        ) as cursor:
+            return await cursor.fetchone() is not None
+
 
 @dataclass(frozen=True)
 class SigninCode:
@@ -722,3 +922,38 @@ def _delivery(status: str, attempts: int) -> str:
     if status == "sending":
         return "queued" if attempts <= 1 else "retrying"
     return status
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """A question handed to the partnership's staff (handlers/handoff.py)."""
+
+    id: int
+    reference: str  # Q-<year>-<NNNN>
+    chat: str  # where the person asked ("telegram:42", "email:name@nhs.net")
+    question: str
+    message_id: str  # of the email to the partnership; staff replies point to it
+    thread: dict[str, Any]  # an email asker's message ids and subject, to answer in thread
+    status: str  # open | answered | closed
+    answer: str | None
+    created_at: float
+    reminded_at: float | None
+    finished_at: float | None
+    told_at: float | None
+
+
+def _handoff(row: aiosqlite.Row) -> Handoff:
+    return Handoff(
+        row["id"],
+        row["reference"],
+        row["chat"],
+        row["question"],
+        row["message_id"],
+        json.loads(row["thread"]),
+        row["status"],
+        row["answer"],
+        row["created_at"],
+        row["reminded_at"],
+        row["finished_at"],
+        row["told_at"],
+    )

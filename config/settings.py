@@ -94,18 +94,59 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class EmailSettings:
+    """The email channel and the hand-off to the partnership (docs/email.md).
+
+    Present in the settings file (even empty, `email:`) means on: the assistant reads its
+    mailbox and answers by email, and offers "Ask the partnership" when it cannot answer.
+    """
+
+    source: str = "imap"  # imap | graph
+    imap_host: str = "localhost"
+    imap_port: int = 993
+    imap_security: str = "tls"  # tls | starttls | none
+    imap_username: str = ""
+    imap_login: str = "password"  # password (EMAIL_PASSWORD) | xoauth2 (token from oauth_*)
+    imap_folder: str = "INBOX"
+    poll_seconds: float = 60.0
+    # Microsoft Graph: the one shared mailbox read with app-only credentials.
+    graph_mailbox: str = ""
+    graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    # App registration (Graph, IMAP/SMTP XOAUTH2); the client secret is OAUTH_CLIENT_SECRET.
+    oauth_tenant: str = ""
+    oauth_client_id: str = ""
+    oauth_authority: str = "https://login.microsoftonline.com"
+    smtp_login: str = "password"  # password (SMTP_PASSWORD) | xoauth2
+    # Other addresses of the assistant's own mailbox: mail from them is never answered.
+    own_addresses: tuple[str, ...] = ()
+    # Who gets answers: senders at these domains ("*.sch.uk": any subdomain) or in the registry.
+    allowed_domains: tuple[str, ...] = ("bedford.gov.uk", "nhs.net", "*.sch.uk")
+    # Anyone else: "notice" (one polite reply a day) or "ignore" (nothing).
+    outsiders: str = "notice"
+    max_per_hour: int = 20  # answers to one sender; more are ignored until the hour is over
+    # Hand-off: where questions go, who may answer by subject reference, reminder and closing.
+    handoff_address: str = ""  # empty: board.contact_email
+    staff_addresses: tuple[str, ...] = ()  # empty: the hand-off address only
+    handoff_remind_hours: float = 48.0
+    handoff_close_days: float = 14.0
+
+
+@dataclass(frozen=True)
 class Settings:
     board: BoardSettings = field(default_factory=BoardSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    email: EmailSettings | None = None  # None: no email channel, no hand-off
     database: str = "var/assistant.db"
     knowledge_dir: str = "knowledge"
     registry_file: str = "config/liaison_officers.yaml"
     log_level: str = "INFO"
     telegram_token: Secret = field(default_factory=lambda: Secret(""))
     smtp_password: Secret = field(default_factory=lambda: Secret(""))
+    email_password: Secret = field(default_factory=lambda: Secret(""))
+    oauth_client_secret: Secret = field(default_factory=lambda: Secret(""))
 
     def path(self, value: str) -> Path:
         """Resolve a configured path; relative paths are relative to the project root."""
@@ -119,6 +160,7 @@ _SECTIONS: dict[str, type] = {
     "mail": MailSettings,
     "smtp": SmtpSettings,
     "retention": RetentionSettings,
+    "email": EmailSettings,
 }
 _SCALARS = ("database", "knowledge_dir", "registry_file", "log_level")
 _SECRET_KEYS = ("token", "password", "secret")
@@ -137,7 +179,12 @@ def _coerce(section: str, name: str, default: Any, value: Any, problems: list[st
     elif isinstance(default, tuple):
         if isinstance(value, str):
             value = [value]
-        if isinstance(value, list) and all(isinstance(v, str) and v for v in value) and value:
+        # An empty list only where the default is empty (an optional list).
+        if (
+            isinstance(value, list)
+            and all(isinstance(v, str) and v for v in value)
+            and (value or not default)
+        ):
             return tuple(value)
         problems.append(f"{where}: expected a list of text values")
     elif isinstance(value, str):
@@ -202,6 +249,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
     smtp = values.get("smtp", SmtpSettings())
     if smtp.security not in ("starttls", "tls", "none"):
         problems.append(f"smtp.security: must be starttls, tls or none, not {smtp.security!r}")
+    problems += _email_problems(values.get("email"))
     if problems:
         where = f"{path}: " if path else ""
         raise SettingsError("\n".join(where + p for p in problems))
@@ -211,4 +259,28 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
         **values,
         telegram_token=Secret(environ.get("TELEGRAM_BOT_TOKEN", "").strip()),
         smtp_password=Secret(environ.get("SMTP_PASSWORD", "")),
+        email_password=Secret(environ.get("EMAIL_PASSWORD", "")),
+        oauth_client_secret=Secret(environ.get("OAUTH_CLIENT_SECRET", "")),
     )
+
+
+def _email_problems(email: EmailSettings | None) -> list[str]:
+    if email is None:
+        return []
+    choices = {
+        "source": ("imap", "graph"),
+        "imap_security": ("tls", "starttls", "none"),
+        "imap_login": ("password", "xoauth2"),
+        "smtp_login": ("password", "xoauth2"),
+        "outsiders": ("notice", "ignore"),
+    }
+    problems = [
+        f"email.{name}: must be {' or '.join(allowed)}, not {getattr(email, name)!r}"
+        for name, allowed in choices.items()
+        if getattr(email, name) not in allowed
+    ]
+    if email.source == "graph" and not (
+        email.graph_mailbox and email.oauth_tenant and email.oauth_client_id
+    ):
+        problems.append("email: source graph needs graph_mailbox, oauth_tenant and oauth_client_id")
+    return problems

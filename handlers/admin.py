@@ -13,6 +13,7 @@ import time
 from bot.conversation import Command, Context
 from bot.replies import Reply
 from config.registry import load_registry
+from handlers.handoff import open_handoffs
 from handlers.notification import FLOW_NAME as NOTIFY_FLOW
 from handlers.signin import Access
 from knowledge.loader import load_knowledge
@@ -47,8 +48,9 @@ class Admin:
     async def unanswered(self, ctx: Context, arg: str) -> list[Reply]:
         """/unanswered: the latest questions the knowledge base could not answer."""
         questions = await ctx.storage.unanswered(UNANSWERED_LIMIT)
+        handoffs = await open_handoffs(ctx)
         if not questions:
-            return [Reply("No unanswered questions so far.", kind="unanswered")]
+            return [Reply("No unanswered questions so far.", kind="unanswered"), *handoffs]
         lines = [
             f"- {time.strftime('%d %b %Y %H:%M', time.localtime(at))}: {question}"
             for question, at in questions
@@ -58,7 +60,8 @@ class Admin:
                 "\n".join(lines),
                 kind="unanswered",
                 title=f"The last {len(questions)} question(s) I could not answer, newest first",
-            )
+            ),
+            *handoffs,
         ]
 
     async def reload(self, ctx: Context, arg: str) -> list[Reply]:

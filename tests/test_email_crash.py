@@ -1,0 +1,77 @@
+"""A kill -9 between an email's receipt and its reply: after a restart it is answered once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_assistant
+from config.settings import load_settings
+from tests.cli import ROOT
+from tests.email_support import (
+    ASSISTANT,
+    PASSWORD,
+    PRACTITIONER,
+    USER,
+    EmailWorld,
+    Mailbox,
+    pymap_server,
+    text_of,
+    written,
+)
+from tests.test_mailer import Recorder, smtp_server
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    yield from pymap_server()
+
+
+def settings_file(tmp_path: Path, imap_port: int, smtp_port: int) -> Path:
+    path = tmp_path / "settings.yaml"
+    path.write_text(
+        f"database: {tmp_path / 'assistant.db'}\n"
+        f"mail: {{from_address: {ASSISTANT}, outbox_dir: {tmp_path / 'outbox'}}}\n"
+        f"smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none, timeout_seconds: 5}}\n"
+        "email:\n"
+        f"  imap_host: 127.0.0.1\n  imap_port: {imap_port}\n  imap_security: none\n"
+        f"  imap_username: {USER}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize("point", ["received", "queued"])
+async def test_killed_between_receipt_and_reply_answers_once(
+    tmp_path: Path, mailbox: Mailbox, point: str
+) -> None:
+    recorder = Recorder()
+    with smtp_server(recorder) as smtp_port:
+        path = settings_file(tmp_path, mailbox.port, smtp_port)
+        env = {"ASSISTANT_SETTINGS": str(path), "EMAIL_PASSWORD": PASSWORD, "PATH": ""}
+        mailbox.deliver(written(PRACTITIONER, "What is an SCR?", "Question"))
+        crashed = subprocess.run(
+            [sys.executable, "-m", "tests.email_crash", point],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )
+        assert crashed.returncode == -9, crashed.stderr.decode()[-2000:]
+        assert recorder.received == []
+        assert mailbox.unseen() == 0, "marked read before the crash: only the inbox table has it"
+
+        settings = load_settings(path, environ={"EMAIL_PASSWORD": PASSWORD})
+        assistant = await build_assistant(settings)
+        try:
+            world = EmailWorld(assistant, mailbox, recorder)
+            [answer] = await world.turn()
+            assert "serious case review" in text_of(answer).lower()
+            assert answer["Subject"] == "Re: Question"
+            assert await world.turn() == []
+        finally:
+            await assistant.close()

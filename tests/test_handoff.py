@@ -1,0 +1,205 @@
+"""Hand-off to the partnership: asked in Telegram or by email, answered by a staff email,
+relayed exactly once; forged references ignored; reminders, closing and /unanswered.
+
+Real parts: pymap holds the assistant's mailbox, aiosmtpd receives what the outbox sends, the
+Telegram side is python-telegram-bot's Application over HTTP to the fake Bot API."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator, Iterator
+from email.message import EmailMessage
+
+import pytest
+
+from bot.app import Assistant
+from config.settings import Settings
+from tests.conftest import Chat
+from tests.email_support import (
+    PARTNERSHIP,
+    PRACTITIONER,
+    STAFF,
+    EmailWorld,
+    Mailbox,
+    email_settings,
+    pymap_server,
+    reply_to,
+    text_of,
+    written,
+)
+from tests.telegram_support import TelegramHarness, buttons_of
+from tests.test_mailer import Recorder, smtp_server
+
+UNANSWERABLE = "How do I renew my parking permit at the civic offices?"
+REFERENCE = re.compile(r"Q-\d{4}-\d{4}")
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    yield from pymap_server()
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        recorder.port = port  # type: ignore[attr-defined]
+        yield recorder
+
+
+@pytest.fixture
+def settings(settings: Settings, mailbox: Mailbox, recorder: Recorder) -> Settings:
+    """The shared fixtures' settings, with the email channel on (so `assistant` and
+    `telegram` from conftest run with it)."""
+    return email_settings(settings, mailbox.port, recorder.port)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def world(
+    assistant: Assistant, mailbox: Mailbox, recorder: Recorder
+) -> AsyncIterator[EmailWorld]:
+    yield EmailWorld(assistant, mailbox, recorder)
+
+
+def to(messages: list[EmailMessage], address: str) -> list[EmailMessage]:
+    return [m for m in messages if m["To"] == address]
+
+
+def option_number(message: EmailMessage, label: str) -> str:
+    line = next(x for x in text_of(message).splitlines() if x.strip().endswith(label))
+    return line.strip().split(".")[0]
+
+
+async def ask_by_email(world: EmailWorld) -> tuple[str, EmailMessage]:
+    """A practitioner's question goes to the partnership by email; (reference, its email)."""
+    [fallback] = await world.send(written(PRACTITIONER, UNANSWERABLE, "Permit"))
+    assert "Ask the partnership" in text_of(fallback)
+    number = option_number(fallback, "Ask the partnership")
+    [confirm] = await world.send(reply_to(fallback, PRACTITIONER, number))
+    assert "does not name a child" in text_of(confirm)
+    assert UNANSWERABLE in text_of(confirm)
+    sent = await world.send(reply_to(confirm, PRACTITIONER, option_number(confirm, "partnership")))
+    [receipt] = to(sent, PRACTITIONER)
+    [question] = to(sent, PARTNERSHIP)
+    found = REFERENCE.search(text_of(receipt))
+    assert found is not None
+    return found[0], question
+
+
+async def test_asked_in_telegram_answered_by_staff_email_relayed_to_the_chat(
+    telegram: TelegramHarness, world: EmailWorld
+) -> None:
+    [fallback] = await telegram.send_text(42, UNANSWERABLE)
+    offer = next(b for b in buttons_of(fallback) if b["text"] == "Ask the partnership")
+    [confirm] = await telegram.press(42, offer["callback_data"])
+    assert "does not name a child" in confirm["text"]
+    send = next(b for b in buttons_of(confirm) if "Send" in b["text"])
+    [receipt] = await telegram.press(42, send["callback_data"])
+    found = REFERENCE.search(receipt["text"])
+    assert found is not None
+    reference = found[0]
+
+    [question] = to(await world.turn(), PARTNERSHIP)
+    assert reference in question["Subject"]
+    assert reference in question["Message-ID"]
+    assert UNANSWERABLE in text_of(question)
+    assert question["Reply-To"] == world.assistant.settings.mail.from_address
+
+    before = len(telegram.api.calls)
+    answer = reply_to(question, PARTNERSHIP, "You renew it online on the council's website.")
+    assert to(await world.send(answer), PRACTITIONER) == []
+    relayed = telegram.api.method_calls("sendMessage")[-1]
+    assert len(telegram.api.calls) > before
+    assert relayed["chat_id"] == 42
+    assert "Answer from the partnership's staff" in relayed["text"]
+    assert "renew it online" in relayed["text"]
+    assert "not by the assistant" in relayed["text"]
+    assert "wrote:" not in relayed["text"], "quoted history is not relayed"
+
+    # The same reply again, and a second reply: nothing more reaches the chat.
+    count = len(telegram.api.method_calls("sendMessage"))
+    world.mailbox.deliver(answer)
+    await world.send(reply_to(question, STAFF, "Also, bring proof of address."))
+    assert len(telegram.api.method_calls("sendMessage")) == count
+
+
+async def test_asked_by_email_answered_by_email(world: EmailWorld) -> None:
+    reference, question = await ask_by_email(world)
+    sent = await world.send(reply_to(question, STAFF, "Renew it online.\n\nSam\nBBSCP team"))
+    [relayed] = to(sent, PRACTITIONER)
+    assert relayed["Subject"] == "Re: Permit", "in the thread the person asked in"
+    assert relayed["In-Reply-To"] is not None
+    assert relayed["In-Reply-To"] in world.inbound_ids
+    assert reference in text_of(relayed)
+    assert "Renew it online." in text_of(relayed)
+    assert "partnership's staff" in text_of(relayed).lower()
+    assert "not by the assistant" in text_of(relayed)
+    assert "wrote:" not in text_of(relayed)
+    assert relayed["Auto-Submitted"] == "auto-replied"
+    assert await world.turn() == []
+
+
+async def test_forged_reference_from_non_staff_is_ignored(world: EmailWorld) -> None:
+    reference, question = await ask_by_email(world)
+    subject = f"Re: {question['Subject']}"
+    for forger in ("mallory@gmail.com", "someone.else@nhs.net"):
+        sent = await world.send(written(forger, "Forged answer: call me.", subject))
+        assert sent == [], forger
+    [handoff] = await world.assistant.storage.handoffs("open")
+    assert handoff.reference == reference
+    # Staff quoting only the reference (a new email, not a reply) is accepted.
+    sent = await world.send(written(STAFF, "The real answer.", f"About {reference}"))
+    [relayed] = to(sent, PRACTITIONER)
+    assert "The real answer." in text_of(relayed)
+    assert "Forged" not in text_of(relayed)
+
+
+async def test_reminded_then_closed_and_the_person_is_told(world: EmailWorld) -> None:
+    reference, question = await ask_by_email(world)
+    desk = world.channel.desk
+    desk.clock = lambda: time.time() + 49 * 3600
+    [reminder] = await world.turn()
+    assert reminder["To"] == PARTNERSHIP
+    assert reminder["Subject"].startswith("Reminder:")
+    assert reminder["In-Reply-To"] == question["Message-ID"]
+    assert await world.turn() == [], "one reminder"
+    desk.clock = lambda: time.time() + 15 * 86400
+    [closed] = await world.turn()
+    assert closed["To"] == PRACTITIONER
+    assert "closed" in text_of(closed)
+    assert reference in text_of(closed)
+    # A late reply to the reminder finds a closed question: nothing is relayed.
+    assert await world.send(reply_to(reminder, STAFF, "Sorry for the delay")) == []
+
+
+async def test_open_handoffs_listed_in_unanswered_for_administrators(
+    world: EmailWorld, assistant: Assistant
+) -> None:
+    reference, _ = await ask_by_email(world)
+    admin = Chat(assistant, "test:admin")
+    await assistant.storage.link_chat(admin.chat, "board.admin@example.org", time.time())
+    await admin.say("/unanswered")
+    assert reference in admin.text
+    assert "waiting for the partnership" in admin.text
+
+
+async def test_no_offer_without_email_settings(chat: Chat, settings: Settings) -> None:
+    assert settings.email is not None  # this module's fixture; the plain one has none
+    chat.assistant.settings = chat.assistant.conversation.settings = Settings()
+    await chat.say(UNANSWERABLE)
+    assert chat.replies[-1].kind == "fallback"
+    assert all(b.label != "Ask the partnership" for b in chat.buttons)
+
+
+async def test_settled_handoff_text_forgotten_after_retention(world: EmailWorld) -> None:
+    _, question = await ask_by_email(world)
+    await world.send(reply_to(question, STAFF, "Renew it online."))
+    [handoff] = await world.assistant.storage.handoffs("answered")
+    assert handoff.question == UNANSWERABLE
+    days = world.assistant.settings.retention.unanswered_days
+    world.channel.desk.clock = lambda: time.time() + (days + 1) * 86400
+    await world.turn()
+    [handoff] = await world.assistant.storage.handoffs("answered")
+    assert (handoff.question, handoff.answer) == ("", None)
+    assert handoff.reference.startswith("Q-")
