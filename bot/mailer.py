@@ -27,6 +27,7 @@ import email.utils
 import logging
 import os
 import re
+import secrets
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -41,7 +42,7 @@ import aiosmtplib
 
 from bot.background import BackgroundTask
 from bot.replies import Reply
-from config.settings import Secret, Settings, SmtpSettings
+from config.settings import MailSettings, Secret, Settings, SmtpSettings
 
 if TYPE_CHECKING:  # storage and conversation import this module; avoid an import cycle
     from bot.conversation import Conversation
@@ -89,10 +90,21 @@ class OutgoingEmail:
         )
 
 
-def make_message_id(local_part: str, from_address: str) -> str:
-    """'<local_part@domain of from_address>': a stable Message-ID, e.g. from a reference."""
-    domain = from_address.rpartition("@")[2].strip(" >") or "localhost"
-    return f"<{local_part}@{domain}>"
+def message_id_domain(mail: MailSettings) -> str:
+    """The domain of our Message-IDs: mail.message_id_domain, else the From address's domain."""
+    return mail.message_id_domain or mail.from_address
+
+
+def make_message_id(local_part: str, domain: str) -> str:
+    """'<local_part.RANDOM@domain>' (`domain` may be an address: its domain is used).
+
+    The random part makes it unique across databases: a reset database or a test system sharing
+    the From address hands out the same reference again, and a receiving system may drop a
+    message whose Message-ID it has seen as a duplicate. The id is stored with the queued email,
+    so a resend after a crash still carries the same one.
+    """
+    domain = domain.rpartition("@")[2].strip(" >") or "localhost"
+    return f"<{local_part}.{secrets.token_hex(8)}@{domain}>"
 
 
 def _address(value: str) -> Address:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.conversation import Command, Context
-from bot.mailer import OutgoingEmail, make_message_id
+from bot.mailer import OutgoingEmail, make_message_id, message_id_domain
 from bot.replies import Button, Reply
 from bot.storage import Storage
 from config.registry import Officer, Registry, is_email, normal_email
@@ -359,9 +359,7 @@ def code_email(ctx: Context, email: str, code: str) -> OutgoingEmail:
             f"{board.name}\n"
         ),
         html=None,
-        message_id=make_message_id(
-            f"signin.{secrets.token_hex(8)}", ctx.settings.mail.from_address
-        ),
+        message_id=make_message_id("signin", message_id_domain(ctx.settings.mail)),
     )
 
 

@@ -1,0 +1,174 @@
+"""Transactions that cannot wedge: the outbox worker's claim beside Submits on one connection,
+a failed COMMIT, and references and Message-IDs that are never reused."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.app import Assistant
+from bot.database import Database, TransactionFailed
+from bot.mailer import OutgoingEmail, make_message_id, message_id_domain
+from bot.storage import Storage
+from config.settings import Settings
+from tests.conftest import Chat
+from tests.signin_support import REGISTRY, SLO, fill_in_chat
+
+ANSWERS = {"agency": "Example Health Trust", "child_name": "Zebedee Quillfeather"}
+
+
+def email_for(reference: str) -> OutgoingEmail:
+    return OutgoingEmail(
+        to=("board@example.org",),
+        subject=f"Significant incident notification {reference}",
+        text=f"Notification {reference}\n",
+        html=None,
+        message_id=f"<{reference}@example.org>",
+    )
+
+
+async def claim_beside_submit(storage: Storage, rounds: int) -> list[str]:
+    """Submit `rounds` notifications while another task claims outbox rows as fast as it can;
+    returns the references. Uses only the Storage API, as the worker and the form do."""
+    stop = asyncio.Event()
+
+    async def claimer() -> None:
+        while not stop.is_set():
+            # A lease of 0 re-claims rows at once, so nearly every claim returns a row: the
+            # statement whose rows are read after an await.
+            await storage.claim_next_email(time.time(), lease=0)
+            await asyncio.sleep(0)
+
+    worker = asyncio.create_task(claimer())
+    references = []
+    try:
+        for number in range(rounds):
+            reference, created = await storage.submit_notification(
+                "test:1", f"draft-{number}", "Example Health Trust", ANSWERS, email_for
+            )
+            assert created
+            references.append(reference)
+    finally:
+        stop.set()
+        await worker
+    return references
+
+
+async def test_claims_beside_submits_never_wedge_or_reuse(tmp_path: Path) -> None:
+    rounds = 500
+    storage = await Storage.open(tmp_path / "db.sqlite")
+    try:
+        references = await claim_beside_submit(storage, rounds)
+    finally:
+        await storage.close()
+    assert len(set(references)) == rounds
+    reopened = await Storage.open(tmp_path / "db.sqlite")  # everything survived
+    try:
+        stored = await reopened.notifications_for("test:1")
+    finally:
+        await reopened.close()
+    assert sorted(n.reference for n in stored) == sorted(references)
+
+
+# --- a COMMIT that fails ----------------------------------------------------------------------
+
+
+async def test_a_failed_commit_is_rolled_back_and_reported(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "db.sqlite")
+    try:
+        await db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        await db.execute(
+            "CREATE TABLE child (parent INTEGER REFERENCES parent (id)"
+            " DEFERRABLE INITIALLY DEFERRED)"
+        )
+        # A deferred foreign key is checked at COMMIT: a real COMMIT that SQLite refuses.
+        with pytest.raises(TransactionFailed, match="could not be saved"):
+            async with db.transaction():
+                await db.execute("INSERT INTO child VALUES (42)")
+        assert not db.connection.in_transaction
+        await db.execute("INSERT INTO parent VALUES (1)")  # the connection still works
+        assert [tuple(r) for r in await db.fetch("SELECT * FROM parent")] == [(1,)]
+        assert await db.fetch("SELECT * FROM child") == []
+    finally:
+        await db.close()
+
+
+async def test_a_nested_block_that_fails_undoes_only_itself(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "db.sqlite")
+    try:
+        await db.execute("CREATE TABLE t (x INTEGER)")
+        async with db.transaction():
+            await db.execute("INSERT INTO t VALUES (1)")
+            with pytest.raises(ValueError):
+                async with db.transaction():
+                    await db.execute("INSERT INTO t VALUES (2)")
+                    raise ValueError
+        assert [r[0] for r in await db.fetch("SELECT x FROM t")] == [1]
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    registry = tmp_path / "liaison_officers.yaml"
+    registry.write_text(REGISTRY, encoding="utf-8")
+    return dataclasses.replace(settings, registry_file=str(registry))
+
+
+async def test_submit_whose_commit_fails_keeps_the_form_and_the_reference(
+    assistant: Assistant,
+) -> None:
+    slo = Chat(assistant)
+    await assistant.storage.link_chat(slo.chat, SLO, time.time())
+    await slo.say("/notify")
+    await fill_in_chat(slo, {})
+    db = assistant.storage.db
+    # Every notification stored now breaks a deferred foreign key, so its COMMIT fails.
+    await db.execute(
+        "CREATE TABLE breaker (outbox_id INTEGER REFERENCES outbox (id)"
+        " DEFERRABLE INITIALLY DEFERRED)"
+    )
+    await db.execute(
+        "CREATE TRIGGER break_commit AFTER INSERT ON notifications"
+        " BEGIN INSERT INTO breaker VALUES (-1); END"
+    )
+    await slo.press("Submit")
+    assert slo.replies[-1].kind == "error"
+    assert "Your earlier answers are saved" in slo.text
+    assert not db.connection.in_transaction
+    assert await assistant.storage.notifications_for(slo.chat) == []
+    assert await assistant.storage.claim_next_email(time.time(), 60) is None  # nothing queued
+
+    await db.execute("DROP TRIGGER break_commit")
+    await slo.say("/notify")  # the draft is kept: continue it, and it opens at the summary
+    await slo.press("Continue")
+    assert any(b.label == "Submit" for b in slo.buttons), slo.text
+    await slo.press("Submit")
+    year = time.localtime().tm_year
+    assert f"SIN-{year}-0001" in slo.text  # the failed attempt used no number
+    assert [n.reference for n in await assistant.storage.notifications_for(slo.chat)] == [
+        f"SIN-{year}-0001"
+    ]
+
+
+async def test_message_ids_are_unique_even_for_the_same_reference(settings: Settings) -> None:
+    # A reset database (or a test system) hands out SIN-<year>-0001 again: its Message-ID must
+    # differ, or receiving systems may drop the second as a duplicate.
+    ids = set()
+    for _ in range(2):
+        storage = await Storage.open(":memory:")
+        try:
+            form_email = make_message_id("SIN-2026-0001", message_id_domain(settings.mail))
+            ids.add(form_email)
+        finally:
+            await storage.close()
+    assert len(ids) == 2
+    assert all(i.startswith("<SIN-2026-0001.") and i.endswith("@example.org>") for i in ids)
+    custom = dataclasses.replace(settings.mail, message_id_domain="mail.bbscp.example")
+    assert make_message_id("SIN-2026-0001", message_id_domain(custom)).endswith(
+        "@mail.bbscp.example>"
+    )
