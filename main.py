@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from bot.app import build_assistant
 from bot.console import render_all, run_console
+from bot.database import DatabaseError
 from bot.logs import setup_logging
 from bot.replies import Incoming, Reply
 from config.registry import load_registry
@@ -136,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     except KnowledgeError as exc:
         print("The knowledge base or the registry is invalid; not starting.", file=sys.stderr)
         print("\n".join(exc.problems), file=sys.stderr)
+        return 1
+    except DatabaseError as exc:
+        # E.g. a schema newer than this program, or a lock held too long by another process.
+        print(f"The database cannot be used; not starting: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass
