@@ -32,6 +32,7 @@ from typing import Any
 
 from bot.conversation import Context, split_command
 from bot.mailer import eml_path
+from bot.numbers import pick_number
 from bot.replies import SUBMITTED, Button, Reply
 from bot.storage import Session, Storage
 from config.settings import Settings
@@ -597,9 +598,10 @@ async def _at_question(
 
 def _toggle(ctx: Context, field: Field, arg: str) -> list[Reply]:
     """Tick or untick one option of a multi_choice question."""
-    if not arg.isdigit() or not 1 <= int(arg) <= len(field.options):
+    number = pick_number(arg, len(field.options))
+    if number is None:
         return _render(ctx)
-    option = field.options[int(arg) - 1]
+    option = field.options[number - 1]
     picking: list[str] = ctx.session.data.setdefault("picking", [])
     if option in picking:
         picking.remove(option)

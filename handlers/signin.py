@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.conversation import Command, Context
 from bot.mailer import OutgoingEmail, make_message_id, message_id_domain
+from bot.numbers import is_ascii_digits
 from bot.replies import Button, Reply
 from bot.storage import Storage
 from config.registry import Officer, Registry, is_email, normal_email
@@ -247,7 +248,7 @@ class SignInFlow:
         if text.strip().lower() in HELP:
             return [Reply(CODE_HELP, kind="help", buttons=STEP_BUTTONS)]
         code = "".join(text.split()).replace("-", "")
-        if not (code.isdigit() and len(code) == CODE_DIGITS):
+        if not (is_ascii_digits(code) and len(code) == CODE_DIGITS):
             answer = await ctx.answer_question(text)
             if answer is not None:
                 return [*answer, Reply(f"To carry on signing in: {ASK_CODE}", kind="signin_code")]
