@@ -94,6 +94,12 @@ class Access:
         email = await self.signed_in_as(ctx)
         return email is not None and self.registry.is_admin(email)
 
+    async def admin_chats(self, storage: Storage) -> list[str]:
+        """The chats signed in with an administrator's address (told of refused emails)."""
+        return [
+            chat for chat, email in await storage.linked_chats() if self.registry.is_admin(email)
+        ]
+
     async def locked_minutes(self, ctx: Context) -> int:
         """Minutes left of the chat's sign-in lockout; 0 when it may sign in."""
         until = await ctx.storage.signin_locked_until(ctx.chat)

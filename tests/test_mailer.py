@@ -383,9 +383,8 @@ async def test_smtp_down_then_up_delivers_exactly_once(
     assert chats == {"test:1"}
     assert len(texts) == 2  # reported once, however many retries failed
     assert reference in texts[0]
-    assert (
-        texts[1] == f"Good news: your notification {reference} has now been delivered to the board."
-    )
+    good_news = f"Good news: your notification {reference} has now reached the partnership's"
+    assert texts[1] == f"{good_news} mail server."
 
 
 async def test_permanent_refusal_is_reported_at_once_and_not_retried(
