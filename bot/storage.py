@@ -502,6 +502,50 @@ class Storage:
                 (chat, email, salt, code_hash, now, expires_at),
             )
 
+    async def request_signin_code(
+        self,
+        chat: str,
+        email: str,
+        code: SigninCode,
+        code_email: OutgoingEmail,
+        registered: bool,
+        now: float,
+    ) -> None:
+        """Store a code's hash and queue the email carrying it, if `registered`; audit either way.
+
+        The same statements run whether or not the address is registered (an unregistered one's
+        inserts select no row), in one transaction, so the reply takes the same time and no one
+        can tell from it which addresses are registered. Any earlier code of the chat stops
+        working in both cases.
+        """
+        queued_at = time.time()  # the outbox's clock, which `now` (sign-in's) may not be
+        async with self.db.transaction():
+            await self.retire_signin_codes(chat)
+            await self.db.execute(
+                "INSERT INTO signin_codes (chat, email, salt, code_hash, created_at, expires_at)"
+                " SELECT ?, ?, ?, ?, ?, ? WHERE ?",
+                (chat, email, code.salt, code.code_hash, now, code.expires_at, registered),
+            )
+            await self.db.execute(
+                "INSERT INTO outbox (kind, chat, reference, message_id, email, created_at,"
+                " next_attempt_at) SELECT 'signin', ?, NULL, ?, ?, ?, ? WHERE ?",
+                (
+                    chat,
+                    code_email.message_id,
+                    json.dumps(code_email.to_json()),
+                    queued_at,
+                    queued_at,
+                    registered,
+                ),
+            )
+            await self.audit(
+                "code_sent" if registered else "code_refused_unregistered",
+                chat,
+                # The typed address is kept only when it is registered (no one else's address).
+                who=email if registered else "",
+                at=now,
+            )
+
     async def retire_signin_codes(self, chat: str) -> None:
         await self.db.execute(
             "UPDATE signin_codes SET state = 'replaced' WHERE chat = ? AND state = 'active'",

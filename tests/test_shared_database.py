@@ -44,12 +44,14 @@ async def test_a_newer_database_is_refused_with_a_message(tmp_path: Path) -> Non
     assert "Traceback" not in run.stderr
 
 
-async def test_database_and_folder_are_private(tmp_path: Path) -> None:
+async def test_database_is_private_and_overwrites_deleted_content(tmp_path: Path) -> None:
     os.umask(0o022)  # a common default that would make the file world-readable
     database = tmp_path / "var" / "assistant.db"
     storage = await Storage.open(database)
     await storage.save_session(Session("c", "notify", "x", {}))
+    secure_delete = await storage.db.fetchone("PRAGMA secure_delete")
     await storage.close()
+    assert secure_delete is not None and secure_delete[0] == 1  # deleted content is overwritten
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
     assert stat.S_IMODE(database.parent.stat().st_mode) == 0o700
     for side in database.parent.glob("assistant.db-*"):  # -wal and -shm copy the file's mode
