@@ -160,3 +160,14 @@ def test_console_survives_odd_digits_and_undecodable_bytes(tmp_path: Path, local
     assert "== Rapid review ==" in out  # a real "2" still picks the second option
     assert out.rstrip().endswith("Goodbye.")
     assert os.path.exists(tmp_path / "assistant.db")
+
+
+async def test_sign_in_steps_survive_hostile_input(assistant: Assistant) -> None:
+    chat = Chat(assistant, "test:fuzz-signin")
+    await chat.say("/signin")
+    await fuzz_here(chat, assistant)  # the address step
+    await chat.say(SLO)
+    assert "6-digit code" in chat.text
+    await fuzz_here(chat, assistant)  # the code step
+    await chat.say("١٢٣٤٥٦")  # six digits of another script: not a code, and not a wrong one
+    assert "A code is 6 digits" in chat.text and "tries left" not in chat.text

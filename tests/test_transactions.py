@@ -3,15 +3,18 @@ a failed COMMIT, and references and Message-IDs that are never reused."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
 from bench.claim_beside_submit import claim_beside_submit
+from bot import database
 from bot.app import Assistant
-from bot.database import Database, TransactionFailed
+from bot.database import Database, DatabaseBusy, TransactionFailed
 from bot.mailer import make_message_id, message_id_domain
 from bot.storage import Storage
 from config.settings import Settings
@@ -139,3 +142,31 @@ async def test_message_ids_are_unique_even_for_the_same_reference(settings: Sett
     assert make_message_id("SIN-2026-0001", message_id_domain(custom)).endswith(
         "@mail.bbscp.example>"
     )
+
+
+async def test_a_write_waits_for_another_process_then_gives_up_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "db.sqlite"
+    db = await Database.open(path)
+    await db.execute("CREATE TABLE t (x INTEGER)")
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        monkeypatch.setattr(database, "WRITE_DEADLINE_SECONDS", 0.3)
+        await db.connection.execute("PRAGMA busy_timeout=50")
+        with pytest.raises(DatabaseBusy, match="in use by another process"):
+            await db.execute("INSERT INTO t VALUES (1)")
+        assert not db.connection.in_transaction
+
+        async def release_soon() -> None:
+            await asyncio.sleep(0.1)
+            other.execute("COMMIT")
+
+        releasing = asyncio.create_task(release_soon())
+        await db.execute("INSERT INTO t VALUES (2)")  # retried until the lock is free
+        await releasing
+        assert [r[0] for r in await db.fetch("SELECT x FROM t")] == [2]
+    finally:
+        other.close()
+        await db.close()
