@@ -14,9 +14,13 @@ Message-ID and Date, so the receiving mail system and mail clients can recognise
 Failures. Connection errors, timeouts, TLS or login problems and 4xx replies are transient:
 the row is retried with exponential backoff (mail.retry_initial_seconds doubling up to
 mail.retry_max_seconds), forever. A 5xx refusal of the sender, the recipients or the content is
-permanent: retrying cannot help. A permanent failure, or a transient one lasting longer than
-mail.report_failure_after_minutes after queueing, is reported once to the chat that queued the
-email (through `Conversation.push`) and logged for the board (reference and error type only).
+permanent: retrying cannot help until a person fixes the cause. Such an email is kept as an .eml
+file in mail.outbox_dir, and the chat that queued it and the signed-in administrators are told;
+`/outbox retry REF` (or `main.py outbox retry REF`) queues it again after the fix. A transient
+failure lasting longer than mail.report_failure_after_minutes after queueing is reported once to
+the chat that queued the email (through `Conversation.push`). Both are logged for the board
+(reference and error type only). A notification's chat is also told when the mail server has
+accepted it, as the Submit reply promised.
 """
 
 from __future__ import annotations
