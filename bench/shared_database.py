@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import multiprocessing
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -31,7 +33,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 from bot.app import build_assistant  # noqa: E402
 from bot.database import DatabaseError  # noqa: E402
 from bot.replies import Incoming  # noqa: E402
-from bot.storage import Storage  # noqa: E402
+from bot.storage import MIGRATIONS, Storage  # noqa: E402
 from config.settings import Settings  # noqa: E402
 
 # What the chats type, in turn: knowledge questions, a flow with its steps, a question the
@@ -76,9 +78,11 @@ def start_child(database: str, go: str) -> None:
 
 
 def start_trials(trials: int, folder: Path) -> dict[str, int]:
-    # Forked, not spawned: each child is a real process with its own connection, without the
-    # second of imports a fresh interpreter would spend before it reaches the race.
-    fork = multiprocessing.get_context("fork")
+    # Forked from a fork server that has imported the program once: each child is a real
+    # process with its own connection, without the second of imports a fresh interpreter spends
+    # before it reaches the race, and without the threads of the process that asks for it.
+    fork = multiprocessing.get_context("forkserver")
+    fork.set_forkserver_preload(["bench.shared_database"])
     failures = 0
     for trial in range(trials):
         database, go = folder / f"start-{trial}.db", folder / f"go-{trial}"
@@ -97,6 +101,9 @@ def start_trials(trials: int, folder: Path) -> dict[str, int]:
                 failures += 1
             elif worker.exitcode != 0:
                 failures += 1
+        with contextlib.closing(sqlite3.connect(database)) as check:
+            if check.execute("PRAGMA user_version").fetchone()[0] != len(MIGRATIONS):
+                failures += 1  # both "succeeded" but the schema is not the latest
     return {"trials": trials, "processes": 2 * trials, "failed": failures}
 
 
