@@ -4,6 +4,7 @@ python main.py                 Telegram if TELEGRAM_BOT_TOKEN is set, else the c
 python main.py chat            the console chat
 python main.py ask "what is an SCR" [--json]   replies as the chat would give them ("-": stdin)
 python main.py check           validate knowledge and configuration
+python main.py outbox [retry REF]   list emails the mail server refused; queue one again
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Sequence
 
 from bot.app import build_assistant
 from bot.console import render_all, run_console
+from bot.database import DatabaseError
 from bot.logs import setup_logging
+from bot.mailer import IDLE_POLL_SECONDS, refused_line
 from bot.replies import Incoming, Reply
+from bot.storage import Storage
 from config.registry import load_registry
 from config.settings import Settings, SettingsError, load_settings
 from knowledge.loader import load_knowledge
@@ -79,6 +84,29 @@ def check(settings: Settings) -> int:
     return 0
 
 
+async def outbox(settings: Settings, action: str | None, reference: str | None) -> int:
+    """List the refused emails, or queue one again (the running assistant sends it)."""
+    storage = await Storage.open(settings.path(settings.database))
+    try:
+        if action == "retry" and reference:
+            if not await storage.requeue_failed_email(reference, time.time(), "command line"):
+                print(f"No refused email has the reference {reference}.", file=sys.stderr)
+                return 1
+            print(
+                f"{reference} is queued again. The running assistant sends it within "
+                f"{IDLE_POLL_SECONDS:g} seconds (or at its next start)."
+            )
+            return 0
+        refused = await storage.failed_emails()
+        for item in refused:
+            print(refused_line(item))
+        if not refused:
+            print("No refused emails.")
+        return 0
+    finally:
+        await storage.close()
+
+
 async def serve(settings: Settings, console: bool) -> None:
     """Build the assistant and run one channel in this event loop until it stops."""
     assistant = await build_assistant(settings)
@@ -113,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     ask_parser.add_argument("questions", nargs="+", help='questions, or "-" for one per stdin line')
     ask_parser.add_argument("--json", action="store_true", help="one JSON object per question")
     sub.add_parser("check", help="validate knowledge and configuration")
+    outbox_parser = sub.add_parser("outbox", help="list refused emails; retry REF queues one again")
+    outbox_parser.add_argument("action", nargs="?", choices=["retry"])
+    outbox_parser.add_argument("reference", nargs="?", help="e.g. SIN-2026-0001")
     args = parser.parse_args(argv)
 
     try:
@@ -136,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         return check(settings)
     try:
+        if args.command == "outbox":
+            if args.action == "retry" and not args.reference:
+                parser.error("outbox retry needs a reference, e.g. SIN-2026-0001")
+            return asyncio.run(outbox(settings, args.action, args.reference))
         if args.command == "ask":
             questions = args.questions
             if questions == ["-"]:
@@ -145,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     except KnowledgeError as exc:
         print("The knowledge base or the registry is invalid; not starting.", file=sys.stderr)
         print("\n".join(exc.problems), file=sys.stderr)
+        return 1
+    except DatabaseError as exc:
+        # E.g. a schema newer than this program, or a lock held too long by another process.
+        print(f"The database cannot be used; not starting: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass

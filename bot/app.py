@@ -67,6 +67,7 @@ def wire(conversation: Conversation, access: Access) -> None:
     # Board administrators only; not in the menu.
     add("unanswered", board.only(board.unanswered, "unanswered"))
     add("reload", board.only(board.reload, "reload"))
+    add("outbox", board.only(board.outbox, "outbox"))
     # Hidden commands: the data behind buttons.
     add("topic", questions.show_topic)
     add("report", reports.show_report)
@@ -98,5 +99,6 @@ async def build_assistant(settings: Settings, database: str | None = None) -> As
     wire(conversation, access)
     outbox = Outbox(storage, make_transport(settings), settings, conversation)
     conversation.wake_outbox = outbox.wake
+    outbox.admin_chats = lambda: access.admin_chats(storage)
     retention = RetentionJob(storage, settings)
     return Assistant(settings, knowledge, storage, conversation, outbox, access, retention)

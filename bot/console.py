@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from bot.conversation import Conversation
+from bot.numbers import pick_number
 from bot.replies import Button, Incoming, Reply
 
 PROMPT = "you> "
@@ -55,8 +56,9 @@ def numbered(replies: Sequence[Reply]) -> bool:
 def choose(text: str, buttons: Sequence[Button], by_number: bool = True) -> str | None:
     """The data of the button the user picked by number or label, else None."""
     picked = text.strip()
-    if by_number and picked.isdigit() and 1 <= int(picked) <= len(buttons):
-        return buttons[int(picked) - 1].data
+    number = pick_number(picked, len(buttons)) if by_number else None
+    if number is not None:
+        return buttons[number - 1].data
     for button in buttons:
         if picked.casefold() == button.label.casefold():
             return button.data

@@ -14,9 +14,13 @@ Message-ID and Date, so the receiving mail system and mail clients can recognise
 Failures. Connection errors, timeouts, TLS or login problems and 4xx replies are transient:
 the row is retried with exponential backoff (mail.retry_initial_seconds doubling up to
 mail.retry_max_seconds), forever. A 5xx refusal of the sender, the recipients or the content is
-permanent: retrying cannot help. A permanent failure, or a transient one lasting longer than
-mail.report_failure_after_minutes after queueing, is reported once to the chat that queued the
-email (through `Conversation.push`) and logged for the board (reference and error type only).
+permanent: retrying cannot help until a person fixes the cause. Such an email is kept as an .eml
+file in mail.outbox_dir, and the chat that queued it and the signed-in administrators are told;
+`/outbox retry REF` (or `main.py outbox retry REF`) queues it again after the fix. A transient
+failure lasting longer than mail.report_failure_after_minutes after queueing is reported once to
+the chat that queued the email (through `Conversation.push`). Both are logged for the board
+(reference and error type only). A notification's chat is also told when the mail server has
+accepted it, as the Submit reply promised.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import email.utils
 import logging
 import os
 import re
+import secrets
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,7 +46,7 @@ import aiosmtplib
 
 from bot.background import BackgroundTask
 from bot.replies import Reply
-from config.settings import Secret, Settings, SmtpSettings
+from config.settings import MailSettings, Secret, Settings, SmtpSettings
 
 if TYPE_CHECKING:  # storage and conversation import this module; avoid an import cycle
     from bot.conversation import Conversation
@@ -97,10 +102,27 @@ class OutgoingEmail:
         )
 
 
-def make_message_id(local_part: str, from_address: str) -> str:
-    """'<local_part@domain of from_address>': a stable Message-ID, e.g. from a reference."""
-    domain = from_address.rpartition("@")[2].strip(" >") or "localhost"
-    return f"<{local_part}@{domain}>"
+def message_id_domain(mail: MailSettings) -> str:
+    """The domain of our Message-IDs: mail.message_id_domain, else the From address's domain."""
+    return mail.message_id_domain or mail.from_address
+
+
+def make_message_id(local_part: str, domain: str, *, derived: bool = False) -> str:
+    """'<local_part.RANDOM@domain>' (`domain` may be an address: its domain is used).
+
+    The random part makes it unique across databases: a reset database or a test system sharing
+    the From address hands out the same reference again, and a receiving system may drop a
+    message whose Message-ID it has seen as a duplicate. The id is stored with the queued email,
+    so a resend after a crash still carries the same one.
+
+    `derived=True` leaves the random part out, for a `local_part` that is already unique and
+    must come out the same every time (a reply named after the email it answers: processing
+    that email again after a crash then yields the same id, which the outbox refuses twice).
+    """
+    domain = domain.rpartition("@")[2].strip(" >") or "localhost"
+    if derived:
+        return f"<{local_part}@{domain}>"
+    return f"<{local_part}.{secrets.token_hex(8)}@{domain}>"
 
 
 def _address(value: str) -> Address:
@@ -237,8 +259,18 @@ def eml_path(settings: Settings, name: str) -> Path | None:
     """Where the .eml file for `name` is written when no SMTP server is configured, else None."""
     if settings.smtp.host:
         return None
+    return eml_file(settings, name)
+
+
+def eml_file(settings: Settings, name: str) -> Path:
+    """<outbox_dir>/<name>.eml: an email as a file (no SMTP server, or a refused email's copy)."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", name) or "email"
     return settings.path(settings.mail.outbox_dir) / f"{safe}.eml"
+
+
+async def write_eml(path: Path, message: EmailMessage) -> None:
+    """Write `message` to `path` atomically, readable by the owner only."""
+    await asyncio.to_thread(_write_atomically, path, message.as_bytes(policy=SMTP_POLICY))
 
 
 class FolderTransport:
@@ -251,14 +283,14 @@ class FolderTransport:
         return f"writing .eml files to {self.settings.path(self.settings.mail.outbox_dir)}"
 
     async def send(self, message: EmailMessage, name: str) -> None:
-        path = eml_path(self.settings, name)
-        assert path is not None, "FolderTransport is used only without an SMTP host"
-        await asyncio.to_thread(_write_atomically, path, message.as_bytes(policy=SMTP_POLICY))
+        await write_eml(eml_file(self.settings, name), message)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
     # A reader (or a crash) never sees half a file; a resend replaces it with the same bytes.
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # The folder holds notification content and sign-in codes: the owner's only (mkstemp makes
+    # the file 0600).
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:
@@ -327,6 +359,9 @@ class Outbox(BackgroundTask):
         self.conversation = conversation
         self.clock = clock
         self._wake = asyncio.Event()
+        # Set by build_assistant: the chats of signed-in board administrators, who are told of
+        # every refused email so they can fix the cause and queue it again (/outbox).
+        self.admin_chats: Callable[[], Awaitable[list[str]]] | None = None
 
     @property
     def send_deadline(self) -> float:
@@ -385,8 +420,18 @@ class Outbox(BackgroundTask):
             return 0
         await self.storage.mark_email_sent(item.id, self.clock())
         log.info("email %s sent (attempt %d)", item.label, item.attempts)
-        if item.failure_reported_at is not None:
-            await self._push(item, f"Good news: {_what(item)} has now been delivered to the board.")
+        if item.kind == "notification":
+            # The Submit reply promised this news: the mail server has taken the email.
+            if item.failure_reported_at is not None:
+                news = f"Good news: your notification {item.label} has now reached {MAIL_SERVER}."
+            else:
+                news = (
+                    f"Your notification {item.label} has reached {MAIL_SERVER}, which delivers it "
+                    "to the board's inbox."
+                )
+            await self._push(item, news)
+        elif item.failure_reported_at is not None:
+            await self._push(item, f"Good news: {_what(item)} has now been sent.")
         return 1
 
     async def _retry_later(self, item: OutboxItem, error: str) -> None:
@@ -403,20 +448,71 @@ class Outbox(BackgroundTask):
         )
 
     async def _failed_permanently(self, item: OutboxItem, error: str) -> None:
+        """Record the refusal, keep a copy as an .eml file, tell the chat and the administrators.
+
+        Refused for good means a person must act (a relay setting, a wrong address): the copy
+        lets the board read it at once, and `/outbox retry` queues it again after the fix.
+        """
         await self.storage.mark_email_failed(item.id, error, self.clock())
+        copy = await self._save_copy(item)
+        reference = item.human_reference
         log.error(
-            "BOARD ATTENTION: email %s (%s) was refused and will not be retried: %s",
-            item.label,
+            "BOARD ATTENTION: email %s (%s) was refused and will not be retried until it is "
+            "queued again: %s",
+            reference,
             item.kind,
             error,
         )
-        await self._push(
+        contact = self.settings.board.contact_email
+        if item.kind == "notification":
+            text = (
+                f"Your notification {reference} could not be delivered to the board by email: "
+                f"{MAIL_SERVER} refused it. It is saved here, and the board's administrators "
+                "have been told, so they can send it again once the problem is fixed. If it is "
+                f"urgent, contact the board at {contact}, quoting {reference}."
+            )
+        else:
+            text = (
+                f"{_sentence(_what(item))} could not be delivered: the mail server refused it. "
+                f"Please check the address, or contact the board at {contact}, quoting "
+                f"{reference}."
+            )
+        await self._push(item, text)
+        where = f" A copy is saved as {copy}." if copy is not None else ""
+        await self._tell_admins(
+            f"Board attention: the email {reference} ({KIND_NAMES.get(item.kind, 'email')}) was "
+            f"refused by the mail server ({error}) and will not be retried by itself.{where} "
+            f"Once the cause is fixed, send it again with /outbox retry {reference} (or "
+            f"python main.py outbox retry {reference}).",
             item,
-            f"{_sentence(_what(item))} could not be delivered to the board by email: the mail "
-            "server refused it. It is saved on our side and the failure has been logged for the "
-            f"board. Please tell the board at {self.settings.board.contact_email}, quoting "
-            f"{item.label}.",
         )
+
+    async def _save_copy(self, item: OutboxItem) -> Path | None:
+        """Write the refused email to the .eml folder (kept, like the folder transport's files,
+        until retention removes it); None if it cannot be built or written."""
+        try:
+            message = build_message(item.email, self.settings.mail.from_address, item.created_at)
+            path = eml_file(self.settings, item.label)
+            await write_eml(path, message)
+        except (ValueError, OSError, UnicodeError) as exc:
+            log.error("no .eml copy of refused email %s: %s", item.label, type(exc).__name__)
+            return None
+        return path
+
+    async def _tell_admins(self, text: str, item: OutboxItem) -> None:
+        push = self.conversation.push if self.conversation is not None else None
+        if push is None or self.admin_chats is None:
+            return
+        try:
+            chats = await self.admin_chats()
+        except Exception as exc:
+            log.warning("could not list administrators' chats: %s", type(exc).__name__)
+            return
+        for chat in chats:
+            try:
+                await push(chat, [Reply(text, kind="delivery", id=item.human_reference)])
+            except Exception as exc:  # one unreachable chat must not stop the others
+                log.warning("could not tell chat %s about email %s", chat, type(exc).__name__)
 
     async def _report_overdue(self) -> None:
         minutes = self.settings.mail.report_failure_after_minutes
@@ -434,10 +530,10 @@ class Outbox(BackgroundTask):
             )
             await self._push(
                 item,
-                f"{_sentence(_what(item))} has not reached the board yet: sending has been "
+                f"{_sentence(_what(item))} has not reached {_where(item)} yet: sending has been "
                 f"failing for more than {minutes:g} minutes. It is saved and I keep trying. If it "
                 f"is urgent, contact the board at {self.settings.board.contact_email} and quote "
-                f"{item.label}.",
+                f"{item.human_reference}.",
             )
 
     async def _push(self, item: OutboxItem, text: str) -> None:
@@ -470,10 +566,29 @@ class Outbox(BackgroundTask):
         return max(0.0, min(candidates) - self.clock())
 
 
+MAIL_SERVER = "the partnership's mail server"
+KIND_NAMES = {"notification": "a notification", "signin": "a sign-in code"}
+
+
 def _what(item: OutboxItem) -> str:
-    return (
-        f"your notification {item.label}" if item.kind == "notification" else f"email {item.label}"
-    )
+    """The email as its chat knows it, naming who it was for."""
+    if item.kind == "notification":
+        return f"your notification {item.label}"
+    to = ", ".join(item.email.to)
+    if item.kind == "signin":
+        return f"the email with your sign-in code to {to} ({item.human_reference})"
+    return f"the email {item.human_reference} to {to}"
+
+
+def refused_line(item: OutboxItem) -> str:
+    """One refused email as /outbox and `main.py outbox` list it (no addresses, no content)."""
+    queued = time.strftime("%d %b %Y %H:%M", time.localtime(item.created_at))
+    what = KIND_NAMES.get(item.kind, "an email")
+    return f"{item.human_reference}: {what}, queued {queued}, refused ({item.last_error})"
+
+
+def _where(item: OutboxItem) -> str:
+    return "the board" if item.kind == "notification" else "its recipient"
 
 
 def _sentence(text: str) -> str:

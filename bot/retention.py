@@ -8,7 +8,11 @@
 - sign-in codes (hashes) a day after they expired, and sign-in emails once their code has
   expired (the outbox blanks a sign-in email's body as soon as it is sent);
 - the remembered ids of form messages after two days (Telegram deletes a bot's messages only
-  within 48 hours, so older ids are of no use).
+  within 48 hours, so older ids are of no use);
+- the .eml files in mail.outbox_dir (written when no SMTP server is set up, or as the copy of a
+  refused email) with their database row: a notification's when its content goes, a sign-in
+  email's when its row goes, and any file whose email is no longer on record at all; and
+  half-written temporary files left by a crash, after a day.
 
 It runs at start-up and then hourly, as a task beside the outbox worker. It logs counts only.
 """
@@ -16,12 +20,16 @@ It runs at start-up and then hourly, as a task beside the outbox worker. It logs
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.background import BackgroundTask
+from bot.mailer import eml_file
 from bot.storage import Storage
 from config.settings import Settings
 from handlers.notification import purge_idle_drafts
@@ -45,33 +53,60 @@ class Removed:
     signin_emails: int
     message_refs: int
     unanswered: int
+    eml_files: int = 0
 
 
 async def apply_retention(storage: Storage, settings: Settings, now: float) -> Removed:
     """Delete everything past its retention period, as of `now`."""
     retention = settings.retention
+    content_before = now - retention.delivered_content_days * DAY
     removed = Removed(
-        notification_contents=await storage.forget_delivered_content(
-            now - retention.delivered_content_days * DAY
-        ),
+        notification_contents=await storage.forget_delivered_content(content_before),
         drafts=await purge_idle_drafts(storage, settings, now),
         codes=await storage.delete_signin_codes(now - CODE_RECORD_DAYS * DAY),
         signin_emails=await storage.delete_signin_emails(now - CODE_MINUTES * 60),
         message_refs=await storage.forget_private_messages(now - MESSAGE_REF_DAYS * DAY),
         unanswered=await storage.delete_unanswered(now - retention.unanswered_days * DAY),
     )
+    # After the rows: a file goes once its row (or its row's content) has gone.
+    kept = await storage.outbox_labels() - await storage.delivered_labels(content_before)
+    folder = settings.path(settings.mail.outbox_dir)
+    keep = {eml_file(settings, label).name for label in kept}
+    removed = dataclasses.replace(
+        removed,
+        eml_files=await asyncio.to_thread(delete_eml_files, folder, keep, now - DAY),
+    )
     if any(vars(removed).values()):
         log.info(
             "retention: deleted %d notification content(s), %d draft(s), %d code(s), "
-            "%d sign-in email(s), %d message id(s), %d unanswered question(s)",
+            "%d sign-in email(s), %d message id(s), %d unanswered question(s), %d .eml file(s)",
             removed.notification_contents,
             removed.drafts,
             removed.codes,
             removed.signin_emails,
             removed.message_refs,
             removed.unanswered,
+            removed.eml_files,
         )
     return removed
+
+
+def delete_eml_files(folder: Path, keep: set[str], temporary_before: float) -> int:
+    """Delete the .eml files of `folder` not named in `keep`, and stale temporary files."""
+    if not folder.is_dir():
+        return 0
+    deleted = 0
+    for path in folder.glob("*.eml"):
+        if path.name not in keep:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                deleted += 1
+    for path in folder.glob(".*.tmp"):  # a write interrupted by a crash
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < temporary_before:
+                path.unlink()
+                deleted += 1
+    return deleted
 
 
 class RetentionJob(BackgroundTask):

@@ -1,23 +1,24 @@
-"""All SQL lives here (aiosqlite): the schema and its migrations, and one method per query.
+"""All SQL lives here: the schema and its migrations, and one method per query.
 
-One database file holds conversation state, unanswered questions and, in later migrations, the
-notifications, their email outbox and the audit trail. Each write commits at once, so whatever
-a method has returned survives a crash.
+One database file holds conversation state, unanswered questions, the notifications, their email
+outbox and the audit trail. Each write commits before the method returns, so whatever a method
+has returned survives a crash. The connection, its lock and its transactions are
+`bot.database.Database`: no statement here is ever left half-read, and none joins another
+task's transaction.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
+from bot.database import Database, DatabaseError
 from bot.mailer import OutgoingEmail
 
 # Append-only: each entry moves the schema from version i to i + 1. Never edit a shipped one.
@@ -170,59 +171,69 @@ class Session:
         self.flow, self.step, self.data = None, None, {}
 
 
+class MigrationError(DatabaseError):
+    """The schema could not be brought up to date; the program must not run on it."""
+
+
 class Storage:
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        # One explicit transaction at a time on this connection (see `_transaction`).
-        self._transaction_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str | Path) -> Storage:
-        """Open (creating if needed) the database at `path` (":memory:" for a throwaway one)."""
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(str(path), isolation_level=None)
-        db.row_factory = aiosqlite.Row
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA busy_timeout=5000")
+        """Open (creating if needed) the database at `path` (":memory:" for a throwaway one).
+
+        Raises MigrationError (or DatabaseError) with a message for the operator when the
+        database cannot be used; the connection is closed then, so the process can exit.
+        """
+        db = await Database.open(path)
         storage = cls(db)
-        await storage.migrate()
+        try:
+            await storage.migrate()
+        except BaseException:
+            await db.close()
+            raise
         return storage
 
     async def close(self) -> None:
         await self.db.close()
 
     async def schema_version(self) -> int:
-        async with self.db.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
+        row = await self.db.fetchone("PRAGMA user_version")
         return int(row[0]) if row else 0
 
     async def migrate(self) -> None:
-        version = await self.schema_version()
-        if version > len(MIGRATIONS):
-            raise RuntimeError(
-                f"database schema version {version} is newer than this program ({len(MIGRATIONS)})"
-            )
-        for number, script in enumerate(MIGRATIONS[version:], version + 1):
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        await self.db.execute(statement)
-                await self.db.execute(f"PRAGMA user_version = {number}")
-                await self.db.execute("COMMIT")
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
+        """Bring the schema up to date, under an exclusive lock.
+
+        The version is read again once the lock is held: another process starting on the same
+        new database may have migrated it meanwhile, and must not be migrated over.
+        """
+        if await self.schema_version() == len(MIGRATIONS):
+            return
+        try:
+            async with self.db.exclusive():
+                version = await self.schema_version()
+                if version > len(MIGRATIONS):
+                    raise MigrationError(
+                        f"the database's schema version {version} is newer than this program "
+                        f"({len(MIGRATIONS)}): run the newer version, or restore a backup"
+                    )
+                for number, script in enumerate(MIGRATIONS[version:], version + 1):
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            await self.db.execute(statement)
+                    await self.db.execute(f"PRAGMA user_version = {number}")
+        except MigrationError:
+            raise
+        except (DatabaseError, aiosqlite.Error) as exc:
+            raise MigrationError(f"could not update the database schema: {exc}") from exc
 
     # --- sessions -------------------------------------------------------------------------
 
     async def load_session(self, chat: str) -> Session:
-        async with self.db.execute(
+        row = await self.db.fetchone(
             "SELECT flow, step, data, updated_at FROM sessions WHERE chat = ?", (chat,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         if row is None:
             return Session(chat)
         return Session(chat, row["flow"], row["step"], json.loads(row["data"]), row["updated_at"])
@@ -244,49 +255,33 @@ class Storage:
 
     async def delete_idle_sessions(self, flow: str, older_than: float) -> int:
         """Forget `flow` state (drafts) untouched since `older_than`; returns how many."""
-        cursor = await self.db.execute(
+        return await self.db.execute(
             "UPDATE sessions SET flow = NULL, step = NULL, data = '{}'"
             " WHERE flow = ? AND updated_at < ?",
             (flow, older_than),
         )
-        return cursor.rowcount
 
     # --- unanswered questions -------------------------------------------------------------
 
     async def record_unanswered(self, chat: str, question: str) -> None:
+        # Text that is not valid Unicode (a lone surrogate from an undecodable console byte)
+        # cannot be stored as UTF-8: keep what can be read rather than fail the reply.
+        text = question[:500].encode("utf-8", "replace").decode("utf-8")
         await self.db.execute(
             "INSERT INTO unanswered (chat, question, asked_at) VALUES (?, ?, ?)",
-            (chat, question[:500], time.time()),
+            (chat, text, time.time()),
         )
 
     async def delete_unanswered(self, asked_before: float) -> int:
-        cursor = await self.db.execute("DELETE FROM unanswered WHERE asked_at < ?", (asked_before,))
-        return cursor.rowcount
+        return await self.db.execute("DELETE FROM unanswered WHERE asked_at < ?", (asked_before,))
 
     async def unanswered(self, limit: int = 50) -> list[tuple[str, float]]:
-        async with self.db.execute(
+        rows = await self.db.fetch(
             "SELECT question, asked_at FROM unanswered ORDER BY id DESC LIMIT ?", (limit,)
-        ) as cursor:
-            return [(row["question"], row["asked_at"]) for row in await cursor.fetchall()]
+        )
+        return [(row["question"], row["asked_at"]) for row in rows]
 
     # --- notifications and the email outbox ------------------------------------------------
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK if the body raises.
-
-        The connection is shared: a statement another coroutine runs meanwhile joins the
-        transaction. That is harmless when it commits; so the body should hold nothing but its
-        own SQL (no outside code that might raise and roll their write back with ours).
-        """
-        async with self._transaction_lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
-            await self.db.execute("COMMIT")
 
     async def submit_notification(
         self,
@@ -298,72 +293,63 @@ class Storage:
     ) -> tuple[str, bool]:
         """Store a notification and queue its email in one transaction: (reference, created).
 
-        The reference is the next SIN-<year>-<NNNN> of the current year. Idempotent on
-        `draft_key`: if that draft was already submitted (a double tap, a retry after a timeout),
-        its reference is returned with False and nothing new is stored or queued.
+        The reference is the next SIN-<year>-<NNNN> of the current year, chosen under the write
+        lock and returned only once the transaction that stores it has committed: a reference
+        (or the Message-ID `make_email` gives it) is never handed out twice. Idempotent on
+        `draft_key`: if that draft was already submitted (a double tap, a retry after a
+        timeout), its reference is returned with False and nothing new is stored or queued.
+        Raises TransactionFailed (nothing stored) when the database cannot save it.
         """
         now = time.time()
         year = time.localtime(now).tm_year
-        while True:
+        async with self.db.transaction():
             reference = await self._notification_reference(draft_key)
             if reference is not None:
                 return reference, False
             number = await self._next_notification_number(year)
             reference = f"SIN-{year}-{number:04d}"
-            # Built outside the transaction: an error in the composer cannot roll anything back.
+            # Pure (builds text): if it raises, the transaction rolls back and nothing is kept.
             email = make_email(reference)
-            async with self._transaction():
-                # Checked again under the write lock: another process (the console and the bot on
-                # one database) may have taken the number or submitted the draft meanwhile.
-                if (
-                    await self._notification_reference(draft_key) is None
-                    and await self._next_notification_number(year) == number
-                ):
-                    outbox_id = await self._insert_email(
-                        email, chat, "notification", reference, now
-                    )
-                    await self.db.execute(
-                        "INSERT INTO notifications (reference, year, number, draft_key, chat,"
-                        " agency, answers, created_at, outbox_id)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            reference,
-                            year,
-                            number,
-                            draft_key,
-                            chat,
-                            agency,
-                            json.dumps(answers),
-                            now,
-                            outbox_id,
-                        ),
-                    )
-                    await self.audit("submitted", chat, reference=reference, at=now)
-                    return reference, True
+            outbox_id = await self._insert_email(email, chat, "notification", reference, now)
+            await self.db.execute(
+                "INSERT INTO notifications (reference, year, number, draft_key, chat,"
+                " agency, answers, created_at, outbox_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    reference,
+                    year,
+                    number,
+                    draft_key,
+                    chat,
+                    agency,
+                    json.dumps(answers),
+                    now,
+                    outbox_id,
+                ),
+            )
+            await self.audit("submitted", chat, reference=reference, at=now)
+        return reference, True
 
     async def _notification_reference(self, draft_key: str) -> str | None:
-        async with self.db.execute(
+        row = await self.db.fetchone(
             "SELECT reference FROM notifications WHERE draft_key = ?", (draft_key,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return str(row["reference"]) if row else None
 
     async def _next_notification_number(self, year: int) -> int:
-        async with self.db.execute(
+        row = await self.db.fetchone(
             "SELECT COALESCE(MAX(number), 0) + 1 FROM notifications WHERE year = ?", (year,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return int(row[0]) if row else 1
 
     async def _insert_email(
         self, email: OutgoingEmail, chat: str | None, kind: str, reference: str | None, now: float
     ) -> int:
-        async with self.db.execute(
+        rows = await self.db.write_returning(
             "INSERT INTO outbox (kind, chat, reference, message_id, email, created_at,"
             " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (kind, chat, reference, email.message_id, json.dumps(email.to_json()), now, now),
-        ) as cursor:
-            rows = list(await cursor.fetchall())
+        )
         return int(rows[0]["id"])
 
     async def enqueue_email(
@@ -374,23 +360,22 @@ class Storage:
         Idempotent on the Message-ID (which must be unique): queueing the same email twice
         returns the first one's id.
         """
-        async with self.db.execute(
-            "SELECT id FROM outbox WHERE message_id = ?", (email.message_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is not None:
-            return int(row["id"])
-        return await self._insert_email(email, chat, kind, None, time.time())
+        async with self.db.transaction():
+            row = await self.db.fetchone(
+                "SELECT id FROM outbox WHERE message_id = ?", (email.message_id,)
+            )
+            if row is not None:
+                return int(row["id"])
+            return await self._insert_email(email, chat, kind, None, time.time())
 
     async def notifications_for(self, chat: str) -> list[NotificationStatus]:
         """The chat's notifications, newest first, with the state of their email."""
-        async with self.db.execute(
+        rows = await self.db.fetch(
             "SELECT n.reference, n.agency, n.created_at, o.status, o.attempts, o.sent_at"
             " FROM notifications n JOIN outbox o ON o.id = n.outbox_id"
             " WHERE n.chat = ? ORDER BY n.created_at DESC, n.id DESC",
             (chat,),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return [
             NotificationStatus(
                 r["reference"],
@@ -411,29 +396,28 @@ class Storage:
         than `lease` seconds ago by a worker that never finished (it crashed). The claim is one
         statement, so two workers can never claim the same row.
         """
-        async with self.db.execute(
+        rows = await self.db.write_returning(
             "UPDATE outbox SET status = 'sending', claimed_at = ?, attempts = attempts + 1"
             " WHERE id = (SELECT id FROM outbox"
             "  WHERE (status IN ('queued', 'retrying') AND next_attempt_at <= ?)"
             "  OR (status = 'sending' AND claimed_at <= ?)"
             "  ORDER BY next_attempt_at, id LIMIT 1)"
-            " RETURNING id, kind, chat, reference, email, attempts, created_at, last_error,"
-            " failure_reported_at",
+            f" RETURNING {OUTBOX_COLUMNS}",
             (now, now if due_by is None else due_by, now - lease),
-        ) as cursor:
-            # Fetch all: a RETURNING statement finishes (and commits) only when read to its end.
-            rows = list(await cursor.fetchall())
+        )
         return _outbox_item(rows[0]) if rows else None
 
     async def mark_email_sent(self, outbox_id: int, now: float) -> None:
-        # A sign-in email's body holds the code, which is kept only as a hash: blank it once sent.
-        await self.db.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?, claimed_at = NULL, last_error = NULL,"
-            " email = CASE kind WHEN 'signin' THEN json_set(email, '$.text', '') ELSE email END"
-            " WHERE id = ?",
-            (now, outbox_id),
-        )
-        await self._audit_delivery(outbox_id, "delivered", now)
+        async with self.db.transaction():
+            # A sign-in email's body holds the code, which is kept only as a hash: blank it.
+            await self.db.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, claimed_at = NULL,"
+                " last_error = NULL,"
+                " email = CASE kind WHEN 'signin' THEN json_set(email, '$.text', '') ELSE email END"
+                " WHERE id = ?",
+                (now, outbox_id),
+            )
+            await self._audit_delivery(outbox_id, "delivered", now)
 
     async def mark_email_retry(self, outbox_id: int, next_attempt_at: float, error: str) -> None:
         """Record a transient failure (error type and code only) and when to try again."""
@@ -444,23 +428,57 @@ class Storage:
         )
 
     async def mark_email_failed(self, outbox_id: int, error: str, now: float) -> None:
-        """Record a permanent failure: never retried, and counted as reported."""
-        await self.db.execute(
-            "UPDATE outbox SET status = 'failed', claimed_at = NULL, last_error = ?,"
-            " failure_reported_at = COALESCE(failure_reported_at, ?) WHERE id = ?",
-            (error, now, outbox_id),
+        """Record a permanent failure: not retried until someone queues it again, and counted
+        as reported."""
+        async with self.db.transaction():
+            await self.db.execute(
+                "UPDATE outbox SET status = 'failed', claimed_at = NULL, last_error = ?,"
+                " failure_reported_at = COALESCE(failure_reported_at, ?) WHERE id = ?",
+                (error, now, outbox_id),
+            )
+            await self._audit_delivery(outbox_id, "delivery_failed", now)
+
+    async def failed_emails(self, limit: int = 50) -> list[OutboxItem]:
+        """Emails refused for good, newest first (the admins' /outbox list)."""
+        rows = await self.db.fetch(
+            f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'failed' ORDER BY id DESC LIMIT ?",
+            (limit,),
         )
-        await self._audit_delivery(outbox_id, "delivery_failed", now)
+        return [_outbox_item(row) for row in rows]
+
+    async def requeue_failed_email(self, reference: str, now: float, who: str | None) -> bool:
+        """Queue a refused email again, found by its reference (a notification's, or an email's
+        human reference such as CODE-2026-0003). False if no refused email has it."""
+        async with self.db.transaction():
+            rows = await self.db.fetch(
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'failed' ORDER BY id"
+            )
+            wanted = reference.strip().upper()
+            item = next(
+                (i for i in map(_outbox_item, rows) if i.human_reference.upper() == wanted), None
+            )
+            if item is None:
+                return False
+            # failure_reported_at is cleared so that a new failure is reported again; the
+            # attempt count starts again so the backoff does too.
+            await self.db.execute(
+                "UPDATE outbox SET status = 'queued', next_attempt_at = ?, attempts = 0,"
+                " failure_reported_at = NULL WHERE id = ? AND status = 'failed'",
+                (now, item.id),
+            )
+            await self.audit(
+                "requeued", item.chat, who=who or "console", reference=item.human_reference, at=now
+            )
+        return True
 
     async def overdue_emails(self, created_before: float) -> list[OutboxItem]:
         """Undelivered emails queued before `created_before` whose failure is not yet reported."""
-        async with self.db.execute(
-            "SELECT id, kind, chat, reference, email, attempts, created_at, last_error,"
-            " failure_reported_at FROM outbox WHERE status IN ('queued', 'sending', 'retrying')"
+        rows = await self.db.fetch(
+            f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status IN ('queued', 'sending', 'retrying')"
             " AND failure_reported_at IS NULL AND created_at <= ? ORDER BY id",
             (created_before,),
-        ) as cursor:
-            return [_outbox_item(row) for row in await cursor.fetchall()]
+        )
+        return [_outbox_item(row) for row in rows]
 
     async def mark_failure_reported(self, outbox_id: int, now: float) -> None:
         await self.db.execute(
@@ -469,14 +487,13 @@ class Storage:
 
     async def outbox_deadlines(self) -> tuple[float | None, float | None, float | None]:
         """(earliest retry time, oldest claim, oldest unreported undelivered email's creation)."""
-        async with self.db.execute(
+        row = await self.db.fetchone(
             "SELECT"
             " (SELECT MIN(next_attempt_at) FROM outbox WHERE status IN ('queued', 'retrying')),"
             " (SELECT MIN(claimed_at) FROM outbox WHERE status = 'sending'),"
             " (SELECT MIN(created_at) FROM outbox"
             "  WHERE status IN ('queued', 'sending', 'retrying') AND failure_reported_at IS NULL)"
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return (row[0], row[1], row[2]) if row else (None, None, None)
 
     # --- sign-in: chat links, one-time codes, lockouts --------------------------------------
@@ -492,40 +509,83 @@ class Storage:
 
     async def unlink_chat(self, chat: str) -> str | None:
         """Sign `chat` out; returns the address it was linked to, if any."""
-        async with self.db.execute(
+        rows = await self.db.write_returning(
             "DELETE FROM slo_links WHERE chat = ? RETURNING email", (chat,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return str(row["email"]) if row else None
+        )
+        return str(rows[0]["email"]) if rows else None
 
     async def linked_email(self, chat: str) -> str | None:
-        async with self.db.execute("SELECT email FROM slo_links WHERE chat = ?", (chat,)) as cursor:
-            row = await cursor.fetchone()
+        row = await self.db.fetchone("SELECT email FROM slo_links WHERE chat = ?", (chat,))
         return str(row["email"]) if row else None
 
     async def linked_chats(self) -> list[tuple[str, str]]:
         """Every signed-in chat with its address."""
-        async with self.db.execute("SELECT chat, email FROM slo_links ORDER BY chat") as cursor:
-            return [(row["chat"], row["email"]) for row in await cursor.fetchall()]
+        rows = await self.db.fetch("SELECT chat, email FROM slo_links ORDER BY chat")
+        return [(row["chat"], row["email"]) for row in rows]
 
     async def clear_flow(self, chat: str, flow: str) -> bool:
         """Forget `chat`'s state in `flow` (its draft), if it is in that flow."""
-        cursor = await self.db.execute(
+        changed = await self.db.execute(
             "UPDATE sessions SET flow = NULL, step = NULL, data = '{}' WHERE chat = ? AND flow = ?",
             (chat, flow),
         )
-        return cursor.rowcount > 0
+        return changed > 0
 
     async def add_signin_code(
         self, chat: str, email: str, salt: str, code_hash: str, now: float, expires_at: float
     ) -> None:
         """Store a new code's hash for `chat`; any earlier code of the chat stops working."""
-        await self.retire_signin_codes(chat)
-        await self.db.execute(
-            "INSERT INTO signin_codes (chat, email, salt, code_hash, created_at, expires_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (chat, email, salt, code_hash, now, expires_at),
-        )
+        async with self.db.transaction():
+            await self.retire_signin_codes(chat)
+            await self.db.execute(
+                "INSERT INTO signin_codes (chat, email, salt, code_hash, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (chat, email, salt, code_hash, now, expires_at),
+            )
+
+    async def request_signin_code(
+        self,
+        chat: str,
+        email: str,
+        code: SigninCode,
+        code_email: OutgoingEmail,
+        registered: bool,
+        now: float,
+    ) -> None:
+        """Store a code's hash and queue the email carrying it, if `registered`; audit either way.
+
+        The same statements run whether or not the address is registered (an unregistered one's
+        inserts select no row), in one transaction, so the reply takes the same time and no one
+        can tell from it which addresses are registered. Any earlier code of the chat stops
+        working in both cases.
+        """
+        queued_at = time.time()  # the outbox's clock, which `now` (sign-in's) may not be
+        async with self.db.transaction():
+            await self.retire_signin_codes(chat)
+            await self.db.execute(
+                "INSERT INTO signin_codes (chat, email, salt, code_hash, created_at, expires_at)"
+                " SELECT ?, ?, ?, ?, ?, ? WHERE ?",
+                (chat, email, code.salt, code.code_hash, now, code.expires_at, registered),
+            )
+            await self.db.execute(
+                "INSERT INTO outbox (kind, chat, reference, message_id, email, created_at,"
+                " next_attempt_at) SELECT 'signin', ?, NULL, ?, ?, ?, ? WHERE ?",
+                (
+                    chat,
+                    code_email.message_id,
+                    json.dumps(code_email.to_json()),
+                    queued_at,
+                    queued_at,
+                    registered,
+                ),
+            )
+            await self.audit(
+                "code_sent" if registered else "code_refused_unregistered",
+                chat,
+                # The typed address is kept only when it is registered (no one else's address).
+                who=email if registered else "",
+                at=now,
+            )
 
     async def retire_signin_codes(self, chat: str) -> None:
         await self.db.execute(
@@ -535,47 +595,40 @@ class Storage:
 
     async def signin_codes(self, chat: str) -> list[SigninCode]:
         """The chat's codes still on record, newest first (used and replaced ones included)."""
-        async with self.db.execute(
+        rows = await self.db.fetch(
             "SELECT id, email, salt, code_hash, expires_at, state FROM signin_codes"
             " WHERE chat = ? ORDER BY id DESC",
             (chat,),
-        ) as cursor:
-            return [
-                SigninCode(
-                    r["id"], r["email"], r["salt"], r["code_hash"], r["expires_at"], r["state"]
-                )
-                for r in await cursor.fetchall()
-            ]
+        )
+        return [
+            SigninCode(r["id"], r["email"], r["salt"], r["code_hash"], r["expires_at"], r["state"])
+            for r in rows
+        ]
 
     async def use_signin_code(self, code_id: int) -> bool:
         """Mark a code used; False if it was no longer active (so it can never work twice)."""
-        cursor = await self.db.execute(
+        changed = await self.db.execute(
             "UPDATE signin_codes SET state = 'used' WHERE id = ? AND state = 'active'", (code_id,)
         )
-        return cursor.rowcount == 1
+        return changed == 1
 
     async def delete_signin_codes(self, older_than: float) -> int:
-        cursor = await self.db.execute(
-            "DELETE FROM signin_codes WHERE expires_at < ?", (older_than,)
-        )
-        return cursor.rowcount
+        return await self.db.execute("DELETE FROM signin_codes WHERE expires_at < ?", (older_than,))
 
     async def signin_locked_until(self, chat: str) -> float | None:
-        async with self.db.execute(
+        row = await self.db.fetchone(
             "SELECT locked_until FROM signin_lockouts WHERE chat = ?", (chat,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return row["locked_until"] if row else None
 
     async def add_signin_failure(self, chat: str) -> int:
         """Count one wrong code for `chat`; returns the failures since the last lockout."""
-        async with self.db.execute(
+        rows = await self.db.write_returning(
             "INSERT INTO signin_lockouts (chat, failures) VALUES (?, 1)"
             " ON CONFLICT(chat) DO UPDATE SET failures = failures + 1 RETURNING failures",
             (chat,),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return int(row["failures"]) if row else 1
+        )
+        return int(rows[0]["failures"]) if rows else 1
 
     async def lock_signin(self, chat: str, until: float) -> None:
         """Lock `chat` out of sign-in until `until`; the failure count starts again after."""
@@ -608,11 +661,10 @@ class Storage:
     async def count_audit(self, chat: str, events: tuple[str, ...], since: float) -> int:
         """How many of `events` the chat had since `since` (rate limits)."""
         marks = ", ".join("?" * len(events))
-        async with self.db.execute(
+        row = await self.db.fetchone(
             f"SELECT COUNT(*) FROM audit WHERE chat = ? AND at >= ? AND event IN ({marks})",
             (chat, since, *events),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return int(row[0]) if row else 0
 
     async def _audit_delivery(self, outbox_id: int, event: str, now: float) -> None:
@@ -627,13 +679,10 @@ class Storage:
 
     async def audit_events(self, limit: int = 100) -> list[AuditEvent]:
         """The latest events, newest first."""
-        async with self.db.execute(
+        rows = await self.db.fetch(
             "SELECT at, event, chat, who, reference FROM audit ORDER BY id DESC LIMIT ?", (limit,)
-        ) as cursor:
-            return [
-                AuditEvent(r["at"], r["event"], r["chat"], r["who"], r["reference"])
-                for r in await cursor.fetchall()
-            ]
+        )
+        return [AuditEvent(r["at"], r["event"], r["chat"], r["who"], r["reference"]) for r in rows]
 
     # --- retention: personal data deleted when no longer needed ------------------------------
 
@@ -644,8 +693,8 @@ class Storage:
         subject and Message-ID, which name no child). Gone: the answers, the email's body and
         the copy to the SLO.
         """
-        async with self._transaction():
-            cursor = await self.db.execute(
+        async with self.db.transaction():
+            forgotten = await self.db.execute(
                 "UPDATE notifications SET answers = '{}' WHERE answers != '{}' AND outbox_id IN"
                 " (SELECT id FROM outbox WHERE status = 'sent' AND sent_at < ?)",
                 (sent_before,),
@@ -656,18 +705,30 @@ class Storage:
                 " WHERE kind = 'notification' AND status = 'sent' AND sent_at < ?",
                 (sent_before,),
             )
-        return cursor.rowcount
+        return forgotten
 
     async def delete_signin_emails(self, created_before: float) -> int:
         """Delete sign-in emails queued before `created_before` (their code has expired).
 
         One still being sent is left to finish; the next run takes it.
         """
-        cursor = await self.db.execute(
+        return await self.db.execute(
             "DELETE FROM outbox WHERE kind = 'signin' AND status != 'sending' AND created_at < ?",
             (created_before,),
         )
-        return cursor.rowcount
+
+    async def outbox_labels(self) -> set[str]:
+        """The file labels (`OutboxItem.label`) of every email still on record."""
+        rows = await self.db.fetch("SELECT id, reference FROM outbox")
+        return {row["reference"] or f"mail-{row['id']}" for row in rows}
+
+    async def delivered_labels(self, sent_before: float) -> set[str]:
+        """Labels of emails whose content retention has removed (delivered before the time)."""
+        rows = await self.db.fetch(
+            "SELECT id, reference FROM outbox WHERE status = 'sent' AND sent_at < ?",
+            (sent_before,),
+        )
+        return {row["reference"] or f"mail-{row['id']}" for row in rows}
 
     # --- chat messages to delete after a submission (Telegram) -------------------------------
 
@@ -680,38 +741,34 @@ class Storage:
 
     async def take_private_messages(self, chat: str) -> list[str]:
         """The chat's recorded message refs, forgotten as they are returned."""
-        async with self.db.execute(
+        rows = await self.db.write_returning(
             "DELETE FROM private_messages WHERE chat = ? RETURNING message_ref", (chat,)
-        ) as cursor:
-            return [str(row["message_ref"]) for row in await cursor.fetchall()]
+        )
+        return [str(row["message_ref"]) for row in rows]
 
     async def forget_private_messages(self, older_than: float) -> int:
-        cursor = await self.db.execute(
+        return await self.db.execute(
             "DELETE FROM private_messages WHERE recorded_at < ?", (older_than,)
         )
-        return cursor.rowcount
 
     # === email channel and hand-offs (migration 4) ==========================================
     # Kept together so the email feature's SQL reads as one unit; no method above depends on it.
 
     async def receive_email(self, message_id: str, sender: str, mail: dict[str, Any]) -> bool:
         """Record an inbound email as pending; False if its Message-ID was seen before."""
-        cursor = await self.db.execute(
+        changed = await self.db.execute(
             "INSERT OR IGNORE INTO inbox (message_id, sender, mail, received_at)"
             " VALUES (?, ?, ?, ?)",
             (message_id, sender, json.dumps(mail), time.time()),
         )
-        return cursor.rowcount == 1
+        return changed == 1
 
     async def pending_emails(self) -> list[tuple[str, str, dict[str, Any]]]:
         """(Message-ID, sender, parsed email) of every email received but not yet dealt with."""
-        async with self.db.execute(
+        rows = await self.db.fetch(
             "SELECT message_id, sender, mail FROM inbox WHERE status = 'pending' ORDER BY id"
-        ) as cursor:
-            return [
-                (r["message_id"], r["sender"], json.loads(r["mail"]))
-                for r in await cursor.fetchall()
-            ]
+        )
+        return [(r["message_id"], r["sender"], json.loads(r["mail"])) for r in rows]
 
     async def finish_email(self, message_id: str, status: str) -> None:
         """Mark an inbound email dealt with (`status`) and forget its content."""
@@ -722,18 +779,17 @@ class Storage:
 
     async def count_inbox(self, sender: str, status: str, since: float) -> int:
         """How many emails from `sender` ended as `status` since `since` (rate limits)."""
-        async with self.db.execute(
+        rows = await self.db.fetch(
             "SELECT COUNT(*) FROM inbox WHERE sender = ? AND status = ? AND received_at >= ?",
             (sender, status, since),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        )
+        return int(rows[0][0]) if rows else 0
 
     async def delete_inbox(self, received_before: float) -> int:
-        cursor = await self.db.execute(
+        changed = await self.db.execute(
             "DELETE FROM inbox WHERE status != 'pending' AND received_at < ?", (received_before,)
         )
-        return cursor.rowcount
+        return changed
 
     async def save_email_choices(
         self, chat: str, buttons: list[list[str]], by_number: bool
@@ -747,10 +803,10 @@ class Storage:
 
     async def email_choices(self, chat: str) -> tuple[list[list[str]], bool]:
         """The [label, data] pairs last offered to `chat`, and whether a number picks one."""
-        async with self.db.execute(
+        rows = await self.db.fetch(
             "SELECT buttons, by_number FROM email_choices WHERE chat = ?", (chat,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
+        row = rows[0] if rows else None
         return (json.loads(row["buttons"]), bool(row["by_number"])) if row else ([], True)
 
     async def open_handoff(
@@ -764,7 +820,7 @@ class Storage:
         """
         now = time.time()
         year = time.localtime(now).tm_year
-        async with self.db.execute(
+        rows = await self.db.write_returning(
             "INSERT INTO handoffs (reference, year, number, chat, question, message_id, thread,"
             " created_at)"
             " SELECT printf('Q-%d-%04d', ?1, n), ?1, n, ?2, ?3,"
@@ -772,55 +828,48 @@ class Storage:
             " FROM (SELECT COALESCE(MAX(number), 0) + 1 AS n FROM handoffs WHERE year = ?1)"
             " RETURNING *",
             (year, chat, question, token, domain, json.dumps(thread), now),
-        ) as cursor:
-            rows = list(await cursor.fetchall())
+        )
         return _handoff(rows[0])
 
     async def handoff_by_message_ids(self, ids: list[str]) -> Handoff | None:
         if not ids:
             return None
         marks = ", ".join("?" * len(ids))
-        async with self.db.execute(
+        rows = await self.db.fetch(
             f"SELECT * FROM handoffs WHERE message_id IN ({marks}) LIMIT 1", ids
-        ) as cursor:
-            row = await cursor.fetchone()
-        return _handoff(row) if row else None
+        )
+        return _handoff(rows[0]) if rows else None
 
     async def handoff_by_reference(self, reference: str) -> Handoff | None:
-        async with self.db.execute(
-            "SELECT * FROM handoffs WHERE reference = ?", (reference,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return _handoff(row) if row else None
+        rows = await self.db.fetch("SELECT * FROM handoffs WHERE reference = ?", (reference,))
+        return _handoff(rows[0]) if rows else None
 
     async def handoffs(self, status: str) -> list[Handoff]:
-        async with self.db.execute(
-            "SELECT * FROM handoffs WHERE status = ? ORDER BY id", (status,)
-        ) as cursor:
-            return [_handoff(row) for row in await cursor.fetchall()]
+        rows = await self.db.fetch("SELECT * FROM handoffs WHERE status = ? ORDER BY id", (status,))
+        return [_handoff(row) for row in rows]
 
     async def finish_handoff(self, handoff_id: int, status: str, answer: str | None) -> bool:
         """Answer or close an open hand-off; False if it was no longer open (exactly once)."""
-        cursor = await self.db.execute(
+        changed = await self.db.execute(
             "UPDATE handoffs SET status = ?, answer = ?, finished_at = ?"
             " WHERE id = ? AND status = 'open'",
             (status, answer, time.time(), handoff_id),
         )
-        return cursor.rowcount == 1
+        return changed == 1
 
     async def handoffs_to_tell(self) -> list[Handoff]:
         """Answered or closed hand-offs whose person has not been told yet."""
-        async with self.db.execute(
+        rows = await self.db.fetch(
             "SELECT * FROM handoffs WHERE status != 'open' AND told_at IS NULL ORDER BY id"
-        ) as cursor:
-            return [_handoff(row) for row in await cursor.fetchall()]
+        )
+        return [_handoff(row) for row in rows]
 
     async def mark_handoff_told(self, handoff_id: int) -> bool:
-        cursor = await self.db.execute(
+        changed = await self.db.execute(
             "UPDATE handoffs SET told_at = ? WHERE id = ? AND told_at IS NULL",
             (time.time(), handoff_id),
         )
-        return cursor.rowcount == 1
+        return changed == 1
 
     async def mark_handoff_reminded(self, handoff_id: int) -> None:
         await self.db.execute(
@@ -837,18 +886,22 @@ class Storage:
     async def forget_handoffs(self, told_before: float) -> int:
         """Blank the question and answer of hand-offs settled before `told_before`; the
         reference, chat and timestamps stay for the record."""
-        cursor = await self.db.execute(
+        changed = await self.db.execute(
             "UPDATE handoffs SET question = '', answer = NULL"
             " WHERE told_at < ? AND (question != '' OR answer IS NOT NULL)",
             (told_before,),
         )
-        return cursor.rowcount
+        return changed
 
     async def outbox_has(self, message_id: str) -> bool:
-        async with self.db.execute(
-            "SELECT 1 FROM outbox WHERE message_id = ?", (message_id,)
-        ) as cursor:
-            return await cursor.fetchone() is not None
+        rows = await self.db.fetch("SELECT 1 FROM outbox WHERE message_id = ?", (message_id,))
+        return bool(rows)
+
+
+OUTBOX_COLUMNS = (
+    "id, kind, chat, reference, email, attempts, created_at, last_error, failure_reported_at,"
+    " status"
+)
 
 
 @dataclass(frozen=True)
@@ -896,11 +949,21 @@ class OutboxItem:
     created_at: float
     last_error: str | None
     failure_reported_at: float | None
+    status: str = "sending"
 
     @property
     def label(self) -> str:
-        """How logs, files and messages name the email: its reference, or its outbox id."""
+        """How logs and .eml files name the email: its reference, or its outbox id."""
         return self.reference or f"mail-{self.id}"
+
+    @property
+    def human_reference(self) -> str:
+        """How people name it (messages, /outbox retry): a notification's reference, or a
+        reference in the same style for other emails, e.g. CODE-2026-0003 for a sign-in code."""
+        if self.reference:
+            return self.reference
+        prefix = "CODE" if self.kind == "signin" else "MAIL"
+        return f"{prefix}-{time.localtime(self.created_at).tm_year}-{self.id:04d}"
 
 
 def _outbox_item(row: aiosqlite.Row) -> OutboxItem:
@@ -914,6 +977,7 @@ def _outbox_item(row: aiosqlite.Row) -> OutboxItem:
         row["created_at"],
         row["last_error"],
         row["failure_reported_at"],
+        row["status"],
     )
 
 

@@ -35,6 +35,7 @@ from telegram.ext import (
 )
 
 from bot.app import Assistant
+from bot.numbers import is_ascii_digits
 from bot.private_messages import PrivateMessages
 from bot.replies import Incoming, Reply
 from handlers.reports import find_reports, report_facts, where_to_find
@@ -150,7 +151,7 @@ class TelegramChannel:
         refs = await self.private.after_turn(
             incoming.chat, incoming.message_ref, replies, [[str(i) for i in ids] for ids in sent]
         )
-        ids = sorted({int(ref) for ref in refs if ref.isdigit()})
+        ids = sorted({int(ref) for ref in refs if is_ascii_digits(ref, 12)})
         for start in range(0, len(ids), DELETE_LIMIT):
             try:
                 await bot.delete_messages(chat_id, ids[start : start + DELETE_LIMIT])
@@ -160,7 +161,7 @@ class TelegramChannel:
     async def push(self, bot: Bot, chat: str, replies: list[Reply]) -> None:
         """Send messages nobody asked for (mail news) to a "telegram:<id>" chat; others ignored."""
         channel, _, chat_id = chat.partition(":")
-        if channel == "telegram" and chat_id.lstrip("-").isdigit():
+        if channel == "telegram" and is_ascii_digits(chat_id.removeprefix("-"), 20):
             await self.send(bot, int(chat_id), replies)
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

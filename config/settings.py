@@ -83,6 +83,8 @@ class MailSettings:
     retry_max_seconds: float = 900.0
     # After this long undelivered, the SLO is told in chat and the failure is logged for the board.
     report_failure_after_minutes: float = 60.0
+    # The domain after the @ of our Message-IDs; empty: the domain of from_address.
+    message_id_domain: str = ""
 
 
 @dataclass(frozen=True)

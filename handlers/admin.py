@@ -1,8 +1,10 @@
-"""Board administrators' commands: /unanswered and /reload.
+"""Board administrators' commands: /unanswered, /reload and /outbox.
 
 Only a chat signed in with an address in the registry's `administrators` list may use them;
 anyone else is told so, and how to sign in. /reload re-reads and validates the knowledge base and
 the registry together: if either has a problem, neither is replaced and the problems are shown.
+/outbox lists the emails the mail server refused for good, and `/outbox retry REF` queues one
+again once the cause is fixed (`python main.py outbox retry REF` does the same from a shell).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import logging
 import time
 
 from bot.conversation import Command, Context
-from bot.replies import Reply
+from bot.mailer import refused_line
+from bot.replies import Button, Reply
 from config.registry import load_registry
 from handlers.handoff import open_handoffs
 from handlers.notification import FLOW_NAME as NOTIFY_FLOW
@@ -22,6 +25,8 @@ from knowledge.validation import KnowledgeError
 log = logging.getLogger(__name__)
 
 UNANSWERED_LIMIT = 30
+REFUSED_SHOWN = 20
+RETRY_BUTTONS = 5
 PROBLEMS_SHOWN = 40  # enough to fix a bad edit; a long list would be split into many messages
 
 
@@ -103,5 +108,59 @@ class Admin:
                 f"administrator(s). Chats signed out because their address is no longer "
                 f"registered: {len(signed_out)}.",
                 kind="reloaded",
+            )
+        ]
+
+    async def outbox(self, ctx: Context, arg: str) -> list[Reply]:
+        """/outbox: the emails refused for good; /outbox retry REF: queue one again."""
+        word, _, rest = arg.strip().partition(" ")
+        if word.lower() == "retry" and rest.strip():
+            reference = rest.strip().split()[0]
+            who = await self.access.signed_in_as(ctx)
+            if await ctx.storage.requeue_failed_email(reference, self.access.clock(), who):
+                ctx.conversation.wake_outbox()
+                log.info("chat %s queued email %s again", ctx.chat, reference)
+                return [
+                    Reply(
+                        f"{reference} is queued again and will be sent now. Whoever submitted it "
+                        "will be told when the mail server has it; if it is refused again, you "
+                        "will be told here.",
+                        kind="outbox_retried",
+                    )
+                ]
+            return [
+                Reply(
+                    f"No refused email has the reference {reference}. Type /outbox to see the "
+                    "emails that can be sent again.",
+                    kind="invalid",
+                )
+            ]
+        if word:
+            return [
+                Reply(
+                    "Type /outbox to list the emails the mail server refused, or /outbox retry "
+                    "followed by a reference (like SIN-2026-0001) to send one again.",
+                    kind="help",
+                )
+            ]
+        refused = await ctx.storage.failed_emails(REFUSED_SHOWN)
+        if not refused:
+            return [
+                Reply(
+                    "No refused emails: everything queued has been sent or is still being tried.",
+                    kind="outbox",
+                )
+            ]
+        return [
+            Reply(
+                "\n".join(f"- {refused_line(item)}" for item in refused)
+                + "\n\nFix the cause (the mail server's settings, an address), then send one "
+                "again with /outbox retry REFERENCE.",
+                kind="outbox",
+                title=f"{len(refused)} email(s) refused by the mail server, newest first",
+                buttons=tuple(
+                    Button(f"Retry {item.human_reference}", f"/outbox retry {item.human_reference}")
+                    for item in refused[:RETRY_BUTTONS]
+                ),
             )
         ]

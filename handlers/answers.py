@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.numbers import is_ascii_digits, pick_number
 from knowledge.form import Field, Form, Section
 
 Answer = str | list[str] | None
@@ -27,10 +28,18 @@ NOT_GIVEN = "Not given"
 YES_WORDS = frozenset(("yes", "y"))
 NO_WORDS = frozenset(("no", "n"))
 
-_NUMERIC = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})$")
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_NAMED = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([a-z]+)\.?,?\s+(\d{4}|\d{2})$")
-_PHONE_CHARS = re.compile(r"^\+?[\d\s().\-]+$")
+# [0-9], not \d: \d also matches digits of other scripts, which are not what a date means here.
+_NUMERIC = re.compile(r"^([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([0-9]{4}|[0-9]{2})$")
+_ISO = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
+_NAMED = re.compile(
+    r"^([0-9]{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([a-z]+)\.?,?\s+([0-9]{4}|[0-9]{2})$"
+)
+_PHONE_CHARS = re.compile(r"^\+?[0-9\s().\-]+$")
+# What an email cannot carry: lone surrogates (from undecodable input, e.g. a console in another
+# encoding) cannot be written as UTF-8 at all, and control characters (other than tab and line
+# breaks) can be refused by mail servers and mean nothing in an answer.
+_BROKEN = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # What mail systems accept unquoted (RFC 5322 dot-atom): stricter than the standard with quoting,
 # so that the board's email, copied to this address, cannot fail on an odd character.
 _EMAIL_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
@@ -212,8 +221,9 @@ def pick_choice(field: Field, text: str) -> str | None:
     """The option meant by `text` (its label, any case, or its number), else None."""
     typed = _fold(text)
     options = field.options
-    if typed.isdigit() and 1 <= int(typed) <= len(options):
-        return options[int(typed) - 1]
+    number = pick_number(typed, len(options))
+    if number is not None:
+        return options[number - 1]
     if field.type == "yes_no":
         if typed in YES_WORDS:
             return "Yes"
@@ -225,7 +235,7 @@ def pick_choice(field: Field, text: str) -> str | None:
 def pick_choices(field: Field, text: str) -> list[str]:
     """Options typed as "1, 3", "1 3" or "Child in need; Looked after child", in form order."""
     words = text.split()
-    if len(words) > 1 and all(w.isdigit() for w in words):
+    if len(words) > 1 and all(is_ascii_digits(w) for w in words):
         parts = words
     else:
         parts = [p for p in re.split(r"[,;]", text) if p.strip()]
@@ -243,10 +253,26 @@ def pick_choices(field: Field, text: str) -> list[str]:
     return [o for o in field.options if o in chosen]
 
 
+def check_sendable(text: str) -> None:
+    """Refuse text the board's email could not carry, whatever the channel it came from."""
+    if _BROKEN.search(text):
+        raise AnswerError(
+            "Part of that answer could not be read: it has a broken character, which can happen "
+            "when text is pasted from another program or typed in a terminal set to another "
+            "language. Please type the answer again."
+        )
+    if _CONTROL.search(text):
+        raise AnswerError(
+            "That answer has an invisible control character that cannot be emailed. Please "
+            "type it again, or paste it as plain text."
+        )
+
+
 def parse_answer(
     field: Field, text: str, form: Form, answers: Mapping[str, Any], today: date
 ) -> Answer:
     """The value to store for `text` typed in answer to `field`; raises AnswerError."""
+    check_sendable(text)
     if field.type == "date":
         return check_date(field, text, form, answers, today)
     if field.type in ("choice", "yes_no"):

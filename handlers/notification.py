@@ -32,6 +32,7 @@ from typing import Any
 
 from bot.conversation import Context, split_command
 from bot.mailer import eml_path
+from bot.numbers import pick_number
 from bot.replies import SUBMITTED, Button, Reply
 from bot.storage import Session, Storage
 from config.settings import Settings
@@ -116,15 +117,21 @@ async def status(ctx: Context, arg: str) -> list[Reply]:
         ]
     contact = ctx.settings.board.contact_email
     states = {
-        "queued": "waiting to be sent",
+        "queued": "queued: the partnership's mail server does not have it yet",
         "retrying": "not sent yet: the mail server could not be reached, I keep trying",
-        "failed": f"could not be delivered: please email the board at {contact}",
+        "failed": (
+            "refused by the mail server: the board's administrators have been told and can "
+            f"send it again; if it is urgent, email the board at {contact}"
+        ),
     }
     lines = []
     for row in rows:
         state = states.get(row.delivery, row.delivery)
         if row.delivery == "sent":
-            state = f"sent on {_when(row.sent_at or row.created_at)}"
+            state = (
+                f"sent on {_when(row.sent_at or row.created_at)} (the partnership's mail "
+                "server has it)"
+            )
         lines.append(f"{row.reference}, submitted {_when(row.created_at)}: {state}.")
     return [Reply("\n".join(lines), kind="status", title="Your notifications")]
 
@@ -597,9 +604,10 @@ async def _at_question(
 
 def _toggle(ctx: Context, field: Field, arg: str) -> list[Reply]:
     """Tick or untick one option of a multi_choice question."""
-    if not arg.isdigit() or not 1 <= int(arg) <= len(field.options):
+    number = pick_number(arg, len(field.options))
+    if number is None:
         return _render(ctx)
-    option = field.options[int(arg) - 1]
+    option = field.options[number - 1]
     picking: list[str] = ctx.session.data.setdefault("picking", [])
     if option in picking:
         picking.remove(option)
@@ -781,8 +789,9 @@ async def _submit(ctx: Context, key: str) -> list[Reply]:
         return [_already_submitted(reference, SUBMITTED)]
     text = (
         f"Thank you. Your notification has been submitted. Its reference is {reference}: "
-        "please quote it when you contact the board. It is being emailed to the board now, "
-        "with a copy to the email address you gave. Type /status to check it was delivered."
+        "please quote it when you contact the board. It is queued to be emailed to the board, "
+        "with a copy to the email address you gave; I'll tell you when the partnership's mail "
+        "server has it. Type /status to see where it is."
     )
     path = eml_path(settings, reference)
     if path is not None:

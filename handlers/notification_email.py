@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bot.mailer import OutgoingEmail, make_message_id
+from bot.mailer import OutgoingEmail, make_message_id, message_id_domain
 from config.settings import Settings
 from handlers.answers import answers_by_section, show_moment
 from knowledge.form import Form
@@ -79,9 +79,9 @@ def compose_email(
         subject=f"Significant incident notification {reference} from {agency}",
         text=email_text(form, answers, reference, when),
         html=email_html(form, answers, reference, when),
-        # Derived from the reference, so a resend after a crash carries the same id and the
-        # receiving side can recognise the duplicate.
-        message_id=make_message_id(reference, settings.mail.from_address),
+        # The reference plus a random part; stored with the email, so a resend after a crash
+        # carries the same id and the receiving side can recognise the duplicate.
+        message_id=make_message_id(reference, message_id_domain(settings.mail)),
         cc=(slo_email,) if slo_email else (),
         reply_to=slo_email or None,
     )

@@ -18,9 +18,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.conversation import Command, Context
-from bot.mailer import OutgoingEmail, make_message_id
+from bot.mailer import OutgoingEmail, make_message_id, message_id_domain
+from bot.numbers import is_ascii_digits
 from bot.replies import Button, Reply
-from bot.storage import Storage
+from bot.storage import SigninCode, Storage
 from config.registry import Officer, Registry, is_email, normal_email
 from handlers.notification import FLOW_NAME as NOTIFY_FLOW
 from handlers.privacy import mark_private
@@ -92,6 +93,12 @@ class Access:
     async def is_admin(self, ctx: Context) -> bool:
         email = await self.signed_in_as(ctx)
         return email is not None and self.registry.is_admin(email)
+
+    async def admin_chats(self, storage: Storage) -> list[str]:
+        """The chats signed in with an administrator's address (told of refused emails)."""
+        return [
+            chat for chat, email in await storage.linked_chats() if self.registry.is_admin(email)
+        ]
 
     async def locked_minutes(self, ctx: Context) -> int:
         """Minutes left of the chat's sign-in lockout; 0 when it may sign in."""
@@ -204,12 +211,9 @@ class SignInFlow:
                     buttons=STEP_BUTTONS,
                 )
             ]
-        if self.access.registry.knows(email):
-            await self.send_code(ctx, email, now)
-        else:
-            # No code, but the same answer and the same next step: nothing to tell them apart.
-            await ctx.storage.retire_signin_codes(ctx.chat)
-            await ctx.storage.audit("code_refused_unregistered", ctx.chat, at=now)
+        # The same work for every address (only the registry's answer differs), so the reply
+        # takes as long whether or not the address is registered.
+        await self.send_code(ctx, email, now, self.access.registry.knows(email))
         log.info("chat %s: sign-in code requested", ctx.chat)
         ctx.session.step = "code"
         settings = ctx.settings
@@ -230,16 +234,16 @@ class SignInFlow:
             )
         ]
 
-    async def send_code(self, ctx: Context, email: str, now: float) -> None:
-        """Store a new code's hash and queue the email that carries the code itself."""
+    async def send_code(self, ctx: Context, email: str, now: float, registered: bool) -> None:
+        """Make a code and its email; store the hash and queue the email only if `registered`."""
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         salt = secrets.token_hex(16)
-        expires_at = now + CODE_MINUTES * 60
-        await ctx.storage.add_signin_code(
-            ctx.chat, email, salt, hash_code(salt, code), now, expires_at
+        stored = SigninCode(
+            0, email, salt, hash_code(salt, code), now + CODE_MINUTES * 60, "active"
         )
-        await ctx.storage.enqueue_email(code_email(ctx, email, code), chat=ctx.chat, kind="signin")
-        await ctx.storage.audit("code_sent", ctx.chat, who=email, at=now)
+        await ctx.storage.request_signin_code(
+            ctx.chat, email, stored, code_email(ctx, email, code), registered, now
+        )
         ctx.conversation.wake_outbox()
 
     async def on_code(self, ctx: Context, text: str) -> list[Reply]:
@@ -247,7 +251,7 @@ class SignInFlow:
         if text.strip().lower() in HELP:
             return [Reply(CODE_HELP, kind="help", buttons=STEP_BUTTONS)]
         code = "".join(text.split()).replace("-", "")
-        if not (code.isdigit() and len(code) == CODE_DIGITS):
+        if not (is_ascii_digits(code) and len(code) == CODE_DIGITS):
             answer = await ctx.answer_question(text)
             if answer is not None:
                 return [*answer, Reply(f"To carry on signing in: {ASK_CODE}", kind="signin_code")]
@@ -359,9 +363,7 @@ def code_email(ctx: Context, email: str, code: str) -> OutgoingEmail:
             f"{board.name}\n"
         ),
         html=None,
-        message_id=make_message_id(
-            f"signin.{secrets.token_hex(8)}", ctx.settings.mail.from_address
-        ),
+        message_id=make_message_id("signin", message_id_domain(ctx.settings.mail)),
     )
 
 

@@ -112,16 +112,21 @@ async def test_retention_deletes_content_keeps_the_record(
     assert (early.notification_contents, early.drafts) == (0, 0)
     assert (early.codes, early.signin_emails) == (2, 2)
     assert CHILD in database_text(settings)
+    # The .eml copies go with their rows: the two code emails now, the notification later.
+    folder = settings.path(settings.mail.outbox_dir)
+    assert early.eml_files == 2
+    assert [p.name for p in folder.glob("*.eml")] == [f"{reference}.eml"]
 
     later = await apply_retention(assistant.storage, settings, now + 31 * DAY)
-    assert (later.notification_contents, later.drafts) == (1, 1)
+    assert (later.notification_contents, later.drafts, later.eml_files) == (1, 1, 1)
     assert CHILD not in database_text(settings)
+    assert list(folder.iterdir()) == []
     await chat.say("/status")  # the record stays: reference, date and delivery state
     assert reference in chat.text and "sent on" in chat.text
     await drafting.say("/form start")  # a button of the deleted draft
     assert "no longer open" in drafting.text
     again = await apply_retention(assistant.storage, settings, now + 32 * DAY)
-    assert dataclasses.astuple(again) == (0, 0, 0, 0, 0, 0)
+    assert dataclasses.astuple(again) == (0, 0, 0, 0, 0, 0, 0)
 
 
 async def test_retention_deletes_old_unanswered_questions(

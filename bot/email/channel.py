@@ -29,7 +29,7 @@ from bot.email import render
 from bot.email.handoffs import HandoffDesk
 from bot.email.parse import InboundEmail, parse_email
 from bot.email.sources import MailboxSource
-from bot.mailer import OutgoingEmail, make_message_id
+from bot.mailer import OutgoingEmail, make_message_id, message_id_domain
 from bot.replies import Incoming, Reply
 from bot.storage import Storage
 from config.registry import Registry, normal_email
@@ -290,7 +290,7 @@ class EmailChannel(BackgroundTask):
             mail.sender,
             subject,
             replies,
-            make_message_id(f"reply.{seed}", self.settings.mail.from_address),
+            make_message_id(f"reply.{seed}", message_id_domain(self.settings.mail), derived=True),
             in_reply_to=mail.message_id,
             references=references,
         )
@@ -319,7 +319,7 @@ class EmailChannel(BackgroundTask):
             address,
             subject,
             replies,
-            make_message_id(f"news.{seed}", self.settings.mail.from_address),
+            make_message_id(f"news.{seed}", message_id_domain(self.settings.mail), derived=True),
             in_reply_to=references[-1] if references else None,
             references=references,
         )

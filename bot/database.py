@@ -1,0 +1,245 @@
+"""One SQLite connection, shared by the tasks of a process, used one statement at a time.
+
+Why this exists (issue 9). aiosqlite runs each call in its own thread hop, so between the `execute`
+of a statement and the fetch of its rows, other tasks' statements run on the same connection. A
+half-read `UPDATE ... RETURNING` then made another task's COMMIT fail ("SQL statements in
+progress"), and a COMMIT that failed outside the `try` left the connection in an open
+transaction that swallowed every later write. The rules here make that impossible:
+
+- every use of the connection holds one asyncio lock, and a statement's rows are fetched in the
+  same thread hop that runs it, so no statement is left half-read across an await;
+- a transaction holds the lock from BEGIN to COMMIT, so no other task's statement joins it;
+- every transaction ends in COMMIT or ROLLBACK: a COMMIT that fails is rolled back and raised
+  as `TransactionFailed`;
+- writes begin IMMEDIATE (the write lock is taken first, so a read snapshot never has to be
+  upgraded: no SQLITE_BUSY_SNAPSHOT), and BEGIN is retried while another process holds the lock.
+
+Sharing a file between processes (the console beside the bot) relies on WAL mode and on the
+retry; `migrate` runs under an exclusive lock and reads the schema version only once it has it.
+A nested `transaction()` in the same task is a SAVEPOINT. The helper knows nothing of the schema,
+so the stores built on it can share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+Params = Sequence[Any] | dict[str, Any]
+
+# How long a write waits for another process's write lock before giving up, in all: SQLite's
+# own busy handler waits up to BUSY_TIMEOUT_MS per attempt, and BEGIN is retried until this.
+BUSY_TIMEOUT_MS = 5000
+WRITE_DEADLINE_SECONDS = 60.0
+# SQLITE_BUSY and its extended codes (BUSY_RECOVERY 261, BUSY_SNAPSHOT 517, BUSY_TIMEOUT 773),
+# and SQLITE_LOCKED (6): all mean "someone else has it now, try again".
+BUSY_CODES = frozenset((5, 6, 261, 517, 773))
+
+
+class DatabaseError(Exception):
+    """A database problem the caller should report plainly (not a bug in the caller)."""
+
+
+class TransactionFailed(DatabaseError):
+    """The transaction was rolled back: nothing of it was saved."""
+
+
+class DatabaseBusy(DatabaseError):
+    """Another process held the database's write lock for longer than we wait."""
+
+
+def is_busy(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:  # some builds leave the code out: fall back on the message
+        return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+    return code in BUSY_CODES
+
+
+def create_private_file(path: Path) -> None:
+    """Create `path` (and its folder) readable by the owner only, if it does not exist yet.
+
+    SQLite would create the file with the process's umask (often 0644); its -wal and -shm files
+    copy the database file's mode, so making this one 0600 covers them all.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.close(fd)
+
+
+class Database:
+    """The connection and its lock. Use `fetch`/`fetchone` to read, `execute` for a one-statement
+    write, and `async with transaction():` around several statements that must stand together."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self.connection = connection
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None  # the task holding the lock
+        self._depth = 0  # transaction nesting depth of the owner
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Database:
+        """Open `path` (":memory:" for a throwaway database) with the settings every use needs."""
+        if str(path) != ":memory:":
+            create_private_file(Path(path))
+        connection = await aiosqlite.connect(str(path), isolation_level=None)
+        connection.row_factory = aiosqlite.Row
+        database = cls(connection)
+        try:
+            await connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            await database._retry_busy(lambda: connection.execute("PRAGMA journal_mode=WAL"))
+            await connection.execute("PRAGMA foreign_keys=ON")
+            # Deleted content is overwritten, not left in free pages (the default varies by build).
+            await connection.execute("PRAGMA secure_delete=ON")
+        except BaseException:
+            await connection.close()
+            raise
+        return database
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self.connection.close()
+
+    # --- statements -------------------------------------------------------------------------
+
+    async def fetch(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
+        """Run one statement and return all its rows (fetched before anything else runs)."""
+        async with self._use():
+            return list(await self.connection.execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
+        rows = await self.fetch(sql, params)
+        return rows[0] if rows else None
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one writing statement in a transaction of its own (or the current one); returns
+        the number of rows changed."""
+        async with self.transaction():
+            cursor = await self.connection.execute(sql, params)
+            try:
+                return cursor.rowcount
+            finally:
+                await cursor.close()
+
+    async def write_returning(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
+        """A writing statement with RETURNING: its rows, read to the end inside its transaction
+        (a RETURNING statement finishes only when it has been read to its end)."""
+        async with self.transaction():
+            return list(await self.connection.execute_fetchall(sql, params))
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        async with self.transaction():
+            await self.connection.executemany(sql, rows)
+
+    # --- transactions -----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK when the body raises or COMMIT fails.
+
+        Inside, this task alone uses the connection. Nested in the same task, a SAVEPOINT: the
+        inner block's changes are undone if it raises, and the outer one decides the rest.
+        """
+        async with self._use():
+            if self._depth:
+                async with self._savepoint():
+                    yield
+                return
+            await self._retry_busy(lambda: self.connection.execute("BEGIN IMMEDIATE"))
+            self._depth = 1
+            try:
+                try:
+                    yield
+                except BaseException:
+                    await self._rollback()
+                    raise
+                try:
+                    await self.connection.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    await self._rollback()
+                    raise TransactionFailed(
+                        f"the change could not be saved and was undone ({type(exc).__name__}: "
+                        f"{exc})"
+                    ) from exc
+            finally:
+                self._depth = 0
+
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """BEGIN EXCLUSIVE ... COMMIT: no other connection reads or writes meanwhile (schema
+        changes). Raises DatabaseBusy if the lock cannot be had."""
+        async with self._use():
+            await self._retry_busy(lambda: self.connection.execute("BEGIN EXCLUSIVE"))
+            self._depth = 1
+            try:
+                try:
+                    yield
+                except BaseException:
+                    await self._rollback()
+                    raise
+                try:
+                    await self.connection.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    await self._rollback()
+                    raise TransactionFailed(f"schema change undone ({exc})") from exc
+            finally:
+                self._depth = 0
+
+    @asynccontextmanager
+    async def _savepoint(self) -> AsyncIterator[None]:
+        name = f"nested_{self._depth}"
+        await self.connection.execute(f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            await self.connection.execute(f"ROLLBACK TO {name}")
+            await self.connection.execute(f"RELEASE {name}")
+            raise
+        finally:
+            self._depth -= 1
+        await self.connection.execute(f"RELEASE {name}")
+
+    async def _rollback(self) -> None:
+        # After some errors SQLite has already rolled back; a second ROLLBACK would fail.
+        if self.connection.in_transaction:
+            await asyncio.shield(self.connection.execute("ROLLBACK"))
+
+    @asynccontextmanager
+    async def _use(self) -> AsyncIterator[None]:
+        """Hold the connection for this task; re-entrant within the task that holds it."""
+        task = asyncio.current_task()
+        if task is not None and self._owner is task:
+            yield
+            return
+        async with self._lock:
+            self._owner = task
+            try:
+                yield
+            finally:
+                self._owner = None
+
+    async def _retry_busy(self, start: Any) -> Any:
+        """Run `start()` (a BEGIN), retrying while another process holds the lock."""
+        deadline = time.monotonic() + WRITE_DEADLINE_SECONDS
+        delay = 0.005
+        while True:
+            try:
+                return await start()
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusy(
+                        "the database is in use by another process and stayed locked for "
+                        f"{WRITE_DEADLINE_SECONDS:g} seconds"
+                    ) from exc
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
