@@ -120,31 +120,31 @@ class ContactSettings:
     """
 
     emergency: Contact = Contact(
-        name="Police or ambulance, if a child is in immediate danger",
+        name="Police or ambulance (emergency)",
         phone="999",
         hours="any time",
         confirmed=True,
     )
     front_door: Contact = Contact(
-        name="Bedford Borough Children's Services front door (referrals)",
+        name="Children's Services front door, Bedford Borough",
         phone="01234 223599",
         hours="Monday to Friday, office hours",
         web="https://www.bedford.gov.uk/social-care-health-and-community/children-young-people/child-protection/",
     )
     out_of_hours: Contact = Contact(
-        name="Emergency Duty Team (children's social care out of hours)",
+        name="Emergency Duty Team (out of hours)",
         phone="0300 300 8123",
         hours="evenings, nights, weekends and bank holidays",
     )
     police: Contact = Contact(
-        name="Bedfordshire Police, non-emergency",
+        name="Bedfordshire Police (non-emergency)",
         phone="101",
         hours="any time",
         web="https://www.bedfordshire.police.uk/",
         confirmed=True,
     )
     lado: Contact = Contact(
-        name="Local Authority Designated Officer (LADO), Bedford Borough",
+        name="LADO, Bedford Borough",
         phone="01234 276693",
         hours="Monday to Friday, office hours",
         email="lado@bedford.gov.uk",

@@ -81,10 +81,17 @@ def contact_detail(contact: Contact) -> str:
     return line if contact.confirmed else f"{line} {UNCONFIRMED}"
 
 
+def contact_brief(contact: Contact) -> str:
+    """A contact in one short line: name, phone or email, hours (web pages only in /urgent)."""
+    reach = ", ".join(r for r in (contact.phone, contact.email) if r) or contact.web
+    hours = f" ({contact.hours})" if contact.hours else ""
+    return f"{contact.name}: {reach}{'' if contact.confirmed else UNCONFIRMED}{hours}"
+
+
 def contact_lines(settings: Settings, keys: tuple[str, ...]) -> str:
-    """The contacts a topic lists (`contacts:` in topics.yaml), one per line."""
+    """The contacts a topic lists (`contacts:` in topics.yaml), one short line each."""
     keys = tuple(k for k in keys if k in CONTACT_KEYS)
-    lines = [f"- {contact_detail(settings.contacts.get(k))}" for k in keys]
+    lines = [f"- {contact_brief(settings.contacts.get(k))}" for k in keys]
     if _needs_note(settings, list(keys)):
         lines.append(UNCONFIRMED_NOTE)
     return "\n".join(lines)
