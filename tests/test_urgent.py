@@ -412,3 +412,10 @@ def test_check_warns_about_every_unconfirmed_contact(tmp_path: Path) -> None:
     result = cli.run_main(tmp_path, "check", settings=confirmed)
     assert result.returncode == 0, result.stderr
     assert "warning" not in result.stderr
+
+
+def test_no_phrase_is_cut_short_by_a_comment() -> None:
+    """YAML reads `- year # ...` as "year": a phrase must never carry a comment."""
+    for number, line in enumerate((ROOT / "knowledge" / "urgent.yaml").read_text().splitlines()):
+        if line.lstrip().startswith("- "):
+            assert " #" not in line, f"urgent.yaml line {number + 1}: {line.strip()}"
