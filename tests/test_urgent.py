@@ -24,6 +24,7 @@ from knowledge.urgent import is_urgent, load_urgent
 from knowledge.validation import KnowledgeError
 from tests import cli
 from tests.conftest import Chat
+from tests.telegram_support import TelegramHarness, buttons_of
 from tests.test_notification import reach, signed_in
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -419,3 +420,26 @@ def test_no_phrase_is_cut_short_by_a_comment() -> None:
     for number, line in enumerate((ROOT / "knowledge" / "urgent.yaml").read_text().splitlines()):
         if line.lstrip().startswith("- "):
             assert " #" not in line, f"urgent.yaml line {number + 1}: {line.strip()}"
+
+
+# --- Telegram ---------------------------------------------------------------------------------
+
+
+async def test_in_telegram_the_route_arrives_first_with_its_buttons(
+    telegram: TelegramHarness,
+) -> None:
+    sent = await telegram.send_text(31, "allegation against a teacher at my school")
+    assert len(sent) == 1
+    text = sent[0]["text"]
+    assert text.startswith("<b>If a child may be at risk</b>")
+    lines = text.splitlines()
+    assert lines[1] == "In immediate danger: call 999 now."
+    assert "the LADO" in lines[2]
+    labels = [b["text"] for b in buttons_of(sent[0])]
+    assert "More" in labels and "All contacts" in labels
+    more = next(b["callback_data"] for b in buttons_of(sent[0]) if b["text"] == "More")
+    detail = await telegram.press(31, more)
+    assert detail[0]["text"].startswith("<b>The LADO and allegations against staff")
+    await telegram.app.bot_data["channel"].post_init(telegram.app)
+    menu = telegram.api.method_calls("setMyCommands")[-1]["commands"]
+    assert menu[0]["command"] == "urgent"  # the first entry of Telegram's command menu
