@@ -141,7 +141,9 @@ async def respond(ctx: Context, text: str) -> list[Reply]:
     # Kept for the partnership to see what is missing, without names or other personal data.
     await ctx.storage.record_unanswered(ctx.chat, redact(text))
     if asks_for_document(text):
-        return [not_in_catalogue(ctx)]
+        reply = not_in_catalogue(ctx)
+        # Every "I don't have that" ends with the safety route, a document request included.
+        return [dataclasses.replace(reply, text=f"{reply.text}\n\n{safety_line(ctx.settings)}")]
     return [fallback_reply(ctx)]
 
 

@@ -323,6 +323,9 @@ async def test_start_and_the_fallback_end_with_the_safety_line(chat: Chat) -> No
     assert "without names or other personal details" in chat.replies[0].text
     await chat.press("A child may be at risk")
     assert chat.replies[0].kind == "urgent"
+    await chat.say("send me the report about the new leisure centre")  # a document we lack
+    assert chat.replies[0].kind == "fallback"
+    assert chat.replies[0].text.splitlines()[-1] == last_line
 
 
 async def test_urgent_is_in_the_menu(chat: Chat) -> None:
