@@ -5,8 +5,9 @@ Used before a question the assistant could not answer is stored for the partners
 It errs towards removing too much: a lost word in a question is a small price, a child's name
 in a database is not. Names are the hard part, so several signs count: a title (Mrs Okafor),
 "called"/"named" (a girl called amira), a capitalised word that does not start the message
-(my pupil Tom), two capitalised words in a row (Jayden Smith), and a capitalised first word
-followed by what a name does in a sentence (Jayden told me). Acronyms (LADO, SCR) and the
+(my pupil Tom), any word after a people word that is not a common word (my pupil tom), two
+capitalised words in a row (Jayden Smith), and a capitalised first word followed by what a
+name does in a sentence (Jayden told me). Acronyms (LADO, SCR) and the
 words of the field that are usually capitalised (Working Together, Ofsted, Bedford) are kept.
 """
 
@@ -81,6 +82,38 @@ STARTS = frozenset(
 AFTER_NAME = frozenset("told said says has is was had disclosed keeps came comes and".split())
 
 
+# People words that a name often follows, in lowercase too ("my pupil tom", "her stepdad gary").
+PEOPLE = frozenset(
+    """
+    pupil pupils student students child kid boy girl baby toddler son daughter stepson
+    stepdaughter brother sister nephew niece cousin grandson granddaughter friend neighbour
+    client patient mum mother dad father stepdad stepfather stepmum stepmother uncle aunt auntie
+    grandad grandma nan boyfriend girlfriend partner husband wife carer colleague teacher
+    learner resident
+    """.split()
+)
+# What usually follows a people word when no name does: kept, so the question stays readable.
+NOT_A_NAME_AFTER = frozenset(
+    """
+    is was has had have told tells said says who whom whose and or but at in on of to for from
+    with without by about after before again also always never not no yes that which what when
+    where why how if as so s the a an my his her their our your this these those is isnt wasnt
+    hasnt hadnt doesnt didnt wont cant cannot will would can could should might may must being
+    been be keeps kept came comes come went goes go got gets get seems seemed looks looked lives
+    lived living attends attended needs needed wants wanted disclosed discloses made makes says
+    aged age year years old just now still recently today yesterday tonight then there here it
+    i me we us you he she they them him one two protection care services social worker workers
+    abuse neglect death review reviews case cases died dies has refused refuses told hit hits
+    hurt hurts touched touches showed shows asked asks mentioned appears appeared mum dad
+    called named known do does did done need know knows knew think thinks thought feel feels
+    felt say tell report reports reported refer referred want like likes liked take takes took
+    give gives gave see sees saw seen find found leave left stay stays stayed live play plays
+    plan plans meeting meetings record records safe unsafe missing alone home school nursery
+    class group setting placement family families parent parents please
+    """.split()
+)
+
+
 def _is_acronym(word: str) -> bool:
     return word.isupper() and len(word) <= 6
 
@@ -91,6 +124,10 @@ def _names(text: str) -> str:
     matches = list(WORD.finditer(text))
     for i, match in enumerate(matches):
         word = match.group()
+        after_people = i > 0 and matches[i - 1].group().casefold() in PEOPLE
+        if after_people and word.casefold() not in NOT_A_NAME_AFTER | PEOPLE | NOT_NAMES:
+            spans.append(match.span())  # "my pupil tom": a name even in lowercase
+            continue
         if not word[0].isupper() or _is_acronym(word) or word.casefold() in NOT_NAMES:
             continue
         if i == 0:

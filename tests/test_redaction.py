@@ -71,3 +71,17 @@ async def test_the_stored_question_is_the_redacted_one(chat: Chat) -> None:
     assert chat.replies[0].kind == "fallback"
     stored = [q for q, _ in await chat.assistant.storage.unanswered()]
     assert stored == ["is [name] on the child protection register, born [date]?"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my pupil tom told me his dad hits him", "my pupil [name] told me his dad hits him"),
+        ("her stepdad gary is violent", "her stepdad [name] is violent"),
+        ("my colleague sarah hit a child", "my colleague [name] hit a child"),
+        ("what should a teacher do", "what should a teacher do"),
+        ("the child protection register", "the child protection register"),
+    ],
+)
+def test_names_in_lowercase_after_a_people_word(text: str, expected: str) -> None:
+    assert redact(text) == expected
