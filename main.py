@@ -76,6 +76,8 @@ def check(settings: Settings) -> int:
         load_registry(settings.path(settings.registry_file))
     except KnowledgeError as exc:
         problems += exc.problems
+    for warning in warnings(settings):
+        print(f"warning: {warning}", file=sys.stderr)
     if problems:
         print("\n".join(problems), file=sys.stderr)
         print(f"{len(problems)} problem(s) found.", file=sys.stderr)
@@ -105,6 +107,15 @@ async def outbox(settings: Settings, action: str | None, reference: str | None) 
         return 0
     finally:
         await storage.close()
+
+
+def warnings(settings: Settings) -> list[str]:
+    """What works but must be settled before going live: unconfirmed safety-route contacts."""
+    return [
+        f"settings: contacts.{key}: example details ({settings.contacts.get(key).name}), not yet "
+        "confirmed by the partnership: check them, then set confirmed: true"
+        for key in settings.contacts.unconfirmed()
+    ]
 
 
 async def serve(settings: Settings, console: bool) -> None:

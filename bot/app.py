@@ -22,6 +22,7 @@ from handlers import (
     privacy,
     questions,
     reports,
+    safety,
     threshold,
 )
 from handlers.signin import Access, SignIn
@@ -52,6 +53,10 @@ def wire(conversation: Conversation, access: Access) -> None:
     add = conversation.add_command
     sign_in = SignIn(access)
     board = admin.Admin(access)
+    # Safety first: a live concern gets the safety route before commands' flows or matching
+    # (bot/conversation.py `_screen`), and /urgent heads the menu.
+    conversation.safety = safety.screen
+    add("urgent", safety.urgent, "a child may be at risk: who to call")
     add("start", general.start, "who I am and what I can do")
     add("help", general.help_, "how to ask, and the commands")
     add("reviews", general.reviews, "the types of review")

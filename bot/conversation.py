@@ -13,7 +13,7 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.replies import Incoming, Reply
 from bot.storage import Session, Storage
@@ -70,6 +70,15 @@ class Flow(Protocol):
     async def handle(self, ctx: Context, text: str) -> list[Reply]: ...
 
 
+@runtime_checkable
+class Resumable(Protocol):
+    """A flow the safety route may interrupt: after the route, `resume` picks up where the user
+    was (the threshold check asks its question again). A flow without it (the notification
+    form, whose answers describe an incident by design) is never screened for live concerns."""
+
+    async def resume(self, ctx: Context) -> list[Reply]: ...
+
+
 def split_command(text: str) -> tuple[str, str]:
     """'/Report@SomeBot  pelka ' -> ('/report', 'pelka')."""
     head, _, arg = text.strip().partition(" ")
@@ -102,6 +111,8 @@ class Conversation:
         self.push: Callable[[str, list[Reply]], Awaitable[None]] | None = None
         # Set by build_assistant to the outbox's wake(): a submitted email goes out at once.
         self.wake_outbox: Callable[[], None] = _do_nothing
+        # Set by wire(): the safety route for a message that is a live concern, else None.
+        self.safety: Answerer | None = None
 
     def add_command(self, name: str, handler: Command, description: str | None = None) -> None:
         """Register `/name`; with a description it is also listed in /help and Telegram's menu."""
@@ -146,9 +157,25 @@ class Conversation:
             return await self.run_command(ctx, text)
         if not text:
             return [Reply("Please type a message, or /help to see what I can do.", kind="help")]
+        urgent = await self._screen(ctx, flow, text)
+        if urgent is not None:
+            return urgent
         if flow is not None:
             return await flow.handle(ctx, text)
         return await self._free_text(ctx, text)
+
+    async def _screen(self, ctx: Context, flow: Flow | None, text: str) -> list[Reply] | None:
+        """Safety comes before matching: a live concern gets the safety route at once, outside
+        flows and inside any flow that can resume after it. Never stored, never matched."""
+        if self.safety is None or ctx.incoming.pressed:
+            return None
+        if flow is not None and not isinstance(flow, Resumable):
+            return None
+        replies = await self.safety(ctx, text)
+        if replies is None or flow is None:
+            return replies
+        assert isinstance(flow, Resumable)
+        return [*replies, *await flow.resume(ctx)]
 
     async def run_command(self, ctx: Context, text: str) -> list[Reply]:
         name, arg = split_command(text)

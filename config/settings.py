@@ -7,6 +7,7 @@ and are wrapped in `Secret`, whose repr and str never show the value.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -95,6 +96,77 @@ class RetentionSettings:
     unanswered_days: float = 90.0
 
 
+# The contacts of the safety route, in the order a full route lists them.
+CONTACT_KEYS = ("emergency", "front_door", "out_of_hours", "police", "lado", "partnership")
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One place to turn to. `confirmed` is false until the partnership has checked the details:
+    the shipped values are examples, and `check` lists every unconfirmed contact."""
+
+    name: str
+    phone: str = ""
+    hours: str = ""
+    email: str = ""
+    web: str = ""
+    confirmed: bool = False
+
+
+@dataclass(frozen=True)
+class ContactSettings:
+    """The safety route's contacts (what the assistant gives when a child may be at risk).
+
+    Shipped values: the national numbers, and details the council published in the past, which
+    the partnership must confirm before going live (sources in settings.example.yaml).
+    """
+
+    emergency: Contact = Contact(
+        name="Police or ambulance (emergency)",
+        phone="999",
+        hours="any time",
+        confirmed=True,
+    )
+    front_door: Contact = Contact(
+        name="Children's Services front door, Bedford Borough",
+        phone="01234 223599",
+        hours="Monday to Friday, office hours",
+        web="https://www.bedford.gov.uk/social-care-health-and-community/children-young-people/child-protection/",
+    )
+    out_of_hours: Contact = Contact(
+        name="Emergency Duty Team (out of hours)",
+        phone="0300 300 8123",
+        hours="evenings, nights, weekends and bank holidays",
+    )
+    police: Contact = Contact(
+        name="Bedfordshire Police (non-emergency)",
+        phone="101",
+        hours="any time",
+        web="https://www.bedfordshire.police.uk/",
+        confirmed=True,
+    )
+    lado: Contact = Contact(
+        name="LADO, Bedford Borough",
+        phone="01234 276693",
+        hours="Monday to Friday, office hours",
+        email="lado@bedford.gov.uk",
+        web="https://www.bedford.gov.uk/social-care-and-health/children-and-families/safeguarding-children-partnership/local-authority",
+    )
+    partnership: Contact = Contact(
+        name="Bedford Borough Safeguarding Children Partnership (BBSCP)",
+        email="lscb@bedford.gov.uk",
+        web="https://safeguardingbedfordshire.org.uk/",
+    )
+
+    def get(self, key: str) -> Contact:
+        contact: Contact = getattr(self, key)
+        return contact
+
+    def unconfirmed(self) -> list[str]:
+        """The keys of the contacts whose details the partnership has not yet confirmed."""
+        return [key for key in CONTACT_KEYS if not self.get(key).confirmed]
+
+
 @dataclass(frozen=True)
 class EmailSettings:
     """The email channel and the hand-off to the partnership (docs/email.md).
@@ -141,6 +213,7 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     email: EmailSettings | None = None  # None: no email channel, no hand-off
+    contacts: ContactSettings = field(default_factory=ContactSettings)
     database: str = "var/assistant.db"
     knowledge_dir: str = "knowledge"
     registry_file: str = "config/liaison_officers.yaml"
@@ -217,6 +290,52 @@ def _section(cls: type, raw: Any, section: str, problems: list[str]) -> Any:
     return cls(**values)
 
 
+_CONTACT_FIELDS = {f.name: f.default for f in fields(Contact) if f.name != "name"}
+
+
+def _contacts(raw: Any, problems: list[str]) -> ContactSettings:
+    """`contacts:` -> ContactSettings. Each contact given replaces the shipped one field by
+    field; `confirmed` stays false unless the file says true."""
+    defaults = ContactSettings()
+    if raw is None:
+        return defaults
+    if not isinstance(raw, dict):
+        problems.append("contacts: expected a mapping of contact -> details")
+        return defaults
+    values: dict[str, Contact] = {}
+    for key, details in raw.items():
+        where = f"contacts.{key}"
+        if key not in CONTACT_KEYS:
+            problems.append(f"{where}: unknown contact (known: {', '.join(CONTACT_KEYS)})")
+            continue
+        if not isinstance(details, dict):
+            problems.append(f"{where}: expected name, phone, hours, email, web, confirmed")
+            continue
+        shipped = defaults.get(key)
+        given: dict[str, Any] = {}
+        for name, value in details.items():
+            if name == "name":
+                if isinstance(value, str) and value.strip():
+                    given[name] = value.strip()
+                else:
+                    problems.append(f"{where}.name: expected text")
+            elif name in _CONTACT_FIELDS:
+                default = _CONTACT_FIELDS[name]
+                value = "" if value is None and not isinstance(default, bool) else value
+                if isinstance(value, int) and not isinstance(value, bool) and name == "phone":
+                    value = str(value)  # an unquoted number in YAML
+                given[name] = _coerce(where, name, default, value, problems)
+            else:
+                problems.append(f"{where}.{name}: unknown field")
+        given.setdefault("confirmed", False)
+        values[key] = dataclasses.replace(shipped, **given)
+        if "@" not in values[key].email and values[key].email:
+            problems.append(f"{where}.email: not an email address: {values[key].email!r}")
+        if not (values[key].phone or values[key].email or values[key].web):
+            problems.append(f"{where}: give at least a phone, an email or a web page")
+    return dataclasses.replace(defaults, **values)
+
+
 def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
     """Read settings from `path` (default config/settings.yaml if it exists) and `environ`.
 
@@ -244,6 +363,8 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
     for key, value in raw.items():
         if key in _SECTIONS:
             values[key] = _section(_SECTIONS[key], value, key, problems)
+        elif key == "contacts":
+            values[key] = _contacts(value, problems)
         elif key in _SCALARS:
             values[key] = _coerce("settings", key, getattr(Settings(), key), value, problems)
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.conversation import Context
 from bot.replies import Button, Reply
 from handlers.questions import topic_reply
+from handlers.safety import safety_line
 
 # The review types a practitioner meets, in the order /reviews offers them.
 REVIEW_IDS = (
@@ -35,10 +36,15 @@ async def start(ctx: Context, arg: str) -> list[Reply]:
             '- find the board\'s reports and briefings (try "the Pelka report");\n'
             "- guide your agency's Liaison Officer through a significant incident notification.\n\n"
             f"{menu_text(ctx)}\n\nI give information, not decisions: for a live case, talk to your "
-            f"designated safeguarding lead. Board contact: {board.contact_email}",
+            f"designated safeguarding lead. Partnership contact: {board.contact_email}\n\n"
+            f"{safety_line(ctx.settings)}",
             kind="greeting",
             title=board.name,
-            buttons=(Button("Review types", "/reviews"), Button("Reports", "/reports")),
+            buttons=(
+                Button("A child may be at risk", "/urgent"),
+                Button("Review types", "/reviews"),
+                Button("Reports", "/reports"),
+            ),
         )
     ]
 
@@ -67,7 +73,7 @@ async def reviews(ctx: Context, arg: str) -> list[Reply]:
     )
     if overview is None:
         return [Reply("Which review type?", kind="choices", buttons=buttons)]
-    reply = topic_reply(knowledge, overview)
+    reply = topic_reply(knowledge, overview, ctx.settings)
     return [
         Reply(
             reply.text,

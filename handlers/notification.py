@@ -36,6 +36,7 @@ from bot.numbers import pick_number
 from bot.replies import SUBMITTED, Button, Reply
 from bot.storage import Session, Storage
 from config.settings import Settings
+from handlers import safety
 from handlers.answers import (
     UK,
     AnswerError,
@@ -167,6 +168,14 @@ class NotificationFlow:
     commands = frozenset((FORM_COMMAND, "/back", "/skip", "/cancel", "/help"))
 
     async def handle(self, ctx: Context, text: str) -> list[Reply]:
+        replies = await self._handle(ctx, text)
+        # Answers here describe an incident, so they are never screened for a live concern;
+        # instead every help carries the safety route.
+        if (_action(text) or ("",))[0] == "help":
+            replies.insert(0, safety.form_note(ctx.settings))
+        return replies
+
+    async def _handle(self, ctx: Context, text: str) -> list[Reply]:
         if _idle_too_long(ctx):
             note = _expired_note(ctx)
             _drop_draft(ctx.session)

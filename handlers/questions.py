@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 from bot.conversation import Context
+from bot.redaction import redact
 from bot.replies import Button, Link, Reply
+from config.settings import Settings
 from handlers.reports import REPORT_WORDS, not_in_catalogue, report_reply
+from handlers.safety import contact_lines, safety_line
 from knowledge.loader import Knowledge, Topic
 from knowledge.search import choices_of, tokens, words
 
@@ -19,12 +22,16 @@ THANKS = frozenset(("thanks thank you ta cheers thx many great lovely brilliant 
 MORE = "more"  # `/topic ID more`: the data of a topic's "More" button
 
 
-def topic_reply(knowledge: Knowledge, topic: Topic) -> Reply:
-    """A topic's first reply: what applies now and what to do, its sources as links (listed
-    once), a "More" button when there is more, and the related topics."""
+def topic_reply(knowledge: Knowledge, topic: Topic, settings: Settings | None = None) -> Reply:
+    """A topic's first reply: what applies now and what to do, its contacts, its sources as
+    links (listed once), a "More" button when there is more, and the related topics."""
     more = (Button("More", f"/topic {topic.id} {MORE}"),) if topic.more else ()
+    # A topic's `contacts:` come from the settings, so a changed number changes every answer.
+    contacts = (
+        f"\n\n{contact_lines(settings, topic.contacts)}" if settings and topic.contacts else ""
+    )
     return Reply(
-        text=topic.answer,
+        text=f"{topic.answer}{contacts}",
         kind="answer",
         title=topic.title,
         id=topic.id,
@@ -97,7 +104,7 @@ async def entry_replies(ctx: Context, entry_id: str) -> list[Reply]:
     """The reply for one knowledge entry of any kind (topic, report or action)."""
     knowledge = ctx.knowledge
     if entry_id in knowledge.topics:
-        return [topic_reply(knowledge, knowledge.topics[entry_id])]
+        return [topic_reply(knowledge, knowledge.topics[entry_id], ctx.settings)]
     if entry_id in knowledge.reports:
         return [report_reply(ctx, knowledge.reports[entry_id])]
     if entry_id in knowledge.actions:
@@ -144,19 +151,26 @@ async def respond(ctx: Context, text: str) -> list[Reply]:
         if len(topics) == 1 and len(ids) > 1 and asks_for_definition(text):
             return await entry_replies(ctx, topics[0])
         return [choices_reply(ctx, ids)]
-    await ctx.storage.record_unanswered(ctx.chat, text)
+    # Kept for the partnership to see what is missing, without names or other personal data.
+    await ctx.storage.record_unanswered(ctx.chat, redact(text))
     if asks_for_document(text):
-        return [not_in_catalogue(ctx)]
-    return [
-        Reply(
-            "Sorry, I don't have an answer to that. I can explain case reviews, thresholds and "
-            "notifications, and find the board's reports. I've noted your question for the "
-            "board. Type /help to see what I can do, or contact "
-            f"{ctx.settings.board.contact_email}.",
-            kind="fallback",
-            buttons=(Button("Help", "/help"),),
-        )
-    ]
+        reply = not_in_catalogue(ctx)
+        # Every "I don't have that" ends with the safety route, a document request included.
+        return [dataclasses.replace(reply, text=f"{reply.text}\n\n{safety_line(ctx.settings)}")]
+    return [fallback_reply(ctx)]
+
+
+def fallback_reply(ctx: Context) -> Reply:
+    """Nothing close enough: say so, say the question is kept without names, and end with the
+    safety route (a concern the detector missed must still find its way)."""
+    return Reply(
+        "Sorry, I don't have an answer to that. I can explain case reviews, thresholds and "
+        "notifications, and find the partnership's reports. I keep questions like this, without "
+        "names or other personal details, to improve my answers. Type /help to see what I can "
+        f"do, or contact {ctx.settings.board.contact_email}.\n\n{safety_line(ctx.settings)}",
+        kind="fallback",
+        buttons=(Button("Help", "/help"), Button("A child may be at risk", "/urgent")),
+    )
 
 
 async def answer_in_flow(ctx: Context, text: str) -> list[Reply] | None:
@@ -168,7 +182,7 @@ async def answer_in_flow(ctx: Context, text: str) -> list[Reply] | None:
     result = ctx.knowledge.index.search(text)
     best = result.best
     if result.decision == "answer" and best is not None and best.id in ctx.knowledge.topics:
-        reply = topic_reply(ctx.knowledge, ctx.knowledge.topics[best.id])
+        reply = topic_reply(ctx.knowledge, ctx.knowledge.topics[best.id], ctx.settings)
         # No related-topic buttons: the flow's own question follows, with its buttons.
         return [dataclasses.replace(reply, buttons=())]
     return None
@@ -184,4 +198,4 @@ async def show_topic(ctx: Context, arg: str) -> list[Reply]:
     topic = ctx.knowledge.topics.get(arg.strip())
     if topic is None:
         return await respond(ctx, arg) if arg else [Reply("Which topic? Type /help.", kind="help")]
-    return [topic_reply(ctx.knowledge, topic)]
+    return [topic_reply(ctx.knowledge, topic, ctx.settings)]

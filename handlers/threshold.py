@@ -308,6 +308,20 @@ class ThresholdFlow:
     name = NAME
     commands = frozenset(("/back", "/cancel"))
 
+    async def resume(self, ctx: Context) -> list[Reply]:
+        """After the safety route (a live concern typed mid-check): offer to carry on."""
+        question = _current(ctx)
+        if question is None:
+            return []
+        return [
+            Reply(
+                "Your threshold check is still open: answer the question below to carry on, "
+                "or type cancel to stop it.",
+                kind="threshold-resume",
+            ),
+            _ask_current(ctx, question),
+        ]
+
     async def handle(self, ctx: Context, text: str) -> list[Reply]:
         question = _current(ctx)
         if question is None:  # the guide was reloaded and this question has gone

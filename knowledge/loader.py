@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.settings import CONTACT_KEYS
 from knowledge.form import Form, load_form
 from knowledge.search import SearchEntry, SearchIndex
 from knowledge.threshold import ThresholdGuide, load_threshold
+from knowledge.urgent import UrgentDetector, read_urgent
 from knowledge.validation import (
     EntryReader,
     KnowledgeError,
@@ -60,6 +62,8 @@ class Topic:
     related: tuple[str, ...]
     sources: tuple[Source, ...]
     more: str = ""  # the rest, behind a "More" button; "" when the first reply says it all
+    # Keys of the settings' `contacts:` whose details follow the answer (handlers/safety.py).
+    contacts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,8 @@ class Knowledge:
     index: SearchIndex
     threshold: ThresholdGuide
     form: Form
+    # The live-concern detector (urgent.yaml): the core asks it before any other routing.
+    urgent: UrgentDetector
 
     def title_of(self, entry_id: str) -> str:
         entry = self.topics.get(entry_id) or self.reports.get(entry_id)
@@ -110,7 +116,17 @@ class Knowledge:
 def _load_topics(directory: Path, problems: Problems) -> dict[str, Topic]:
     file = "topics.yaml"
     raw_entries = entry_list(load_yaml(directory / file, problems), "topics", file, problems)
-    allowed = {"id", "title", "answer", "more", "questions", "aliases", "related", "sources"}
+    allowed = {
+        "id",
+        "title",
+        "answer",
+        "more",
+        "questions",
+        "aliases",
+        "related",
+        "sources",
+        "contacts",
+    }
     topics: list[Topic] = []
     for i, raw in enumerate(raw_entries, 1):
         r = EntryReader(problems, file, raw, allowed, i)
@@ -124,10 +140,19 @@ def _load_topics(directory: Path, problems: Problems) -> dict[str, Topic]:
                 aliases=r.texts("aliases"),
                 related=r.texts("related"),
                 sources=r.sources(),
+                contacts=_contact_keys(r),
             )
         )
     check_unique_ids([t.id for t in topics], file, problems)
     return {t.id: t for t in topics}
+
+
+def _contact_keys(r: EntryReader) -> tuple[str, ...]:
+    keys = r.texts("contacts")
+    for key in keys:
+        if key not in CONTACT_KEYS:
+            r.add("contacts", f"unknown contact {key!r} (one of: {', '.join(CONTACT_KEYS)})")
+    return tuple(k for k in keys if k in CONTACT_KEYS)
 
 
 def _load_reports(
@@ -253,6 +278,7 @@ def load_knowledge(directory: Path) -> Knowledge:
         problems.add("actions.yaml", entry_id, "id", "the same id is used by a topic or report")
     threshold = load_threshold(directory, problems)
     form = load_form(directory, problems)
+    urgent = read_urgent(directory, problems)
     problems.raise_if_any()
     return Knowledge(
         topics,
@@ -262,4 +288,5 @@ def load_knowledge(directory: Path) -> Knowledge:
         build_index(topics, reports, actions),
         threshold=threshold,
         form=form,
+        urgent=urgent,
     )

@@ -1,0 +1,244 @@
+"""Is this message a live concern about a child? A pure detector over knowledge/urgent.yaml.
+
+A live concern ("she told me her stepdad hits her", "a 14 year old hasn't come home") must get
+the safety route before anything else, so the detector is tuned for recall: it looks for the
+parts of a concern (a child, a harm, a disclosure, a worker accused, a child missing now...)
+rather than for whole sentences. Knowledge questions ("what does the LADO stand for", "signs
+of child sexual exploitation") are kept out by a second test: a message framed as a question
+about guidance, reviews or definitions is not urgent unless it also carries a sign of a real,
+present case (a disclosure, an age, "my pupil", "tonight").
+
+The phrase lists and rules are data (urgent.yaml), validated at load like every knowledge file:
+
+    groups:   name -> phrases. A phrase is folded words in order; `word*` matches any word that
+              starts with `word`; `<number>` matches a number ("<number> year old"); `a|b` matches
+              either word ("hits|hit her|him").
+    kinds:    in priority order. Each has `rules` (lists of group names: a rule matches when
+              every group in it matches somewhere in the message), `lead` (the contact key the
+              reply leads with, after 999), `more` (topic ids for the "More" button, the
+              first that exists is used) and `advice` (one sentence on what to do).
+    framing:  `knowledge` groups that make a message a knowledge question, and `live` groups
+              whose presence overrides that.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from config.settings import CONTACT_KEYS
+from knowledge.search import fold
+from knowledge.validation import Problems, load_yaml
+
+FILE = "urgent.yaml"
+ADVICE_MAX = 200
+DEFAULT_DIRECTORY = Path(__file__).resolve().parent
+
+# Apostrophes are dropped, not turned into spaces: "mum's" -> "mums", "hasn't" -> "hasnt".
+_APOSTROPHES = re.compile(r"['’‘`]")
+_WORD = re.compile(r"[a-z]+|[0-9]+")
+_PHRASE_WORD = re.compile(r"^(?:[a-z0-9]+\*?|<number>)(?:\|(?:[a-z0-9]+\*?|<number>))*$")
+NUMBER = "<number>"
+
+
+def message_words(text: str) -> list[str]:
+    """The folded words of a message, apostrophes dropped."""
+    return _WORD.findall(fold(_APOSTROPHES.sub("", text)))
+
+
+def _word_regex(pattern: str) -> str:
+    if pattern == NUMBER:
+        return r"\d+"
+    if pattern.endswith("*"):
+        return re.escape(pattern[:-1]) + r"[a-z0-9]*"
+    return re.escape(pattern)
+
+
+def phrase_regex(phrase: str) -> str:
+    """A phrase as a regular expression over the message's words joined by single spaces."""
+    parts = (
+        "(?:" + "|".join(_word_regex(alternative) for alternative in part.split("|")) + ")"
+        for part in phrase.split()
+    )
+    return " ".join(parts)
+
+
+def group_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern for a whole group: any of its phrases, on word boundaries."""
+    alternatives = "|".join(phrase_regex(p) for p in phrases) or "(?!)"
+    return re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of live concern: how it is recognised and what the reply leads with."""
+
+    id: str
+    lead: str
+    more: tuple[str, ...]
+    rules: tuple[tuple[str, ...], ...]
+    advice: str = ""  # one sentence on what to do, shown in the reply after the contacts
+
+
+@dataclass(frozen=True)
+class UrgentDetector:
+    # Each group's phrases compiled into one pattern (a few microseconds per message).
+    groups: dict[str, re.Pattern[str]]
+    kinds: tuple[Kind, ...]
+    knowledge_frames: tuple[str, ...]
+    live_markers: tuple[str, ...]
+
+    def groups_in(self, text: str) -> list[str]:
+        """The names of the groups that match somewhere in `text` (for tuning the file)."""
+        said = " ".join(message_words(text))
+        return [name for name, pattern in self.groups.items() if pattern.search(said)]
+
+    def kinds_of(self, text: str) -> list[Kind]:
+        """Every kind of concern the message shows, in priority order (empty: not urgent)."""
+        said = " ".join(message_words(text))
+        if not said:
+            return []
+        present: dict[str, bool] = {}
+
+        def has(group: str) -> bool:
+            if group not in present:
+                present[group] = self.groups[group].search(said) is not None
+            return present[group]
+
+        found = [k for k in self.kinds if any(all(has(g) for g in rule) for rule in k.rules)]
+        if not found:
+            return []
+        framed_as_knowledge = any(has(g) for g in self.knowledge_frames)
+        if framed_as_knowledge and not any(has(g) for g in self.live_markers):
+            return []
+        return found
+
+    def match(self, text: str) -> Kind | None:
+        """The leading kind of live concern in `text`, or None."""
+        found = self.kinds_of(text)
+        return found[0] if found else None
+
+
+def _phrases(name: str, raw: Any, problems: Problems) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw:
+        problems.add(FILE, name, "-", "expected a non-empty list of phrases")
+        return ()
+    phrases = []
+    for value in raw:
+        if not isinstance(value, str | int) or not str(value).strip():
+            problems.add(FILE, name, "-", f"expected a phrase, got {value!r}")
+            continue
+        text = str(value).strip().lower()
+        parts = tuple(text.split())
+        bad = [p for p in parts if not _PHRASE_WORD.match(p)]
+        if bad:
+            problems.add(
+                FILE,
+                name,
+                "-",
+                f"phrase {text!r}: use lowercase letters and digits, word* or <number>, "
+                f"without punctuation (write mums, not mum's); not {' '.join(bad)!r}",
+            )
+            continue
+        phrases.append(" ".join(parts))
+    return tuple(phrases)
+
+
+def _names(raw: Any, groups: dict[str, Any], where: str, problems: Problems) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw or not all(isinstance(g, str) for g in raw):
+        problems.add(FILE, where, "-", "expected a non-empty list of group names")
+        return ()
+    for name in raw:
+        if name not in groups:
+            problems.add(FILE, where, "-", f"unknown group {name!r}")
+    return tuple(raw)
+
+
+def read_urgent(directory: Path, problems: Problems) -> UrgentDetector:
+    """Load and validate urgent.yaml; problems are added, never raised."""
+    data = load_yaml(directory / FILE, problems)
+    empty = UrgentDetector({}, (), (), ())
+    if not isinstance(data, dict):
+        if data is not None:
+            problems.add(FILE, "-", "-", "expected a mapping with groups, kinds and framing")
+        return empty
+    raw_groups = data.get("groups")
+    if not isinstance(raw_groups, dict) or not raw_groups:
+        problems.add(FILE, "-", "groups", "expected a mapping of group name -> phrases")
+        return empty
+    groups = {
+        str(name): group_pattern(_phrases(f"groups.{name}", raw, problems))
+        for name, raw in raw_groups.items()
+    }
+    kinds: list[Kind] = []
+    raw_kinds = data.get("kinds")
+    if not isinstance(raw_kinds, list) or not raw_kinds:
+        problems.add(FILE, "-", "kinds", "expected a list of kinds")
+        raw_kinds = []
+    for i, raw in enumerate(raw_kinds, 1):
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+            problems.add(FILE, f"kinds #{i}", "-", "expected a mapping with id, lead, more, rules")
+            continue
+        kind_id = raw["id"]
+        unknown = set(raw) - {"id", "lead", "more", "rules", "advice"}
+        if unknown:
+            problems.add(FILE, kind_id, ", ".join(sorted(unknown)), "unknown field")
+        lead = raw.get("lead")
+        if lead not in CONTACT_KEYS:
+            problems.add(
+                FILE, kind_id, "lead", f"expected a contact key ({', '.join(CONTACT_KEYS)})"
+            )
+        more = raw.get("more")
+        if not isinstance(more, list) or not more or not all(isinstance(m, str) for m in more):
+            problems.add(FILE, kind_id, "more", "expected a non-empty list of topic ids")
+            more = []
+        rules = raw.get("rules")
+        if not isinstance(rules, list) or not rules:
+            problems.add(FILE, kind_id, "rules", "expected a list of rules (lists of group names)")
+            rules = []
+        checked = tuple(
+            _names(rule, groups, f"{kind_id}: rules[{n}]", problems)
+            for n, rule in enumerate(rules, 1)
+        )
+        if any(k.id == kind_id for k in kinds):
+            problems.add(FILE, kind_id, "id", "duplicate kind")
+        advice = raw.get("advice", "")
+        if not isinstance(advice, str) or len(advice) > ADVICE_MAX:
+            problems.add(
+                FILE, kind_id, "advice", f"expected one sentence, at most {ADVICE_MAX} characters"
+            )
+            advice = ""
+        kinds.append(Kind(kind_id, str(lead), tuple(more), checked, advice.strip()))
+    framing = data.get("framing")
+    if not isinstance(framing, dict):
+        problems.add(FILE, "-", "framing", "expected a mapping with knowledge and live")
+        framing = {}
+    frames = _names(framing.get("knowledge"), groups, "framing.knowledge", problems)
+    live = _names(framing.get("live"), groups, "framing.live", problems)
+    return UrgentDetector(groups, tuple(kinds), frames, live)
+
+
+def load_urgent(directory: Path = DEFAULT_DIRECTORY) -> UrgentDetector:
+    """Load urgent.yaml from `directory`; raise KnowledgeError if it is invalid."""
+    problems = Problems()
+    detector = read_urgent(directory, problems)
+    problems.raise_if_any()
+    return detector
+
+
+@cache
+def _shipped() -> UrgentDetector:
+    return load_urgent()
+
+
+def is_urgent(text: str) -> str | None:
+    """The kind id of the live concern in `text` ("allegation", "disclosure"...), or None.
+
+    Uses the shipped urgent.yaml; the running assistant uses the detector of its loaded
+    knowledge (`Knowledge.urgent`), so /reload picks up edits.
+    """
+    kind = _shipped().match(text)
+    return kind.id if kind else None
