@@ -22,6 +22,7 @@ email (through `Conversation.push`) and logged for the board (reference and erro
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import email.utils
 import logging
@@ -62,6 +63,22 @@ MIN_WAIT_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email; `data` is base64 text, so the outbox can store it as JSON."""
+
+    filename: str
+    content_type: str  # "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    data: str
+
+    @classmethod
+    def from_bytes(cls, filename: str, content_type: str, content: bytes) -> Attachment:
+        return cls(filename, content_type, base64.b64encode(content).decode("ascii"))
+
+    def content(self) -> bytes:
+        return base64.b64decode(self.data)
+
+
+@dataclass(frozen=True)
 class OutgoingEmail:
     """An email as the outbox stores it; `build_message` turns it into a MIME message."""
 
@@ -72,6 +89,7 @@ class OutgoingEmail:
     message_id: str  # full "<...@...>" id, derived from the reference for notifications
     cc: tuple[str, ...] = ()
     reply_to: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,6 +104,7 @@ class OutgoingEmail:
             message_id=data["message_id"],
             cc=tuple(data.get("cc", ())),
             reply_to=data.get("reply_to"),
+            attachments=tuple(Attachment(**a) for a in data.get("attachments", ())),
         )
 
 
@@ -140,6 +159,11 @@ def build_message(
     message.set_content(email_.text)
     if email_.html is not None:
         message.add_alternative(email_.html, subtype="html")
+    for attachment in email_.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        message.add_attachment(
+            attachment.content(), maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     return message
 
 
