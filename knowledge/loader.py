@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from knowledge.document import check_template
 from knowledge.form import Form, load_form
 from knowledge.search import SearchEntry, SearchIndex
 from knowledge.threshold import ThresholdGuide, load_threshold
@@ -220,6 +221,7 @@ def load_knowledge(directory: Path) -> Knowledge:
         problems.add("actions.yaml", entry_id, "id", "the same id is used by a topic or report")
     threshold = load_threshold(directory, problems)
     form = load_form(directory, problems)
+    check_template(directory, form, problems)
     problems.raise_if_any()
     return Knowledge(
         topics,

@@ -4,7 +4,9 @@ the email the board receives, /status; in the console core, through the real con
 and through the Telegram adapter.
 
 The chat is signed in by linking it in the database (sign-in itself is tested in
-test_signin.py); the registry's details are then offered for confirmation.
+test_signin.py); the registry's details are then offered for confirmation. The form is the small
+fixture form (tests/fixtures/notification_form.yaml), so the partnership can edit its own form
+without breaking these tests; test_notification_form.py has a smoke test of the shipped one.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from config.settings import ROOT, Settings
 from handlers.answers import uk_today
 from handlers.notification import purge_idle_drafts
 from tests.conftest import Chat
+from tests.form_fixture import knowledge_with_fixture_form
 from tests.signin_support import REGISTRY, SLO, SLO_AGENCY, SLO_NAME
 from tests.telegram_support import TelegramHarness, buttons_of
 
 SKIP = "<skip>"
 CHILD = "Zebedee Quigley"
+INITIALS = "ZQ"
 TODAY = uk_today()
 INCIDENT = (TODAY - timedelta(days=10)).strftime("%d/%m/%Y")
 # Answers typed for each question; fields pre-filled from the registry are confirmed instead.
@@ -43,12 +47,9 @@ ANSWERS = {
     "slo_role": "Named Nurse for Safeguarding",
     "dsl_consulted": "Yes",
     "dsl_name": "Jane Smith, Designated Safeguarding Lead",
-    "child_name": CHILD,
+    "child_initials": INITIALS,
     "child_dob": "03/02/2015",
-    "child_age": SKIP,
     "child_gender": "Male",
-    "child_ethnicity": "White British",
-    "child_address": "1 High Street, Bedford MK40 1AA",
     "legal_status": "1, 3",
     "incident_date": INCIDENT,
     "aware_date": "yesterday",
@@ -57,7 +58,7 @@ ANSWERS = {
     "summary": "Found with bruises <script>alert(1)</script> & a burn at home.\nSeen by GP.",
     "other_agencies": "GP & school",
     "reasons": "1, 3",
-    "recommended_action": "Small scale audit such as SILP",
+    "recommended_action": "Local learning review (for example SILP)",
     "records_secured": "Yes",
 }
 
@@ -66,7 +67,11 @@ ANSWERS = {
 def settings(settings: Settings, tmp_path: Path) -> Settings:
     registry = tmp_path / "liaison_officers.yaml"
     registry.write_text(REGISTRY, encoding="utf-8")
-    return dataclasses.replace(settings, registry_file=str(registry))
+    return dataclasses.replace(
+        settings,
+        registry_file=str(registry),
+        knowledge_dir=str(knowledge_with_fixture_form(tmp_path)),
+    )
 
 
 async def signed_in(assistant: Assistant, chat: str) -> None:
@@ -137,9 +142,12 @@ def body(message: EmailMessage, kind: str) -> str:
 async def test_intro_says_what_who_how_long_and_what_is_kept(slo: Chat) -> None:
     await slo.say("/notify")
     text = slo.text
-    assert "Significant Incident Notification" in text
+    assert text.startswith("Test Incident Notification\nA test form. It does not replace")
     assert "Only your agency's Liaison Officer (SLO) should submit this form" in text
-    assert "23 questions in 5 sections and takes about 20 minutes" in text
+    # 23 fields: 2 identify the child only under "full", 2 are asked only when they apply.
+    assert "It has 19 to 21 questions (some are asked only when they apply) in 5 sections" in text
+    assert "I ask only the initials, the date of birth" in text
+    assert "I don't ask the child's full name or address" in text
     assert "deleted after 7 days without changes" in text
     assert "answers for 30 days after delivery" in text
     assert [b.label for b in slo.buttons] == ["Start", "Cancel"]
@@ -175,11 +183,14 @@ async def test_whole_flow_submits_once_and_the_board_gets_the_email(
     text = summary.text
     for heading in ("ABOUT YOU AND YOUR AGENCY", "THE CHILD", "THE INCIDENT", "NEXT STEPS"):
         assert heading in text
-    assert f"Child's name: {CHILD}" in text
+    assert f"Child's initials: {INITIALS}" in text
     assert "Child's date of birth: 3 February 2015" in text
-    assert "Child's age: Not given" in text
+    # Derived, not asked: the age on the date of the incident, from the date of birth.
+    age = uk_today().year - 2015 - ((TODAY - timedelta(days=10)).timetuple()[1:3] < (2, 3))
+    assert f"Child's age: {age} years (worked out from the child's date of birth)" in text
+    assert "Child's name" not in text and "Address" not in text
     assert "Legal status: Child protection plan now, Child in need" in text
-    assert "Recommended action: Small scale audit such as SILP" in text
+    assert "Recommended action: Local learning review (for example SILP)" in text
     assert [b.label for b in slo.buttons] == ["Submit", "Edit the summary", "Back", "Cancel"]
     submit = next(b for b in slo.buttons if b.label == "Submit")
 
@@ -201,8 +212,10 @@ async def test_whole_flow_submits_once_and_the_board_gets_the_email(
     assert [f.name for f in files] == [f"SIN-{year}-0001.eml"]
     message = read_eml(files[0])
     subject = str(message["Subject"])
-    assert subject == f"Significant incident notification SIN-{year}-0001 from {SLO_AGENCY}"
-    assert "Zebedee" not in subject and "Quigley" not in subject
+    assert subject == (
+        f"SIN-{year}-0001 · serious harm · abuse or neglect suspected · {SLO_AGENCY}"
+    )
+    assert INITIALS not in subject
     assert str(message["To"]) == assistant.settings.mail.board_addresses[0]
     assert str(message["Cc"]) == SLO
     assert str(message["Reply-To"]) == SLO
@@ -213,14 +226,12 @@ async def test_whole_flow_submits_once_and_the_board_gets_the_email(
         f"SLO name: {SLO_NAME}",
         "SLO role: Named Nurse for Safeguarding",
         "SLO phone: 01234 111111",
-        f"SLO email: {SLO}",
+        f"Contact email: {SLO}",
         "Designated safeguarding lead: Jane Smith, Designated Safeguarding Lead",
-        f"Child's name: {CHILD}",
+        f"Child's initials: {INITIALS}",
         "Gender: Male",
-        "Ethnicity: White British",
-        "Address: 1 High Street, Bedford MK40 1AA",
         "Date the agency became aware: ",
-        "What happened: Serious harm to a child",
+        "Category: Serious harm to a child",
         "Abuse or neglect: Suspected",
         "    Found with bruises <script>alert(1)</script> & a burn at home.\n    Seen by GP.",
         "Other agencies involved: GP & school",
@@ -319,11 +330,11 @@ async def test_bad_phone_and_email_are_refused(slo: Chat) -> None:
 
 
 async def test_too_short_and_too_long_are_refused(slo: Chat) -> None:
-    await reach(slo, "child_name")
+    await reach(slo, "child_initials")
     await refused(
-        slo, "N" * 121, "That's too long: 121 characters, and the limit is 120", "child_name"
+        slo, "N" * 11, "That's too long: 11 characters, and the limit is 10", "child_initials"
     )
-    await slo.say(CHILD)
+    await slo.say(INITIALS)
     await answer_until(slo, "summary")
     await refused(slo, "Hurt", "That's too short (4 characters)", "summary")
     await refused(slo, "x" * 3001, "That's too long: 3001 characters", "summary")
@@ -356,14 +367,14 @@ async def test_multi_choice_by_buttons(slo: Chat) -> None:
 
 
 async def test_back_shows_the_earlier_answer_and_can_keep_it(slo: Chat) -> None:
-    await reach(slo, "child_name")
+    await reach(slo, "child_initials")
     await slo.say("back")
     assert last_kind(slo) == ("question", "dsl_name")
     assert "Your answer so far: Jane Smith, Designated Safeguarding Lead" in slo.text
     await slo.say("/back")
     assert last_kind(slo) == ("question", "dsl_consulted")
     await slo.press("Keep this answer")
-    assert last_kind(slo) == ("question", "child_name"), "the next question not yet answered"
+    assert last_kind(slo) == ("question", "child_initials"), "the next question not answered"
     for _ in range(7):
         await slo.press("Back")
     assert last_kind(slo) == ("question", "agency")
@@ -373,37 +384,39 @@ async def test_back_shows_the_earlier_answer_and_can_keep_it(slo: Chat) -> None:
 
 
 async def test_skip_optional_but_not_required(slo: Chat) -> None:
-    await reach(slo, "child_name")
+    await reach(slo, "child_initials")
     await slo.say("skip")
     assert "This question is required, so it can't be skipped." in slo.text
-    assert last_kind(slo) == ("question", "child_name")
+    assert last_kind(slo) == ("question", "child_initials")
     assert "Skip" not in [b.label for b in slo.buttons]
-    await slo.say(CHILD)
-    await slo.press("Skip")  # the date of birth is optional
+    await slo.say(INITIALS)
+    await slo.press("Skip")  # the date of birth is optional: the age is asked instead
     assert last_kind(slo) == ("question", "child_age")
     await slo.say("/skip")
     assert last_kind(slo) == ("question", "child_gender")
     await answer_until(slo)
     assert "Child's date of birth: Not given" in slo.text
+    assert "Child's age: Not given" in slo.text
 
 
 async def test_help_gives_the_fields_help(slo: Chat) -> None:
     await reach(slo, "recommended_action")
+    help_text = "A local learning review is one way to learn; the partnership decides."
     await slo.say("help")
-    assert "An individual management review is each agency's own analysis" in slo.text
+    assert help_text in slo.text
     assert last_kind(slo) == ("question", "recommended_action")
     await slo.say("/help")
-    assert "An individual management review" in slo.text
+    assert help_text in slo.text
     await slo.press("Help")
-    assert "An individual management review" in slo.text
+    assert help_text in slo.text
 
 
 async def test_cancel_asks_first_then_deletes(assistant: Assistant, slo: Chat) -> None:
-    await reach(slo, "child_name")
+    await reach(slo, "child_initials")
     await slo.say("cancel")
     assert "Do you want to stop and delete this notification?" in slo.text
     await slo.press("No, carry on")
-    assert last_kind(slo) == ("question", "child_name")
+    assert last_kind(slo) == ("question", "child_initials")
     await slo.say("/cancel")
     await slo.press("Yes, delete it")
     assert "Your draft notification has been deleted." in slo.text
@@ -422,11 +435,11 @@ async def test_edit_from_the_summary(slo: Chat) -> None:
     await answer_until(slo)
     await slo.press("Edit the summary")
     assert "Which answer would you like to change?" in slo.text
-    await slo.press("Child's name")
-    assert f"Your answer so far: {CHILD}" in slo.text
-    await slo.say("Zebedee Quigley-Jones")
+    await slo.press("Child's initials")
+    assert f"Your answer so far: {INITIALS}" in slo.text
+    await slo.say("ZQJ")
     assert last_kind(slo)[0] == "summary", "back to the summary"
-    assert "Child's name: Zebedee Quigley-Jones" in slo.text
+    assert "Child's initials: ZQJ" in slo.text
     # Changing an answer that another question depends on.
     await slo.press("Edit the summary")
     await slo.press("Designated safeguarding lead consulted")
@@ -449,11 +462,11 @@ async def test_edit_from_the_summary(slo: Chat) -> None:
 
 
 async def test_question_mid_form_is_answered_then_the_question_asked_again(slo: Chat) -> None:
-    await reach(slo, "child_name")
+    await reach(slo, "child_initials")
     await slo.say("what is a SILP?")
     assert slo.replies[0].title == "Significant Incident Learning Process (SILP)"
     assert slo.replies[0].buttons == (), "only the form's question offers buttons"
-    assert last_kind(slo) == ("question", "child_name")
+    assert last_kind(slo) == ("question", "child_initials")
     await answer_until(slo, "recommended_action")
     # At a choice question any text that is not an option is tried as a question.
     await slo.say("whats a silp")
@@ -482,29 +495,31 @@ async def test_restart_mid_form_resumes_where_it_stopped(settings: Settings) -> 
     try:
         chat = Chat(second, "test:9")
         await chat.say("Female")  # the flow is still open: the answer is taken
-        assert last_kind(chat) == ("question", "child_ethnicity")
+        assert last_kind(chat) == ("question", "legal_status")
         await chat.say("/notify")
-        assert "You have an unfinished notification (10 answers saved" in chat.text
+        assert "You have a Test Incident Notification in progress: 10 of about" in chat.text
+        assert "you stopped at section 3 of 5 (The child)" in chat.text
         await chat.press("Continue")
-        assert last_kind(chat) == ("question", "child_ethnicity")
+        assert last_kind(chat) == ("question", "legal_status")
         await answer_until(chat)
-        assert f"Child's name: {CHILD}" in chat.text
+        assert f"Child's initials: {INITIALS}" in chat.text
         await chat.say("/notify")
+        assert "you stopped at the summary, ready to submit" in chat.text
         await chat.press("Start again")
         assert last_kind(chat) == ("confirm", "agency")
-        await answer_until(chat, "child_name")
+        await answer_until(chat, "child_initials")
         assert "Your answer so far" not in chat.text
     finally:
         await second.close()
 
 
 async def test_idle_draft_is_not_resumed(assistant: Assistant, slo: Chat) -> None:
-    await reach(slo, "child_name")
+    await reach(slo, "child_initials")
     eight_days_ago = time.time() - 8 * 86400
     await assistant.storage.db.execute(
         "UPDATE sessions SET updated_at = ? WHERE chat = ?", (eight_days_ago, slo.chat)
     )
-    await slo.say(CHILD)
+    await slo.say(INITIALS)
     assert "deleted because it had not been changed for 7 days" in slo.text
     await slo.say("/notify")
     assert [b.label for b in slo.buttons] == ["Start", "Cancel"]
@@ -514,18 +529,19 @@ async def test_purge_deletes_only_idle_drafts(assistant: Assistant) -> None:
     old, fresh = Chat(assistant, "test:old"), Chat(assistant, "test:fresh")
     for chat in (old, fresh):
         await signed_in(assistant, chat.chat)
-        await reach(chat, "child_name")
+        await reach(chat, "child_initials")
     now = time.time()
     later = now + 6 * 86400
     assert await purge_idle_drafts(assistant.storage, assistant.settings, later) == 0
-    await fresh.say(CHILD)  # touched: idle for less than 7 days at `much_later`
+    await fresh.say(INITIALS)  # touched: idle for less than 7 days at `much_later`
     await assistant.storage.db.execute(
         "UPDATE sessions SET updated_at = ? WHERE chat = ?", (now - 86400, old.chat)
     )
     much_later = now + 6.5 * 86400
     assert await purge_idle_drafts(assistant.storage, assistant.settings, much_later) == 1
     assert (await assistant.storage.load_session(old.chat)).flow is None
-    assert (await assistant.storage.load_session(fresh.chat)).data["answers"]["child_name"] == CHILD
+    answers = (await assistant.storage.load_session(fresh.chat)).data["answers"]
+    assert answers["child_initials"] == INITIALS
 
 
 # --- Telegram ---------------------------------------------------------------------------------
@@ -583,8 +599,10 @@ async def test_console_program_submits_and_writes_the_eml(tmp_path: Path) -> Non
     registry = tmp_path / "liaison_officers.yaml"
     registry.write_text(REGISTRY, encoding="utf-8")
     settings_file = tmp_path / "settings.yaml"
+    knowledge = knowledge_with_fixture_form(tmp_path)
     settings_file.write_text(
-        f"registry_file: {registry}\nmail:\n  outbox_dir: {outbox}\n", encoding="utf-8"
+        f"registry_file: {registry}\nknowledge_dir: {knowledge}\nmail:\n  outbox_dir: {outbox}\n",
+        encoding="utf-8",
     )
     database = tmp_path / "console.db"
     storage = await Storage.open(database)
@@ -627,4 +645,4 @@ async def test_console_program_submits_and_writes_the_eml(tmp_path: Path) -> Non
     assert f"the email is written to the file {eml}" in output
     assert eml.exists()
     assert "== Check your answers ==" in output
-    assert CHILD in body(read_eml(eml), "plain")
+    assert f"Child's initials: {INITIALS}" in body(read_eml(eml), "plain")
