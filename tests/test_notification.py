@@ -16,6 +16,7 @@ import dataclasses
 import email
 import email.policy
 import html
+import io
 import os
 import re
 import sys
@@ -27,10 +28,11 @@ from pathlib import Path
 import pytest
 
 from bot.app import Assistant, build_assistant
+from bot.console import run_console
 from bot.replies import Incoming
 from bot.storage import Storage
 from config.settings import ROOT, Settings
-from handlers.answers import uk_today
+from handlers.answers import show_date, uk_today
 from handlers.notification import purge_idle_drafts
 from tests.conftest import Chat
 from tests.form_fixture import knowledge_with_fixture_form
@@ -646,3 +648,199 @@ async def test_console_program_submits_and_writes_the_eml(tmp_path: Path) -> Non
     assert eml.exists()
     assert "== Check your answers ==" in output
     assert f"Child's initials: {INITIALS}" in body(read_eml(eml), "plain")
+
+
+# --- the copy goes only to the registered address ---------------------------------------------
+
+
+async def test_copy_goes_to_the_registered_address_not_a_typed_one(
+    assistant: Assistant, slo: Chat
+) -> None:
+    typo = "robin.tester@exmaple.org"  # a typo that would send a child's details outside
+    await start_form(slo)
+    await answer_until(slo, "slo_email")
+    await slo.press("Change")
+    await slo.say(typo)
+    await answer_until(slo)
+    assert f"Contact email: {typo}" in slo.text, "recorded in the form"
+    await slo.press("Submit")
+    assert f"a copy goes to {SLO}, the address you signed in with" in slo.text
+    await assistant.outbox.run_once()
+    message = read_eml(eml_files(assistant)[0])
+    assert str(message["Cc"]) == SLO and str(message["Reply-To"]) == SLO
+    headers = " ".join(str(v) for k, v in message.items() if k.lower() != "subject")
+    assert typo not in headers, "nothing is sent to the typed address"
+
+
+async def test_submit_needs_the_sign_in(assistant: Assistant, slo: Chat) -> None:
+    await start_form(slo)
+    await answer_until(slo)
+    await assistant.storage.unlink_chat(slo.chat)  # e.g. removed from the registry meanwhile
+    await slo.press("Submit")
+    assert "You're no longer signed in, so I can't submit this" in slo.text
+    assert await assistant.storage.notifications_for(slo.chat) == []
+
+
+# --- rules between answers: on first answer, on edit, at Submit -------------------------------
+
+
+async def edit(chat: Chat, label: str, typed: str) -> None:
+    await chat.press("Edit the summary")
+    await chat.press(label)
+    await chat.say(typed)
+
+
+async def test_each_dated_field_edited_into_a_contradiction_is_refused(
+    assistant: Assistant, slo: Chat
+) -> None:
+    await start_form(slo)
+    await answer_until(slo)  # born 3 Feb 2015, incident 10 days ago, aware yesterday
+    incident = TODAY - timedelta(days=10)
+    after_incident = (incident + timedelta(days=1)).strftime("%d/%m/%Y")
+
+    await edit(slo, "Child's date of birth", after_incident)
+    assert "is after the date of the incident" in slo.text
+    assert "The child's date of birth cannot be later" in slo.text
+    assert slo.replies[0].kind == "invalid"
+    assert last_kind(slo) == ("question", "child_dob"), "the user stays at the question"
+    await slo.press("Keep this answer")
+    assert last_kind(slo)[0] == "summary"
+
+    await edit(slo, "Date of the incident", "01/01/2015")
+    assert "1 January 2015 is before the child's date of birth (3 February 2015)" in slo.text
+    assert last_kind(slo) == ("question", "incident_date")
+    await slo.say(TODAY.strftime("%d/%m/%Y"))  # after the date the agency became aware
+    yesterday = show_date(TODAY - timedelta(days=1))
+    assert f"is after the date the agency became aware ({yesterday})" in slo.text
+    assert "The date of the incident cannot be later" in slo.text
+    assert last_kind(slo) == ("question", "incident_date")
+    await slo.press("Keep this answer")
+
+    await edit(
+        slo, "Date the agency became aware", (incident - timedelta(days=1)).strftime("%d/%m/%Y")
+    )
+    assert "is before the date of the incident" in slo.text
+    assert last_kind(slo) == ("question", "aware_date")
+    await slo.press("Keep this answer")
+
+    await edit(slo, "Child's date of birth", "01/01/1990")
+    assert "This form is for a child, or a care leaver up to 24" in slo.text
+    await slo.press("Keep this answer")
+    assert "Child's date of birth: 3 February 2015" in slo.text
+    await slo.press("Submit")
+    assert slo.replies[-1].kind == "submitted"
+
+
+async def test_submit_refuses_a_contradiction_naming_the_field(
+    assistant: Assistant, slo: Chat
+) -> None:
+    await start_form(slo)
+    await answer_until(slo)
+    # A contradiction that got in another way (the form was edited under an open draft, or an
+    # old draft): the answers in the database say the child was born after the incident.
+    session = await assistant.storage.load_session(slo.chat)
+    session.data["answers"]["child_dob"] = TODAY.isoformat()
+    await assistant.storage.save_session(session)
+    await slo.press("Submit")
+    assert slo.replies[0].kind == "refused"
+    assert slo.text.lstrip().startswith(
+        "I can't submit this yet: please check Date of the incident."
+    )
+    assert "is before the child's date of birth" in slo.text
+    assert last_kind(slo) == ("question", "incident_date")
+    assert await assistant.storage.notifications_for(slo.chat) == []
+
+
+async def test_the_age_is_asked_only_without_a_birth_date_and_is_never_a_date(slo: Chat) -> None:
+    await reach(slo, "child_dob")
+    await slo.press("Skip")
+    assert last_kind(slo) == ("question", "child_age")
+    await refused(slo, "03/02/2015", "That looks like a date", "child_age")
+    await refused(slo, "40", "older than this form covers", "child_age")
+    await slo.say("about 11")
+    await answer_until(slo)
+    assert "Child's age: about 11 years" in slo.text
+    await edit(slo, "Child's date of birth", "03/02/2015")
+    assert re.search(
+        r"Child's age: \d+ years \(worked out from the child's date of birth\)", slo.text
+    )
+    assert "about 11" not in slo.text, "the typed age gives way to the date of birth"
+
+
+# --- the full name and address, when the partnership chooses them ------------------------------
+
+
+async def test_identify_child_full_asks_name_and_address(settings: Settings) -> None:
+    full = dataclasses.replace(
+        settings, form=dataclasses.replace(settings.form, identify_child="full")
+    )
+    assistant = await build_assistant(full)
+    try:
+        await signed_in(assistant, "test:full")
+        chat = Chat(assistant, "test:full")
+        await chat.say("/notify")
+        assert "I ask the full name, date of birth and home address" in chat.text
+        await chat.press("Start")
+        await answer_until(chat, child_name=CHILD, child_address="1 High Street, Bedford MK40 1AA")
+        assert f"Child's name: {CHILD}" in chat.text
+        assert "Address: 1 High Street, Bedford MK40 1AA" in chat.text
+        assert "Child's initials" not in chat.text
+    finally:
+        await assistant.close()
+
+
+# --- coming back to a draft -------------------------------------------------------------------
+
+
+async def test_start_with_a_draft_open_says_where_it_got_to(slo: Chat) -> None:
+    await reach(slo, "child_gender")
+    await slo.say("/start")
+    [reply] = slo.replies
+    assert reply.kind == "resume"
+    assert reply.text.startswith("You have a Test Incident Notification in progress: 9 of about")
+    assert "you stopped at section 3 of 5 (The child)" in reply.text
+    assert [b.label for b in reply.buttons] == ["Continue", "Start again", "Cancel"]
+    # Typing at the offer answers nothing: the question is not on the screen.
+    await slo.say("1")
+    assert "Please press Continue to carry on, or Start again." in slo.text
+    await slo.say("Male")
+    assert slo.replies[-1].kind == "resume"
+    await slo.press("Continue")
+    assert last_kind(slo) == ("question", "child_gender")
+    await slo.say("Male")
+    assert last_kind(slo) == ("question", "legal_status")
+
+
+async def test_typing_after_a_break_first_says_where_it_got_to(
+    assistant: Assistant, slo: Chat
+) -> None:
+    await reach(slo, "child_gender")
+    two_hours_ago = time.time() - 2 * 3600
+    await assistant.storage.db.execute(
+        "UPDATE sessions SET updated_at = ? WHERE chat = ?", (two_hours_ago, slo.chat)
+    )
+    await slo.say("1")  # meant for something else: not taken as "Female"
+    assert slo.replies[-1].kind == "resume"
+    answers = (await assistant.storage.load_session(slo.chat)).data["answers"]
+    assert "child_gender" not in answers
+    await slo.press("Continue")
+    assert last_kind(slo) == ("question", "child_gender")
+
+
+async def test_console_restart_with_a_draft_never_presses_a_greeting_button(
+    assistant: Assistant,
+) -> None:
+    await signed_in(assistant, "console:local")
+    chat = Chat(assistant, "console:local")
+    await reach(chat, "child_gender")
+    # A new console session on the same database: it sends /start, the user types "1".
+    stdout = io.StringIO()
+    await run_console(assistant.conversation, stdin=io.StringIO("1\n"), stdout=stdout)
+    output = stdout.getvalue()
+    assert "You have a Test Incident Notification in progress" in output
+    assert "Hello, I'm the" not in output and "Review types" not in output
+    assert "[1] Continue" in output
+    after = output.split("you> ", 1)[1]
+    assert "What is the child's gender?" in after, "1 pressed Continue, the offer's own button"
+    session = await assistant.storage.load_session("console:local")
+    assert session.flow == "notify" and "child_gender" not in session.data["answers"]
