@@ -87,17 +87,19 @@ HELP_BUTTON = Button("Help", "/form help")
 # --- entry points: commands -------------------------------------------------------------------
 
 
-_FORMS: dict[tuple[int, str], Form] = {}
+# The last form asked and its filtered copy. The original is held, so `is` cannot be fooled by
+# a new form (after /reload) that happens to reuse a freed object's id.
+_CACHED: list[tuple[Form, str, Form]] = []
 
 
 def form_of(ctx: Context) -> Form:
     """The form as asked here: the child identified as settings form.identify_child says."""
     form, identity = ctx.knowledge.form, ctx.settings.form.identify_child
-    key = (id(form), identity)
-    if key not in _FORMS:
-        _FORMS.clear()  # one knowledge base at a time (/reload replaces it)
-        _FORMS[key] = form.with_identity(identity)
-    return _FORMS[key]
+    for original, mode, filtered in _CACHED:
+        if original is form and mode == identity:
+            return filtered
+    _CACHED[:] = [(form, identity, form.with_identity(identity))]
+    return _CACHED[0][2]
 
 
 async def notify(ctx: Context, arg: str) -> list[Reply]:
@@ -194,7 +196,8 @@ class NotificationFlow:
         if action is not None and action[0] == "start" and text.strip().startswith("/start"):
             if ctx.session.data.get("draft"):
                 return [_resume_offer(ctx)]
-            return [intro_reply(ctx)]
+            _drop_draft(ctx.session)  # only the intro was shown: nothing to keep
+            return await ctx.run_command("/start")
         if _back_after_a_break(ctx, step):
             return [_resume_offer(ctx)]
         if action is not None:

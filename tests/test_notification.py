@@ -785,6 +785,8 @@ async def test_identify_child_full_asks_name_and_address(settings: Settings) -> 
         assert f"Child's name: {CHILD}" in chat.text
         assert "Address: 1 High Street, Bedford MK40 1AA" in chat.text
         assert "Child's initials" not in chat.text
+        await chat.say("/privacy")
+        assert "the child's full name, date of birth and home address" in chat.text
     finally:
         await assistant.close()
 
@@ -844,3 +846,11 @@ async def test_console_restart_with_a_draft_never_presses_a_greeting_button(
     assert "What is the child's gender?" in after, "1 pressed Continue, the offer's own button"
     session = await assistant.storage.load_session("console:local")
     assert session.flow == "notify" and "child_gender" not in session.data["answers"]
+
+
+async def test_start_at_the_intro_leaves_the_form_for_the_greeting(slo: Chat) -> None:
+    await slo.say("/notify")
+    await slo.say("/start")
+    assert slo.replies[-1].kind == "greeting"
+    await slo.say("hello")
+    assert "Hello!" in slo.text, "no form open any more"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from config.settings import ROOT
+from config.settings import ROOT, SettingsError, load_settings
 from handlers.answers import AnswerError, parse_answer, parse_date, show_answer
 from handlers.form_rules import parse, parse_age, problems, shown_by_section
 from knowledge.form import Field, Form, load_form
@@ -478,3 +478,15 @@ def test_bad_ages(typed: str, message: str) -> None:
     with pytest.raises(AnswerError) as caught:
         parse_age(typed)
     assert caught.value.message.startswith(message)
+
+
+def test_identify_child_setting(tmp_path: Path) -> None:
+    path = tmp_path / "settings.yaml"
+    path.write_text("form:\n  identify_child: full\n", encoding="utf-8")
+    assert load_settings(path, {}).form.identify_child == "full"
+    assert load_settings(None, {}).form.identify_child == "initials"
+    path.write_text("form:\n  identify_child: nickname\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"form\.identify_child: must be initials or full"):
+        load_settings(path, {})
+    example = yaml.safe_load((ROOT / "config" / "settings.example.yaml").read_text("utf-8"))
+    assert example["form"] == {"identify_child": "initials"}
