@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
+import time
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -255,3 +257,21 @@ async def test_a_template_broken_after_start_up_still_sends_the_notification(
     assert "The Word copy of this notification could not be made" in str(
         message.get_body(("plain",))
     )
+
+
+async def test_retention_deletes_the_attachment_with_the_content(
+    smtp_assistant: Assistant, recorder: Recorder
+) -> None:
+    await submit(smtp_assistant)
+    storage = smtp_assistant.storage
+
+    async def stored_attachments() -> list[object]:
+        async with storage.db.execute(
+            "SELECT json_extract(email, '$.attachments') FROM outbox WHERE kind = 'notification'"
+        ) as cursor:
+            [(value,)] = list(await cursor.fetchall())
+        return list(json.loads(value))
+
+    assert len(await stored_attachments()) == 1
+    assert await storage.forget_delivered_content(time.time() + 1) == 1
+    assert await stored_attachments() == []
