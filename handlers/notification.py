@@ -209,6 +209,8 @@ class NotificationFlow:
                     ctx.session.step = ctx.session.data.pop("resume_from", None) or SUMMARY
                 return _render(ctx)
             if name == "restart":
+                if arg != "yes" and _answers(ctx.session):
+                    return [_restart_question(ctx)]
                 return _begin(ctx)
             if name == "submit":
                 return await _submit(ctx, arg)
@@ -782,6 +784,20 @@ async def _at_summary(ctx: Context, text: str, action: tuple[str, str] | None) -
 
 
 # --- cancel -----------------------------------------------------------------------------------
+
+
+def _restart_question(ctx: Context) -> Reply:
+    """Starting again deletes the answers: asked first, so a stray press cannot do it."""
+    count = len([v for v in _answers(ctx.session).values() if v is not None])
+    return Reply(
+        f"Start again? Your {count} saved answers will be deleted.",
+        kind="confirm_restart",
+        buttons=(
+            Button("Yes, start again", "/form restart yes"),
+            Button("No, continue", "/form continue"),
+        ),
+        private=True,
+    )
 
 
 def _cancel_question() -> Reply:

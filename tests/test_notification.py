@@ -508,6 +508,12 @@ async def test_restart_mid_form_resumes_where_it_stopped(settings: Settings) -> 
         await chat.say("/notify")
         assert "you stopped at the summary, ready to submit" in chat.text
         await chat.press("Start again")
+        assert "Start again? Your 20 saved answers will be deleted." in chat.text
+        await chat.press("No, continue")
+        assert last_kind(chat)[0] == "summary", "nothing deleted"
+        await chat.say("/notify")
+        await chat.press("Start again")
+        await chat.press("Yes, start again")
         assert last_kind(chat) == ("confirm", "agency")
         await answer_until(chat, "child_initials")
         assert "Your answer so far" not in chat.text
