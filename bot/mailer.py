@@ -26,6 +26,7 @@ accepted it, as the Submit reply promised.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import email.utils
 import logging
@@ -67,6 +68,22 @@ MIN_WAIT_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email; `data` is base64 text, so the outbox can store it as JSON."""
+
+    filename: str
+    content_type: str  # "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    data: str
+
+    @classmethod
+    def from_bytes(cls, filename: str, content_type: str, content: bytes) -> Attachment:
+        return cls(filename, content_type, base64.b64encode(content).decode("ascii"))
+
+    def content(self) -> bytes:
+        return base64.b64decode(self.data)
+
+
+@dataclass(frozen=True)
 class OutgoingEmail:
     """An email as the outbox stores it; `build_message` turns it into a MIME message."""
 
@@ -82,6 +99,7 @@ class OutgoingEmail:
     references: tuple[str, ...] = ()
     # RFC 3834: "auto-replied" for an answer to a message, "auto-generated" for everything else.
     auto_submitted: str = "auto-generated"
+    attachments: tuple[Attachment, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,6 +117,7 @@ class OutgoingEmail:
             in_reply_to=data.get("in_reply_to"),
             references=tuple(data.get("references", ())),
             auto_submitted=data.get("auto_submitted", "auto-generated"),
+            attachments=tuple(Attachment(**a) for a in data.get("attachments", ())),
         )
 
 
@@ -171,6 +190,11 @@ def build_message(
     message.set_content(email_.text)
     if email_.html is not None:
         message.add_alternative(email_.html, subtype="html")
+    for attachment in email_.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        message.add_attachment(
+            attachment.content(), maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     return message
 
 

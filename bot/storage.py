@@ -701,7 +701,7 @@ class Storage:
             )
             await self.db.execute(
                 "UPDATE outbox SET email = json_set(email, '$.text', '', '$.html', NULL,"
-                " '$.cc', json('[]'), '$.reply_to', NULL)"
+                " '$.cc', json('[]'), '$.reply_to', NULL, '$.attachments', json('[]'))"
                 " WHERE kind = 'notification' AND status = 'sent' AND sent_at < ?",
                 (sent_before,),
             )

@@ -206,6 +206,13 @@ class EmailSettings:
 
 
 @dataclass(frozen=True)
+class FormSettings:
+    # How the notification identifies the child: "initials" (initials, date of birth and an
+    # optional LA or NHS number; the full name and address are not asked) or "full".
+    identify_child: str = "initials"
+
+
+@dataclass(frozen=True)
 class Settings:
     board: BoardSettings = field(default_factory=BoardSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
@@ -214,6 +221,7 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     email: EmailSettings | None = None  # None: no email channel, no hand-off
     contacts: ContactSettings = field(default_factory=ContactSettings)
+    form: FormSettings = field(default_factory=FormSettings)
     database: str = "var/assistant.db"
     knowledge_dir: str = "knowledge"
     registry_file: str = "config/liaison_officers.yaml"
@@ -236,6 +244,7 @@ _SECTIONS: dict[str, type] = {
     "smtp": SmtpSettings,
     "retention": RetentionSettings,
     "email": EmailSettings,
+    "form": FormSettings,
 }
 _SCALARS = ("database", "knowledge_dir", "registry_file", "log_level")
 _SECRET_KEYS = ("token", "password", "secret")
@@ -373,6 +382,11 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
     if smtp.security not in ("starttls", "tls", "none"):
         problems.append(f"smtp.security: must be starttls, tls or none, not {smtp.security!r}")
     problems += _email_problems(values.get("email"))
+    form = values.get("form", FormSettings())
+    if form.identify_child not in ("initials", "full"):
+        problems.append(
+            f"form.identify_child: must be initials or full, not {form.identify_child!r}"
+        )
     if problems:
         where = f"{path}: " if path else ""
         raise SettingsError("\n".join(where + p for p in problems))

@@ -13,8 +13,17 @@ the draft in `session.data` (saved by the core after every message):
     submitted  draft id -> reference of the drafts this chat submitted, kept after the flow
                ends so that a stale Submit button is answered with the reference
 
+    resume_from  the step to go back to when the user presses Continue at the resume offer
+
 Steps (`session.step`): "intro", "ask:<field>", "confirm:<field>" (a pre-filled answer),
-"summary", "edit" (choosing the answer to change), "cancel" (confirming the cancel).
+"summary", "edit" (choosing the answer to change), "cancel" (confirming the cancel), "resume"
+(the offer to continue or start again, shown when someone comes back to an open draft: after
+/start, /notify, or a break of RESUME_AFTER_SECONDS; only its own buttons act there, so a
+stray "1" or an old button cannot answer a question the user cannot see).
+
+Every answer goes through handlers/form_rules.py (its own checks and the rules between
+answers), on the first answer, on an edit from the summary, and again at Submit. The form asked
+is the knowledge base's form as settings form.identify_child selects it (`form_of`).
 
 The form's buttons send "/form <action>", a command the flow owns while it runs; a button
 pressed after the form has ended reaches `form_closed` instead, which says so rather than
@@ -40,13 +49,12 @@ from handlers import safety
 from handlers.answers import (
     UK,
     AnswerError,
-    answers_by_section,
-    parse_answer,
     show_answer,
     show_days,
     show_moment,
     uk_today,
 )
+from handlers.form_rules import parse, problems, shown_by_section
 from handlers.notification_email import compose_email
 from knowledge.form import CHOICE_TYPES, Field, Form
 
@@ -57,7 +65,9 @@ FORM_COMMAND = "/form"
 DAY = 86400.0
 KEEP_SUBMITTED = 5  # how many submitted drafts a chat remembers for stale Submit buttons
 
-INTRO, SUMMARY, CHOOSE_EDIT, CANCEL = "intro", "summary", "edit", "cancel"
+INTRO, SUMMARY, CHOOSE_EDIT, CANCEL, RESUME = "intro", "summary", "edit", "cancel", "resume"
+# Someone typing into a draft after this long a break is first told where they were.
+RESUME_AFTER_SECONDS = 3600.0
 ASK, CONFIRM = "ask:", "confirm:"
 
 CONTROL_WORDS = frozenset(("back", "skip", "help", "cancel"))
@@ -77,6 +87,21 @@ HELP_BUTTON = Button("Help", "/form help")
 
 
 # --- entry points: commands -------------------------------------------------------------------
+
+
+# The last form asked and its filtered copy. The original is held, so `is` cannot be fooled by
+# a new form (after /reload) that happens to reuse a freed object's id.
+_CACHED: list[tuple[Form, str, Form]] = []
+
+
+def form_of(ctx: Context) -> Form:
+    """The form as asked here: the child identified as settings form.identify_child says."""
+    form, identity = ctx.knowledge.form, ctx.settings.form.identify_child
+    for original, mode, filtered in _CACHED:
+        if original is form and mode == identity:
+            return filtered
+    _CACHED[:] = [(form, identity, form.with_identity(identity))]
+    return _CACHED[0][2]
 
 
 async def notify(ctx: Context, arg: str) -> list[Reply]:
@@ -165,7 +190,9 @@ class NotificationFlow:
     """Every message while a notification is open (see the module docstring for the steps)."""
 
     name = FLOW_NAME
-    commands = frozenset((FORM_COMMAND, "/back", "/skip", "/cancel", "/help"))
+    # /start is claimed so that coming back to the chat (a console restart sends it) shows the
+    # draft in progress, not the greeting, whose numbered buttons a stray "1" would press.
+    commands = frozenset((FORM_COMMAND, "/back", "/skip", "/cancel", "/help", "/start"))
 
     async def handle(self, ctx: Context, text: str) -> list[Reply]:
         replies = await self._handle(ctx, text)
@@ -182,18 +209,34 @@ class NotificationFlow:
             return [note]
         action = _action(text)
         step = ctx.session.step or INTRO
+        if action is not None and action[0] == "start" and text.strip().startswith("/start"):
+            if ctx.session.data.get("draft"):
+                return [_resume_offer(ctx)]
+            _drop_draft(ctx.session)  # only the intro was shown: nothing to keep
+            return await ctx.run_command("/start")
+        if _back_after_a_break(ctx, step):
+            return [_resume_offer(ctx)]
         if action is not None:
             name, arg = action
             if name == "cancel" and step != CANCEL:
                 return _ask_cancel(ctx)
             if name == "continue":
+                if step == RESUME:
+                    ctx.session.step = ctx.session.data.pop("resume_from", None) or SUMMARY
                 return _render(ctx)
             if name == "restart":
+                if arg != "yes" and _answers(ctx.session):
+                    return [_restart_question(ctx)]
                 return _begin(ctx)
             if name == "submit":
                 return await _submit(ctx, arg)
         if step == INTRO:
             return await _at_intro(ctx, text, action)
+        if step == RESUME:
+            return [
+                _say("Please press Continue to carry on, or Start again.", "help"),
+                _resume_offer(ctx),
+            ]
         if step == CANCEL:
             return _at_cancel(ctx, text, action)
         if step in (SUMMARY, CHOOSE_EDIT):
@@ -235,6 +278,18 @@ def _submitted(session: Session) -> dict[str, str]:
     return submitted if isinstance(submitted, dict) else {}
 
 
+def _back_after_a_break(ctx: Context, step: str) -> bool:
+    """Typing into a draft after a break: the user may not remember where they were."""
+    updated = ctx.session.updated_at
+    return (
+        not ctx.incoming.pressed
+        and step not in (INTRO, RESUME)
+        and bool(ctx.session.data.get("draft"))
+        and bool(updated)
+        and time.time() - updated > RESUME_AFTER_SECONDS
+    )
+
+
 def _idle_too_long(ctx: Context) -> bool:
     updated = ctx.session.updated_at
     limit = ctx.settings.retention.draft_days * DAY
@@ -261,7 +316,7 @@ def _drop_draft(session: Session) -> None:
 def _current_field(ctx: Context) -> Field | None:
     step = ctx.session.step or ""
     field_id = step.partition(":")[2]
-    return ctx.knowledge.form.field(field_id) if field_id else None
+    return form_of(ctx).field(field_id) if field_id else None
 
 
 def _prune(form: Form, answers: dict[str, Any]) -> None:
@@ -296,17 +351,20 @@ def _minutes(form: Form) -> int:
 
 
 def intro_reply(ctx: Context) -> Reply:
-    form, retention = ctx.knowledge.form, ctx.settings.retention
+    form, retention = form_of(ctx), ctx.settings.retention
+    always = [f for f in form.fields if not f.when and not f.derived_from]
     text = (
         f"{form.intro}\n\n"
         "Only your agency's Liaison Officer (SLO) should submit this form. It has "
-        f"{len(form.fields)} questions in {len(form.sections)} sections and takes about "
-        f"{_minutes(form)} minutes.\n\n"
+        f"{len(always)} to {len(form.fields)} questions (some are asked only when they apply) "
+        f"in {len(form.sections)} sections and takes about {_minutes(form)} minutes.\n\n"
+        f"{identity_note(ctx)}\n\n"
         "What I keep: your answers are saved as you go, so you can stop and carry on later; an "
         f"unfinished draft is deleted after {show_days(retention.draft_days)} without changes. "
-        "When you submit, the notification is emailed to the board with a copy to you. I keep "
-        f"its answers for {show_days(retention.delivered_content_days)} after delivery; after "
-        "that only the reference, date and delivery state.\n\n"
+        "When you submit, the notification is emailed to the partnership, with a Word copy "
+        "attached, and a copy goes to the address you signed in with. I keep its answers for "
+        f"{show_days(retention.delivered_content_days)} after delivery; after that only the "
+        "reference, date and delivery state.\n\n"
         "At any question you can type back, skip, help or cancel, or ask me a question."
     )
     return Reply(
@@ -317,11 +375,50 @@ def intro_reply(ctx: Context) -> Reply:
     )
 
 
+def identity_note(ctx: Context) -> str:
+    """What the form asks about the child, by settings form.identify_child (also /privacy)."""
+    if ctx.settings.form.identify_child == "full":
+        return (
+            "About the child I ask the full name, date of birth and home address, as the "
+            "partnership has chosen."
+        )
+    return (
+        "About the child I ask only the initials, the date of birth and, if you have it, a "
+        "local authority case number or NHS number: enough for the partnership to find the "
+        "records. I don't ask the child's full name or address, so they never travel through "
+        "the chat or by ordinary email."
+    )
+
+
+def _where(ctx: Context) -> str:
+    """'section 3 of 6 (The child)', or 'the summary', for the step a draft stopped at."""
+    session, form = ctx.session, form_of(ctx)
+    step = session.data.get("resume_from") if session.step == RESUME else session.step
+    step = str(step or "")
+    if step in (SUMMARY, CHOOSE_EDIT):
+        return "the summary, ready to submit"
+    field = (
+        form.field(step.partition(":")[2]) if ":" in step else _first_gap(form, _answers(session))
+    )
+    if field is None:
+        return "the summary, ready to submit"
+    number, section = form.section_of(field.id)
+    return f"section {number} of {len(form.sections)} ({section.title})"
+
+
 def _resume_offer(ctx: Context) -> Reply:
-    count = len([v for v in _answers(ctx.session).values() if v is not None])
-    changed = _when(ctx.session.updated_at) if ctx.session.updated_at else "earlier"
+    """Where the draft got to, with Continue / Start again; the flow waits at the RESUME step."""
+    session, form = ctx.session, form_of(ctx)
+    if session.step != RESUME:
+        session.data["resume_from"] = session.step
+        session.step = RESUME
+    answers = _answers(session)
+    count = len([f for f in form.fields if f.id in answers and form.applies(f, answers)])
+    total = len([f for f in form.fields if form.may_apply(f, answers)])
+    changed = _when(session.updated_at) if session.updated_at else "earlier"
     return Reply(
-        f"You have an unfinished notification ({count} answers saved, last changed {changed}). "
+        f"You have a {form.title} in progress: {count} of about {total} questions answered, "
+        f"and you stopped at {_where(ctx)}. Last changed {changed}.\n\n"
         "Continue where you stopped, or start again? Starting again deletes your answers.",
         kind="resume",
         buttons=(
@@ -411,12 +508,12 @@ def confirm_reply(form: Form, field: Field, session: Session) -> Reply:
 
 def summary_reply(ctx: Context) -> Reply:
     """Every answer by section, with Submit and a way to change any answer."""
-    form, session = ctx.knowledge.form, ctx.session
+    form, session = form_of(ctx), ctx.session
     lines = [
         "Please check your answers. Press Submit to send the notification to the board, or "
         "Edit the summary to change an answer."
     ]
-    for section, rows in answers_by_section(form, _answers(session)):
+    for section, rows in shown_by_section(form, _answers(session), uk_today()):
         lines += ["", section.title.upper()]
         for field, shown in rows:
             separator = "\n" if "\n" in shown else " "
@@ -436,7 +533,7 @@ def summary_reply(ctx: Context) -> Reply:
 
 
 def _edit_choices(ctx: Context) -> Reply:
-    form = ctx.knowledge.form
+    form = form_of(ctx)
     answers = _answers(ctx.session)
     buttons = [
         Button(f.label, f"/form edit {f.id}") for f in form.fields if form.applies(f, answers)
@@ -452,12 +549,14 @@ def _edit_choices(ctx: Context) -> Reply:
 
 def _render(ctx: Context) -> list[Reply]:
     """The current step asked again (after help, a question, a refused answer...)."""
-    form, session = ctx.knowledge.form, ctx.session
+    form, session = form_of(ctx), ctx.session
     step = session.step or INTRO
     if step == INTRO:
         return [intro_reply(ctx)]
     if step == CANCEL:
         return [_cancel_question()]
+    if step == RESUME:
+        return [_resume_offer(ctx)]
     if step == SUMMARY:
         return [summary_reply(ctx)]
     if step == CHOOSE_EDIT:
@@ -496,12 +595,12 @@ def _ask(ctx: Context, field: Field) -> list[Reply]:
     answer = _answers(ctx.session).get(field.id)
     if field.type == "multi_choice" and isinstance(answer, list):
         ctx.session.data["picking"] = list(answer)
-    return [question_reply(ctx.knowledge.form, field, ctx.session)]
+    return [question_reply(form_of(ctx), field, ctx.session)]
 
 
 def _next(ctx: Context, before: list[Reply] | None = None) -> list[Reply]:
     """Ask the first question not answered yet, or show the summary when there is none."""
-    form, session = ctx.knowledge.form, ctx.session
+    form, session = form_of(ctx), ctx.session
     field = _first_gap(form, _answers(session))
     replies = list(before or [])
     if field is None:
@@ -515,7 +614,7 @@ def _next(ctx: Context, before: list[Reply] | None = None) -> list[Reply]:
 
 def _back(ctx: Context, field: Field | None) -> list[Reply]:
     """The question before `field` (before the summary when None)."""
-    form = ctx.knowledge.form
+    form = form_of(ctx)
     answers = _answers(ctx.session)
     asked = [f for f in form.fields if form.applies(f, answers)]
     if field is not None and field in asked:
@@ -529,7 +628,7 @@ def _store(ctx: Context, field: Field, value: Any) -> list[Reply]:
     """Store an accepted answer and move on."""
     answers = _answers(ctx.session)
     answers[field.id] = value
-    _prune(ctx.knowledge.form, answers)
+    _prune(form_of(ctx), answers)
     ctx.session.data.pop("picking", None)
     return _next(ctx)
 
@@ -569,7 +668,7 @@ async def _at_question(
     ctx: Context, field: Field, text: str, action: tuple[str, str] | None
 ) -> list[Reply]:
     """Store the answer to `field` and ask the next question; or act on back, skip, help..."""
-    form, session = ctx.knowledge.form, ctx.session
+    form, session = form_of(ctx), ctx.session
     answers = _answers(session)
     if action is not None:
         name, arg = action
@@ -600,7 +699,7 @@ async def _at_question(
         if answer is not None:
             return answer
     try:
-        value = parse_answer(field, text, form, answers, uk_today())
+        value = parse(field, text, form, answers, uk_today())
     except AnswerError as error:
         if field.options:
             # A choice question: anything that is not an option may be a question.
@@ -645,9 +744,7 @@ async def _at_confirm(
     if name in ("confirm", *YES):
         value = ctx.session.data.get("prefill", {}).get(field.id, "")
         try:
-            checked = parse_answer(
-                field, value, ctx.knowledge.form, _answers(ctx.session), uk_today()
-            )
+            checked = parse(field, value, form_of(ctx), _answers(ctx.session), uk_today())
         except AnswerError as error:
             return [_say(error.message), *_ask(ctx, field)]
         return _store(ctx, field, checked)
@@ -659,7 +756,7 @@ async def _at_confirm(
 
 
 def _edit(ctx: Context, field_id: str) -> list[Reply]:
-    form = ctx.knowledge.form
+    form = form_of(ctx)
     field = form.field(field_id)
     if field is None or not form.applies(field, _answers(ctx.session)):
         ctx.session.step = CHOOSE_EDIT
@@ -669,7 +766,7 @@ def _edit(ctx: Context, field_id: str) -> list[Reply]:
 
 async def _at_summary(ctx: Context, text: str, action: tuple[str, str] | None) -> list[Reply]:
     """The summary, or choosing the answer to edit from it."""
-    form, session = ctx.knowledge.form, ctx.session
+    form, session = form_of(ctx), ctx.session
     word = text.strip().casefold().rstrip(".!")
     name, arg = action if action is not None else (word, "")
     if name == "submit":
@@ -704,6 +801,20 @@ async def _at_summary(ctx: Context, text: str, action: tuple[str, str] | None) -
 
 
 # --- cancel -----------------------------------------------------------------------------------
+
+
+def _restart_question(ctx: Context) -> Reply:
+    """Starting again deletes the answers: asked first, so a stray press cannot do it."""
+    count = len([v for v in _answers(ctx.session).values() if v is not None])
+    return Reply(
+        f"Start again? Your {count} saved answers will be deleted.",
+        kind="confirm_restart",
+        buttons=(
+            Button("Yes, start again", "/form restart yes"),
+            Button("No, continue", "/form continue"),
+        ),
+        private=True,
+    )
 
 
 def _cancel_question() -> Reply:
@@ -765,7 +876,7 @@ def _already_submitted(reference: str, kind: str = "already_submitted") -> Reply
 
 async def _submit(ctx: Context, key: str) -> list[Reply]:
     """Store the notification and queue its email (once per draft), then end the flow."""
-    session, form, settings = ctx.session, ctx.knowledge.form, ctx.settings
+    session, form, settings = ctx.session, form_of(ctx), ctx.settings
     draft = session.data.get("draft")
     if key and key != draft:
         reference = _submitted(session).get(key)
@@ -778,6 +889,28 @@ async def _submit(ctx: Context, key: str) -> list[Reply]:
     _prune(form, answers)
     if _first_gap(form, answers) is not None:
         return _next(ctx, [_say("Some questions still need an answer.", "info")])
+    # The rules again: the form or today may have changed since the answers were given.
+    broken = problems(form, answers, uk_today())
+    if broken:
+        field = form.field(broken[0].field_id)
+        assert field is not None
+        return [
+            _say(
+                f"I can't submit this yet: please check {field.label}. {broken[0].message}",
+                "refused",
+            ),
+            *_ask(ctx, field),
+        ]
+    # The copy goes to the address the SLO signed in with, never to one typed in the form.
+    copy_to = await ctx.storage.linked_email(ctx.chat)
+    if copy_to is None:
+        return [
+            _say(
+                "You're no longer signed in, so I can't submit this. Type /signin, then /notify "
+                "to continue your draft.",
+                "refused",
+            )
+        ]
     when = datetime.now(UK)
     submitted_answers = dict(answers)
     reference, created = await ctx.storage.submit_notification(
@@ -785,7 +918,7 @@ async def _submit(ctx: Context, key: str) -> list[Reply]:
         draft,
         str(answers.get("agency") or ""),
         submitted_answers,
-        lambda ref: compose_email(form, submitted_answers, ref, settings, when),
+        lambda ref: compose_email(form, submitted_answers, ref, settings, when, copy_to),
     )
     ctx.conversation.wake_outbox()
     if created:
@@ -798,9 +931,10 @@ async def _submit(ctx: Context, key: str) -> list[Reply]:
         return [_already_submitted(reference, SUBMITTED)]
     text = (
         f"Thank you. Your notification has been submitted. Its reference is {reference}: "
-        "please quote it when you contact the board. It is queued to be emailed to the board, "
-        "with a copy to the email address you gave; I'll tell you when the partnership's mail "
-        "server has it. Type /status to see where it is."
+        "please quote it when you contact the partnership. It is queued to be emailed to the "
+        f"partnership, with a Word copy attached, and a copy goes to {copy_to}, the address you "
+        "signed in with; I'll tell you when the partnership's mail server has it. Type /status "
+        "to see where it is."
     )
     path = eml_path(settings, reference)
     if path is not None:

@@ -12,6 +12,7 @@ import dataclasses
 
 from bot.conversation import Context, Flow
 from bot.replies import SUBMITTED, Reply
+from config.settings import Settings
 from handlers.answers import show_days
 
 
@@ -20,6 +21,21 @@ def mark_private(replies: list[Reply]) -> list[Reply]:
     if any(r.kind == SUBMITTED for r in replies):
         return replies
     return [r if r.private else dataclasses.replace(r, private=True) for r in replies]
+
+
+def _child_data(settings: Settings) -> str:
+    """What the form collects about the child, and why, by settings form.identify_child."""
+    if settings.form.identify_child == "full":
+        return (
+            "the child's full name, date of birth and home address, because the partnership has "
+            "chosen to receive them, and the facts of the incident."
+        )
+    return (
+        "only the child's initials, date of birth and, if known, a local authority case number "
+        "or NHS number: enough for the partnership to find the records. The full name and home "
+        "address are not asked, so they never travel through the chat or by ordinary email. "
+        "Please leave names out of the summary too."
+    )
 
 
 class PrivateFlow:
@@ -55,11 +71,14 @@ async def privacy(ctx: Context, arg: str) -> list[Reply]:
             "to this chat until you type /signout or the board removes you from its list. The "
             "one-time code is stored only in scrambled (hashed) form, works once and expires "
             "after 10 minutes.\n"
+            f"- About the child, the notification form asks {_child_data(settings)}\n"
             "- A notification you are filling in (a draft) is saved as you go, so nothing is "
             f"lost. A draft left untouched for {show_days(retention.draft_days)} is deleted, and "
             "so is a draft of someone who signs out.\n"
             "- A submitted notification is emailed to the board "
-            f"({receivers}), with a copy to you. Its content is deleted from my database "
+            f"({receivers}), with the notification attached as a Word document, and a copy "
+            "goes to the address you signed in with (never to an address typed in the form). "
+            "Its content is deleted from my database "
             f"{show_days(retention.delivered_content_days)} after it has been delivered. Its "
             "reference, agency, dates and delivery state are kept as a record.\n"
             f"- {deletion}An audit record of sign-ins, wrong codes, submissions and deliveries "

@@ -2,9 +2,10 @@
 
 A board edits the form without touching code, so everything the /notify conversation relies on
 is checked here, once, at start-up: known field types, choices exactly where they make sense,
-`when` and `not_before` pointing at EARLIER fields (the conversation asks in order, so a later
-field's answer cannot exist yet), sane length limits and unique ids. Each problem is recorded in
-the shared `Problems` as `notification_form.yaml: <field id>: <key>: <what is wrong>`.
+`when` pointing at EARLIER fields (the conversation asks in order, so a later field's answer
+cannot exist yet), `not_before` pointing at another date field (checked whichever of the two
+is answered last: handlers/form_rules.py), sane length limits and unique ids. Each problem is
+recorded in the shared `Problems` as `notification_form.yaml: <field id>: <key>: <what is wrong>`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ FILE = "notification_form.yaml"
 
 TEXT_TYPES = ("text", "long_text", "email", "phone")
 CHOICE_TYPES = ("choice", "multi_choice")
-FIELD_TYPES = (*TEXT_TYPES, "date", *CHOICE_TYPES, "yes_no")
+# "age": how old the child is, typed as "4", "4 years" or "6 months" (never a date).
+FIELD_TYPES = (*TEXT_TYPES, "date", "age", *CHOICE_TYPES, "yes_no")
+# How the child is identified (setting form.identify_child). A field with `identity: full` is
+# asked only when the partnership has chosen to collect the full name and address.
+IDENTITIES = ("initials", "full")
 YES_NO = ("Yes", "No")
 
 # Without an explicit max_length a text answer is still bounded, so nobody pastes a whole case
@@ -33,9 +38,14 @@ LENGTH_CEILING = 4000
 CHOICE_LABEL_MAX = 60
 # Words the conversation reads as commands at every question, so no option may be one of them.
 RESERVED_WORDS = frozenset(("back", "skip", "help", "cancel", "done", "keep"))
-# Fields the conversation itself relies on: the subject names the agency, and the email is
-# copied to the SLO. A board may reword them, but not remove them or make them optional.
-REQUIRED_FIELDS = {"agency": "text", "slo_email": "email"}
+# Fields the conversation itself relies on: the notification is stored under the agency. A
+# board may reword it, but not remove it or make it optional. (The copy of the email goes to the
+# signed-in SLO's registered address, never to an address typed in the form.)
+REQUIRED_FIELDS = {"agency": "text"}
+# Subjects show in inbox lists and phone notifications: they may name what kind of incident it
+# is, never the child, so these types (free text about the child or events) are refused there.
+SUBJECT_TYPES = ("text", "choice", "yes_no")
+SUBJECT_TEXT_MAX = 60
 
 FIELD_KEYS = {
     "id",
@@ -49,12 +59,17 @@ FIELD_KEYS = {
     "not_before",
     "min_length",
     "max_length",
+    "identity",
+    "short",
+    "derived_from",
+    "age_on",
 }
 
 
 @dataclass(frozen=True)
 class Field:
-    """One question of the form. `when` holds (earlier field id, value) pairs that must all hold."""
+    """One question of the form. `when` holds (earlier field id, values) pairs that must all
+    hold: the earlier answer is one of the values (None among them: the question was skipped)."""
 
     id: str
     label: str  # short name for the summary and the email
@@ -63,10 +78,20 @@ class Field:
     type: str
     required: bool
     choices: tuple[str, ...] = ()
-    when: tuple[tuple[str, str], ...] = ()
+    when: tuple[tuple[str, tuple[str | None, ...]], ...] = ()
     not_before: str | None = None
     min_length: int | None = None
     max_length: int | None = None
+    identity: str | None = None  # asked only when form.identify_child is this
+    short: tuple[tuple[str, str], ...] = ()  # choice -> its words in the email's subject
+    # An age field: worked out from this date of birth when it is given (and then not asked),
+    # as on the date answered to `age_on` (default: today).
+    derived_from: str | None = None
+    age_on: str | None = None
+
+    def short_of(self, answer: str) -> str:
+        """How `answer` reads in the subject: its `short` phrase, else the answer itself."""
+        return dict(self.short).get(answer, answer)
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -86,6 +111,16 @@ class Form:
     title: str
     intro: str
     sections: tuple[Section, ...]
+    subject: tuple[str, ...] = ()  # field ids whose answers make the email's subject
+
+    def with_identity(self, identity: str) -> Form:
+        """The form as asked under form.identify_child = `identity`: the other mode's fields out."""
+        sections = []
+        for section in self.sections:
+            kept = tuple(f for f in section.fields if f.identity in (None, identity))
+            if kept:
+                sections.append(Section(section.id, section.title, kept))
+        return Form(self.title, self.intro, tuple(sections), self.subject)
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -103,23 +138,32 @@ class Form:
         raise KeyError(field_id)
 
     def applies(self, field: Field, answers: Mapping[str, Any]) -> bool:
-        """Whether `field` is asked, given the answers so far (every `when` pair must hold)."""
+        """Whether `field` is asked, given the answers so far (every `when` pair must hold, and
+        a derived field is asked only when what it is derived from was not given)."""
+        if field.derived_from and answers.get(field.derived_from):
+            return False
         return all(_matches(answers.get(other), value) for other, value in field.when)
 
     def may_apply(self, field: Field, answers: Mapping[str, Any]) -> bool:
         """Like `applies`, but an unanswered condition counts as possible (for progress counts)."""
+        if field.derived_from and answers.get(field.derived_from):
+            return False
         return all(
             other not in answers or _matches(answers[other], value) for other, value in field.when
         )
 
 
-def _matches(answer: Any, value: str) -> bool:
+def _matches(answer: Any, values: tuple[str | None, ...]) -> bool:
+    if answer is None or answer == [] or answer == "":
+        return None in values
     if isinstance(answer, list):
-        return value in answer
-    return bool(answer == value)
+        return any(v in answer for v in values)
+    return answer in values
 
 
-def _read_when(r: EntryReader, earlier: Mapping[str, Field]) -> tuple[tuple[str, str], ...]:
+def _read_when(
+    r: EntryReader, earlier: Mapping[str, Field]
+) -> tuple[tuple[str, tuple[str | None, ...]], ...]:
     raw = r.raw.get("when")
     if raw is None:
         return ()
@@ -127,19 +171,52 @@ def _read_when(r: EntryReader, earlier: Mapping[str, Field]) -> tuple[tuple[str,
         r.add("when", 'expected a mapping such as {dsl_consulted: "Yes"}')
         return ()
     pairs = []
-    for other, value in raw.items():
+    for other, wanted in raw.items():
         target = earlier.get(str(other))
+        values = tuple(wanted) if isinstance(wanted, list) else (wanted,)
         if target is None:
             r.add("when", f"refers to {other!r}, which is not an earlier field")
-        elif not target.options:
-            r.add("when", f"refers to {other!r}, a {target.type} field: use a choice or yes_no")
-        elif value not in target.options:
-            r.add(
-                "when",
-                f"{value!r} is not a value of {other!r} (one of: {', '.join(target.options)})",
-            )
+            continue
+        ok = True
+        for value in values:
+            if value is None:
+                # "Asked only when that question was skipped", e.g. the age when no birth date.
+                if target.required:
+                    r.add("when", f"{other!r} is required, so it is never skipped (null)")
+                    ok = False
+            elif not target.options:
+                r.add(
+                    "when",
+                    f"refers to {other!r}, a {target.type} field: use a choice or yes_no, "
+                    "or null (skipped)",
+                )
+                ok = False
+            elif value not in target.options:
+                r.add(
+                    "when",
+                    f"{value!r} is not a value of {other!r} (one of: {', '.join(target.options)})",
+                )
+                ok = False
+        if ok:
+            pairs.append((str(other), tuple(None if v is None else str(v) for v in values)))
+    return tuple(pairs)
+
+
+def _read_short(r: EntryReader, choices: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    raw = r.raw.get("short")
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict) or not choices:
+        r.add("short", "expected a mapping of this field's choices to short phrases")
+        return ()
+    pairs = []
+    for choice, phrase in raw.items():
+        if choice not in choices:
+            r.add("short", f"{choice!r} is not one of the choices")
+        elif not isinstance(phrase, str) or not phrase.strip() or len(phrase) > SUBJECT_TEXT_MAX:
+            r.add("short", f"{choice!r}: give a phrase of at most {SUBJECT_TEXT_MAX} characters")
         else:
-            pairs.append((str(other), str(value)))
+            pairs.append((str(choice), " ".join(phrase.split())))
     return tuple(pairs)
 
 
@@ -188,18 +265,52 @@ def _read_lengths(r: EntryReader, field_type: str) -> tuple[int | None, int | No
     return min_length, max_length
 
 
-def _read_not_before(r: EntryReader, field_type: str, earlier: Mapping[str, Field]) -> str | None:
+def _read_not_before(r: EntryReader, field_type: str) -> str | None:
+    """The raw id; whether it names another date field is checked once every field is read."""
     other = r.text("not_before", required=False)
     if not other:
         return None
     if field_type != "date":
         r.add("not_before", "only date fields have not_before")
         return None
-    target = earlier.get(other)
-    if target is None or target.type != "date":
-        r.add("not_before", f"{other!r} is not an earlier date field")
-        return None
     return other
+
+
+def _check_age_keys(fields: Mapping[str, Field], problems: Problems) -> None:
+    for field in fields.values():
+        for key in ("derived_from", "age_on"):
+            other = getattr(field, key)
+            if other is None:
+                continue
+            target = fields.get(other)
+            if field.type != "age":
+                problems.add(FILE, field.id, key, "only age fields have " + key)
+            elif target is None or target.type != "date":
+                problems.add(FILE, field.id, key, f"{other!r} is not a date field")
+        if field.derived_from:
+            source = fields.get(field.derived_from)
+            order = list(fields)
+            if source is not None and order.index(source.id) > order.index(field.id):
+                problems.add(FILE, field.id, "derived_from", "must name an earlier field")
+            if source is not None and source.required:
+                problems.add(
+                    FILE,
+                    field.id,
+                    "derived_from",
+                    f"{source.id!r} is required, so this field would never be asked",
+                )
+
+
+def _check_not_before(fields: Mapping[str, Field], problems: Problems) -> None:
+    # Any other date field, earlier or later: the rule is checked when the second is answered.
+    for field in fields.values():
+        if field.not_before is None:
+            continue
+        target = fields.get(field.not_before)
+        if target is None or target.type != "date" or target.id == field.id:
+            problems.add(
+                FILE, field.id, "not_before", f"{field.not_before!r} is not another date field"
+            )
 
 
 def _read_field(
@@ -213,6 +324,11 @@ def _read_field(
         r.add("required", "missing: say true or false")
     prompt = r.text("prompt", max_length=300)
     min_length, max_length = _read_lengths(r, field_type)
+    identity = r.text("identity", required=False) or None
+    if identity is not None and identity not in IDENTITIES:
+        r.add("identity", f"must be one of: {', '.join(IDENTITIES)}")
+        identity = None
+    choices = _read_choices(r, field_type)
     return Field(
         id=r.id,
         label=r.text("label", required=False, max_length=60) or prompt,
@@ -220,11 +336,15 @@ def _read_field(
         help=r.text("help", max_length=600),
         type=field_type,
         required=r.flag("required", False),
-        choices=_read_choices(r, field_type),
+        choices=choices,
         when=_read_when(r, earlier),
-        not_before=_read_not_before(r, field_type, earlier),
+        not_before=_read_not_before(r, field_type),
         min_length=min_length,
         max_length=max_length,
+        identity=identity,
+        short=_read_short(r, choices),
+        derived_from=r.text("derived_from", required=False) or None,
+        age_on=r.text("age_on", required=False) or None,
     )
 
 
@@ -242,6 +362,30 @@ def _check_required_fields(fields: Mapping[str, Field], problems: Problems) -> N
             )
 
 
+def _read_subject(raw: Any, fields: Mapping[str, Field], problems: Problems) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+        problems.add(FILE, "-", "subject", "expected a list of field ids")
+        return ()
+    ids = []
+    for field_id in raw:
+        field = fields.get(field_id)
+        if field is None:
+            problems.add(FILE, "-", "subject", f"{field_id!r} is not a field")
+        elif field.identity is not None or field.type not in SUBJECT_TYPES:
+            problems.add(
+                FILE,
+                "-",
+                "subject",
+                f"{field_id!r} cannot be in the subject: only {', '.join(SUBJECT_TYPES)} fields "
+                "that do not identify the child",
+            )
+        else:
+            ids.append(field_id)
+    return tuple(ids)
+
+
 def load_form(directory: Path, problems: Problems) -> Form:
     """Read and check the form; every problem goes to `problems` and a usable Form comes back."""
     data = load_yaml(directory / FILE, problems)
@@ -250,8 +394,10 @@ def load_form(directory: Path, problems: Problems) -> Form:
             problems.add(FILE, "-", "-", "expected a mapping with title, intro and sections")
         return Form("", "", ())
     for key in data:
-        if key not in ("title", "intro", "sections"):
-            problems.add(FILE, "-", str(key), "unknown field (allowed: intro, sections, title)")
+        if key not in ("title", "intro", "sections", "subject"):
+            problems.add(
+                FILE, "-", str(key), "unknown field (allowed: intro, sections, subject, title)"
+            )
     top = {"title": data.get("title"), "intro": data.get("intro")}
     for key, value in top.items():
         if not isinstance(value, str) or not value.strip():
@@ -291,4 +437,11 @@ def load_form(directory: Path, problems: Problems) -> Form:
     check_unique_ids(field_ids, FILE, problems)
     check_unique_ids(section_ids, FILE, problems)
     _check_required_fields(fields, problems)
-    return Form(str(top["title"] or "").strip(), str(top["intro"] or "").strip(), tuple(sections))
+    _check_not_before(fields, problems)
+    _check_age_keys(fields, problems)
+    return Form(
+        str(top["title"] or "").strip(),
+        str(top["intro"] or "").strip(),
+        tuple(sections),
+        _read_subject(data.get("subject"), fields, problems),
+    )

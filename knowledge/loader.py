@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config.settings import CONTACT_KEYS
+from knowledge.document import check_template
 from knowledge.form import Form, load_form
 from knowledge.search import SearchEntry, SearchIndex
 from knowledge.threshold import ThresholdGuide, load_threshold
@@ -279,6 +280,7 @@ def load_knowledge(directory: Path) -> Knowledge:
     threshold = load_threshold(directory, problems)
     form = load_form(directory, problems)
     urgent = read_urgent(directory, problems)
+    check_template(directory, form, problems)
     problems.raise_if_any()
     return Knowledge(
         topics,

@@ -98,6 +98,7 @@ SAMPLES = {
     "multi_choice": "1",
     "email": "someone.else@example.org",
     "phone": "01234 567890",
+    "age": "10",
 }
 CHILD_DOB = "01/01/2015"  # before the sample incident date, which may not precede it
 
@@ -107,7 +108,7 @@ def sample_answer(field: Field) -> str:
         return CHILD_DOB
     if field.type == "choice":
         return field.options[0]
-    return SAMPLES[field.type]
+    return SAMPLES[field.type][: field.max_length]
 
 
 async def fill_form(

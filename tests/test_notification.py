@@ -4,7 +4,9 @@ the email the board receives, /status; in the console core, through the real con
 and through the Telegram adapter.
 
 The chat is signed in by linking it in the database (sign-in itself is tested in
-test_signin.py); the registry's details are then offered for confirmation.
+test_signin.py); the registry's details are then offered for confirmation. The form is the small
+fixture form (tests/fixtures/notification_form.yaml), so the partnership can edit its own form
+without breaking these tests; test_notification_form.py has a smoke test of the shipped one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import dataclasses
 import email
 import email.policy
 import html
+import io
 import os
 import re
 import sys
@@ -25,17 +28,20 @@ from pathlib import Path
 import pytest
 
 from bot.app import Assistant, build_assistant
+from bot.console import run_console
 from bot.replies import Incoming
 from bot.storage import Storage
 from config.settings import ROOT, Settings
-from handlers.answers import uk_today
+from handlers.answers import show_date, uk_today
 from handlers.notification import purge_idle_drafts
 from tests.conftest import Chat
+from tests.form_fixture import knowledge_with_fixture_form
 from tests.signin_support import REGISTRY, SLO, SLO_AGENCY, SLO_NAME
 from tests.telegram_support import TelegramHarness, buttons_of
 
 SKIP = "<skip>"
 CHILD = "Zebedee Quigley"
+INITIALS = "ZQ"
 TODAY = uk_today()
 INCIDENT = (TODAY - timedelta(days=10)).strftime("%d/%m/%Y")
 # Answers typed for each question; fields pre-filled from the registry are confirmed instead.
@@ -43,12 +49,9 @@ ANSWERS = {
     "slo_role": "Named Nurse for Safeguarding",
     "dsl_consulted": "Yes",
     "dsl_name": "Jane Smith, Designated Safeguarding Lead",
-    "child_name": CHILD,
+    "child_initials": INITIALS,
     "child_dob": "03/02/2015",
-    "child_age": SKIP,
     "child_gender": "Male",
-    "child_ethnicity": "White British",
-    "child_address": "1 High Street, Bedford MK40 1AA",
     "legal_status": "1, 3",
     "incident_date": INCIDENT,
     "aware_date": "yesterday",
@@ -57,7 +60,7 @@ ANSWERS = {
     "summary": "Found with bruises <script>alert(1)</script> & a burn at home.\nSeen by GP.",
     "other_agencies": "GP & school",
     "reasons": "1, 3",
-    "recommended_action": "Small scale audit such as SILP",
+    "recommended_action": "Local learning review (for example SILP)",
     "records_secured": "Yes",
 }
 
@@ -66,7 +69,11 @@ ANSWERS = {
 def settings(settings: Settings, tmp_path: Path) -> Settings:
     registry = tmp_path / "liaison_officers.yaml"
     registry.write_text(REGISTRY, encoding="utf-8")
-    return dataclasses.replace(settings, registry_file=str(registry))
+    return dataclasses.replace(
+        settings,
+        registry_file=str(registry),
+        knowledge_dir=str(knowledge_with_fixture_form(tmp_path)),
+    )
 
 
 async def signed_in(assistant: Assistant, chat: str) -> None:
@@ -137,9 +144,12 @@ def body(message: EmailMessage, kind: str) -> str:
 async def test_intro_says_what_who_how_long_and_what_is_kept(slo: Chat) -> None:
     await slo.say("/notify")
     text = slo.text
-    assert "Significant Incident Notification" in text
+    assert text.startswith("Test Incident Notification\nA test form. It does not replace")
     assert "Only your agency's Liaison Officer (SLO) should submit this form" in text
-    assert "23 questions in 5 sections and takes about 20 minutes" in text
+    # 23 fields: 2 identify the child only under "full", 2 are asked only when they apply.
+    assert "It has 19 to 21 questions (some are asked only when they apply) in 5 sections" in text
+    assert "I ask only the initials, the date of birth" in text
+    assert "I don't ask the child's full name or address" in text
     assert "deleted after 7 days without changes" in text
     assert "answers for 30 days after delivery" in text
     assert [b.label for b in slo.buttons] == ["Start", "Cancel"]
@@ -175,11 +185,14 @@ async def test_whole_flow_submits_once_and_the_board_gets_the_email(
     text = summary.text
     for heading in ("ABOUT YOU AND YOUR AGENCY", "THE CHILD", "THE INCIDENT", "NEXT STEPS"):
         assert heading in text
-    assert f"Child's name: {CHILD}" in text
+    assert f"Child's initials: {INITIALS}" in text
     assert "Child's date of birth: 3 February 2015" in text
-    assert "Child's age: Not given" in text
+    # Derived, not asked: the age on the date of the incident, from the date of birth.
+    age = uk_today().year - 2015 - ((TODAY - timedelta(days=10)).timetuple()[1:3] < (2, 3))
+    assert f"Child's age: {age} years (worked out from the child's date of birth)" in text
+    assert "Child's name" not in text and "Address" not in text
     assert "Legal status: Child protection plan now, Child in need" in text
-    assert "Recommended action: Small scale audit such as SILP" in text
+    assert "Recommended action: Local learning review (for example SILP)" in text
     assert [b.label for b in slo.buttons] == ["Submit", "Edit the summary", "Back", "Cancel"]
     submit = next(b for b in slo.buttons if b.label == "Submit")
 
@@ -201,8 +214,10 @@ async def test_whole_flow_submits_once_and_the_board_gets_the_email(
     assert [f.name for f in files] == [f"SIN-{year}-0001.eml"]
     message = read_eml(files[0])
     subject = str(message["Subject"])
-    assert subject == f"Significant incident notification SIN-{year}-0001 from {SLO_AGENCY}"
-    assert "Zebedee" not in subject and "Quigley" not in subject
+    assert subject == (
+        f"SIN-{year}-0001 · serious harm · abuse or neglect suspected · {SLO_AGENCY}"
+    )
+    assert INITIALS not in subject
     assert str(message["To"]) == assistant.settings.mail.board_addresses[0]
     assert str(message["Cc"]) == SLO
     assert str(message["Reply-To"]) == SLO
@@ -214,14 +229,12 @@ async def test_whole_flow_submits_once_and_the_board_gets_the_email(
         f"SLO name: {SLO_NAME}",
         "SLO role: Named Nurse for Safeguarding",
         "SLO phone: 01234 111111",
-        f"SLO email: {SLO}",
+        f"Contact email: {SLO}",
         "Designated safeguarding lead: Jane Smith, Designated Safeguarding Lead",
-        f"Child's name: {CHILD}",
+        f"Child's initials: {INITIALS}",
         "Gender: Male",
-        "Ethnicity: White British",
-        "Address: 1 High Street, Bedford MK40 1AA",
         "Date the agency became aware: ",
-        "What happened: Serious harm to a child",
+        "Category: Serious harm to a child",
         "Abuse or neglect: Suspected",
         "    Found with bruises <script>alert(1)</script> & a burn at home.\n    Seen by GP.",
         "Other agencies involved: GP & school",
@@ -320,11 +333,11 @@ async def test_bad_phone_and_email_are_refused(slo: Chat) -> None:
 
 
 async def test_too_short_and_too_long_are_refused(slo: Chat) -> None:
-    await reach(slo, "child_name")
+    await reach(slo, "child_initials")
     await refused(
-        slo, "N" * 121, "That's too long: 121 characters, and the limit is 120", "child_name"
+        slo, "N" * 11, "That's too long: 11 characters, and the limit is 10", "child_initials"
     )
-    await slo.say(CHILD)
+    await slo.say(INITIALS)
     await answer_until(slo, "summary")
     await refused(slo, "Hurt", "That's too short (4 characters)", "summary")
     await refused(slo, "x" * 3001, "That's too long: 3001 characters", "summary")
@@ -357,14 +370,14 @@ async def test_multi_choice_by_buttons(slo: Chat) -> None:
 
 
 async def test_back_shows_the_earlier_answer_and_can_keep_it(slo: Chat) -> None:
-    await reach(slo, "child_name")
+    await reach(slo, "child_initials")
     await slo.say("back")
     assert last_kind(slo) == ("question", "dsl_name")
     assert "Your answer so far: Jane Smith, Designated Safeguarding Lead" in slo.text
     await slo.say("/back")
     assert last_kind(slo) == ("question", "dsl_consulted")
     await slo.press("Keep this answer")
-    assert last_kind(slo) == ("question", "child_name"), "the next question not yet answered"
+    assert last_kind(slo) == ("question", "child_initials"), "the next question not answered"
     for _ in range(7):
         await slo.press("Back")
     assert last_kind(slo) == ("question", "agency")
@@ -374,37 +387,39 @@ async def test_back_shows_the_earlier_answer_and_can_keep_it(slo: Chat) -> None:
 
 
 async def test_skip_optional_but_not_required(slo: Chat) -> None:
-    await reach(slo, "child_name")
+    await reach(slo, "child_initials")
     await slo.say("skip")
     assert "This question is required, so it can't be skipped." in slo.text
-    assert last_kind(slo) == ("question", "child_name")
+    assert last_kind(slo) == ("question", "child_initials")
     assert "Skip" not in [b.label for b in slo.buttons]
-    await slo.say(CHILD)
-    await slo.press("Skip")  # the date of birth is optional
+    await slo.say(INITIALS)
+    await slo.press("Skip")  # the date of birth is optional: the age is asked instead
     assert last_kind(slo) == ("question", "child_age")
     await slo.say("/skip")
     assert last_kind(slo) == ("question", "child_gender")
     await answer_until(slo)
     assert "Child's date of birth: Not given" in slo.text
+    assert "Child's age: Not given" in slo.text
 
 
 async def test_help_gives_the_fields_help(slo: Chat) -> None:
     await reach(slo, "recommended_action")
+    help_text = "A local learning review is one way to learn; the partnership decides."
     await slo.say("help")
-    assert "An individual management review is each agency's own analysis" in slo.text
+    assert help_text in slo.text
     assert last_kind(slo) == ("question", "recommended_action")
     await slo.say("/help")
-    assert "An individual management review" in slo.text
+    assert help_text in slo.text
     await slo.press("Help")
-    assert "An individual management review" in slo.text
+    assert help_text in slo.text
 
 
 async def test_cancel_asks_first_then_deletes(assistant: Assistant, slo: Chat) -> None:
-    await reach(slo, "child_name")
+    await reach(slo, "child_initials")
     await slo.say("cancel")
     assert "Do you want to stop and delete this notification?" in slo.text
     await slo.press("No, carry on")
-    assert last_kind(slo) == ("question", "child_name")
+    assert last_kind(slo) == ("question", "child_initials")
     await slo.say("/cancel")
     await slo.press("Yes, delete it")
     assert "Your draft notification has been deleted." in slo.text
@@ -423,11 +438,11 @@ async def test_edit_from_the_summary(slo: Chat) -> None:
     await answer_until(slo)
     await slo.press("Edit the summary")
     assert "Which answer would you like to change?" in slo.text
-    await slo.press("Child's name")
-    assert f"Your answer so far: {CHILD}" in slo.text
-    await slo.say("Zebedee Quigley-Jones")
+    await slo.press("Child's initials")
+    assert f"Your answer so far: {INITIALS}" in slo.text
+    await slo.say("ZQJ")
     assert last_kind(slo)[0] == "summary", "back to the summary"
-    assert "Child's name: Zebedee Quigley-Jones" in slo.text
+    assert "Child's initials: ZQJ" in slo.text
     # Changing an answer that another question depends on.
     await slo.press("Edit the summary")
     await slo.press("Designated safeguarding lead consulted")
@@ -450,11 +465,11 @@ async def test_edit_from_the_summary(slo: Chat) -> None:
 
 
 async def test_question_mid_form_is_answered_then_the_question_asked_again(slo: Chat) -> None:
-    await reach(slo, "child_name")
+    await reach(slo, "child_initials")
     await slo.say("what is a SILP?")
     assert slo.replies[0].title == "Significant Incident Learning Process (SILP)"
     assert slo.replies[0].buttons == (), "only the form's question offers buttons"
-    assert last_kind(slo) == ("question", "child_name")
+    assert last_kind(slo) == ("question", "child_initials")
     await answer_until(slo, "recommended_action")
     # At a choice question any text that is not an option is tried as a question.
     await slo.say("whats a silp")
@@ -483,29 +498,37 @@ async def test_restart_mid_form_resumes_where_it_stopped(settings: Settings) -> 
     try:
         chat = Chat(second, "test:9")
         await chat.say("Female")  # the flow is still open: the answer is taken
-        assert last_kind(chat) == ("question", "child_ethnicity")
+        assert last_kind(chat) == ("question", "legal_status")
         await chat.say("/notify")
-        assert "You have an unfinished notification (10 answers saved" in chat.text
+        assert "You have a Test Incident Notification in progress: 10 of about" in chat.text
+        assert "you stopped at section 3 of 5 (The child)" in chat.text
         await chat.press("Continue")
-        assert last_kind(chat) == ("question", "child_ethnicity")
+        assert last_kind(chat) == ("question", "legal_status")
         await answer_until(chat)
-        assert f"Child's name: {CHILD}" in chat.text
+        assert f"Child's initials: {INITIALS}" in chat.text
+        await chat.say("/notify")
+        assert "you stopped at the summary, ready to submit" in chat.text
+        await chat.press("Start again")
+        assert "Start again? Your 20 saved answers will be deleted." in chat.text
+        await chat.press("No, continue")
+        assert last_kind(chat)[0] == "summary", "nothing deleted"
         await chat.say("/notify")
         await chat.press("Start again")
+        await chat.press("Yes, start again")
         assert last_kind(chat) == ("confirm", "agency")
-        await answer_until(chat, "child_name")
+        await answer_until(chat, "child_initials")
         assert "Your answer so far" not in chat.text
     finally:
         await second.close()
 
 
 async def test_idle_draft_is_not_resumed(assistant: Assistant, slo: Chat) -> None:
-    await reach(slo, "child_name")
+    await reach(slo, "child_initials")
     eight_days_ago = time.time() - 8 * 86400
     await assistant.storage.db.execute(
         "UPDATE sessions SET updated_at = ? WHERE chat = ?", (eight_days_ago, slo.chat)
     )
-    await slo.say(CHILD)
+    await slo.say(INITIALS)
     assert "deleted because it had not been changed for 7 days" in slo.text
     await slo.say("/notify")
     assert [b.label for b in slo.buttons] == ["Start", "Cancel"]
@@ -515,18 +538,19 @@ async def test_purge_deletes_only_idle_drafts(assistant: Assistant) -> None:
     old, fresh = Chat(assistant, "test:old"), Chat(assistant, "test:fresh")
     for chat in (old, fresh):
         await signed_in(assistant, chat.chat)
-        await reach(chat, "child_name")
+        await reach(chat, "child_initials")
     now = time.time()
     later = now + 6 * 86400
     assert await purge_idle_drafts(assistant.storage, assistant.settings, later) == 0
-    await fresh.say(CHILD)  # touched: idle for less than 7 days at `much_later`
+    await fresh.say(INITIALS)  # touched: idle for less than 7 days at `much_later`
     await assistant.storage.db.execute(
         "UPDATE sessions SET updated_at = ? WHERE chat = ?", (now - 86400, old.chat)
     )
     much_later = now + 6.5 * 86400
     assert await purge_idle_drafts(assistant.storage, assistant.settings, much_later) == 1
     assert (await assistant.storage.load_session(old.chat)).flow is None
-    assert (await assistant.storage.load_session(fresh.chat)).data["answers"]["child_name"] == CHILD
+    answers = (await assistant.storage.load_session(fresh.chat)).data["answers"]
+    assert answers["child_initials"] == INITIALS
 
 
 # --- Telegram ---------------------------------------------------------------------------------
@@ -584,8 +608,10 @@ async def test_console_program_submits_and_writes_the_eml(tmp_path: Path) -> Non
     registry = tmp_path / "liaison_officers.yaml"
     registry.write_text(REGISTRY, encoding="utf-8")
     settings_file = tmp_path / "settings.yaml"
+    knowledge = knowledge_with_fixture_form(tmp_path)
     settings_file.write_text(
-        f"registry_file: {registry}\nmail:\n  outbox_dir: {outbox}\n", encoding="utf-8"
+        f"registry_file: {registry}\nknowledge_dir: {knowledge}\nmail:\n  outbox_dir: {outbox}\n",
+        encoding="utf-8",
     )
     database = tmp_path / "console.db"
     storage = await Storage.open(database)
@@ -628,4 +654,210 @@ async def test_console_program_submits_and_writes_the_eml(tmp_path: Path) -> Non
     assert f"the email is written to the file {eml}" in output
     assert eml.exists()
     assert "== Check your answers ==" in output
-    assert CHILD in body(read_eml(eml), "plain")
+    assert f"Child's initials: {INITIALS}" in body(read_eml(eml), "plain")
+
+
+# --- the copy goes only to the registered address ---------------------------------------------
+
+
+async def test_copy_goes_to_the_registered_address_not_a_typed_one(
+    assistant: Assistant, slo: Chat
+) -> None:
+    typo = "robin.tester@exmaple.org"  # a typo that would send a child's details outside
+    await start_form(slo)
+    await answer_until(slo, "slo_email")
+    await slo.press("Change")
+    await slo.say(typo)
+    await answer_until(slo)
+    assert f"Contact email: {typo}" in slo.text, "recorded in the form"
+    await slo.press("Submit")
+    assert f"a copy goes to {SLO}, the address you signed in with" in slo.text
+    await assistant.outbox.run_once()
+    message = read_eml(eml_files(assistant)[0])
+    assert str(message["Cc"]) == SLO and str(message["Reply-To"]) == SLO
+    headers = " ".join(str(v) for k, v in message.items() if k.lower() != "subject")
+    assert typo not in headers, "nothing is sent to the typed address"
+
+
+async def test_submit_needs_the_sign_in(assistant: Assistant, slo: Chat) -> None:
+    await start_form(slo)
+    await answer_until(slo)
+    await assistant.storage.unlink_chat(slo.chat)  # e.g. removed from the registry meanwhile
+    await slo.press("Submit")
+    assert "You're no longer signed in, so I can't submit this" in slo.text
+    assert await assistant.storage.notifications_for(slo.chat) == []
+
+
+# --- rules between answers: on first answer, on edit, at Submit -------------------------------
+
+
+async def edit(chat: Chat, label: str, typed: str) -> None:
+    await chat.press("Edit the summary")
+    await chat.press(label)
+    await chat.say(typed)
+
+
+async def test_each_dated_field_edited_into_a_contradiction_is_refused(
+    assistant: Assistant, slo: Chat
+) -> None:
+    await start_form(slo)
+    await answer_until(slo)  # born 3 Feb 2015, incident 10 days ago, aware yesterday
+    incident = TODAY - timedelta(days=10)
+    after_incident = (incident + timedelta(days=1)).strftime("%d/%m/%Y")
+
+    await edit(slo, "Child's date of birth", after_incident)
+    assert "is after the date of the incident" in slo.text
+    assert "The child's date of birth cannot be later" in slo.text
+    assert slo.replies[0].kind == "invalid"
+    assert last_kind(slo) == ("question", "child_dob"), "the user stays at the question"
+    await slo.press("Keep this answer")
+    assert last_kind(slo)[0] == "summary"
+
+    await edit(slo, "Date of the incident", "01/01/2015")
+    assert "1 January 2015 is before the child's date of birth (3 February 2015)" in slo.text
+    assert last_kind(slo) == ("question", "incident_date")
+    await slo.say(TODAY.strftime("%d/%m/%Y"))  # after the date the agency became aware
+    yesterday = show_date(TODAY - timedelta(days=1))
+    assert f"is after the date the agency became aware ({yesterday})" in slo.text
+    assert "The date of the incident cannot be later" in slo.text
+    assert last_kind(slo) == ("question", "incident_date")
+    await slo.press("Keep this answer")
+
+    await edit(
+        slo, "Date the agency became aware", (incident - timedelta(days=1)).strftime("%d/%m/%Y")
+    )
+    assert "is before the date of the incident" in slo.text
+    assert last_kind(slo) == ("question", "aware_date")
+    await slo.press("Keep this answer")
+
+    await edit(slo, "Child's date of birth", "01/01/1990")
+    assert "This form is for a child, or a care leaver up to 24" in slo.text
+    await slo.press("Keep this answer")
+    assert "Child's date of birth: 3 February 2015" in slo.text
+    await slo.press("Submit")
+    assert slo.replies[-1].kind == "submitted"
+
+
+async def test_submit_refuses_a_contradiction_naming_the_field(
+    assistant: Assistant, slo: Chat
+) -> None:
+    await start_form(slo)
+    await answer_until(slo)
+    # A contradiction that got in another way (the form was edited under an open draft, or an
+    # old draft): the answers in the database say the child was born after the incident.
+    session = await assistant.storage.load_session(slo.chat)
+    session.data["answers"]["child_dob"] = TODAY.isoformat()
+    await assistant.storage.save_session(session)
+    await slo.press("Submit")
+    assert slo.replies[0].kind == "refused"
+    assert slo.text.lstrip().startswith(
+        "I can't submit this yet: please check Date of the incident."
+    )
+    assert "is before the child's date of birth" in slo.text
+    assert last_kind(slo) == ("question", "incident_date")
+    assert await assistant.storage.notifications_for(slo.chat) == []
+
+
+async def test_the_age_is_asked_only_without_a_birth_date_and_is_never_a_date(slo: Chat) -> None:
+    await reach(slo, "child_dob")
+    await slo.press("Skip")
+    assert last_kind(slo) == ("question", "child_age")
+    await refused(slo, "03/02/2015", "That looks like a date", "child_age")
+    await refused(slo, "40", "older than this form covers", "child_age")
+    await slo.say("about 11")
+    await answer_until(slo)
+    assert "Child's age: about 11 years" in slo.text
+    await edit(slo, "Child's date of birth", "03/02/2015")
+    assert re.search(
+        r"Child's age: \d+ years \(worked out from the child's date of birth\)", slo.text
+    )
+    assert "about 11" not in slo.text, "the typed age gives way to the date of birth"
+
+
+# --- the full name and address, when the partnership chooses them ------------------------------
+
+
+async def test_identify_child_full_asks_name_and_address(settings: Settings) -> None:
+    full = dataclasses.replace(
+        settings, form=dataclasses.replace(settings.form, identify_child="full")
+    )
+    assistant = await build_assistant(full)
+    try:
+        await signed_in(assistant, "test:full")
+        chat = Chat(assistant, "test:full")
+        await chat.say("/notify")
+        assert "I ask the full name, date of birth and home address" in chat.text
+        await chat.press("Start")
+        await answer_until(chat, child_name=CHILD, child_address="1 High Street, Bedford MK40 1AA")
+        assert f"Child's name: {CHILD}" in chat.text
+        assert "Address: 1 High Street, Bedford MK40 1AA" in chat.text
+        assert "Child's initials" not in chat.text
+        await chat.say("/privacy")
+        assert "the child's full name, date of birth and home address" in chat.text
+    finally:
+        await assistant.close()
+
+
+# --- coming back to a draft -------------------------------------------------------------------
+
+
+async def test_start_with_a_draft_open_says_where_it_got_to(slo: Chat) -> None:
+    await reach(slo, "child_gender")
+    await slo.say("/start")
+    [reply] = slo.replies
+    assert reply.kind == "resume"
+    assert reply.text.startswith("You have a Test Incident Notification in progress: 9 of about")
+    assert "you stopped at section 3 of 5 (The child)" in reply.text
+    assert [b.label for b in reply.buttons] == ["Continue", "Start again", "Cancel"]
+    # Typing at the offer answers nothing: the question is not on the screen.
+    await slo.say("1")
+    assert "Please press Continue to carry on, or Start again." in slo.text
+    await slo.say("Male")
+    assert slo.replies[-1].kind == "resume"
+    await slo.press("Continue")
+    assert last_kind(slo) == ("question", "child_gender")
+    await slo.say("Male")
+    assert last_kind(slo) == ("question", "legal_status")
+
+
+async def test_typing_after_a_break_first_says_where_it_got_to(
+    assistant: Assistant, slo: Chat
+) -> None:
+    await reach(slo, "child_gender")
+    two_hours_ago = time.time() - 2 * 3600
+    await assistant.storage.db.execute(
+        "UPDATE sessions SET updated_at = ? WHERE chat = ?", (two_hours_ago, slo.chat)
+    )
+    await slo.say("1")  # meant for something else: not taken as "Female"
+    assert slo.replies[-1].kind == "resume"
+    answers = (await assistant.storage.load_session(slo.chat)).data["answers"]
+    assert "child_gender" not in answers
+    await slo.press("Continue")
+    assert last_kind(slo) == ("question", "child_gender")
+
+
+async def test_console_restart_with_a_draft_never_presses_a_greeting_button(
+    assistant: Assistant,
+) -> None:
+    await signed_in(assistant, "console:local")
+    chat = Chat(assistant, "console:local")
+    await reach(chat, "child_gender")
+    # A new console session on the same database: it sends /start, the user types "1".
+    stdout = io.StringIO()
+    await run_console(assistant.conversation, stdin=io.StringIO("1\n"), stdout=stdout)
+    output = stdout.getvalue()
+    assert "You have a Test Incident Notification in progress" in output
+    assert "Hello, I'm the" not in output and "Review types" not in output
+    assert "[1] Continue" in output
+    after = output.split("you> ", 1)[1]
+    assert "What is the child's gender?" in after, "1 pressed Continue, the offer's own button"
+    session = await assistant.storage.load_session("console:local")
+    assert session.flow == "notify" and "child_gender" not in session.data["answers"]
+
+
+async def test_start_at_the_intro_leaves_the_form_for_the_greeting(slo: Chat) -> None:
+    await slo.say("/notify")
+    await slo.say("/start")
+    assert slo.replies[-1].kind == "greeting"
+    await slo.say("hello")
+    assert "Hello!" in slo.text, "no form open any more"

@@ -40,7 +40,7 @@ def mailbox(assistant: Assistant) -> Mailbox:
 async def submit(chat: Chat, mailbox: Mailbox) -> str:
     """Sign in, fill the form with CHILD as the child's name, submit; returns the reference."""
     await sign_in(chat, mailbox, SLO, start="/notify")
-    await fill_in_chat(chat, {"child_name": CHILD})
+    await fill_in_chat(chat, {"summary": f"{CHILD} was hurt at home."})
     assert CHILD in chat.text  # the summary shows it
     await chat.press("Submit")
     reference = chat.replies[-1].id
@@ -86,7 +86,9 @@ async def test_privacy_says_what_where_how_long_and_who(assistant: Assistant, ch
     assert "kept for 60 days" in text
     for address in assistant.settings.mail.board_addresses:
         assert address in text
-    assert "with a copy to you" in text
+    assert "a copy goes to the address you signed in with" in text
+    assert "only the child's initials, date of birth" in text
+    assert "The full name and home address are not asked" in text
     assert "hashed" in text and "expires after 10 minutes" in text
     assert "board's own server" in text
     assert "I delete the form's questions and your answers from the chat" in text
@@ -146,7 +148,7 @@ async def test_undelivered_notification_keeps_its_content(
     assistant: Assistant, settings: Settings, chat: Chat, mailbox: Mailbox
 ) -> None:
     await sign_in(chat, mailbox, SLO, start="/notify")
-    await fill_in_chat(chat, {"child_name": CHILD})
+    await fill_in_chat(chat, {"summary": f"{CHILD} was hurt at home."})
     await chat.press("Submit")  # queued, and no worker runs: not delivered
     removed = await apply_retention(assistant.storage, settings, time.time() + 90 * DAY)
     assert removed.notification_contents == 0
@@ -248,7 +250,9 @@ async def test_telegram_deletes_the_form_messages_after_submit(
     await user.say(SLO)
     await user.say(await telegram_code(mailbox))
     form = assistant.conversation.knowledge.form
-    await fill_form(form, user.last, user.say, user.press, {"child_name": CHILD})
+    await fill_form(
+        form, user.last, user.say, user.press, {"summary": f"{CHILD} was hurt at home."}
+    )
     assert CHILD in user.last()[0]
     last_bot, answers = user.bot_messages(), [n for n in user.typed if n >= first_user]
     await user.press(user.last()[1]["Submit"])
