@@ -650,6 +650,24 @@ class Storage:
         )
         return cursor.rowcount
 
+    # --- health checks for /readyz (bot/web.py); they change no data -----------------------
+
+    async def outbox_backlog(self) -> tuple[int, float | None]:
+        """(emails not yet delivered nor failed, the creation time of the oldest of them)."""
+        async with self.db.execute(
+            "SELECT COUNT(*), MIN(created_at) FROM outbox"
+            " WHERE status IN ('queued', 'sending', 'retrying')"
+        ) as cursor:
+            row = await cursor.fetchone()
+        return (int(row[0]), row[1]) if row else (0, None)
+
+    async def check_writable(self) -> None:
+        """Take the write lock and let it go, writing nothing. Raises when the database cannot
+        be written, such as "database is locked" while another process holds it; a read alone
+        would still succeed then (WAL), though every save would fail."""
+        async with self._transaction():
+            pass
+
 
 @dataclass(frozen=True)
 class SigninCode:

@@ -8,6 +8,7 @@ and are wrapped in `Secret`, whose repr and str never show the value.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -60,6 +61,32 @@ class TelegramSettings:
     base_file_url: str = "https://api.telegram.org/file/bot"
     # Delete the form's messages from the chat once a notification is submitted.
     delete_form_messages: bool = True
+    # polling (default) or webhook; `python main.py serve --webhook` overrides it.
+    mode: str = "polling"
+    # Updates handled at once; the per-chat lock keeps each chat's own messages in order.
+    concurrent_updates: int = 64
+    # Telegram's documented flood limits (30 messages a second overall, 20 a minute per group).
+    # Off only against a local emulator or a self-hosted Bot API server without limits.
+    rate_limit: bool = True
+    rate_limit_per_second: float = 30.0
+    rate_limit_per_group_minute: float = 20.0
+    rate_limit_max_retries: int = 3
+    # Long polling: seconds between getUpdates calls, and how long each call waits for updates.
+    poll_interval_seconds: float = 0.0
+    poll_timeout_seconds: float = 10.0
+    # setMyCommands that failed at start-up is retried after this long, doubling up to 10 min.
+    commands_retry_seconds: float = 5.0
+    # Webhook mode: the public HTTPS address Telegram posts to (ending in webhook_path), the
+    # path served, and the address the HTTP server listens on. The secret token Telegram sends
+    # back with each update comes from TELEGRAM_WEBHOOK_SECRET.
+    webhook_url: str = ""
+    webhook_path: str = "/telegram"
+    webhook_max_connections: int = 40
+    # The HTTP server of `serve` (webhook, /healthz, /readyz, /metrics), in either mode.
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    # /readyz gives the database this long to answer before it reports not ready.
+    ready_timeout_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +133,8 @@ class Settings:
     log_level: str = "INFO"
     telegram_token: Secret = field(default_factory=lambda: Secret(""))
     smtp_password: Secret = field(default_factory=lambda: Secret(""))
+    # Webhook mode: Telegram sends it in X-Telegram-Bot-Api-Secret-Token with every update.
+    webhook_secret: Secret = field(default_factory=lambda: Secret(""))
 
     def path(self, value: str) -> Path:
         """Resolve a configured path; relative paths are relative to the project root."""
@@ -171,8 +200,9 @@ def _section(cls: type, raw: Any, section: str, problems: list[str]) -> Any:
 def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
     """Read settings from `path` (default config/settings.yaml if it exists) and `environ`.
 
-    Environment: TELEGRAM_BOT_TOKEN, SMTP_PASSWORD, and ASSISTANT_SETTINGS (another settings file),
-    ASSISTANT_DATABASE (the SQLite path). Raises SettingsError listing every problem.
+    Environment: TELEGRAM_BOT_TOKEN, SMTP_PASSWORD, TELEGRAM_WEBHOOK_SECRET, and
+    ASSISTANT_SETTINGS (another settings file), ASSISTANT_DATABASE (the SQLite path).
+    Raises SettingsError listing every problem.
     """
     if path is None:
         env_path = environ.get("ASSISTANT_SETTINGS")
@@ -202,6 +232,13 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
     smtp = values.get("smtp", SmtpSettings())
     if smtp.security not in ("starttls", "tls", "none"):
         problems.append(f"smtp.security: must be starttls, tls or none, not {smtp.security!r}")
+    problems += _telegram_problems(values.get("telegram", TelegramSettings()))
+    webhook_secret = environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
+    if webhook_secret and not WEBHOOK_SECRET.fullmatch(webhook_secret):
+        problems.append(
+            "TELEGRAM_WEBHOOK_SECRET: 1 to 256 characters, only A-Z, a-z, 0-9, _ and - "
+            "(what Telegram accepts)"
+        )
     if problems:
         where = f"{path}: " if path else ""
         raise SettingsError("\n".join(where + p for p in problems))
@@ -211,4 +248,23 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
         **values,
         telegram_token=Secret(environ.get("TELEGRAM_BOT_TOKEN", "").strip()),
         smtp_password=Secret(environ.get("SMTP_PASSWORD", "")),
+        webhook_secret=Secret(webhook_secret),
     )
+
+
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def _telegram_problems(telegram: TelegramSettings) -> list[str]:
+    problems = []
+    if telegram.mode not in ("polling", "webhook"):
+        problems.append(f"telegram.mode: must be polling or webhook, not {telegram.mode!r}")
+    if not telegram.webhook_path.startswith("/"):
+        problems.append("telegram.webhook_path: must start with /")
+    if telegram.webhook_url and not telegram.webhook_url.startswith("https://"):
+        problems.append("telegram.webhook_url: Telegram only posts to https:// addresses")
+    if telegram.concurrent_updates < 1:
+        problems.append("telegram.concurrent_updates: must be 1 or more")
+    if not 0 < telegram.listen_port < 65536:
+        problems.append("telegram.listen_port: must be a port number, 1 to 65535")
+    return problems
