@@ -8,7 +8,6 @@ the registry together: if either has a problem, neither is replaced and the prob
 from __future__ import annotations
 
 import asyncio
-
 import logging
 import time
 
@@ -76,9 +75,7 @@ class Admin:
         except KnowledgeError as exc:
             problems += exc.problems
         try:
-            registry = await asyncio.to_thread(
-                load_registry, settings.path(settings.registry_file)
-            )
+            registry = await asyncio.to_thread(load_registry, settings.path(settings.registry_file))
         except KnowledgeError as exc:
             problems += exc.problems
         if problems:

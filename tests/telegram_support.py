@@ -46,6 +46,7 @@ class FakeBotApi:
         self._new_update = asyncio.Event()
         self._update_ids = itertools.count(1)
         self.sent = asyncio.Event()  # set at every sendMessage
+        self._writers: set[asyncio.StreamWriter] = set()
 
     @property
     def base_url(self) -> str:
@@ -58,12 +59,17 @@ class FakeBotApi:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+            # Python 3.11 leaves open connections alone: end them, and any long poll, here.
+            self._new_update.set()
+            for writer in list(self._writers):
+                writer.close()
             await self._server.wait_closed()
 
     def method_calls(self, method: str) -> list[dict[str, Any]]:
         return [params for name, params in self.calls if name == method]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         try:
             while True:
                 request_line = await reader.readline()
@@ -102,6 +108,7 @@ class FakeBotApi:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            self._writers.discard(writer)
             writer.close()
 
     def _should_fail(self, method: str) -> bool:

@@ -153,3 +153,36 @@ def test_telegram_settings_checked(tmp_path: Path) -> None:
     settings = load_settings(file, environ={"TELEGRAM_WEBHOOK_SECRET": "a-Good_secret1"})
     assert settings.webhook_secret.reveal() == "a-Good_secret1"
     assert "a-Good_secret1" not in repr(settings)
+
+
+async def test_reload_does_not_hold_up_other_chats(
+    assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While /reload parses the knowledge base (seconds for a large catalogue), other chats
+    are still answered: the parsing runs in a worker thread, not on the event loop."""
+    import threading
+
+    import handlers.admin
+    from knowledge.loader import load_knowledge
+    from tests.conftest import Chat
+    from tests.signin_support import Mailbox, sign_in
+
+    admin = Chat(assistant, "test:admin")
+    await sign_in(admin, Mailbox(assistant), "board.admin@example.org")
+    parsing, finish = threading.Event(), threading.Event()
+
+    def slow_load(directory: Path) -> object:
+        parsing.set()
+        # On the event loop this would freeze every chat until the test gave up.
+        assert finish.wait(timeout=10), "the loop was blocked while parsing"
+        return load_knowledge(directory)
+
+    monkeypatch.setattr(handlers.admin, "load_knowledge", slow_load)
+    reload = asyncio.create_task(admin.say("/reload"))
+    await wait_for(parsing.is_set, "the reload to start parsing")
+    other = Chat(assistant, "test:other")
+    await asyncio.wait_for(other.say("what is an SCR?"), 5)
+    assert "Serious case review" in other.text
+    finish.set()
+    await reload
+    assert "Reloaded:" in admin.text, admin.text

@@ -209,3 +209,28 @@ async def test_shutdown_handles_updates_already_received(assistant: Assistant) -
     texts = [call["text"] for call in api.method_calls("sendMessage")]
     assert texts == ["finished in time"], "the update in flight was abandoned at shutdown"
     assert not api.method_calls("setWebhook"), "no webhook_url: the webhook is left alone"
+
+
+async def test_polling_mode_serves_health_and_answers(assistant: Assistant) -> None:
+    api = FakeBotApi()
+    await api.start()
+    use_api(assistant, api, rate_limit=False, poll_timeout_seconds=1.0)
+    service = Service(assistant, webhook=False)
+    server = server_for(service, "127.0.0.1", 0)
+    task = asyncio.create_task(server.serve())
+    await wait_for(lambda: server.started, "the server to start")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            assert (await http.get("/healthz")).status_code == 200
+            webhook = await http.post("/telegram", json=message(56, "hi"))
+            assert webhook.status_code in (404, 405), "no webhook route in polling mode"
+        update = message(56, "what is an SCR?")
+        del update["update_id"]
+        api.queue_update(update)
+        await wait_for(lambda: api.method_calls("sendMessage"), "the reply")
+        assert api.method_calls("sendMessage")[0]["text"].startswith("<b>Serious case review")
+    finally:
+        server.should_exit = True
+        await task
+        await api.stop()
