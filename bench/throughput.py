@@ -41,6 +41,15 @@ from bot.replies import Incoming  # noqa: E402
 from tests.telegram_support import TOKEN, FakeBotApi  # noqa: E402
 
 # One-message answers (checked before the run): topics, a report, small talk, a miss.
+# The bots measured: the assistant as deployed (`main.py run`), the same with sessions held in
+# memory (what the database costs), and the bare echo bot.
+BOTS = ("assistant", "memory", "echo")
+LABELS = {
+    "echo": "bare PTB echo bot",
+    "assistant": "assistant (main.py run)",
+    "memory": "assistant, sessions in memory",
+}
+
 QUESTIONS = (
     "what is an SCR?",
     "what is a rapid review",
@@ -100,6 +109,47 @@ def run_echo_bot(base_url: str, rate_limit: bool, concurrent: int) -> None:
     application.run_polling(allowed_updates=["message"], stop_signals=(signal.SIGTERM,))
 
 
+class MemorySessions:
+    """Sessions in a dict instead of the database: what the assistant would cost if loading and
+    saving a session were free (bench only, to size the storage's share)."""
+
+    def __init__(self) -> None:
+        from bot.storage import Session
+
+        self.session = Session
+        self.saved: dict[str, tuple[Any, ...]] = {}
+
+    async def load_session(self, chat: str) -> Any:
+        flow, step, data = self.saved.get(chat, (None, None, {}))
+        return self.session(chat, flow, step, dict(data))
+
+    async def save_session(self, session: Any) -> None:
+        self.saved[session.chat] = (session.flow, session.step, dict(session.data))
+
+
+def memory_sessions(storage: Any) -> None:
+    sessions = MemorySessions()
+    storage.load_session = sessions.load_session
+    storage.save_session = sessions.save_session
+
+
+def run_assistant_in_memory() -> None:
+    """`main.py run`, but with sessions kept in memory (settings from ASSISTANT_SETTINGS)."""
+    from bot.app import build_assistant
+    from bot.telegram import run_polling
+    from config.settings import load_settings
+
+    async def run() -> None:
+        assistant = await build_assistant(load_settings())
+        memory_sessions(assistant.storage)
+        try:
+            await run_polling(assistant)
+        finally:
+            await assistant.close()
+
+    asyncio.run(run())
+
+
 def assistant_settings(folder: Path, api: FakeBotApi, rate_limit: bool, concurrent: int) -> Path:
     path = folder / "settings.yaml"
     path.write_text(
@@ -117,10 +167,18 @@ def assistant_settings(folder: Path, api: FakeBotApi, rate_limit: bool, concurre
     return path
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), all its threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def measure_bot(
     name: str, command: list[str], env: dict[str, str], api: FakeBotApi, messages: int, chats: int
-) -> float:
-    """Start the bot, wait until it polls, send the burst; returns replies per second."""
+) -> tuple[float, float]:
+    """Start the bot, wait until it polls, send the burst; returns (replies per second, the
+    bot's CPU milliseconds per update). CPU time hardly depends on what else the machine is
+    doing; the wall-clock rate does."""
     process = await asyncio.create_subprocess_exec(*command, env=env, cwd=ROOT)
     try:
         while not api.method_calls("getUpdates"):
@@ -129,6 +187,7 @@ async def measure_bot(
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)  # past start-up work (menu registration, first empty poll)
         before = len(api.method_calls("sendMessage"))
+        cpu_before = cpu_seconds(process.pid)
         started = time.perf_counter()
         for update in burst(messages, chats):
             api.queue_update(update)
@@ -137,6 +196,7 @@ async def measure_bot(
                 raise RuntimeError(f"{name} exited with {process.returncode}")
             await asyncio.sleep(0.005)
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(process.pid) - cpu_before
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -145,40 +205,45 @@ async def measure_bot(
             except TimeoutError:
                 process.kill()
                 await process.wait()
-    return messages / elapsed
+    return messages / elapsed, cpu * 1000 / messages
 
 
 async def throughput(
     messages: int, chats: int, rate_limit: bool, concurrent: int, repeat: int
-) -> dict[str, list[float]]:
-    """Replies per second of each bot, `repeat` times, alternating which goes first (the
-    machine's load changes over a run; alternating spreads it over both)."""
-    results: dict[str, list[float]] = {"assistant": [], "echo": []}
+) -> dict[str, list[tuple[float, float]]]:
+    """(replies per second, CPU ms per update) of each bot, `repeat` times, alternating which
+    goes first (the machine's load changes over a run; alternating spreads it over both)."""
+    results: dict[str, list[tuple[float, float]]] = {bot: [] for bot in BOTS}
     base_env = {k: v for k, v in os.environ.items() if k != "ASSISTANT_SETTINGS"}
     for round_ in range(repeat):
-        order = ("assistant", "echo") if round_ % 2 == 0 else ("echo", "assistant")
+        order = BOTS if round_ % 2 == 0 else tuple(reversed(BOTS))
         for bot in order:
             with tempfile.TemporaryDirectory() as tmp:
                 api = FakeBotApi()
                 await api.start()
-                if bot == "assistant":
+                if bot != "echo":
                     settings = assistant_settings(Path(tmp), api, rate_limit, concurrent)
                     env = base_env | {
                         "TELEGRAM_BOT_TOKEN": TOKEN,
                         "ASSISTANT_SETTINGS": str(settings),
                     }
                     command = [sys.executable, str(ROOT / "main.py"), "run"]
+                    if bot == "memory":
+                        command = [sys.executable, str(Path(__file__).resolve()), "--in-memory"]
                 else:
                     env = base_env
                     command = [sys.executable, str(Path(__file__).resolve()), "--echo-bot"]
                     command += [api.base_url, "--concurrent", str(concurrent)]
                     command += ["--rate-limit"] if rate_limit else []
                 try:
-                    rate = await measure_bot(bot, command, env, api, messages, chats)
+                    rate, cpu = await measure_bot(bot, command, env, api, messages, chats)
                 finally:
                     await api.stop()
-                results[bot].append(rate)
-                print(f"  round {round_ + 1}: {bot} {rate:.0f} updates/s", flush=True)
+                results[bot].append((rate, cpu))
+                print(
+                    f"  round {round_ + 1}: {bot} {rate:.0f} updates/s, {cpu:.2f} CPU ms/update",
+                    flush=True,
+                )
     return results
 
 
@@ -237,10 +302,15 @@ async def core_latency(messages: int, chats: int, rate: float) -> dict[str, dict
             for n in range(min(messages, 400)):
                 await turn("bench:alone", n)
 
+        async def alone_in_memory() -> None:
+            memory_sessions(storage)
+            await alone()
+
         runs: tuple[tuple[str, Callable[[], Awaitable[Any]]], ...] = (
             ("saturated", lambda: asyncio.gather(*(saturated(n) for n in range(chats)))),
             ("paced", lambda: asyncio.gather(*(paced(n) for n in range(chats)))),
             ("alone", alone),
+            ("memory", alone_in_memory),
         )
         for name, run in runs:
             for values in timings.values():
@@ -262,13 +332,19 @@ async def main_async(args: argparse.Namespace) -> None:
     runs = await throughput(
         args.messages, args.chats, args.rate_limit, args.concurrent, args.repeat
     )
-    rates = {bot: statistics.median(values) for bot, values in runs.items()}
-    ratio = rates["assistant"] / rates["echo"]
-    print("| bot | updates/s (median) | each run |\n|---|---|---|")
-    for bot, label in (("echo", "bare PTB echo bot"), ("assistant", "assistant")):
-        each = ", ".join(f"{v:.0f}" for v in runs[bot])
-        print(f"| {label} | {rates[bot]:.0f} | {each} |")
-    print(f"assistant / echo: {ratio:.0%} (target >= 90%)")
+    rates = {bot: statistics.median(r for r, _ in values) for bot, values in runs.items()}
+    cpus = {bot: statistics.median(c for _, c in values) for bot, values in runs.items()}
+    print("| bot | updates/s (median) | each run | CPU ms/update (median) | each run |")
+    print("|---|---|---|---|---|")
+    for bot, label in LABELS.items():
+        each = ", ".join(f"{r:.0f}" for r, _ in runs[bot])
+        each_cpu = ", ".join(f"{c:.2f}" for _, c in runs[bot])
+        print(f"| {label} | {rates[bot]:.0f} | {each} | {cpus[bot]:.2f} | {each_cpu} |")
+    for bot in ("assistant", "memory"):
+        print(
+            f"{LABELS[bot]} / echo: wall clock {rates[bot] / rates['echo']:.0%}, by CPU per"
+            f" update {cpus['echo'] / cpus[bot]:.0%} (target >= 90%)"
+        )
 
     results = await core_latency(args.messages, args.chats, args.core_rate)
     print(f"\ncore ({args.messages} messages from {args.chats} chats, SQLite file):")
@@ -277,6 +353,7 @@ async def main_async(args: argparse.Namespace) -> None:
         "saturated": f"{args.chats} chats, each sending as soon as answered",
         "paced": f"{args.chats} chats, {args.core_rate:g} messages/s in all",
         "alone": "one chat alone",
+        "memory": "one chat alone, sessions in memory",
     }
     for run, label in core_runs.items():
         for key, what in (
@@ -285,6 +362,8 @@ async def main_async(args: argparse.Namespace) -> None:
             ("save", "save_session"),
         ):
             values = results[run][key]
+            if not values:  # sessions in memory: no database calls to time
+                continue
             print(
                 f"| {label} | {what} | {ms(percentile(values, 50))} |"
                 f" {ms(percentile(values, 99))} | {ms(statistics.fmean(values))} |"
@@ -304,7 +383,11 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each bot, alternating")
     parser.add_argument("--echo-bot", metavar="BASE_URL", help=argparse.SUPPRESS)
+    parser.add_argument("--in-memory", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.in_memory:
+        run_assistant_in_memory()
+        return
     if args.echo_bot:
         run_echo_bot(args.echo_bot, args.rate_limit, args.concurrent)
         return
