@@ -291,16 +291,23 @@ async def core_latency(messages: int, chats: int, rate: float) -> dict[str, dict
             for n in range(number, messages, chats):
                 await turn(f"bench:s{number}", n)
 
-        async def paced(number: int) -> None:
+        async def paced(number: int, prefix: str = "p") -> None:
             gap = chats / rate  # each chat's pause between its messages
             await asyncio.sleep(gap * number / chats)  # chats start out of step
             for n in range(number, messages, chats):
-                await turn(f"bench:p{number}", n)
+                await turn(f"bench:{prefix}{number}", n)
                 await asyncio.sleep(gap)
 
         async def alone() -> None:
             for n in range(min(messages, 400)):
                 await turn("bench:alone", n)
+
+        async def paced_normal_sync() -> None:
+            # What the storage could gain: WAL with synchronous=NORMAL syncs at checkpoints, not
+            # at every commit (bench only; the setting belongs to bot/storage.py).
+            await storage.db.execute("PRAGMA synchronous=NORMAL")
+            await asyncio.gather(*(paced(n, "n") for n in range(chats)))
+            await storage.db.execute("PRAGMA synchronous=FULL")
 
         async def alone_in_memory() -> None:
             memory_sessions(storage)
@@ -309,6 +316,7 @@ async def core_latency(messages: int, chats: int, rate: float) -> dict[str, dict
         runs: tuple[tuple[str, Callable[[], Awaitable[Any]]], ...] = (
             ("saturated", lambda: asyncio.gather(*(saturated(n) for n in range(chats)))),
             ("paced", lambda: asyncio.gather(*(paced(n) for n in range(chats)))),
+            ("paced_normal", paced_normal_sync),
             ("alone", alone),
             ("memory", alone_in_memory),
         )
@@ -352,6 +360,7 @@ async def main_async(args: argparse.Namespace) -> None:
     core_runs = {
         "saturated": f"{args.chats} chats, each sending as soon as answered",
         "paced": f"{args.chats} chats, {args.core_rate:g} messages/s in all",
+        "paced_normal": "the same, with PRAGMA synchronous=NORMAL",
         "alone": "one chat alone",
         "memory": "one chat alone, sessions in memory",
     }

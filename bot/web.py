@@ -73,7 +73,11 @@ class DatabaseProbe:
 
     async def check(self) -> tuple[str, tuple[int, float | None] | None]:
         """("ok", (outbox backlog, oldest creation time)) or (what is wrong, None)."""
-        if self._task is None or self._task.done():
+        if self._task is not None and self._task.done():
+            if not self._task.cancelled():
+                self._task.exception()  # an earlier check's outcome, reported by then or stale
+            self._task = None
+        if self._task is None:
             self._task = asyncio.create_task(self._probe(), name="readiness-probe")
         try:
             backlog = await asyncio.wait_for(asyncio.shield(self._task), self.timeout)
