@@ -19,12 +19,14 @@ COPY handlers/__init__.py handlers/__init__.py
 COPY knowledge/__init__.py knowledge/__init__.py
 COPY config/__init__.py config/__init__.py
 COPY main.py ./
-RUN python -m venv /venv && /venv/bin/pip install --no-compile -e . \
+RUN python -m venv /venv && /venv/bin/pip install -e . \
     && mkdir -p /app/var && chown assistant:assistant /app/var
 COPY bot bot
 COPY handlers handlers
 COPY knowledge knowledge
 COPY config config
+# Compiled now: at run time the file system is read-only (compose.yaml) and nothing is written.
+RUN python -m compileall -q bot handlers knowledge config main.py
 
 ENV PATH=/venv/bin:$PATH
 USER assistant
