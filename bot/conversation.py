@@ -13,7 +13,7 @@ import logging
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.replies import Incoming, Reply
@@ -77,6 +77,12 @@ def split_command(text: str) -> tuple[str, str]:
     return head.split("@", 1)[0].lower(), arg.strip()
 
 
+@dataclass
+class _ChatLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0  # holding or waiting
+
+
 class ChatLocks:
     """One lock per chat, kept only while a message of that chat is handled or waiting.
 
@@ -86,21 +92,23 @@ class ChatLocks:
     """
 
     def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        self._locks: dict[str, _ChatLock] = {}
 
     def __len__(self) -> int:
         return len(self._locks)
 
     @asynccontextmanager
     async def hold(self, chat: str) -> AsyncIterator[None]:
-        lock, users = self._locks.setdefault(chat, (asyncio.Lock(), [0]))
-        users[0] += 1  # counted before waiting, so the lock is not dropped under a waiter
+        entry = self._locks.get(chat)
+        if entry is None:
+            entry = self._locks[chat] = _ChatLock()
+        entry.users += 1  # counted before waiting, so the lock is not dropped under a waiter
         try:
-            async with lock:
+            async with entry.lock:
                 yield
         finally:
-            users[0] -= 1
-            if users[0] == 0:
+            entry.users -= 1
+            if entry.users == 0:
                 del self._locks[chat]
 
 
