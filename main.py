@@ -5,12 +5,15 @@ python main.py chat            the console chat
 python main.py ask "what is an SCR" [--json]   replies as the chat would give them ("-": stdin)
 python main.py check           validate knowledge and configuration
 python main.py outbox [retry REF]   list emails the mail server refused; queue one again
+python main.py serve [--webhook]   Telegram with the HTTP server: webhook, /healthz, /readyz,
+                               /metrics (polling unless --webhook or telegram.mode: webhook)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 import time
@@ -143,6 +146,33 @@ async def serve(settings: Settings, console: bool) -> None:
         await assistant.close()
 
 
+def serve_settings(
+    settings: Settings, webhook: bool, host: str | None, port: int | None
+) -> Settings:
+    """The settings with `serve`'s command-line options applied over the file's."""
+    telegram = settings.telegram
+    telegram = dataclasses.replace(
+        telegram,
+        mode="webhook" if webhook else telegram.mode,
+        listen_host=host or telegram.listen_host,
+        listen_port=port or telegram.listen_port,
+    )
+    return dataclasses.replace(settings, telegram=telegram)
+
+
+async def serve_http(settings: Settings, webhook: bool) -> None:
+    """Telegram behind the ASGI app (bot/web.py), polling or webhook, until SIGTERM/Ctrl+C."""
+    from bot.web import run_server
+
+    if not settings.telegram_token:
+        raise SettingsError("serve needs TELEGRAM_BOT_TOKEN (for the console: main.py chat)")
+    assistant = await build_assistant(settings)
+    try:
+        await run_server(assistant, webhook)
+    finally:
+        await assistant.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="main.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command")
@@ -155,6 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     outbox_parser = sub.add_parser("outbox", help="list refused emails; retry REF queues one again")
     outbox_parser.add_argument("action", nargs="?", choices=["retry"])
     outbox_parser.add_argument("reference", nargs="?", help="e.g. SIN-2026-0001")
+    serve_parser = sub.add_parser(
+        "serve", help="Telegram with the HTTP server (webhook, /healthz, /readyz, /metrics)"
+    )
+    serve_parser.add_argument(
+        "--webhook", action="store_true", help="receive updates by webhook (default: polling)"
+    )
+    serve_parser.add_argument("--host", help="listen on this address (telegram.listen_host)")
+    serve_parser.add_argument("--port", type=int, help="listen on this port (telegram.listen_port)")
     args = parser.parse_args(argv)
 
     try:
@@ -177,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(settings)
     if args.command == "check":
         return check(settings)
+    if args.command == "serve":
+        settings = serve_settings(settings, args.webhook, args.host, args.port)
     try:
         if args.command == "outbox":
             if args.action == "retry" and not args.reference:
@@ -187,7 +227,10 @@ def main(argv: list[str] | None = None) -> int:
             if questions == ["-"]:
                 questions = [line.strip() for line in sys.stdin if line.strip()]
             return asyncio.run(ask(settings, questions, args.json))
-        asyncio.run(serve(settings, console=args.command == "chat"))
+        if args.command == "serve":
+            asyncio.run(serve_http(settings, settings.telegram.mode == "webhook"))
+        else:
+            asyncio.run(serve(settings, console=args.command == "chat"))
     except KnowledgeError as exc:
         print("The knowledge base or the registry is invalid; not starting.", file=sys.stderr)
         print("\n".join(exc.problems), file=sys.stderr)
@@ -195,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     except DatabaseError as exc:
         # E.g. a schema newer than this program, or a lock held too long by another process.
         print(f"The database cannot be used; not starting: {exc}", file=sys.stderr)
+        return 1
+    except SettingsError as exc:  # serve: a setting it needs is missing
+        print(f"Cannot serve: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from bot.replies import Incoming, Reply
@@ -85,6 +86,41 @@ def split_command(text: str) -> tuple[str, str]:
     return head.split("@", 1)[0].lower(), arg.strip()
 
 
+@dataclass
+class _ChatLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0  # holding or waiting
+
+
+class ChatLocks:
+    """One lock per chat, kept only while a message of that chat is handled or waiting.
+
+    Without pruning, the table would grow by one lock per chat ever seen. A lock is dropped only
+    when nobody holds it or waits for it, so a chat's messages still go strictly one at a time:
+    the next message of that chat simply makes a fresh lock.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, _ChatLock] = {}
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @asynccontextmanager
+    async def hold(self, chat: str) -> AsyncIterator[None]:
+        entry = self._locks.get(chat)
+        if entry is None:
+            entry = self._locks[chat] = _ChatLock()
+        entry.users += 1  # counted before waiting, so the lock is not dropped under a waiter
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._locks[chat]
+
+
 def _do_nothing() -> None:
     """The default `wake_outbox`, before an outbox is wired."""
 
@@ -106,7 +142,7 @@ class Conversation:
         self.flows: dict[str, Flow] = {}
         self._free_text = free_text
         self._answerer = answerer
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.locks = ChatLocks()
         # Set by the channel that runs: sends messages the user did not ask for (a mail failure).
         self.push: Callable[[str, list[Reply]], Awaitable[None]] | None = None
         # Set by build_assistant to the outbox's wake(): a submitted email goes out at once.
@@ -128,8 +164,7 @@ class Conversation:
         self.knowledge = knowledge
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
-        lock = self._locks.setdefault(incoming.chat, asyncio.Lock())
-        async with lock:
+        async with self.locks.hold(incoming.chat):
             session = await self.storage.load_session(incoming.chat)
             ctx = Context(incoming, session, self.knowledge, self.storage, self.settings, self)
             try:

@@ -897,6 +897,23 @@ class Storage:
         rows = await self.db.fetch("SELECT 1 FROM outbox WHERE message_id = ?", (message_id,))
         return bool(rows)
 
+    # --- health checks for /readyz (bot/web.py); they change no data -----------------------
+
+    async def outbox_backlog(self) -> tuple[int, float | None]:
+        """(emails not yet delivered nor failed, the creation time of the oldest of them)."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*), MIN(created_at) FROM outbox"
+            " WHERE status IN ('queued', 'sending', 'retrying')"
+        )
+        return (int(row[0]), row[1]) if row else (0, None)
+
+    async def check_writable(self) -> None:
+        """Take the write lock and let it go, writing nothing. Raises when the database cannot
+        be written, such as "database is locked" while another process holds it; a read alone
+        would still succeed then (WAL), though every save would fail."""
+        async with self.db.transaction():
+            pass
+
 
 OUTBOX_COLUMNS = (
     "id, kind, chat, reference, email, attempts, created_at, last_error, failure_reported_at,"

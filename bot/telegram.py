@@ -7,9 +7,13 @@ sees "/report pelka" exactly as the console does.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
 import functools
 import html
 import logging
+import time
 from collections.abc import Sequence
 
 from telegram import (
@@ -35,6 +39,7 @@ from telegram.ext import (
 )
 
 from bot.app import Assistant
+from bot.metrics import Metrics
 from bot.numbers import is_ascii_digits
 from bot.private_messages import PrivateMessages
 from bot.replies import Incoming, Reply
@@ -46,6 +51,8 @@ log = logging.getLogger(__name__)
 TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096 characters after entity parsing
 CALLBACK_LIMIT = 64  # bytes of callback_data Telegram accepts
 DELETE_LIMIT = 100  # message ids one deleteMessages call accepts
+COMMANDS_RETRY_MAX_SECONDS = 600.0
+ALLOWED_UPDATES = ["message", "callback_query", "inline_query"]
 
 
 def chat_key(chat_id: int) -> str:
@@ -115,9 +122,18 @@ def inline_article(report: Report, contact_email: str) -> InlineQueryResultArtic
 
 
 class TelegramChannel:
-    def __init__(self, assistant: Assistant) -> None:
+    def __init__(self, assistant: Assistant, metrics: Metrics | None = None) -> None:
         self.assistant = assistant
         self.private = PrivateMessages(assistant.storage)
+        self.metrics = metrics or Metrics()
+        self._commands_task: asyncio.Task[None] | None = None
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        """The core's replies to `incoming`, counted and timed for /metrics."""
+        started = time.perf_counter()
+        replies = await self.assistant.conversation.handle(incoming)
+        self.metrics.observe_turn(replies, time.perf_counter() - started)
+        return replies
 
     async def send(self, bot: Bot, chat_id: int, replies: Sequence[Reply]) -> list[int]:
         """Send replies; the keyboard goes with the last chunk of each. Returns message ids."""
@@ -170,7 +186,7 @@ class TelegramChannel:
         if message is None or chat is None or message.text is None:
             return
         incoming = Incoming(chat_key(chat.id), message.text, message_ref=str(message.message_id))
-        replies = await self.assistant.conversation.handle(incoming)
+        replies = await self.handle(incoming)
         await self.answer(context.bot, chat.id, incoming, replies)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -180,7 +196,7 @@ class TelegramChannel:
             return
         await query.answer()
         incoming = Incoming(chat_key(chat.id), query.data or "", pressed=True)
-        replies = await self.assistant.conversation.handle(incoming)
+        replies = await self.handle(incoming)
         await self.answer(context.bot, chat.id, incoming, replies)
 
     async def on_inline(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -208,23 +224,75 @@ class TelegramChannel:
                 log.error("could not send the apology: %s", type(exc).__name__)
 
     async def post_init(self, application: Application) -> None:
+        """Register the command menu; if Telegram cannot be reached, keep trying in the
+        background rather than refuse to start (the bot works without its menu)."""
+        if not await self.register_commands(application.bot):
+            self._commands_task = asyncio.create_task(
+                self._retry_commands(application.bot), name="set-my-commands"
+            )
+
+    async def register_commands(self, bot: Bot) -> bool:
         menu = self.assistant.conversation.menu
-        await application.bot.set_my_commands([BotCommand(name, desc) for name, desc in menu])
+        try:
+            await bot.set_my_commands([BotCommand(name, desc) for name, desc in menu])
+        except Exception as exc:  # network trouble or a Bot API error: not worth stopping for
+            log.warning("command menu not registered: %s; retrying later", type(exc).__name__)
+            return False
+        return True
+
+    async def _retry_commands(self, bot: Bot) -> None:
+        delay = self.assistant.settings.telegram.commands_retry_seconds
+        while True:
+            await asyncio.sleep(delay)
+            if await self.register_commands(bot):
+                log.info("command menu registered")
+                return
+            delay = min(delay * 2, COMMANDS_RETRY_MAX_SECONDS)
+
+    async def stop(self) -> None:
+        """Stop the background menu registration, if it is still trying."""
+        task, self._commands_task = self._commands_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
-def build_application(assistant: Assistant, rate_limit: bool = True) -> Application:
-    """The Application, wired: every text (commands included) and every button to the core."""
+def build_application(
+    assistant: Assistant,
+    rate_limit: bool | None = None,
+    metrics: Metrics | None = None,
+    updater: bool = True,
+) -> Application:
+    """The Application, wired: every text (commands included) and every button to the core.
+
+    `rate_limit` defaults to the telegram.rate_limit setting. Updates are handled concurrently
+    (telegram.concurrent_updates at once): one chat waiting on the Bot API or on the rate
+    limiter no longer holds up the others, and the core's per-chat lock keeps each chat in
+    order. `updater=False` builds it without long polling, for the webhook.
+    """
     settings = assistant.settings
-    channel = TelegramChannel(assistant)
+    telegram = settings.telegram
+    channel = TelegramChannel(assistant, metrics)
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_token.reveal())
-        .base_url(settings.telegram.base_url)
-        .base_file_url(settings.telegram.base_file_url)
+        .base_url(telegram.base_url)
+        .base_file_url(telegram.base_file_url)
+        .concurrent_updates(telegram.concurrent_updates)
     )
-    if rate_limit:
+    if not updater:
+        builder = builder.updater(None)
+    if telegram.rate_limit if rate_limit is None else rate_limit:
+        limiter = AIORateLimiter(
+            overall_max_rate=telegram.rate_limit_per_second,
+            overall_time_period=1,
+            group_max_rate=telegram.rate_limit_per_group_minute,
+            group_time_period=60,
+            max_retries=telegram.rate_limit_max_retries,
+        )
         # AIORateLimiter's type parameter (per-request retry data) is not the builder's default.
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+        builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]
     application = builder.build()
     application.bot_data["channel"] = channel
     assistant.conversation.push = functools.partial(channel.push, application.bot)
@@ -235,9 +303,21 @@ def build_application(assistant: Assistant, rate_limit: bool = True) -> Applicat
     return application
 
 
+async def start_polling(application: Application, assistant: Assistant) -> None:
+    """Start long polling with the configured interval and timeout (the Application is
+    initialised and started)."""
+    telegram = assistant.settings.telegram
+    assert application.updater is not None
+    await application.updater.start_polling(
+        poll_interval=telegram.poll_interval_seconds,
+        timeout=dt.timedelta(seconds=telegram.poll_timeout_seconds),
+        allowed_updates=ALLOWED_UPDATES,
+    )
+    log.info("Telegram bot started (long polling)")
+
+
 async def run_polling(assistant: Assistant) -> None:
     """Long polling until interrupted (Ctrl+C or SIGTERM), in the caller's event loop."""
-    import asyncio
     import signal
 
     application = build_application(assistant)
@@ -249,11 +329,10 @@ async def run_polling(assistant: Assistant) -> None:
         channel: TelegramChannel = application.bot_data["channel"]
         await channel.post_init(application)  # Application.post_init runs only under run_*()
         await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(
-            allowed_updates=["message", "callback_query", "inline_query"]
-        )
-        log.info("Telegram bot started (long polling)")
+        await start_polling(application, assistant)
         await stop.wait()
+        await channel.stop()
+        assert application.updater is not None
         await application.updater.stop()
+        # Handles what was already fetched (in-flight updates) before returning.
         await application.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -61,6 +62,32 @@ class TelegramSettings:
     base_file_url: str = "https://api.telegram.org/file/bot"
     # Delete the form's messages from the chat once a notification is submitted.
     delete_form_messages: bool = True
+    # polling (default) or webhook; `python main.py serve --webhook` overrides it.
+    mode: str = "polling"
+    # Updates handled at once; the per-chat lock keeps each chat's own messages in order.
+    concurrent_updates: int = 64
+    # Telegram's documented flood limits (30 messages a second overall, 20 a minute per group).
+    # Off only against a local emulator or a self-hosted Bot API server without limits.
+    rate_limit: bool = True
+    rate_limit_per_second: float = 30.0
+    rate_limit_per_group_minute: float = 20.0
+    rate_limit_max_retries: int = 3
+    # Long polling: seconds between getUpdates calls, and how long each call waits for updates.
+    poll_interval_seconds: float = 0.0
+    poll_timeout_seconds: float = 10.0
+    # setMyCommands that failed at start-up is retried after this long, doubling up to 10 min.
+    commands_retry_seconds: float = 5.0
+    # Webhook mode: the public HTTPS address Telegram posts to (ending in webhook_path), the
+    # path served, and the address the HTTP server listens on. The secret token Telegram sends
+    # back with each update comes from TELEGRAM_WEBHOOK_SECRET.
+    webhook_url: str = ""
+    webhook_path: str = "/telegram"
+    webhook_max_connections: int = 40
+    # The HTTP server of `serve` (webhook, /healthz, /readyz, /metrics), in either mode.
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    # /readyz gives the database this long to answer before it reports not ready.
+    ready_timeout_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -230,6 +257,8 @@ class Settings:
     smtp_password: Secret = field(default_factory=lambda: Secret(""))
     email_password: Secret = field(default_factory=lambda: Secret(""))
     oauth_client_secret: Secret = field(default_factory=lambda: Secret(""))
+    # Webhook mode: Telegram sends it in X-Telegram-Bot-Api-Secret-Token with every update.
+    webhook_secret: Secret = field(default_factory=lambda: Secret(""))
 
     def path(self, value: str) -> Path:
         """Resolve a configured path; relative paths are relative to the project root."""
@@ -348,8 +377,9 @@ def _contacts(raw: Any, problems: list[str]) -> ContactSettings:
 def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
     """Read settings from `path` (default config/settings.yaml if it exists) and `environ`.
 
-    Environment: TELEGRAM_BOT_TOKEN, SMTP_PASSWORD, and ASSISTANT_SETTINGS (another settings file),
-    ASSISTANT_DATABASE (the SQLite path). Raises SettingsError listing every problem.
+    Environment: TELEGRAM_BOT_TOKEN, SMTP_PASSWORD, TELEGRAM_WEBHOOK_SECRET, and
+    ASSISTANT_SETTINGS (another settings file), ASSISTANT_DATABASE (the SQLite path).
+    Raises SettingsError listing every problem.
     """
     if path is None:
         env_path = environ.get("ASSISTANT_SETTINGS")
@@ -387,6 +417,13 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
         problems.append(
             f"form.identify_child: must be initials or full, not {form.identify_child!r}"
         )
+    problems += _telegram_problems(values.get("telegram", TelegramSettings()))
+    webhook_secret = environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
+    if webhook_secret and not WEBHOOK_SECRET.fullmatch(webhook_secret):
+        problems.append(
+            "TELEGRAM_WEBHOOK_SECRET: 1 to 256 characters, only A-Z, a-z, 0-9, _ and - "
+            "(what Telegram accepts)"
+        )
     if problems:
         where = f"{path}: " if path else ""
         raise SettingsError("\n".join(where + p for p in problems))
@@ -398,6 +435,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
         smtp_password=Secret(environ.get("SMTP_PASSWORD", "")),
         email_password=Secret(environ.get("EMAIL_PASSWORD", "")),
         oauth_client_secret=Secret(environ.get("OAUTH_CLIENT_SECRET", "")),
+        webhook_secret=Secret(webhook_secret),
     )
 
 
@@ -420,4 +458,22 @@ def _email_problems(email: EmailSettings | None) -> list[str]:
         email.graph_mailbox and email.oauth_tenant and email.oauth_client_id
     ):
         problems.append("email: source graph needs graph_mailbox, oauth_tenant and oauth_client_id")
+    return problems
+
+
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def _telegram_problems(telegram: TelegramSettings) -> list[str]:
+    problems = []
+    if telegram.mode not in ("polling", "webhook"):
+        problems.append(f"telegram.mode: must be polling or webhook, not {telegram.mode!r}")
+    if not telegram.webhook_path.startswith("/"):
+        problems.append("telegram.webhook_path: must start with /")
+    if telegram.webhook_url and not telegram.webhook_url.startswith("https://"):
+        problems.append("telegram.webhook_url: Telegram only posts to https:// addresses")
+    if telegram.concurrent_updates < 1:
+        problems.append("telegram.concurrent_updates: must be 1 or more")
+    if not 0 < telegram.listen_port < 65536:
+        problems.append("telegram.listen_port: must be a port number, 1 to 65535")
     return problems

@@ -9,6 +9,7 @@ again once the cause is fixed (`python main.py outbox retry REF` does the same f
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -74,11 +75,15 @@ class Admin:
         settings = ctx.settings
         problems: list[str] = []
         try:
-            knowledge = load_knowledge(settings.path(settings.knowledge_dir))
+            # Parsing and indexing take seconds for a large catalogue: off the event loop, so
+            # other chats are answered meanwhile.
+            knowledge = await asyncio.to_thread(
+                load_knowledge, settings.path(settings.knowledge_dir)
+            )
         except KnowledgeError as exc:
             problems += exc.problems
         try:
-            registry = load_registry(settings.path(settings.registry_file))
+            registry = await asyncio.to_thread(load_registry, settings.path(settings.registry_file))
         except KnowledgeError as exc:
             problems += exc.problems
         if problems:

@@ -291,7 +291,7 @@ class SignInFlow:
                 Reply(
                     f"That code is not right. {left} tr{'y' if left == 1 else 'ies'} left. Check "
                     "the latest email, or type back to ask for a new code.",
-                    kind="invalid",
+                    kind="wrong_code",
                     buttons=STEP_BUTTONS,
                 )
             ]

@@ -9,6 +9,7 @@ API does. Updates are fed through `Application.process_update` as real `Update` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -36,6 +37,16 @@ class FakeBotApi:
         self.port = 0
         # The next this-many sendMessage calls fail as the Bot API fails them (400 Bad Request).
         self.fail_sends = 0
+        # The next this-many calls of a method fail the same way, e.g. {"setMyCommands": 2}.
+        self.fail_methods: dict[str, int] = {}
+        # sendMessage answers after this many seconds (a slow Bot API, for shutdown tests).
+        self.send_delay = 0.0
+        # Updates served by getUpdates (long polling), oldest first; see `queue_update`.
+        self.pending_updates: list[dict[str, Any]] = []
+        self._new_update = asyncio.Event()
+        self._update_ids = itertools.count(1)
+        self.sent = asyncio.Event()  # set at every sendMessage
+        self._writers: set[asyncio.StreamWriter] = set()
 
     @property
     def base_url(self) -> str:
@@ -48,12 +59,17 @@ class FakeBotApi:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+            # Python 3.11 leaves open connections alone: end them, and any long poll, here.
+            self._new_update.set()
+            for writer in list(self._writers):
+                writer.close()
             await self._server.wait_closed()
 
     def method_calls(self, method: str) -> list[dict[str, Any]]:
         return [params for name, params in self.calls if name == method]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         try:
             while True:
                 request_line = await reader.readline()
@@ -66,9 +82,15 @@ class FakeBotApi:
                     headers[key.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 method = path.rsplit("/", 1)[-1]
-                result = self._answer(method, headers, body)
-                if method == "sendMessage" and self.fail_sends > 0:
-                    self.fail_sends -= 1
+                if method == "getUpdates":
+                    result = await self._get_updates(headers, body)
+                else:
+                    result = self._answer(method, headers, body)
+                if method == "sendMessage":
+                    if self.send_delay:
+                        await asyncio.sleep(self.send_delay)
+                    self.sent.set()
+                if self._should_fail(method):
                     answer = {"ok": False, "error_code": 400, "description": "Bad Request: test"}
                     status = b"400 Bad Request"
                 else:
@@ -86,9 +108,37 @@ class FakeBotApi:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            self._writers.discard(writer)
             writer.close()
 
-    def _answer(self, method: str, headers: dict[str, str], body: bytes) -> Any:
+    def _should_fail(self, method: str) -> bool:
+        if self.fail_methods.get(method, 0) > 0:
+            self.fail_methods[method] -= 1
+            return True
+        if method == "sendMessage" and self.fail_sends > 0:
+            self.fail_sends -= 1
+            return True
+        return False
+
+    def queue_update(self, update: dict[str, Any]) -> None:
+        """Make `update` (without update_id) the next one getUpdates returns."""
+        self.pending_updates.append({"update_id": next(self._update_ids), **update})
+        self._new_update.set()
+
+    async def _get_updates(self, headers: dict[str, str], body: bytes) -> list[dict[str, Any]]:
+        """Long polling as the Bot API does it: confirm updates below `offset`, then answer
+        with what is pending, waiting up to `timeout` seconds for something to arrive."""
+        params = self._params(headers, body)
+        self.calls.append(("getUpdates", params))
+        offset = int(params.get("offset") or 0)
+        self.pending_updates = [u for u in self.pending_updates if u["update_id"] >= offset]
+        if not self.pending_updates:
+            self._new_update.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new_update.wait(), float(params.get("timeout", 0)))
+        return self.pending_updates[: int(params.get("limit") or 100)]
+
+    def _params(self, headers: dict[str, str], body: bytes) -> dict[str, Any]:
         params: dict[str, Any] = {}
         if body and "json" in headers.get("content-type", ""):
             params = json.loads(body)
@@ -98,6 +148,10 @@ class FakeBotApi:
                     params[key] = json.loads(value)
                 except ValueError:
                     params[key] = value
+        return params
+
+    def _answer(self, method: str, headers: dict[str, str], body: bytes) -> Any:
+        params = self._params(headers, body)
         self.calls.append((method, params))
         if method == "getMe":
             return BOT_USER

@@ -55,7 +55,7 @@ TOPIC_PHRASINGS: dict[str, list[str]] = {
     "child-exploitation": ["what is county lines", "child criminal exploitation"],
     "neglect": ["signs of neglect", "GCP2"],
     "domestic-abuse": ["Operation Encompass", "child witnessing domestic violence"],
-    "missing-children": ["return home interview", "a child has gone missing from care"],
+    "missing-children": ["return home interview", "children missing from care guidance"],
     "other-statutory-reviews": ["safeguarding adults review", "what is a DHR"],
     "deaths-in-settings": ["child died in a young offender institution"],
 }

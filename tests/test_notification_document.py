@@ -108,7 +108,9 @@ async def test_email_received_by_smtp_carries_the_word_document(
     summary = await submit(smtp_assistant)
     [received] = recorder.received
     message = received.message
-    reference = str(message["Message-ID"]).strip("<>").split("@")[0]
+    # The subject starts with the reference (the Message-ID adds a random part to it).
+    reference = str(message["Subject"]).split(" ", 1)[0]
+    assert str(message["Message-ID"]).startswith(f"<{reference}.")
     filename, content = word_attachment(message)
     assert filename == f"{reference}.docx"
     assert f"attached as a Word document, {filename}" in str(message.get_body(("plain",)))

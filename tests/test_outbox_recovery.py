@@ -6,6 +6,8 @@ server on 127.0.0.1 refuses, then accepts."""
 from __future__ import annotations
 
 import dataclasses
+import email
+import email.policy
 import stat
 import subprocess
 import sys
@@ -83,7 +85,8 @@ async def test_refused_then_fixed_then_retried_is_delivered_exactly_once(
     copy = assistant.settings.path(assistant.settings.mail.outbox_dir) / f"{reference}.eml"
     assert copy.exists() and stat.S_IMODE(copy.stat().st_mode) == 0o600
     assert stat.S_IMODE(copy.parent.stat().st_mode) == 0o700
-    assert f"Subject: Significant incident notification {reference}" in copy.read_text()
+    kept = email.message_from_bytes(copy.read_bytes(), policy=email.policy.default)
+    assert str(kept["Subject"]).startswith(reference)
     [told_slo] = phones.by_chat[slo.chat]
     assert reference in told_slo and "administrators have been told" in told_slo
     [told_admin] = phones.by_chat[admin.chat]
@@ -103,11 +106,7 @@ async def test_refused_then_fixed_then_retried_is_delivered_exactly_once(
     assert await outbox.run_once() == 1
     assert await outbox.run_once() == 0
     assert len(recorder.received) == 1
-    assert (
-        recorder.received[0]
-        .message["Subject"]
-        .endswith(f"{reference} from Testshire Council, Children's Services")
-    )
+    assert str(recorder.received[0].message["Subject"]).startswith(reference)
     assert "reached the partnership's mail server" in phones.by_chat[slo.chat][-1]
     await slo.say("/status")
     assert "sent on" in slo.text

@@ -1,0 +1,188 @@
+"""Running for real: chats handled concurrently but each in order, the rate limiter's settings,
+long polling with the configured timeout, and a command menu that failed at start-up retried."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from telegram.ext import AIORateLimiter, Application
+
+from bot.app import Assistant
+from bot.conversation import Context
+from bot.replies import Incoming, Reply
+from bot.telegram import TelegramChannel, build_application, start_polling
+from config.settings import Secret, SettingsError, load_settings
+from tests.telegram_support import TOKEN, FakeBotApi
+
+
+async def wait_for(condition, what: str, seconds: float = 10.0) -> None:
+    """Wait until `condition()` holds; fails naming `what` (a bound, not a timing assertion)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting: {what}"
+        await asyncio.sleep(0.01)
+
+
+def use_api(assistant: Assistant, api: FakeBotApi, **telegram: object) -> None:
+    """Point the assistant at the fake Bot API, with these telegram settings."""
+    settings = assistant.settings
+    assistant.settings = dataclasses.replace(
+        settings,
+        telegram=dataclasses.replace(
+            settings.telegram,
+            base_url=api.base_url,
+            base_file_url=f"http://127.0.0.1:{api.port}/file/bot",
+            **telegram,  # type: ignore[arg-type]
+        ),
+        telegram_token=Secret(TOKEN),
+    )
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    server = FakeBotApi()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_one_chat_in_order_chats_side_by_side_and_idle_locks_dropped(
+    assistant: Assistant,
+) -> None:
+    events: list[str] = []
+
+    async def slow(ctx: Context, arg: str) -> list[Reply]:
+        events.append(f"start {arg}")
+        await asyncio.sleep(0.01)  # a handler waiting on I/O: another chat may run meanwhile
+        events.append(f"end {arg}")
+        return [Reply(f"done {arg}")]
+
+    conversation = assistant.conversation
+    conversation.add_command("slow", slow)
+    turns = [Incoming("test:a", f"/slow a{i}") for i in range(3)] + [Incoming("test:b", "/slow b")]
+    replies = await asyncio.gather(*(conversation.handle(turn) for turn in turns))
+
+    assert [r[0].text for r in replies] == ["done a0", "done a1", "done a2", "done b"]
+    chat_a = [e for e in events if " a" in e]
+    assert chat_a == ["start a0", "end a0", "start a1", "end a1", "start a2", "end a2"]
+    assert events.index("start b") < events.index("end a0"), "chat b waited for chat a"
+    assert len(conversation.locks) == 0, "locks of idle chats are kept"
+    # A chat seen before works as usual with a fresh lock.
+    again = await conversation.handle(Incoming("test:a", "/slow a3"))
+    assert again[0].text == "done a3"
+
+
+async def test_rate_limiter_follows_settings(assistant: Assistant, api: FakeBotApi) -> None:
+    use_api(assistant, api, rate_limit=False)
+    assert build_application(assistant).bot.rate_limiter is None
+    use_api(assistant, api, rate_limit=True, rate_limit_per_second=5.0)
+    limiter = build_application(assistant).bot.rate_limiter
+    assert isinstance(limiter, AIORateLimiter)
+    assert limiter._base_limiter is not None and limiter._base_limiter.max_rate == 5.0
+
+
+async def test_updates_handled_concurrently_as_configured(
+    assistant: Assistant, api: FakeBotApi
+) -> None:
+    use_api(assistant, api, concurrent_updates=7)
+    application = build_application(assistant)
+    assert application.update_processor.max_concurrent_updates == 7
+
+
+async def test_polling_with_configured_timeout_answers(
+    assistant: Assistant, api: FakeBotApi
+) -> None:
+    use_api(assistant, api, poll_timeout_seconds=1.0, rate_limit=False)
+    application = build_application(assistant)
+    api.queue_update(
+        {
+            "message": {
+                "message_id": 1,
+                "date": int(time.time()),
+                "chat": {"id": 31, "type": "private"},
+                "from": {"id": 31, "is_bot": False, "first_name": "Sam"},
+                "text": "what is an SCR?",
+            }
+        }
+    )
+    async with application:
+        await application.start()
+        await start_polling(application, assistant)
+        await wait_for(lambda: api.method_calls("sendMessage"), "the reply")
+        assert application.updater is not None
+        await application.updater.stop()
+        await application.stop()
+    reply = api.method_calls("sendMessage")[0]
+    assert reply["chat_id"] == 31
+    assert reply["text"].startswith("<b>Serious case review")
+    assert api.method_calls("getUpdates")[0]["timeout"] == 1
+
+
+async def test_failed_command_menu_is_retried_in_the_background(
+    assistant: Assistant, api: FakeBotApi
+) -> None:
+    use_api(assistant, api, commands_retry_seconds=0.01)
+    api.fail_methods["setMyCommands"] = 2
+    application: Application = build_application(assistant, rate_limit=False)
+    channel: TelegramChannel = application.bot_data["channel"]
+    async with application:
+        await channel.post_init(application)  # does not raise: start-up carries on
+        await wait_for(lambda: len(api.method_calls("setMyCommands")) == 3, "a third attempt")
+        await channel.stop()
+    names = [c["command"] for c in api.method_calls("setMyCommands")[-1]["commands"]]
+    assert "help" in names
+    assert api.fail_methods["setMyCommands"] == 0
+
+
+def test_telegram_settings_checked(tmp_path: Path) -> None:
+    file = tmp_path / "settings.yaml"
+    file.write_text("telegram:\n  mode: hook\n  webhook_url: http://example.org/x\n")
+    with pytest.raises(SettingsError) as error:
+        load_settings(file, environ={"TELEGRAM_WEBHOOK_SECRET": "has spaces"})
+    message = str(error.value)
+    assert "telegram.mode: must be polling or webhook, not 'hook'" in message
+    assert "telegram.webhook_url: Telegram only posts to https://" in message
+    assert "TELEGRAM_WEBHOOK_SECRET: 1 to 256 characters" in message
+    assert "has spaces" not in message, "a secret is never shown"
+    file.write_text("telegram:\n  mode: webhook\n")
+    settings = load_settings(file, environ={"TELEGRAM_WEBHOOK_SECRET": "a-Good_secret1"})
+    assert settings.webhook_secret.reveal() == "a-Good_secret1"
+    assert "a-Good_secret1" not in repr(settings)
+
+
+async def test_reload_does_not_hold_up_other_chats(
+    assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While /reload parses the knowledge base (seconds for a large catalogue), other chats
+    are still answered: the parsing runs in a worker thread, not on the event loop."""
+    import threading
+
+    import handlers.admin
+    from knowledge.loader import load_knowledge
+    from tests.conftest import Chat
+    from tests.signin_support import Mailbox, sign_in
+
+    admin = Chat(assistant, "test:admin")
+    await sign_in(admin, Mailbox(assistant), "board.admin@example.org")
+    parsing, finish = threading.Event(), threading.Event()
+
+    def slow_load(directory: Path) -> object:
+        parsing.set()
+        # On the event loop this would freeze every chat until the test gave up.
+        assert finish.wait(timeout=10), "the loop was blocked while parsing"
+        return load_knowledge(directory)
+
+    monkeypatch.setattr(handlers.admin, "load_knowledge", slow_load)
+    reload = asyncio.create_task(admin.say("/reload"))
+    await wait_for(parsing.is_set, "the reload to start parsing")
+    other = Chat(assistant, "test:other")
+    await asyncio.wait_for(other.say("what is an SCR?"), 5)
+    assert "Serious case review" in other.text
+    finish.set()
+    await reload
+    assert "Reloaded:" in admin.text, admin.text

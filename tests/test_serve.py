@@ -1,0 +1,97 @@
+"""`python main.py serve --webhook` as a service manager runs it: a real process, stopped with
+SIGTERM while it is answering, against the fake Bot API on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from bot.web import SECRET_HEADER
+from tests.cli import ROOT, main_env, run_main
+from tests.telegram_support import TOKEN, FakeBotApi
+from tests.test_web import SECRET, message
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve_settings(tmp_path: Path, api: FakeBotApi, port: int) -> str:
+    return (
+        "telegram:\n"
+        f"  base_url: {api.base_url}\n"
+        f"  base_file_url: http://127.0.0.1:{api.port}/file/bot\n"
+        "  rate_limit: false\n"
+        f"  listen_port: {port}\n"
+        "mail:\n"
+        f"  outbox_dir: {tmp_path / 'outbox'}\n"
+    )
+
+
+async def test_sigterm_finishes_the_answer_in_flight_then_exits(tmp_path: Path) -> None:
+    api = FakeBotApi()
+    await api.start()
+    api.send_delay = 1.0  # the reply is still on its way when SIGTERM arrives
+    port = free_port()
+    env = main_env(tmp_path, serve_settings(tmp_path, api, port))
+    env |= {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "main.py"),
+        "serve",
+        "--webhook",
+        env=env,
+        cwd=tmp_path,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            deadline = time.monotonic() + 60
+            while True:
+                assert time.monotonic() < deadline, "serve did not start"
+                try:
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            headers = {SECRET_HEADER: SECRET}
+            update = message(55, "what is an SCR?")
+            assert (await http.post("/telegram", json=update, headers=headers)).status_code == 200
+        while not api.method_calls("sendMessage"):
+            await asyncio.sleep(0.01)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await api.stop()
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert api.sent.is_set()
+    assert "in-flight updates handled" in log
+    assert "Traceback" not in log
+    assert TOKEN not in log and SECRET not in log
+
+
+def test_webhook_needs_its_secret(tmp_path: Path) -> None:
+    env = main_env(tmp_path) | {"TELEGRAM_BOT_TOKEN": TOKEN}
+    command = [sys.executable, str(ROOT / "main.py"), "serve", "--webhook"]
+    result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "webhook mode needs TELEGRAM_WEBHOOK_SECRET" in result.stderr
+
+
+def test_serve_needs_a_token(tmp_path: Path) -> None:
+    result = run_main(tmp_path, "serve")
+    assert result.returncode == 1
+    assert "serve needs TELEGRAM_BOT_TOKEN" in result.stderr
