@@ -60,6 +60,7 @@ def wire(conversation: Conversation, access: Access) -> None:
     add("reload", board.only(board.reload, "reload"))
     # Hidden commands: the data behind buttons.
     add("topic", questions.show_topic)
+    add("others", questions.show_others)  # "Not what you meant?" after an uncertain answer
     add("report", reports.show_report)
     add("form", notification.form_closed)  # a notification form's button, once the form is closed
     conversation.add_flow(threshold.ThresholdFlow())

@@ -6,11 +6,13 @@ raises KnowledgeError if there is any, so the assistant never starts on a half-v
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from knowledge.form import Form, load_form
 from knowledge.search import SearchEntry, SearchIndex
+from knowledge.semantic import SemanticIndex
 from knowledge.threshold import ThresholdGuide, load_threshold
 from knowledge.validation import (
     EntryReader,
@@ -26,6 +28,7 @@ __all__ = ["Action", "Group", "Knowledge", "KnowledgeError", "Report", "Topic", 
 
 ANSWER_MAX = 1200  # a chat message a practitioner reads on a phone; Telegram's limit is 4096
 SUMMARY_MAX = 300
+COMPARE_MAX = 400  # one or two sentences, shown under the two topics' short forms
 
 REPORT_KINDS = (
     "full report",
@@ -51,6 +54,9 @@ class Topic:
     aliases: tuple[str, ...]
     related: tuple[str, ...]
     sources: tuple[Source, ...]
+    # How this topic differs from others: other topic's id -> a line on the difference. One
+    # note serves both directions ("SCR vs rapid review" and "rapid review vs SCR").
+    compare: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,10 @@ class Action:
     id: str
     command: str
     phrases: tuple[str, ...]
+    # What the conversation does, for a question about it ("how does the threshold check
+    # work?"), which is answered with this and a button to start it rather than started.
+    about: str = ""
+    start: str = ""  # the label of that button
 
 
 @dataclass(frozen=True)
@@ -91,16 +101,28 @@ class Knowledge:
     index: SearchIndex
     threshold: ThresholdGuide
     form: Form
+    # Topics' and actions' names by meaning; its vectors are computed in the background.
+    semantic: SemanticIndex = field(default_factory=lambda: SemanticIndex(()))
 
     def title_of(self, entry_id: str) -> str:
         entry = self.topics.get(entry_id) or self.reports.get(entry_id)
         return entry.title if entry else entry_id
 
+    def comparison(self, first: str, second: str) -> str | None:
+        """The note on how two topics differ, written under either of them, or None."""
+        for one, other in ((first, second), (second, first)):
+            topic = self.topics.get(one)
+            if topic is not None:
+                for other_id, note in topic.compare:
+                    if other_id == other:
+                        return note
+        return None
+
 
 def _load_topics(directory: Path, problems: Problems) -> dict[str, Topic]:
     file = "topics.yaml"
     raw_entries = entry_list(load_yaml(directory / file, problems), "topics", file, problems)
-    allowed = {"id", "title", "answer", "questions", "aliases", "related", "sources"}
+    allowed = {"id", "title", "answer", "questions", "aliases", "related", "sources", "compare"}
     topics: list[Topic] = []
     for i, raw in enumerate(raw_entries, 1):
         r = EntryReader(problems, file, raw, allowed, i)
@@ -113,10 +135,58 @@ def _load_topics(directory: Path, problems: Problems) -> dict[str, Topic]:
                 aliases=r.texts("aliases"),
                 related=r.texts("related"),
                 sources=r.sources(),
+                compare=_compare_notes(r, raw.get("compare")),
             )
         )
     check_unique_ids([t.id for t in topics], file, problems)
     return {t.id: t for t in topics}
+
+
+def _compare_notes(r: EntryReader, value: Any) -> tuple[tuple[str, str], ...]:
+    """`compare: {other-topic-id: how they differ}`; the ids are checked once all are loaded."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or not value:
+        r.add("compare", "expected a mapping of topic id -> a line on how they differ")
+        return ()
+    notes = []
+    for other, note in value.items():
+        if not isinstance(other, str) or not isinstance(note, str) or not note.strip():
+            r.add(f"compare.{other}", "expected a topic id and a non-empty line of text")
+        elif len(note.strip()) > COMPARE_MAX:
+            r.add(
+                f"compare.{other}",
+                f"too long: {len(note.strip())} characters, at most {COMPARE_MAX}",
+            )
+        else:
+            notes.append((other, " ".join(note.split())))
+    return tuple(notes)
+
+
+def _check_compare(topics: dict[str, Topic], problems: Problems) -> None:
+    written: set[frozenset[str]] = set()
+    for topic in topics.values():
+        for other, _ in topic.compare:
+            pair = frozenset((topic.id, other))
+            if other == topic.id:
+                problems.add(
+                    "topics.yaml",
+                    topic.id,
+                    f"compare.{other}",
+                    "a topic cannot be compared with itself",
+                )
+            elif other not in topics:
+                problems.add(
+                    "topics.yaml", topic.id, f"compare.{other}", f"no topic with id {other!r}"
+                )
+            elif pair in written:
+                problems.add(
+                    "topics.yaml",
+                    topic.id,
+                    f"compare.{other}",
+                    "this pair already has a note: keep one",
+                )
+            written.add(pair)
 
 
 def _load_reports(
@@ -176,11 +246,14 @@ def _load_actions(directory: Path, problems: Problems) -> dict[str, Action]:
     actions: dict[str, Action] = {}
     data = load_yaml(directory / file, problems)
     for i, raw in enumerate(entry_list(data, "actions", file, problems), 1):
-        r = EntryReader(problems, file, raw, {"id", "command", "phrases"}, i)
+        allowed = {"id", "command", "phrases", "about", "start"}
+        r = EntryReader(problems, file, raw, allowed, i)
         command = r.text("command")
         if command and not command.startswith("/"):
             r.add("command", "must start with /")
-        actions[r.id] = Action(r.id, command, r.texts("phrases", required=True))
+        about = r.text("about", required=False, max_length=ANSWER_MAX)
+        start = r.text("start", required=bool(about), max_length=40)
+        actions[r.id] = Action(r.id, command, r.texts("phrases", required=True), about, start)
     return actions
 
 
@@ -206,13 +279,24 @@ def build_index(
     return SearchIndex(entries)
 
 
-def load_knowledge(directory: Path) -> Knowledge:
-    """Load and validate every knowledge file in `directory`; raise KnowledgeError if invalid."""
+def build_semantic(topics: dict[str, Topic], actions: dict[str, Action]) -> SemanticIndex:
+    """Topics and actions by meaning; reports are matched by name only (see search.py)."""
+    entries = [(t.id, (t.title, *t.aliases, *t.questions)) for t in topics.values()]
+    entries += [(a.id, a.phrases) for a in actions.values()]
+    return SemanticIndex(entries)
+
+
+def load_knowledge(directory: Path, semantic: bool = True) -> Knowledge:
+    """Load and validate every knowledge file in `directory`; raise KnowledgeError if invalid.
+
+    With `semantic`, the names' vectors start being computed in the background straight away
+    (`check` has no use for them)."""
     problems = Problems()
     topics = _load_topics(directory, problems)
     groups, reports = _load_reports(directory, problems)
     actions = _load_actions(directory, problems)
     _check_related("topics.yaml", topics, problems)
+    _check_compare(topics, problems)
     _check_related("reports.yaml", reports, problems)
     for entry_id in set(topics) & set(reports):
         problems.add("reports.yaml", entry_id, "id", "the same id is used by a topic")
@@ -221,6 +305,9 @@ def load_knowledge(directory: Path) -> Knowledge:
     threshold = load_threshold(directory, problems)
     form = load_form(directory, problems)
     problems.raise_if_any()
+    meaning = build_semantic(topics, actions)
+    if semantic:
+        meaning.start()
     return Knowledge(
         topics,
         groups,
@@ -229,4 +316,5 @@ def load_knowledge(directory: Path) -> Knowledge:
         build_index(topics, reports, actions),
         threshold=threshold,
         form=form,
+        semantic=meaning,
     )

@@ -55,7 +55,7 @@ KIND_WORDS = frozenset(
     (
         "report reports review reviews briefing briefings summary summaries executive full "
         "presentation powerpoint slides form lessons learning inquiry paper campaign "
-        "materials"
+        "materials leaflet leaflets poster posters"
     ).split()
 )
 
@@ -64,7 +64,7 @@ KIND_WORDS = frozenset(
 KIND_SYNONYMS: dict[str, str] = {
     "briefing": "lessons learning",
     "presentation": "powerpoint slides",
-    "material": "materials",
+    "material": "materials leaflet leaflets poster posters resources",
 }
 
 ABBREVIATIONS: dict[str, str] = {
@@ -84,6 +84,15 @@ ABBREVIATIONS: dict[str, str] = {
     "cse": "child sexual exploitation",
     "dsl": "designated safeguarding lead",
     "lac": "looked after child",
+}
+
+# Numbers people spell out in names ("young person seven", "young people one to six"). "one"
+# is left alone: "which one", "the one about" are far commoner than a case numbered 1.
+NUMBER_WORDS: dict[str, str] = {
+    word: str(number)
+    for number, word in enumerate(
+        "two three four five six seven eight nine ten eleven twelve".split(), 2
+    )
 }
 
 _SPECIAL = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "đ": "d", "ı": "i"})
@@ -113,6 +122,7 @@ def tokens(text: str) -> list[str]:
     """Words that carry meaning: filler dropped, abbreviations expanded, order kept, no repeats."""
     result: list[str] = []
     for word in words(_CONTRACTION.sub("", text)):
+        word = NUMBER_WORDS.get(word, word)
         for token in ABBREVIATIONS.get(word, word).split():
             if token not in FILLER and token not in result:
                 result.append(token)
@@ -214,7 +224,7 @@ class SearchIndex:
         entry_df: dict[str, int] = defaultdict(int)
         for entry_no, entry in enumerate(self.entries):
             if entry.kind not in kinds:
-                kinds[entry.kind] = _kind_words(entry.kind)
+                kinds[entry.kind] = kind_words(entry.kind)
             self._kind_words.append(kinds[entry.kind])
             own: list[int] = []
             for name in entry.names:
@@ -298,6 +308,19 @@ class SearchIndex:
             weight = max((self._idf[v] for v in known), default=self._unknown_weight)
             weights[q] = weight * 0.5 if q in KIND_WORDS else weight
         return _Query(words_, alternatives, weights, sum(weights.values()))
+
+    def corrected(self, text: str) -> str:
+        """`text`'s words with typos replaced by the vocabulary word they most likely mean
+        ("liason officer" -> "liaison officer"), for the semantic matcher, which has no notion
+        of a typo."""
+        out: list[str] = []
+        for word in words(_CONTRACTION.sub("", text)):
+            if word not in FILLER and word not in ABBREVIATIONS and word not in self._postings:
+                known = self._vocabulary_matches(word)
+                if known:
+                    word = max(known.items(), key=lambda item: item[1])[0]
+            out.append(word)
+        return " ".join(out)
 
     def _vocabulary_matches(self, token: str) -> dict[str, float]:
         """Vocabulary words that `token` may mean, with similarity 0-1."""
@@ -505,7 +528,7 @@ class SearchIndex:
         return found
 
 
-def _kind_words(kind: str) -> frozenset[str]:
+def kind_words(kind: str) -> frozenset[str]:
     """The words that name `kind`: its own, their synonyms, singular and plural."""
     found = set(words(kind))
     for word in list(found):
