@@ -87,7 +87,9 @@ class SemanticIndex:
                 self._future = _executor.submit(self._build, model)
 
     def _build(self, model: Future[Embedder]) -> None:
-        embedder = model.result()
+        self._build_from(model.result())
+
+    def _build_from(self, embedder: Embedder) -> None:
         matrix = embedder.embed(self._texts, norm=True) if self._texts else np.zeros((0, 1))
         self._matrix = np.asarray(matrix, dtype=np.float32)
         self._model = embedder
