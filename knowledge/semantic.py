@@ -14,8 +14,9 @@ tokenizer are read from the installed package (`disable_download=True`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +24,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from knowledge.search import ABBREVIATIONS, words
+
+log = logging.getLogger(__name__)
 
 
 class Embedder(Protocol):
@@ -64,7 +67,12 @@ def prepare(text: str) -> str:
 class SemanticIndex:
     """The vectors of every name of the given entries, computed in the background."""
 
-    def __init__(self, entries: Iterable[tuple[str, Sequence[str]]]) -> None:
+    def __init__(
+        self,
+        entries: Iterable[tuple[str, Sequence[str]]],
+        model: Callable[[], Future[Embedder]] | None = None,
+    ) -> None:
+        self._load_model = model or model_future  # tests hand in a model that fails
         self._ids: list[str] = []
         self._texts: list[str] = []
         for entry_id, names in entries:
@@ -78,16 +86,22 @@ class SemanticIndex:
         self._lock = threading.Lock()
         self._model: Embedder | None = None
         self._matrix: np.ndarray | None = None
+        self._failed = False
 
     def start(self) -> None:
         """Begin loading the model (if needed) and embedding the names, in the background."""
         with self._lock:
             if self._future is None:
-                model = model_future()
+                model = self._load_model()
                 self._future = _executor.submit(self._build, model)
 
     def _build(self, model: Future[Embedder]) -> None:
-        self._build_from(model.result())
+        try:
+            self._build_from(model.result())
+        except Exception:
+            # Matching goes on by words alone rather than failing every question.
+            log.exception("the semantic model could not be loaded: matching by words only")
+            self._failed = True
 
     def _build_from(self, embedder: Embedder) -> None:
         matrix = embedder.embed(self._texts, norm=True) if self._texts else np.zeros((0, 1))
@@ -100,7 +114,6 @@ class SemanticIndex:
         assert self._future is not None
         if not self._future.done():
             await asyncio.wrap_future(self._future)
-        self._future.result()  # raises what the load raised
 
     def wait(self) -> None:
         """`ready()` for synchronous callers (eval, the benchmark)."""
@@ -108,13 +121,11 @@ class SemanticIndex:
         assert self._future is not None
         self._future.result()
 
-    @property
-    def is_ready(self) -> bool:
-        return self._matrix is not None
-
     def scores(self, text: str) -> dict[str, float]:
-        """Each entry's best cosine similarity (-1 to 1) to `text`, best first. Call after
-        `ready()`."""
+        """Each entry's best cosine similarity (-1 to 1) to `text`, best first; nothing if the
+        model could not be loaded. Call after `ready()`."""
+        if self._failed:
+            return {}
         if self._model is None or self._matrix is None:
             raise RuntimeError("the semantic index is not ready: await ready() first")
         prepared = prepare(text)

@@ -4,6 +4,7 @@ one, and questions about a conversation answered rather than started."""
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from pathlib import Path
 
@@ -144,3 +145,17 @@ def test_compare_notes_are_validated(tmp_path: Path) -> None:
         "topics.yaml: practice-audit: compare: expected a mapping of topic id -> "
         "a line on how they differ" in problems
     )
+
+
+async def test_without_the_model_questions_are_matched_by_words(chat: Chat) -> None:
+    """A broken install must not break every question: words alone still answer."""
+    from concurrent.futures import Future
+
+    broken: Future = Future()
+    broken.set_exception(OSError("weights missing"))
+    knowledge = chat.assistant.conversation.knowledge
+    entries = [(t.id, (t.title, *t.questions)) for t in knowledge.topics.values()]
+    semantic = SemanticIndex(entries, model=lambda: broken)
+    chat.assistant.conversation.replace_knowledge(dataclasses.replace(knowledge, semantic=semantic))
+    replies = await chat.say("what is an SCR")
+    assert (replies[0].kind, replies[0].id) == ("answer", "serious-case-review")
