@@ -257,7 +257,7 @@ def _entry_button(ctx: Context, entry_id: str) -> Button:
     if entry_id in knowledge.reports:
         return Button(knowledge.reports[entry_id].title, f"/report {entry_id}")
     action = knowledge.actions[entry_id]
-    return Button(action.phrases[0].capitalize(), action.command)
+    return Button(action.start or action.phrases[0].capitalize(), action.command)
 
 
 async def answer_in_flow(ctx: Context, text: str) -> list[Reply] | None:

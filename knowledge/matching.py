@@ -103,12 +103,15 @@ def _compared_topics(knowledge: Knowledge, first: str, second: str) -> tuple[str
     return picked[0], picked[1]
 
 
-def ranked_entries(knowledge: Knowledge, text: str) -> list[tuple[str, float]]:
-    """Topics and actions, each with the better of its two scores (0-1), best first."""
+def ranked_entries(
+    knowledge: Knowledge, text: str, words_found: SearchResult | None = None
+) -> list[tuple[str, float]]:
+    """Topics and actions, each with the better of its two scores (0-1), best first.
+    `words_found` is the lexical matcher's result for `text`, when the caller has it."""
     index = knowledge.index
     combined = dict(knowledge.semantic.scores(index.corrected(text)))
     lexical: dict[str, float] = {}
-    for match in index.search(text).matches:
+    for match in (words_found or index.search(text)).matches:
         if match.id in knowledge.reports:
             continue
         score = match.score / 100.0
@@ -141,7 +144,7 @@ def _decide_one(knowledge: Knowledge, text: str) -> Decision:
         if documents and _names_document_kind(knowledge, text, documents):
             # "blank notification form", "slides on national scrs": a document is wanted.
             return _documents(documents)
-    ranked = ranked_entries(knowledge, text)
+    ranked = ranked_entries(knowledge, text, lexical)
     request = is_request(text)
     if ranked and ranked[0][1] >= ABSTAIN and not request:
         top_action = knowledge.actions.get(ranked[0][0])
