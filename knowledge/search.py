@@ -523,7 +523,9 @@ class _DeletionIndex:
     Every vocabulary word is filed under itself and each string made by deleting one of its
     letters; a query word looks up itself and its own one-letter deletions. Two words meet
     when they differ by one substitution, insertion, deletion or swap of neighbours, or by an
-    insertion and a deletion (Levenshtein 2). Candidates are then scored with rapidfuzz's
+    insertion and a deletion (Levenshtein 2); a long word with no candidate then looks up its
+    two-letter deletions too. Two changed letters in one word are not found (rapidfuzz's
+    `ratio` would mostly refuse them anyway). Candidates are then scored with rapidfuzz's
     `ratio`, as before, so what counts as a typo is unchanged; what changes is that a lookup
     costs a few dozen dictionary probes, whatever the vocabulary's size (39,000 words in a
     100,000-document catalogue: see docs/benchmarks.md).
@@ -548,15 +550,13 @@ class _DeletionIndex:
         self._index = index
 
     def lookup(self, token: str, cutoff: float) -> dict[str, float]:
-        candidates: set[str] = set()
-        for key in _deletions(token):
-            found = self._index.get(key)
-            if found is None:
-                continue
-            if isinstance(found, str):
-                candidates.add(found)
-            else:
-                candidates.update(found)
+        candidates = self._candidates(_deletions(token))
+        if not candidates and len(token) >= LONG_WORD:
+            # A long word may hold two slips; its two-letter deletions reach words that differ
+            # by an extra letter and a changed one ("willliamz"), still without a scan.
+            candidates = self._candidates(
+                {shorter for once in _deletions(token) for shorter in _deletions(once)}
+            )
         scored: list[tuple[float, str]] = []
         for word in candidates:
             score = fuzz.ratio(token, word, score_cutoff=cutoff)
@@ -570,6 +570,21 @@ class _DeletionIndex:
                 per_length[len(word)] += 1
                 kept[word] = score / 100.0
         return kept
+
+    def _candidates(self, keys: Iterable[str]) -> set[str]:
+        candidates: set[str] = set()
+        for key in keys:
+            found = self._index.get(key)
+            if found is None:
+                continue
+            if isinstance(found, str):
+                candidates.add(found)
+            else:
+                candidates.update(found)
+        return candidates
+
+
+LONG_WORD = 7  # from this length, two slips in one word are looked for too
 
 
 def _deletions(word: str) -> set[str]:
