@@ -275,6 +275,12 @@ class SearchIndex:
                 postings[token].append(number)
         self._postings = dict(postings)
         self._typos = _DeletionIndex(self._postings)
+        stems: dict[str, list[str]] = defaultdict(list)
+        for token in self._postings:
+            stem = _stem(token)
+            if stem != token:
+                stems[stem].append(token)
+        self._stems = dict(stems)
 
     def search(self, text: str) -> SearchResult:
         query = self._query(text)
@@ -327,7 +333,14 @@ class SearchIndex:
         cutoff = _typo_cutoff(token)
         if cutoff is None:
             return {}
-        return self._typos.lookup(token, cutoff)
+        found = self._typos.lookup(token, cutoff)
+        # Another form of the same word ("starved" for "starvation", "neglected" for
+        # "neglect"): nearly as good as the word itself, better than most typos.
+        stem = _stem(token)
+        for word in (*self._stems.get(stem, ()), stem if stem in self._postings else None):
+            if word is not None and found.get(word, 0.0) < STEM_SIMILARITY:
+                found[word] = STEM_SIMILARITY
+        return found
 
     def _scores(self, query: _Query) -> dict[int, tuple[float, int]]:
         """The entries that reach SUGGEST_CUTOFF (at least the top _RANKED of them), each with
@@ -585,6 +598,17 @@ class _DeletionIndex:
 
 
 LONG_WORD = 7  # from this length, two slips in one word are looked for too
+STEM_SIMILARITY = 0.9  # what another form of the same word counts for
+# Endings that make another form of a word, longest first. Crude on purpose: it only has to
+# bring forms of one word together, and a stem must keep four letters.
+_ENDINGS = ("ations", "ation", "ings", "ing", "ions", "ion", "ers", "er", "ed", "es", "s")
+
+
+def _stem(word: str) -> str:
+    for ending in _ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 4:
+            return word[: -len(ending)]
+    return word
 
 
 def _deletions(word: str) -> set[str]:

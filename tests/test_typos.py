@@ -11,6 +11,7 @@ ENTRIES = [
     SearchEntry("connelly", "full report", ("Peter Connelly", "haringey", "baby p")),
     SearchEntry("liaison", "topic", ("Liaison officer", "what does a liaison officer do")),
     SearchEntry("keanu", "full report", ("Keanu Williams", "birmingham")),
+    SearchEntry("neglect", "full report", ("Thematic review: adolescent neglect", "starvation")),
 ]
 
 
@@ -25,6 +26,8 @@ ENTRIES = [
         ("keanu willams", "keanu"),
         ("birmingam", "keanu"),
         ("keanu willliamz", "keanu"),  # one added, one changed: two slips in a long word
+        ("neglected adolescents", "neglect"),  # other forms of the same words
+        ("the boy who starved", "neglect"),
     ],
 )
 def test_typo_finds_the_entry(text: str, entry: str) -> None:
