@@ -159,3 +159,13 @@ async def test_without_the_model_questions_are_matched_by_words(chat: Chat) -> N
     chat.assistant.conversation.replace_knowledge(dataclasses.replace(knowledge, semantic=semantic))
     replies = await chat.say("what is an SCR")
     assert (replies[0].kind, replies[0].id) == ("answer", "serious-case-review")
+
+
+def test_action_about_needs_a_start_label(tmp_path: Path) -> None:
+    directory = knowledge_copy(tmp_path)
+    path = directory / "actions.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    del data["actions"][0]["start"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    first = data["actions"][0]["id"]
+    assert f"actions.yaml: {first}: start: missing" in problems_of(directory)
