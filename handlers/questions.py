@@ -218,7 +218,7 @@ def comparison_reply(knowledge: Knowledge, first: str, second: str) -> Reply:
         parts.append(f"The difference: {note}")
     sources = tuple(dict.fromkeys((*a.sources, *b.sources)))
     return Reply(
-        text="\n\n".join(parts) + f"\n\n{sources_text(sources)}",
+        text="\n\n".join(parts),
         kind="answer",
         title=f"{a.title} and {b.title}",
         id=first,

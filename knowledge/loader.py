@@ -29,6 +29,7 @@ __all__ = ["Action", "Group", "Knowledge", "KnowledgeError", "Report", "Topic", 
 ANSWER_MAX = 1200  # a chat message a practitioner reads on a phone; Telegram's limit is 4096
 SUMMARY_MAX = 300
 COMPARE_MAX = 400  # one or two sentences, shown under the two topics' short forms
+ABOUT_MAX = 700  # what an action does: as short as a topic's first reply
 
 REPORT_KINDS = (
     "full report",
@@ -251,7 +252,7 @@ def _load_actions(directory: Path, problems: Problems) -> dict[str, Action]:
         command = r.text("command")
         if command and not command.startswith("/"):
             r.add("command", "must start with /")
-        about = r.text("about", required=False, max_length=ANSWER_MAX)
+        about = r.text("about", required=False, max_length=ABOUT_MAX)
         start = r.text("start", required=bool(about), max_length=40)
         actions[r.id] = Action(r.id, command, r.texts("phrases", required=True), about, start)
     return actions

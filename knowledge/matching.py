@@ -43,7 +43,9 @@ from knowledge.search import (
 ABSTAIN = 0.56  # below this, nothing is answered
 SURE = 0.8  # at or above this, with no runner-up, the answer needs no "Not what you meant?"
 CLOSE = 0.03  # entries this close to the best are offered as choices
-TIE_BREAK = 0.2  # how much the weaker signal adds to the stronger, when it reaches ABSTAIN
+TIE_BREAK = 0.2  # how much the weaker signal adds to the stronger, when it reaches AGREE
+AGREE = 0.6
+MEANING_ALONE = 0.62  # a topic no name's words support must be at least this close in meaning
 WEAK_WORDS = 0.1  # taken off a lexical score under search.ANSWER_CUTOFF
 RUNNER_UP = 0.15  # entries this close to an uncertain best are offered as "Not what you meant?"
 
@@ -124,7 +126,7 @@ def ranked_entries(
     for entry_id, meaning in combined.items():
         words_ = lexical.get(entry_id, 0.0)
         weaker = min(meaning, words_)
-        scored[entry_id] = max(meaning, words_) + (TIE_BREAK * weaker if weaker >= ABSTAIN else 0)
+        scored[entry_id] = max(meaning, words_) + (TIE_BREAK * weaker if weaker >= AGREE else 0)
     for entry_id, score in lexical.items():
         scored.setdefault(entry_id, score)
     return sorted(scored.items(), key=lambda item: (-item[1], item[0]))
@@ -164,6 +166,10 @@ def _decide_one(knowledge: Knowledge, text: str) -> Decision:
                 kept.append((entry_id, score))
         ranked = kept
     if not ranked or ranked[0][1] < ABSTAIN:
+        return _documents(documents)
+    if ranked[0][1] < MEANING_ALONE and _lexical_score(lexical, ranked[0][0]) < SUGGEST_CUTOFF:
+        # Meaning alone, and not much of it: "the outcome of the strategy meeting" is near
+        # a topic on disagreeing with decisions, but is a question about one case.
         return _documents(documents)
     if request:
         # Asked to do something: a conversation that does it comes before a topic about it.
