@@ -104,11 +104,12 @@ async def test_not_what_you_meant_offers_the_runners_up(chat: Chat) -> None:
 
 
 async def test_one_uncertain_document_is_asked_about_not_linked(chat: Chat) -> None:
-    replies = await chat.say("derby sexual exploitation review")
+    replies = await chat.say("the coventry boy who starved")
     assert replies[0].kind == "confirm"
+    assert "Daniel Pelka" in replies[0].text
     assert not replies[0].links
     await chat.press("Yes")
-    assert (chat.replies[0].kind, chat.replies[0].id) == ("report", "derby-cse")
+    assert (chat.replies[0].kind, chat.replies[0].id) == ("report", "daniel-pelka")
 
 
 def test_compare_notes_are_validated(tmp_path: Path) -> None:
