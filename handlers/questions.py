@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from bot.conversation import Context
 from bot.replies import Button, Link, Reply
-from handlers.reports import REPORT_WORDS, not_in_catalogue, report_reply
+from handlers.reports import REPORT_WORDS, confirm_report, not_in_catalogue, report_reply
 from knowledge.loader import Action, Knowledge, Topic
 from knowledge.matching import decide
 from knowledge.search import tokens, words
@@ -127,7 +127,7 @@ async def respond(ctx: Context, text: str) -> list[Reply]:
     if decision.outcome == "about":
         return [about_reply(ctx.knowledge.actions[decision.ids[0]])]
     if decision.outcome == "confirm":
-        return [confirm_reply(ctx, decision.ids[0])]
+        return [confirm_report(ctx, ctx.knowledge.reports[decision.ids[0]])]
     if decision.outcome == "choices":
         return [choices_reply(ctx, list(decision.ids))]
     await ctx.storage.record_unanswered(ctx.chat, text)
@@ -235,18 +235,6 @@ def about_reply(action: Action) -> Reply:
         kind="answer",
         id=action.id,
         buttons=(Button(action.start, action.command),),
-    )
-
-
-def confirm_reply(ctx: Context, report_id: str) -> Reply:
-    """One document may be the one asked for: ask, rather than link it on a guess."""
-    report = ctx.knowledge.reports[report_id]
-    year = f", {report.year}" if report.year else ""
-    return Reply(
-        f"Do you mean {report.title} ({report.kind}{year})?",
-        kind="confirm",
-        ids=(report_id,),
-        buttons=(Button("Yes, show it", f"/report {report_id}"), Button("No", "/others")),
     )
 
 

@@ -170,3 +170,11 @@ def test_action_about_needs_a_start_label(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     first = data["actions"][0]["id"]
     assert f"actions.yaml: {first}: start: missing" in problems_of(directory)
+
+
+async def test_report_command_never_offers_a_menu_of_one(chat: Chat) -> None:
+    replies = await chat.say("/report somerset briefing")
+    assert replies[0].kind == "confirm"
+    assert [b.label for b in replies[0].buttons] == ["Yes, show it", "No"]
+    await chat.press("No")
+    assert chat.assistant.settings.board.contact_email in chat.replies[0].text
