@@ -35,6 +35,9 @@ class Embedder(Protocol):
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="semantic")
 _model_lock = threading.Lock()
 _model: Future[Embedder] | None = None
+# One embedding at a time: the tokenizer (Hugging Face tokenizers) refuses to be used from two
+# threads at once ("Already borrowed"), and a build in the background may overlap a query.
+_embedding = threading.Lock()
 
 
 def load_model() -> Embedder:
@@ -50,7 +53,8 @@ def model_future() -> Future[Embedder]:
     """The process's model, loading in the background from the first call on."""
     global _model
     with _model_lock:
-        if _model is None:
+        # A load that failed is tried again by the next knowledge base (/reload), not never.
+        if _model is None or (_model.done() and _model.exception() is not None):
             _model = _executor.submit(load_model)
         return _model
 
@@ -104,7 +108,8 @@ class SemanticIndex:
             self._failed = True
 
     def _build_from(self, embedder: Embedder) -> None:
-        matrix = embedder.embed(self._texts, norm=True) if self._texts else np.zeros((0, 1))
+        with _embedding:
+            matrix = embedder.embed(self._texts, norm=True) if self._texts else np.zeros((0, 1))
         self._matrix = np.asarray(matrix, dtype=np.float32)
         self._model = embedder
 
@@ -131,7 +136,9 @@ class SemanticIndex:
         prepared = prepare(text)
         if not prepared or not self._ids:
             return {}
-        vector = np.asarray(self._model.embed([prepared], norm=True), dtype=np.float32)[0]
+        with _embedding:
+            embedded = self._model.embed([prepared], norm=True)
+        vector = np.asarray(embedded, dtype=np.float32)[0]
         similarity = self._matrix @ vector
         best = np.full(len(self._entry_ids), -1.0, dtype=np.float32)
         np.maximum.at(best, self._row_entry, similarity)
