@@ -4,6 +4,7 @@ python main.py                 Telegram if TELEGRAM_BOT_TOKEN is set, else the c
 python main.py chat            the console chat
 python main.py ask "what is an SCR" [--json]   replies as the chat would give them ("-": stdin)
 python main.py check           validate knowledge and configuration
+python main.py eval FILE.yaml [--json] [--min 0.9]   score the answers to a file of questions
 python main.py outbox [retry REF]   list emails the mail server refused; queue one again
 python main.py serve [--webhook]   Telegram with the HTTP server: webhook, /healthz, /readyz,
                                /metrics (polling unless --webhook or telegram.mode: webhook)
@@ -18,6 +19,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.app import build_assistant
 from bot.console import render_all, run_console
@@ -69,10 +71,40 @@ async def ask(settings: Settings, questions: list[str], json_out: bool) -> int:
     return 0
 
 
+async def evaluate(
+    settings: Settings, path: Path, json_out: bool, floor: float | None, answerable: bool
+) -> int:
+    from bot.evaluation import EvalFileError, read_questions, run_eval
+
+    try:
+        questions = read_questions(path)
+    except EvalFileError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    assistant = await build_assistant(settings, database=":memory:")
+    try:
+        summary = await run_eval(assistant.conversation, questions)
+    finally:
+        await assistant.close()
+    print(json.dumps(summary.as_json(), ensure_ascii=False) if json_out else summary.as_text())
+    accuracy = summary.accuracy(answerable_only=answerable)
+    if floor is not None and accuracy < floor:
+        print(f"Accuracy {accuracy:.1%} is under the floor of {floor:.1%}.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("give a fraction between 0 and 1, such as 0.9")
+    return value
+
+
 def check(settings: Settings) -> int:
     problems: list[str] = []
     try:
-        load_knowledge(settings.path(settings.knowledge_dir))
+        load_knowledge(settings.path(settings.knowledge_dir), semantic=False)
     except KnowledgeError as exc:
         problems += exc.problems
     try:
@@ -182,6 +214,17 @@ def main(argv: list[str] | None = None) -> int:
     ask_parser.add_argument("questions", nargs="+", help='questions, or "-" for one per stdin line')
     ask_parser.add_argument("--json", action="store_true", help="one JSON object per question")
     sub.add_parser("check", help="validate knowledge and configuration")
+    eval_parser = sub.add_parser("eval", help="score the answers to a file of questions")
+    eval_parser.add_argument("file", type=Path, help="questions: sections of {q, expect}")
+    eval_parser.add_argument("--json", action="store_true", help="a machine-readable summary")
+    eval_parser.add_argument(
+        "--min", type=fraction, default=None, help="exit 1 if accuracy is under this fraction"
+    )
+    eval_parser.add_argument(
+        "--answerable",
+        action="store_true",
+        help="score only questions whose expected ids exist (for --min too)",
+    )
     outbox_parser = sub.add_parser("outbox", help="list refused emails; retry REF queues one again")
     outbox_parser.add_argument("action", nargs="?", choices=["retry"])
     outbox_parser.add_argument("reference", nargs="?", help="e.g. SIN-2026-0001")
@@ -227,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             if questions == ["-"]:
                 questions = [line.strip() for line in sys.stdin if line.strip()]
             return asyncio.run(ask(settings, questions, args.json))
+        if args.command == "eval":
+            return asyncio.run(evaluate(settings, args.file, args.json, args.min, args.answerable))
         if args.command == "serve":
             asyncio.run(serve_http(settings, settings.telegram.mode == "webhook"))
         else:

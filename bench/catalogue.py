@@ -1,10 +1,16 @@
-"""Synthetic report catalogues for the matcher benchmark, generated from word lists.
+"""Synthetic report catalogues for the matcher benchmark.
 
 Cases are generated the way boards publish them: a child (a letter code such as "Child K7", or a
 first name), an area, a year, an author, sometimes a police operation, and one to three documents
 per case (full report, executive summary, practitioner briefing) that share those aliases, plus
 thematic reviews. The same seed gives the same catalogue, and a smaller catalogue is the start of
 a bigger one, so one query set fits every size.
+
+Surnames, places and operations are not drawn from short fixed lists, which would give a big
+catalogue a vocabulary of a few hundred words: they are made from English name parts
+("ash" + "er" + "worth", "thorn" + "bury") and drawn with a long tail, as real names are (a few
+common, most rare), so that 100,000 documents have about 39,000 distinct words, as a national
+catalogue would. Typo lookup cost grows with the vocabulary, not the document count.
 """
 
 from __future__ import annotations
@@ -96,6 +102,43 @@ THEMES = (
 
 LETTERS = "abcdefghjklmnpqrstuvwxyz"
 
+# Name parts: an onset, a vowel, an optional coda, an ending. About 120,000 combinations.
+_ONSETS = (
+    "b bl br c ch cl cr d dr f fl fr g gl gr h j k l m n p pl pr r s sh sk st sw t th tr w wh wr y"
+).split()
+_VOWELS = "a e i o u ai ea ee oa oo ou ay".split()
+_CODAS = [
+    "",
+    "b",
+    "d",
+    "g",
+    "l",
+    "ll",
+    "m",
+    "n",
+    "nd",
+    "ng",
+    "r",
+    "rn",
+    "rt",
+    "s",
+    "sh",
+    "t",
+    "ck",
+    "x",
+]
+_SURNAME_ENDINGS = (
+    "son ton ley ford worth wood field man er by ham well ridge combe stead hurst more dale wick "
+    "ington bury cott den ling ridge shaw kin lock mont win thorne"
+).split()
+_PLACE_ENDINGS = (
+    "ham ford bury chester borough wich minster caster field by thorpe mouth stow".split()
+)
+SURNAME_POOL = 60_000  # distinct surnames that can occur
+PLACE_POOL = 4_000
+OPERATION_POOL = 6_000
+_TAIL = 0.75  # how long the tail is (Zipf exponent): lower, more distinct names per draw
+
 
 @dataclass(frozen=True)
 class Case:
@@ -108,18 +151,52 @@ class Case:
     operation: str  # "" when no police operation is known
 
 
+def _name(rng: random.Random, endings: list[str]) -> str:
+    return rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS) + rng.choice(endings)
+
+
+class _Names:
+    """A pool of made-up names, drawn with a long tail; the fixed lists come first (they are
+    the commonest), so small catalogues look as before."""
+
+    def __init__(self, seed: int, common: list[str], endings: list[str], size: int) -> None:
+        rng = random.Random(seed)
+        names = list(dict.fromkeys(common))
+        seen = set(names)
+        while len(names) < size:
+            name = _name(rng, endings)
+            if name not in seen:
+                seen.add(name)
+                names.append(name)
+        self.names = names
+        weights = [1.0 / (rank + 1) ** _TAIL for rank in range(size)]
+        total = 0.0
+        self._cumulative = []
+        for weight in weights:
+            total += weight
+            self._cumulative.append(total)
+
+    def draw(self, rng: random.Random) -> str:
+        return rng.choices(self.names, cum_weights=self._cumulative)[0]
+
+
+_SURNAMES = _Names(SEED + 10, SURNAMES, _SURNAME_ENDINGS, SURNAME_POOL)
+_PLACES = _Names(SEED + 11, AREAS, _PLACE_ENDINGS, PLACE_POOL)
+_OPERATIONS = _Names(SEED + 12, OPERATIONS, ["", "wing", "fall", "ridge"], OPERATION_POOL)
+
+
 def _case(rng: random.Random, number: int) -> Case:
-    first, surname = rng.choice(FIRST_NAMES), rng.choice(SURNAMES)
+    first, surname = rng.choice(FIRST_NAMES), _SURNAMES.draw(rng)
     named = rng.random() < 0.45  # many reviews only ever give a letter code
     label = first.capitalize() if named else f"Child {rng.choice(LETTERS).upper()}{number % 97}"
     return Case(
         label=label,
         child=f"{first} {surname}" if named else "",
         surname=surname if named else "",
-        area=rng.choice(AREAS),
+        area=_PLACES.draw(rng),
         year=rng.randint(2005, 2024),
-        author=f"{rng.choice(FIRST_NAMES)} {rng.choice(SURNAMES)}",
-        operation=rng.choice(OPERATIONS) if rng.random() < 0.15 else "",
+        author=f"{rng.choice(FIRST_NAMES)} {_SURNAMES.draw(rng)}",
+        operation=_OPERATIONS.draw(rng) if rng.random() < 0.15 else "",
     )
 
 
@@ -158,9 +235,9 @@ def _documents(rng: random.Random, case: Case, number: int) -> list[SearchEntry]
 
 
 def _thematic(rng: random.Random, number: int) -> SearchEntry:
-    theme, area = rng.choice(THEMES), rng.choice(AREAS)
+    theme, area = rng.choice(THEMES), _PLACES.draw(rng)
     title = f"Thematic review: {theme} ({area.capitalize()})"
-    author = f"{rng.choice(FIRST_NAMES)} {rng.choice(SURNAMES)}"
+    author = f"{rng.choice(FIRST_NAMES)} {_SURNAMES.draw(rng)}"
     return SearchEntry(f"thematic-{number}", "full report", (title, f"{area} {theme}", author))
 
 

@@ -75,6 +75,7 @@ def wire(conversation: Conversation, access: Access) -> None:
     add("outbox", board.only(board.outbox, "outbox"))
     # Hidden commands: the data behind buttons.
     add("topic", questions.show_topic)
+    add("others", questions.show_others)  # "Not what you meant?" after an uncertain answer
     add("report", reports.show_report)
     add("form", notification.form_closed)  # a notification form's button, once the form is closed
     add("handoff", handoff.start)  # "Ask the partnership", offered by the fallback

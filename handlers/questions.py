@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+from collections.abc import Iterable
 
 from bot.conversation import Context
 from bot.redaction import redact
 from bot.replies import Button, Link, Reply
 from config.settings import Settings
-from handlers.reports import REPORT_WORDS, not_in_catalogue, report_reply
+from handlers.reports import REPORT_WORDS, confirm_report, not_in_catalogue, report_reply
 from handlers.safety import contact_lines, safety_line
-from knowledge.loader import Knowledge, Topic
-from knowledge.search import choices_of, tokens, words
+from knowledge.loader import Action, Knowledge, Topic
+from knowledge.matching import decide
+from knowledge.search import tokens, words
 
 GREETINGS = frozenset(
     ("hi hello hey hiya morning afternoon evening good yo greetings there").split()
@@ -113,22 +116,13 @@ async def entry_replies(ctx: Context, entry_id: str) -> list[Reply]:
 
 
 def choices_reply(ctx: Context, ids: list[str]) -> Reply:
-    knowledge = ctx.knowledge
-    buttons = []
-    for entry_id in ids:
-        if entry_id in knowledge.topics:
-            buttons.append(Button(knowledge.topics[entry_id].title, f"/topic {entry_id}"))
-        elif entry_id in knowledge.reports:
-            buttons.append(Button(knowledge.reports[entry_id].title, f"/report {entry_id}"))
-        else:
-            action = knowledge.actions[entry_id]
-            buttons.append(Button(action.phrases[0].capitalize(), action.command))
-    question = "Did you mean this?" if len(ids) == 1 else "I'm not sure which one you mean."
+    """Two or more close entries to choose from (never one: that would be a guess dressed as
+    a question)."""
     return Reply(
-        f"{question} Please choose:",
+        "I'm not sure which one you mean. Please choose:",
         kind="choices",
         ids=tuple(ids),
-        buttons=tuple(buttons),
+        buttons=tuple(_entry_button(ctx, entry_id) for entry_id in ids),
     )
 
 
@@ -140,17 +134,23 @@ async def respond(ctx: Context, text: str) -> list[Reply]:
     if not tokens(text):
         # Nothing but filler ("what can you do?"): there is no question to answer or store.
         return await ctx.run_command("/help")
-    result = ctx.knowledge.index.search(text)
-    if result.decision == "answer" and result.best is not None:
-        return await entry_replies(ctx, result.best.id)
-    if result.decision == "choices":
-        ids = [m.id for m in choices_of(result)]
-        topics = [i for i in ids if i in ctx.knowledge.topics]
-        # "What is X?" asks for an explanation: when exactly one of the close entries is a
-        # topic, the documents of the same name are not what was meant.
-        if len(topics) == 1 and len(ids) > 1 and asks_for_definition(text):
-            return await entry_replies(ctx, topics[0])
-        return [choices_reply(ctx, ids)]
+    # The model loads in the background at start-up: the first question waits for it rather
+    # than being answered differently from every later one.
+    await ctx.knowledge.semantic.ready()
+    decision = decide(ctx.knowledge, text)
+    if decision.outcome == "answer" and decision.best is not None:
+        replies = await entry_replies(ctx, decision.best)
+        if decision.best in ctx.knowledge.topics and not decision.sure:
+            replies[-1] = with_alternatives(ctx, replies[-1], decision.others)
+        return replies
+    if decision.outcome == "compare":
+        return [comparison_reply(ctx.knowledge, decision.ids[0], decision.ids[1])]
+    if decision.outcome == "about":
+        return [about_reply(ctx.knowledge.actions[decision.ids[0]])]
+    if decision.outcome == "confirm":
+        return [confirm_report(ctx, ctx.knowledge.reports[decision.ids[0]])]
+    if decision.outcome == "choices":
+        return [choices_reply(ctx, list(decision.ids))]
     # Kept for the partnership to see what is missing, without names or other personal data.
     await ctx.storage.record_unanswered(ctx.chat, redact(text))
     if asks_for_document(text):
@@ -171,6 +171,109 @@ def fallback_reply(ctx: Context) -> Reply:
         kind="fallback",
         buttons=(Button("Help", "/help"), Button("A child may be at risk", "/urgent")),
     )
+
+
+NOT_MEANT = "Not what you meant?"
+CALLBACK_BYTES = 64  # what Telegram carries as a button's data: longer data is not sent
+
+
+def with_alternatives(ctx: Context, reply: Reply, others: Iterable[str]) -> Reply:
+    """An answer that may not be the one meant, with a way to the others: a button for each
+    conversation it could start, then "Not what you meant?" (the runners-up, or how to ask
+    the partnership). Never a menu of one: a single runner-up gets its own button."""
+    knowledge = ctx.knowledge
+    flows = [i for i in others if i in knowledge.actions]
+    shown = {b.data for b in reply.buttons}
+    rest = [
+        i
+        for i in others
+        if i not in knowledge.actions and i != reply.id and _entry_button(ctx, i).data not in shown
+    ]
+    added = [_entry_button(ctx, i) for i in flows]
+    data = "/others"
+    fitted: list[str] = []
+    for entry_id in rest:
+        if len(f"{data} {entry_id}".encode()) > CALLBACK_BYTES:
+            break
+        data = f"{data} {entry_id}"
+        fitted.append(entry_id)
+    if len(fitted) == 1 or (rest and not fitted):
+        only = _entry_button(ctx, rest[0])
+        added.append(Button(f"{NOT_MEANT} {only.label}", only.data))
+    else:
+        added.append(Button(NOT_MEANT, data))
+    return dataclasses.replace(reply, buttons=(*reply.buttons, *added))
+
+
+async def show_others(ctx: Context, arg: str) -> list[Reply]:
+    """/others ID...: the data of "Not what you meant?": the runners-up, or who to ask."""
+    known = (
+        ctx.knowledge.topics.keys() | ctx.knowledge.reports.keys() | ctx.knowledge.actions.keys()
+    )
+    ids = [i for i in arg.split() if i in known]
+    if len(ids) == 1:
+        return await entry_replies(ctx, ids[0])
+    if ids:
+        return [choices_reply(ctx, ids)]
+    return [
+        Reply(
+            "Sorry I could not be more help. Try asking in other words, type /help to see "
+            "what I can answer, or ask the partnership directly: "
+            f"{ctx.settings.board.contact_email}.",
+            kind="help",
+            buttons=(Button("Help", "/help"),),
+        )
+    ]
+
+
+def short_form(topic: Topic) -> str:
+    """A topic in a sentence or two: its own short form if it has one, else its answer's
+    first sentence."""
+    own = getattr(topic, "short", None)
+    if isinstance(own, str) and own:
+        return own
+    first = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9])", topic.answer, maxsplit=1)[0]
+    return first
+
+
+def comparison_reply(knowledge: Knowledge, first: str, second: str) -> Reply:
+    """Two topics asked about together: each in short, and how they differ when the
+    knowledge base says so."""
+    a, b = knowledge.topics[first], knowledge.topics[second]
+    parts = [f"{a.title}: {short_form(a)}", f"{b.title}: {short_form(b)}"]
+    note = knowledge.comparison(first, second)
+    if note:
+        parts.append(f"The difference: {note}")
+    sources = tuple(dict.fromkeys((*a.sources, *b.sources)))
+    return Reply(
+        text="\n\n".join(parts),
+        kind="answer",
+        title=f"{a.title} and {b.title}",
+        id=first,
+        ids=(first, second),
+        buttons=(Button(a.title, f"/topic {first}"), Button(b.title, f"/topic {second}")),
+        links=tuple(Link(s.title, s.url) for s in sources),
+    )
+
+
+def about_reply(action: Action) -> Reply:
+    """What a conversation does, with a button to start it: asked about, not started."""
+    return Reply(
+        action.about,
+        kind="answer",
+        id=action.id,
+        buttons=(Button(action.start, action.command),),
+    )
+
+
+def _entry_button(ctx: Context, entry_id: str) -> Button:
+    knowledge = ctx.knowledge
+    if entry_id in knowledge.topics:
+        return Button(knowledge.topics[entry_id].title, f"/topic {entry_id}")
+    if entry_id in knowledge.reports:
+        return Button(knowledge.reports[entry_id].title, f"/report {entry_id}")
+    action = knowledge.actions[entry_id]
+    return Button(action.start or action.phrases[0].capitalize(), action.command)
 
 
 async def answer_in_flow(ctx: Context, text: str) -> list[Reply] | None:

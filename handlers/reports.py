@@ -121,6 +121,18 @@ def find_reports(knowledge: Knowledge, text: str, limit: int = INLINE_LIMIT) -> 
     return found[:limit]
 
 
+def confirm_report(ctx: Context, report: Report) -> Reply:
+    """One document may be the one asked for: ask, rather than link it on a guess (and rather
+    than a menu of one)."""
+    year = f", {report.year}" if report.year else ""
+    return Reply(
+        f"Do you mean {report.title} ({report.kind}{year})?",
+        kind="confirm",
+        ids=(report.id,),
+        buttons=(Button("Yes, show it", f"/report {report.id}"), Button("No", "/others")),
+    )
+
+
 async def show_report(ctx: Context, arg: str) -> list[Reply]:
     """/report ID (the data of document buttons), or /report NAME: one document, a choice of
     documents, or the not-in-catalogue answer."""
@@ -143,6 +155,8 @@ async def show_report(ctx: Context, arg: str) -> list[Reply]:
     offered = [m.id for m in choices_of(result) if m.id in reports] if result.decision else []
     if not offered:
         return [not_in_catalogue(ctx)]
+    if len(offered) == 1:
+        return [confirm_report(ctx, reports[offered[0]])]
     return [
         Reply(
             "Which of these documents do you mean?",

@@ -6,13 +6,15 @@ raises KnowledgeError if there is any, so the assistant never starts on a half-v
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from config.settings import CONTACT_KEYS
 from knowledge.document import check_template
 from knowledge.form import Form, load_form
 from knowledge.search import SearchEntry, SearchIndex
+from knowledge.semantic import SemanticIndex
 from knowledge.threshold import ThresholdGuide, load_threshold
 from knowledge.urgent import UrgentDetector, read_urgent
 from knowledge.validation import (
@@ -33,6 +35,8 @@ __all__ = ["Action", "Group", "Knowledge", "KnowledgeError", "Report", "Topic", 
 FIRST_REPLY_MAX = 700
 MORE_MAX = 1200  # Telegram's limit is 4096; one screen on a phone is the real limit
 SUMMARY_MAX = 300
+COMPARE_MAX = 400  # one or two sentences, shown under the two topics' short forms
+ABOUT_MAX = 700  # what an action does: as short as a topic's first reply
 
 # What a report's `url` is. "coverage" (news or a press release about the report) is never
 # presented as the report itself, and a full report may not rest on coverage alone.
@@ -65,6 +69,9 @@ class Topic:
     more: str = ""  # the rest, behind a "More" button; "" when the first reply says it all
     # Keys of the settings' `contacts:` whose details follow the answer (handlers/safety.py).
     contacts: tuple[str, ...] = ()
+    # How this topic differs from others: other topic's id -> a line on the difference. One
+    # note serves both directions ("SCR vs rapid review" and "rapid review vs SCR").
+    compare: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,10 @@ class Action:
     id: str
     command: str
     phrases: tuple[str, ...]
+    # What the conversation does, for a question about it ("how does the threshold check
+    # work?"), which is answered with this and a button to start it rather than started.
+    about: str = ""
+    start: str = ""  # the label of that button
 
 
 @dataclass(frozen=True)
@@ -108,10 +119,22 @@ class Knowledge:
     form: Form
     # The live-concern detector (urgent.yaml): the core asks it before any other routing.
     urgent: UrgentDetector
+    # Topics' and actions' names by meaning; its vectors are computed in the background.
+    semantic: SemanticIndex = field(default_factory=lambda: SemanticIndex(()))
 
     def title_of(self, entry_id: str) -> str:
         entry = self.topics.get(entry_id) or self.reports.get(entry_id)
         return entry.title if entry else entry_id
+
+    def comparison(self, first: str, second: str) -> str | None:
+        """The note on how two topics differ, written under either of them, or None."""
+        for one, other in ((first, second), (second, first)):
+            topic = self.topics.get(one)
+            if topic is not None:
+                for other_id, note in topic.compare:
+                    if other_id == other:
+                        return note
+        return None
 
 
 def _load_topics(directory: Path, problems: Problems) -> dict[str, Topic]:
@@ -127,6 +150,7 @@ def _load_topics(directory: Path, problems: Problems) -> dict[str, Topic]:
         "related",
         "sources",
         "contacts",
+        "compare",
     }
     topics: list[Topic] = []
     for i, raw in enumerate(raw_entries, 1):
@@ -142,6 +166,7 @@ def _load_topics(directory: Path, problems: Problems) -> dict[str, Topic]:
                 related=r.texts("related"),
                 sources=r.sources(),
                 contacts=_contact_keys(r),
+                compare=_compare_notes(r, raw.get("compare")),
             )
         )
     check_unique_ids([t.id for t in topics], file, problems)
@@ -154,6 +179,53 @@ def _contact_keys(r: EntryReader) -> tuple[str, ...]:
         if key not in CONTACT_KEYS:
             r.add("contacts", f"unknown contact {key!r} (one of: {', '.join(CONTACT_KEYS)})")
     return tuple(k for k in keys if k in CONTACT_KEYS)
+
+
+def _compare_notes(r: EntryReader, value: Any) -> tuple[tuple[str, str], ...]:
+    """`compare: {other-topic-id: how they differ}`; the ids are checked once all are loaded."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or not value:
+        r.add("compare", "expected a mapping of topic id -> a line on how they differ")
+        return ()
+    notes = []
+    for other, note in value.items():
+        if not isinstance(other, str) or not isinstance(note, str) or not note.strip():
+            r.add(f"compare.{other}", "expected a topic id and a non-empty line of text")
+        elif len(note.strip()) > COMPARE_MAX:
+            r.add(
+                f"compare.{other}",
+                f"too long: {len(note.strip())} characters, at most {COMPARE_MAX}",
+            )
+        else:
+            notes.append((other, " ".join(note.split())))
+    return tuple(notes)
+
+
+def _check_compare(topics: dict[str, Topic], problems: Problems) -> None:
+    written: set[frozenset[str]] = set()
+    for topic in topics.values():
+        for other, _ in topic.compare:
+            pair = frozenset((topic.id, other))
+            if other == topic.id:
+                problems.add(
+                    "topics.yaml",
+                    topic.id,
+                    f"compare.{other}",
+                    "a topic cannot be compared with itself",
+                )
+            elif other not in topics:
+                problems.add(
+                    "topics.yaml", topic.id, f"compare.{other}", f"no topic with id {other!r}"
+                )
+            elif pair in written:
+                problems.add(
+                    "topics.yaml",
+                    topic.id,
+                    f"compare.{other}",
+                    "this pair already has a note: keep one",
+                )
+            written.add(pair)
 
 
 def _load_reports(
@@ -235,11 +307,14 @@ def _load_actions(directory: Path, problems: Problems) -> dict[str, Action]:
     actions: dict[str, Action] = {}
     data = load_yaml(directory / file, problems)
     for i, raw in enumerate(entry_list(data, "actions", file, problems), 1):
-        r = EntryReader(problems, file, raw, {"id", "command", "phrases"}, i)
+        allowed = {"id", "command", "phrases", "about", "start"}
+        r = EntryReader(problems, file, raw, allowed, i)
         command = r.text("command")
         if command and not command.startswith("/"):
             r.add("command", "must start with /")
-        actions[r.id] = Action(r.id, command, r.texts("phrases", required=True))
+        about = r.text("about", required=False, max_length=ABOUT_MAX)
+        start = r.text("start", required=bool(about), max_length=40)
+        actions[r.id] = Action(r.id, command, r.texts("phrases", required=True), about, start)
     return actions
 
 
@@ -265,13 +340,24 @@ def build_index(
     return SearchIndex(entries)
 
 
-def load_knowledge(directory: Path) -> Knowledge:
-    """Load and validate every knowledge file in `directory`; raise KnowledgeError if invalid."""
+def build_semantic(topics: dict[str, Topic], actions: dict[str, Action]) -> SemanticIndex:
+    """Topics and actions by meaning; reports are matched by name only (see search.py)."""
+    entries = [(t.id, (t.title, *t.aliases, *t.questions)) for t in topics.values()]
+    entries += [(a.id, a.phrases) for a in actions.values()]
+    return SemanticIndex(entries)
+
+
+def load_knowledge(directory: Path, semantic: bool = True) -> Knowledge:
+    """Load and validate every knowledge file in `directory`; raise KnowledgeError if invalid.
+
+    With `semantic`, the names' vectors start being computed in the background straight away
+    (`check` has no use for them)."""
     problems = Problems()
     topics = _load_topics(directory, problems)
     groups, reports = _load_reports(directory, problems)
     actions = _load_actions(directory, problems)
     _check_related("topics.yaml", topics, problems)
+    _check_compare(topics, problems)
     _check_related("reports.yaml", reports, problems)
     for entry_id in set(topics) & set(reports):
         problems.add("reports.yaml", entry_id, "id", "the same id is used by a topic")
@@ -282,6 +368,9 @@ def load_knowledge(directory: Path) -> Knowledge:
     urgent = read_urgent(directory, problems)
     check_template(directory, form, problems)
     problems.raise_if_any()
+    meaning = build_semantic(topics, actions)
+    if semantic:
+        meaning.start()
     return Knowledge(
         topics,
         groups,
@@ -291,4 +380,5 @@ def load_knowledge(directory: Path) -> Knowledge:
         threshold=threshold,
         form=form,
         urgent=urgent,
+        semantic=meaning,
     )

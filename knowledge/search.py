@@ -4,7 +4,8 @@ Pure and synchronous, shared by topics, reports and actions. Each entry has seve
 (title, aliases, example questions). Text is folded (case, accents, punctuation), filler words
 are dropped and abbreviations expanded, the same way for names and queries. Query words are
 matched to the vocabulary exactly or, for words of four letters or more, with rapidfuzz's
-`ratio` (typos). An entry's score (0-100) is its best name's:
+`ratio` (typos), among the candidates a deletion index gives (no scan of the vocabulary). An
+entry's score (0-100) is its best name's:
 
 - query coverage: how much of the query (weighted by rarity, IDF) the name accounts for, so an
   unrelated word ("pothole", "smith") lowers the score instead of being ignored; a word the
@@ -35,7 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 FILLER = frozenset(
     (
@@ -55,7 +56,7 @@ KIND_WORDS = frozenset(
     (
         "report reports review reviews briefing briefings summary summaries executive full "
         "presentation powerpoint slides form lessons learning inquiry paper campaign "
-        "materials"
+        "materials leaflet leaflets poster posters"
     ).split()
 )
 
@@ -64,7 +65,7 @@ KIND_WORDS = frozenset(
 KIND_SYNONYMS: dict[str, str] = {
     "briefing": "lessons learning",
     "presentation": "powerpoint slides",
-    "material": "materials",
+    "material": "materials leaflet leaflets poster posters resources",
 }
 
 ABBREVIATIONS: dict[str, str] = {
@@ -84,6 +85,15 @@ ABBREVIATIONS: dict[str, str] = {
     "cse": "child sexual exploitation",
     "dsl": "designated safeguarding lead",
     "lac": "looked after child",
+}
+
+# Numbers people spell out in names ("young person seven", "young people one to six"). "one"
+# is left alone: "which one", "the one about" are far commoner than a case numbered 1.
+NUMBER_WORDS: dict[str, str] = {
+    word: str(number)
+    for number, word in enumerate(
+        "two three four five six seven eight nine ten eleven twelve".split(), 2
+    )
 }
 
 _SPECIAL = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "đ": "d", "ı": "i"})
@@ -113,6 +123,7 @@ def tokens(text: str) -> list[str]:
     """Words that carry meaning: filler dropped, abbreviations expanded, order kept, no repeats."""
     result: list[str] = []
     for word in words(_CONTRACTION.sub("", text)):
+        word = NUMBER_WORDS.get(word, word)
         for token in ABBREVIATIONS.get(word, word).split():
             if token not in FILLER and token not in result:
                 result.append(token)
@@ -214,7 +225,7 @@ class SearchIndex:
         entry_df: dict[str, int] = defaultdict(int)
         for entry_no, entry in enumerate(self.entries):
             if entry.kind not in kinds:
-                kinds[entry.kind] = _kind_words(entry.kind)
+                kinds[entry.kind] = kind_words(entry.kind)
             self._kind_words.append(kinds[entry.kind])
             own: list[int] = []
             for name in entry.names:
@@ -263,10 +274,13 @@ class SearchIndex:
             for token in key:
                 postings[token].append(number)
         self._postings = dict(postings)
-        by_length: dict[int, list[str]] = defaultdict(list)
+        self._typos = _DeletionIndex(self._postings)
+        stems: dict[str, list[str]] = defaultdict(list)
         for token in self._postings:
-            by_length[len(token)].append(token)
-        self._by_length = dict(by_length)
+            stem = _stem(token)
+            if stem != token:
+                stems[stem].append(token)
+        self._stems = dict(stems)
 
     def search(self, text: str) -> SearchResult:
         query = self._query(text)
@@ -299,6 +313,19 @@ class SearchIndex:
             weights[q] = weight * 0.5 if q in KIND_WORDS else weight
         return _Query(words_, alternatives, weights, sum(weights.values()))
 
+    def corrected(self, text: str) -> str:
+        """`text`'s words with typos replaced by the vocabulary word they most likely mean
+        ("liason officer" -> "liaison officer"), for the semantic matcher, which has no notion
+        of a typo."""
+        out: list[str] = []
+        for word in words(_CONTRACTION.sub("", text)):
+            if word not in FILLER and word not in ABBREVIATIONS and word not in self._postings:
+                known = self._vocabulary_matches(word)
+                if known:
+                    word = max(known.items(), key=lambda item: item[1])[0]
+            out.append(word)
+        return " ".join(out)
+
     def _vocabulary_matches(self, token: str) -> dict[str, float]:
         """Vocabulary words that `token` may mean, with similarity 0-1."""
         if token in self._postings:
@@ -306,15 +333,13 @@ class SearchIndex:
         cutoff = _typo_cutoff(token)
         if cutoff is None:
             return {}
-        found: dict[str, float] = {}
-        for length in range(len(token) - 2, len(token) + 3):
-            choices = self._by_length.get(length)
-            if not choices:
-                continue
-            for word, score, _ in process.extract(
-                token, choices, scorer=fuzz.ratio, score_cutoff=cutoff, limit=3
-            ):
-                found[word] = score / 100.0
+        found = self._typos.lookup(token, cutoff)
+        # Another form of the same word ("starved" for "starvation", "neglected" for
+        # "neglect"): nearly as good as the word itself, better than most typos.
+        stem = _stem(token)
+        for word in (*self._stems.get(stem, ()), stem if stem in self._postings else None):
+            if word is not None and found.get(word, 0.0) < STEM_SIMILARITY:
+                found[word] = STEM_SIMILARITY
         return found
 
     def _scores(self, query: _Query) -> dict[int, tuple[float, int]]:
@@ -505,7 +530,93 @@ class SearchIndex:
         return found
 
 
-def _kind_words(kind: str) -> frozenset[str]:
+class _DeletionIndex:
+    """Typo candidates without scanning the vocabulary (symmetric delete, as in SymSpell).
+
+    Every vocabulary word is filed under itself and each string made by deleting one of its
+    letters; a query word looks up itself and its own one-letter deletions. Two words meet
+    when they differ by one substitution, insertion, deletion or swap of neighbours, or by an
+    insertion and a deletion (Levenshtein 2); a long word with no candidate then looks up its
+    two-letter deletions too. Two changed letters in one word are not found (rapidfuzz's
+    `ratio` would mostly refuse them anyway). Candidates are then scored with rapidfuzz's
+    `ratio`, as before, so what counts as a typo is unchanged; what changes is that a lookup
+    costs a few dozen dictionary probes, whatever the vocabulary's size (39,000 words in a
+    100,000-document catalogue: see docs/benchmarks.md).
+    """
+
+    PER_LENGTH = 3  # the best candidates kept for each word length
+
+    def __init__(self, vocabulary: Iterable[str]) -> None:
+        index: dict[str, str | list[str]] = {}
+        for word in vocabulary:
+            # A typo target is at most two letters shorter than a query word of four or more.
+            if len(word) < 2 or word.isdigit():
+                continue
+            for key in _deletions(word):
+                found = index.get(key)
+                if found is None:
+                    index[key] = word  # most keys have one word: no list for them
+                elif isinstance(found, str):
+                    index[key] = [found, word]
+                else:
+                    found.append(word)
+        self._index = index
+
+    def lookup(self, token: str, cutoff: float) -> dict[str, float]:
+        candidates = self._candidates(_deletions(token))
+        if not candidates and len(token) >= LONG_WORD:
+            # A long word may hold two slips; its two-letter deletions reach words that differ
+            # by an extra letter and a changed one ("willliamz"), still without a scan.
+            candidates = self._candidates(
+                {shorter for once in _deletions(token) for shorter in _deletions(once)}
+            )
+        scored: list[tuple[float, str]] = []
+        for word in candidates:
+            score = fuzz.ratio(token, word, score_cutoff=cutoff)
+            if score:
+                scored.append((score, word))
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        kept: dict[str, float] = {}
+        per_length: dict[int, int] = defaultdict(int)
+        for score, word in scored:
+            if per_length[len(word)] < self.PER_LENGTH:
+                per_length[len(word)] += 1
+                kept[word] = score / 100.0
+        return kept
+
+    def _candidates(self, keys: Iterable[str]) -> set[str]:
+        candidates: set[str] = set()
+        for key in keys:
+            found = self._index.get(key)
+            if found is None:
+                continue
+            if isinstance(found, str):
+                candidates.add(found)
+            else:
+                candidates.update(found)
+        return candidates
+
+
+LONG_WORD = 7  # from this length, two slips in one word are looked for too
+STEM_SIMILARITY = 0.9  # what another form of the same word counts for
+# Endings that make another form of a word, longest first. Crude on purpose: it only has to
+# bring forms of one word together, and a stem must keep four letters.
+_ENDINGS = ("ations", "ation", "ings", "ing", "ions", "ion", "ers", "er", "ed", "es", "s")
+
+
+def _stem(word: str) -> str:
+    for ending in _ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 4:
+            return word[: -len(ending)]
+    return word
+
+
+def _deletions(word: str) -> set[str]:
+    """`word` and every string made by deleting one of its letters."""
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+
+
+def kind_words(kind: str) -> frozenset[str]:
     """The words that name `kind`: its own, their synonyms, singular and plural."""
     found = set(words(kind))
     for word in list(found):

@@ -68,11 +68,11 @@ def test_ask_json_several_questions(tmp_path: Path) -> None:
 
 
 def test_ask_json_from_stdin_with_choices(tmp_path: Path) -> None:
-    result = run_main(tmp_path, "ask", "--json", "-", stdin="disrespect nobody\nwhat's a SILP?\n")
+    result = run_main(tmp_path, "ask", "--json", "-", stdin="child j\nwhat's a SILP?\n")
     objects = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(objects) == 2
     assert objects[0]["kind"] == "choices"
-    assert set(objects[0]["ids"]) == {"disrespect-nobody", "disrespect-nobody-materials"}
+    assert set(objects[0]["ids"]) == {"child-j-executive-summary", "child-j-lessons"}
     assert objects[1]["id"] == "significant-incident-learning-process"
 
 

@@ -104,12 +104,13 @@ async def test_answered_question_is_not_stored(chat: Chat) -> None:
     assert await chat.assistant.storage.unanswered() == []
 
 
-async def test_close_entries_offered_as_buttons(chat: Chat) -> None:
+async def test_a_likely_topic_is_answered_with_the_document_as_a_runner_up(chat: Chat) -> None:
+    """The campaign and its materials share a name: the topic is answered, and the materials
+    are one press away."""
     replies = await chat.say("disrespect nobody")
-    assert replies[0].kind == "choices"
-    assert set(replies[0].ids) == {"disrespect-nobody", "disrespect-nobody-materials"}
-    await chat.press("campaign")
-    assert chat.replies[0].id in {"disrespect-nobody", "disrespect-nobody-materials"}
+    assert (replies[0].kind, replies[0].id) == ("answer", "disrespect-nobody")
+    await chat.press("Not what you meant?")
+    assert (chat.replies[0].kind, chat.replies[0].id) == ("report", "disrespect-nobody-materials")
 
 
 @pytest.mark.parametrize("text", ["help", "what can you do?", "Can you help me", "menu", "?"])
@@ -126,12 +127,45 @@ async def test_asking_for_help(chat: Chat, text: str) -> None:
         "is this serious enough for a review?",
         "should we notify?",
         "Does this meet the SCR threshold",
+        "how does the threshold check work",
     ],
 )
-async def test_threshold_questions_start_the_check(chat: Chat, text: str) -> None:
+async def test_threshold_questions_offer_the_check(chat: Chat, text: str) -> None:
+    """A question about the check is answered; the check starts from the button."""
+    replies = await chat.say(text)
+    assert (replies[0].kind, replies[0].id) == ("answer", "start-threshold-check")
+    assert "yes-or-no questions" in replies[0].text
+    await chat.press("Start the threshold check")
+    assert chat.replies[0].kind == "threshold-intro"
+    assert [b.label for b in chat.replies[-1].buttons][:3] == ["Yes", "No", "Not sure"]
+
+
+@pytest.mark.parametrize(
+    "text", ["start the threshold check", "I want to check the threshold for my case"]
+)
+async def test_asking_for_the_check_starts_it(chat: Chat, text: str) -> None:
     replies = await chat.say(text)
     assert replies[0].kind == "threshold-intro"
-    assert [b.label for b in replies[-1].buttons][:3] == ["Yes", "No", "Not sure"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "who can submit a significant incident notification",
+        "who can send a notification to the board?",
+    ],
+)
+async def test_questions_about_the_notification_do_not_start_it(chat: Chat, text: str) -> None:
+    """Answered (the liaison officer sends it), not the sign-in that starts the form."""
+    replies = await chat.say(text)
+    assert replies[0].kind == "answer"
+    assert "liaison officer" in replies[0].text.lower()
+
+
+@pytest.mark.parametrize("text", ["I want to notify", "I need to report a significant incident"])
+async def test_asking_to_notify_starts_the_sign_in(chat: Chat, text: str) -> None:
+    replies = await chat.say(text)
+    assert replies[0].kind == "signin_email"
 
 
 @pytest.mark.parametrize("text", ["hello", "Hi there!", "good morning"])

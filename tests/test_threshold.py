@@ -234,8 +234,14 @@ async def test_answers_can_be_typed_in_any_case(chat: Chat) -> None:
 
 
 async def test_free_text_starts_the_check(chat: Chat) -> None:
+    """Asked for, the check starts; asked about, it is offered with a button (issue 11)."""
+    for text in ("start the threshold check", "I want to check the threshold for my case"):
+        await chat.say(text)
+        assert chat.replies[-1].title == "Question 1", text
+        await chat.say("cancel")
     for text in ("does this meet the SCR threshold?", "should we notify?"):
         await chat.say(text)
+        await chat.press("Start the threshold check")
         assert chat.replies[-1].title == "Question 1", text
         await chat.say("cancel")
 

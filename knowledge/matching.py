@@ -1,0 +1,254 @@
+"""One decision from two signals: what a free question most likely asks for.
+
+Documents are found by name (search.py): one is linked only when the lexical matcher answers
+it, because a wrong link is worse than none. Topics and actions are scored by meaning too
+(semantic.py): an entry's score is the better of its semantic similarity (cosine, 0-1) and its
+lexical score (0-100, scaled to 0-1). Either signal alone is enough to find an entry: a
+paraphrase shares no words with the stored questions ("purpose of serious case reviews"), and a
+typo or a name means nothing to the model ("liason officer" is corrected before it is embedded,
+but a child's name never is). When both signals point at one entry, the weaker adds a little.
+
+The thresholds were set on the practice questions (tests/eval/, `main.py eval`), measured with
+today's topics and with those of issue 10 merged in: the out-of-scope questions' best topic
+scores 0.54 at most when no word of a name supports it (one case-specific question, "the
+outcome of the strategy meeting", reaches 0.58: hence MEANING_ALONE), while every right answer
+without word support scores at least 0.75, and with word support at least 0.58. Close entries
+(CLOSE) become choices; a best entry under SURE, or with runners-up within RUNNER_UP, is
+answered with a way to the others.
+
+The outcome is one of
+- "answer": one entry; `sure` says whether it is clearly ahead. When it is not, `others` holds
+  the runners-up the user may have meant (offered behind a "Not what you meant?" button);
+- "choices": two to four entries so close that picking one would be a guess;
+- "compare": two topics asked about together ("the difference between an SCR and a rapid
+  review");
+- "about": a question about a conversation the assistant can run ("how does the threshold
+  check work?"), answered with what it is and a button to start it: a conversation starts
+  only on a clear request ("I want to notify") or a button;
+- "confirm": one document may be what was asked for, but not surely: the user is asked;
+- "none": nothing close enough.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from knowledge.loader import Knowledge
+from knowledge.search import (
+    ANSWER_CUTOFF,
+    KIND_WORDS,
+    MAX_CHOICES,
+    SUGGEST_CUTOFF,
+    SearchResult,
+    choices_of,
+    kind_words,
+    words,
+)
+
+ABSTAIN = 0.56  # below this, nothing is answered
+SURE = 0.8  # at or above this, with no runner-up, the answer needs no "Not what you meant?"
+CLOSE = 0.03  # entries this close to the best are offered as choices
+TIE_BREAK = 0.2  # how much the weaker signal adds to the stronger, when it reaches AGREE
+AGREE = 0.6
+MEANING_ALONE = 0.62  # a topic no name's words support must be at least this close in meaning
+WEAK_WORDS = 0.1  # taken off a lexical score under search.ANSWER_CUTOFF
+RUNNER_UP = 0.15  # entries this close to an uncertain best are offered as "Not what you meant?"
+
+# The two halves of a comparison: "difference between X and Y", "X vs Y", "is X the same as Y".
+_COMPARISON = (
+    re.compile(r"\bdifferen(?:ce|ces|t)\b.*?\bbetween (?P<a>.+?) and (?P<b>.+)"),
+    re.compile(r"\bcompare (?P<a>.+?) (?:and|with|to) (?P<b>.+)"),
+    re.compile(r"^(?P<a>.+?) (?:or|and) (?P<b>.+?) (?:what s |whats |what is )?(?:the )?differen"),
+    re.compile(r"^(?:is |are )?(?P<a>.+?) (?:vs|versus|v)\b (?P<b>.+)"),
+    re.compile(r"\b(?:is|are) (?P<a>.+?) (?:the same as|the same thing as|like) (?P<b>.+)"),
+    re.compile(r"\bhow (?:does|do|is|are) (?P<a>.+?) differ(?:ent)? (?:from|to) (?P<b>.+)"),
+    re.compile(r"^(?P<a>.+?) (?:compared (?:to|with)|different (?:from|to)) (?P<b>.+)"),
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str  # "answer", "choices", "compare", "about", "confirm" or "none"
+    ids: tuple[str, ...] = ()  # the answer's entry; the choices; the two compared topics
+    sure: bool = True  # for "answer": clearly ahead of every other entry
+    others: tuple[str, ...] = ()  # for an unsure "answer": what else it may have been
+
+    @property
+    def best(self) -> str | None:
+        return self.ids[0] if self.ids else None
+
+
+def decide(knowledge: Knowledge, text: str) -> Decision:
+    """What `text` asks for. The semantic index must be ready (`await semantic.ready()`)."""
+    halves = comparison_halves(text)
+    if halves is not None:
+        pair = _compared_topics(knowledge, *halves)
+        if pair is not None:
+            return Decision("compare", pair)
+    return _decide_one(knowledge, text)
+
+
+def comparison_halves(text: str) -> tuple[str, str] | None:
+    folded = " ".join(words(text))
+    for pattern in _COMPARISON:
+        found = pattern.search(folded)
+        if found:
+            return found["a"], found["b"]
+    return None
+
+
+def _compared_topics(knowledge: Knowledge, first: str, second: str) -> tuple[str, str] | None:
+    """The topic each half names, if both are topics and they differ."""
+    picked: list[str] = []
+    for half in (first, second):
+        ranked = [(i, s) for i, s in ranked_entries(knowledge, half) if i in knowledge.topics]
+        if not ranked or ranked[0][1] < ABSTAIN:
+            return None
+        picked.append(ranked[0][0])
+    if picked[0] == picked[1]:
+        return None
+    return picked[0], picked[1]
+
+
+def ranked_entries(
+    knowledge: Knowledge, text: str, words_found: SearchResult | None = None
+) -> list[tuple[str, float]]:
+    """Topics and actions, each with the better of its two scores (0-1), best first.
+    `words_found` is the lexical matcher's result for `text`, when the caller has it."""
+    index = knowledge.index
+    combined = dict(knowledge.semantic.scores(index.corrected(text)))
+    lexical: dict[str, float] = {}
+    for match in (words_found or index.search(text)).matches:
+        if match.id in knowledge.reports:
+            continue
+        score = match.score / 100.0
+        # Under the lexical matcher's own answer cutoff, words alone are a weak sign: a name
+        # shares one word with the question ("the bedford report" and the Bedford partnership).
+        lexical[match.id] = score if match.score >= ANSWER_CUTOFF else score - WEAK_WORDS
+    # The better signal decides; the other adds to it when it is a sign on its own too ("I
+    # want to notify" names two actions word for word, and only its meaning tells them apart).
+    scored = {}
+    for entry_id, meaning in combined.items():
+        words_ = lexical.get(entry_id, 0.0)
+        weaker = min(meaning, words_)
+        scored[entry_id] = max(meaning, words_) + (TIE_BREAK * weaker if weaker >= AGREE else 0)
+    for entry_id, score in lexical.items():
+        scored.setdefault(entry_id, score)
+    return sorted(scored.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _decide_one(knowledge: Knowledge, text: str) -> Decision:
+    lexical = knowledge.index.search(text)
+    best = lexical.best
+    if lexical.decision == "answer" and best is not None and best.id in knowledge.reports:
+        return Decision("answer", (best.id,))
+    documents: tuple[str, ...] = ()
+    if lexical.decision == "choices":
+        offered = [m.id for m in choices_of(lexical)]
+        documents = tuple(i for i in offered if i in knowledge.reports)
+        if len(documents) == len(offered) and len(documents) > 1:
+            return Decision("choices", documents)  # several documents fit the name
+        if documents and _names_document_kind(knowledge, text, documents):
+            # "blank notification form", "slides on national scrs": a document is wanted.
+            return _documents(documents)
+    ranked = ranked_entries(knowledge, text, lexical)
+    request = is_request(text)
+    if ranked and ranked[0][1] >= ABSTAIN and not request:
+        top_action = knowledge.actions.get(ranked[0][0])
+        if top_action is not None and top_action.about and _starts_flow(knowledge, top_action.id):
+            # "how does the threshold check work?": what it is, and a button to start it.
+            return Decision("about", (top_action.id,))
+    # A question about a conversation ("who can submit a notification?") is answered by its
+    # topic; the conversation itself is only offered, unless the text asks to start it.
+    offered_flows: list[str] = []
+    if not request:
+        kept: list[tuple[str, float]] = []
+        for entry_id, score in ranked:
+            if _starts_flow(knowledge, entry_id):
+                if score >= ABSTAIN and (not kept or kept[0][1] - score < RUNNER_UP):
+                    offered_flows.append(entry_id)
+            else:
+                kept.append((entry_id, score))
+        ranked = kept
+    if not ranked or ranked[0][1] < ABSTAIN:
+        return _documents(documents)
+    if ranked[0][1] < MEANING_ALONE and _lexical_score(lexical, ranked[0][0]) < SUGGEST_CUTOFF:
+        # Meaning alone, and not much of it: "the outcome of the strategy meeting" is near
+        # a topic on disagreeing with decisions, but is a question about one case.
+        return _documents(documents)
+    if request:
+        # Asked to do something: a conversation that does it comes before a topic about it.
+        actions = [(i, s) for i, s in ranked if i in knowledge.actions]
+        if actions and ranked[0][1] - actions[0][1] < RUNNER_UP:
+            ranked = [*actions[:1], *(pair for pair in ranked if pair != actions[0])]
+    top_id, top = ranked[0]
+    close = [i for i, s in ranked[1:] if s >= ABSTAIN and top - s < CLOSE]
+    if close:
+        return Decision("choices", (top_id, *close)[:MAX_CHOICES])
+    runners = [i for i, s in ranked[1:] if s >= ABSTAIN and top - s < RUNNER_UP]
+    # A document whose name fits as well as the topic's is a runner-up, never a guessed link.
+    runners += [d for d in documents if _lexical_score(lexical, d) >= SUGGEST_CUTOFF]
+    others = tuple(dict.fromkeys([*offered_flows, *runners]))[: MAX_CHOICES - 1]
+    return Decision("answer", (top_id,), sure=top >= SURE and not others, others=others)
+
+
+def _documents(documents: tuple[str, ...]) -> Decision:
+    """Documents whose names fit, none of them surely: a choice of several, a yes-or-no
+    question for one (a link is never given on a guess), or nothing."""
+    if len(documents) > 1:
+        return Decision("choices", documents[:MAX_CHOICES])
+    if documents:
+        return Decision("confirm", documents)
+    return Decision("none")
+
+
+# Too common in questions about topics ("what must the council report to the panel") to
+# mean that a document is wanted.
+_GENERIC_KIND_WORDS = frozenset("report reports review reviews learning lessons".split())
+
+
+def _names_document_kind(knowledge: Knowledge, text: str, documents: tuple[str, ...]) -> bool:
+    """Whether `text` names the kind of one of `documents` ("form", "slides", "briefing")."""
+    said = (set(words(text)) & KIND_WORDS) - _GENERIC_KIND_WORDS
+    return any(said & kind_words(knowledge.reports[d].kind) for d in documents)
+
+
+def is_request(text: str) -> bool:
+    """Whether `text` asks to do something ("I want to notify", "start the threshold check")
+    rather than asks about it ("who can submit a notification?", "how does it work?")."""
+    said = " ".join(words(text))
+    if any(marker in f" {said} " for marker in _REQUEST_MARKERS):
+        return True
+    return bool(_POLITE_REQUEST.match(said))
+
+
+# Said by someone who wants to do it now.
+_REQUEST_MARKERS = tuple(
+    f" {m} "
+    for m in (
+        "i want to", "i need to", "i would like to", "i d like to", "id like to", "we need to",
+        "we want to", "i have to", "we have to", "let me", "help me", "take me", "start",
+        "begin", "can i start", "i must", "we must",
+    )
+)  # fmt: skip
+# An order ("make a notification"), or a polite one ("can I make a notification?"); but "can
+# I share information?" asks about something, and so does a name ("threshold check").
+_POLITE_REQUEST = re.compile(
+    r"^(?:please )?(?:(?:can|could|may) (?:i|we|you) (?:please )?)?"
+    r"(?:make|start|submit|send|fill|notify|report|begin|run|open|complete|do a)\b"
+)
+# Commands that only show something: a question may run them.
+INFORMATION_COMMANDS = frozenset(("/help", "/reports"))
+
+
+def _starts_flow(knowledge: Knowledge, entry_id: str) -> bool:
+    action = knowledge.actions.get(entry_id)
+    return action is not None and action.command not in INFORMATION_COMMANDS
+
+
+def _lexical_score(result: SearchResult, entry_id: str) -> float:
+    for match in result.matches:
+        if match.id == entry_id:
+            return match.score
+    return 0.0

@@ -1,0 +1,146 @@
+"""Meaning as a second signal: sentence embeddings of every topic's and action's names.
+
+The lexical matcher (search.py) knows names, typos and nicknames, but not that "purpose of" and
+"what is", or "stop" and "replaced", ask the same thing. A small static embedding model
+(wordllama, MIT, 256 dimensions, shipped inside its wheel) does: a text's vector is the average
+of its tokens' vectors, so embedding a query costs tens of microseconds and needs no GPU.
+
+The model is loaded once per process, in a background thread, so that start-up (the first poll)
+does not wait for it; a knowledge base computes its names' vectors in the same thread as soon as
+the model is there, and `ready()` waits for both. Nothing is ever downloaded: the weights and
+tokenizer are read from the installed package (`disable_download=True`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from knowledge.search import ABBREVIATIONS, words
+
+log = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    def embed(self, texts: list[str], norm: bool = ...) -> Any: ...
+
+
+_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="semantic")
+_model_lock = threading.Lock()
+_model: Future[Embedder] | None = None
+# One embedding at a time: the tokenizer (Hugging Face tokenizers) refuses to be used from two
+# threads at once ("Already borrowed"), and a build in the background may overlap a query.
+_embedding = threading.Lock()
+
+
+def load_model() -> Embedder:
+    """Read wordllama's shipped model from its own package folder, never from the network."""
+    import wordllama  # imported here: importing it costs a quarter of a second
+
+    folder = Path(wordllama.__file__).parent
+    model: Embedder = wordllama.WordLlama.load(cache_dir=folder, disable_download=True)
+    return model
+
+
+def model_future() -> Future[Embedder]:
+    """The process's model, loading in the background from the first call on."""
+    global _model
+    with _model_lock:
+        # A load that failed is tried again by the next knowledge base (/reload), not never.
+        if _model is None or (_model.done() and _model.exception() is not None):
+            _model = _executor.submit(load_model)
+        return _model
+
+
+def prepare(text: str) -> str:
+    """The text the model sees: folded words, abbreviations spelled out (the model does not know
+    that an SCR is a serious case review)."""
+    out: list[str] = []
+    for word in words(text):
+        out.extend(ABBREVIATIONS.get(word, word).split())
+    return " ".join(out)
+
+
+class SemanticIndex:
+    """The vectors of every name of the given entries, computed in the background."""
+
+    def __init__(
+        self,
+        entries: Iterable[tuple[str, Sequence[str]]],
+        model: Callable[[], Future[Embedder]] | None = None,
+    ) -> None:
+        self._load_model = model or model_future  # tests hand in a model that fails
+        self._ids: list[str] = []
+        self._texts: list[str] = []
+        for entry_id, names in entries:
+            for name in names:
+                self._ids.append(entry_id)
+                self._texts.append(prepare(name))
+        self._entry_ids = list(dict.fromkeys(self._ids))
+        numbers = {entry_id: n for n, entry_id in enumerate(self._entry_ids)}
+        self._row_entry = np.array([numbers[i] for i in self._ids], dtype=np.int64)
+        self._future: Future[None] | None = None
+        self._lock = threading.Lock()
+        self._model: Embedder | None = None
+        self._matrix: np.ndarray | None = None
+        self._failed = False
+
+    def start(self) -> None:
+        """Begin loading the model (if needed) and embedding the names, in the background."""
+        with self._lock:
+            if self._future is None:
+                model = self._load_model()
+                self._future = _executor.submit(self._build, model)
+
+    def _build(self, model: Future[Embedder]) -> None:
+        try:
+            self._build_from(model.result())
+        except Exception:
+            # Matching goes on by words alone rather than failing every question.
+            log.exception("the semantic model could not be loaded: matching by words only")
+            self._failed = True
+
+    def _build_from(self, embedder: Embedder) -> None:
+        with _embedding:
+            matrix = embedder.embed(self._texts, norm=True) if self._texts else np.zeros((0, 1))
+        self._matrix = np.asarray(matrix, dtype=np.float32)
+        self._model = embedder
+
+    async def ready(self) -> None:
+        """Wait (without blocking the event loop) until queries can be scored."""
+        self.start()
+        assert self._future is not None
+        if not self._future.done():
+            await asyncio.wrap_future(self._future)
+
+    def wait(self) -> None:
+        """`ready()` for synchronous callers (eval, the benchmark)."""
+        self.start()
+        assert self._future is not None
+        self._future.result()
+
+    def scores(self, text: str) -> dict[str, float]:
+        """Each entry's best cosine similarity (-1 to 1) to `text`, best first; nothing if the
+        model could not be loaded. Call after `ready()`."""
+        if self._failed:
+            return {}
+        if self._model is None or self._matrix is None:
+            raise RuntimeError("the semantic index is not ready: await ready() first")
+        prepared = prepare(text)
+        if not prepared or not self._ids:
+            return {}
+        with _embedding:
+            embedded = self._model.embed([prepared], norm=True)
+        vector = np.asarray(embedded, dtype=np.float32)[0]
+        similarity = self._matrix @ vector
+        best = np.full(len(self._entry_ids), -1.0, dtype=np.float32)
+        np.maximum.at(best, self._row_entry, similarity)
+        order = np.argsort(-best)
+        return {self._entry_ids[i]: float(best[i]) for i in order}

@@ -1,0 +1,180 @@
+"""The semantic model loads from the installed package, never from the network, and the
+decisions it feeds give what a user should see: answers by meaning, comparisons, no menus of
+one, and questions about a conversation answered rather than started."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.app import Assistant
+from knowledge.semantic import SemanticIndex, load_model
+from tests.conftest import Chat
+from tests.test_check import knowledge_copy, problems_of
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_model_loads_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Any attempt to reach the network (a socket, or wordllama's own download) fails the test."""
+    attempts: list[object] = []
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        attempts.append(args)
+        raise AssertionError("the semantic model tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    import requests
+
+    monkeypatch.setattr(requests, "get", refuse)
+    monkeypatch.setattr(requests.Session, "request", refuse)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no cache of an earlier download to fall back on
+    model = load_model()
+    index = SemanticIndex([("scr", ["what is a serious case review"]), ("bus", ["bus times"])])
+    index._build_from(model)
+    scores = index.scores("purpose of serious case reviews")
+    assert list(scores) == ["scr", "bus"]
+    assert attempts == []
+
+
+async def test_paraphrase_without_shared_words_is_answered(chat: Chat) -> None:
+    replies = await chat.say("purpose of serious case reviews")
+    assert (replies[0].kind, replies[0].id) == ("answer", "serious-case-review")
+
+
+async def test_typo_is_corrected_before_meaning_is_looked_up(chat: Chat) -> None:
+    replies = await chat.say("what does a liason oficer do")
+    assert (replies[0].kind, replies[0].id) == ("answer", "liaison-officer")
+
+
+SILP, IMR = "significant-incident-learning-process", "individual-management-review"
+
+
+@pytest.mark.parametrize(
+    ("text", "pair"),
+    [
+        ("difference between an SCR and a rapid review", ("serious-case-review", "rapid-review")),
+        ("is a SILP the same as an IMR?", (SILP, IMR)),
+        ("LSCB vs safeguarding partners", ("lscb", "safeguarding-partners")),
+    ],
+)
+async def test_comparison_answers_both_and_the_difference(
+    chat: Chat, text: str, pair: tuple[str, str]
+) -> None:
+    replies = await chat.say(text)
+    topics = chat.assistant.knowledge.topics
+    assert replies[0].ids == pair
+    assert topics[pair[0]].title in replies[0].text and topics[pair[1]].title in replies[0].text
+    note = chat.assistant.knowledge.comparison(*pair)
+    assert note is not None and f"The difference: {note}" in replies[0].text
+    await chat.press(topics[pair[1]].title)
+    assert chat.replies[0].id == pair[1]
+
+
+async def test_no_reply_is_a_menu_of_one(assistant: Assistant) -> None:
+    """Every practice question, and every "Not what you meant?" behind its answer."""
+    data = yaml.safe_load((ROOT / "tests/eval/questions.yaml").read_text(encoding="utf-8"))
+    questions = [item["q"] for items in data.values() for item in items]
+    for number, question in enumerate(questions):
+        chat = Chat(assistant, f"menu:{number}")
+        await chat.say(question)
+        for reply in chat.replies:
+            assert reply.kind != "choices" or len(reply.buttons) >= 2, question
+        if any("Not what you meant?" in b.label for b in chat.buttons):
+            await chat.press("Not what you meant?")
+            for reply in chat.replies:
+                assert reply.kind != "choices" or len(reply.buttons) >= 2, question
+
+
+async def test_not_what_you_meant_with_nothing_else_says_who_to_ask(chat: Chat) -> None:
+    replies = await chat.say("/others")
+    assert replies[0].kind == "help"
+    assert chat.assistant.settings.board.contact_email in replies[0].text
+
+
+async def test_not_what_you_meant_offers_the_runners_up(chat: Chat) -> None:
+    replies = await chat.say("/others rapid-review lscb")
+    assert replies[0].kind == "choices"
+    assert [b.data for b in replies[0].buttons] == ["/topic rapid-review", "/topic lscb"]
+
+
+async def test_one_uncertain_document_is_asked_about_not_linked(chat: Chat) -> None:
+    replies = await chat.say("the coventry boy who starved")
+    assert replies[0].kind == "confirm"
+    assert "Daniel Pelka" in replies[0].text
+    assert not replies[0].links
+    await chat.press("Yes")
+    assert (chat.replies[0].kind, chat.replies[0].id) == ("report", "daniel-pelka")
+
+
+def test_compare_notes_are_validated(tmp_path: Path) -> None:
+    directory = knowledge_copy(tmp_path)
+    path = directory / "topics.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    by_id = {t["id"]: t for t in data["topics"]}
+    by_id["wood-review"]["compare"] = {
+        "no-such-topic": "A line.",
+        "wood-review": "Itself.",
+        "lscb": "x" * 500,
+    }
+    by_id["rapid-review"]["compare"] = {"serious-case-review": "Written twice."}
+    by_id["practice-audit"]["compare"] = ["not", "a", "mapping"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    problems = problems_of(directory)
+    assert (
+        "topics.yaml: wood-review: compare.no-such-topic: no topic with id 'no-such-topic'"
+        in problems
+    )
+    assert (
+        "topics.yaml: wood-review: compare.wood-review: a topic cannot be compared with itself"
+        in problems
+    )
+    assert (
+        "topics.yaml: wood-review: compare.lscb: too long: 500 characters, at most 400" in problems
+    )
+    assert any(
+        p.startswith("topics.yaml: rapid-review: compare.serious-case-review: this pair")
+        or p.startswith("topics.yaml: serious-case-review: compare.rapid-review: this pair")
+        for p in problems
+    )
+    assert (
+        "topics.yaml: practice-audit: compare: expected a mapping of topic id -> "
+        "a line on how they differ" in problems
+    )
+
+
+async def test_without_the_model_questions_are_matched_by_words(chat: Chat) -> None:
+    """A broken install must not break every question: words alone still answer."""
+    from concurrent.futures import Future
+
+    broken: Future = Future()
+    broken.set_exception(OSError("weights missing"))
+    knowledge = chat.assistant.conversation.knowledge
+    entries = [(t.id, (t.title, *t.questions)) for t in knowledge.topics.values()]
+    semantic = SemanticIndex(entries, model=lambda: broken)
+    chat.assistant.conversation.replace_knowledge(dataclasses.replace(knowledge, semantic=semantic))
+    replies = await chat.say("what is an SCR")
+    assert (replies[0].kind, replies[0].id) == ("answer", "serious-case-review")
+
+
+def test_action_about_needs_a_start_label(tmp_path: Path) -> None:
+    directory = knowledge_copy(tmp_path)
+    path = directory / "actions.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    del data["actions"][0]["start"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    first = data["actions"][0]["id"]
+    assert f"actions.yaml: {first}: start: missing" in problems_of(directory)
+
+
+async def test_report_command_never_offers_a_menu_of_one(chat: Chat) -> None:
+    replies = await chat.say("/report somerset briefing")
+    assert replies[0].kind == "confirm"
+    assert [b.label for b in replies[0].buttons] == ["Yes, show it", "No"]
+    await chat.press("No")
+    assert chat.assistant.settings.board.contact_email in chat.replies[0].text
