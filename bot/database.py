@@ -29,11 +29,30 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import aiosqlite
 
+if TYPE_CHECKING:
+    from bot.postgres import PostgresDatabase
+
 Params = Sequence[Any] | dict[str, Any]
+# Either backend: the stores use only what both offer (fetch, execute, transaction, serialize).
+Db: TypeAlias = "Database | PostgresDatabase"
+
+
+def is_postgres_url(target: str | Path) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+async def open_database(target: str | Path) -> Db:
+    """A SQLite file path (or ":memory:"), or a postgresql:// URL without its password."""
+    if is_postgres_url(target):
+        from bot.postgres import PostgresDatabase
+
+        return await PostgresDatabase.open(str(target))
+    return await Database.open(target)
+
 
 # How long a write waits for another process's write lock before giving up, in all: SQLite's
 # own busy handler waits up to BUSY_TIMEOUT_MS per attempt, and BEGIN is retried until this.
@@ -78,6 +97,10 @@ class Database:
     """The connection and its lock. Use `fetch`/`fetchone` to read, `execute` for a one-statement
     write, and `async with transaction():` around several statements that must stand together."""
 
+    dialect = "sqlite"
+    # SQLite serialises writers with BEGIN IMMEDIATE: a claim needs no row lock.
+    skip_locked = ""
+
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self.connection = connection
         self._lock = asyncio.Lock()
@@ -95,6 +118,10 @@ class Database:
         try:
             await connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             await database._retry_busy(lambda: connection.execute("PRAGMA journal_mode=WAL"))
+            # In WAL mode, NORMAL syncs at checkpoints rather than at every commit: a committed
+            # transaction survives the process being killed (it is in the WAL file, which the OS
+            # holds), though the last ones could be lost if the machine itself loses power.
+            await connection.execute("PRAGMA synchronous=NORMAL")
             await connection.execute("PRAGMA foreign_keys=ON")
             # Deleted content is overwritten, not left in free pages (the default varies by build).
             await connection.execute("PRAGMA secure_delete=ON")
@@ -137,6 +164,16 @@ class Database:
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         async with self.transaction():
             await self.connection.executemany(sql, rows)
+
+    async def serialize(self, name: str) -> None:
+        """Inside a transaction: no other writer runs until it ends (PostgreSQL takes a lock
+        named `name`). SQLite's BEGIN IMMEDIATE already keeps every other writer out."""
+
+    @asynccontextmanager
+    async def chat_lock(self, chat: str) -> AsyncIterator[None]:
+        """The lock between processes on one chat: none with SQLite, which serves one process
+        (the console beside it handles no chats); the in-process ChatLocks is enough."""
+        yield
 
     # --- transactions -----------------------------------------------------------------------
 
