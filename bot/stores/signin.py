@@ -133,7 +133,8 @@ class SigninStore(AuditStore):
         """Count one wrong code for `chat`; returns the failures since the last lockout."""
         rows = await self.db.write_returning(
             "INSERT INTO signin_lockouts (chat, failures) VALUES (?, 1)"
-            " ON CONFLICT(chat) DO UPDATE SET failures = failures + 1 RETURNING failures",
+            " ON CONFLICT(chat) DO UPDATE SET failures = signin_lockouts.failures + 1"
+            " RETURNING failures",
             (chat,),
         )
         return int(rows[0]["failures"]) if rows else 1
