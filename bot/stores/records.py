@@ -21,8 +21,9 @@ class Session:
     updated_at: float = 0.0
     # (flow, step, data as JSON) as last loaded or saved: a save that would write the same
     # is skipped (most messages, questions answered outside any flow, change nothing).
+    # A Session built by hand (or copied with dataclasses.replace) has none: it is written.
     stored: tuple[str | None, str | None, str] | None = field(
-        default=None, compare=False, repr=False
+        default=None, init=False, compare=False, repr=False
     )
 
     def snapshot(self) -> tuple[str | None, str | None, str]:
