@@ -193,3 +193,36 @@ async def test_signin_lockout_counts_across_instances(pair: tuple[Storage, Stora
     assert sorted(counts) == [1, 2, 3, 4, 5, 6]
     await pair[0].lock_signin("c", 123.0)
     assert await pair[1].signin_locked_until("c") == 123.0
+
+
+async def test_the_chat_lock_holds_a_chat_across_instances(
+    pair: tuple[Storage, Storage],
+) -> None:
+    if pair[0].db.dialect != "postgresql":
+        pytest.skip("SQLite serves one process: its chat lock is the in-process one")
+    events: list[str] = []
+    held = asyncio.Event()
+
+    async def first() -> None:
+        async with pair[0].chat_lock("telegram:1"):
+            events.append("first in")
+            held.set()
+            await asyncio.sleep(0.3)
+            events.append("first out")
+
+    async def second(chat: str) -> None:
+        await held.wait()
+        async with pair[1].chat_lock(chat):
+            events.append(f"second in {chat}")
+
+    await asyncio.gather(first(), second("telegram:1"), second("telegram:2"))
+    assert events == ["first in", "second in telegram:2", "first out", "second in telegram:1"]
+
+
+async def test_an_inbound_email_is_taken_by_one_instance(pair: tuple[Storage, Storage]) -> None:
+    await pair[0].receive_email("<in-2@example.org>", "a@nhs.net", {})
+    async with pair[0].take_email("<in-2@example.org>") as mine:
+        assert mine
+        await pair[0].finish_email("<in-2@example.org>", "answered")
+    async with pair[1].take_email("<in-2@example.org>") as theirs:
+        assert not theirs, "an email already answered was handed out again"

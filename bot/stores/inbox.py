@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from bot.stores.base import Store
@@ -18,6 +20,17 @@ class InboxStore(Store):
             (message_id, sender, json.dumps(mail), time.time()),
         )
         return changed == 1
+
+    @asynccontextmanager
+    async def take_email(self, message_id: str) -> AsyncIterator[bool]:
+        """Hold an inbound email against every other instance while it is dealt with; yields
+        whether it is still pending (another instance may have answered it meanwhile). A
+        process that dies lets go (PostgreSQL ends its session), and the email stays pending."""
+        async with self.db.chat_lock(f"inbox:{message_id}"):
+            row = await self.db.fetchone(
+                "SELECT status FROM inbox WHERE message_id = ?", (message_id,)
+            )
+            yield row is not None and row["status"] == "pending"
 
     async def pending_emails(self) -> list[tuple[str, str, dict[str, Any]]]:
         """(Message-ID, sender, parsed email) of every email received but not yet dealt with."""
