@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.mailer import OutgoingEmail
-from bot.storage import MIGRATIONS, Session, Storage
+from bot.storage import MIGRATIONS, Session, SigninCode, Storage
 
 
 def email(n: int | str) -> OutgoingEmail:
@@ -226,3 +226,19 @@ async def test_an_inbound_email_is_taken_by_one_instance(pair: tuple[Storage, St
         await pair[0].finish_email("<in-2@example.org>", "answered")
     async with pair[1].take_email("<in-2@example.org>") as theirs:
         assert not theirs, "an email already answered was handed out again"
+
+
+async def test_signin_code_request_registered_or_not(pair: tuple[Storage, Storage]) -> None:
+    storage, other = pair
+    code = SigninCode(0, "slo@example.org", "salt", "hash", time.time() + 600, "active")
+    await storage.request_signin_code("c1", "slo@example.org", code, email("code-1"), True, 1.0)
+    await storage.request_signin_code("c2", "who@example.org", code, email("code-2"), False, 2.0)
+    assert [c.email for c in await other.signin_codes("c1")] == ["slo@example.org"]
+    assert await other.signin_codes("c2") == []
+    assert await other.outbox_has("<mail-code-1@example.org>")
+    assert not await other.outbox_has("<mail-code-2@example.org>")
+    events = [(e.event, e.chat, e.who) for e in await other.audit_events()]
+    assert events == [
+        ("code_refused_unregistered", "c2", ""),
+        ("code_sent", "c1", "slo@example.org"),
+    ]
