@@ -242,3 +242,13 @@ async def test_signin_code_request_registered_or_not(pair: tuple[Storage, Storag
         ("code_refused_unregistered", "c2", ""),
         ("code_sent", "c1", "slo@example.org"),
     ]
+
+
+async def test_a_handoff_outcome_is_told_by_one_instance(pair: tuple[Storage, Storage]) -> None:
+    handoff = await pair[0].open_handoff("c", "A question?", "t", "example.org", {})
+    await pair[0].finish_handoff(handoff.id, "answered", "Yes")
+    async with pair[0].take_handoff_to_tell(handoff.id) as mine:
+        assert mine
+        assert await pair[0].mark_handoff_told(handoff.id)
+    async with pair[1].take_handoff_to_tell(handoff.id) as theirs:
+        assert not theirs, "a person already told would be told again"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from bot.stores.base import Store
@@ -78,6 +80,14 @@ class HandoffStore(Store):
             "SELECT * FROM handoffs WHERE status != 'open' AND told_at IS NULL ORDER BY id"
         )
         return [handoff(row) for row in rows]
+
+    @asynccontextmanager
+    async def take_handoff_to_tell(self, handoff_id: int) -> AsyncIterator[bool]:
+        """Hold a hand-off against every other instance while its person is told; yields
+        whether they still need telling (another instance may have told them meanwhile)."""
+        async with self.db.chat_lock(f"handoff:{handoff_id}"):
+            row = await self.db.fetchone("SELECT told_at FROM handoffs WHERE id = ?", (handoff_id,))
+            yield row is not None and row["told_at"] is None
 
     async def mark_handoff_told(self, handoff_id: int) -> bool:
         changed = await self.db.execute(
