@@ -93,6 +93,19 @@ def create_private_file(path: Path) -> None:
     os.close(fd)
 
 
+async def _open_reader(path: str | Path) -> aiosqlite.Connection:
+    reader = await aiosqlite.connect(str(path), isolation_level=None)
+    reader.row_factory = aiosqlite.Row
+    try:
+        await reader.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        await reader.execute("PRAGMA query_only=ON")  # a write here would be a bug: refuse it
+        await reader.execute("PRAGMA secure_delete=ON")  # as the writer, for PRAGMA reads
+    except BaseException:
+        await reader.close()
+        raise
+    return reader
+
+
 class Database:
     """The connection and its lock. Use `fetch`/`fetchone` to read, `execute` for a one-statement
     write, and `async with transaction():` around several statements that must stand together."""
@@ -101,8 +114,15 @@ class Database:
     # SQLite serialises writers with BEGIN IMMEDIATE: a claim needs no row lock.
     skip_locked = ""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(
+        self, connection: aiosqlite.Connection, reader: aiosqlite.Connection | None = None
+    ) -> None:
         self.connection = connection
+        # A second connection for reads outside a transaction (a file database only): in WAL
+        # mode it reads the last committed state while the first one writes, so a chat's
+        # session load does not queue behind another chat's commit.
+        self.reader = reader
+        self._read_lock = asyncio.Lock()
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None  # the task holding the lock
         self._depth = 0  # transaction nesting depth of the owner
@@ -125,6 +145,8 @@ class Database:
             await connection.execute("PRAGMA foreign_keys=ON")
             # Deleted content is overwritten, not left in free pages (the default varies by build).
             await connection.execute("PRAGMA secure_delete=ON")
+            if str(path) != ":memory:":
+                database.reader = await _open_reader(path)
         except BaseException:
             await connection.close()
             raise
@@ -133,13 +155,24 @@ class Database:
     async def close(self) -> None:
         async with self._lock:
             await self.connection.close()
+        if self.reader is not None:
+            async with self._read_lock:
+                await self.reader.close()
 
     # --- statements -------------------------------------------------------------------------
 
     async def fetch(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
-        """Run one statement and return all its rows (fetched before anything else runs)."""
-        async with self._use():
-            return list(await self.connection.execute_fetchall(sql, params))
+        """Run one statement and return all its rows (fetched before anything else runs).
+
+        Outside a transaction, on the reader connection: each read is a fresh snapshot, so it
+        sees every transaction committed before it began. Inside one, on the writer, so the
+        transaction reads its own changes."""
+        task = asyncio.current_task()
+        if self.reader is None or (task is not None and self._owner is task):
+            async with self._use():
+                return list(await self.connection.execute_fetchall(sql, params))
+        async with self._read_lock:
+            return list(await self.reader.execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
         rows = await self.fetch(sql, params)
