@@ -36,11 +36,15 @@ async def traced_request(assistant: Assistant, chat: Chat, address: str) -> tupl
     statements: list[str] = []
     db = assistant.storage.db
     assert isinstance(db, Database)  # SQLite's trace
-    await db.connection.set_trace_callback(statements.append)
+    # Both connections: the writer, and the reader that runs reads outside a transaction.
+    connections = [c for c in (db.connection, db.reader) if c is not None]
+    for connection in connections:
+        await connection.set_trace_callback(statements.append)
     try:
         await chat.say(address)
     finally:
-        await db.connection.set_trace_callback(None)  # type: ignore[arg-type]
+        for connection in connections:
+            await connection.set_trace_callback(None)  # type: ignore[arg-type]
     reply = chat.text.replace(address, "ADDRESS")
     return [shape(s) for s in statements], reply
 
