@@ -29,7 +29,7 @@ from bot.mailer import IDLE_POLL_SECONDS, refused_line
 from bot.replies import Incoming, Reply
 from bot.storage import Storage
 from config.registry import load_registry
-from config.settings import Settings, SettingsError, load_settings
+from config.settings import Settings, SettingsError, is_database_url, load_settings
 from knowledge.loader import load_knowledge
 from knowledge.validation import KnowledgeError
 
@@ -123,7 +123,7 @@ def check(settings: Settings) -> int:
 
 async def outbox(settings: Settings, action: str | None, reference: str | None) -> int:
     """List the refused emails, or queue one again (the running assistant sends it)."""
-    storage = await Storage.open(settings.path(settings.database))
+    storage = await Storage.open(settings.database_target())
     try:
         if action == "retry" and reference:
             if not await storage.requeue_failed_email(reference, time.time(), "command line"):
@@ -249,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     if console:
         # Log lines would land in the middle of the conversation: they go to a file beside the
         # database instead, and the console says where.
-        log_path = settings.path(settings.database).parent / "assistant.log"
+        # (With PostgreSQL there is no database file: var/ then.)
+        beside = "var/db" if is_database_url(settings.database) else settings.database
+        log_path = settings.path(beside).parent / "assistant.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = log_path.open("a", encoding="utf-8")
         setup_logging(settings, log_file)

@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
+from bot.database import Database  # noqa: E402
 from bot.mailer import OutgoingEmail, make_message_id  # noqa: E402
 from bot.storage import Storage  # noqa: E402
 
@@ -68,6 +69,7 @@ async def claim_beside_submit(database: Path, rounds: int) -> dict[str, object]:
     finally:
         stop.set()
         await worker
+        assert isinstance(storage.db, Database)  # a SQLite measure
         wedged = storage.db.connection.in_transaction
         await storage.close()
     seconds = time.perf_counter() - started

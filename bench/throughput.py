@@ -302,12 +302,13 @@ async def core_latency(messages: int, chats: int, rate: float) -> dict[str, dict
             for n in range(min(messages, 400)):
                 await turn("bench:alone", n)
 
-        async def paced_normal_sync() -> None:
-            # What the storage could gain: WAL with synchronous=NORMAL syncs at checkpoints, not
-            # at every commit (bench only; the setting belongs to bot/storage.py).
-            await storage.db.execute("PRAGMA synchronous=NORMAL")
+        async def paced_full_sync() -> None:
+            # For comparison: the storage runs WAL with synchronous=NORMAL (a sync at
+            # checkpoints); FULL, SQLite's default, syncs the WAL at every commit. Set on the
+            # connection itself: the pragma cannot change inside a transaction.
+            await storage.db.connection.execute("PRAGMA synchronous=FULL")
             await asyncio.gather(*(paced(n, "n") for n in range(chats)))
-            await storage.db.execute("PRAGMA synchronous=FULL")
+            await storage.db.connection.execute("PRAGMA synchronous=NORMAL")
 
         async def alone_in_memory() -> None:
             memory_sessions(storage)
@@ -316,7 +317,7 @@ async def core_latency(messages: int, chats: int, rate: float) -> dict[str, dict
         runs: tuple[tuple[str, Callable[[], Awaitable[Any]]], ...] = (
             ("saturated", lambda: asyncio.gather(*(saturated(n) for n in range(chats)))),
             ("paced", lambda: asyncio.gather(*(paced(n) for n in range(chats)))),
-            ("paced_normal", paced_normal_sync),
+            ("paced_full", paced_full_sync),
             ("alone", alone),
             ("memory", alone_in_memory),
         )
@@ -360,7 +361,7 @@ async def main_async(args: argparse.Namespace) -> None:
     core_runs = {
         "saturated": f"{args.chats} chats, each sending as soon as answered",
         "paced": f"{args.chats} chats, {args.core_rate:g} messages/s in all",
-        "paced_normal": "the same, with PRAGMA synchronous=NORMAL",
+        "paced_full": "the same, with PRAGMA synchronous=FULL",
         "alone": "one chat alone",
         "memory": "one chat alone, sessions in memory",
     }

@@ -91,7 +91,7 @@ async def build_assistant(settings: Settings, database: str | None = None) -> As
     the conversation. Chats signed in with an address no longer registered are signed out."""
     knowledge = load_knowledge(settings.path(settings.knowledge_dir))
     registry = load_registry(settings.path(settings.registry_file))
-    storage = await Storage.open(database or settings.path(settings.database))
+    storage = await Storage.open(database or settings.database_target())
     conversation = Conversation(
         knowledge,
         storage,

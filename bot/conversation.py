@@ -12,7 +12,7 @@ import asyncio
 import logging
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -56,6 +56,8 @@ class Context:
 Command = Callable[[Context, str], Awaitable[list[Reply]]]
 FreeText = Callable[[Context, str], Awaitable[list[Reply]]]
 Answerer = Callable[[Context, str], Awaitable[list[Reply] | None]]
+# A lock on one chat held across processes (Storage.chat_lock).
+SharedLock = Callable[[str], AbstractAsyncContextManager[None]]
 
 
 class Flow(Protocol):
@@ -100,8 +102,11 @@ class ChatLocks:
     the next message of that chat simply makes a fresh lock.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, shared: SharedLock | None = None) -> None:
         self._locks: dict[str, _ChatLock] = {}
+        # Behind the in-process lock, one all instances share (a PostgreSQL advisory lock):
+        # taken only once this process's turn has come, so it holds one connection per chat.
+        self._shared = shared
 
     def __len__(self) -> int:
         return len(self._locks)
@@ -114,7 +119,11 @@ class ChatLocks:
         entry.users += 1  # counted before waiting, so the lock is not dropped under a waiter
         try:
             async with entry.lock:
-                yield
+                if self._shared is None:
+                    yield
+                else:
+                    async with self._shared(chat):
+                        yield
         finally:
             entry.users -= 1
             if entry.users == 0:
@@ -142,7 +151,7 @@ class Conversation:
         self.flows: dict[str, Flow] = {}
         self._free_text = free_text
         self._answerer = answerer
-        self.locks = ChatLocks()
+        self.locks = ChatLocks(storage.chat_lock)
         # Set by the channel that runs: sends messages the user did not ask for (a mail failure).
         self.push: Callable[[str, list[Reply]], Awaitable[None]] | None = None
         # Set by build_assistant to the outbox's wake(): a submitted email goes out at once.

@@ -29,11 +29,30 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import aiosqlite
 
+if TYPE_CHECKING:
+    from bot.postgres import PostgresDatabase
+
 Params = Sequence[Any] | dict[str, Any]
+# Either backend: the stores use only what both offer (fetch, execute, transaction, serialize).
+Db: TypeAlias = "Database | PostgresDatabase"
+
+
+def is_postgres_url(target: str | Path) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+async def open_database(target: str | Path) -> Db:
+    """A SQLite file path (or ":memory:"), or a postgresql:// URL without its password."""
+    if is_postgres_url(target):
+        from bot.postgres import PostgresDatabase
+
+        return await PostgresDatabase.open(str(target))
+    return await Database.open(target)
+
 
 # How long a write waits for another process's write lock before giving up, in all: SQLite's
 # own busy handler waits up to BUSY_TIMEOUT_MS per attempt, and BEGIN is retried until this.
@@ -74,12 +93,36 @@ def create_private_file(path: Path) -> None:
     os.close(fd)
 
 
+async def _open_reader(path: str | Path) -> aiosqlite.Connection:
+    reader = await aiosqlite.connect(str(path), isolation_level=None)
+    reader.row_factory = aiosqlite.Row
+    try:
+        await reader.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        await reader.execute("PRAGMA query_only=ON")  # a write here would be a bug: refuse it
+        await reader.execute("PRAGMA secure_delete=ON")  # as the writer, for PRAGMA reads
+    except BaseException:
+        await reader.close()
+        raise
+    return reader
+
+
 class Database:
     """The connection and its lock. Use `fetch`/`fetchone` to read, `execute` for a one-statement
     write, and `async with transaction():` around several statements that must stand together."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    dialect = "sqlite"
+    # SQLite serialises writers with BEGIN IMMEDIATE: a claim needs no row lock.
+    skip_locked = ""
+
+    def __init__(
+        self, connection: aiosqlite.Connection, reader: aiosqlite.Connection | None = None
+    ) -> None:
         self.connection = connection
+        # A second connection for reads outside a transaction (a file database only): in WAL
+        # mode it reads the last committed state while the first one writes, so a chat's
+        # session load does not queue behind another chat's commit.
+        self.reader = reader
+        self._read_lock = asyncio.Lock()
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None  # the task holding the lock
         self._depth = 0  # transaction nesting depth of the owner
@@ -95,9 +138,15 @@ class Database:
         try:
             await connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             await database._retry_busy(lambda: connection.execute("PRAGMA journal_mode=WAL"))
+            # In WAL mode, NORMAL syncs at checkpoints rather than at every commit: a committed
+            # transaction survives the process being killed (it is in the WAL file, which the OS
+            # holds), though the last ones could be lost if the machine itself loses power.
+            await connection.execute("PRAGMA synchronous=NORMAL")
             await connection.execute("PRAGMA foreign_keys=ON")
             # Deleted content is overwritten, not left in free pages (the default varies by build).
             await connection.execute("PRAGMA secure_delete=ON")
+            if str(path) != ":memory:":
+                database.reader = await _open_reader(path)
         except BaseException:
             await connection.close()
             raise
@@ -106,13 +155,24 @@ class Database:
     async def close(self) -> None:
         async with self._lock:
             await self.connection.close()
+        if self.reader is not None:
+            async with self._read_lock:
+                await self.reader.close()
 
     # --- statements -------------------------------------------------------------------------
 
     async def fetch(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
-        """Run one statement and return all its rows (fetched before anything else runs)."""
-        async with self._use():
-            return list(await self.connection.execute_fetchall(sql, params))
+        """Run one statement and return all its rows (fetched before anything else runs).
+
+        Outside a transaction, on the reader connection: each read is a fresh snapshot, so it
+        sees every transaction committed before it began. Inside one, on the writer, so the
+        transaction reads its own changes."""
+        task = asyncio.current_task()
+        if self.reader is None or (task is not None and self._owner is task):
+            async with self._use():
+                return list(await self.connection.execute_fetchall(sql, params))
+        async with self._read_lock:
+            return list(await self.reader.execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
         rows = await self.fetch(sql, params)
@@ -137,6 +197,16 @@ class Database:
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         async with self.transaction():
             await self.connection.executemany(sql, rows)
+
+    async def serialize(self, name: str) -> None:
+        """Inside a transaction: no other writer runs until it ends (PostgreSQL takes a lock
+        named `name`). SQLite's BEGIN IMMEDIATE already keeps every other writer out."""
+
+    @asynccontextmanager
+    async def chat_lock(self, chat: str) -> AsyncIterator[None]:
+        """The lock between processes on one chat: none with SQLite, which serves one process
+        (the console beside it handles no chats); the in-process ChatLocks is enough."""
+        yield
 
     # --- transactions -----------------------------------------------------------------------
 

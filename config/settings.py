@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -265,6 +266,39 @@ class Settings:
         p = Path(value)
         return p if p.is_absolute() else ROOT / p
 
+    def database_target(self) -> str:
+        """What `database:` names: a postgresql:// URL as it is, else the SQLite file's path."""
+        if is_database_url(self.database):
+            return self.database
+        return str(self.path(self.database))
+
+
+DATABASE_URL = re.compile(r"postgres(?:ql)?://", re.IGNORECASE)
+
+
+def is_database_url(value: str) -> bool:
+    return bool(DATABASE_URL.match(value))
+
+
+def _database_problems(value: str) -> list[str]:
+    """A URL is postgresql://user@host:port/name; its password belongs in the environment."""
+    if not is_database_url(value):
+        return []
+    parts = urlsplit(value)
+    problems = []
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        problems.append("database: the port in the URL is not a number")
+    if parts.password is not None:
+        problems.append(
+            "database: remove the password from the URL; give it in the environment "
+            "(DATABASE_PASSWORD or PGPASSWORD), never in the settings file"
+        )
+    if not parts.hostname and "host=" not in parts.query:
+        problems.append("database: the URL needs a host, as in postgresql://user@host/name")
+    return problems
+
 
 _SECTIONS: dict[str, type] = {
     "board": BoardSettings,
@@ -378,7 +412,8 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
     """Read settings from `path` (default config/settings.yaml if it exists) and `environ`.
 
     Environment: TELEGRAM_BOT_TOKEN, SMTP_PASSWORD, TELEGRAM_WEBHOOK_SECRET, and
-    ASSISTANT_SETTINGS (another settings file), ASSISTANT_DATABASE (the SQLite path).
+    ASSISTANT_SETTINGS (another settings file), ASSISTANT_DATABASE (the SQLite path or a
+    postgresql:// URL), DATABASE_PASSWORD (the PostgreSQL password, or libpq's PGPASSWORD).
     Raises SettingsError listing every problem.
     """
     if path is None:
@@ -418,6 +453,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
             f"form.identify_child: must be initials or full, not {form.identify_child!r}"
         )
     problems += _telegram_problems(values.get("telegram", TelegramSettings()))
+    problems += _database_problems(environ.get("ASSISTANT_DATABASE") or values.get("database", ""))
     webhook_secret = environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
     if webhook_secret and not WEBHOOK_SECRET.fullmatch(webhook_secret):
         problems.append(

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+import os
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,15 +14,27 @@ import pytest
 from bot.app import Assistant, build_assistant
 from bot.replies import Button, Incoming, Reply
 from config.settings import Settings
+from tests.postgres_support import (
+    NO_SERVER,
+    Cluster,
+    create_database,
+    drop_database,
+    unavailable,
+)
 from tests.telegram_support import FakeBotApi, TelegramHarness, start_harness
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Settings on temporary paths. TEST_DATABASE=postgresql runs every test that uses them on
+    a fresh PostgreSQL database instead of a SQLite file (the whole suite on the other backend)."""
     base = Settings()
+    database = str(tmp_path / "assistant.db")
+    if os.environ.get("TEST_DATABASE") == "postgresql":
+        database = str(request.getfixturevalue("postgres_url"))
     return dataclasses.replace(
         base,
-        database=str(tmp_path / "assistant.db"),
+        database=database,
         mail=dataclasses.replace(base.mail, outbox_dir=str(tmp_path / "outbox")),
     )
 
@@ -82,3 +96,39 @@ async def telegram(assistant: Assistant) -> AsyncIterator[TelegramHarness]:
     yield harness
     await harness.app.shutdown()
     await api.stop()
+
+
+# --- PostgreSQL (tests/postgres_support.py) ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[tuple[str, Cluster | None]]:
+    """(server URL, the cluster when this run started one), for the whole test session."""
+    given = os.environ.get("TEST_POSTGRES_URL")
+    if given:
+        yield given, None
+        return
+    try:
+        cluster = Cluster()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        unavailable(f"{NO_SERVER} ({exc})")
+        return
+    yield cluster.url, cluster
+    cluster.destroy()
+
+
+@pytest.fixture
+async def postgres_url(postgres_server: tuple[str, Cluster | None]) -> AsyncIterator[str]:
+    """A fresh, empty database for one test."""
+    server_url = postgres_server[0]
+    url = await create_database(server_url)
+    yield url
+    await drop_database(server_url, url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The test runs twice: on a SQLite file, and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "assistant.db")
+    return str(request.getfixturevalue("postgres_url"))

@@ -1,4 +1,5 @@
-"""A kill -9 between an email's receipt and its reply: after a restart it is answered once."""
+"""A kill -9 between an email's receipt and its reply: after a restart it is answered once
+(on SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -31,10 +32,10 @@ def mailbox() -> Iterator[Mailbox]:
     yield from pymap_server()
 
 
-def settings_file(tmp_path: Path, imap_port: int, smtp_port: int) -> Path:
+def settings_file(tmp_path: Path, imap_port: int, smtp_port: int, database: str) -> Path:
     path = tmp_path / "settings.yaml"
     path.write_text(
-        f"database: {tmp_path / 'assistant.db'}\n"
+        f"database: {database}\n"
         f"mail: {{from_address: {ASSISTANT}, outbox_dir: {tmp_path / 'outbox'}}}\n"
         f"smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none, timeout_seconds: 5}}\n"
         "email:\n"
@@ -47,11 +48,11 @@ def settings_file(tmp_path: Path, imap_port: int, smtp_port: int) -> Path:
 
 @pytest.mark.parametrize("point", ["received", "queued"])
 async def test_killed_between_receipt_and_reply_answers_once(
-    tmp_path: Path, mailbox: Mailbox, point: str
+    tmp_path: Path, mailbox: Mailbox, point: str, database_target: str
 ) -> None:
     recorder = Recorder()
     with smtp_server(recorder) as smtp_port:
-        path = settings_file(tmp_path, mailbox.port, smtp_port)
+        path = settings_file(tmp_path, mailbox.port, smtp_port, database_target)
         env = {"ASSISTANT_SETTINGS": str(path), "EMAIL_PASSWORD": PASSWORD, "PATH": ""}
         mailbox.deliver(written(PRACTITIONER, "What is an SCR?", "Question"))
         crashed = subprocess.run(

@@ -81,3 +81,23 @@ def test_example_documents_every_option() -> None:
                 assert documented == expected, f"{field.name}.{sub.name} default differs"
         else:
             assert example[field.name] == value
+
+
+def test_database_accepts_a_postgresql_url_without_a_password(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("database: postgresql://assistant@db.example.org:5432/assistant\n")
+    settings = load_settings(path, environ={})
+    assert settings.database_target() == "postgresql://assistant@db.example.org:5432/assistant"
+    assert load_settings(environ={}).database_target() == str(ROOT / "var" / "assistant.db")
+
+
+def test_a_password_in_the_database_url_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("database: postgresql://assistant:hunter2@db.example.org/assistant\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path, environ={})
+    message = str(caught.value)
+    assert "remove the password from the URL" in message and "DATABASE_PASSWORD" in message
+    assert "hunter2" not in message
+    with pytest.raises(SettingsError, match="remove the password"):
+        load_settings(environ={"ASSISTANT_DATABASE": "postgres://a:b@h/d"})

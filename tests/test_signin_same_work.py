@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import Assistant
+from bot.database import Database
 from config.settings import Settings
 from tests.conftest import Chat
 from tests.signin_support import REGISTRY, SLO
@@ -33,11 +34,17 @@ def shape(statement: str) -> str:
 async def traced_request(assistant: Assistant, chat: Chat, address: str) -> tuple[list[str], str]:
     await chat.say("/signin")
     statements: list[str] = []
-    await assistant.storage.db.connection.set_trace_callback(statements.append)
+    db = assistant.storage.db
+    assert isinstance(db, Database)  # SQLite's trace
+    # Both connections: the writer, and the reader that runs reads outside a transaction.
+    connections = [c for c in (db.connection, db.reader) if c is not None]
+    for connection in connections:
+        await connection.set_trace_callback(statements.append)
     try:
         await chat.say(address)
     finally:
-        await assistant.storage.db.connection.set_trace_callback(None)  # type: ignore[arg-type]
+        for connection in connections:
+            await connection.set_trace_callback(None)  # type: ignore[arg-type]
     reply = chat.text.replace(address, "ADDRESS")
     return [shape(s) for s in statements], reply
 

@@ -97,6 +97,7 @@ async def test_submit_whose_commit_fails_keeps_the_form_and_the_reference(
     await slo.say("/notify")
     await fill_in_chat(slo, {})
     db = assistant.storage.db
+    assert isinstance(db, Database)
     # Every notification stored now breaks a deferred foreign key, so its COMMIT fails.
     await db.execute(
         "CREATE TABLE breaker (outbox_id INTEGER REFERENCES outbox (id)"

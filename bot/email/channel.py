@@ -132,13 +132,17 @@ class EmailChannel(BackgroundTask):
     async def process_pending(self) -> int:
         pending = await self.storage.pending_emails()
         for message_id, _, data in pending:
-            try:
-                status = await self.process(InboundEmail.from_json(data))
-            except Exception as exc:  # one bad email must not block the others
-                log.error("email could not be processed: %s", type(exc).__name__)
-                status = "failed"
-            await self.storage.finish_email(message_id, status)
-            log.info("email processed: %s", status)
+            # Several instances may poll one mailbox: each email is taken by one of them.
+            async with self.storage.take_email(message_id) as still_pending:
+                if not still_pending:
+                    continue
+                try:
+                    status = await self.process(InboundEmail.from_json(data))
+                except Exception as exc:  # one bad email must not block the others
+                    log.error("email could not be processed: %s", type(exc).__name__)
+                    status = "failed"
+                await self.storage.finish_email(message_id, status)
+                log.info("email processed: %s", status)
         return len(pending)
 
     # --- one email -----------------------------------------------------------------------

@@ -105,13 +105,19 @@ class HandoffDesk:
         """
         told = 0
         for handoff in await self.storage.handoffs_to_tell():
-            try:
-                delivered = await deliver(handoff.chat, self.outcome(handoff))
-            except Exception as exc:  # a channel outage: try again at the next pass
-                log.warning("hand-off %s not relayed: %s", handoff.reference, type(exc).__name__)
-                continue
-            if delivered and await self.storage.mark_handoff_told(handoff.id):
-                told += 1
+            # Several instances may run this pass: each person is told by one of them.
+            async with self.storage.take_handoff_to_tell(handoff.id) as still_to_tell:
+                if not still_to_tell:
+                    continue
+                try:
+                    delivered = await deliver(handoff.chat, self.outcome(handoff))
+                except Exception as exc:  # a channel outage: try again at the next pass
+                    log.warning(
+                        "hand-off %s not relayed: %s", handoff.reference, type(exc).__name__
+                    )
+                    continue
+                if delivered and await self.storage.mark_handoff_told(handoff.id):
+                    told += 1
         return told
 
     async def run_once(self, deliver: Deliver) -> None:
