@@ -24,7 +24,12 @@ EVAL = Path(__file__).resolve().parent / "eval"
 # (file, floor on topics and reports together)
 QUESTION_FLOORS = [("questions.yaml", 0.95), ("holdout.yaml", 0.90)]
 # (file, floor on live-concern recall, ceiling on knowledge questions given the route)
-URGENT_FLOORS = [("urgent.txt", 1.0, 0.0), ("urgent_holdout.txt", 0.82, 0.0)]
+URGENT_FLOORS = [
+    ("urgent.txt", 1.0, 0.0),
+    ("urgent_holdout.txt", 1.0, 0.0),
+    # written after the first round of tuning, measured once before the second opinion by meaning
+    ("urgent_fresh.txt", 0.92, 0.05),
+]
 
 
 def in_scope(summary: Summary) -> float:
