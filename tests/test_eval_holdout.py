@@ -21,8 +21,13 @@ from tests.cli import run_main
 
 EVAL = Path(__file__).resolve().parent / "eval"
 
-# (file, floor on topics and reports together)
-QUESTION_FLOORS = [("questions.yaml", 0.95), ("holdout.yaml", 0.90)]
+# (file, floor on topics and reports together, floor on out-of-scope questions refused)
+QUESTION_FLOORS = [
+    ("questions.yaml", 0.95, 1.0),
+    ("holdout.yaml", 0.92, 1.0),
+    # written after the hold-out sets; its misses show what paraphrases alone cannot reach
+    ("fresh.yaml", 0.70, 0.8),
+]
 # (file, floor on live-concern recall, ceiling on knowledge questions given the route)
 URGENT_FLOORS = [
     ("urgent.txt", 1.0, 0.0),
@@ -37,10 +42,12 @@ def in_scope(summary: Summary) -> float:
     return sum(o.correct for o in chosen) / len(chosen)
 
 
-@pytest.mark.parametrize(("name", "floor"), QUESTION_FLOORS)
-async def test_questions_reach_their_floor(assistant: Assistant, name: str, floor: float) -> None:
+@pytest.mark.parametrize(("name", "floor", "refused"), QUESTION_FLOORS)
+async def test_questions_reach_their_floor(
+    assistant: Assistant, name: str, floor: float, refused: float
+) -> None:
     summary = await run_eval(assistant.conversation, read_questions(EVAL / name))
-    assert summary.accuracy("out_of_scope") == 1.0, summary.as_text()
+    assert summary.accuracy("out_of_scope") >= refused, summary.as_text()
     assert in_scope(summary) >= floor, summary.as_text()
 
 
