@@ -5,6 +5,7 @@ python main.py chat            the console chat
 python main.py ask "what is an SCR" [--json]   replies as the chat would give them ("-": stdin)
 python main.py check           validate knowledge and configuration
 python main.py eval FILE.yaml [--json] [--min 0.9]   score the answers to a file of questions
+python main.py eval URGENT.txt  (or FILE.yaml --urgent URGENT.txt)   urgent recall and precision
 python main.py outbox [retry REF]   list emails the mail server refused; queue one again
 python main.py serve [--webhook]   Telegram with the HTTP server: webhook, /healthz, /readyz,
                                /metrics (polling unless --webhook or telegram.mode: webhook)
@@ -72,24 +73,51 @@ async def ask(settings: Settings, questions: list[str], json_out: bool) -> int:
 
 
 async def evaluate(
-    settings: Settings, path: Path, json_out: bool, floor: float | None, answerable: bool
+    settings: Settings,
+    path: Path,
+    json_out: bool,
+    floor: float | None,
+    answerable: bool,
+    urgent_path: Path | None = None,
 ) -> int:
-    from bot.evaluation import EvalFileError, read_questions, run_eval
+    """Questions (.yaml), live concerns (.txt in urgent.txt's format), or both with --urgent."""
+    from bot.evaluation import (
+        EvalFileError,
+        read_questions,
+        read_urgent_lines,
+        run_eval,
+        run_urgent_eval,
+    )
 
+    if path.suffix == ".txt" and urgent_path is None:
+        path, urgent_path = None, path  # type: ignore[assignment]
     try:
-        questions = read_questions(path)
+        questions = read_questions(path) if path is not None else None
+        lines = read_urgent_lines(urgent_path) if urgent_path is not None else None
     except EvalFileError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     assistant = await build_assistant(settings, database=":memory:")
     try:
-        summary = await run_eval(assistant.conversation, questions)
+        summary = await run_eval(assistant.conversation, questions) if questions else None
+        urgent = await run_urgent_eval(assistant.conversation, lines) if lines else None
     finally:
         await assistant.close()
-    print(json.dumps(summary.as_json(), ensure_ascii=False) if json_out else summary.as_text())
-    accuracy = summary.accuracy(answerable_only=answerable)
-    if floor is not None and accuracy < floor:
-        print(f"Accuracy {accuracy:.1%} is under the floor of {floor:.1%}.", file=sys.stderr)
+    if json_out:
+        out: dict[str, object] = summary.as_json() if summary else {}
+        if urgent:
+            out["urgent"] = urgent.as_json()
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        print("\n\n".join(part.as_text() for part in (summary, urgent) if part))
+    # The floor applies to the questions' accuracy, or to the urgent recall when only that ran.
+    if summary:
+        score, name = summary.accuracy(answerable_only=answerable), "Accuracy"
+    else:
+        assert urgent is not None
+        score, name = urgent.recall(), "Urgent recall"
+    if floor is not None and score < floor:
+        print(f"{name} {score:.1%} is under the floor of {floor:.1%}.", file=sys.stderr)
         return 1
     return 0
 
@@ -215,7 +243,16 @@ def main(argv: list[str] | None = None) -> int:
     ask_parser.add_argument("--json", action="store_true", help="one JSON object per question")
     sub.add_parser("check", help="validate knowledge and configuration")
     eval_parser = sub.add_parser("eval", help="score the answers to a file of questions")
-    eval_parser.add_argument("file", type=Path, help="questions: sections of {q, expect}")
+    eval_parser.add_argument(
+        "file", type=Path, help="questions: sections of {q, expect}; or an urgent .txt file"
+    )
+    eval_parser.add_argument(
+        "--urgent",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also score the urgent route on a file in urgent.txt's format (# Part 1 / # Part 2)",
+    )
     eval_parser.add_argument("--json", action="store_true", help="a machine-readable summary")
     eval_parser.add_argument(
         "--min", type=fraction, default=None, help="exit 1 if accuracy is under this fraction"
@@ -273,7 +310,9 @@ def main(argv: list[str] | None = None) -> int:
                 questions = [line.strip() for line in sys.stdin if line.strip()]
             return asyncio.run(ask(settings, questions, args.json))
         if args.command == "eval":
-            return asyncio.run(evaluate(settings, args.file, args.json, args.min, args.answerable))
+            return asyncio.run(
+                evaluate(settings, args.file, args.json, args.min, args.answerable, args.urgent)
+            )
         if args.command == "serve":
             asyncio.run(serve_http(settings, settings.telegram.mode == "webhook"))
         else:

@@ -13,8 +13,13 @@ assistant should not answer from the knowledge base), grouped in sections:
 Every question goes through the whole conversation, as if typed in a new chat, so what is
 measured is what a user would get. Outcomes: the entry answered (its id), "choices" (a menu:
 not an answer, so a miss), "fallback", "urgent" (the safety route, which counts as right
-where `immediate-risk` is expected), or the kind of whatever else replied (a flow's first
-step, help).
+where `immediate-risk` is expected or where its "More" topic, the reply's `id`, is among the
+expected ids: the user gets the safety route and that topic one tap away), or the kind of
+whatever else replied (a flow's first step, help).
+
+`read_urgent_lines` and `urgent_summary` score the urgent detector on a file in the format of
+the shared `urgent.txt`: "# Part 1" live concerns (recall), "# Part 2" knowledge questions
+(wrongly flagged ones lower the precision).
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ class Question:
 class Outcome:
     question: Question
     given: str  # an entry id, or "choices", "fallback", "urgent", another reply kind
-    offered: tuple[str, ...]  # the entries of a comparison or a menu
+    offered: tuple[str, ...]  # the entries of a comparison or a menu; an urgent reply's topic
     correct: bool
     answerable: bool  # every expected id exists (or the fallback is expected)
 
@@ -184,6 +189,8 @@ def outcome_of(replies: list[Reply]) -> tuple[str, tuple[str, ...]]:
         return first.id, tuple(i for i in first.ids if i != first.id)
     if first.kind == "choices":
         return "choices", first.ids
+    if first.kind == "urgent":
+        return "urgent", (first.id,) if first.id else ()
     return first.kind, first.ids
 
 
@@ -200,10 +207,111 @@ async def run_eval(conversation: Conversation, questions: list[Question]) -> Sum
         given, offered = outcome_of(replies)
         if question.expect:
             correct = given in question.expect or (
-                given == "urgent" and URGENT_TOPIC in question.expect
+                given == "urgent" and any(t in question.expect for t in (URGENT_TOPIC, *offered))
             )
             answerable = any(e in known for e in question.expect)
         else:
             correct, answerable = given == "fallback", True
         summary.outcomes.append(Outcome(question, given, offered, correct, answerable))
+    return summary
+
+
+@dataclass(frozen=True)
+class UrgentLine:
+    text: str
+    live: bool  # part 1 of the file: a live concern
+
+
+@dataclass
+class UrgentSummary:
+    # (line, the urgent reply's topic, or None where it was not given the route)
+    results: list[tuple[UrgentLine, str | None]] = field(default_factory=list)
+
+    @property
+    def live(self) -> list[tuple[UrgentLine, str | None]]:
+        return [r for r in self.results if r[0].live]
+
+    @property
+    def knowledge(self) -> list[tuple[UrgentLine, str | None]]:
+        return [r for r in self.results if not r[0].live]
+
+    def recall(self) -> float:
+        live = self.live
+        return sum(k is not None for _, k in live) / len(live) if live else 1.0
+
+    def false_alarm_rate(self) -> float:
+        """The share of knowledge questions wrongly given the safety route."""
+        other = self.knowledge
+        return sum(k is not None for _, k in other) / len(other) if other else 0.0
+
+    def precision(self) -> float:
+        flagged = [line for line, k in self.results if k is not None]
+        return sum(line.live for line in flagged) / len(flagged) if flagged else 1.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "live": len(self.live),
+            "knowledge": len(self.knowledge),
+            "recall": round(self.recall(), 4),
+            "precision": round(self.precision(), 4),
+            "false_alarms": round(self.false_alarm_rate(), 4),
+            "missed": [line.text for line, k in self.live if k is None],
+            "flagged": [{"q": line.text, "topic": k} for line, k in self.knowledge if k],
+        }
+
+    def as_text(self) -> str:
+        caught = sum(k is not None for _, k in self.live)
+        flagged = [(line, k) for line, k in self.knowledge if k]
+        lines = [
+            "Urgent route:",
+            f"  live concerns recognised (recall)  {self.recall():6.1%}"
+            f"  ({caught} of {len(self.live)})",
+            f"  knowledge questions given it       {self.false_alarm_rate():6.1%}"
+            f"  ({len(flagged)} of {len(self.knowledge)})",
+            f"  precision                          {self.precision():6.1%}",
+        ]
+        missed = [line.text for line, k in self.live if k is None]
+        if missed:
+            lines += ["", f"Live concerns missed ({len(missed)}):"]
+            lines += [f"  {text!r}" for text in missed]
+        if flagged:
+            lines += ["", f"Knowledge questions given the safety route ({len(flagged)}):"]
+            lines += [f"  {line.text!r} (More: {k})" for line, k in flagged]
+        return "\n".join(lines)
+
+
+def read_urgent_lines(path: Path) -> list[UrgentLine]:
+    """The lines of an urgent.txt-style file, or EvalFileError naming the problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EvalFileError(f"{path}: cannot read: {exc.strerror}") from exc
+    part: int | None = None
+    lines: list[UrgentLine] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if line.lower().startswith("# part 1"):
+            part = 1
+        elif line.lower().startswith("# part 2"):
+            part = 2
+        elif line and not line.startswith("#"):
+            if part is None:
+                raise EvalFileError(
+                    f"{path}: line {number}: a question before '# Part 1' (live concerns)"
+                    " or '# Part 2' (knowledge questions)"
+                )
+            lines.append(UrgentLine(line, part == 1))
+    if not lines:
+        raise EvalFileError(f"{path}: no questions under '# Part 1' or '# Part 2'")
+    return lines
+
+
+async def run_urgent_eval(conversation: Conversation, lines: list[UrgentLine]) -> UrgentSummary:
+    """Each line typed in a new chat; what is recorded is the urgent reply's topic, or None."""
+    summary = UrgentSummary()
+    for number, line in enumerate(lines):
+        replies = await conversation.handle(Incoming(f"eval-urgent:{number}", line.text))
+        first = replies[0] if replies else None
+        urgent = first is not None and first.kind == "urgent"
+        summary.results.append((line, (first.id or "urgent") if urgent and first else None))
     return summary

@@ -65,8 +65,11 @@ async def privacy(ctx: Context, arg: str) -> list[Reply]:
         Reply(
             f"What I keep, where, and for how long ({board.name}):\n\n"
             "- Questions: anyone can ask without signing in. Questions I can't answer are kept "
-            f"for {show_days(retention.unanswered_days)} for the board to improve my answers, so "
-            "please leave personal details out of them.\n"
+            f"for {show_days(retention.unanswered_days)} for the board to improve my answers, "
+            "with what looks like names and personal details (dates of birth, addresses, phone "
+            "numbers, emails) removed first; a message about a child at risk is never kept. "
+            "Please leave personal details out all the same.\n"
+            f"{_email_data(settings)}"
             "- Sign-in (Liaison Officers and board staff only): your work email address, linked "
             "to this chat until you type /signout or the board removes you from its list. The "
             "one-time code is stored only in scrambled (hashed) form, works once and expires "
@@ -81,6 +84,7 @@ async def privacy(ctx: Context, arg: str) -> list[Reply]:
             "Its content is deleted from my database "
             f"{show_days(retention.delivered_content_days)} after it has been delivered. Its "
             "reference, agency, dates and delivery state are kept as a record.\n"
+            f"- {_eml_files(settings)}\n"
             f"- {deletion}An audit record of sign-ins, wrong codes, submissions and deliveries "
             "(who, what and when, never the form's content) is kept for the board.\n"
             "- My logs hold references and chat numbers only, never names or answers.\n\n"
@@ -90,3 +94,27 @@ async def privacy(ctx: Context, arg: str) -> list[Reply]:
             title="Privacy",
         )
     ]
+
+
+def _email_data(settings: Settings) -> str:
+    """What the email channel keeps, when there is one."""
+    if settings.email is None:
+        return ""
+    from bot.email.channel import INBOX_KEEP_SECONDS  # here: the channel imports handlers
+
+    return (
+        "- By email: the emails I receive are kept for "
+        f"{show_days(INBOX_KEEP_SECONDS / 86400)} (to limit how often one address is answered), "
+        'then deleted. A question you choose to send to the partnership ("Ask the '
+        'partnership") is emailed to its staff with a reference; the question and their answer '
+        "are kept with that reference as the partnership's record of the exchange.\n"
+    )
+
+
+def _eml_files(settings: Settings) -> str:
+    return (
+        "Emails that could not go through a mail server (none is set up, or it refused one) "
+        "are kept as .eml files on the server and deleted with their record: a "
+        f"notification's {show_days(settings.retention.delivered_content_days)} after "
+        "delivery, a sign-in email's once its code has expired."
+    )

@@ -137,7 +137,7 @@ def form_note(settings: Settings) -> Reply:
 
 async def screen(ctx: Context, text: str) -> list[Reply] | None:
     """The safety route if `text` is a live concern, else None (the core asks this first)."""
-    kind = ctx.knowledge.urgent.match(text)
+    kind = await ctx.knowledge.urgent.screen(text)
     if kind is None:
         return None
     return [urgent_reply(ctx.settings, ctx.knowledge, kind)]

@@ -25,6 +25,7 @@ from bot.storage import SigninCode, Storage
 from config.registry import Officer, Registry, is_email, normal_email
 from handlers.notification import FLOW_NAME as NOTIFY_FLOW
 from handlers.privacy import mark_private
+from handlers.safety import safety_line
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,13 @@ class SignInFlow:
             return [lockout_reply(ctx, minutes)]
         ctx.session.flow, ctx.session.step, ctx.session.data = NAME, "email", {"then": then}
         return [Reply(f"{intro}\n\n{ASK_EMAIL}", kind="signin_email", buttons=(CANCEL_BUTTON,))]
+
+    async def resume(self, ctx: Context) -> list[Reply]:
+        """After the safety route (a live concern typed mid-sign-in): the step asked again.
+        Having it makes the core screen what is typed here (bot/conversation.py, Resumable)."""
+        ask = ASK_CODE if ctx.session.step == "code" else ASK_EMAIL
+        kind = "signin_code" if ctx.session.step == "code" else "signin_email"
+        return [Reply(f"Your sign-in is still open. {ask}", kind=kind, buttons=(CANCEL_BUTTON,))]
 
     async def handle(self, ctx: Context, text: str) -> list[Reply]:
         # Everything typed here is an address or a code: Telegram may delete it after a submit.
@@ -429,6 +437,8 @@ class SignIn:
             return await self.flow.start(
                 ctx,
                 "notify",
+                "This is the partnership's learning notification for liaison officers: it does "
+                "not replace an urgent referral. " + safety_line(ctx.settings) + "\n\n"
                 "Only an agency's registered Liaison Officer (SLO) can submit a significant "
                 "incident notification. If that's you, please sign in first: I'll email a "
                 "one-time code to your work address. (Anyone can ask me questions without "

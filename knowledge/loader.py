@@ -365,7 +365,8 @@ def load_knowledge(directory: Path, semantic: bool = True) -> Knowledge:
         problems.add("actions.yaml", entry_id, "id", "the same id is used by a topic or report")
     threshold = load_threshold(directory, problems)
     form = load_form(directory, problems)
-    urgent = read_urgent(directory, problems)
+    # The topics' questions are the knowledge side of the urgent second opinion.
+    urgent = read_urgent(directory, problems, [q for t in topics.values() for q in t.questions])
     check_template(directory, form, problems)
     problems.raise_if_any()
     meaning = build_semantic(topics, actions)

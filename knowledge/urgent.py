@@ -19,11 +19,15 @@ The phrase lists and rules are data (urgent.yaml), validated at load like every 
               first that exists is used) and `advice` (one sentence on what to do).
     framing:  `knowledge` groups that make a message a knowledge question, and `live` groups
               whose presence overrides that.
+    semantic: when the rules find nothing, a second opinion by meaning (urgent_meaning.py):
+              `signals` (groups, one of which must be present), `kind` (the kind given),
+              `margin` and `neighbours`; examples in urgent_examples.yaml.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -31,9 +35,11 @@ from typing import Any
 
 from config.settings import CONTACT_KEYS
 from knowledge.search import fold
+from knowledge.urgent_meaning import UrgentMeaning
 from knowledge.validation import Problems, load_yaml
 
 FILE = "urgent.yaml"
+EXAMPLES_FILE = "urgent_examples.yaml"
 ADVICE_MAX = 200
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent
 
@@ -90,6 +96,10 @@ class UrgentDetector:
     kinds: tuple[Kind, ...]
     knowledge_frames: tuple[str, ...]
     live_markers: tuple[str, ...]
+    # The second opinion by meaning (None: rules only) and when it is asked.
+    meaning: UrgentMeaning | None = None
+    signals: tuple[str, ...] = ()
+    meaning_kind: Kind | None = None
 
     def groups_in(self, text: str) -> list[str]:
         """The names of the groups that match somewhere in `text` (for tuning the file)."""
@@ -111,10 +121,34 @@ class UrgentDetector:
         found = [k for k in self.kinds if any(all(has(g) for g in rule) for rule in k.rules)]
         if not found:
             return []
-        framed_as_knowledge = any(has(g) for g in self.knowledge_frames)
-        if framed_as_knowledge and not any(has(g) for g in self.live_markers):
+        if self._framed_as_knowledge(has):
             return []
         return found
+
+    def _framed_as_knowledge(self, has: Any) -> bool:
+        framed = any(has(g) for g in self.knowledge_frames)
+        return framed and not any(has(g) for g in self.live_markers)
+
+    def unsure(self, text: str) -> bool:
+        """No rule matched, but the message carries a sign of a concern and is not framed as a
+        knowledge question: worth a second opinion by meaning."""
+        if self.meaning is None or self.kinds_of(text):
+            return False
+        said = " ".join(message_words(text))
+        present = {g for g, pattern in self.groups.items() if pattern.search(said)}
+        return bool(present & set(self.signals)) and not self._framed_as_knowledge(
+            present.__contains__
+        )
+
+    async def screen(self, text: str) -> Kind | None:
+        """`match`, then, where the rules are unsure, the second opinion by meaning."""
+        kind = self.match(text)
+        if kind is not None or self.meaning is None or self.meaning_kind is None:
+            return kind
+        if not self.unsure(text):
+            return None
+        await self.meaning.ready()
+        return self.meaning_kind if self.meaning.is_live(text) else None
 
     def match(self, text: str) -> Kind | None:
         """The leading kind of live concern in `text`, or None."""
@@ -157,8 +191,11 @@ def _names(raw: Any, groups: dict[str, Any], where: str, problems: Problems) -> 
     return tuple(raw)
 
 
-def read_urgent(directory: Path, problems: Problems) -> UrgentDetector:
-    """Load and validate urgent.yaml; problems are added, never raised."""
+def read_urgent(
+    directory: Path, problems: Problems, knowledge_examples: Sequence[str] = ()
+) -> UrgentDetector:
+    """Load and validate urgent.yaml (and urgent_examples.yaml, with `knowledge_examples`, the
+    topics' questions, on the knowledge side); problems are added, never raised."""
     data = load_yaml(directory / FILE, problems)
     empty = UrgentDetector({}, (), (), ())
     if not isinstance(data, dict):
@@ -218,7 +255,52 @@ def read_urgent(directory: Path, problems: Problems) -> UrgentDetector:
         framing = {}
     frames = _names(framing.get("knowledge"), groups, "framing.knowledge", problems)
     live = _names(framing.get("live"), groups, "framing.live", problems)
-    return UrgentDetector(groups, tuple(kinds), frames, live)
+    meaning, signals, meaning_kind = _read_meaning(
+        directory, data.get("semantic"), groups, kinds, knowledge_examples, problems
+    )
+    return UrgentDetector(groups, tuple(kinds), frames, live, meaning, signals, meaning_kind)
+
+
+def _read_meaning(
+    directory: Path,
+    raw: Any,
+    groups: dict[str, re.Pattern[str]],
+    kinds: list[Kind],
+    knowledge_examples: Sequence[str],
+    problems: Problems,
+) -> tuple[UrgentMeaning | None, tuple[str, ...], Kind | None]:
+    """The `semantic:` section and its examples; (None, (), None) when there is none."""
+    if raw is None:
+        return None, (), None
+    if not isinstance(raw, dict):
+        problems.add(FILE, "-", "semantic", "expected a mapping with signals, kind, margin")
+        return None, (), None
+    unknown = set(raw) - {"signals", "kind", "margin", "neighbours"}
+    if unknown:
+        problems.add(FILE, "semantic", ", ".join(sorted(unknown)), "unknown field")
+    signals = _names(raw.get("signals"), groups, "semantic.signals", problems)
+    kind = next((k for k in kinds if k.id == raw.get("kind")), None)
+    if kind is None:
+        problems.add(FILE, "semantic", "kind", "expected the id of one of the kinds")
+    margin, neighbours = raw.get("margin"), raw.get("neighbours", 3)
+    if not isinstance(margin, (int, float)) or not -1 < margin < 1:
+        problems.add(FILE, "semantic", "margin", "expected a number between -1 and 1")
+        margin = 1.0
+    if not isinstance(neighbours, int) or neighbours < 1:
+        problems.add(FILE, "semantic", "neighbours", "expected a whole number, 1 or more")
+        neighbours = 3
+    examples = load_yaml(directory / EXAMPLES_FILE, problems)
+    lists: dict[str, list[str]] = {}
+    for side in ("live", "knowledge"):
+        items = examples.get(side) if isinstance(examples, dict) else None
+        if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
+            problems.add(EXAMPLES_FILE, "-", side, "expected a non-empty list of messages")
+            items = []
+        lists[side] = items
+    meaning = UrgentMeaning(
+        lists["live"], [*lists["knowledge"], *knowledge_examples], float(margin), neighbours
+    )
+    return meaning, signals, kind
 
 
 def load_urgent(directory: Path = DEFAULT_DIRECTORY) -> UrgentDetector:

@@ -1,0 +1,96 @@
+"""The second opinion on a possible live concern: is the message nearer, in meaning, to the
+way people describe a child at risk or to the way they ask about guidance?
+
+The phrase rules (knowledge/urgent.py) miss about one in three new phrasings of a concern
+("toddler at the door of the flats in just a nappy at 10pm"), because a concern can be told in
+words no list foresees. Such a message is still told like the concerns we have seen: a person,
+something happening, no "what is". So when the rules find no concern but the message carries a
+sign of one (a child, a relation, a harm... the `signals` groups of urgent.yaml) and is not
+framed as a knowledge question, the message is compared with examples of both kinds
+(urgent_examples.yaml, and every topic's `questions` as knowledge phrasings): if its nearest
+live examples are nearer than its nearest knowledge ones by at least `margin`, it gets the
+safety route. A knowledge question wrongly given the route costs a tap; a missed concern could
+cost far more, but the margin was set on the knowledge side of every hold-out set (docs/urgent.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+
+import numpy as np
+
+from knowledge.semantic import Embedder, _embedding, _executor, model_future, prepare
+
+log = logging.getLogger(__name__)
+
+
+class UrgentMeaning:
+    """Vectors of live and knowledge examples, computed in the background on first use."""
+
+    def __init__(
+        self,
+        live: Sequence[str],
+        knowledge: Sequence[str],
+        margin: float,
+        neighbours: int,
+        model: Callable[[], Future[Embedder]] | None = None,
+    ) -> None:
+        self.live_texts = [prepare(t) for t in live if prepare(t)]
+        self.knowledge_texts = [prepare(t) for t in knowledge if prepare(t)]
+        self.margin = margin
+        self.neighbours = neighbours
+        self._load_model = model or model_future
+        self._lock = threading.Lock()
+        self._future: Future[None] | None = None
+        self._model: Embedder | None = None
+        self._live: np.ndarray | None = None
+        self._knowledge: np.ndarray | None = None
+        self._failed = False
+
+    def start(self) -> None:
+        with self._lock:
+            if self._future is None:
+                self._future = _executor.submit(self._build, self._load_model())
+
+    def _build(self, model: Future[Embedder]) -> None:
+        try:
+            embedder = model.result()
+            with _embedding:
+                live = embedder.embed(self.live_texts, norm=True)
+                knowledge = embedder.embed(self.knowledge_texts, norm=True)
+            self._live = np.asarray(live, dtype=np.float32)
+            self._knowledge = np.asarray(knowledge, dtype=np.float32)
+            self._model = embedder
+        except Exception:
+            # The phrase rules still apply; the fallback and /start carry the safety line.
+            log.exception("the urgent examples could not be embedded: phrase rules only")
+            self._failed = True
+
+    async def ready(self) -> None:
+        self.start()
+        assert self._future is not None
+        if not self._future.done():
+            await asyncio.wrap_future(self._future)
+
+    def difference(self, text: str) -> float | None:
+        """Mean similarity to the nearest live examples minus that to the nearest knowledge
+        ones; None when there is nothing to compare. Call after `ready()`."""
+        if self._failed or self._model is None or self._live is None or self._knowledge is None:
+            return None
+        prepared = prepare(text)
+        if not prepared or not len(self._live) or not len(self._knowledge):
+            return None
+        with _embedding:
+            vector = np.asarray(self._model.embed([prepared], norm=True), dtype=np.float32)[0]
+        k = self.neighbours
+        live = np.sort(self._live @ vector)[-k:].mean()
+        knowledge = np.sort(self._knowledge @ vector)[-k:].mean()
+        return float(live - knowledge)
+
+    def is_live(self, text: str) -> bool:
+        difference = self.difference(text)
+        return difference is not None and difference >= self.margin

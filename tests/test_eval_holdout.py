@@ -1,0 +1,109 @@
+"""Floors on the practice set and on the hold-out sets, so CI catches a regression in what
+generalises. The hold-out sets (tests/eval/holdout.yaml, tests/eval/urgent_holdout.txt) were
+written before any tuning and are never edited to fit; the floors are the figures reached
+(docs/urgent.md, "Measured"), rounded down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.app import Assistant
+from bot.evaluation import (
+    Summary,
+    read_questions,
+    read_urgent_lines,
+    run_eval,
+    run_urgent_eval,
+)
+from tests.cli import run_main
+
+EVAL = Path(__file__).resolve().parent / "eval"
+
+# (file, floor on topics and reports together, floor on out-of-scope questions refused)
+QUESTION_FLOORS = [
+    ("questions.yaml", 0.95, 1.0),
+    ("holdout.yaml", 0.92, 1.0),
+    # written after the hold-out sets; its misses show what paraphrases alone cannot reach
+    ("fresh.yaml", 0.70, 0.8),
+]
+# (file, floor on live-concern recall, ceiling on knowledge questions given the route)
+URGENT_FLOORS = [
+    ("urgent.txt", 1.0, 0.0),
+    ("urgent_holdout.txt", 1.0, 0.0),
+    # written after the first round of tuning; 92.5% unseen, then its misses' words were added
+    ("urgent_fresh.txt", 0.97, 0.05),
+]
+
+
+def in_scope(summary: Summary) -> float:
+    chosen = [o for o in summary.outcomes if o.question.section in ("topics", "reports")]
+    return sum(o.correct for o in chosen) / len(chosen)
+
+
+@pytest.mark.parametrize(("name", "floor", "refused"), QUESTION_FLOORS)
+async def test_questions_reach_their_floor(
+    assistant: Assistant, name: str, floor: float, refused: float
+) -> None:
+    summary = await run_eval(assistant.conversation, read_questions(EVAL / name))
+    assert summary.accuracy("out_of_scope") >= refused, summary.as_text()
+    assert in_scope(summary) >= floor, summary.as_text()
+
+
+@pytest.mark.parametrize(("name", "recall", "false_alarms"), URGENT_FLOORS)
+async def test_urgent_route_reaches_its_floor(
+    assistant: Assistant, name: str, recall: float, false_alarms: float
+) -> None:
+    summary = await run_urgent_eval(assistant.conversation, read_urgent_lines(EVAL / name))
+    assert summary.recall() >= recall, summary.as_text()
+    assert summary.false_alarm_rate() <= false_alarms, summary.as_text()
+
+
+SMALL_URGENT = """\
+# Part 1: live concerns
+a 7 year old just told me her stepdad hits her
+what is the capital of france
+# Part 2: knowledge questions
+what is a serious case review
+I'm worried about a child
+"""
+
+
+def test_eval_of_an_urgent_file_prints_recall_precision_and_each_error(tmp_path: Path) -> None:
+    lines = tmp_path / "urgent.txt"
+    lines.write_text(SMALL_URGENT, encoding="utf-8")
+    result = run_main(tmp_path, "eval", str(lines))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "live concerns recognised (recall)   50.0%  (1 of 2)" in out
+    assert "knowledge questions given it        50.0%  (1 of 2)" in out
+    assert "precision                           50.0%" in out
+    assert "Live concerns missed (1):\n  'what is the capital of france'" in out
+    assert '"I\'m worried about a child" (More: immediate-risk)' in out
+    floor = run_main(tmp_path, "eval", str(lines), "--min", "0.9")
+    assert floor.returncode == 1 and "Urgent recall 50.0% is under the floor" in floor.stderr
+
+
+def test_eval_with_urgent_prints_both(tmp_path: Path) -> None:
+    lines = tmp_path / "urgent.txt"
+    lines.write_text(SMALL_URGENT, encoding="utf-8")
+    questions = tmp_path / "q.yaml"
+    questions.write_text(
+        "topics:\n  - {q: 'allegation against a member of staff', expect: [lado]}\n",
+        encoding="utf-8",
+    )
+    result = run_main(tmp_path, "eval", str(questions), "--urgent", str(lines))
+    assert result.returncode == 0, result.stderr
+    # The urgent reply's "More" topic is lado: the safety route with that topic one tap away.
+    assert "topics         100.0% of   1" in result.stdout
+    assert "answered by the urgent route: 1" in result.stdout
+    assert "live concerns recognised (recall)   50.0%" in result.stdout
+
+
+def test_an_urgent_file_without_parts_is_refused(tmp_path: Path) -> None:
+    lines = tmp_path / "urgent.txt"
+    lines.write_text("I'm worried about a child\n", encoding="utf-8")
+    result = run_main(tmp_path, "eval", str(lines))
+    assert result.returncode == 2
+    assert "line 1: a question before '# Part 1'" in result.stderr
