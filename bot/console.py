@@ -67,12 +67,14 @@ def choose(text: str, buttons: Sequence[Button], by_number: bool = True) -> str 
 
 async def run_console(
     conversation: Conversation,
-    stdin: TextIO = sys.stdin,
-    stdout: TextIO = sys.stdout,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
     chat: str = "console:local",
     banner: str | None = None,
 ) -> None:
-    """Chat on stdin/stdout until end of input or "quit"."""
+    """Chat on stdin/stdout (the process's, by default) until end of input or "quit"."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
     loop = asyncio.get_running_loop()
 
     def say(text: str) -> None:

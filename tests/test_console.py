@@ -1,15 +1,16 @@
-"""The console chat and `ask`, run as a user runs them: `python main.py ...` in a subprocess."""
+"""The console chat and `ask`, run as a user runs them: `python main.py ...` (in this process,
+through `main(argv)`, but for the first, which starts a real one)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from tests.cli import run_main
+from tests.cli import run_main, run_main_subprocess
 
 
 def test_no_token_starts_console_with_banner(tmp_path: Path) -> None:
-    result = run_main(tmp_path, stdin="what's a SILP?\nquit\n")
+    result = run_main_subprocess(tmp_path, stdin="what's a SILP?\nquit\n")
     assert result.returncode == 0, result.stderr
     first_line = result.stdout.splitlines()[0]
     assert "TELEGRAM_BOT_TOKEN" in first_line
