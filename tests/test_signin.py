@@ -435,6 +435,11 @@ liaison_officers:
     name: C Person
     agency: Another
     email: a.person@example.org
+  - id: four
+    name: D Person
+    agency: Another
+    email: robin,tester@example.org
+    phone: "+33 1 23 45 67 89"
 administrators:
   - boss
 """,
@@ -451,6 +456,14 @@ administrators:
     assert "liaison_officers.yaml: two: agency: missing" in problems
     assert "liaison_officers.yaml: three: email: also the address of two" in problems
     assert "liaison_officers.yaml: administrators[1]: -: not an email address: 'boss'" in problems
+    # What the mailer would refuse fails here, not at the officer's first sign-in.
+    assert (
+        "liaison_officers.yaml: four: email: not an email address: 'robin,tester@example.org'"
+        in (problems)
+    )
+    assert any(
+        p.startswith("liaison_officers.yaml: four: phone: not a phone number") for p in problems
+    )
 
 
 def test_check_reports_registry_problems(
