@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from bot.conversation import Context, Flow
+from bot.numbers import counted
 from bot.replies import SUBMITTED, Reply
 from config.settings import Settings
 from handlers.answers import show_days
@@ -52,6 +53,9 @@ class PrivateFlow:
 
 async def privacy(ctx: Context, arg: str) -> list[Reply]:
     """/privacy: what is stored, where, for how long, and who receives it."""
+    # Here, not at the top: handlers/signin.py imports this module (mark_private).
+    from handlers.signin import CODE_MINUTES
+
     settings = ctx.settings
     retention, board = settings.retention, settings.board
     receivers = ", ".join(settings.mail.board_addresses)
@@ -70,7 +74,7 @@ async def privacy(ctx: Context, arg: str) -> list[Reply]:
             "- Sign-in (Liaison Officers and board staff only): your work email address, linked "
             "to this chat until you type /signout or the board removes you from its list. The "
             "one-time code is stored only in scrambled (hashed) form, works once and expires "
-            "after 10 minutes.\n"
+            f"after {counted(CODE_MINUTES, 'minute')}.\n"
             f"- About the child, the notification form asks {_child_data(settings)}\n"
             "- A notification you are filling in (a draft) is saved as you go, so nothing is "
             f"lost. A draft left untouched for {show_days(retention.draft_days)} is deleted, and "

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.conversation import Command, Context
 from bot.mailer import OutgoingEmail, make_message_id, message_id_domain
-from bot.numbers import is_ascii_digits
+from bot.numbers import counted, is_ascii_digits
 from bot.replies import Button, Reply
 from bot.storage import SigninCode, Storage
 from config.registry import Officer, Registry, is_email, normal_email
@@ -127,7 +127,8 @@ class Access:
 
 def lockout_reply(ctx: Context, minutes: int) -> Reply:
     return Reply(
-        f"Sign-in is locked for this chat for another {minutes} minute(s), after too many wrong "
+        f"Sign-in is locked for this chat for another {counted(minutes, 'minute')}, after too "
+        "many wrong "
         "codes. You can still ask me questions meanwhile. If you need help, contact the board at "
         f"{ctx.settings.board.contact_email}.",
         kind="signin_locked",

@@ -4,11 +4,13 @@ files, time moved by a test clock, the registry a YAML file the test writes and 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import sqlite3
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 import main
 from bot.app import Assistant, build_assistant
@@ -233,10 +235,10 @@ async def test_five_wrong_codes_lock_the_chat_for_fifteen_minutes(
     await chat.say(code)  # the flow has ended: the right code is now just a message
     assert "signed in" not in chat.text
     await chat.say("/notify")
-    assert "locked for this chat for another 15 minute(s)" in chat.text
+    assert "locked for this chat for another 15 minutes" in chat.text
     clock.advance(14)
     await chat.say("/signin")
-    assert "another 1 minute(s)" in chat.text
+    assert "another 1 minute," in chat.text
     await chat.say("what is a rapid review?")  # questions still work while locked
     assert "Rapid review" in chat.text
     clock.advance(1)
@@ -474,4 +476,25 @@ def test_check_reports_registry_problems(
     assert main.check(settings) == 1
     err = capsys.readouterr().err
     assert "liaison_officers.yaml: x: name: missing" in err
-    assert "problem(s) found." in err
+    assert "3 problems found." in err
+
+
+async def test_reload_puts_the_edited_knowledge_in_use_everywhere(
+    assistant: Assistant, mailbox: Mailbox, tmp_path: Path
+) -> None:
+    directory = tmp_path / "knowledge"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "knowledge", directory)
+    assistant.settings = dataclasses.replace(assistant.settings, knowledge_dir=str(directory))
+    topics_file = directory / "topics.yaml"
+    data = yaml.safe_load(topics_file.read_text(encoding="utf-8"))
+    first = data["topics"][0]
+    first["title"] = "A title edited for this test"
+    topics_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    admin = other(assistant, "test:admin")
+    await sign_in(admin, mailbox, ADMIN)
+    await admin.say("/reload")
+    assert "Reloaded" in admin.text
+    await admin.say(f"/topic {first['id']}")
+    assert "A title edited for this test" in admin.text
+    # Nothing keeps the old copy: the assistant's knowledge is the one the chats use.
+    assert assistant.knowledge.topics[first["id"]].title == "A title edited for this test"
