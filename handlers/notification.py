@@ -40,11 +40,11 @@ from datetime import datetime
 from typing import Any
 
 from bot.conversation import Context, split_command
+from bot.lifetimes import NOTIFY_FLOW
 from bot.mailer import eml_path
 from bot.numbers import pick_number
-from bot.replies import SUBMITTED, Button, Reply
-from bot.storage import Session, Storage
-from config.settings import Settings
+from bot.replies import BUTTON_DATA_LIMIT, SUBMITTED, Button, Reply
+from bot.storage import Session
 from handlers import safety
 from handlers.answers import (
     UK,
@@ -60,7 +60,7 @@ from knowledge.form import CHOICE_TYPES, Field, Form
 
 log = logging.getLogger(__name__)
 
-FLOW_NAME = "notify"
+FLOW_NAME = NOTIFY_FLOW
 FORM_COMMAND = "/form"
 DAY = 86400.0
 KEEP_SUBMITTED = 5  # how many submitted drafts a chat remembers for stale Submit buttons
@@ -176,11 +176,6 @@ async def form_closed(ctx: Context, arg: str) -> list[Reply]:
             kind="form_closed",
         )
     ]
-
-
-async def purge_idle_drafts(storage: Storage, settings: Settings, now: float) -> int:
-    """Delete drafts untouched for retention.draft_days; returns how many."""
-    return await storage.delete_idle_sessions(FLOW_NAME, now - settings.retention.draft_days * DAY)
 
 
 # --- the flow ---------------------------------------------------------------------------------
@@ -440,8 +435,8 @@ def _progress(form: Form, field: Field, answers: dict[str, Any]) -> str:
 
 
 def _choice_data(option: str, number: int) -> str:
-    # Telegram carries at most 64 bytes of button data; the option's number is accepted too.
-    return option if len(option.encode()) <= 64 else str(number)
+    # Longer button data is not carried (Telegram); the option's number is accepted too.
+    return option if len(option.encode()) <= BUTTON_DATA_LIMIT else str(number)
 
 
 def question_reply(form: Form, field: Field, session: Session) -> Reply:

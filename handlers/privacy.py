@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from bot.conversation import Context, Flow
+from bot.lifetimes import CODE_MINUTES
 from bot.numbers import counted
 from bot.replies import SUBMITTED, Reply
 from config.settings import Settings
@@ -53,9 +54,6 @@ class PrivateFlow:
 
 async def privacy(ctx: Context, arg: str) -> list[Reply]:
     """/privacy: what is stored, where, for how long, and who receives it."""
-    # Here, not at the top: handlers/signin.py imports this module (mark_private).
-    from handlers.signin import CODE_MINUTES
-
     settings = ctx.settings
     retention, board = settings.retention, settings.board
     receivers = ", ".join(settings.mail.board_addresses)

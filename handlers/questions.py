@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from bot.conversation import Context
 from bot.redaction import redact
-from bot.replies import Button, Link, Reply
+from bot.replies import BUTTON_DATA_LIMIT, Button, Link, Reply
 from config.settings import Settings
 from handlers.reports import REPORT_WORDS, confirm_report, not_in_catalogue, report_reply
 from handlers.safety import contact_lines, safety_line
@@ -174,7 +174,6 @@ def fallback_reply(ctx: Context) -> Reply:
 
 
 NOT_MEANT = "Not what you meant?"
-CALLBACK_BYTES = 64  # what Telegram carries as a button's data: longer data is not sent
 
 
 def with_alternatives(ctx: Context, reply: Reply, others: Iterable[str]) -> Reply:
@@ -193,7 +192,7 @@ def with_alternatives(ctx: Context, reply: Reply, others: Iterable[str]) -> Repl
     data = "/others"
     fitted: list[str] = []
     for entry_id in rest:
-        if len(f"{data} {entry_id}".encode()) > CALLBACK_BYTES:
+        if len(f"{data} {entry_id}".encode()) > BUTTON_DATA_LIMIT:
             break
         data = f"{data} {entry_id}"
         fitted.append(entry_id)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.conversation import Command, Context
+from bot.lifetimes import CODE_MINUTES
 from bot.mailer import OutgoingEmail, make_message_id, message_id_domain
 from bot.numbers import counted, is_ascii_digits
 from bot.replies import Button, Reply
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 
 NAME = "signin"
 CODE_DIGITS = 6
-CODE_MINUTES = 10
 MAX_FAILURES = 5
 LOCKOUT_MINUTES = 15
 # Codes one chat may ask for in an hour, whether the address is registered or not (the same

@@ -30,10 +30,10 @@ import pytest
 from bot.app import Assistant, build_assistant
 from bot.console import run_console
 from bot.replies import Incoming
+from bot.retention import apply_retention
 from bot.storage import Storage
 from config.settings import ROOT, Settings
 from handlers.answers import show_date, uk_today
-from handlers.notification import purge_idle_drafts
 from tests.conftest import Chat
 from tests.form_fixture import knowledge_with_fixture_form
 from tests.signin_support import REGISTRY, SLO, SLO_AGENCY, SLO_NAME
@@ -541,13 +541,13 @@ async def test_purge_deletes_only_idle_drafts(assistant: Assistant) -> None:
         await reach(chat, "child_initials")
     now = time.time()
     later = now + 6 * 86400
-    assert await purge_idle_drafts(assistant.storage, assistant.settings, later) == 0
+    assert (await apply_retention(assistant.storage, assistant.settings, later)).drafts == 0
     await fresh.say(INITIALS)  # touched: idle for less than 7 days at `much_later`
     await assistant.storage.db.execute(
         "UPDATE sessions SET updated_at = ? WHERE chat = ?", (now - 86400, old.chat)
     )
     much_later = now + 6.5 * 86400
-    assert await purge_idle_drafts(assistant.storage, assistant.settings, much_later) == 1
+    assert (await apply_retention(assistant.storage, assistant.settings, much_later)).drafts == 1
     assert (await assistant.storage.load_session(old.chat)).flow is None
     answers = (await assistant.storage.load_session(fresh.chat)).data["answers"]
     assert answers["child_initials"] == INITIALS
