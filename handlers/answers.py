@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.numbers import is_ascii_digits, pick_number
 from config.addresses import email_problem, phone_problem
-from knowledge.form import Field, Form, Section
+from knowledge.form import Field, Form
 
 Answer = str | list[str] | None
 
@@ -272,19 +272,3 @@ def show_answer(field: Field, value: Any) -> str:
         except ValueError:
             return str(value)
     return str(value)
-
-
-def answers_by_section(
-    form: Form, answers: Mapping[str, Any]
-) -> list[tuple[Section, list[tuple[Field, str]]]]:
-    """Each field that applies with its answer shown, by section (for the summary and email)."""
-    grouped = []
-    for section in form.sections:
-        rows = [
-            (f, show_answer(f, answers.get(f.id)))
-            for f in section.fields
-            if form.applies(f, answers)
-        ]
-        if rows:
-            grouped.append((section, rows))
-    return grouped

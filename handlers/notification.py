@@ -104,11 +104,6 @@ def form_of(ctx: Context) -> Form:
     return _CACHED[0][2]
 
 
-async def notify(ctx: Context, arg: str) -> list[Reply]:
-    """/notify: the intro, or the offer to continue a draft."""
-    return await start(ctx)
-
-
 async def start(ctx: Context, prefill: dict[str, str] | None = None) -> list[Reply]:
     """Open the form: the intro, or Continue / Start again when a draft is in progress.
 

@@ -62,25 +62,6 @@ def _related_buttons(knowledge: Knowledge, topic: Topic) -> tuple[Button, ...]:
     )
 
 
-DEFINITION_STARTS = (
-    "what is",
-    "what s",
-    "whats",
-    "what are",
-    "what does",
-    "define",
-    "explain",
-    "meaning of",
-    "definition of",
-    "who is",
-    "who are",
-)
-
-
-def asks_for_definition(text: str) -> bool:
-    return " ".join(words(text)).startswith(DEFINITION_STARTS)
-
-
 def asks_for_document(text: str) -> bool:
     """Whether an unmatched request was for a document ("the Smith review"), so the reply
     points to the national repository. "Report a pothole" uses report as a verb: it is not."""

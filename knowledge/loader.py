@@ -123,10 +123,6 @@ class Knowledge:
     # Topics' and actions' names by meaning; its vectors are computed in the background.
     semantic: SemanticIndex = field(default_factory=lambda: SemanticIndex(()))
 
-    def title_of(self, entry_id: str) -> str:
-        entry = self.topics.get(entry_id) or self.reports.get(entry_id)
-        return entry.title if entry else entry_id
-
     def comparison(self, first: str, second: str) -> str | None:
         """The note on how two topics differ, written under either of them, or None."""
         for one, other in ((first, second), (second, first)):

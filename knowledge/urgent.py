@@ -91,11 +91,6 @@ class UrgentDetector:
     knowledge_frames: tuple[str, ...]
     live_markers: tuple[str, ...]
 
-    def groups_in(self, text: str) -> list[str]:
-        """The names of the groups that match somewhere in `text` (for tuning the file)."""
-        said = " ".join(message_words(text))
-        return [name for name, pattern in self.groups.items() if pattern.search(said)]
-
     def kinds_of(self, text: str) -> list[Kind]:
         """Every kind of concern the message shows, in priority order (empty: not urgent)."""
         said = " ".join(message_words(text))
