@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot import vocabulary
 from bot.numbers import is_ascii_digits, pick_number
 from config.addresses import email_problem, phone_problem
 from knowledge.form import Field, Form
@@ -26,8 +27,6 @@ MONTHS = (
 ).split()
 DATE_EXAMPLE = "for example 03/02/2026 or 3 Feb 2026, or type today or yesterday"
 NOT_GIVEN = "Not given"
-YES_WORDS = frozenset(("yes", "y"))
-NO_WORDS = frozenset(("no", "n"))
 
 # [0-9], not \d: \d also matches digits of other scripts, which are not what a date means here.
 _NUMERIC = re.compile(r"^([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([0-9]{4}|[0-9]{2})$")
@@ -178,23 +177,19 @@ def check_length(field: Field, value: str) -> str:
     return value
 
 
-def _fold(text: str) -> str:
-    return " ".join(text.casefold().strip().rstrip(".!").split())
-
-
 def pick_choice(field: Field, text: str) -> str | None:
     """The option meant by `text` (its label, any case, or its number), else None."""
-    typed = _fold(text)
+    typed = vocabulary.fold(text)
     options = field.options
     number = pick_number(typed, len(options))
     if number is not None:
         return options[number - 1]
     if field.type == "yes_no":
-        if typed in YES_WORDS:
+        if typed in vocabulary.YES:
             return "Yes"
-        if typed in NO_WORDS:
+        if typed in vocabulary.NO:
             return "No"
-    return next((o for o in options if _fold(o) == typed), None)
+    return next((o for o in options if vocabulary.fold(o) == typed), None)
 
 
 def pick_choices(field: Field, text: str) -> list[str]:

@@ -39,6 +39,7 @@ import time
 from datetime import datetime
 from typing import Any
 
+from bot import vocabulary
 from bot.conversation import Context, split_command
 from bot.lifetimes import NOTIFY_FLOW
 from bot.mailer import eml_path
@@ -70,9 +71,15 @@ INTRO, SUMMARY, CHOOSE_EDIT, CANCEL, RESUME = "intro", "summary", "edit", "cance
 RESUME_AFTER_SECONDS = 3600.0
 ASK, CONFIRM = "ask:", "confirm:"
 
-CONTROL_WORDS = frozenset(("back", "skip", "help", "cancel"))
-YES = frozenset(("yes", "y", "yes please", "correct"))
-NO = frozenset(("no", "n", "change", "change it"))
+# Typed at any question: the words themselves are bot/vocabulary.py's.
+CONTROL_WORDS = {
+    **dict.fromkeys(vocabulary.BACK, "back"),
+    **dict.fromkeys(vocabulary.SKIP, "skip"),
+    **dict.fromkeys(vocabulary.HELP, "help"),
+    **dict.fromkeys(vocabulary.CANCEL, "cancel"),
+}
+YES = vocabulary.YES
+NO = vocabulary.NO | {"change", "change it"}  # at a pre-filled answer: change it
 QUESTION_STARTS = frozenset("what what's whats who how when why is does can".split())
 # A long answer that happens to start with "What" is an answer, not a question.
 QUESTION_MAX_WORDS = 15
@@ -251,8 +258,8 @@ def _action(text: str) -> tuple[str, str] | None:
             action, _, rest = arg.partition(" ")
             return action.lower(), rest.strip()
         return name.lstrip("/"), arg
-    word = stripped.casefold().rstrip(".!")
-    return (word, "") if word in CONTROL_WORDS else None
+    word = vocabulary.fold(stripped)
+    return (CONTROL_WORDS[word], "") if word in CONTROL_WORDS else None
 
 
 # --- state helpers ----------------------------------------------------------------------------
@@ -641,7 +648,7 @@ async def _knowledge_answer(ctx: Context, text: str) -> list[Reply] | None:
 
 
 async def _at_intro(ctx: Context, text: str, action: tuple[str, str] | None) -> list[Reply]:
-    name = action[0] if action else text.strip().casefold().rstrip(".!")
+    name = action[0] if action else vocabulary.fold(text)
     if name == "start":
         return _begin(ctx)
     if name == "help":
@@ -730,7 +737,7 @@ async def _at_confirm(
     ctx: Context, field: Field, text: str, action: tuple[str, str] | None
 ) -> list[Reply]:
     """A pre-filled answer: Yes stores it, Change asks the question, anything else answers it."""
-    name = action[0] if action else text.strip().casefold().rstrip(".!")
+    name = action[0] if action else vocabulary.fold(text)
     if name in ("confirm", *YES):
         value = ctx.session.data.get("prefill", {}).get(field.id, "")
         try:
@@ -757,7 +764,7 @@ def _edit(ctx: Context, field_id: str) -> list[Reply]:
 async def _at_summary(ctx: Context, text: str, action: tuple[str, str] | None) -> list[Reply]:
     """The summary, or choosing the answer to edit from it."""
     form, session = form_of(ctx), ctx.session
-    word = text.strip().casefold().rstrip(".!")
+    word = vocabulary.fold(text)
     name, arg = action if action is not None else (word, "")
     if name == "submit":
         return await _submit(ctx, session.data.get("draft", ""))
@@ -833,7 +840,7 @@ def _ask_cancel(ctx: Context) -> list[Reply]:
 
 def _at_cancel(ctx: Context, text: str, action: tuple[str, str] | None) -> list[Reply]:
     session = ctx.session
-    name = action[0] if action else text.strip().casefold().rstrip(".!")
+    name = action[0] if action else vocabulary.fold(text)
     if name in ("discard", *YES):
         _drop_draft(session)
         log.info("chat %s: notification draft cancelled", ctx.chat)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from bot import vocabulary
 from bot.conversation import Context, split_command
 from bot.replies import Button, Link, Reply
 from knowledge.search import words
@@ -31,16 +32,22 @@ NAME = "threshold"
 
 # What a typed message means, after folding case and punctuation ("Not sure!" -> "not sure").
 TYPED: dict[str, str] = {
-    **dict.fromkeys(("yes", "y", "yeah", "yep"), "yes"),
-    **dict.fromkeys(("no", "n", "nope"), "no"),
+    **dict.fromkeys(vocabulary.YES, "yes"),
+    **dict.fromkeys(vocabulary.NO, "no"),
     **dict.fromkeys(
         ("not sure", "unsure", "don t know", "dont know", "i don t know", "i m not sure"),
         "not sure",
     ),
-    **dict.fromkeys(("back", "go back", "previous"), "back"),
-    **dict.fromkeys(("cancel", "stop", "cancel check"), "cancel"),
+    **dict.fromkeys(vocabulary.BACK, "back"),
+    **dict.fromkeys((*vocabulary.CANCEL, "cancel check"), "cancel"),
     **dict.fromkeys(
-        ("help", "what does this mean", "what does that mean", "what does it mean", "explain"),
+        (
+            *vocabulary.HELP,
+            "what does this mean",
+            "what does that mean",
+            "what does it mean",
+            "explain",
+        ),
         "help",
     ),
 }
