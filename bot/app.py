@@ -110,7 +110,7 @@ async def build_assistant(settings: Settings, database: str | None = None) -> As
         storage,
         settings,
         # The fallback offers the hand-off to the partnership when email is configured.
-        free_text=handoff.with_offer(questions.respond),
+        free_text=notification.with_submitted(handoff.with_offer(questions.respond)),
         answerer=questions.answer_in_flow,
     )
     access = Access(registry)

@@ -40,7 +40,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import vocabulary
-from bot.conversation import Context, split_command
+from bot.conversation import Context, FreeText, split_command
 from bot.lifetimes import NOTIFY_FLOW
 from bot.mailer import eml_path
 from bot.numbers import pick_number
@@ -178,6 +178,19 @@ async def form_closed(ctx: Context, arg: str) -> list[Reply]:
             kind="form_closed",
         )
     ]
+
+
+def with_submitted(respond: FreeText) -> FreeText:
+    """`respond`, except that "submit" typed after a Submit names the reference it got, rather
+    than being matched as a question ("which one?")."""
+
+    async def respond_or_reference(ctx: Context, text: str) -> list[Reply]:
+        submitted = _submitted(ctx.session)
+        if submitted and vocabulary.fold(text) == "submit":
+            return [_already_submitted(list(submitted.values())[-1])]
+        return await respond(ctx, text)
+
+    return respond_or_reference
 
 
 # --- the flow ---------------------------------------------------------------------------------

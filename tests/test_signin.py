@@ -292,6 +292,8 @@ async def test_signed_in_slo_submits_and_the_board_gets_the_email(
     await chat.press("Submit")
     assert "submitted" in chat.text
     reference = chat.replies[-1].id
+    await chat.say("Submit.")  # typed after the button: the reference, not a "which one?" menu
+    assert f"already submitted. Its reference is {reference}" in chat.text
     [message] = await mailbox.new_messages()
     subject = str(message["Subject"])
     assert subject.startswith(f"{reference} · ") and subject.endswith(f" · {SLO_AGENCY}")
