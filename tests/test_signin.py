@@ -234,6 +234,9 @@ async def test_five_wrong_codes_lock_the_chat_for_fifteen_minutes(
     assert "sign-in is locked for this chat for 15 minutes" in chat.text
     await chat.say(code)  # the flow has ended: the right code is now just a message
     assert "signed in" not in chat.text
+    await chat.say(SLO)  # and so is the address
+    # Neither is a question the board could learn from, and both are personal: not kept.
+    assert await assistant.storage.unanswered() == []
     await chat.say("/notify")
     assert "locked for this chat for another 15 minutes" in chat.text
     clock.advance(14)
