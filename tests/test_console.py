@@ -85,7 +85,7 @@ def test_typed_answer_is_not_taken_for_a_button_number() -> None:
     buttons = tuple(Button(label, f"/form {label.lower()}") for label in ("Skip", "Back", "Help"))
     question = Reply("How old is the child?", buttons=buttons, expects_text=True)
     text, shown = render_all([question])
-    assert "[Skip]  [Back]  [Help]" in text and "[1]" not in text
+    assert "  [Skip]\n  [Back]\n  [Help]" in text and "[1]" not in text
     assert choose("3", shown, by_number=numbered([question])) is None
     assert choose("back", shown, by_number=numbered([question])) == "/form back"
     choice = Reply("Which?", buttons=buttons)
