@@ -200,9 +200,13 @@ class NotificationFlow:
     """Every message while a notification is open (see the module docstring for the steps)."""
 
     name = FLOW_NAME
+    title = "a notification draft"
     # /start is claimed so that coming back to the chat (a console restart sends it) shows the
     # draft in progress, not the greeting, whose numbered buttons a stray "1" would press.
     commands = frozenset((FORM_COMMAND, "/back", "/skip", "/cancel", "/help", "/start"))
+
+    async def current(self, ctx: Context) -> list[Reply]:
+        return _render(ctx)
 
     async def handle(self, ctx: Context, text: str) -> list[Reply]:
         replies = await self._handle(ctx, text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.conversation import Context, Flow
+from bot.conversation import Context, Described, Flow
 from bot.lifetimes import CODE_MINUTES
 from bot.numbers import counted
 from bot.replies import SUBMITTED, Reply
@@ -47,9 +47,14 @@ class PrivateFlow:
         self.inner = inner
         self.name = inner.name
         self.commands = inner.commands
+        self.title = getattr(inner, "title", "something else")
 
     async def handle(self, ctx: Context, text: str) -> list[Reply]:
         return mark_private(await self.inner.handle(ctx, text))
+
+    async def current(self, ctx: Context) -> list[Reply]:
+        inner = self.inner
+        return mark_private(await inner.current(ctx)) if isinstance(inner, Described) else []
 
 
 async def privacy(ctx: Context, arg: str) -> list[Reply]:

@@ -297,13 +297,7 @@ async def threshold(ctx: Context, arg: str) -> list[Reply]:
         return _act(ctx, question, action)
     if ctx.session.flow not in (None, NAME):
         # Starting over would throw away another flow's draft (a notification, say).
-        return [
-            Reply(
-                "You have something else in progress. Finish it, or type /cancel to stop it, "
-                "then type /threshold again.",
-                kind="threshold-busy",
-            )
-        ]
+        return await ctx.conversation.in_progress(ctx, "type /threshold again")
     if question is not None:
         return _start(ctx, f"Starting the check again from the first question.\n\n{INTRO}")
     return _start(ctx)

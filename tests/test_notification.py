@@ -861,3 +861,15 @@ async def test_start_at_the_intro_leaves_the_form_for_the_greeting(slo: Chat) ->
     assert slo.replies[-1].kind == "greeting"
     await slo.say("hello")
     assert "Hello!" in slo.text, "no form open any more"
+
+
+async def test_threshold_during_a_draft_says_what_is_in_progress_and_asks_again(
+    slo: Chat,
+) -> None:
+    await reach(slo, "child_initials")
+    question = slo.replies[-1].text
+    await slo.say("/threshold")
+    assert "You have a notification draft in progress" in slo.text
+    assert "/cancel" in slo.text and "/threshold again" in slo.text
+    assert question in slo.text  # the question it was at, asked again
+    assert slo.replies[-1].kind == "question"
