@@ -25,13 +25,13 @@ from pathlib import Path
 from bot.app import build_assistant
 from bot.console import render_all, run_console
 from bot.database import DatabaseError
+from bot.loading import load_all
 from bot.logs import setup_logging
 from bot.mailer import IDLE_POLL_SECONDS, refused_line
+from bot.numbers import counted
 from bot.replies import Incoming, Reply
 from bot.storage import Storage
-from config.registry import load_registry
 from config.settings import Settings, SettingsError, is_database_url, load_settings
-from knowledge.loader import load_knowledge
 from knowledge.validation import KnowledgeError
 
 NO_TOKEN_BANNER = (
@@ -132,18 +132,14 @@ def fraction(text: str) -> float:
 def check(settings: Settings) -> int:
     problems: list[str] = []
     try:
-        load_knowledge(settings.path(settings.knowledge_dir), semantic=False)
+        load_all(settings, semantic=False)
     except KnowledgeError as exc:
-        problems += exc.problems
-    try:
-        load_registry(settings.path(settings.registry_file))
-    except KnowledgeError as exc:
-        problems += exc.problems
+        problems = exc.problems
     for warning in warnings(settings):
         print(f"warning: {warning}", file=sys.stderr)
     if problems:
         print("\n".join(problems), file=sys.stderr)
-        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        print(f"{counted(len(problems), 'problem')} found.", file=sys.stderr)
         return 1
     print("Knowledge and configuration are valid.")
     return 0

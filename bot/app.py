@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.conversation import Conversation
+from bot.loading import load_all
 from bot.mailer import Outbox, make_transport
 from bot.retention import RetentionJob
 from bot.storage import Storage
-from config.registry import load_registry
 from config.settings import Settings
 from handlers import (
     admin,
@@ -26,13 +26,11 @@ from handlers import (
     threshold,
 )
 from handlers.signin import Access, SignIn
-from knowledge.loader import Knowledge, load_knowledge
+from knowledge.loader import Knowledge
 
 
 @dataclass
 class Assistant:
-    settings: Settings
-    knowledge: Knowledge
     storage: Storage
     conversation: Conversation
     # Built and wired here, started by the channel runner (main.py serve) with outbox.start().
@@ -41,6 +39,21 @@ class Assistant:
     access: Access
     # Started with the outbox by main.py serve(): deletes data past its retention period.
     retention: RetentionJob
+
+    # One source of truth: the conversation holds the knowledge and settings in use (/reload
+    # replaces its knowledge), and these read them there, so they can never be a stale copy.
+    @property
+    def knowledge(self) -> Knowledge:
+        return self.conversation.knowledge
+
+    @property
+    def settings(self) -> Settings:
+        return self.conversation.settings
+
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        # Tests change a setting on a built assistant: channel and core must both see it.
+        self.conversation.settings = settings
 
     async def close(self) -> None:
         await self.outbox.stop()  # before the database it writes to is closed
@@ -89,15 +102,15 @@ def wire(conversation: Conversation, access: Access) -> None:
 async def build_assistant(settings: Settings, database: str | None = None) -> Assistant:
     """Load and validate knowledge and the registry (raise KnowledgeError), open storage, wire
     the conversation. Chats signed in with an address no longer registered are signed out."""
-    knowledge = load_knowledge(settings.path(settings.knowledge_dir))
-    registry = load_registry(settings.path(settings.registry_file))
+    loaded = load_all(settings)
+    knowledge, registry = loaded.knowledge, loaded.registry
     storage = await Storage.open(database or settings.database_target())
     conversation = Conversation(
         knowledge,
         storage,
         settings,
         # The fallback offers the hand-off to the partnership when email is configured.
-        free_text=handoff.with_offer(questions.respond),
+        free_text=notification.with_submitted(handoff.with_offer(questions.respond)),
         answerer=questions.answer_in_flow,
     )
     access = Access(registry)
@@ -107,4 +120,4 @@ async def build_assistant(settings: Settings, database: str | None = None) -> As
     conversation.wake_outbox = outbox.wake
     outbox.admin_chats = lambda: access.admin_chats(storage)
     retention = RetentionJob(storage, settings)
-    return Assistant(settings, knowledge, storage, conversation, outbox, access, retention)
+    return Assistant(storage, conversation, outbox, access, retention)

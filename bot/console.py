@@ -28,11 +28,9 @@ def render(reply: Reply, number_from: int | None = 1) -> str:
     parts.append(reply.text)
     for link in reply.links:
         parts.append(f"Link: {link.label}: {link.url}")
-    if number_from is None:
-        parts.append("  " + "  ".join(f"[{button.label}]" for button in reply.buttons))
-    else:
-        for i, button in enumerate(reply.buttons, number_from):
-            parts.append(f"  [{i}] {button.label}")
+    # One style: a button per line, with its number when it may be chosen by number.
+    for i, button in enumerate(reply.buttons, number_from or 1):
+        parts.append(f"  [{i}] {button.label}" if number_from else f"  [{button.label}]")
     return "\n".join(parts)
 
 
@@ -67,12 +65,14 @@ def choose(text: str, buttons: Sequence[Button], by_number: bool = True) -> str 
 
 async def run_console(
     conversation: Conversation,
-    stdin: TextIO = sys.stdin,
-    stdout: TextIO = sys.stdout,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
     chat: str = "console:local",
     banner: str | None = None,
 ) -> None:
-    """Chat on stdin/stdout until end of input or "quit"."""
+    """Chat on stdin/stdout (the process's, by default) until end of input or "quit"."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
     loop = asyncio.get_running_loop()
 
     def say(text: str) -> None:

@@ -82,6 +82,16 @@ class Resumable(Protocol):
     async def resume(self, ctx: Context) -> list[Reply]: ...
 
 
+@runtime_checkable
+class Described(Protocol):
+    """A flow that can say what it is ("a notification draft") and ask its current step again,
+    for another command that must not throw it away (`Conversation.in_progress`)."""
+
+    title: str
+
+    async def current(self, ctx: Context) -> list[Reply]: ...
+
+
 def split_command(text: str) -> tuple[str, str]:
     """'/Report@SomeBot  pelka ' -> ('/report', 'pelka')."""
     head, _, arg = text.strip().partition(" ")
@@ -167,6 +177,16 @@ class Conversation:
 
     def add_flow(self, flow: Flow) -> None:
         self.flows[flow.name] = flow
+
+    async def in_progress(self, ctx: Context, then: str) -> list[Reply]:
+        """For a command that would discard the active flow: what is in progress, how to stop
+        it (`then`: what to do after), and the step it is at, asked again."""
+        flow = self.flows.get(ctx.session.flow or "")
+        what = flow.title if isinstance(flow, Described) else "something else"
+        text = f"You have {what} in progress. Finish it, or type /cancel to stop it, then {then}."
+        if not isinstance(flow, Described):
+            return [Reply(text, kind="busy")]
+        return [Reply(f"{text} Where you were:", kind="busy"), *await flow.current(ctx)]
 
     def replace_knowledge(self, knowledge: Knowledge) -> None:
         """Swap in a freshly validated knowledge base (/reload); conversations carry on."""

@@ -31,8 +31,9 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def setup_logging(settings: Settings, stream: TextIO = sys.stderr) -> logging.Handler:
-    handler = logging.StreamHandler(stream)
+def setup_logging(settings: Settings, stream: TextIO | None = None) -> logging.Handler:
+    # sys.stderr as it is at the call, not at import: a caller may have redirected it.
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets([settings.telegram_token, settings.smtp_password]))
     root = logging.getLogger()

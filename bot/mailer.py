@@ -47,6 +47,7 @@ import aiosmtplib
 
 from bot.background import BackgroundTask
 from bot.replies import Reply
+from config.addresses import is_email
 from config.settings import MailSettings, Secret, Settings, SmtpSettings
 
 if TYPE_CHECKING:  # storage and conversation import this module; avoid an import cycle
@@ -56,7 +57,6 @@ if TYPE_CHECKING:  # storage and conversation import this module; avoid an impor
 log = logging.getLogger(__name__)
 
 MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
-ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
 # aiosmtplib's timeout bounds each step (connect, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA); a whole
 # send is bounded by this many timeouts, and a claim outlives it by one more.
 SEND_DEADLINE_TIMEOUTS = 4
@@ -147,7 +147,7 @@ def make_message_id(local_part: str, domain: str, *, derived: bool = False) -> s
 def _address(value: str) -> Address:
     """One plain address ('name@example.org'); anything else (a list, a header) is refused."""
     value = value.strip()
-    if not ADDRESS.fullmatch(value):
+    if not is_email(value):  # the same rule as the registry and the form
         raise ValueError("not a single email address")
     try:
         return Address(addr_spec=value)

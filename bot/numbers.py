@@ -27,3 +27,8 @@ def pick_number(text: str, count: int) -> int | None:
     """`text` as a position 1..count (a numbered option), else None."""
     number = parse_number(text)
     return number if number is not None and 1 <= number <= count else None
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """'1 question', '15 minutes', '0 problems': a count and its noun, written properly."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"

@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 # The kind of the reply that confirms a submitted notification. A channel that can delete
 # messages (Telegram) clears the form's private messages when it sees it, and keeps this one.
 SUBMITTED = "submitted"
+# The kind of the reply confirming a question handed to the partnership; its id is the reference.
+HANDOFF_SENT = "handoff_sent"
+# Telegram carries at most this many bytes of a button's data (callback_data); longer data is
+# refused, so every flow keeps its button data within it.
+BUTTON_DATA_LIMIT = 64
 
 
 @dataclass(frozen=True)

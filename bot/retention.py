@@ -29,11 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.background import BackgroundTask
+from bot.lifetimes import CODE_MINUTES, NOTIFY_FLOW
 from bot.mailer import eml_file
 from bot.storage import Storage
 from config.settings import Settings
-from handlers.notification import purge_idle_drafts
-from handlers.signin import CODE_MINUTES
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
     content_before = now - retention.delivered_content_days * DAY
     removed = Removed(
         notification_contents=await storage.forget_delivered_content(content_before),
-        drafts=await purge_idle_drafts(storage, settings, now),
+        drafts=await storage.delete_idle_sessions(NOTIFY_FLOW, now - retention.draft_days * DAY),
         codes=await storage.delete_signin_codes(now - CODE_RECORD_DAYS * DAY),
         signin_emails=await storage.delete_signin_emails(now - CODE_MINUTES * 60),
         message_refs=await storage.forget_private_messages(now - MESSAGE_REF_DAYS * DAY),

@@ -42,14 +42,13 @@ from bot.app import Assistant
 from bot.metrics import Metrics
 from bot.numbers import is_ascii_digits
 from bot.private_messages import PrivateMessages
-from bot.replies import Incoming, Reply
-from handlers.reports import find_reports, report_facts, where_to_find
+from bot.replies import BUTTON_DATA_LIMIT, Incoming, Reply
 from knowledge.loader import Report
+from knowledge.report_lookup import find_reports, report_facts, where_to_find
 
 log = logging.getLogger(__name__)
 
 TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096 characters after entity parsing
-CALLBACK_LIMIT = 64  # bytes of callback_data Telegram accepts
 DELETE_LIMIT = 100  # message ids one deleteMessages call accepts
 COMMANDS_RETRY_MAX_SECONDS = 600.0
 ALLOWED_UPDATES = ["message", "callback_query", "inline_query"]
@@ -96,7 +95,7 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     rows = [[InlineKeyboardButton(link.label, url=link.url)] for link in reply.links]
     for button in reply.buttons:
         # Long data would be refused by Telegram; the label is accepted as typed text instead.
-        data = button.data if len(button.data.encode()) <= CALLBACK_LIMIT else button.label[:60]
+        data = button.data if len(button.data.encode()) <= BUTTON_DATA_LIMIT else button.label[:60]
         rows.append([InlineKeyboardButton(button.label, callback_data=data)])
     return InlineKeyboardMarkup(rows) if rows else None
 

@@ -8,10 +8,10 @@ Addresses are compared case-insensitively: people type their address in any case
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.addresses import is_email, phone_problem
 from knowledge.validation import (
     EntryReader,
     KnowledgeError,
@@ -23,19 +23,10 @@ from knowledge.validation import (
 
 __all__ = ["KnowledgeError", "Officer", "Registry", "is_email", "load_registry", "normal_email"]
 
-# Deliberately loose: the code email is the real test of an address; this only catches typos
-# such as a missing "@" or domain.
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-PHONE_CHARS = set("0123456789 +()-")
-
 
 def normal_email(value: str) -> str:
     """The form in which addresses are stored and compared."""
     return value.strip().lower()
-
-
-def is_email(value: str) -> bool:
-    return len(value) <= 254 and EMAIL.match(value.strip()) is not None
 
 
 @dataclass(frozen=True)
@@ -71,9 +62,9 @@ def _officer(reader: EntryReader) -> Officer:
     if email and not is_email(email):
         reader.add("email", f"not an email address: {email!r}")
     phone = reader.text("phone", required=False, max_length=30)
-    digits = sum(c.isdigit() for c in phone)
-    if phone and (not set(phone) <= PHONE_CHARS or not 7 <= digits <= 15):
-        reader.add("phone", f"not a phone number: {phone!r} (digits, spaces, + ( ) - only)")
+    problem = phone_problem(phone) if phone else None
+    if problem:
+        reader.add("phone", f"not a phone number: {phone!r}: {problem}")
     return Officer(
         id=reader.id,
         name=reader.text("name", max_length=120),

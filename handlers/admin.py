@@ -14,13 +14,13 @@ import logging
 import time
 
 from bot.conversation import Command, Context
+from bot.loading import load_all
 from bot.mailer import refused_line
+from bot.numbers import counted
 from bot.replies import Button, Reply
-from config.registry import load_registry
 from handlers.handoff import open_handoffs
 from handlers.notification import FLOW_NAME as NOTIFY_FLOW
 from handlers.signin import Access
-from knowledge.loader import load_knowledge
 from knowledge.validation import KnowledgeError
 
 log = logging.getLogger(__name__)
@@ -65,39 +65,32 @@ class Admin:
             Reply(
                 "\n".join(lines),
                 kind="unanswered",
-                title=f"The last {len(questions)} question(s) I could not answer, newest first",
+                title=f"The last {counted(len(questions), 'question')} I could not answer, "
+                "newest first",
             ),
             *handoffs,
         ]
 
     async def reload(self, ctx: Context, arg: str) -> list[Reply]:
         """/reload: re-read knowledge and registry; keep the old ones if either is invalid."""
-        settings = ctx.settings
-        problems: list[str] = []
         try:
-            # Parsing and indexing take seconds for a large catalogue: off the event loop, so
-            # other chats are answered meanwhile.
-            knowledge = await asyncio.to_thread(
-                load_knowledge, settings.path(settings.knowledge_dir)
-            )
+            # Parsing takes seconds for a large catalogue: off the event loop, so other chats are
+            # answered meanwhile (the names' vectors are then computed in the background too).
+            loaded = await asyncio.to_thread(load_all, ctx.settings)
         except KnowledgeError as exc:
-            problems += exc.problems
-        try:
-            registry = await asyncio.to_thread(load_registry, settings.path(settings.registry_file))
-        except KnowledgeError as exc:
-            problems += exc.problems
-        if problems:
-            log.warning("reload refused: %d problem(s)", len(problems))
+            problems = exc.problems
+            log.warning("reload refused: %s", counted(len(problems), "problem"))
             shown = problems[:PROBLEMS_SHOWN]
             more = len(problems) - len(shown)
             return [
                 Reply(
                     "\n".join(shown) + (f"\n...and {more} more (run `check`)." if more else ""),
                     kind="reload_failed",
-                    title=f"Nothing reloaded: {len(problems)} problem(s). The previous version "
-                    "stays in use.",
+                    title=f"Nothing reloaded: {counted(len(problems), 'problem')}. The previous "
+                    "version stays in use.",
                 )
             ]
+        knowledge, registry = loaded.knowledge, loaded.registry
         ctx.conversation.replace_knowledge(knowledge)
         signed_out = await self.access.use_registry(registry, ctx.storage)
         # This chat's own session is saved after we return: clear its draft here too, or the save
@@ -109,9 +102,9 @@ class Admin:
         return [
             Reply(
                 f"Reloaded: {len(knowledge.topics)} topics, {len(knowledge.reports)} reports; "
-                f"{len(registry.officers)} liaison officer(s), {len(registry.administrators)} "
-                f"administrator(s). Chats signed out because their address is no longer "
-                f"registered: {len(signed_out)}.",
+                f"{counted(len(registry.officers), 'liaison officer')}, "
+                f"{counted(len(registry.administrators), 'administrator')}. Chats signed out "
+                f"because their address is no longer registered: {len(signed_out)}.",
                 kind="reloaded",
             )
         ]
@@ -162,7 +155,7 @@ class Admin:
                 + "\n\nFix the cause (the mail server's settings, an address), then send one "
                 "again with /outbox retry REFERENCE.",
                 kind="outbox",
-                title=f"{len(refused)} email(s) refused by the mail server, newest first",
+                title=f"{counted(len(refused), 'email')} refused by the mail server, newest first",
                 buttons=tuple(
                     Button(f"Retry {item.human_reference}", f"/outbox retry {item.human_reference}")
                     for item in refused[:RETRY_BUTTONS]

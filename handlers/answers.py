@@ -14,8 +14,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot import vocabulary
 from bot.numbers import is_ascii_digits, pick_number
-from knowledge.form import Field, Form, Section
+from config.addresses import email_problem, phone_problem
+from knowledge.form import Field, Form
 
 Answer = str | list[str] | None
 
@@ -25,8 +27,6 @@ MONTHS = (
 ).split()
 DATE_EXAMPLE = "for example 03/02/2026 or 3 Feb 2026, or type today or yesterday"
 NOT_GIVEN = "Not given"
-YES_WORDS = frozenset(("yes", "y"))
-NO_WORDS = frozenset(("no", "n"))
 
 # [0-9], not \d: \d also matches digits of other scripts, which are not what a date means here.
 _NUMERIC = re.compile(r"^([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([0-9]{4}|[0-9]{2})$")
@@ -34,16 +34,11 @@ _ISO = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
 _NAMED = re.compile(
     r"^([0-9]{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([a-z]+)\.?,?\s+([0-9]{4}|[0-9]{2})$"
 )
-_PHONE_CHARS = re.compile(r"^\+?[0-9\s().\-]+$")
 # What an email cannot carry: lone surrogates (from undecodable input, e.g. a console in another
 # encoding) cannot be written as UTF-8 at all, and control characters (other than tab and line
 # breaks) can be refused by mail servers and mean nothing in an answer.
 _BROKEN = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# What mail systems accept unquoted (RFC 5322 dot-atom): stricter than the standard with quoting,
-# so that the board's email, copied to this address, cannot fail on an odd character.
-_EMAIL_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
-_DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$")
 
 
 class AnswerError(ValueError):
@@ -153,50 +148,19 @@ def check_date(field: Field, text: str, form: Form, answers: Mapping[str, Any], 
 
 
 def check_email(text: str) -> str:
-    """A plausible address: one @, a plain name before it, a dotted domain after, no spaces."""
-    value = text.strip()
-    example = "Please type it like name@agency.gov.uk."
-    if any(c.isspace() for c in value):
-        raise AnswerError(f"An email address has no spaces. {example}")
-    if value.count("@") != 1:
-        raise AnswerError(f"An email address has exactly one @. {example}")
-    local, domain = value.split("@")
-    if not local or len(local) > 64 or not _EMAIL_LOCAL.match(local):
-        raise AnswerError(
-            "The part before the @ can have letters, digits and . _ - + (no commas or "
-            f"brackets, and no dot at either end). {example}"
-        )
-    labels = domain.split(".")
-    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
-        raise AnswerError(
-            f"The part after the @ should be a domain such as agency.gov.uk. {example}"
-        )
-    return value
+    """One address mail can be sent to (config/addresses.py has the rule)."""
+    problem = email_problem(text)
+    if problem:
+        raise AnswerError(problem)
+    return text.strip()
 
 
 def check_phone(text: str) -> str:
-    """A UK number: digits and spaces (brackets and dashes allowed), 0 or +44, 10-11 digits."""
-    value = " ".join(text.split())
-    if not _PHONE_CHARS.match(value):
-        raise AnswerError(
-            "A phone number can only have digits, spaces and a leading +, for example 01234 567890."
-        )
-    digits = re.sub(r"[\s().\-]", "", value)
-    if digits.startswith("+44") or digits.startswith("0044"):
-        rest = digits[3:] if digits.startswith("+") else digits[4:]
-        national = "0" + rest.removeprefix("0")  # "+44 (0)1234 ..." writes the 0 in brackets
-    elif digits.startswith("+"):
-        raise AnswerError("Please give a UK number, starting with 0 or +44.")
-    elif digits.startswith("0"):
-        national = digits
-    else:
-        raise AnswerError("A UK number starts with 0 (or +44), for example 01234 567890.")
-    if not 10 <= len(national) <= 11:
-        raise AnswerError(
-            f"That number has {len(national)} digits; a UK number has 10 or 11, counting "
-            "the first 0. Please check it."
-        )
-    return value
+    """A UK number (config/addresses.py has the rule), its spaces tidied."""
+    problem = phone_problem(text)
+    if problem:
+        raise AnswerError(problem)
+    return " ".join(text.split())
 
 
 def check_length(field: Field, value: str) -> str:
@@ -213,23 +177,19 @@ def check_length(field: Field, value: str) -> str:
     return value
 
 
-def _fold(text: str) -> str:
-    return " ".join(text.casefold().strip().rstrip(".!").split())
-
-
 def pick_choice(field: Field, text: str) -> str | None:
     """The option meant by `text` (its label, any case, or its number), else None."""
-    typed = _fold(text)
+    typed = vocabulary.fold(text)
     options = field.options
     number = pick_number(typed, len(options))
     if number is not None:
         return options[number - 1]
     if field.type == "yes_no":
-        if typed in YES_WORDS:
+        if typed in vocabulary.YES:
             return "Yes"
-        if typed in NO_WORDS:
+        if typed in vocabulary.NO:
             return "No"
-    return next((o for o in options if _fold(o) == typed), None)
+    return next((o for o in options if vocabulary.fold(o) == typed), None)
 
 
 def pick_choices(field: Field, text: str) -> list[str]:
@@ -307,19 +267,3 @@ def show_answer(field: Field, value: Any) -> str:
         except ValueError:
             return str(value)
     return str(value)
-
-
-def answers_by_section(
-    form: Form, answers: Mapping[str, Any]
-) -> list[tuple[Section, list[tuple[Field, str]]]]:
-    """Each field that applies with its answer shown, by section (for the summary and email)."""
-    grouped = []
-    for section in form.sections:
-        rows = [
-            (f, show_answer(f, answers.get(f.id)))
-            for f in section.fields
-            if form.applies(f, answers)
-        ]
-        if rows:
-            grouped.append((section, rows))
-    return grouped

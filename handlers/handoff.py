@@ -14,8 +14,8 @@ import secrets
 import time
 
 from bot.conversation import Context, FreeText
-from bot.mailer import OutgoingEmail
-from bot.replies import Button, Reply
+from bot.email.handoff_mail import channel_name, partnership_email
+from bot.replies import HANDOFF_SENT, Button, Reply
 from bot.storage import Handoff
 from config.settings import Settings
 
@@ -25,16 +25,11 @@ BUTTON = "Ask the partnership"
 QUESTION_KEY = "handoff_question"  # session data: the last unanswered question
 MAX_QUESTION = 1500
 SEND, CANCEL = "send", "cancel"
-SENT_KIND = "handoff_sent"  # the reply confirming a hand-off; its id is the reference
+SENT_KIND = HANDOFF_SENT  # the reply confirming a hand-off; its id is the reference
 
 
 def available(settings: Settings) -> bool:
     return settings.email is not None
-
-
-def partnership_address(settings: Settings) -> str:
-    configured = settings.email.handoff_address if settings.email else ""
-    return configured or settings.board.contact_email
 
 
 def with_offer(respond: FreeText) -> FreeText:
@@ -145,45 +140,6 @@ async def send(ctx: Context, question: str) -> Handoff:
     await ctx.storage.audit("handoff_sent", ctx.chat, reference=handoff.reference)
     ctx.conversation.wake_outbox()
     return handoff
-
-
-def channel_name(chat: str) -> str:
-    return {"telegram": "Telegram", "email": "email", "console": "the console chat"}.get(
-        chat.partition(":")[0], "chat"
-    )
-
-
-def partnership_email(
-    settings: Settings, handoff: Handoff, reminder: bool = False
-) -> OutgoingEmail:
-    """The question as the partnership receives it; staff answer by replying."""
-    asked = time.strftime("%d %b %Y %H:%M", time.localtime(handoff.created_at))
-    lead = "REMINDER: this question has not been answered yet.\n\n" if reminder else ""
-    text = (
-        f"{lead}A practitioner asked the assistant a question it could not answer, and asked "
-        f"for it to be passed to the partnership (through {channel_name(handoff.chat)}, "
-        f"{asked}).\n\nQuestion {handoff.reference}:\n\n{handoff.question}\n\n"
-        "To answer, reply to this email and keep the reference in the subject. Only the new "
-        "text of your reply is passed on (quoted text and signature are removed), marked as "
-        "coming from the partnership's staff. The person was asked to leave out any child's "
-        "details; if the question holds some, please do not repeat them.\n"
-    )
-    subject = f"Question for the partnership {handoff.reference}"
-    from_address = settings.mail.from_address
-    return OutgoingEmail(
-        to=(partnership_address(settings),),
-        subject=f"Reminder: {subject}" if reminder else subject,
-        text=text,
-        html=None,
-        message_id=(
-            handoff.message_id.replace(handoff.reference, f"{handoff.reference}.reminder", 1)
-            if reminder
-            else handoff.message_id
-        ),
-        reply_to=from_address,
-        in_reply_to=handoff.message_id if reminder else None,
-        references=(handoff.message_id,) if reminder else (),
-    )
 
 
 async def open_handoffs(ctx: Context) -> list[Reply]:

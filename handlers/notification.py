@@ -39,12 +39,13 @@ import time
 from datetime import datetime
 from typing import Any
 
-from bot.conversation import Context, split_command
+from bot import vocabulary
+from bot.conversation import Context, FreeText, split_command
+from bot.lifetimes import NOTIFY_FLOW
 from bot.mailer import eml_path
 from bot.numbers import pick_number
-from bot.replies import SUBMITTED, Button, Reply
-from bot.storage import Session, Storage
-from config.settings import Settings
+from bot.replies import BUTTON_DATA_LIMIT, SUBMITTED, Button, Reply
+from bot.storage import Session
 from handlers import safety
 from handlers.answers import (
     UK,
@@ -60,7 +61,7 @@ from knowledge.form import CHOICE_TYPES, Field, Form
 
 log = logging.getLogger(__name__)
 
-FLOW_NAME = "notify"
+FLOW_NAME = NOTIFY_FLOW
 FORM_COMMAND = "/form"
 DAY = 86400.0
 KEEP_SUBMITTED = 5  # how many submitted drafts a chat remembers for stale Submit buttons
@@ -70,9 +71,15 @@ INTRO, SUMMARY, CHOOSE_EDIT, CANCEL, RESUME = "intro", "summary", "edit", "cance
 RESUME_AFTER_SECONDS = 3600.0
 ASK, CONFIRM = "ask:", "confirm:"
 
-CONTROL_WORDS = frozenset(("back", "skip", "help", "cancel"))
-YES = frozenset(("yes", "y", "yes please", "correct"))
-NO = frozenset(("no", "n", "change", "change it"))
+# Typed at any question: the words themselves are bot/vocabulary.py's.
+CONTROL_WORDS = {
+    **dict.fromkeys(vocabulary.BACK, "back"),
+    **dict.fromkeys(vocabulary.SKIP, "skip"),
+    **dict.fromkeys(vocabulary.HELP, "help"),
+    **dict.fromkeys(vocabulary.CANCEL, "cancel"),
+}
+YES = vocabulary.YES
+NO = vocabulary.NO | {"change", "change it"}  # at a pre-filled answer: change it
 QUESTION_STARTS = frozenset("what what's whats who how when why is does can".split())
 # A long answer that happens to start with "What" is an answer, not a question.
 QUESTION_MAX_WORDS = 15
@@ -102,11 +109,6 @@ def form_of(ctx: Context) -> Form:
             return filtered
     _CACHED[:] = [(form, identity, form.with_identity(identity))]
     return _CACHED[0][2]
-
-
-async def notify(ctx: Context, arg: str) -> list[Reply]:
-    """/notify: the intro, or the offer to continue a draft."""
-    return await start(ctx)
 
 
 async def start(ctx: Context, prefill: dict[str, str] | None = None) -> list[Reply]:
@@ -178,9 +180,17 @@ async def form_closed(ctx: Context, arg: str) -> list[Reply]:
     ]
 
 
-async def purge_idle_drafts(storage: Storage, settings: Settings, now: float) -> int:
-    """Delete drafts untouched for retention.draft_days; returns how many."""
-    return await storage.delete_idle_sessions(FLOW_NAME, now - settings.retention.draft_days * DAY)
+def with_submitted(respond: FreeText) -> FreeText:
+    """`respond`, except that "submit" typed after a Submit names the reference it got, rather
+    than being matched as a question ("which one?")."""
+
+    async def respond_or_reference(ctx: Context, text: str) -> list[Reply]:
+        submitted = _submitted(ctx.session)
+        if submitted and vocabulary.fold(text) == "submit":
+            return [_already_submitted(list(submitted.values())[-1])]
+        return await respond(ctx, text)
+
+    return respond_or_reference
 
 
 # --- the flow ---------------------------------------------------------------------------------
@@ -190,9 +200,13 @@ class NotificationFlow:
     """Every message while a notification is open (see the module docstring for the steps)."""
 
     name = FLOW_NAME
+    title = "a notification draft"
     # /start is claimed so that coming back to the chat (a console restart sends it) shows the
     # draft in progress, not the greeting, whose numbered buttons a stray "1" would press.
     commands = frozenset((FORM_COMMAND, "/back", "/skip", "/cancel", "/help", "/start"))
+
+    async def current(self, ctx: Context) -> list[Reply]:
+        return _render(ctx)
 
     async def handle(self, ctx: Context, text: str) -> list[Reply]:
         replies = await self._handle(ctx, text)
@@ -261,8 +275,8 @@ def _action(text: str) -> tuple[str, str] | None:
             action, _, rest = arg.partition(" ")
             return action.lower(), rest.strip()
         return name.lstrip("/"), arg
-    word = stripped.casefold().rstrip(".!")
-    return (word, "") if word in CONTROL_WORDS else None
+    word = vocabulary.fold(stripped)
+    return (CONTROL_WORDS[word], "") if word in CONTROL_WORDS else None
 
 
 # --- state helpers ----------------------------------------------------------------------------
@@ -440,8 +454,8 @@ def _progress(form: Form, field: Field, answers: dict[str, Any]) -> str:
 
 
 def _choice_data(option: str, number: int) -> str:
-    # Telegram carries at most 64 bytes of button data; the option's number is accepted too.
-    return option if len(option.encode()) <= 64 else str(number)
+    # Longer button data is not carried (Telegram); the option's number is accepted too.
+    return option if len(option.encode()) <= BUTTON_DATA_LIMIT else str(number)
 
 
 def question_reply(form: Form, field: Field, session: Session) -> Reply:
@@ -651,7 +665,7 @@ async def _knowledge_answer(ctx: Context, text: str) -> list[Reply] | None:
 
 
 async def _at_intro(ctx: Context, text: str, action: tuple[str, str] | None) -> list[Reply]:
-    name = action[0] if action else text.strip().casefold().rstrip(".!")
+    name = action[0] if action else vocabulary.fold(text)
     if name == "start":
         return _begin(ctx)
     if name == "help":
@@ -740,7 +754,7 @@ async def _at_confirm(
     ctx: Context, field: Field, text: str, action: tuple[str, str] | None
 ) -> list[Reply]:
     """A pre-filled answer: Yes stores it, Change asks the question, anything else answers it."""
-    name = action[0] if action else text.strip().casefold().rstrip(".!")
+    name = action[0] if action else vocabulary.fold(text)
     if name in ("confirm", *YES):
         value = ctx.session.data.get("prefill", {}).get(field.id, "")
         try:
@@ -767,7 +781,7 @@ def _edit(ctx: Context, field_id: str) -> list[Reply]:
 async def _at_summary(ctx: Context, text: str, action: tuple[str, str] | None) -> list[Reply]:
     """The summary, or choosing the answer to edit from it."""
     form, session = form_of(ctx), ctx.session
-    word = text.strip().casefold().rstrip(".!")
+    word = vocabulary.fold(text)
     name, arg = action if action is not None else (word, "")
     if name == "submit":
         return await _submit(ctx, session.data.get("draft", ""))
@@ -843,7 +857,7 @@ def _ask_cancel(ctx: Context) -> list[Reply]:
 
 def _at_cancel(ctx: Context, text: str, action: tuple[str, str] | None) -> list[Reply]:
     session = ctx.session
-    name = action[0] if action else text.strip().casefold().rstrip(".!")
+    name = action[0] if action else vocabulary.fold(text)
     if name in ("discard", *YES):
         _drop_draft(session)
         log.info("chat %s: notification draft cancelled", ctx.chat)

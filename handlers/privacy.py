@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.conversation import Context, Flow
+from bot.conversation import Context, Described, Flow
+from bot.lifetimes import CODE_MINUTES
+from bot.numbers import counted
 from bot.replies import SUBMITTED, Reply
 from config.settings import Settings
 from handlers.answers import show_days
@@ -45,9 +47,14 @@ class PrivateFlow:
         self.inner = inner
         self.name = inner.name
         self.commands = inner.commands
+        self.title = getattr(inner, "title", "something else")
 
     async def handle(self, ctx: Context, text: str) -> list[Reply]:
         return mark_private(await self.inner.handle(ctx, text))
+
+    async def current(self, ctx: Context) -> list[Reply]:
+        inner = self.inner
+        return mark_private(await inner.current(ctx)) if isinstance(inner, Described) else []
 
 
 async def privacy(ctx: Context, arg: str) -> list[Reply]:
@@ -73,7 +80,7 @@ async def privacy(ctx: Context, arg: str) -> list[Reply]:
             "- Sign-in (Liaison Officers and board staff only): your work email address, linked "
             "to this chat until you type /signout or the board removes you from its list. The "
             "one-time code is stored only in scrambled (hashed) form, works once and expires "
-            "after 10 minutes.\n"
+            f"after {counted(CODE_MINUTES, 'minute')}.\n"
             f"- About the child, the notification form asks {_child_data(settings)}\n"
             "- A notification you are filling in (a draft) is saved as you go, so nothing is "
             f"lost. A draft left untouched for {show_days(retention.draft_days)} is deleted, and "

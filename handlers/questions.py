@@ -7,8 +7,10 @@ import re
 from collections.abc import Iterable
 
 from bot.conversation import Context
+from bot.numbers import is_ascii_digits
 from bot.redaction import redact
-from bot.replies import Button, Link, Reply
+from bot.replies import BUTTON_DATA_LIMIT, Button, Link, Reply
+from config.addresses import is_email
 from config.settings import Settings
 from handlers.reports import REPORT_WORDS, confirm_report, not_in_catalogue, report_reply
 from handlers.safety import contact_lines, safety_line
@@ -62,23 +64,11 @@ def _related_buttons(knowledge: Knowledge, topic: Topic) -> tuple[Button, ...]:
     )
 
 
-DEFINITION_STARTS = (
-    "what is",
-    "what s",
-    "whats",
-    "what are",
-    "what does",
-    "define",
-    "explain",
-    "meaning of",
-    "definition of",
-    "who is",
-    "who are",
-)
-
-
-def asks_for_definition(text: str) -> bool:
-    return " ".join(words(text)).startswith(DEFINITION_STARTS)
+def worth_recording(text: str) -> bool:
+    """Whether an unanswered message is a question worth keeping. A code or an address typed
+    after sign-in has ended (locked, or rate-limited) teaches the board nothing: not kept."""
+    typed = text.strip()
+    return not (is_ascii_digits(typed) or is_email(typed))
 
 
 def asks_for_document(text: str) -> bool:
@@ -152,7 +142,8 @@ async def respond(ctx: Context, text: str) -> list[Reply]:
     if decision.outcome == "choices":
         return [choices_reply(ctx, list(decision.ids))]
     # Kept for the partnership to see what is missing, without names or other personal data.
-    await ctx.storage.record_unanswered(ctx.chat, redact(text))
+    if worth_recording(text):
+        await ctx.storage.record_unanswered(ctx.chat, redact(text))
     if asks_for_document(text):
         reply = not_in_catalogue(ctx)
         # Every "I don't have that" ends with the safety route, a document request included.
@@ -174,7 +165,6 @@ def fallback_reply(ctx: Context) -> Reply:
 
 
 NOT_MEANT = "Not what you meant?"
-CALLBACK_BYTES = 64  # what Telegram carries as a button's data: longer data is not sent
 
 
 def with_alternatives(ctx: Context, reply: Reply, others: Iterable[str]) -> Reply:
@@ -193,7 +183,7 @@ def with_alternatives(ctx: Context, reply: Reply, others: Iterable[str]) -> Repl
     data = "/others"
     fitted: list[str] = []
     for entry_id in rest:
-        if len(f"{data} {entry_id}".encode()) > CALLBACK_BYTES:
+        if len(f"{data} {entry_id}".encode()) > BUTTON_DATA_LIMIT:
             break
         data = f"{data} {entry_id}"
         fitted.append(entry_id)

@@ -7,8 +7,9 @@ from urllib.parse import urlparse
 
 from bot.conversation import Context
 from bot.replies import Button, Link, Reply
-from knowledge.loader import Knowledge, Report
-from knowledge.search import SUGGEST_CUTOFF, choices_of
+from knowledge.loader import Report
+from knowledge.report_lookup import report_facts
+from knowledge.search import choices_of
 
 # A request with one of these words that matches nothing is a request for a document.
 REPORT_WORDS = frozenset(
@@ -17,23 +18,6 @@ REPORT_WORDS = frozenset(
         "documents presentation paper"
     ).split()
 )
-
-INLINE_LIMIT = 10  # documents listed for one inline query (Telegram accepts up to 50)
-
-
-def report_facts(report: Report) -> str:
-    """'Full report, 2013, Coventry Safeguarding Children Board': what, when and whose."""
-    return ", ".join(str(x) for x in (report.kind.capitalize(), report.year, report.area) if x)
-
-
-def where_to_find(report: Report, contact_email: str) -> str:
-    """The document's address (saying so when it is only news about it), or, when none is
-    known, who to ask for a copy."""
-    if report.url and report.link == "coverage":
-        return f"News coverage, not the document itself: {report.url}"
-    if report.url:
-        return report.url
-    return f"No public copy is known: ask the partnership for one at {contact_email}."
 
 
 def host_of(url: str) -> str:
@@ -102,23 +86,6 @@ def not_in_catalogue(ctx: Context) -> Reply:
         links=(Link("NSPCC national case review repository", board.case_review_repository),),
         buttons=(Button("Browse the partnership's reports", "/reports"), Button("Help", "/help")),
     )
-
-
-def find_reports(knowledge: Knowledge, text: str, limit: int = INLINE_LIMIT) -> list[Report]:
-    """The documents `text` may mean, best first: those the matcher would answer or offer.
-
-    Topics and actions never appear, and text that fits no document closely enough gives none:
-    a list of near misses would invite a wrong link. Empty text gives none either.
-    """
-    result = knowledge.index.search(text)
-    if result.decision is None:
-        return []
-    found = [
-        knowledge.reports[m.id]
-        for m in result.matches
-        if m.score >= SUGGEST_CUTOFF and m.id in knowledge.reports
-    ]
-    return found[:limit]
 
 
 def confirm_report(ctx: Context, report: Report) -> Reply:

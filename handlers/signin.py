@@ -18,8 +18,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.conversation import Command, Context
+from bot.lifetimes import CODE_MINUTES
 from bot.mailer import OutgoingEmail, make_message_id, message_id_domain
-from bot.numbers import is_ascii_digits
+from bot.numbers import counted, is_ascii_digits
 from bot.replies import Button, Reply
 from bot.storage import SigninCode, Storage
 from config.registry import Officer, Registry, is_email, normal_email
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 
 NAME = "signin"
 CODE_DIGITS = 6
-CODE_MINUTES = 10
 MAX_FAILURES = 5
 LOCKOUT_MINUTES = 15
 # Codes one chat may ask for in an hour, whether the address is registered or not (the same
@@ -128,7 +128,8 @@ class Access:
 
 def lockout_reply(ctx: Context, minutes: int) -> Reply:
     return Reply(
-        f"Sign-in is locked for this chat for another {minutes} minute(s), after too many wrong "
+        f"Sign-in is locked for this chat for another {counted(minutes, 'minute')}, after too "
+        "many wrong "
         "codes. You can still ask me questions meanwhile. If you need help, contact the board at "
         f"{ctx.settings.board.contact_email}.",
         kind="signin_locked",

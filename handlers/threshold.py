@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from bot import vocabulary
 from bot.conversation import Context, split_command
 from bot.replies import Button, Link, Reply
 from knowledge.search import words
@@ -31,16 +32,22 @@ NAME = "threshold"
 
 # What a typed message means, after folding case and punctuation ("Not sure!" -> "not sure").
 TYPED: dict[str, str] = {
-    **dict.fromkeys(("yes", "y", "yeah", "yep"), "yes"),
-    **dict.fromkeys(("no", "n", "nope"), "no"),
+    **dict.fromkeys(vocabulary.YES, "yes"),
+    **dict.fromkeys(vocabulary.NO, "no"),
     **dict.fromkeys(
         ("not sure", "unsure", "don t know", "dont know", "i don t know", "i m not sure"),
         "not sure",
     ),
-    **dict.fromkeys(("back", "go back", "previous"), "back"),
-    **dict.fromkeys(("cancel", "stop", "cancel check"), "cancel"),
+    **dict.fromkeys(vocabulary.BACK, "back"),
+    **dict.fromkeys((*vocabulary.CANCEL, "cancel check"), "cancel"),
     **dict.fromkeys(
-        ("help", "what does this mean", "what does that mean", "what does it mean", "explain"),
+        (
+            *vocabulary.HELP,
+            "what does this mean",
+            "what does that mean",
+            "what does it mean",
+            "explain",
+        ),
         "help",
     ),
 }
@@ -290,13 +297,7 @@ async def threshold(ctx: Context, arg: str) -> list[Reply]:
         return _act(ctx, question, action)
     if ctx.session.flow not in (None, NAME):
         # Starting over would throw away another flow's draft (a notification, say).
-        return [
-            Reply(
-                "You have something else in progress. Finish it, or type /cancel to stop it, "
-                "then type /threshold again.",
-                kind="threshold-busy",
-            )
-        ]
+        return await ctx.conversation.in_progress(ctx, "type /threshold again")
     if question is not None:
         return _start(ctx, f"Starting the check again from the first question.\n\n{INTRO}")
     return _start(ctx)

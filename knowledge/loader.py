@@ -6,6 +6,7 @@ raises KnowledgeError if there is any, so the assistant never starts on a half-v
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,10 +122,6 @@ class Knowledge:
     urgent: UrgentDetector
     # Topics' and actions' names by meaning; its vectors are computed in the background.
     semantic: SemanticIndex = field(default_factory=lambda: SemanticIndex(()))
-
-    def title_of(self, entry_id: str) -> str:
-        entry = self.topics.get(entry_id) or self.reports.get(entry_id)
-        return entry.title if entry else entry_id
 
     def comparison(self, first: str, second: str) -> str | None:
         """The note on how two topics differ, written under either of them, or None."""
@@ -347,11 +344,37 @@ def build_semantic(topics: dict[str, Topic], actions: dict[str, Action]) -> Sema
     return SemanticIndex(entries)
 
 
+# The test suite builds over a thousand assistants on a handful of directories. It sets this to
+# a dict so that a directory whose files are unchanged is parsed and embedded once (a Knowledge is
+# frozen, so sharing it is safe). None in production: /reload must read the files again.
+shared: dict[str, Knowledge] | None = None
+
+
+def content_key(directory: Path) -> str:
+    """A digest of every file under `directory`, names and bytes: equal keys, equal knowledge."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def load_knowledge(directory: Path, semantic: bool = True) -> Knowledge:
     """Load and validate every knowledge file in `directory`; raise KnowledgeError if invalid.
 
     With `semantic`, the names' vectors start being computed in the background straight away
     (`check` has no use for them)."""
+    if shared is None:
+        return _load_knowledge(directory, semantic)
+    key = content_key(directory)
+    if key not in shared:
+        shared[key] = _load_knowledge(directory, semantic=False)
+    knowledge = shared[key]
+    if semantic:
+        knowledge.semantic.start()
+    return knowledge
+
+
+def _load_knowledge(directory: Path, semantic: bool) -> Knowledge:
     problems = Problems()
     topics = _load_topics(directory, problems)
     groups, reports = _load_reports(directory, problems)

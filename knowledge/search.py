@@ -548,10 +548,12 @@ class _DeletionIndex:
 
     def __init__(self, vocabulary: Iterable[str]) -> None:
         index: dict[str, str | list[str]] = {}
+        self._longest = 0
         for word in vocabulary:
             # A typo target is at most two letters shorter than a query word of four or more.
             if len(word) < 2 or word.isdigit():
                 continue
+            self._longest = max(self._longest, len(word))
             for key in _deletions(word):
                 found = index.get(key)
                 if found is None:
@@ -563,6 +565,10 @@ class _DeletionIndex:
         self._index = index
 
     def lookup(self, token: str, cutoff: float) -> dict[str, float]:
+        if len(token) > self._longest + 2:
+            # Two deletions cannot bring it down to any known word's length. Without this, a
+            # pasted 100,000-letter "word" would cost minutes of deletions (quadratic).
+            return {}
         candidates = self._candidates(_deletions(token))
         if not candidates and len(token) >= LONG_WORD:
             # A long word may hold two slips; its two-letter deletions reach words that differ

@@ -101,11 +101,6 @@ class UrgentDetector:
     signals: tuple[str, ...] = ()
     meaning_kind: Kind | None = None
 
-    def groups_in(self, text: str) -> list[str]:
-        """The names of the groups that match somewhere in `text` (for tuning the file)."""
-        said = " ".join(message_words(text))
-        return [name for name, pattern in self.groups.items() if pattern.search(said)]
-
     def kinds_of(self, text: str) -> list[Kind]:
         """Every kind of concern the message shows, in priority order (empty: not urgent)."""
         said = " ".join(message_words(text))

@@ -33,8 +33,13 @@ class Source:
 class Problems:
     def __init__(self) -> None:
         self.items: list[str] = []
+        # Files that could not be read or parsed: that one problem says it all, so what the
+        # readers of their (missing) content find ("expected a list") is not added to it.
+        self.unreadable: set[str] = set()
 
     def add(self, file: str, entry: str, field: str, what: str) -> None:
+        if file in self.unreadable:
+            return
         self.items.append(f"{file}: {entry}: {field}: {what}")
 
     def raise_if_any(self) -> None:
@@ -53,10 +58,12 @@ def load_yaml(path: Path, problems: Problems) -> Any:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except FileNotFoundError:
         problems.add(path.name, "-", "-", "file not found")
+        problems.unreadable.add(path.name)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "-"
         problems.add(path.name, where, "-", f"not valid YAML: {getattr(exc, 'problem', exc)}")
+        problems.unreadable.add(path.name)
     return None
 
 

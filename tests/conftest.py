@@ -14,6 +14,7 @@ import pytest
 from bot.app import Assistant, build_assistant
 from bot.replies import Button, Incoming, Reply
 from config.settings import Settings
+from knowledge import loader
 from tests.postgres_support import (
     NO_SERVER,
     Cluster,
@@ -22,6 +23,11 @@ from tests.postgres_support import (
     unavailable,
 )
 from tests.telegram_support import FakeBotApi, TelegramHarness, start_harness
+
+# One parsed (and embedded) knowledge base per directory content for the whole run: parsing the
+# shipped YAML for each of a thousand tests was most of the suite's time. Knowledge is frozen, so
+# no test can change what another reads; a test that edits a copy gets its own (new content).
+loader.shared = {}
 
 
 @pytest.fixture

@@ -163,7 +163,8 @@ async def test_reload_does_not_hold_up_other_chats(
     import threading
 
     import handlers.admin
-    from knowledge.loader import load_knowledge
+    from bot.loading import Loaded, load_all
+    from config.settings import Settings
     from tests.conftest import Chat
     from tests.signin_support import Mailbox, sign_in
 
@@ -171,13 +172,13 @@ async def test_reload_does_not_hold_up_other_chats(
     await sign_in(admin, Mailbox(assistant), "board.admin@example.org")
     parsing, finish = threading.Event(), threading.Event()
 
-    def slow_load(directory: Path) -> object:
+    def slow_load(settings: Settings) -> Loaded:
         parsing.set()
         # On the event loop this would freeze every chat until the test gave up.
         assert finish.wait(timeout=10), "the loop was blocked while parsing"
-        return load_knowledge(directory)
+        return load_all(settings)
 
-    monkeypatch.setattr(handlers.admin, "load_knowledge", slow_load)
+    monkeypatch.setattr(handlers.admin, "load_all", slow_load)
     reload = asyncio.create_task(admin.say("/reload"))
     await wait_for(parsing.is_set, "the reload to start parsing")
     other = Chat(assistant, "test:other")

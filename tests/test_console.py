@@ -1,15 +1,16 @@
-"""The console chat and `ask`, run as a user runs them: `python main.py ...` in a subprocess."""
+"""The console chat and `ask`, run as a user runs them: `python main.py ...` (in this process,
+through `main(argv)`, but for the first, which starts a real one)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from tests.cli import run_main
+from tests.cli import run_main, run_main_subprocess
 
 
 def test_no_token_starts_console_with_banner(tmp_path: Path) -> None:
-    result = run_main(tmp_path, stdin="what's a SILP?\nquit\n")
+    result = run_main_subprocess(tmp_path, stdin="what's a SILP?\nquit\n")
     assert result.returncode == 0, result.stderr
     first_line = result.stdout.splitlines()[0]
     assert "TELEGRAM_BOT_TOKEN" in first_line
@@ -84,7 +85,7 @@ def test_typed_answer_is_not_taken_for_a_button_number() -> None:
     buttons = tuple(Button(label, f"/form {label.lower()}") for label in ("Skip", "Back", "Help"))
     question = Reply("How old is the child?", buttons=buttons, expects_text=True)
     text, shown = render_all([question])
-    assert "[Skip]  [Back]  [Help]" in text and "[1]" not in text
+    assert "  [Skip]\n  [Back]\n  [Help]" in text and "[1]" not in text
     assert choose("3", shown, by_number=numbered([question])) is None
     assert choose("back", shown, by_number=numbered([question])) == "/form back"
     choice = Reply("Which?", buttons=buttons)

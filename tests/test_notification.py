@@ -30,10 +30,10 @@ import pytest
 from bot.app import Assistant, build_assistant
 from bot.console import run_console
 from bot.replies import Incoming
+from bot.retention import apply_retention
 from bot.storage import Storage
 from config.settings import ROOT, Settings
 from handlers.answers import show_date, uk_today
-from handlers.notification import purge_idle_drafts
 from tests.conftest import Chat
 from tests.form_fixture import knowledge_with_fixture_form
 from tests.signin_support import REGISTRY, SLO, SLO_AGENCY, SLO_NAME
@@ -542,13 +542,13 @@ async def test_purge_deletes_only_idle_drafts(assistant: Assistant) -> None:
         await reach(chat, "child_initials")
     now = time.time()
     later = now + 6 * 86400
-    assert await purge_idle_drafts(assistant.storage, assistant.settings, later) == 0
+    assert (await apply_retention(assistant.storage, assistant.settings, later)).drafts == 0
     await fresh.say(INITIALS)  # touched: idle for less than 7 days at `much_later`
     await assistant.storage.db.execute(
         "UPDATE sessions SET updated_at = ? WHERE chat = ?", (now - 86400, old.chat)
     )
     much_later = now + 6.5 * 86400
-    assert await purge_idle_drafts(assistant.storage, assistant.settings, much_later) == 1
+    assert (await apply_retention(assistant.storage, assistant.settings, much_later)).drafts == 1
     assert (await assistant.storage.load_session(old.chat)).flow is None
     answers = (await assistant.storage.load_session(fresh.chat)).data["answers"]
     assert answers["child_initials"] == INITIALS
@@ -862,3 +862,15 @@ async def test_start_at_the_intro_leaves_the_form_for_the_greeting(slo: Chat) ->
     assert slo.replies[-1].kind == "greeting"
     await slo.say("hello")
     assert "Hello!" in slo.text, "no form open any more"
+
+
+async def test_threshold_during_a_draft_says_what_is_in_progress_and_asks_again(
+    slo: Chat,
+) -> None:
+    await reach(slo, "child_initials")
+    question = slo.replies[-1].text
+    await slo.say("/threshold")
+    assert "You have a notification draft in progress" in slo.text
+    assert "/cancel" in slo.text and "/threshold again" in slo.text
+    assert question in slo.text  # the question it was at, asked again
+    assert slo.replies[-1].kind == "question"

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.telegram import inline_article
-from handlers.reports import find_reports
 from knowledge.loader import Knowledge, Report, load_knowledge
+from knowledge.report_lookup import find_reports
 from knowledge.search import SUGGEST_CUTOFF, SearchIndex
 from tests.conftest import Chat
 from tests.telegram_support import TelegramHarness, buttons_of

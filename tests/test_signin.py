@@ -4,11 +4,13 @@ files, time moved by a test clock, the registry a YAML file the test writes and 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import sqlite3
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 import main
 from bot.app import Assistant, build_assistant
@@ -232,11 +234,14 @@ async def test_five_wrong_codes_lock_the_chat_for_fifteen_minutes(
     assert "sign-in is locked for this chat for 15 minutes" in chat.text
     await chat.say(code)  # the flow has ended: the right code is now just a message
     assert "signed in" not in chat.text
+    await chat.say(SLO)  # and so is the address
+    # Neither is a question the board could learn from, and both are personal: not kept.
+    assert await assistant.storage.unanswered() == []
     await chat.say("/notify")
-    assert "locked for this chat for another 15 minute(s)" in chat.text
+    assert "locked for this chat for another 15 minutes" in chat.text
     clock.advance(14)
     await chat.say("/signin")
-    assert "another 1 minute(s)" in chat.text
+    assert "another 1 minute," in chat.text
     await chat.say("what is a rapid review?")  # questions still work while locked
     assert "Rapid review" in chat.text
     clock.advance(1)
@@ -277,7 +282,9 @@ async def test_after_sign_in_the_form_opens_with_the_registry_details_to_confirm
     for shown in (SLO_AGENCY, SLO_NAME):
         assert shown in chat.text and "Is this right?" in chat.text
         await chat.press("Yes")
-    assert "What is your job title or role?" in chat.text  # not in the registry: asked
+    # The next question, not in the registry, is asked rather than offered for confirmation.
+    asked = [f for f in chat.assistant.knowledge.form.fields if f.prompt in chat.text]
+    assert asked and "Is this right?" not in chat.text, chat.text
 
 
 async def test_signed_in_slo_submits_and_the_board_gets_the_email(
@@ -288,6 +295,8 @@ async def test_signed_in_slo_submits_and_the_board_gets_the_email(
     await chat.press("Submit")
     assert "submitted" in chat.text
     reference = chat.replies[-1].id
+    await chat.say("Submit.")  # typed after the button: the reference, not a "which one?" menu
+    assert f"already submitted. Its reference is {reference}" in chat.text
     [message] = await mailbox.new_messages()
     subject = str(message["Subject"])
     assert subject.startswith(f"{reference} · ") and subject.endswith(f" · {SLO_AGENCY}")
@@ -435,6 +444,11 @@ liaison_officers:
     name: C Person
     agency: Another
     email: a.person@example.org
+  - id: four
+    name: D Person
+    agency: Another
+    email: robin,tester@example.org
+    phone: "+33 1 23 45 67 89"
 administrators:
   - boss
 """,
@@ -451,6 +465,14 @@ administrators:
     assert "liaison_officers.yaml: two: agency: missing" in problems
     assert "liaison_officers.yaml: three: email: also the address of two" in problems
     assert "liaison_officers.yaml: administrators[1]: -: not an email address: 'boss'" in problems
+    # What the mailer would refuse fails here, not at the officer's first sign-in.
+    assert (
+        "liaison_officers.yaml: four: email: not an email address: 'robin,tester@example.org'"
+        in (problems)
+    )
+    assert any(
+        p.startswith("liaison_officers.yaml: four: phone: not a phone number") for p in problems
+    )
 
 
 def test_check_reports_registry_problems(
@@ -461,4 +483,25 @@ def test_check_reports_registry_problems(
     assert main.check(settings) == 1
     err = capsys.readouterr().err
     assert "liaison_officers.yaml: x: name: missing" in err
-    assert "problem(s) found." in err
+    assert "3 problems found." in err
+
+
+async def test_reload_puts_the_edited_knowledge_in_use_everywhere(
+    assistant: Assistant, mailbox: Mailbox, tmp_path: Path
+) -> None:
+    directory = tmp_path / "knowledge"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "knowledge", directory)
+    assistant.settings = dataclasses.replace(assistant.settings, knowledge_dir=str(directory))
+    topics_file = directory / "topics.yaml"
+    data = yaml.safe_load(topics_file.read_text(encoding="utf-8"))
+    first = data["topics"][0]
+    first["title"] = "A title edited for this test"
+    topics_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    admin = other(assistant, "test:admin")
+    await sign_in(admin, mailbox, ADMIN)
+    await admin.say("/reload")
+    assert "Reloaded" in admin.text
+    await admin.say(f"/topic {first['id']}")
+    assert "A title edited for this test" in admin.text
+    # Nothing keeps the old copy: the assistant's knowledge is the one the chats use.
+    assert assistant.knowledge.topics[first["id"]].title == "A title edited for this test"

@@ -43,8 +43,9 @@ async def test_commands_menu_registered(telegram: TelegramHarness) -> None:
 
 
 async def test_user_text_is_escaped(telegram: TelegramHarness) -> None:
-    sent = await telegram.send_text(9, "/topic <script>&")
-    assert "<script>" not in sent[0]["text"]
+    # The unknown-command reply repeats what was typed: Telegram must get it as text, not HTML.
+    sent = await telegram.send_text(9, "/<i>&amp")
+    assert "I don't know the command /&lt;i&gt;&amp;amp" in sent[0]["text"]
 
 
 async def test_token_and_messages_kept_out_of_logs(telegram: TelegramHarness) -> None:

@@ -545,4 +545,4 @@ def test_check_command_prints_the_problems(tmp_path: Path) -> None:
         result.stderr
     )
     assert "threshold.yaml: looked-after: on_not_sure: leads back to 'child-died'" in result.stderr
-    assert "2 problem(s) found." in result.stderr
+    assert "2 problems found." in result.stderr

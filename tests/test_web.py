@@ -116,14 +116,17 @@ async def test_health_and_readiness(served: Served) -> None:
 async def test_readiness_follows_the_database(served: Served) -> None:
     """Another process holding the database makes the instance not ready, until it lets go."""
     database = served.service.assistant.settings.database
-    other = sqlite3.connect(database, isolation_level=None)
+    # From a thread: a blocking BEGIN on the event loop's thread would stop the assistant from
+    # finishing a transaction it had begun, and both would wait out the busy timeout.
+    other = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
     try:
-        other.execute("BEGIN IMMEDIATE")  # the write lock, as a long backup or a stuck process
+        # the write lock, as a long backup or a stuck process
+        await asyncio.to_thread(other.execute, "BEGIN IMMEDIATE")
         response = await served.http.get("/readyz")
         assert response.status_code == 503
         assert response.json()["ready"] is False
         assert response.json()["database"] != "ok"
-        other.execute("COMMIT")
+        await asyncio.to_thread(other.execute, "COMMIT")
         statuses: list[int] = []
 
         async def ready_again() -> None:

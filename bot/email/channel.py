@@ -30,11 +30,10 @@ from bot.email.handoffs import HandoffDesk
 from bot.email.parse import InboundEmail, parse_email
 from bot.email.sources import MailboxSource
 from bot.mailer import OutgoingEmail, make_message_id, message_id_domain
-from bot.replies import Incoming, Reply
+from bot.replies import HANDOFF_SENT, Incoming, Reply
 from bot.storage import Storage
 from config.registry import Registry, normal_email
 from config.settings import EmailSettings, Settings
-from handlers.handoff import SENT_KIND as HANDOFF_SENT
 
 if TYPE_CHECKING:  # bot.app builds the assistant this channel serves
     from bot.app import Assistant

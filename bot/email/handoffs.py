@@ -14,12 +14,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
+from bot.email.handoff_mail import partnership_address, partnership_email
 from bot.email.parse import InboundEmail
 from bot.replies import Reply
 from bot.storage import Handoff, Storage
 from config.registry import normal_email
 from config.settings import Settings
-from handlers.handoff import partnership_address, partnership_email
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,40 @@
+"""Everything the assistant reads from files, loaded and validated together: `load_all`.
+
+`check`, start-up (bot/app.py) and /reload (handlers/admin.py) all use it, so they accept and
+refuse the same files and report the same problems, all at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from config.registry import Registry, load_registry
+from config.settings import Settings
+from knowledge.loader import Knowledge, load_knowledge
+from knowledge.validation import KnowledgeError
+
+
+@dataclass(frozen=True)
+class Loaded:
+    knowledge: Knowledge
+    registry: Registry
+
+
+def load_all(settings: Settings, semantic: bool = True) -> Loaded:
+    """The knowledge base and the registry, or KnowledgeError listing every problem of both.
+
+    Blocking (it parses files): async callers run it in a thread. With `semantic`, the names'
+    vectors start being computed in the background (`check` has no use for them)."""
+    problems: list[str] = []
+    knowledge = registry = None
+    try:
+        knowledge = load_knowledge(settings.path(settings.knowledge_dir), semantic=semantic)
+    except KnowledgeError as exc:
+        problems += exc.problems
+    try:
+        registry = load_registry(settings.path(settings.registry_file))
+    except KnowledgeError as exc:
+        problems += exc.problems
+    if problems or knowledge is None or registry is None:
+        raise KnowledgeError(problems)
+    return Loaded(knowledge, registry)
