@@ -73,12 +73,16 @@ def wire(conversation: Conversation, access: Access) -> None:
     add("start", general.start, "who I am and what I can do")
     add("help", general.help_, "how to ask, and the commands")
     add("reviews", general.reviews, "the types of review")
-    add("reports", reports.list_reports, "browse the board's reports and briefings")
+    add("reports", reports.list_reports, "browse the partnership's reports and briefings")
     add("threshold", threshold.threshold, "does this case need a notification or a review?")
     # Sign-in goes in front of the form: only a registered SLO gets in, with their details.
-    add("notify", sign_in.gate(notification.start), "notify the board of a significant incident")
+    add(
+        "notify",
+        sign_in.gate(notification.start),
+        "notify the partnership of a significant incident",
+    )
     add("status", notification.status, "the notifications you have submitted")
-    add("signin", sign_in.signin, "sign in (agency Liaison Officers and board staff)")
+    add("signin", sign_in.signin, "sign in (agency Liaison Officers and partnership staff)")
     add("signout", sign_in.signout, "sign out of this chat")
     add("privacy", privacy.privacy, "what I keep, where, for how long, and who receives it")
     add("cancel", general.cancel, "stop what is in progress")

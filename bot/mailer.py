@@ -451,7 +451,7 @@ class Outbox(BackgroundTask):
             else:
                 news = (
                     f"Your notification {item.label} has reached {MAIL_SERVER}, which delivers it "
-                    "to the board's inbox."
+                    "to the partnership's inbox."
                 )
             await self._push(item, news)
         elif item.failure_reported_at is not None:
@@ -490,15 +490,16 @@ class Outbox(BackgroundTask):
         contact = self.settings.board.contact_email
         if item.kind == "notification":
             text = (
-                f"Your notification {reference} could not be delivered to the board by email: "
-                f"{MAIL_SERVER} refused it. It is saved here, and the board's administrators "
+                f"Your notification {reference} could not be delivered to the partnership by "
+                f"email: "
+                f"{MAIL_SERVER} refused it. It is saved here, and the partnership's administrators "
                 "have been told, so they can send it again once the problem is fixed. If it is "
-                f"urgent, contact the board at {contact}, quoting {reference}."
+                f"urgent, contact the partnership at {contact}, quoting {reference}."
             )
         else:
             text = (
                 f"{_sentence(_what(item))} could not be delivered: the mail server refused it. "
-                f"Please check the address, or contact the board at {contact}, quoting "
+                f"Please check the address, or contact the partnership at {contact}, quoting "
                 f"{reference}."
             )
         await self._push(item, text)
@@ -556,7 +557,8 @@ class Outbox(BackgroundTask):
                 item,
                 f"{_sentence(_what(item))} has not reached {_where(item)} yet: sending has been "
                 f"failing for more than {minutes:g} minutes. It is saved and I keep trying. If it "
-                f"is urgent, contact the board at {self.settings.board.contact_email} and quote "
+                f"is urgent, contact the partnership at {self.settings.board.contact_email} and "
+                f"quote "
                 f"{item.human_reference}.",
             )
 
@@ -612,7 +614,7 @@ def refused_line(item: OutboxItem) -> str:
 
 
 def _where(item: OutboxItem) -> str:
-    return "the board" if item.kind == "notification" else "its recipient"
+    return "the partnership" if item.kind == "notification" else "its recipient"
 
 
 def _sentence(text: str) -> str:

@@ -43,8 +43,8 @@ class Admin:
                 return await command(ctx, arg)
             return [
                 Reply(
-                    f"Only board administrators can use /{name}. If you are one, sign in first "
-                    "with /signin, using the address the board registered for you.",
+                    f"Only partnership administrators can use /{name}. If you are one, sign in "
+                    "first with /signin, using the address the partnership registered for you.",
                     kind="not_allowed",
                 )
             ]

@@ -33,7 +33,7 @@ async def start(ctx: Context, arg: str) -> list[Reply]:
             f"Hello, I'm the {board.name} assistant. I can:\n"
             "- answer questions about case reviews, thresholds and notifications "
             '(try "what is an SCR?" or "what\'s a SILP?");\n'
-            '- find the board\'s reports and briefings (try "the Pelka report");\n'
+            '- find the partnership\'s reports and briefings (try "the Pelka report");\n'
             "- guide your agency's Liaison Officer through a significant incident notification.\n\n"
             f"{menu_text(ctx)}\n\nI give information, not decisions: for a live case, talk to your "
             f"designated safeguarding lead. Partnership contact: {board.contact_email}\n\n"

@@ -148,8 +148,8 @@ async def status(ctx: Context, arg: str) -> list[Reply]:
         "queued": "queued: the partnership's mail server does not have it yet",
         "retrying": "not sent yet: the mail server could not be reached, I keep trying",
         "failed": (
-            "refused by the mail server: the board's administrators have been told and can "
-            f"send it again; if it is urgent, email the board at {contact}"
+            "refused by the mail server: the partnership's administrators have been told and can "
+            f"send it again; if it is urgent, email the partnership at {contact}"
         ),
     }
     lines = []
@@ -524,7 +524,7 @@ def summary_reply(ctx: Context) -> Reply:
     """Every answer by section, with Submit and a way to change any answer."""
     form, session = form_of(ctx), ctx.session
     lines = [
-        "Please check your answers. Press Submit to send the notification to the board, or "
+        "Please check your answers. Press Submit to send the notification to the partnership, or "
         "Edit the summary to change an answer."
     ]
     for section, rows in shown_by_section(form, _answers(session), uk_today()):

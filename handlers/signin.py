@@ -48,7 +48,7 @@ STEP_BUTTONS = (Button("Back", "/back"), CANCEL_BUTTON)
 ASK_EMAIL = "What is your work email address?"
 ASK_CODE = "Please type the code from the email, or back to ask for a new one."
 EMAIL_HELP = (
-    "Type the work email address the board has registered for you as your agency's Liaison "
+    "Type the work email address the partnership has registered for you as your agency's Liaison "
     "Officer, like name@agency.org. I'll email a one-time code to it. Type cancel to stop."
 )
 CODE_HELP = (
@@ -130,7 +130,8 @@ def lockout_reply(ctx: Context, minutes: int) -> Reply:
     return Reply(
         f"Sign-in is locked for this chat for another {counted(minutes, 'minute')}, after too "
         "many wrong "
-        "codes. You can still ask me questions meanwhile. If you need help, contact the board at "
+        "codes. You can still ask me questions meanwhile. If you need help, contact the "
+        "partnership at "
         f"{ctx.settings.board.contact_email}.",
         kind="signin_locked",
     )
@@ -234,7 +235,8 @@ class SignInFlow:
             )
         return [
             Reply(
-                f"If {email} is registered with the board, a {CODE_DIGITS}-digit code has been "
+                f"If {email} is registered with the partnership, a {CODE_DIGITS}-digit code has "
+                "been "
                 f"sent to it. It is valid for {CODE_MINUTES} minutes. Please type the code here."
                 "\n\nNo email after a few minutes? Check your junk folder, type back to correct "
                 f"the address, or contact the board at {settings.board.contact_email}.{folder}",
@@ -313,7 +315,8 @@ class SignInFlow:
             Reply(
                 f"That code is not right, and that was the {MAX_FAILURES}th wrong code. To keep "
                 f"notifications safe, sign-in is locked for this chat for {LOCKOUT_MINUTES} "
-                "minutes. You can still ask me questions. If you need help, contact the board at "
+                "minutes. You can still ask me questions. If you need help, contact the "
+                "partnership at "
                 f"{ctx.settings.board.contact_email}.",
                 kind="signin_locked",
             )
@@ -348,13 +351,13 @@ class SignInFlow:
 
 
 def who(registry: Registry, email: str) -> str:
-    """'as Sam Sample, Liaison Officer for X' / 'as a board administrator'."""
+    """'as Sam Sample, Liaison Officer for X' / 'as a partnership administrator'."""
     officer = registry.officer(email)
     roles = []
     if officer is not None:
         roles.append(f"as {officer.name}, Liaison Officer for {officer.agency}")
     if registry.is_admin(email):
-        roles.append(f"as a board administrator ({email})")
+        roles.append(f"as a partnership administrator ({email})")
     return " and ".join(roles)
 
 
@@ -368,7 +371,7 @@ def code_email(ctx: Context, email: str, code: str) -> OutgoingEmail:
             f"Type it in the chat where you asked for it. It is valid for {CODE_MINUTES} minutes "
             "and works once.\n\n"
             "If you did not ask for a code, you can ignore this email: no one can sign in "
-            f"without it. Questions? Contact the board at {board.contact_email}.\n\n"
+            f"without it. Questions? Contact the partnership at {board.contact_email}.\n\n"
             f"{board.name}\n"
         ),
         html=None,
@@ -397,7 +400,7 @@ class SignIn:
         return await self.flow.start(
             ctx,
             None,
-            "Sign in with the work email address the board has registered for you, and I'll "
+            "Sign in with the work email address the partnership has registered for you, and I'll "
             "email you a one-time code.",
         )
 
@@ -429,7 +432,8 @@ class SignIn:
             if await self.access.signed_in_as(ctx) is not None:
                 return [
                     Reply(
-                        "You're signed in as a board administrator. Only an agency's registered "
+                        "You're signed in as a partnership administrator. Only an agency's "
+                        "registered "
                         "Liaison Officer (SLO) can submit a notification. Type /signout first if "
                         "you want to sign in with another address.",
                         kind="not_allowed",

@@ -360,7 +360,7 @@ async def test_smtp_down_then_up_delivers_exactly_once(
         worker.wake()
 
         async def reported() -> bool:
-            return any("has not reached the board yet" in text for _, text in pushed.messages)
+            return any("has not reached the partnership yet" in text for _, text in pushed.messages)
 
         await eventually(reported)
         assert await delivery(storage, reference) == "retrying"
@@ -608,7 +608,7 @@ async def test_failure_report_reaches_the_telegram_chat(
     [message] = telegram.api.method_calls("sendMessage")
     assert message["chat_id"] == 42
     assert reference in message["text"]
-    assert "has not reached the board yet" in message["text"]
+    assert "has not reached the partnership yet" in message["text"]
     assert await delivery(assistant.storage, reference, "telegram:42") == "retrying"
 
 

@@ -96,7 +96,7 @@ async def test_refused_then_fixed_then_retried_is_delivered_exactly_once(
 
     assert await outbox.run_once() == 0  # not retried by itself
     await slo.say(f"/outbox retry {reference}")
-    assert "Only board administrators" in slo.text
+    assert "Only partnership administrators" in slo.text
     await admin.say("/outbox")
     assert reference in admin.text and "refused (SMTPRecipientsRefused 550)" in admin.text
 
@@ -151,4 +151,4 @@ async def test_a_refused_signin_email_names_its_recipient_and_a_human_reference(
     [told] = phones.by_chat[chat.chat]
     year = time.localtime().tm_year
     assert f"sign-in code to {SLO.lower()}" in told and f"CODE-{year}-0001" in told
-    assert "mail-" not in told and "to the board" not in told
+    assert "mail-" not in told and "to the partnership" not in told

@@ -31,7 +31,7 @@ from tests.signin_support import (
     sign_in,
 )
 
-SAME_ANSWER = "If {} is registered with the board, a 6-digit code has been sent to it."
+SAME_ANSWER = "If {} is registered with the partnership, a 6-digit code has been sent to it."
 
 
 @pytest.fixture
@@ -335,13 +335,13 @@ async def test_administrator_commands_refused_to_others(
     await chat.say("Is there a leaflet about knitting?")  # unanswered, recorded
     for command in ("/unanswered", "/reload"):
         await chat.say(command)
-        assert f"Only board administrators can use {command}" in chat.text
+        assert f"Only partnership administrators can use {command}" in chat.text
     await sign_in(chat, mailbox, SLO)
     await chat.say("/unanswered")
-    assert "Only board administrators can use /unanswered" in chat.text
+    assert "Only partnership administrators can use /unanswered" in chat.text
     admin = other(assistant, "test:admin")
     await sign_in(admin, mailbox, ADMIN)
-    assert "as a board administrator" in admin.text
+    assert "as a partnership administrator" in admin.text
     await admin.say("/unanswered")
     assert "Is there a leaflet about knitting?" in admin.text
     await admin.say("/notify")
