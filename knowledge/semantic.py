@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -63,9 +64,22 @@ def prepare(text: str) -> str:
     """The text the model sees: folded words, abbreviations spelled out (the model does not know
     that an SCR is a serious case review)."""
     out: list[str] = []
-    for word in words(text):
+    folded = " ".join(words(text))
+    # Courtesy alone ("thanks") is still embedded as it is.
+    folded = _COURTESY.sub(" ", f" {folded} ").strip() or folded
+    for word in folded.split():
         out.extend(ABBREVIATIONS.get(word, word).split())
     return " ".join(out)
+
+
+# Courtesy and preamble: they carry no meaning of their own but, averaged into a short
+# question's vector, pull it towards whichever stored line has the same preamble.
+_COURTESY = re.compile(
+    r"(?<= )(?:please|pls|plz|thanks|thank you|cheers|hi|hello|hey|just|quick question|"
+    r"(?:can|could|would) you (?:please )?(?:tell|explain to|help) me(?: about)?|"
+    r"i (?:need|want|would like|d like) to (?:know|understand|find out)(?: about)?|"
+    r"i (?:was|am|m) wondering(?: if)?|do you know)(?= )"
+)
 
 
 class SemanticIndex:
