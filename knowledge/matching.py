@@ -61,9 +61,11 @@ RUNNER_UP = 0.15  # entries this close to an uncertain best are offered as "Not 
 # score is modest, when the question has a sign of safeguarding: "tips for listening to a
 # disclosure without leading questions" is near one topic only. Without the sign, a clear lead
 # means nothing ("annual leave policy" is far nearer to care leavers than to anything else).
-# Set on the practice set's fallbacks (tests/eval/questions.yaml), judged on the others.
+# Set on the practice set's out-of-scope questions (tests/eval/questions.yaml): the one with a
+# safeguarding word and a best topic over LEAD_FLOOR ("is Tyler Brown on the child protection
+# register") leads by 0.015; LEAD is well over twice that. Then judged on the other sets.
 LEAD_FLOOR = 0.5
-LEAD = 0.08
+LEAD = 0.04
 
 # The two halves of a comparison: "difference between X and Y", "X vs Y", "is X the same as Y".
 _COMPARISON = (
