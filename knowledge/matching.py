@@ -57,6 +57,7 @@ AGREE = 0.6
 MEANING_ALONE = 0.62  # a topic no name's words support must be at least this close in meaning
 WEAK_WORDS = 0.1  # taken off a lexical score under search.ANSWER_CUTOFF
 RUNNER_UP = 0.15  # entries this close to an uncertain best are offered as "Not what you meant?"
+ABOUT_MARGIN = 0.05  # a topic this near a conversation asked about is answered instead
 # A topic clearly ahead of the next one is answered (with "Not what you meant?") though its own
 # score is modest, when the question has a sign of safeguarding: "tips for listening to a
 # disclosure without leading questions" is near one topic only. Without the sign, a clear lead
@@ -170,7 +171,16 @@ def _decide_one(knowledge: Knowledge, text: str) -> Decision:
     request = is_request(text)
     if ranked and ranked[0][1] >= ABSTAIN and not request:
         top_action = knowledge.actions.get(ranked[0][0])
-        if top_action is not None and top_action.about and _starts_flow(knowledge, top_action.id):
+        topics = [s for i, s in ranked if i in knowledge.topics]
+        # A topic as near as the conversation answers a question about it ("who decides
+        # whether to send a SIN"); the conversation is then one button away.
+        near_topic = bool(topics) and ranked[0][1] - topics[0] < ABOUT_MARGIN
+        if (
+            top_action is not None
+            and top_action.about
+            and _starts_flow(knowledge, top_action.id)
+            and not near_topic
+        ):
             # "how does the threshold check work?": what it is, and a button to start it.
             return Decision("about", (top_action.id,))
     # A question about a conversation ("who can submit a notification?") is answered by its

@@ -271,3 +271,12 @@ def test_an_alias_in_full_makes_a_name_specific() -> None:
     )
     found = index.search("pelka scr")
     assert found.decision == "answer" and found.best is not None and found.best.id == "pelka"
+
+
+async def test_a_topic_as_near_as_the_conversation_is_answered_with_it_one_button_away(
+    chat: Chat,
+) -> None:
+    """A question about what the notification is for gets the topic, and a button to start."""
+    replies = await chat.say("who decides whether to send a sin")
+    assert (replies[0].kind, replies[0].id) == ("answer", "significant-incident-notification")
+    assert "/notify" in [b.data for b in replies[0].buttons]
