@@ -214,12 +214,35 @@ def _decide_one(knowledge: Knowledge, text: str) -> Decision:
     top_id, top = ranked[0]
     close = [i for i, s in ranked[1:] if s >= ABSTAIN and top - s < CLOSE]
     if close:
-        return Decision("choices", (top_id, *close)[:MAX_CHOICES])
+        leader = _supported_leader(knowledge, text, [top_id, *close])
+        if leader is None:
+            return Decision("choices", (top_id, *close)[:MAX_CHOICES])
+        # Tied on their nearest lines, but one has several lines near: answered, the others
+        # one button away.
+        others = tuple(i for i in (top_id, *close) if i != leader)[: MAX_CHOICES - 1]
+        return Decision("answer", (leader,), sure=False, others=others)
     runners = [i for i, s in ranked[1:] if s >= ABSTAIN and top - s < RUNNER_UP]
     # A document whose name fits as well as the topic's is a runner-up, never a guessed link.
     runners += [d for d in documents if _lexical_score(lexical, d) >= SUGGEST_CUTOFF]
     others = tuple(dict.fromkeys([*offered_flows, *runners]))[: MAX_CHOICES - 1]
     return Decision("answer", (top_id,), sure=top >= SURE and not others, others=others)
+
+
+# How much nearer an entry's best few lines must be, on average, to break a tie: the same
+# figures from 0.03 to 0.08 on every set (docs/benchmarks.md).
+SUPPORT_LEAD = 0.05
+
+
+def _supported_leader(knowledge: Knowledge, text: str, tied: list[str]) -> str | None:
+    """Of entries tied on their best line, the one whose best few lines are clearly nearer."""
+    support = knowledge.semantic.support(knowledge.index.corrected(text), tied)
+    if len(support) < len(tied):
+        return None
+    ordered = sorted(support.items(), key=lambda item: -item[1])
+    # Only a topic: a conversation is never started on a tie broken by this.
+    if ordered[0][1] - ordered[1][1] >= SUPPORT_LEAD and ordered[0][0] in knowledge.topics:
+        return ordered[0][0]
+    return None
 
 
 def clear_lead(knowledge: Knowledge, text: str, ranked: list[tuple[str, float]]) -> bool:

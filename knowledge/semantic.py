@@ -158,3 +158,24 @@ class SemanticIndex:
         np.maximum.at(best, self._row_entry, similarity)
         order = np.argsort(-best)
         return {self._entry_ids[i]: float(best[i]) for i in order}
+
+    def support(self, text: str, entry_ids: Sequence[str], k: int = 3) -> dict[str, float]:
+        """For each of `entry_ids`, the mean similarity of its `k` phrasings nearest `text`:
+        how many of its lines are near, not just the nearest one. Used only to tell apart
+        entries whose best lines tie (one stray line counts for less than several)."""
+        if self._failed or self._model is None or self._matrix is None:
+            return {}
+        prepared = prepare(text)
+        if not prepared:
+            return {}
+        with _embedding:
+            embedded = self._model.embed([prepared], norm=True)
+        similarity = self._matrix @ np.asarray(embedded, dtype=np.float32)[0]
+        out: dict[str, float] = {}
+        for entry_id in entry_ids:
+            if entry_id not in self._entry_ids:
+                continue
+            number = self._entry_ids.index(entry_id)
+            own = np.sort(similarity[self._row_entry == number])[::-1][:k]
+            out[entry_id] = float(own.mean())
+        return out

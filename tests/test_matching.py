@@ -280,3 +280,12 @@ async def test_a_topic_as_near_as_the_conversation_is_answered_with_it_one_butto
     replies = await chat.say("who decides whether to send a sin")
     assert (replies[0].kind, replies[0].id) == ("answer", "significant-incident-notification")
     assert "/notify" in [b.data for b in replies[0].buttons]
+
+
+async def test_a_tie_on_the_nearest_line_is_broken_by_the_nearer_lines(chat: Chat) -> None:
+    """Tied on their best lines, the topic with several lines near is answered, and the
+    other is one button away, rather than a menu."""
+    replies = await chat.say("what happened to the local safeguarding board")
+    assert (replies[0].kind, replies[0].id) == ("answer", "lscb")
+    labels = [b.label for b in replies[0].buttons]
+    assert any(label.startswith("Not what you meant?") for label in labels), labels

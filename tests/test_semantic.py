@@ -190,3 +190,18 @@ async def test_report_command_never_offers_a_menu_of_one(chat: Chat) -> None:
 )
 def test_courtesy_is_dropped_before_embedding(text: str, seen: str) -> None:
     assert prepare(text) == seen
+
+
+def test_support_counts_several_near_lines_above_one() -> None:
+    """Both entries have a line as near as can be; only one has more lines near the question."""
+    index = SemanticIndex(
+        [
+            ("board", ["local safeguarding board", "what was the lscb", "the old children board"]),
+            ("stray", ["local safeguarding board", "bus times", "weather tomorrow"]),
+        ]
+    )
+    index._build_from(load_model())
+    scores = index.scores("local safeguarding board")
+    assert abs(scores["board"] - scores["stray"]) < 1e-6  # tied on the nearest line
+    support = index.support("local safeguarding board", ["board", "stray"])
+    assert support["board"] > support["stray"] + 0.05
