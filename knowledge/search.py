@@ -85,6 +85,17 @@ ABBREVIATIONS: dict[str, str] = {
     "cse": "child sexual exploitation",
     "dsl": "designated safeguarding lead",
     "lac": "looked after child",
+    # Said in practice without spelling them out; expanded so both signals see the words.
+    "eha": "early help assessment",
+    "cce": "child criminal exploitation",
+    "nrm": "national referral mechanism",
+    "dhr": "domestic homicide review",
+    "dhrs": "domestic homicide review",
+    "sar": "safeguarding adults review",
+    "sars": "safeguarding adults review",
+    "jar": "joint agency response",
+    "mash": "multi agency safeguarding hub",
+    "lado": "lado local authority designated officer",
 }
 
 # Numbers people spell out in names ("young person seven", "young people one to six"). "one"
@@ -487,7 +498,12 @@ class SearchIndex:
             round(score, 1),
             coverage=self._coverage(entry_no, query),
             named=matched == self._keys[best_key],
-            specific=rarest >= self._key_rarest[best_key] - 1e-9,
+            # Or another of its names is in the query in full: "pelka scr" has the alias
+            # "pelka", though the title's rarest word is "daniel".
+            specific=rarest >= self._key_rarest[best_key] - 1e-9
+            or any(
+                self._meet(key, query)[2] == self._keys[key] for key in self._entry_keys[entry_no]
+            ),
         )
 
     def _coverage(self, entry_no: int, query: _Query) -> float:

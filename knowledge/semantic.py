@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -63,9 +64,22 @@ def prepare(text: str) -> str:
     """The text the model sees: folded words, abbreviations spelled out (the model does not know
     that an SCR is a serious case review)."""
     out: list[str] = []
-    for word in words(text):
+    folded = " ".join(words(text))
+    # Courtesy alone ("thanks") is still embedded as it is.
+    folded = _COURTESY.sub(" ", f" {folded} ").strip() or folded
+    for word in folded.split():
         out.extend(ABBREVIATIONS.get(word, word).split())
     return " ".join(out)
+
+
+# Courtesy and preamble: they carry no meaning of their own but, averaged into a short
+# question's vector, pull it towards whichever stored line has the same preamble.
+_COURTESY = re.compile(
+    r"(?<= )(?:please|pls|plz|thanks|thank you|cheers|hi|hello|hey|just|quick question|"
+    r"(?:can|could|would) you (?:please )?(?:tell|explain to|help) me(?: about)?|"
+    r"i (?:need|want|would like|d like) to (?:know|understand|find out)(?: about)?|"
+    r"i (?:was|am|m) wondering(?: if)?|do you know)(?= )"
+)
 
 
 class SemanticIndex:
@@ -144,3 +158,24 @@ class SemanticIndex:
         np.maximum.at(best, self._row_entry, similarity)
         order = np.argsort(-best)
         return {self._entry_ids[i]: float(best[i]) for i in order}
+
+    def support(self, text: str, entry_ids: Sequence[str], k: int = 3) -> dict[str, float]:
+        """For each of `entry_ids`, the mean similarity of its `k` phrasings nearest `text`:
+        how many of its lines are near, not just the nearest one. Used only to tell apart
+        entries whose best lines tie (one stray line counts for less than several)."""
+        if self._failed or self._model is None or self._matrix is None:
+            return {}
+        prepared = prepare(text)
+        if not prepared:
+            return {}
+        with _embedding:
+            embedded = self._model.embed([prepared], norm=True)
+        similarity = self._matrix @ np.asarray(embedded, dtype=np.float32)[0]
+        out: dict[str, float] = {}
+        for entry_id in entry_ids:
+            if entry_id not in self._entry_ids:
+                continue
+            number = self._entry_ids.index(entry_id)
+            own = np.sort(similarity[self._row_entry == number])[::-1][:k]
+            out[entry_id] = float(own.mean())
+        return out

@@ -23,10 +23,13 @@ EVAL = Path(__file__).resolve().parent / "eval"
 
 # (file, floor on topics and reports together, floor on out-of-scope questions refused)
 QUESTION_FLOORS = [
-    ("questions.yaml", 0.95, 1.0),
-    ("holdout.yaml", 0.92, 1.0),
+    ("questions.yaml", 0.97, 1.0),
+    ("holdout.yaml", 0.96, 1.0),
     # written after the hold-out sets; its misses show what paraphrases alone cannot reach
-    ("fresh.yaml", 0.70, 0.8),
+    ("fresh.yaml", 0.82, 1.0),
+    # written before the matcher's second round (docs/benchmarks.md, "Matching on unseen
+    # questions"); one of its lines was then looked at to set ABOUT_MARGIN (knowledge/matching.py)
+    ("fresh2.yaml", 0.94, 1.0),
 ]
 # (file, floor on live-concern recall, ceiling on knowledge questions given the route)
 URGENT_FLOORS = [

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from knowledge.matching import has_safeguarding_sign, is_request
+from knowledge.search import SearchEntry, SearchIndex
 from tests.conftest import Chat
 
 TOPIC_PHRASINGS: dict[str, list[str]] = {
@@ -201,3 +203,89 @@ async def test_related_topics_are_buttons(chat: Chat) -> None:
     ]
     await chat.press(chat.buttons[1].label)
     assert chat.replies[0].id == related[0]
+
+
+async def test_a_clear_lead_is_answered_with_a_way_to_the_others(chat: Chat) -> None:
+    """Under the usual bar, but far nearer one topic than any other, in a question about a
+    child's safety: answered, with "Not what you meant?"."""
+    replies = await chat.say("tips for listening to a disclosure without leading questions")
+    assert (replies[0].kind, replies[0].id) == ("answer", "responding-to-disclosure")
+    assert any(b.label.startswith("Not what you meant?") for b in replies[0].buttons)
+
+
+@pytest.mark.parametrize(
+    "text", ["annual leave policy", "serious case of flu", "case of the missing stapler"]
+)
+async def test_a_clear_lead_without_a_safeguarding_word_is_refused(chat: Chat, text: str) -> None:
+    replies = await chat.say(text)
+    assert replies[0].kind == "fallback"
+
+
+@pytest.mark.parametrize(
+    ("text", "sign"),
+    [
+        ("can i promise confidentiality to a child", True),
+        ("who runs the partnership", True),
+        ("staff appraisal review", False),
+        ("serious case of flu", False),
+    ],
+)
+def test_safeguarding_sign(text: str, sign: bool) -> None:
+    assert has_safeguarding_sign(text) is sign
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("i want to understand the sin notification", False),
+        ("i need to know who decides", False),
+        ("I want to notify", True),
+        ("i need to check the threshold", True),
+    ],
+)
+def test_wanting_to_know_is_not_a_request(text: str, asks: bool) -> None:
+    assert is_request(text) is asks
+
+
+async def test_a_report_name_with_a_kind_word_links_the_report(chat: Chat) -> None:
+    """The word "scr" names a topic too, but "pelka" names the one report in full (an alias)."""
+    for text in ("pelka scr", "could you send me the pelka scr please"):
+        replies = await chat.say(text)
+        assert (replies[0].kind, replies[0].id) == ("report", "daniel-pelka")
+
+
+async def test_a_short_common_word_like_a_name_offers_no_report(chat: Chat) -> None:
+    """The word "broken" is one letter from "Brooke": no "did you mean Operation Brooke?"."""
+    replies = await chat.say("report a broken streetlight")
+    assert replies[0].kind == "fallback"
+    assert not replies[0].ids
+
+
+def test_an_alias_in_full_makes_a_name_specific() -> None:
+    """The title's rarest word ("daniel") is missing, but the alias "pelka" is there in full."""
+    index = SearchIndex(
+        [
+            SearchEntry("pelka", "full report", ("Serious case review - Daniel Pelka", "pelka")),
+            SearchEntry("scr", "topic", ("Serious case review", "what is an scr")),
+        ]
+    )
+    found = index.search("pelka scr")
+    assert found.decision == "answer" and found.best is not None and found.best.id == "pelka"
+
+
+async def test_a_topic_as_near_as_the_conversation_is_answered_with_it_one_button_away(
+    chat: Chat,
+) -> None:
+    """A question about what the notification is for gets the topic, and a button to start."""
+    replies = await chat.say("who decides whether to send a sin")
+    assert (replies[0].kind, replies[0].id) == ("answer", "significant-incident-notification")
+    assert "/notify" in [b.data for b in replies[0].buttons]
+
+
+async def test_a_tie_on_the_nearest_line_is_broken_by_the_nearer_lines(chat: Chat) -> None:
+    """Tied on their best lines, the topic with several lines near is answered, and the
+    other is one button away, rather than a menu."""
+    replies = await chat.say("what happened to the local safeguarding board")
+    assert (replies[0].kind, replies[0].id) == ("answer", "lscb")
+    labels = [b.label for b in replies[0].buttons]
+    assert any(label.startswith("Not what you meant?") for label in labels), labels

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bot.app import Assistant
-from knowledge.semantic import SemanticIndex, load_model
+from knowledge.semantic import SemanticIndex, load_model, prepare
 from tests.conftest import Chat
 from tests.test_check import knowledge_copy, problems_of
 
@@ -178,3 +178,30 @@ async def test_report_command_never_offers_a_menu_of_one(chat: Chat) -> None:
     assert [b.label for b in replies[0].buttons] == ["Yes, show it", "No"]
     await chat.press("No")
     assert chat.assistant.settings.board.contact_email in chat.replies[0].text
+
+
+@pytest.mark.parametrize(
+    ("text", "seen"),
+    [
+        ("can you tell me what an SCR is please", "what an serious case review is"),
+        ("hi i need to know about lado thanks", "lado local authority designated officer"),
+        ("thanks", "thanks"),  # courtesy alone is left as it is
+    ],
+)
+def test_courtesy_is_dropped_before_embedding(text: str, seen: str) -> None:
+    assert prepare(text) == seen
+
+
+def test_support_counts_several_near_lines_above_one() -> None:
+    """Both entries have a line as near as can be; only one has more lines near the question."""
+    index = SemanticIndex(
+        [
+            ("board", ["local safeguarding board", "what was the lscb", "the old children board"]),
+            ("stray", ["local safeguarding board", "bus times", "weather tomorrow"]),
+        ]
+    )
+    index._build_from(load_model())
+    scores = index.scores("local safeguarding board")
+    assert abs(scores["board"] - scores["stray"]) < 1e-6  # tied on the nearest line
+    support = index.support("local safeguarding board", ["board", "stray"])
+    assert support["board"] > support["stray"] + 0.05
