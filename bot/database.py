@@ -222,45 +222,38 @@ class Database:
                 async with self._savepoint():
                     yield
                 return
-            await self._retry_busy(lambda: self.connection.execute("BEGIN IMMEDIATE"))
-            self._depth = 1
-            try:
-                try:
-                    yield
-                except BaseException:
-                    await self._rollback()
-                    raise
-                try:
-                    await self.connection.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    await self._rollback()
-                    raise TransactionFailed(
-                        f"the change could not be saved and was undone ({type(exc).__name__}: "
-                        f"{exc})"
-                    ) from exc
-            finally:
-                self._depth = 0
+            async with self._begun(
+                "BEGIN IMMEDIATE", "the change could not be saved and was undone"
+            ):
+                yield
 
     @asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:
         """BEGIN EXCLUSIVE ... COMMIT: no other connection reads or writes meanwhile (schema
         changes). Raises DatabaseBusy if the lock cannot be had."""
-        async with self._use():
-            await self._retry_busy(lambda: self.connection.execute("BEGIN EXCLUSIVE"))
-            self._depth = 1
+        async with self._use(), self._begun("BEGIN EXCLUSIVE", "schema change undone"):
+            yield
+
+    @asynccontextmanager
+    async def _begun(self, begin: str, undone: str) -> AsyncIterator[None]:
+        """`begin` (retried while another process holds the lock), the body, then COMMIT; a
+        body that raises, or a COMMIT that fails, is rolled back, so the connection never stays
+        inside a transaction. A failed COMMIT is raised as TransactionFailed(`undone`)."""
+        await self._retry_busy(lambda: self.connection.execute(begin))
+        self._depth = 1
+        try:
             try:
-                try:
-                    yield
-                except BaseException:
-                    await self._rollback()
-                    raise
-                try:
-                    await self.connection.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    await self._rollback()
-                    raise TransactionFailed(f"schema change undone ({exc})") from exc
-            finally:
-                self._depth = 0
+                yield
+            except BaseException:
+                await self._rollback()
+                raise
+            try:
+                await self.connection.execute("COMMIT")
+            except sqlite3.Error as exc:
+                await self._rollback()
+                raise TransactionFailed(f"{undone} ({type(exc).__name__}: {exc})") from exc
+        finally:
+            self._depth = 0
 
     @asynccontextmanager
     async def _savepoint(self) -> AsyncIterator[None]:
