@@ -13,10 +13,12 @@ import dataclasses
 import secrets
 import time
 
+from bot import vocabulary
 from bot.conversation import Context, FreeText
 from bot.email.handoff_mail import channel_name, partnership_email
 from bot.replies import HANDOFF_SENT, Button, Reply
 from bot.storage import Handoff
+from bot.vocabulary import fold
 from config.settings import Settings
 
 FLOW_NAME = "handoff"
@@ -24,7 +26,7 @@ COMMAND = "/handoff"
 BUTTON = "Ask the partnership"
 QUESTION_KEY = "handoff_question"  # session data: the last unanswered question
 MAX_QUESTION = 1500
-SEND, CANCEL = "send", "cancel"
+SEND = "send"
 SENT_KIND = HANDOFF_SENT  # the reply confirming a hand-off; its id is the reference
 
 
@@ -61,7 +63,7 @@ def _confirm(ctx: Context, question: str) -> list[Reply]:
             "again without those details.\n\n"
             f'Your question:\n"{question}"\n\nSend it to the partnership?',
             kind="handoff_confirm",
-            buttons=(Button("Send to the partnership", SEND), Button("Cancel", CANCEL)),
+            buttons=(Button("Send to the partnership", SEND), Button("Cancel", "cancel")),
         )
     ]
 
@@ -101,10 +103,10 @@ class HandoffFlow:
     async def handle(self, ctx: Context, text: str) -> list[Reply]:
         """Store the question and ask to confirm; on "send", queue the email to the partnership."""
         answer = text.strip()
-        if answer.lower() in (CANCEL, "/cancel"):
+        if fold(answer).removeprefix("/") in vocabulary.CANCEL:
             ctx.session.reset()
             return [Reply("Not sent. Ask me anything else, or type /help.", kind="cancelled")]
-        if ctx.session.step == "confirm" and answer.lower() == SEND:
+        if ctx.session.step == "confirm" and fold(answer) == SEND:
             question = str(ctx.session.data.get("question", ""))
             ctx.session.reset()
             handoff = await send(ctx, question)

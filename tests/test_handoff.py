@@ -203,3 +203,15 @@ async def test_settled_handoff_text_forgotten_after_retention(world: EmailWorld)
     [handoff] = await world.assistant.storage.handoffs("answered")
     assert (handoff.question, handoff.answer) == ("", None)
     assert handoff.reference.startswith("Q-")
+
+
+@pytest.mark.parametrize("typed", ["Cancel!", "stop", "/cancel"])
+async def test_cancel_at_the_confirmation_sends_nothing(
+    chat: Chat, assistant: Assistant, typed: str
+) -> None:
+    await chat.say(UNANSWERABLE)
+    await chat.press("Ask the partnership")
+    assert "Send to the partnership" in [b.label for b in chat.buttons]
+    await chat.say(typed)
+    assert chat.replies[-1].kind == "cancelled"
+    assert await assistant.storage.handoffs("open") == []
