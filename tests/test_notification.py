@@ -35,7 +35,7 @@ from bot.storage import Storage
 from config.settings import ROOT, Settings
 from handlers.answers import show_date, uk_today
 from tests.conftest import Chat
-from tests.form_fixture import knowledge_with_fixture_form
+from tests.form_fixture import knowledge_with_fixture_form, with_fixture_form
 from tests.signin_support import REGISTRY, SLO, SLO_AGENCY, SLO_NAME
 from tests.telegram_support import TelegramHarness, buttons_of
 
@@ -67,13 +67,7 @@ ANSWERS = {
 
 @pytest.fixture
 def settings(settings: Settings, tmp_path: Path) -> Settings:
-    registry = tmp_path / "liaison_officers.yaml"
-    registry.write_text(REGISTRY, encoding="utf-8")
-    return dataclasses.replace(
-        settings,
-        registry_file=str(registry),
-        knowledge_dir=str(knowledge_with_fixture_form(tmp_path)),
-    )
+    return with_fixture_form(settings, tmp_path)
 
 
 async def signed_in(assistant: Assistant, chat: str) -> None:

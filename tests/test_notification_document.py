@@ -25,8 +25,8 @@ from knowledge.loader import load_knowledge
 from knowledge.validation import KnowledgeError
 from tests.cli import run_main
 from tests.conftest import Chat
-from tests.form_fixture import FIXTURE_FORM, knowledge_with_fixture_form
-from tests.signin_support import REGISTRY, SLO, SLO_AGENCY
+from tests.form_fixture import FIXTURE_FORM, knowledge_with_fixture_form, with_fixture_form
+from tests.signin_support import SLO, SLO_AGENCY
 from tests.test_mailer import Recorder, smtp_server
 from tests.test_notification import ANSWERS, INITIALS, answer_until, signed_in, start_form
 
@@ -42,13 +42,9 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 def settings(settings: Settings, tmp_path: Path, recorder: Recorder) -> Settings:
-    registry = tmp_path / "liaison_officers.yaml"
-    registry.write_text(REGISTRY, encoding="utf-8")
+    settings = with_fixture_form(settings, tmp_path)
     return dataclasses.replace(
-        settings,
-        registry_file=str(registry),
-        knowledge_dir=str(knowledge_with_fixture_form(tmp_path)),
-        board=dataclasses.replace(settings.board, name=PARTNERSHIP),
+        settings, board=dataclasses.replace(settings.board, name=PARTNERSHIP)
     )
 
 

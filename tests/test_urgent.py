@@ -352,17 +352,10 @@ async def test_in_the_threshold_check_the_route_comes_first_then_the_check_carri
 
 @pytest.fixture
 def settings(settings: Settings, tmp_path: Path) -> Settings:
-    from tests.form_fixture import knowledge_with_fixture_form
-    from tests.test_notification import REGISTRY
+    from tests.form_fixture import with_fixture_form
 
-    registry = tmp_path / "liaison_officers.yaml"
-    registry.write_text(REGISTRY, encoding="utf-8")
     # The small fixture form: these tests are about the route, not the shipped form's fields.
-    return dataclasses.replace(
-        settings,
-        registry_file=str(registry),
-        knowledge_dir=str(knowledge_with_fixture_form(tmp_path)),
-    )
+    return with_fixture_form(settings, tmp_path)
 
 
 async def test_in_the_form_an_answer_is_never_taken_for_a_new_concern(
