@@ -12,16 +12,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config.addresses import is_email, phone_problem
-from knowledge.validation import (
+from config.validation import (
     EntryReader,
     KnowledgeError,
     Problems,
+    ValidationError,
     check_unique_ids,
     entry_list,
     load_yaml,
 )
 
-__all__ = ["KnowledgeError", "Officer", "Registry", "is_email", "load_registry", "normal_email"]
+__all__ = [
+    "KnowledgeError",
+    "Officer",
+    "Registry",
+    "ValidationError",
+    "is_email",
+    "load_registry",
+    "normal_email",
+]
 
 
 def normal_email(value: str) -> str:
@@ -75,7 +84,7 @@ def _officer(reader: EntryReader) -> Officer:
 
 
 def load_registry(path: Path) -> Registry:
-    """Load and validate the registry at `path`; raise KnowledgeError listing every problem."""
+    """Load and validate the registry at `path`; raise ValidationError listing every problem."""
     file = path.name
     problems = Problems()
     data = load_yaml(path, problems)

@@ -18,8 +18,8 @@ from typing import Any, TypedDict
 import jinja2
 from docxtpl import DocxTemplate
 
+from config.validation import Problems
 from knowledge.form import Form
-from knowledge.validation import Problems
 
 TEMPLATE = Path("templates") / "notification.docx"
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

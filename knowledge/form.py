@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from knowledge.validation import EntryReader, Problems, check_unique_ids, load_yaml
+from config.validation import EntryReader, Problems, check_unique_ids, load_yaml
 
 FILE = "notification_form.yaml"
 

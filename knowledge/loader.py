@@ -12,13 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import CONTACT_KEYS
-from knowledge.document import check_template
-from knowledge.form import Form, load_form
-from knowledge.search import SearchEntry, SearchIndex
-from knowledge.semantic import SemanticIndex
-from knowledge.threshold import ThresholdGuide, load_threshold
-from knowledge.urgent import UrgentDetector, read_urgent
-from knowledge.validation import (
+from config.validation import (
     EntryReader,
     KnowledgeError,
     Problems,
@@ -27,6 +21,12 @@ from knowledge.validation import (
     entry_list,
     load_yaml,
 )
+from knowledge.document import check_template
+from knowledge.form import Form, load_form
+from knowledge.search import SearchEntry, SearchIndex
+from knowledge.semantic import SemanticIndex
+from knowledge.threshold import ThresholdGuide, load_threshold
+from knowledge.urgent import UrgentDetector, read_urgent
 
 __all__ = ["Action", "Group", "Knowledge", "KnowledgeError", "Report", "Topic", "load_knowledge"]
 

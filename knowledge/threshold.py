@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from knowledge.validation import (
+from config.validation import (
     EntryReader,
     Problems,
     Source,

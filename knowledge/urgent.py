@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import CONTACT_KEYS
+from config.validation import Problems, load_yaml
 from knowledge.search import fold
 from knowledge.urgent_meaning import UrgentMeaning
-from knowledge.validation import Problems, load_yaml
 
 FILE = "urgent.yaml"
 EXAMPLES_FILE = "urgent_examples.yaml"

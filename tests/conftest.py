@@ -15,6 +15,7 @@ from bot.app import Assistant, build_assistant
 from bot.replies import Button, Incoming, Reply
 from config.settings import Settings
 from knowledge import loader
+from tests.email_support import ImapServer, pymap_server
 from tests.postgres_support import (
     NO_SERVER,
     Cluster,
@@ -102,6 +103,12 @@ async def telegram(assistant: Assistant) -> AsyncIterator[TelegramHarness]:
     yield harness
     await harness.app.shutdown()
     await api.stop()
+
+
+@pytest.fixture(scope="session")
+def imap_server() -> Iterator[ImapServer]:
+    """One pymap IMAP server for the session (started on first use); see tests/email_support.py."""
+    yield from pymap_server()
 
 
 # --- PostgreSQL (tests/postgres_support.py) ------------------------------------------------

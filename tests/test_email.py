@@ -15,10 +15,10 @@ from tests.email_support import (
     ASSISTANT,
     PRACTITIONER,
     EmailWorld,
+    ImapServer,
     Mailbox,
     email_settings,
     html_of,
-    pymap_server,
     reply_to,
     text_of,
     written,
@@ -27,8 +27,8 @@ from tests.test_mailer import Recorder, smtp_server
 
 
 @pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    yield from pymap_server()
+def mailbox(imap_server: ImapServer) -> Mailbox:
+    return imap_server.new_mailbox()
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def recorder() -> Iterator[Recorder]:
 async def world(
     settings: Settings, mailbox: Mailbox, recorder: Recorder
 ) -> AsyncIterator[EmailWorld]:
-    configured = email_settings(settings, mailbox.port, recorder.port)  # type: ignore[attr-defined]
+    configured = email_settings(settings, mailbox, recorder.port)  # type: ignore[attr-defined]
     assistant = await build_assistant(configured)
     yield EmailWorld(assistant, mailbox, recorder)
     await assistant.close()
@@ -122,7 +122,7 @@ async def test_outsiders_ignored_when_configured(
 ) -> None:
     configured = email_settings(
         settings,
-        mailbox.port,
+        mailbox,
         recorder.port,  # type: ignore[attr-defined]
         outsiders="ignore",
     )
@@ -148,7 +148,7 @@ async def test_rate_limit_per_sender(
 ) -> None:
     configured = email_settings(
         settings,
-        mailbox.port,
+        mailbox,
         recorder.port,  # type: ignore[attr-defined]
         max_per_hour=2,
     )

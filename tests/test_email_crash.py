@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,8 +18,8 @@ from tests.email_support import (
     PRACTITIONER,
     USER,
     EmailWorld,
+    ImapServer,
     Mailbox,
-    pymap_server,
     text_of,
     written,
 )
@@ -28,18 +27,19 @@ from tests.test_mailer import Recorder, smtp_server
 
 
 @pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    yield from pymap_server()
+def mailbox(imap_server: ImapServer) -> Mailbox:
+    return imap_server.new_mailbox()
 
 
-def settings_file(tmp_path: Path, imap_port: int, smtp_port: int, database: str) -> Path:
+def settings_file(tmp_path: Path, mailbox: Mailbox, smtp_port: int, database: str) -> Path:
     path = tmp_path / "settings.yaml"
     path.write_text(
         f"database: {database}\n"
         f"mail: {{from_address: {ASSISTANT}, outbox_dir: {tmp_path / 'outbox'}}}\n"
         f"smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none, timeout_seconds: 5}}\n"
         "email:\n"
-        f"  imap_host: 127.0.0.1\n  imap_port: {imap_port}\n  imap_security: none\n"
+        f"  imap_host: 127.0.0.1\n  imap_port: {mailbox.port}\n  imap_security: none\n"
+        f"  imap_folder: {mailbox.folder}\n"
         f"  imap_username: {USER}\n",
         encoding="utf-8",
     )
@@ -52,7 +52,7 @@ async def test_killed_between_receipt_and_reply_answers_once(
 ) -> None:
     recorder = Recorder()
     with smtp_server(recorder) as smtp_port:
-        path = settings_file(tmp_path, mailbox.port, smtp_port, database_target)
+        path = settings_file(tmp_path, mailbox, smtp_port, database_target)
         env = {"ASSISTANT_SETTINGS": str(path), "EMAIL_PASSWORD": PASSWORD, "PATH": ""}
         mailbox.deliver(written(PRACTITIONER, "What is an SCR?", "Question"))
         crashed = subprocess.run(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,8 @@ from tests.email_support import (
     PASSWORD,
     PRACTITIONER,
     USER,
+    ImapServer,
     Mailbox,
-    pymap_server,
     text_of,
     written,
 )
@@ -25,8 +24,8 @@ from tests.test_mailer import Recorder, smtp_server
 
 
 @pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    yield from pymap_server()
+def mailbox(imap_server: ImapServer) -> Mailbox:
+    return imap_server.new_mailbox()
 
 
 def test_main_runs_email_beside_the_console(tmp_path: Path, mailbox: Mailbox) -> None:
@@ -36,6 +35,7 @@ def test_main_runs_email_beside_the_console(tmp_path: Path, mailbox: Mailbox) ->
             f"mail: {{from_address: {ASSISTANT}, outbox_dir: {tmp_path / 'outbox'}}}\n"
             f"smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none}}\n"
             f"email: {{imap_host: 127.0.0.1, imap_port: {mailbox.port}, imap_security: none,"
+            f" imap_folder: {mailbox.folder},"
             f" imap_username: {USER}, poll_seconds: 1}}\n"
         )
         env = main_env(tmp_path, settings) | {"EMAIL_PASSWORD": PASSWORD}

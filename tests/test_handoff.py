@@ -21,9 +21,9 @@ from tests.email_support import (
     PRACTITIONER,
     STAFF,
     EmailWorld,
+    ImapServer,
     Mailbox,
     email_settings,
-    pymap_server,
     reply_to,
     text_of,
     written,
@@ -36,8 +36,8 @@ REFERENCE = re.compile(r"Q-\d{4}-\d{4}")
 
 
 @pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    yield from pymap_server()
+def mailbox(imap_server: ImapServer) -> Mailbox:
+    return imap_server.new_mailbox()
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def recorder() -> Iterator[Recorder]:
 def settings(settings: Settings, mailbox: Mailbox, recorder: Recorder) -> Settings:
     """The shared fixtures' settings, with the email channel on (so `assistant` and
     `telegram` from conftest run with it)."""
-    return email_settings(settings, mailbox.port, recorder.port)  # type: ignore[attr-defined]
+    return email_settings(settings, mailbox, recorder.port)  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Dependencies point one way: the core, the channel adapters, configuration and knowledge never
-import the flows in handlers/. Only bot/app.py, which wires the assistant together, does."""
+import the flows in handlers/. Only bot/app.py, which wires the assistant together, does.
+Configuration is the lowest layer: it imports nothing from knowledge/, bot/ or handlers/."""
 
 from __future__ import annotations
 
@@ -23,23 +24,34 @@ def imported_modules(path: Path) -> set[str]:
     return found
 
 
-def handler_imports(package: str) -> dict[str, list[str]]:
+def imports_of(package: str, *forbidden: str, root: Path = ROOT) -> dict[str, list[str]]:
+    """For each module of `package` (but the wiring module), what it imports from `forbidden`."""
     wrong: dict[str, list[str]] = {}
-    for path in sorted((ROOT / package).rglob("*.py")):
-        name = path.relative_to(ROOT).as_posix()
+    for path in sorted((root / package).rglob("*.py")):
+        name = path.relative_to(root).as_posix()
         if name in WIRING:
             continue
         hits = sorted(
-            m for m in imported_modules(path) if m == "handlers" or m.startswith("handlers.")
+            m
+            for m in imported_modules(path)
+            if any(m == f or m.startswith(f"{f}.") for f in forbidden)
         )
         if hits:
             wrong[name] = hits
     return wrong
 
 
+def handler_imports(package: str) -> dict[str, list[str]]:
+    return imports_of(package, "handlers")
+
+
 def test_only_the_wiring_module_imports_handlers() -> None:
     for package in ("bot", "config", "knowledge"):
         assert handler_imports(package) == {}, f"{package}/ must not import handlers/"
+
+
+def test_configuration_is_the_lowest_layer() -> None:
+    assert imports_of("config", "knowledge", "bot", "handlers") == {}
 
 
 def test_the_rule_sees_an_import_inside_a_function(tmp_path: Path) -> None:
@@ -51,3 +63,14 @@ def test_the_rule_sees_an_import_inside_a_function(tmp_path: Path) -> None:
 def test_the_wiring_module_does_import_handlers() -> None:
     # If this fails, the rule above may be checking the wrong folder.
     assert any(m.startswith("handlers") for m in imported_modules(ROOT / "bot" / "app.py"))
+
+
+def test_the_rule_names_what_a_lower_layer_imports(tmp_path: Path) -> None:
+    # The config rule must be able to fail: a module importing knowledge/ is reported.
+    (tmp_path / "low").mkdir()
+    (tmp_path / "low" / "m.py").write_text(
+        "from knowledge.validation import Problems\nimport bot.app\n", encoding="utf-8"
+    )
+    assert imports_of("low", "knowledge", "bot", root=tmp_path) == {
+        "low/m.py": ["bot.app", "knowledge.validation", "knowledge.validation.Problems"]
+    }
