@@ -32,7 +32,7 @@ from bot.numbers import counted
 from bot.replies import Incoming, Reply
 from bot.storage import Storage
 from config.settings import Settings, SettingsError, is_database_url, load_settings
-from knowledge.validation import KnowledgeError
+from config.validation import KnowledgeError
 
 NO_TOKEN_BANNER = (
     "No TELEGRAM_BOT_TOKEN set: starting the local console chat. "

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from config.registry import Registry, load_registry
 from config.settings import Settings
+from config.validation import KnowledgeError
 from knowledge.loader import Knowledge, load_knowledge
-from knowledge.validation import KnowledgeError
 
 
 @dataclass(frozen=True)

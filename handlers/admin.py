@@ -18,10 +18,10 @@ from bot.loading import load_all
 from bot.mailer import refused_line
 from bot.numbers import counted
 from bot.replies import Button, Reply
+from config.validation import KnowledgeError
 from handlers.handoff import open_handoffs
 from handlers.notification import FLOW_NAME as NOTIFY_FLOW
 from handlers.signin import Access
-from knowledge.validation import KnowledgeError
 
 log = logging.getLogger(__name__)
 

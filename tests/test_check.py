@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from config.validation import KnowledgeError
 from knowledge.loader import load_knowledge
-from knowledge.validation import KnowledgeError
 from tests import cli
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,9 +20,9 @@ from docx.oxml.ns import qn
 
 from bot.app import Assistant, build_assistant
 from config.settings import ROOT, Settings
+from config.validation import KnowledgeError
 from knowledge.document import CONTENT_TYPE, TEMPLATE, render, sample_context
 from knowledge.loader import load_knowledge
-from knowledge.validation import KnowledgeError
 from tests.cli import run_main
 from tests.conftest import Chat
 from tests.form_fixture import FIXTURE_FORM, knowledge_with_fixture_form, with_fixture_form

@@ -16,11 +16,11 @@ import pytest
 import yaml
 
 from config.settings import ROOT, SettingsError, load_settings
+from config.validation import KnowledgeError, Problems
 from handlers.answers import AnswerError, parse_answer, parse_date, show_answer
 from handlers.form_rules import parse, parse_age, problems, shown_by_section
 from knowledge.form import Field, Form, load_form
 from knowledge.loader import load_knowledge
-from knowledge.validation import KnowledgeError, Problems
 from tests.form_fixture import FIXTURE_FORM
 
 TODAY = date(2026, 3, 15)

@@ -20,8 +20,8 @@ import yaml
 
 from bot.app import Assistant, build_assistant
 from config.settings import Settings
+from config.validation import KnowledgeError
 from knowledge.loader import FIRST_REPLY_MAX, load_knowledge
-from knowledge.validation import KnowledgeError
 from tests.cli import run_main
 from tests.conftest import Chat
 

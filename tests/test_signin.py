@@ -16,7 +16,7 @@ import main
 from bot.app import Assistant, build_assistant
 from config.registry import load_registry
 from config.settings import Settings
-from knowledge.validation import KnowledgeError
+from config.validation import KnowledgeError
 from tests.conftest import Chat
 from tests.signin_support import (
     ADMIN,

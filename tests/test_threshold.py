@@ -18,8 +18,8 @@ from bot.app import Assistant, build_assistant
 from bot.conversation import Context
 from bot.replies import Incoming, Reply
 from config.settings import Settings
+from config.validation import KnowledgeError
 from knowledge.loader import load_knowledge
-from knowledge.validation import KnowledgeError
 from tests.cli import run_main
 from tests.conftest import Chat
 from tests.telegram_support import TelegramHarness, buttons_of

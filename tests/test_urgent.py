@@ -19,9 +19,9 @@ import yaml
 
 from bot.app import Assistant
 from config.settings import Contact, Settings
+from config.validation import KnowledgeError
 from knowledge.loader import load_knowledge
 from knowledge.urgent import is_urgent, load_urgent
-from knowledge.validation import KnowledgeError
 from tests import cli
 from tests.conftest import Chat
 from tests.telegram_support import TelegramHarness, buttons_of

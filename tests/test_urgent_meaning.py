@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from config.validation import KnowledgeError
 from knowledge.loader import load_knowledge
 from knowledge.urgent import UrgentDetector, load_urgent
-from knowledge.validation import KnowledgeError
 
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
 
