@@ -2,7 +2,7 @@
 
 `start` is the one way into the form (a sign-in gate goes in front of it, and may hand it the
 answers it already knows, shown for confirmation rather than asked). Everything after the
-intro is `NotificationFlow`: one question at a time, each answer checked by handlers/answers.py,
+intro is `NotificationFlow`: one question at a time, each answer checked by bot/answers.py,
 the draft in `session.data` (saved by the core after every message):
 
     draft      random id made when the draft starts; Submit is idempotent on it
@@ -21,7 +21,7 @@ Steps (`session.step`): "intro", "ask:<field>", "confirm:<field>" (a pre-filled 
 /start, /notify, or a break of RESUME_AFTER_SECONDS; only its own buttons act there, so a
 stray "1" or an old button cannot answer a question the user cannot see).
 
-Every answer goes through handlers/form_rules.py (its own checks and the rules between
+Every answer goes through bot/form_rules.py (its own checks and the rules between
 answers), on the first answer, on an edit from the summary, and again at Submit. The form asked
 is the knowledge base's form as settings form.identify_child selects it (`form_of`).
 
@@ -40,14 +40,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import vocabulary
-from bot.conversation import Context, FreeText, split_command
-from bot.lifetimes import NOTIFY_FLOW
-from bot.mailer import eml_path
-from bot.numbers import pick_number
-from bot.replies import BUTTON_DATA_LIMIT, SUBMITTED, Button, Reply
-from bot.storage import Session
-from handlers import safety
-from handlers.answers import (
+from bot.answers import (
     UK,
     AnswerError,
     show_answer,
@@ -55,8 +48,15 @@ from handlers.answers import (
     show_moment,
     uk_today,
 )
-from handlers.form_rules import parse, problems, shown_by_section
-from handlers.notification_email import compose_email
+from bot.conversation import Context, FreeText, split_command
+from bot.form_rules import parse, problems, shown_by_section
+from bot.lifetimes import NOTIFY_FLOW
+from bot.mailer import eml_path
+from bot.notification_email import compose_email
+from bot.numbers import pick_number
+from bot.replies import BUTTON_DATA_LIMIT, SUBMITTED, Button, Reply
+from bot.storage import Session
+from handlers import safety
 from knowledge.form import CHOICE_TYPES, Field, Form
 
 log = logging.getLogger(__name__)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from bot.answers import show_days
 from bot.conversation import Context, Described, Flow
 from bot.lifetimes import CODE_MINUTES
 from bot.numbers import counted
 from bot.replies import SUBMITTED, Reply
 from config.settings import Settings
-from handlers.answers import show_days
 
 
 def mark_private(replies: list[Reply]) -> list[Reply]:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.answers import AnswerError, check_sendable, pick_choice
 from bot.app import Assistant
 from bot.mailer import build_message
 from config.settings import Settings
-from handlers.answers import AnswerError, check_sendable, pick_choice
 from knowledge.form import Field
 from tests.cli import ROOT, main_env
 from tests.conftest import Chat

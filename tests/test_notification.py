@@ -27,13 +27,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.answers import show_date, uk_today
 from bot.app import Assistant, build_assistant
 from bot.console import run_console
 from bot.replies import Incoming
 from bot.retention import apply_retention
 from bot.storage import Storage
 from config.settings import ROOT, Settings
-from handlers.answers import show_date, uk_today
 from tests.conftest import Chat
 from tests.form_fixture import knowledge_with_fixture_form, with_fixture_form
 from tests.signin_support import REGISTRY, SLO, SLO_AGENCY, SLO_NAME

@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from bot.answers import show_moment
+from bot.form_rules import shown_by_section
 from bot.mailer import Attachment, OutgoingEmail, make_message_id, message_id_domain
 from config.settings import Settings
-from handlers.answers import show_moment
-from handlers.form_rules import shown_by_section
 from knowledge import document
 from knowledge.form import Form
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from handlers.answers import (
+from bot.answers import (
     Answer,
     AnswerError,
     parse_answer,
