@@ -15,7 +15,7 @@ from bot.app import Assistant, build_assistant
 from bot.replies import Button, Incoming, Reply
 from config.settings import Settings
 from knowledge import loader
-from tests.email_support import ImapServer, pymap_server
+from tests.email_support import ImapServer, Mailbox, pymap_server
 from tests.postgres_support import (
     NO_SERVER,
     Cluster,
@@ -24,6 +24,7 @@ from tests.postgres_support import (
     unavailable,
 )
 from tests.telegram_support import FakeBotApi, TelegramHarness, start_harness
+from tests.test_mailer import Recorder, smtp_server
 
 # One parsed (and embedded) knowledge base per directory content for the whole run: parsing the
 # shipped YAML for each of a thousand tests was most of the suite's time. Knowledge is frozen, so
@@ -109,6 +110,21 @@ async def telegram(assistant: Assistant) -> AsyncIterator[TelegramHarness]:
 def imap_server() -> Iterator[ImapServer]:
     """One pymap IMAP server for the session (started on first use); see tests/email_support.py."""
     yield from pymap_server()
+
+
+@pytest.fixture
+def imap_mailbox(imap_server: ImapServer) -> Mailbox:
+    """A mailbox of its own for one test, on the session's IMAP server."""
+    return imap_server.new_mailbox()
+
+
+@pytest.fixture
+def smtp_recorder() -> Iterator[Recorder]:
+    """A real SMTP server on 127.0.0.1 for one test; `.port` is where it listens."""
+    recorder = Recorder()
+    with smtp_server(recorder) as port:
+        recorder.port = port  # type: ignore[attr-defined]
+        yield recorder
 
 
 # --- PostgreSQL (tests/postgres_support.py) ------------------------------------------------

@@ -4,7 +4,7 @@ real SMTP server (aiosmtpd) receives what the outbox sends, on a real SQLite fil
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,6 @@ from tests.email_support import (
     ASSISTANT,
     PRACTITIONER,
     EmailWorld,
-    ImapServer,
     Mailbox,
     email_settings,
     html_of,
@@ -27,25 +26,12 @@ from tests.test_mailer import Recorder, smtp_server
 
 
 @pytest.fixture
-def mailbox(imap_server: ImapServer) -> Mailbox:
-    return imap_server.new_mailbox()
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    recorder = Recorder()
-    with smtp_server(recorder) as port:
-        recorder.port = port  # type: ignore[attr-defined]
-        yield recorder
-
-
-@pytest.fixture
 async def world(
-    settings: Settings, mailbox: Mailbox, recorder: Recorder
+    settings: Settings, imap_mailbox: Mailbox, smtp_recorder: Recorder
 ) -> AsyncIterator[EmailWorld]:
-    configured = email_settings(settings, mailbox, recorder.port)  # type: ignore[attr-defined]
+    configured = email_settings(settings, imap_mailbox, smtp_recorder.port)  # type: ignore[attr-defined]
     assistant = await build_assistant(configured)
-    yield EmailWorld(assistant, mailbox, recorder)
+    yield EmailWorld(assistant, imap_mailbox, smtp_recorder)
     await assistant.close()
 
 
@@ -118,17 +104,17 @@ async def test_sender_outside_allowed_domains_gets_one_notice_a_day(world: Email
 
 
 async def test_outsiders_ignored_when_configured(
-    settings: Settings, mailbox: Mailbox, recorder: Recorder
+    settings: Settings, imap_mailbox: Mailbox, smtp_recorder: Recorder
 ) -> None:
     configured = email_settings(
         settings,
-        mailbox,
-        recorder.port,  # type: ignore[attr-defined]
+        imap_mailbox,
+        smtp_recorder.port,  # type: ignore[attr-defined]
         outsiders="ignore",
     )
     assistant = await build_assistant(configured)
     try:
-        world = EmailWorld(assistant, mailbox, recorder)
+        world = EmailWorld(assistant, imap_mailbox, smtp_recorder)
         assert await world.send(written("someone@gmail.com", "What is an SCR?")) == []
     finally:
         await assistant.close()
@@ -144,17 +130,17 @@ async def test_same_message_id_twice_answered_once(world: EmailWorld) -> None:
 
 
 async def test_rate_limit_per_sender(
-    settings: Settings, mailbox: Mailbox, recorder: Recorder
+    settings: Settings, imap_mailbox: Mailbox, smtp_recorder: Recorder
 ) -> None:
     configured = email_settings(
         settings,
-        mailbox,
-        recorder.port,  # type: ignore[attr-defined]
+        imap_mailbox,
+        smtp_recorder.port,  # type: ignore[attr-defined]
         max_per_hour=2,
     )
     assistant = await build_assistant(configured)
     try:
-        world = EmailWorld(assistant, mailbox, recorder)
+        world = EmailWorld(assistant, imap_mailbox, smtp_recorder)
         for _ in range(3):
             world.mailbox.deliver(written(PRACTITIONER, "What is an SCR?"))
         assert len(await world.turn()) == 2
@@ -213,8 +199,8 @@ async def test_smtp_xoauth2_login(settings: Settings) -> None:
             self.tokens.append(decoded)
             return AuthResult(success="auth=Bearer token-1" in decoded)
 
-    recorder = OAuthRecorder()
-    recorder.tokens = []
+    smtp_recorder = OAuthRecorder()
+    smtp_recorder.tokens = []
     calls = 0
 
     async def token() -> str:
@@ -222,7 +208,7 @@ async def test_smtp_xoauth2_login(settings: Settings) -> None:
         calls += 1
         return "token-1"
 
-    with smtp_server(recorder, auth_require_tls=False) as port:
+    with smtp_server(smtp_recorder, auth_require_tls=False) as port:
         smtp = dataclasses.replace(
             settings.smtp, host="127.0.0.1", port=port, security="none", username=ASSISTANT
         )
@@ -231,5 +217,5 @@ async def test_smtp_xoauth2_login(settings: Settings) -> None:
         email_ = OutgoingEmail((PRACTITIONER,), "Hello", "Text", None, "<x.1@bbscp.example.org>")
         await transport.send(build_message(email_, ASSISTANT), "x")
     assert calls == 1
-    assert recorder.tokens == [f"user={ASSISTANT}\x01auth=Bearer token-1\x01\x01"]
-    assert len(recorder.received) == 1
+    assert smtp_recorder.tokens == [f"user={ASSISTANT}\x01auth=Bearer token-1\x01\x01"]
+    assert len(smtp_recorder.received) == 1

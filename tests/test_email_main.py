@@ -7,15 +7,12 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.cli import ROOT, main_env
 from tests.email_support import (
     ASSISTANT,
     PASSWORD,
     PRACTITIONER,
     USER,
-    ImapServer,
     Mailbox,
     text_of,
     written,
@@ -23,23 +20,18 @@ from tests.email_support import (
 from tests.test_mailer import Recorder, smtp_server
 
 
-@pytest.fixture
-def mailbox(imap_server: ImapServer) -> Mailbox:
-    return imap_server.new_mailbox()
-
-
-def test_main_runs_email_beside_the_console(tmp_path: Path, mailbox: Mailbox) -> None:
+def test_main_runs_email_beside_the_console(tmp_path: Path, imap_mailbox: Mailbox) -> None:
     recorder = Recorder()
     with smtp_server(recorder) as smtp_port:
         settings = (
             f"mail: {{from_address: {ASSISTANT}, outbox_dir: {tmp_path / 'outbox'}}}\n"
             f"smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none}}\n"
-            f"email: {{imap_host: 127.0.0.1, imap_port: {mailbox.port}, imap_security: none,"
-            f" imap_folder: {mailbox.folder},"
+            f"email: {{imap_host: 127.0.0.1, imap_port: {imap_mailbox.port}, imap_security: none,"
+            f" imap_folder: {imap_mailbox.folder},"
             f" imap_username: {USER}, poll_seconds: 1}}\n"
         )
         env = main_env(tmp_path, settings) | {"EMAIL_PASSWORD": PASSWORD}
-        mailbox.deliver(written(PRACTITIONER, "What is an SCR?", "By email"))
+        imap_mailbox.deliver(written(PRACTITIONER, "What is an SCR?", "By email"))
         process = subprocess.Popen(
             [sys.executable, str(ROOT / "main.py")],
             stdin=subprocess.PIPE,

@@ -1,14 +1,14 @@
 """Hand-off to the partnership: asked in Telegram or by email, answered by a staff email,
 relayed exactly once; forged references ignored; reminders, closing and /unanswered.
 
-Real parts: pymap holds the assistant's mailbox, aiosmtpd receives what the outbox sends, the
+Real parts: pymap holds the assistant's imap_mailbox, aiosmtpd receives what the outbox sends, the
 Telegram side is python-telegram-bot's Application over HTTP to the fake Bot API."""
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 
 import pytest
@@ -21,7 +21,6 @@ from tests.email_support import (
     PRACTITIONER,
     STAFF,
     EmailWorld,
-    ImapServer,
     Mailbox,
     email_settings,
     reply_to,
@@ -29,37 +28,24 @@ from tests.email_support import (
     written,
 )
 from tests.telegram_support import TelegramHarness, buttons_of
-from tests.test_mailer import Recorder, smtp_server
+from tests.test_mailer import Recorder
 
 UNANSWERABLE = "How do I renew my parking permit at the civic offices?"
 REFERENCE = re.compile(r"Q-\d{4}-\d{4}")
 
 
 @pytest.fixture
-def mailbox(imap_server: ImapServer) -> Mailbox:
-    return imap_server.new_mailbox()
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    recorder = Recorder()
-    with smtp_server(recorder) as port:
-        recorder.port = port  # type: ignore[attr-defined]
-        yield recorder
-
-
-@pytest.fixture
-def settings(settings: Settings, mailbox: Mailbox, recorder: Recorder) -> Settings:
+def settings(settings: Settings, imap_mailbox: Mailbox, smtp_recorder: Recorder) -> Settings:
     """The shared fixtures' settings, with the email channel on (so `assistant` and
     `telegram` from conftest run with it)."""
-    return email_settings(settings, mailbox, recorder.port)  # type: ignore[attr-defined]
+    return email_settings(settings, imap_mailbox, smtp_recorder.port)  # type: ignore[attr-defined]
 
 
 @pytest.fixture
 async def world(
-    assistant: Assistant, mailbox: Mailbox, recorder: Recorder
+    assistant: Assistant, imap_mailbox: Mailbox, smtp_recorder: Recorder
 ) -> AsyncIterator[EmailWorld]:
-    yield EmailWorld(assistant, mailbox, recorder)
+    yield EmailWorld(assistant, imap_mailbox, smtp_recorder)
 
 
 def to(messages: list[EmailMessage], address: str) -> list[EmailMessage]:
