@@ -60,6 +60,13 @@ def model_future() -> Future[Embedder]:
         return _model
 
 
+def text_vector(model: Embedder, prepared: str) -> Any:
+    """The normalised float32 vector of one prepared text (a query), under the embedding lock."""
+    with _embedding:
+        embedded = model.embed([prepared], norm=True)
+    return np.asarray(embedded, dtype=np.float32)[0]
+
+
 def prepare(text: str) -> str:
     """The text the model sees: folded words, abbreviations spelled out (the model does not know
     that an SCR is a serious case review)."""
@@ -150,10 +157,7 @@ class SemanticIndex:
         prepared = prepare(text)
         if not prepared or not self._ids:
             return {}
-        with _embedding:
-            embedded = self._model.embed([prepared], norm=True)
-        vector = np.asarray(embedded, dtype=np.float32)[0]
-        similarity = self._matrix @ vector
+        similarity = self._matrix @ text_vector(self._model, prepared)
         best = np.full(len(self._entry_ids), -1.0, dtype=np.float32)
         np.maximum.at(best, self._row_entry, similarity)
         order = np.argsort(-best)
@@ -168,9 +172,7 @@ class SemanticIndex:
         prepared = prepare(text)
         if not prepared:
             return {}
-        with _embedding:
-            embedded = self._model.embed([prepared], norm=True)
-        similarity = self._matrix @ np.asarray(embedded, dtype=np.float32)[0]
+        similarity = self._matrix @ text_vector(self._model, prepared)
         out: dict[str, float] = {}
         for entry_id in entry_ids:
             if entry_id not in self._entry_ids:

@@ -23,7 +23,7 @@ from concurrent.futures import Future
 
 import numpy as np
 
-from knowledge.semantic import Embedder, _embedding, _executor, model_future, prepare
+from knowledge.semantic import Embedder, _embedding, _executor, model_future, prepare, text_vector
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,7 @@ class UrgentMeaning:
         prepared = prepare(text)
         if not prepared or not len(self._live) or not len(self._knowledge):
             return None
-        with _embedding:
-            vector = np.asarray(self._model.embed([prepared], norm=True), dtype=np.float32)[0]
+        vector = text_vector(self._model, prepared)
         k = self.neighbours
         live = np.sort(self._live @ vector)[-k:].mean()
         knowledge = np.sort(self._knowledge @ vector)[-k:].mean()
