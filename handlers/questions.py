@@ -145,9 +145,7 @@ async def respond(ctx: Context, text: str) -> list[Reply]:
     if worth_recording(text):
         await ctx.storage.record_unanswered(ctx.chat, redact(text))
     if asks_for_document(text):
-        reply = not_in_catalogue(ctx)
-        # Every "I don't have that" ends with the safety route, a document request included.
-        return [dataclasses.replace(reply, text=f"{reply.text}\n\n{safety_line(ctx.settings)}")]
+        return [not_in_catalogue(ctx)]
     return [fallback_reply(ctx)]
 
 

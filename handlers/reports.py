@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 
 from bot.conversation import Context
 from bot.replies import Button, Link, Reply
+from handlers.safety import safety_line
 from knowledge.loader import Report
 from knowledge.report_lookup import report_facts
 from knowledge.search import choices_of
@@ -76,12 +77,15 @@ def report_reply(ctx: Context, report: Report) -> Reply:
 
 
 def not_in_catalogue(ctx: Context) -> Reply:
+    """No such document: say so without guessing, point to the national repository, and end
+    with the safety route, as every "I don't have that" does."""
     board = ctx.settings.board
     return Reply(
         f"I can't find that document in the {board.short_name} catalogue, and I won't guess: "
         "a wrong link to a case review is worse than none. Published case reviews from across "
         "England are in the NSPCC national case review repository. Type /reports to browse "
-        f"what the partnership publishes, or ask the partnership at {board.contact_email}.",
+        f"what the partnership publishes, or ask the partnership at {board.contact_email}."
+        f"\n\n{safety_line(ctx.settings)}",
         kind="fallback",
         links=(Link("NSPCC national case review repository", board.case_review_repository),),
         buttons=(Button("Browse the partnership's reports", "/reports"), Button("Help", "/help")),

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.telegram import inline_article
+from handlers.safety import safety_line
 from knowledge.loader import Knowledge, Report, load_knowledge
 from knowledge.report_lookup import find_reports
 from knowledge.search import SUGGEST_CUTOFF, SearchIndex
@@ -194,6 +195,15 @@ async def test_near_miss_never_links_a_document(chat: Chat, text: str) -> None:
     # The national repository is offered with "not in the catalogue"; no other document is.
     report_urls = {r.url for r in chat.assistant.knowledge.reports.values()} - {NSPCC}
     assert not {link.url for reply in replies for link in reply.links} & report_urls
+
+
+@pytest.mark.parametrize("text", ["the Smith review", "/report smith"])
+async def test_unknown_document_ends_with_the_safety_route(chat: Chat, text: str) -> None:
+    """Typed as a question or through /report, "not in the catalogue" ends like every other
+    "I don't have that": with the one-line safety route."""
+    replies = await chat.say(text)
+    assert replies[0].kind == "fallback"
+    assert replies[0].text.endswith(safety_line(chat.assistant.settings))
 
 
 async def test_report_command_takes_a_name(chat: Chat) -> None:
