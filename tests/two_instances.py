@@ -16,7 +16,7 @@ import itertools
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ class World:
     instances: list[Instance]
     http: httpx.AsyncClient
     form: Form
+    quiet: float = QUIET_SECONDS
     update_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def sent_to(self, chat_id: int) -> list[dict[str, Any]]:
@@ -70,17 +71,25 @@ class World:
         )
         assert response.status_code == 200, response.text
 
-    async def turn(self, chat_id: int, update: dict[str, Any], *instances: int) -> None:
-        """Post `update` (to each of `instances`) and wait until the bot has answered."""
+    async def turn(
+        self,
+        chat_id: int,
+        update: dict[str, Any],
+        *instances: int,
+        ready: Callable[[], bool] = lambda: True,
+    ) -> None:
+        """Post `update` (to each of `instances`) and wait until the bot has answered: a new
+        message, `ready()` true (the message the driver needs next has come), and then no
+        further message for `quiet` seconds."""
         before = len(self.sent_to(chat_id))
         await asyncio.gather(*(self.post(i, dict(update)) for i in instances))
         deadline = time.monotonic() + 60
-        while len(self.sent_to(chat_id)) == before:
+        while len(self.sent_to(chat_id)) == before or not ready():
             assert time.monotonic() < deadline, f"no answer in chat {chat_id}"
             await asyncio.sleep(0.02)
         count = len(self.sent_to(chat_id))
         while True:  # wait for the rest of a turn's messages
-            await asyncio.sleep(QUIET_SECONDS)
+            await asyncio.sleep(self.quiet)
             if len(self.sent_to(chat_id)) == count:
                 return
             count = len(self.sent_to(chat_id))
@@ -208,11 +217,20 @@ async def submit_notification(world: World, chat_id: int) -> None:
         message = world.sent_to(chat_id)[-1]
         return message["text"], {b["text"]: b.get("callback_data", "") for b in buttons_of(message)}
 
+    def actionable() -> bool:
+        """The last message is one `fill_form` acts on (a question, a check, the summary)."""
+        text, buttons = last()
+        return (
+            bool({"Submit", "Start"} & set(buttons))
+            or "Is this right?" in text
+            or any(f.prompt in text for f in world.form.fields)
+        )
+
     async def say(text: str) -> None:
-        await world.turn(chat_id, text_update(chat_id, text), next(step) % 2)
+        await world.turn(chat_id, text_update(chat_id, text), next(step) % 2, ready=actionable)
 
     async def press(data: str) -> None:
-        await world.turn(chat_id, press_update(chat_id, data), next(step) % 2)
+        await world.turn(chat_id, press_update(chat_id, data), next(step) % 2, ready=actionable)
 
     await say("/notify")
     await fill_form(world.form, last, say, press, {})
