@@ -1,5 +1,6 @@
-"""A knowledge folder whose notification form is the small fixture form, so the form's
-mechanics are tested whatever the partnership writes in knowledge/notification_form.yaml."""
+"""Knowledge folders with the small fixture form or threshold tree (tests/fixtures/), so the
+mechanics of the form and the threshold guide are tested whatever the partnership writes in
+knowledge/notification_form.yaml and knowledge/threshold.yaml."""
 
 from __future__ import annotations
 
@@ -13,13 +14,25 @@ from tests.signin_support import REGISTRY
 FIXTURE_FORM = Path(__file__).parent / "fixtures" / "notification_form.yaml"
 
 
-def knowledge_with_fixture_form(tmp_path: Path, form: Path = FIXTURE_FORM) -> Path:
-    """A copy of the shipped knowledge (topics, reports, template...) with the fixture form."""
+FIXTURE_THRESHOLD = Path(__file__).parent / "fixtures" / "threshold.yaml"
+
+
+def knowledge_with(tmp_path: Path, **files: Path) -> Path:
+    """A copy of the shipped knowledge (topics, reports, template...) in which each named file
+    is replaced: `knowledge_with(tmp_path, threshold=FIXTURE_THRESHOLD)`."""
     directory = tmp_path / "knowledge"
     if not directory.exists():
-        shutil.copytree(ROOT / "knowledge", directory, ignore=shutil.ignore_patterns("*.py"))
-    shutil.copyfile(form, directory / "notification_form.yaml")
+        shutil.copytree(
+            ROOT / "knowledge", directory, ignore=shutil.ignore_patterns("*.py", "__pycache__")
+        )
+    for name, source in files.items():
+        shutil.copyfile(source, directory / f"{name}.yaml")
     return directory
+
+
+def knowledge_with_fixture_form(tmp_path: Path, form: Path = FIXTURE_FORM) -> Path:
+    """A copy of the shipped knowledge (topics, reports, template...) with the fixture form."""
+    return knowledge_with(tmp_path, notification_form=form)
 
 
 def with_fixture_form(settings: Settings, tmp_path: Path) -> Settings:

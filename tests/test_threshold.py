@@ -1,12 +1,13 @@
-"""The threshold guide (/threshold): every path through knowledge/threshold.yaml in the core, the
-real console and Telegram; hand-written expected outcomes; help, definitions, back, cancel and
-stale buttons mid-check; and `check` naming the problems of broken trees."""
+"""The threshold guide (/threshold). Its mechanics run on a small fixture tree
+(tests/fixtures/threshold.yaml), so the partnership can rewrite knowledge/threshold.yaml without
+breaking them: every path in the core, the real console and Telegram; help, definitions, back,
+cancel and stale buttons mid-check; and `check` naming the problems of broken trees. One smoke
+test walks every path of the shipped tree, and checks the outcomes the law fixes by their ids."""
 
 from __future__ import annotations
 
 import dataclasses
 import html
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,22 +23,31 @@ from config.validation import KnowledgeError
 from knowledge.loader import load_knowledge
 from tests.cli import run_main
 from tests.conftest import Chat
+from tests.form_fixture import FIXTURE_THRESHOLD, knowledge_with
 from tests.telegram_support import TelegramHarness, buttons_of
 
 ROOT = Path(__file__).resolve().parent.parent
-TREE = yaml.safe_load((ROOT / "knowledge" / "threshold.yaml").read_text(encoding="utf-8"))
+TREE = yaml.safe_load(FIXTURE_THRESHOLD.read_text(encoding="utf-8"))
+SHIPPED_TREE = yaml.safe_load((ROOT / "knowledge" / "threshold.yaml").read_text(encoding="utf-8"))
 LABELS = {"yes": "Yes", "no": "No", "not sure": "Not sure"}
 NOTIFY = "Start a significant incident notification"
 LEGACY_BUTTON = "Show the 2015 serious case review test"
 
 
-def tree_paths(start: str) -> list[tuple[tuple[str, ...], str]]:
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    """The assistant of every test here runs on the fixture tree."""
+    directory = knowledge_with(tmp_path, threshold=FIXTURE_THRESHOLD)
+    return dataclasses.replace(settings, knowledge_dir=str(directory))
+
+
+def tree_paths(start: str, tree: dict[str, Any] = TREE) -> list[tuple[tuple[str, ...], str]]:
     """Every (answers, outcome id) from `start`, read straight from the YAML.
 
     Deliberately not through knowledge.threshold, so the walk does not trust the code it tests.
     """
-    questions = {q["id"]: q for q in TREE["questions"]}
-    outcomes = {o["id"] for o in TREE["outcomes"]}
+    questions = {q["id"]: q for q in tree["questions"]}
+    outcomes = {o["id"] for o in tree["outcomes"]}
     paths: list[tuple[tuple[str, ...], str]] = []
 
     def walk(node: str, answers: tuple[str, ...]) -> None:
@@ -53,12 +63,17 @@ def tree_paths(start: str) -> list[tuple[tuple[str, ...], str]]:
 
 # (the command that starts the check, answers, outcome): today's check, and the walk for an
 # incident before September 2019, which only /threshold 2015 starts.
-PATHS = [("/threshold", *path) for path in tree_paths(TREE["start"])] + [
-    ("/threshold 2015", *path) for path in tree_paths(TREE["legacy_test"]["start"])
-]
+def all_paths(tree: dict[str, Any]) -> list[tuple[str, tuple[str, ...], str]]:
+    return [("/threshold", *path) for path in tree_paths(tree["start"], tree)] + [
+        ("/threshold 2015", *path) for path in tree_paths(tree["legacy_test"]["start"], tree)
+    ]
+
+
+PATHS = all_paths(TREE)
 SAFETY_FIRST = "First, the child: if this child"
 OUTCOME_TITLES = {o["id"]: o["title"] for o in TREE["outcomes"]}
 QUESTION_TEXTS = {q["id"]: " ".join(q["text"].split()) for q in TREE["questions"]}
+HELP_TEXTS = {q["id"]: " ".join(q["help"].split()) for q in TREE["questions"]}
 
 
 async def press(chat: Chat, label: str) -> list[Reply]:
@@ -84,24 +99,32 @@ async def answer_all(chat: Chat, answers: tuple[str, ...] | list[str]) -> None:
 # --- every path ----------------------------------------------------------------------------------
 
 
-def test_the_tree_has_paths_to_every_outcome() -> None:
+def test_the_trees_have_paths_to_every_outcome() -> None:
     """Guards the path tests below against a walk that finds (almost) nothing."""
     assert {outcome for _, _, outcome in PATHS} == set(OUTCOME_TITLES)
-    assert len(PATHS) >= 20
+    assert len(PATHS) == 14
+    shipped = {o["id"] for o in SHIPPED_TREE["outcomes"]}
+    assert {outcome for _, _, outcome in all_paths(SHIPPED_TREE)} == shipped
 
 
 async def test_every_path_in_the_core(assistant: Assistant, subtests: Any) -> None:
-    for number, (command, answers, outcome) in enumerate(PATHS):
+    await walk_every_path(assistant, TREE, subtests)
+
+
+async def walk_every_path(assistant: Assistant, tree: dict[str, Any], subtests: Any) -> None:
+    """Each path of `tree` from its first question to its outcome, and what every outcome has."""
+    titles = {o["id"]: o["title"] for o in tree["outcomes"]}
+    for number, (command, answers, outcome) in enumerate(all_paths(tree)):
         with subtests.test(command=command, answers=answers, outcome=outcome):
             chat = Chat(assistant, f"path:{number}")
             await chat.say(command)
             pre_2019 = command == "/threshold 2015"
-            assert ("2015 serious case review test" in chat.text) == pre_2019
+            assert (tree["legacy_test"]["title"] in chat.text) == pre_2019
             for step, answer in enumerate(answers, 1):
                 assert chat.replies[-1].title == f"Question {step}"
                 await press(chat, LABELS[answer])
-            title = OUTCOME_TITLES[outcome]
-            assert [r.title for r in chat.replies] == [title]
+            assert [r.title for r in chat.replies] == [titles[outcome]]
+            assert chat.replies[0].id == outcome
             # The child's safety now comes first in every outcome, before any process.
             assert chat.replies[0].text.startswith(SAFETY_FIRST)
             assert "/urgent" in chat.replies[0].text
@@ -137,90 +160,78 @@ async def test_every_path_over_telegram(telegram: TelegramHarness, subtests: Any
 
 def test_a_path_through_the_real_console(tmp_path: Path) -> None:
     """Typed labels pick the buttons; back forgets an answer; the outcome lists its next steps."""
-    lines = ["/threshold", "yes", "no", "back", "Yes", "quit"]
-    result = run_main(tmp_path, "chat", stdin="\n".join(lines) + "\n")
+    lines = ["/threshold", "no", "yes", "back", "Yes", "yes", "quit"]
+    directory = knowledge_with(tmp_path, threshold=FIXTURE_THRESHOLD)
+    result = run_main(
+        tmp_path, "chat", stdin="\n".join(lines) + "\n", settings=f"knowledge_dir: {directory}\n"
+    )
     assert result.returncode == 0, result.stderr
     turns = result.stdout.split("you> ")
-    assert "== Question 1 ==\nHas a child (under 18) died?" in turns[1]
-    assert turns[2].startswith(f"== Question 2 ==\n{QUESTION_TEXTS['death-abuse']}")
+    assert f"== Question 1 ==\n{QUESTION_TEXTS['q-died']}" in turns[1]
+    assert turns[2].startswith(f"== Question 2 ==\n{QUESTION_TEXTS['q-harmed']}")
     assert turns[4].startswith("== Question 2 ==")  # back from question 3
-    outcome = turns[5]
-    assert outcome.startswith("== Notify the national panel (serious child safeguarding case) ==")
-    assert "5 working days" in outcome and "15 working days" in outcome
-    assert "Link: Report a serious child safeguarding incident (GOV.UK): https://" in outcome
+    outcome = turns[6]
+    assert outcome.startswith(f"== {OUTCOME_TITLES['o-notify']} ==")
+    assert "Fixture timescale of the notify outcome" in outcome
+    assert "Link: Fixture source one: https://www.gov.uk/fixture-one" in outcome
     assert "Source:" not in outcome
     assert f"[1] {NOTIFY}" in outcome
     assert f"[2] {LEGACY_BUTTON}" in outcome
 
 
-# --- expected outcomes, written by hand ----------------------------------------------------------
+# --- outcomes and the 2015 test ------------------------------------------------------------------
 
 
-async def test_death_with_abuse_means_notifying_the_panel(chat: Chat) -> None:
+async def test_an_outcome_leads_with_the_child_then_the_route(chat: Chat) -> None:
     await answer_all(chat, ["yes", "yes"])
-    assert chat.replies[0].title == "Notify the national panel (serious child safeguarding case)"
-    assert chat.replies[0].text.startswith(SAFETY_FIRST)
-    assert "children's social care or the police at once" in chat.text
-    assert "5 working days" in chat.text
-    assert "15 working days" in chat.text
-    assert "formerly the LSCB" not in chat.text
-    assert "informs the decision; it does not make it" in chat.text
+    assert [r.id for r in chat.replies] == ["o-notify"]
+    assert chat.replies[0].title == OUTCOME_TITLES["o-notify"]
+    text = chat.replies[0].text
+    assert text.startswith(SAFETY_FIRST)
+    assert text.index("Fixture text of the notify") < text.index("Who decides: Fixture decider")
+    assert text.index("Who decides:") < text.index("Timescale: Fixture timescale of the notify")
+    assert "informs the decision; it does not make it" in text
+    assert [link.url for link in chat.replies[0].links] == ["https://www.gov.uk/fixture-one"]
 
 
-async def test_serious_harm_without_abuse_but_joint_working_concerns(chat: Chat) -> None:
-    await answer_all(chat, ["no", "yes", "no", "yes"])
-    assert chat.replies[0].title == "Below the statutory threshold, but there is learning"
-    assert "local learning review" in chat.text and "SILP" in chat.text
-
-
-async def test_looked_after_child_death_without_abuse(chat: Chat) -> None:
-    await answer_all(chat, ["yes", "no", "yes"])
-    assert "within 5 working days of becoming aware" in chat.text
-    assert "whether or not abuse or neglect is suspected" in chat.text
-
-
-async def test_not_sure_sends_you_to_your_dsl(chat: Chat) -> None:
+async def test_not_sure_ends_at_its_own_outcome(chat: Chat) -> None:
     await answer_all(chat, ["not sure"])
-    assert chat.replies[0].title == "Discuss with your designated safeguarding lead or SLO"
-    assert "do not guess" in chat.text
+    assert [r.id for r in chat.replies] == ["o-ask"]
 
 
 async def test_a_live_case_starts_with_the_child_not_the_date(chat: Chat) -> None:
     await chat.say("/threshold")
-    assert chat.replies[-1].text == "Has a child (under 18) died?"
-    assert "2019" not in chat.text
+    assert chat.replies[-1].text == QUESTION_TEXTS["q-died"]
+    assert "2015" not in chat.text and "legacy" not in chat.text.lower()
 
 
 async def test_pre_2019_case_gets_the_2015_test(chat: Chat) -> None:
     await chat.say("/threshold 2015")
     titles = [r.title for r in chat.replies]
-    assert titles[0] == "The 2015 serious case review test (regulation 5, LSCB Regulations 2006)"
-    assert "cause for" in chat.replies[0].text and "concern" in chat.replies[0].text
+    assert titles[0] == TREE["legacy_test"]["title"]
+    assert chat.replies[0].text == TREE["legacy_test"]["text"]
     assert titles[-1] == "Question 1"
-    assert chat.replies[-1].text == QUESTION_TEXTS["legacy-abuse"]
+    assert chat.replies[-1].text == QUESTION_TEXTS["l-abuse"]
     await press(chat, "Yes")
     await press(chat, "Yes")
-    assert [r.title for r in chat.replies] == [
-        "Would have met the serious case review criteria (before 29 September 2019)"
-    ]
+    assert [r.title for r in chat.replies] == [OUTCOME_TITLES["o-legacy-met"]]
     assert chat.replies[0].buttons, "the next steps go on the outcome"
     assert LEGACY_BUTTON not in [b.label for b in chat.buttons]
 
 
 async def test_2015_test_on_request(chat: Chat) -> None:
-    await answer_all(chat, ["no", "no", "no", "no"])
-    assert chat.replies[0].title == "No statutory review indicated"
+    await answer_all(chat, ["no", "no"])
+    assert chat.replies[0].title == OUTCOME_TITLES["o-none"]
     await press(chat, LEGACY_BUTTON)
-    assert chat.replies[0].title.startswith("The 2015 serious case review test")
-    assert "regulation 5" in chat.text.lower() or "LSCB Regulations 2006" in chat.text
-    assert chat.replies[-1].text == QUESTION_TEXTS["legacy-abuse"]
+    assert chat.replies[0].title == TREE["legacy_test"]["title"]
+    assert chat.replies[-1].text == QUESTION_TEXTS["l-abuse"]
 
 
 async def test_2015_test_mid_check_keeps_the_current_question(chat: Chat) -> None:
     await answer_all(chat, ["no"])
     await chat.say("/threshold 2015")
-    assert (chat.replies[0].title or "").startswith("The 2015 serious case review test")
-    assert chat.replies[-1].text == QUESTION_TEXTS["seriously-harmed"]
+    assert chat.replies[0].title == TREE["legacy_test"]["title"]
+    assert chat.replies[-1].text == QUESTION_TEXTS["q-harmed"]
     assert chat.replies[-1].title == "Question 2"
 
 
@@ -230,7 +241,36 @@ async def test_answers_can_be_typed_in_any_case(chat: Chat) -> None:
     await chat.say("Yes.")
     assert chat.replies[-1].title == "Question 3"
     await chat.say("not sure")
-    assert chat.replies[0].title == "Discuss with your designated safeguarding lead or SLO"
+    assert chat.replies[0].title == OUTCOME_TITLES["o-ask"]
+
+
+# --- the shipped tree: one smoke test ------------------------------------------------------------
+
+# Routes the law fixes, by outcome id (the wording is the partnership's to change): a death with
+# abuse or neglect suspected is notified; a looked-after child's death is notified whatever the
+# cause; serious harm without abuse but with concerns about working together is local learning.
+SHIPPED_ROUTES = {
+    ("yes", "yes"): "notify-panel",
+    ("yes", "no", "yes"): "looked-after-death",
+    ("no", "yes", "yes"): "notify-panel",
+    ("no", "yes", "no", "yes"): "below-threshold",
+    ("not sure",): "discuss-with-dsl",
+}
+
+
+async def test_shipped_tree_every_path_and_the_routes_the_law_fixes(
+    settings: Settings, subtests: Any
+) -> None:
+    shipped = dataclasses.replace(settings, knowledge_dir=str(ROOT / "knowledge"))
+    assistant = await build_assistant(shipped)
+    try:
+        await walk_every_path(assistant, SHIPPED_TREE, subtests)
+        for number, (answers, outcome) in enumerate(SHIPPED_ROUTES.items()):
+            chat = Chat(assistant, f"route:{number}")
+            await answer_all(chat, answers)
+            assert [r.id for r in chat.replies] == [outcome], answers
+    finally:
+        await assistant.close()
 
 
 async def test_free_text_starts_the_check(chat: Chat) -> None:
@@ -252,15 +292,14 @@ async def test_free_text_starts_the_check(chat: Chat) -> None:
 async def test_definition_asked_mid_check_then_the_question_again(chat: Chat) -> None:
     await chat.say("/threshold")
     await press(chat, "No")
-    assert chat.replies[-1].id == "seriously-harmed"
+    assert chat.replies[-1].id == "q-harmed"
     await chat.say("what does serious harm mean?")
-    assert chat.replies[0].title == "Serious harm (definition)"
-    assert "long-term impairment" in chat.replies[0].text
+    assert chat.replies[0].id == "serious-harm"  # the knowledge base's answer
     assert chat.replies[-1].title == "Question 2"
-    assert chat.replies[-1].text == QUESTION_TEXTS["seriously-harmed"]
+    assert chat.replies[-1].text == QUESTION_TEXTS["q-harmed"]
     assert [b.label for b in chat.buttons][:3] == ["Yes", "No", "Not sure"]
     await press(chat, "Yes")  # the check carries on where it was
-    assert chat.replies[-1].text == QUESTION_TEXTS["harm-abuse"]
+    assert chat.replies[-1].text == QUESTION_TEXTS["q-harm-abuse"]
 
 
 async def test_help_explains_the_current_question(chat: Chat) -> None:
@@ -268,10 +307,10 @@ async def test_help_explains_the_current_question(chat: Chat) -> None:
     for text in ("help", "What does this mean?"):
         await chat.say(text)
         assert chat.replies[0].title == "What this question means"
-        assert "suspected suicide" in chat.replies[0].text
+        assert chat.replies[0].text == HELP_TEXTS["q-died"]
         assert chat.replies[-1].title == "Question 1"
     await press(chat, "What does this mean?")
-    assert "suspected suicide" in chat.replies[0].text
+    assert chat.replies[0].text == HELP_TEXTS["q-died"]
 
 
 async def test_unclear_answer_asks_again(chat: Chat) -> None:
@@ -298,7 +337,7 @@ async def test_back_returns_to_the_previous_question_and_forgets_its_answer(chat
     await chat.say("/back")
     assert chat.replies[-1].title == "Question 1"
     await press(chat, "Yes")  # now a death: the earlier "No" is forgotten
-    assert chat.replies[-1].text == QUESTION_TEXTS["death-abuse"]
+    assert chat.replies[-1].text == QUESTION_TEXTS["q-abuse"]
 
 
 async def test_back_at_the_first_question_stays_there(chat: Chat) -> None:
@@ -331,7 +370,7 @@ async def test_old_buttons_do_not_answer_the_current_question(chat: Chat) -> Non
     await chat.say(first_yes)  # pressed again, scrolled back up
     assert "belongs to an earlier question" in chat.replies[0].text
     assert chat.replies[-1].title == "Question 2"
-    assert chat.replies[-1].text == QUESTION_TEXTS["seriously-harmed"]
+    assert chat.replies[-1].text == QUESTION_TEXTS["q-harmed"]
     await chat.say("cancel")
     await chat.say(first_yes)
     assert "already finished or was cancelled" in chat.replies[0].text
@@ -343,7 +382,8 @@ async def test_check_survives_a_restart(settings: Settings) -> None:
     first = await build_assistant(settings)
     try:
         chat = Chat(first, "restart:1")
-        await answer_all(chat, ["no", "no"])
+        await answer_all(chat, ["no", "yes"])
+        assert chat.replies[-1].title == "Question 3"
     finally:
         await first.close()
     second = await build_assistant(settings)
@@ -353,7 +393,7 @@ async def test_check_survives_a_restart(settings: Settings) -> None:
         assert chat.replies[-1].title == "Question 2"
         await chat.say("yes")
         await chat.say("yes")
-        assert (chat.replies[0].title or "").startswith("Notify the national panel")
+        assert [r.id for r in chat.replies] == ["o-notify"]
     finally:
         await second.close()
 
@@ -363,7 +403,7 @@ async def test_guide_changed_mid_check_starts_again(chat: Chat) -> None:
     await press(chat, "No")
     conversation = chat.assistant.conversation
     guide = conversation.knowledge.threshold
-    questions = {k: v for k, v in guide.questions.items() if k != "seriously-harmed"}
+    questions = {k: v for k, v in guide.questions.items() if k != "q-harmed"}
     changed = dataclasses.replace(guide, questions=questions)
     conversation.replace_knowledge(dataclasses.replace(conversation.knowledge, threshold=changed))
     await chat.say("yes")
@@ -408,11 +448,8 @@ async def test_threshold_in_the_telegram_menu(telegram: TelegramHarness) -> None
 
 
 def broken_copy(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
-    """A copy of knowledge/ whose threshold.yaml has been changed by `change`."""
-    target = tmp_path / "knowledge"
-    shutil.copytree(
-        ROOT / "knowledge", target, ignore=shutil.ignore_patterns("*.py", "__pycache__")
-    )
+    """A copy of knowledge/ with the fixture tree, changed by `change`."""
+    target = knowledge_with(tmp_path, threshold=FIXTURE_THRESHOLD)
     tree = yaml.safe_load((target / "threshold.yaml").read_text(encoding="utf-8"))
     change(tree)
     (target / "threshold.yaml").write_text(
@@ -437,25 +474,25 @@ def node(tree: dict[str, Any], node_id: str) -> dict[str, Any]:
 def test_shipped_tree_is_valid() -> None:
     guide = load_knowledge(ROOT / "knowledge").threshold
     assert guide.start in guide.questions
-    assert set(guide.outcomes) == set(OUTCOME_TITLES)
+    assert set(guide.outcomes) == {o["id"] for o in SHIPPED_TREE["outcomes"]}
 
 
 def test_loop(tmp_path: Path) -> None:
     def change(tree: dict[str, Any]) -> None:
-        node(tree, "looked-after")["on_not_sure"] = "child-died"
+        node(tree, "q-harm-abuse")["on_not_sure"] = "q-died"
 
     assert problems_of(broken_copy(tmp_path, change)) == [
-        "threshold.yaml: looked-after: on_not_sure: leads back to 'child-died', a loop: "
-        "child-died -> death-abuse -> looked-after -> child-died"
+        "threshold.yaml: q-harm-abuse: on_not_sure: leads back to 'q-died', a loop: "
+        "q-died -> q-harmed -> q-harm-abuse -> q-died"
     ]
 
 
 def test_answer_naming_no_node(tmp_path: Path) -> None:
     def change(tree: dict[str, Any]) -> None:
-        node(tree, "harm-abuse")["on_yes"] = "notify-the-panel"
+        node(tree, "q-harm-abuse")["on_yes"] = "notify-the-panel"
 
     assert problems_of(broken_copy(tmp_path, change)) == [
-        "threshold.yaml: harm-abuse: on_yes: no question or outcome with id 'notify-the-panel'"
+        "threshold.yaml: q-harm-abuse: on_yes: no question or outcome with id 'notify-the-panel'"
     ]
 
 
@@ -467,44 +504,44 @@ def test_unreachable_nodes(tmp_path: Path) -> None:
                 "text": "Is this ever asked?",
                 "help": "No answer leads here.",
                 "on_yes": "orphan-outcome",
-                "on_no": "notify-panel",
-                "on_not_sure": "discuss-with-dsl",
+                "on_no": "o-notify",
+                "on_not_sure": "o-ask",
             }
         )
-        tree["outcomes"].append({**node(tree, "notify-panel"), "id": "orphan-outcome"})
+        tree["outcomes"].append({**node(tree, "o-notify"), "id": "orphan-outcome"})
 
     assert problems_of(broken_copy(tmp_path, change)) == [
-        "threshold.yaml: orphan: id: not reachable from start 'child-died' or legacy_test "
-        "start 'legacy-abuse'",
-        "threshold.yaml: orphan-outcome: id: not reachable from start 'child-died' or "
-        "legacy_test start 'legacy-abuse'",
+        "threshold.yaml: orphan: id: not reachable from start 'q-died' or legacy_test "
+        "start 'l-abuse'",
+        "threshold.yaml: orphan-outcome: id: not reachable from start 'q-died' or "
+        "legacy_test start 'l-abuse'",
     ]
 
 
 def test_missing_outcome_field(tmp_path: Path) -> None:
     def change(tree: dict[str, Any]) -> None:
-        del node(tree, "notify-panel")["timescale"]
+        del node(tree, "o-notify")["timescale"]
 
     assert problems_of(broken_copy(tmp_path, change)) == [
-        "threshold.yaml: notify-panel: timescale: missing"
+        "threshold.yaml: o-notify: timescale: missing"
     ]
 
 
 def test_outcome_must_name_the_safeguarding_partners(tmp_path: Path) -> None:
     def change(tree: dict[str, Any]) -> None:
-        node(tree, "no-statutory-review")["who_decides"] = "Your agency decides."
+        node(tree, "o-none")["who_decides"] = "Your agency decides."
 
     assert problems_of(broken_copy(tmp_path, change)) == [
-        "threshold.yaml: no-statutory-review: who_decides: must say that the decision rests "
+        "threshold.yaml: o-none: who_decides: must say that the decision rests "
         "with the safeguarding partners"
     ]
 
 
 def test_id_shared_by_a_question_and_an_outcome(tmp_path: Path) -> None:
     def change(tree: dict[str, Any]) -> None:
-        tree["outcomes"].append({**node(tree, "notify-panel"), "id": "agencies"})
+        tree["outcomes"].append({**node(tree, "o-notify"), "id": "q-harmed"})
 
-    assert "threshold.yaml: agencies: id: duplicate id" in problems_of(
+    assert "threshold.yaml: q-harmed: id: duplicate id" in problems_of(
         broken_copy(tmp_path, change)
     )
 
@@ -512,11 +549,11 @@ def test_id_shared_by_a_question_and_an_outcome(tmp_path: Path) -> None:
 def test_malformed_source_and_unknown_start(tmp_path: Path) -> None:
     def change(tree: dict[str, Any]) -> None:
         tree["start"] = "first"
-        node(tree, "notify-panel")["sources"][0]["url"] = "www.gov.uk/report"
+        node(tree, "o-notify")["sources"][0]["url"] = "www.gov.uk/report"
         tree["legacy_test"]["start"] = "when"
 
     assert problems_of(broken_copy(tmp_path, change)) == [
-        "threshold.yaml: notify-panel: sources[1].url: malformed link 'www.gov.uk/report': "
+        "threshold.yaml: o-notify: sources[1].url: malformed link 'www.gov.uk/report': "
         "expected an http(s) address",
         "threshold.yaml: -: start: no question with id 'first'",
         "threshold.yaml: legacy_test: start: no question with id 'when'",
@@ -528,21 +565,19 @@ def test_unquoted_no_in_yaml_is_named(tmp_path: Path) -> None:
     target = broken_copy(tmp_path, lambda tree: None)
     path = target / "threshold.yaml"
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("on_no: no-statutory-review", "on_no: no"), encoding="utf-8")
+    path.write_text(text.replace("on_no: o-review", "on_no: no"), encoding="utf-8")
     problems = problems_of(target)
-    assert "threshold.yaml: agencies: on_no: expected text, got bool" in problems
+    assert "threshold.yaml: q-abuse: on_no: expected text, got bool" in problems
 
 
 def test_check_command_prints_the_problems(tmp_path: Path) -> None:
     def change(tree: dict[str, Any]) -> None:
-        node(tree, "looked-after")["on_not_sure"] = "child-died"
-        del node(tree, "care-leaver-death")["sources"]
+        node(tree, "q-harm-abuse")["on_not_sure"] = "q-died"
+        del node(tree, "o-review")["sources"]
 
     directory = broken_copy(tmp_path, change)
     result = run_main(tmp_path, "check", settings=f"knowledge_dir: {directory}\n")
     assert result.returncode == 1
-    assert "threshold.yaml: care-leaver-death: sources: missing: cite at least one source" in (
-        result.stderr
-    )
-    assert "threshold.yaml: looked-after: on_not_sure: leads back to 'child-died'" in result.stderr
+    assert "threshold.yaml: o-review: sources: missing: cite at least one source" in (result.stderr)
+    assert "threshold.yaml: q-harm-abuse: on_not_sure: leads back to 'q-died'" in result.stderr
     assert "2 problems found." in result.stderr
