@@ -50,7 +50,7 @@ HELP_BUTTON = form_button("Help", "help")
 
 def say(text: str, kind: str = "invalid") -> Reply:
     """A line said inside the form (a refusal, a hint) before the step is asked again."""
-    return Reply(text, kind=kind, private=True)
+    return Reply(text, kind=kind)
 
 
 def when(timestamp: float) -> str:
@@ -133,7 +133,6 @@ def resume_offer(ctx: Context) -> Reply:
             form_button("Start again", "restart"),
             CANCEL_BUTTON,
         ),
-        private=True,
     )
 
 
@@ -191,7 +190,6 @@ def question_reply(form: Form, field: Field, session: Session) -> Reply:
         title=section.title,
         id=field.id,
         buttons=tuple(buttons),
-        private=True,
         expects_text=not field.options,
     )
 
@@ -211,7 +209,6 @@ def confirm_reply(form: Form, field: Field, session: Session) -> Reply:
             BACK_BUTTON,
             CANCEL_BUTTON,
         ),
-        private=True,
     )
 
 
@@ -237,7 +234,6 @@ def summary_reply(ctx: Context) -> Reply:
             BACK_BUTTON,
             CANCEL_BUTTON,
         ),
-        private=True,
     )
 
 
@@ -250,7 +246,6 @@ def edit_choices(ctx: Context) -> Reply:
         "Which answer would you like to change?",
         kind="choices",
         buttons=tuple(buttons),
-        private=True,
     )
 
 
@@ -264,7 +259,6 @@ def restart_question(ctx: Context) -> Reply:
             form_button("Yes, start again", "restart", "yes"),
             form_button("No, continue", "continue"),
         ),
-        private=True,
     )
 
 
@@ -273,7 +267,6 @@ def cancel_question() -> Reply:
         "Do you want to stop and delete this notification? Your answers so far will be deleted.",
         kind="confirm_cancel",
         buttons=(form_button("Yes, delete it", "discard"), form_button("No, carry on", "resume")),
-        private=True,
     )
 
 

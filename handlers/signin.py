@@ -26,7 +26,6 @@ from bot.replies import Button, Reply
 from bot.storage import Session, SigninCode, Storage
 from config.registry import Officer, Registry, is_email, normal_email
 from handlers.notification import FLOW_NAME as NOTIFY_FLOW
-from handlers.privacy import mark_private
 from handlers.safety import safety_line
 
 log = logging.getLogger(__name__)
@@ -191,7 +190,7 @@ class SignInFlow:
 
     async def current(self, ctx: Context) -> list[Reply]:
         """The step asked again (for `Conversation.in_progress`)."""
-        return mark_private(await self.resume(ctx))
+        return await self.resume(ctx)
 
     async def resume(self, ctx: Context) -> list[Reply]:
         """After the safety route (a live concern typed mid-sign-in): the step asked again.
@@ -201,8 +200,8 @@ class SignInFlow:
         return [Reply(f"Your sign-in is still open. {ask}", kind=kind, buttons=(CANCEL_BUTTON,))]
 
     async def handle(self, ctx: Context, text: str) -> list[Reply]:
-        # Everything typed here is an address or a code: Telegram may delete it after a submit.
-        return mark_private(_apply(ctx.session, await self._turn(ctx, text)))
+        # Everything typed here is an address or a code: private (handlers/privacy.py).
+        return _apply(ctx.session, await self._turn(ctx, text))
 
     async def _turn(self, ctx: Context, text: str) -> Turn:
         step = ctx.session.step or EMAIL
@@ -455,7 +454,7 @@ class SignIn:
         async def notify(ctx: Context, arg: str) -> list[Reply]:
             officer = await self.access.officer(ctx)
             if officer is not None:
-                return mark_private(await start(ctx, prefill_of(officer)))
+                return await start(ctx, prefill_of(officer))
             if await self.access.signed_in_as(ctx) is not None:
                 return [
                     Reply(
