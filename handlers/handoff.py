@@ -131,7 +131,7 @@ async def start(ctx: Context, arg: str) -> list[Reply]:
         ]
     if ctx.session.flow not in (None, FLOW_NAME):
         # Starting would throw away another flow's draft (a notification, say).
-        return await ctx.conversation.in_progress(ctx, "ask again")
+        return await ctx.conversation.in_progress(ctx, "ask the partnership again")
     return _apply(ctx.session, _begin(ctx, arg))
 
 

@@ -15,7 +15,6 @@ field it asks ("ask:child_dob", "confirm:agency").
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -23,8 +22,6 @@ from bot.conversation import Context
 from bot.lifetimes import NOTIFY_FLOW
 from bot.storage import Session
 from knowledge.form import Field, Form
-
-log = logging.getLogger(__name__)
 
 FLOW_NAME = NOTIFY_FLOW
 # The form's buttons send "/form <action> [arg]"; the flow claims /form while it runs.

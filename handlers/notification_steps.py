@@ -73,12 +73,12 @@ def stay(ctx: Context, step: str, *before: Reply) -> Turn:
 
 def again(ctx: Context, step: str, *before: Reply) -> Turn:
     """Go (back) to `step`; a question the form no longer has moves on to the first gap."""
-    if kind_is_question(step) and field_of(ctx, step) is None:
+    if _is_question(step) and field_of(ctx, step) is None:
         return next_question(ctx, before)
     return stay(ctx, step, *before)
 
 
-def kind_is_question(step: str) -> bool:
+def _is_question(step: str) -> bool:
     return step.startswith((ASK, CONFIRM))
 
 

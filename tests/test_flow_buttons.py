@@ -279,3 +279,26 @@ def test_the_rule_sees_a_step_set_anywhere(tmp_path: Path) -> None:
         "def _ask(ctx):\n    ctx.session.flow, ctx.session.step = 'a', 'b'\n", encoding="utf-8"
     )
     assert step_assignments(module) == [("_ask", 2)]
+
+
+# --- which replies are private: one rule ------------------------------------------------------
+
+
+async def test_what_is_said_while_the_form_or_signin_is_open_is_private(
+    assistant: Assistant, slo: Chat
+) -> None:
+    chat = Chat(assistant, "test:2")
+    await chat.say("/signin")
+    assert not any(r.private for r in chat.replies), "opening sign-in only explains"
+    await chat.say(SIGNIN_ADDRESS)
+    assert chat.replies and all(r.private for r in chat.replies), "the address's reply"
+    await chat.say("/status")  # a command typed while sign-in is open
+    assert all(r.private for r in chat.replies)
+
+    await slo.say("/notify")
+    assert all(r.private for r in slo.replies), "opening the form"
+    await slo.say("/status")
+    assert all(r.private for r in slo.replies)
+    await slo.say("cancel")
+    await slo.say("/status")
+    assert not any(r.private for r in slo.replies), "the form is closed"
