@@ -17,6 +17,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 
+from bot import vocabulary
 from bot.conversation import Command, Context
 from bot.flow import Turn, button_data, flow_action
 from bot.lifetimes import CODE_MINUTES
@@ -41,9 +42,10 @@ LOCKOUT_MINUTES = 15
 MAX_CODE_REQUESTS_PER_HOUR = 5
 CODE_REQUEST_EVENTS = ("code_sent", "code_refused_unregistered")
 
-BACK = frozenset(("back", "/back"))
-CANCEL = frozenset(("cancel", "/cancel", "stop", "quit"))
-HELP = frozenset(("help", "/help", "?"))
+# Control words are bot/vocabulary.py's, compared after `_word` (so "/back" is "back" too).
+BACK = vocabulary.BACK
+CANCEL = vocabulary.CANCEL | {"quit"}
+HELP = vocabulary.HELP | {"?"}
 # "/signin <action>", claimed by the flow while it runs. Earlier releases sent "/back" and
 # "/cancel", which still work: the flow claims them too, and they can be typed.
 CANCEL_BUTTON = Button("Cancel", button_data(COMMAND, "cancel"))
@@ -146,6 +148,11 @@ def lockout_reply(ctx: Context, minutes: int) -> Reply:
     )
 
 
+def _word(text: str) -> str:
+    """A message as a control word: "/Back", "Cancel!" -> "back", "cancel"."""
+    return vocabulary.fold(text).removeprefix("/")
+
+
 def _apply(session: Session, turn: Turn) -> list[Reply]:
     """The one place sign-in's step changes: to the turn's next step, or out of sign-in (unless
     the turn handed the chat to another flow: the form, once an SLO is signed in)."""
@@ -208,7 +215,7 @@ class SignInFlow:
         pressed = flow_action(text, COMMAND)
         if pressed == ("", ""):  # /signin typed again: start over, as the command does
             return await self.begin(ctx, None, SIGNIN_INTRO)
-        word = pressed[0] if pressed is not None else text.strip().lower()
+        word = pressed[0] if pressed is not None else _word(text)
         if word in CANCEL or (word in BACK and step != CODE):
             stopped = "Sign-in stopped. Ask me anything, or type /notify or /signin to start again."
             return Turn([Reply(stopped, kind="cancelled")], None)
@@ -224,7 +231,7 @@ class SignInFlow:
 
     async def on_email(self, ctx: Context, text: str) -> Turn:
         """Send a code if the address is registered, and ask for the code either way."""
-        if text.strip().lower() in HELP:
+        if _word(text) in HELP:
             return Turn([Reply(EMAIL_HELP, kind="help", buttons=(CANCEL_BUTTON,))], EMAIL)
         address = text.strip()
         if not is_email(address):
@@ -288,7 +295,7 @@ class SignInFlow:
 
     async def on_code(self, ctx: Context, text: str) -> Turn:
         """Check the code: sign in, or count a failure (and lock out after MAX_FAILURES)."""
-        if text.strip().lower() in HELP:
+        if _word(text) in HELP:
             return Turn([Reply(CODE_HELP, kind="help", buttons=STEP_BUTTONS)], CODE)
         code = "".join(text.split()).replace("-", "")
         if not (is_ascii_digits(code) and len(code) == CODE_DIGITS):
