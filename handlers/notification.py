@@ -21,12 +21,12 @@ Submit. The form asked is the knowledge base's form as settings form.identify_ch
 
 Buttons send "/form <action> [arg]" (FORM_COMMAND), a command the flow owns while it runs:
 start, continue, restart [yes], cancel, discard, resume, back, skip, help, keep, confirm, change,
-choose <n> [field], pick <n>, done, edit [field], summary, submit <draft>. A button pressed
+choose <n> [field], pick <n> [field], done, edit [field], summary, submit <draft>. A button pressed
 after the form has ended reaches `form_closed` instead, which says so rather than doing
 anything (and answers a stale Submit with the reference). Typed control words (back, skip,
 help, cancel: bot/vocabulary.py) and the bare commands /back, /skip, /help, /cancel mean the
-same as the buttons. Buttons of earlier releases (the option's text on a choice button) are
-typed answers, and still work.
+same as the buttons. Buttons of earlier releases still work: the option's text on a choice
+button is a typed answer, and "/form pick <n>" ticks option n of the current question.
 """
 
 from __future__ import annotations

@@ -145,11 +145,12 @@ def _progress(form: Form, field: Field, answers: dict[str, Any]) -> str:
     )
 
 
-def _choice_button(field: Field, option: str, number: int) -> Button:
-    # The field's id lets a press on an earlier question's button be recognised as stale; a
-    # long id is left out rather than going over the button data limit.
-    data = button_data(FORM_COMMAND, "choose", f"{number} {field.id}")
-    return Button(option, data if fits(data) else button_data(FORM_COMMAND, "choose", str(number)))
+def _option_button(label: str, action: str, field: Field, number: int) -> Button:
+    """A choice or tick button, "/form choose 2 child_gender": the field's id lets a press on an
+    earlier question's button be recognised as stale; a long id is left out rather than go
+    over the data limit."""
+    data = button_data(FORM_COMMAND, action, f"{number} {field.id}")
+    return Button(label, data if fits(data) else button_data(FORM_COMMAND, action, str(number)))
 
 
 def question_reply(form: Form, field: Field, session: Session) -> Reply:
@@ -164,12 +165,12 @@ def question_reply(form: Form, field: Field, session: Session) -> Reply:
             "Press each option that applies, then Done. Or type their numbers, for example 1, 3."
         )
         buttons += [
-            form_button(("✓ " if option in picking else "") + option, "pick", str(i))
+            _option_button(("✓ " if option in picking else "") + option, "pick", field, i)
             for i, option in enumerate(field.options, 1)
         ]
         buttons.append(form_button("Done", "done"))
     elif field.options:
-        buttons += [_choice_button(field, o, i) for i, o in enumerate(field.options, 1)]
+        buttons += [_option_button(o, "choose", field, i) for i, o in enumerate(field.options, 1)]
     elif field.type == "date":
         lines.append("Type the date, for example 03/02/2026 or 3 Feb 2026, or today or yesterday.")
     elif field.type == "long_text" and field.max_length:

@@ -246,8 +246,12 @@ async def _choose(ctx: Context, step: str, field: Field, arg: str) -> Turn:
 
 
 def _toggle(ctx: Context, step: str, field: Field, arg: str) -> Turn:
-    """Tick or untick one option of a multi_choice question."""
-    number = pick_number(arg, len(field.options))
+    """Tick or untick one option of a multi_choice question ("/form pick 2 legal_status"; the
+    data of earlier releases had no field)."""
+    number_text, _, field_id = arg.partition(" ")
+    if field_id and field_id != field.id:
+        return stay(ctx, step, say("That button belongs to another question.", "info"))
+    number = pick_number(number_text, len(field.options))
     if number is None:
         return stay(ctx, step)
     option = field.options[number - 1]

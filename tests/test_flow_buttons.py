@@ -131,6 +131,27 @@ async def test_a_choice_button_of_an_earlier_question_is_not_used(slo: Chat) -> 
     assert slo.replies[-1].id == "dsl_name", "still at the question it was at"
 
 
+async def test_old_tick_button_ticks_like_the_new_one(assistant: Assistant) -> None:
+    """Until this release a multi_choice option sent "/form pick <n>", without its question."""
+    new, old = await slo_chat(assistant, "test:new"), await slo_chat(assistant, "test:old")
+    for chat in (new, old):
+        await reach(chat, "legal_status")
+    assert data_of(new, "Child in need") == "/form pick 3 legal_status"
+    await new.press("Child in need")
+    await send(old, "/form pick 3")
+    assert [b.label for b in new.buttons] == [b.label for b in old.buttons]
+    assert "✓ Child in need" in [b.label for b in old.buttons]
+
+
+async def test_a_tick_button_of_an_earlier_question_is_not_used(slo: Chat) -> None:
+    await reach(slo, "legal_status")
+    tick = data_of(slo, "Child in need")
+    await answer_until(slo, "reasons")
+    await send(slo, tick)
+    assert "That button belongs to another question." in slo.text
+    assert not any(b.label.startswith("✓") for b in slo.buttons), "nothing ticked"
+
+
 async def test_old_threshold_not_sure_button_answers_like_the_new_one(
     assistant: Assistant,
 ) -> None:
