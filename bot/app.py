@@ -69,6 +69,8 @@ def wire(conversation: Conversation, access: Access) -> None:
     # Safety first: a live concern gets the safety route before commands' flows or matching
     # (bot/conversation.py `_screen`), and /urgent heads the menu.
     conversation.safety = safety.screen
+    # What is said while the form or sign-in is open is private: the one rule, for every turn.
+    conversation.privacy = privacy.private_turn
     add("urgent", safety.urgent, "a child may be at risk: who to call")
     add("start", general.start, "who I am and what I can do")
     add("help", general.help_, "how to ask, and the commands")
@@ -97,8 +99,7 @@ def wire(conversation: Conversation, access: Access) -> None:
     add("form", notification.form_closed)  # a notification form's button, once the form is closed
     add("handoff", handoff.start)  # "Ask the partnership", offered by the fallback
     conversation.add_flow(threshold.ThresholdFlow())
-    # Every reply of the form is private: Telegram deletes them after the submit.
-    conversation.add_flow(privacy.PrivateFlow(notification.FLOW))
+    conversation.add_flow(notification.FLOW)
     conversation.add_flow(sign_in.flow)
     conversation.add_flow(handoff.HandoffFlow())
 

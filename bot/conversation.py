@@ -58,6 +58,8 @@ FreeText = Callable[[Context, str], Awaitable[list[Reply]]]
 Answerer = Callable[[Context, str], Awaitable[list[Reply] | None]]
 # A lock on one chat held across processes (Storage.chat_lock).
 SharedLock = Callable[[str], AbstractAsyncContextManager[None]]
+# Which replies of a turn are private, from the flow the chat was in before and after it.
+Privacy = Callable[[str | None, str | None, list[Reply]], list[Reply]]
 
 
 class Flow(Protocol):
@@ -168,6 +170,8 @@ class Conversation:
         self.wake_outbox: Callable[[], None] = _do_nothing
         # Set by wire(): the safety route for a message that is a live concern, else None.
         self.safety: Answerer | None = None
+        # Set by wire(): THE rule marking a turn's replies private (handlers/privacy.py).
+        self.privacy: Privacy | None = None
 
     def add_command(self, name: str, handler: Command, description: str | None = None) -> None:
         """Register `/name`; with a description it is also listed in /help and Telegram's menu."""
@@ -197,7 +201,7 @@ class Conversation:
             session = await self.storage.load_session(incoming.chat)
             ctx = Context(incoming, session, self.knowledge, self.storage, self.settings, self)
             try:
-                replies = await self._route(ctx)
+                replies = await self._private(ctx)
                 await self.storage.save_session(session)
             except Exception as exc:  # the conversation must survive any bug
                 # The message text and exception message may hold personal data: log neither.
@@ -210,6 +214,14 @@ class Conversation:
                 )
                 return [Reply(SORRY, kind="error")]
             return replies
+
+    async def _private(self, ctx: Context) -> list[Reply]:
+        """The turn's replies, marked private by the one rule wired in (`privacy`)."""
+        before = ctx.session.flow
+        replies = await self._route(ctx)
+        if self.privacy is None:
+            return replies
+        return self.privacy(before, ctx.session.flow, replies)
 
     async def _route(self, ctx: Context) -> list[Reply]:
         text = ctx.incoming.text.strip()

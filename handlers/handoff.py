@@ -5,6 +5,17 @@ staff reply can only come back through the assistant's mailbox). The person conf
 been reminded to leave out a child's details; the question is emailed to the partnership with a
 reference Q-<year>-<NNNN> in the subject and the Message-ID, and the staff's reply is relayed
 back by bot/email/handoffs.py.
+
+The flow's steps, each handled by the function `STEPS` names; each returns a `Turn` (bot/flow.py)
+and `_apply` is the one place the step changes:
+
+    /handoff (the fallback's button) ──> confirm ──Send──> (ends: the reference)
+    /handoff, no question to send ──> question ──a sentence──> confirm
+    confirm ──another sentence──> confirm (that question instead)
+    any step ──cancel──> (ends)
+
+Buttons send "/handoff send" and "/handoff cancel", claimed by the flow while it runs; the
+plain "send" and "cancel" of earlier releases still work, as typed words.
 """
 
 from __future__ import annotations
@@ -14,10 +25,11 @@ import secrets
 import time
 
 from bot import vocabulary
-from bot.conversation import Context, FreeText
+from bot.conversation import Context, FreeText, split_command
 from bot.email.handoff_mail import channel_name, partnership_email
+from bot.flow import Turn, button_data, flow_action
 from bot.replies import HANDOFF_SENT, Button, Reply
-from bot.storage import Handoff
+from bot.storage import Handoff, Session
 from bot.vocabulary import fold
 from config.settings import Settings
 
@@ -27,6 +39,7 @@ BUTTON = "Ask the partnership"
 QUESTION_KEY = "handoff_question"  # session data: the last unanswered question
 MAX_QUESTION = 1500
 SEND = "send"
+QUESTION, CONFIRM = "question", "confirm"  # the steps
 SENT_KIND = HANDOFF_SENT  # the reply confirming a hand-off; its id is the reference
 
 
@@ -52,20 +65,50 @@ def with_offer(respond: FreeText) -> FreeText:
     return respond_or_offer
 
 
-def _confirm(ctx: Context, question: str) -> list[Reply]:
+def _confirm(ctx: Context, question: str) -> Turn:
+    """Ask to confirm sending `question`; wait at CONFIRM."""
     board = ctx.settings.board
-    return [
-        Reply(
-            f"I can send your question to the staff of the {board.short_name}, and pass their "
-            "answer back to you here.\n\nBefore I do: please make sure it does not name a child "
-            "or include anything that could identify one (names, dates of birth, addresses, "
-            "schools). Describe the situation in general terms. If it does, type the question "
-            "again without those details.\n\n"
-            f'Your question:\n"{question}"\n\nSend it to the partnership?',
-            kind="handoff_confirm",
-            buttons=(Button("Send to the partnership", SEND), Button("Cancel", "cancel")),
-        )
-    ]
+    ctx.session.data = {"question": question[:MAX_QUESTION]}
+    confirm = Reply(
+        f"I can send your question to the staff of the {board.short_name}, and pass their "
+        "answer back to you here.\n\nBefore I do: please make sure it does not name a child "
+        "or include anything that could identify one (names, dates of birth, addresses, "
+        "schools). Describe the situation in general terms. If it does, type the question "
+        "again without those details.\n\n"
+        f'Your question:\n"{question[:MAX_QUESTION]}"\n\nSend it to the partnership?',
+        kind="handoff_confirm",
+        buttons=(
+            Button("Send to the partnership", button_data(COMMAND, SEND)),
+            Button("Cancel", button_data(COMMAND, "cancel")),
+        ),
+    )
+    return Turn([confirm], CONFIRM)
+
+
+def _ask_question(ctx: Context) -> Turn:
+    ctx.session.data = {}
+    ask = Reply(
+        "What would you like to ask the partnership's staff? Please leave out anything "
+        "that could identify a child.",
+        kind="handoff_question",
+        expects_text=True,
+    )
+    return Turn([ask], QUESTION)
+
+
+def _apply(session: Session, turn: Turn) -> list[Reply]:
+    """The one place the hand-off's step changes: to the turn's next step, or out of it."""
+    if turn.next_step is None:
+        session.reset()
+    else:
+        session.flow, session.step = FLOW_NAME, turn.next_step
+    return list(turn.replies)
+
+
+def _begin(ctx: Context, arg: str) -> Turn:
+    """Confirm the question given (or the last unanswered one), or ask for one."""
+    question = arg.strip() or str(ctx.session.data.get(QUESTION_KEY) or "")
+    return _confirm(ctx, question) if question else _ask_question(ctx)
 
 
 async def start(ctx: Context, arg: str) -> list[Reply]:
@@ -78,58 +121,78 @@ async def start(ctx: Context, arg: str) -> list[Reply]:
                 kind="handoff_unavailable",
             )
         ]
-    question = arg.strip() or str(ctx.session.data.get(QUESTION_KEY) or "")
-    ctx.session.flow = FLOW_NAME
-    ctx.session.data = {}
-    if not question:
-        ctx.session.step = "question"
+    if fold(arg) in (SEND, *vocabulary.CANCEL):  # a button of a hand-off that has ended
         return [
             Reply(
-                "What would you like to ask the partnership's staff? Please leave out anything "
-                "that could identify a child.",
-                kind="handoff_question",
-                expects_text=True,
+                "That button belongs to a question that was already sent or cancelled. Ask me "
+                "anything, or type /help.",
+                kind="handoff_closed",
             )
         ]
-    ctx.session.step = "confirm"
-    ctx.session.data = {"question": question[:MAX_QUESTION]}
-    return _confirm(ctx, question[:MAX_QUESTION])
+    if ctx.session.flow not in (None, FLOW_NAME):
+        # Starting would throw away another flow's draft (a notification, say).
+        return await ctx.conversation.in_progress(ctx, "ask the partnership again")
+    return _apply(ctx.session, _begin(ctx, arg))
+
+
+async def _at_question(ctx: Context, step: str, answer: str) -> Turn:
+    """Store the question and ask to confirm it."""
+    if len(answer) < 10:
+        again = Reply(
+            'Please type your question in a sentence, or "cancel".',
+            kind="handoff_question",
+            expects_text=True,
+        )
+        return Turn([again], step)
+    return _confirm(ctx, answer)
+
+
+async def _at_confirm(ctx: Context, step: str, answer: str) -> Turn:
+    """On "send", queue the email to the partnership; another sentence replaces the question."""
+    if fold(answer) != SEND:
+        return await _at_question(ctx, step, answer)
+    handoff = await send(ctx, str(ctx.session.data.get("question", "")))
+    sent = Reply(
+        f"Sent to the partnership as {handoff.reference}. When a member of staff "
+        "replies, I'll pass the answer to you here. Meanwhile you can keep asking me "
+        "other questions.",
+        kind=SENT_KIND,
+        id=handoff.reference,
+    )
+    return Turn([sent], None)
+
+
+STEPS = {QUESTION: _at_question, CONFIRM: _at_confirm}
 
 
 class HandoffFlow:
     name = FLOW_NAME
-    commands = frozenset({"/cancel"})
+    title = "a question for the partnership"
+    commands = frozenset({COMMAND, "/cancel"})
+
+    async def current(self, ctx: Context) -> list[Reply]:
+        """The step asked again (for `Conversation.in_progress`)."""
+        question = str(ctx.session.data.get("question") or "")
+        turn = _confirm(ctx, question) if question else _ask_question(ctx)
+        return _apply(ctx.session, turn)
 
     async def handle(self, ctx: Context, text: str) -> list[Reply]:
-        """Store the question and ask to confirm; on "send", queue the email to the partnership."""
+        return _apply(ctx.session, await self._turn(ctx, text))
+
+    async def _turn(self, ctx: Context, text: str) -> Turn:
         answer = text.strip()
+        pressed = flow_action(answer, COMMAND)
+        if pressed is not None:
+            action = pressed[0]
+            if action not in (SEND, *vocabulary.CANCEL):  # /handoff typed again: start over
+                return _begin(ctx, split_command(answer)[1])
+            answer = action
         if fold(answer).removeprefix("/") in vocabulary.CANCEL:
-            ctx.session.reset()
-            return [Reply("Not sent. Ask me anything else, or type /help.", kind="cancelled")]
-        if ctx.session.step == "confirm" and fold(answer) == SEND:
-            question = str(ctx.session.data.get("question", ""))
-            ctx.session.reset()
-            handoff = await send(ctx, question)
-            return [
-                Reply(
-                    f"Sent to the partnership as {handoff.reference}. When a member of staff "
-                    "replies, I'll pass the answer to you here. Meanwhile you can keep asking me "
-                    "other questions.",
-                    kind=SENT_KIND,
-                    id=handoff.reference,
-                )
-            ]
-        if len(answer) < 10:
-            return [
-                Reply(
-                    'Please type your question in a sentence, or "cancel".',
-                    kind="handoff_question",
-                    expects_text=True,
-                )
-            ]
-        ctx.session.step = "confirm"
-        ctx.session.data = {"question": answer[:MAX_QUESTION]}
-        return _confirm(ctx, answer[:MAX_QUESTION])
+            return Turn(
+                [Reply("Not sent. Ask me anything else, or type /help.", kind="cancelled")], None
+            )
+        step = ctx.session.step or QUESTION
+        return await STEPS.get(step, _at_question)(ctx, step, answer)
 
 
 async def send(ctx: Context, question: str) -> Handoff:

@@ -1,8 +1,9 @@
-"""Privacy: which replies carry form content (`mark_private`, `PrivateFlow`), and /privacy.
+"""Privacy: which replies carry form content (`private_turn`, THE rule), and /privacy.
 
-The core decides what is private; a channel only acts on it. Every reply given inside the sign-in
-and notification flows is marked private, and so, by the channel's rule, is the user's message
-it answers. After a submission Telegram deletes those messages from the chat (see
+The core decides what is private; a channel only acts on it. `private_turn` is the one rule,
+wired into the conversation core (bot/app.py), which applies it to every turn: what is said while
+the notification form or sign-in is open is private, and so, by the channel's rule, is the
+user's message it answers. After a submission Telegram deletes those messages from the chat (see
 bot/private_messages.py), leaving the "submitted" reply with the reference.
 """
 
@@ -11,15 +12,25 @@ from __future__ import annotations
 import dataclasses
 
 from bot.answers import show_days
-from bot.conversation import Context, Described, Flow
-from bot.lifetimes import CODE_MINUTES
+from bot.conversation import Context
+from bot.lifetimes import CODE_MINUTES, NOTIFY_FLOW
 from bot.numbers import counted
 from bot.replies import SUBMITTED, Reply
 from config.settings import Settings
+from handlers.signin import NAME as SIGNIN_FLOW
+
+# The flows whose messages carry an incident's details, or a sign-in's address and code.
+PRIVATE_FLOWS = frozenset((NOTIFY_FLOW, SIGNIN_FLOW))
 
 
-def mark_private(replies: list[Reply]) -> list[Reply]:
-    """The replies marked private, except in the submit turn: its reply is the one that stays."""
+def private_turn(before: str | None, after: str | None, replies: list[Reply]) -> list[Reply]:
+    """The replies of a turn, marked private when the message came while the form or sign-in
+    was open (`before`), or opened the form (`after`: the draft's resume offer and pre-filled
+    details show in it). Opening sign-in is not: it only explains, and the address typed next
+    is private by the first half of the rule. The submit turn is the exception: its reply, with
+    the reference, is the one that stays in the chat."""
+    if before not in PRIVATE_FLOWS and after != NOTIFY_FLOW:
+        return replies
     if any(r.kind == SUBMITTED for r in replies):
         return replies
     return [r if r.private else dataclasses.replace(r, private=True) for r in replies]
@@ -38,23 +49,6 @@ def _child_data(settings: Settings) -> str:
         "address are not asked, so they never travel through the chat or by ordinary email. "
         "Please leave names out of the summary too."
     )
-
-
-class PrivateFlow:
-    """Wraps a flow so that every reply it gives is marked private (see `mark_private`)."""
-
-    def __init__(self, inner: Flow) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.commands = inner.commands
-        self.title = getattr(inner, "title", "something else")
-
-    async def handle(self, ctx: Context, text: str) -> list[Reply]:
-        return mark_private(await self.inner.handle(ctx, text))
-
-    async def current(self, ctx: Context) -> list[Reply]:
-        inner = self.inner
-        return mark_private(await inner.current(ctx)) if isinstance(inner, Described) else []
 
 
 async def privacy(ctx: Context, arg: str) -> list[Reply]:

@@ -17,20 +17,23 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 
+from bot import vocabulary
 from bot.conversation import Command, Context
+from bot.flow import Turn, button_data, flow_action
 from bot.lifetimes import CODE_MINUTES
 from bot.mailer import OutgoingEmail, make_message_id, message_id_domain
 from bot.numbers import counted, is_ascii_digits
 from bot.replies import Button, Reply
-from bot.storage import SigninCode, Storage
+from bot.storage import Session, SigninCode, Storage
 from config.registry import Officer, Registry, is_email, normal_email
 from handlers.notification import FLOW_NAME as NOTIFY_FLOW
-from handlers.privacy import mark_private
 from handlers.safety import safety_line
 
 log = logging.getLogger(__name__)
 
 NAME = "signin"
+COMMAND = "/signin"
+EMAIL, CODE = "email", "code"  # the steps: asking for the address, then for the code
 CODE_DIGITS = 6
 MAX_FAILURES = 5
 LOCKOUT_MINUTES = 15
@@ -39,12 +42,20 @@ LOCKOUT_MINUTES = 15
 MAX_CODE_REQUESTS_PER_HOUR = 5
 CODE_REQUEST_EVENTS = ("code_sent", "code_refused_unregistered")
 
-BACK = frozenset(("back", "/back"))
-CANCEL = frozenset(("cancel", "/cancel", "stop", "quit"))
-HELP = frozenset(("help", "/help", "?"))
-CANCEL_BUTTON = Button("Cancel", "/cancel")
-STEP_BUTTONS = (Button("Back", "/back"), CANCEL_BUTTON)
+# Control words are bot/vocabulary.py's, compared after `_word` (so "/back" is "back" too).
+BACK = vocabulary.BACK
+CANCEL = vocabulary.CANCEL | {"quit"}
+HELP = vocabulary.HELP | {"?"}
+# "/signin <action>", claimed by the flow while it runs. Earlier releases sent "/back" and
+# "/cancel", which still work: the flow claims them too, and they can be typed.
+CANCEL_BUTTON = Button("Cancel", button_data(COMMAND, "cancel"))
+BUTTON_ACTIONS = frozenset(("back", "cancel", "help"))
+STEP_BUTTONS = (Button("Back", button_data(COMMAND, "back")), CANCEL_BUTTON)
 
+SIGNIN_INTRO = (
+    "Sign in with the work email address the partnership has registered for you, and I'll "
+    "email you a one-time code."
+)
 ASK_EMAIL = "What is your work email address?"
 ASK_CODE = "Please type the code from the email, or back to ask for a new one."
 EMAIL_HELP = (
@@ -137,95 +148,121 @@ def lockout_reply(ctx: Context, minutes: int) -> Reply:
     )
 
 
-class SignInFlow:
-    """Ask for the work email, send a code, check the code. Steps: "email", then "code".
+def _word(text: str) -> str:
+    """A message as a control word: "/Back", "Cancel!" -> "back", "cancel"."""
+    return vocabulary.fold(text).removeprefix("/")
 
-    `session.data["then"]` is "notify" when sign-in was started by /notify, so the form starts
-    as soon as the SLO is signed in.
+
+def _apply(session: Session, turn: Turn) -> list[Reply]:
+    """The one place sign-in's step changes: to the turn's next step, or out of sign-in (unless
+    the turn handed the chat to another flow: the form, once an SLO is signed in)."""
+    if turn.next_step is not None:
+        session.flow, session.step = NAME, turn.next_step
+    elif session.flow == NAME:
+        session.reset()
+    return list(turn.replies)
+
+
+class SignInFlow:
+    """Ask for the work email, send a code, check the code.
+
+        /signin or /notify ──> email ──a registered or unregistered address──> code
+        code ──the right code──> (ends: signed in; /notify's form starts)
+        code ──back──> email           any step ──cancel, or a lockout──> (ends)
+
+    `STEPS` names the handler of each step; each returns a `Turn`, and `_apply` is the one
+    place the step changes. `session.data["then"]` is "notify" when sign-in was started by
+    /notify, so the form starts as soon as the SLO is signed in.
     """
 
     name = NAME
-    commands = frozenset(("/back", "/cancel", "/help"))
+    title = "a sign-in"
+    commands = frozenset((COMMAND, "/back", "/cancel", "/help"))
 
     def __init__(self, access: Access) -> None:
         self.access = access
+        self.steps = {EMAIL: self.on_email, CODE: self.on_code}
 
     async def start(self, ctx: Context, then: str | None, intro: str) -> list[Reply]:
         """Enter the flow: explain, and ask for the work email."""
+        return _apply(ctx.session, await self.begin(ctx, then, intro))
+
+    async def begin(self, ctx: Context, then: str | None, intro: str) -> Turn:
         minutes = await self.access.locked_minutes(ctx)
         if minutes:
-            return [lockout_reply(ctx, minutes)]
-        ctx.session.flow, ctx.session.step, ctx.session.data = NAME, "email", {"then": then}
-        return [Reply(f"{intro}\n\n{ASK_EMAIL}", kind="signin_email", buttons=(CANCEL_BUTTON,))]
+            return Turn([lockout_reply(ctx, minutes)], None)
+        ctx.session.data = {"then": then}
+        ask = Reply(f"{intro}\n\n{ASK_EMAIL}", kind="signin_email", buttons=(CANCEL_BUTTON,))
+        return Turn([ask], EMAIL)
+
+    async def current(self, ctx: Context) -> list[Reply]:
+        """The step asked again (for `Conversation.in_progress`)."""
+        return await self.resume(ctx)
 
     async def resume(self, ctx: Context) -> list[Reply]:
         """After the safety route (a live concern typed mid-sign-in): the step asked again.
         Having it makes the core screen what is typed here (bot/conversation.py, Resumable)."""
-        ask = ASK_CODE if ctx.session.step == "code" else ASK_EMAIL
-        kind = "signin_code" if ctx.session.step == "code" else "signin_email"
+        ask = ASK_CODE if ctx.session.step == CODE else ASK_EMAIL
+        kind = "signin_code" if ctx.session.step == CODE else "signin_email"
         return [Reply(f"Your sign-in is still open. {ask}", kind=kind, buttons=(CANCEL_BUTTON,))]
 
     async def handle(self, ctx: Context, text: str) -> list[Reply]:
-        # Everything typed here is an address or a code: Telegram may delete it after a submit.
-        return mark_private(await self._handle(ctx, text))
+        # Everything typed here is an address or a code: private (handlers/privacy.py).
+        return _apply(ctx.session, await self._turn(ctx, text))
 
-    async def _handle(self, ctx: Context, text: str) -> list[Reply]:
-        word = text.strip().lower()
-        if word in CANCEL or (word in BACK and ctx.session.step != "code"):
-            ctx.session.reset()
-            return [
-                Reply(
-                    "Sign-in stopped. Ask me anything, or type /notify or /signin to start again.",
-                    kind="cancelled",
-                )
-            ]
+    async def _turn(self, ctx: Context, text: str) -> Turn:
+        step = ctx.session.step or EMAIL
+        pressed = flow_action(text, COMMAND)
+        if pressed == ("", ""):  # /signin typed again: start over, as the command does
+            return await self.begin(ctx, None, SIGNIN_INTRO)
+        word = pressed[0] if pressed is not None else _word(text)
+        if word in CANCEL or (word in BACK and step != CODE):
+            stopped = "Sign-in stopped. Ask me anything, or type /notify or /signin to start again."
+            return Turn([Reply(stopped, kind="cancelled")], None)
         minutes = await self.access.locked_minutes(ctx)
         if minutes:
-            ctx.session.reset()
-            return [lockout_reply(ctx, minutes)]
+            return Turn([lockout_reply(ctx, minutes)], None)
         if word in BACK:
-            ctx.session.step = "email"
-            return [Reply(ASK_EMAIL, kind="signin_email", buttons=(CANCEL_BUTTON,))]
-        if ctx.session.step == "code":
-            return await self.on_code(ctx, text)
-        return await self.on_email(ctx, text)
+            return Turn([Reply(ASK_EMAIL, kind="signin_email", buttons=(CANCEL_BUTTON,))], EMAIL)
+        if pressed is not None:
+            text = pressed[0]  # "/signin help": the step's own help
+        handler = self.steps.get(step, self.on_email)
+        return await handler(ctx, text)
 
-    async def on_email(self, ctx: Context, text: str) -> list[Reply]:
+    async def on_email(self, ctx: Context, text: str) -> Turn:
         """Send a code if the address is registered, and ask for the code either way."""
-        if text.strip().lower() in HELP:
-            return [Reply(EMAIL_HELP, kind="help", buttons=(CANCEL_BUTTON,))]
+        if _word(text) in HELP:
+            return Turn([Reply(EMAIL_HELP, kind="help", buttons=(CANCEL_BUTTON,))], EMAIL)
         address = text.strip()
         if not is_email(address):
             answer = await ctx.answer_question(text)
             if answer is not None:
-                return [*answer, Reply(f"To carry on signing in: {ASK_EMAIL}", kind="signin_email")]
-            return [
-                Reply(
-                    "That doesn't look like an email address: it needs an @ and a domain, like "
-                    f"name@agency.org. {ASK_EMAIL} Or type cancel to stop.",
-                    kind="invalid",
-                    buttons=(CANCEL_BUTTON,),
-                )
-            ]
+                again = Reply(f"To carry on signing in: {ASK_EMAIL}", kind="signin_email")
+                return Turn([*answer, again], EMAIL)
+            said = Reply(
+                "That doesn't look like an email address: it needs an @ and a domain, like "
+                f"name@agency.org. {ASK_EMAIL} Or type cancel to stop.",
+                kind="invalid",
+                buttons=(CANCEL_BUTTON,),
+            )
+            return Turn([said], EMAIL)
         email = normal_email(address)
         now = self.access.clock()
         requests = await ctx.storage.count_audit(ctx.chat, CODE_REQUEST_EVENTS, now - 3600)
         if requests >= MAX_CODE_REQUESTS_PER_HOUR:
             log.info("chat %s: too many sign-in code requests", ctx.chat)
-            return [
-                Reply(
-                    "You've asked for several codes in the last hour, so I can't send another "
-                    "one just now. Please use the newest code you received, try again later, or "
-                    f"contact the board at {ctx.settings.board.contact_email}.",
-                    kind="too_many_codes",
-                    buttons=STEP_BUTTONS,
-                )
-            ]
+            said = Reply(
+                "You've asked for several codes in the last hour, so I can't send another "
+                "one just now. Please use the newest code you received, try again later, or "
+                f"contact the board at {ctx.settings.board.contact_email}.",
+                kind="too_many_codes",
+                buttons=STEP_BUTTONS,
+            )
+            return Turn([said], EMAIL)
         # The same work for every address (only the registry's answer differs), so the reply
         # takes as long whether or not the address is registered.
         await self.send_code(ctx, email, now, self.access.registry.knows(email))
         log.info("chat %s: sign-in code requested", ctx.chat)
-        ctx.session.step = "code"
         settings = ctx.settings
         folder = ""
         if not settings.smtp.host:  # a demo or the console: say where emails go, for any address
@@ -233,17 +270,16 @@ class SignInFlow:
                 "\n\nNo mail server is set up here, so emails are written as files to the folder "
                 f"{settings.path(settings.mail.outbox_dir)}."
             )
-        return [
-            Reply(
-                f"If {email} is registered with the partnership, a {CODE_DIGITS}-digit code has "
-                "been "
-                f"sent to it. It is valid for {CODE_MINUTES} minutes. Please type the code here."
-                "\n\nNo email after a few minutes? Check your junk folder, type back to correct "
-                f"the address, or contact the board at {settings.board.contact_email}.{folder}",
-                kind="signin_code",
-                buttons=STEP_BUTTONS,
-            )
-        ]
+        said = Reply(
+            f"If {email} is registered with the partnership, a {CODE_DIGITS}-digit code has "
+            "been "
+            f"sent to it. It is valid for {CODE_MINUTES} minutes. Please type the code here."
+            "\n\nNo email after a few minutes? Check your junk folder, type back to correct "
+            f"the address, or contact the board at {settings.board.contact_email}.{folder}",
+            kind="signin_code",
+            buttons=STEP_BUTTONS,
+        )
+        return Turn([said], CODE)
 
     async def send_code(self, ctx: Context, email: str, now: float, registered: bool) -> None:
         """Make a code and its email; store the hash and queue the email only if `registered`."""
@@ -257,22 +293,22 @@ class SignInFlow:
         )
         ctx.conversation.wake_outbox()
 
-    async def on_code(self, ctx: Context, text: str) -> list[Reply]:
+    async def on_code(self, ctx: Context, text: str) -> Turn:
         """Check the code: sign in, or count a failure (and lock out after MAX_FAILURES)."""
-        if text.strip().lower() in HELP:
-            return [Reply(CODE_HELP, kind="help", buttons=STEP_BUTTONS)]
+        if _word(text) in HELP:
+            return Turn([Reply(CODE_HELP, kind="help", buttons=STEP_BUTTONS)], CODE)
         code = "".join(text.split()).replace("-", "")
         if not (is_ascii_digits(code) and len(code) == CODE_DIGITS):
             answer = await ctx.answer_question(text)
             if answer is not None:
-                return [*answer, Reply(f"To carry on signing in: {ASK_CODE}", kind="signin_code")]
-            return [
-                Reply(
-                    f"A code is {CODE_DIGITS} digits, like 123456. {ASK_CODE}",
-                    kind="invalid",
-                    buttons=STEP_BUTTONS,
-                )
-            ]
+                again = Reply(f"To carry on signing in: {ASK_CODE}", kind="signin_code")
+                return Turn([*answer, again], CODE)
+            said = Reply(
+                f"A code is {CODE_DIGITS} digits, like 123456. {ASK_CODE}",
+                kind="invalid",
+                buttons=STEP_BUTTONS,
+            )
+            return Turn([said], CODE)
         now = self.access.clock()
         for stored in await ctx.storage.signin_codes(ctx.chat):
             if hmac.compare_digest(hash_code(stored.salt, code), stored.code_hash):
@@ -284,70 +320,64 @@ class SignInFlow:
                     problem = "That code has already been used: each code works only once."
                 else:
                     return await self.signed_in(ctx, stored.email, now)
-                return [
-                    Reply(
-                        f"{problem} Type back to ask for a new code.",
-                        kind="invalid",
-                        buttons=STEP_BUTTONS,
-                    )
-                ]
+                said = Reply(
+                    f"{problem} Type back to ask for a new code.",
+                    kind="invalid",
+                    buttons=STEP_BUTTONS,
+                )
+                return Turn([said], CODE)
         return await self.wrong_code(ctx, now)
 
-    async def wrong_code(self, ctx: Context, now: float) -> list[Reply]:
+    async def wrong_code(self, ctx: Context, now: float) -> Turn:
         failures = await ctx.storage.add_signin_failure(ctx.chat)
         await ctx.storage.audit("code_failed", ctx.chat, at=now)
         if failures < MAX_FAILURES:
             left = MAX_FAILURES - failures
-            return [
-                Reply(
-                    f"That code is not right. {left} tr{'y' if left == 1 else 'ies'} left. Check "
-                    "the latest email, or type back to ask for a new code.",
-                    kind="wrong_code",
-                    buttons=STEP_BUTTONS,
-                )
-            ]
+            said = Reply(
+                f"That code is not right. {left} tr{'y' if left == 1 else 'ies'} left. Check "
+                "the latest email, or type back to ask for a new code.",
+                kind="wrong_code",
+                buttons=STEP_BUTTONS,
+            )
+            return Turn([said], CODE)
         await ctx.storage.lock_signin(ctx.chat, now + LOCKOUT_MINUTES * 60)
         await ctx.storage.retire_signin_codes(ctx.chat)
         await ctx.storage.audit("locked_out", ctx.chat, at=now)
         log.warning("chat %s locked out of sign-in after %d wrong codes", ctx.chat, failures)
-        ctx.session.reset()
-        return [
-            Reply(
-                f"That code is not right, and that was the {MAX_FAILURES}th wrong code. To keep "
-                f"notifications safe, sign-in is locked for this chat for {LOCKOUT_MINUTES} "
-                "minutes. You can still ask me questions. If you need help, contact the "
-                "partnership at "
-                f"{ctx.settings.board.contact_email}.",
-                kind="signin_locked",
-            )
-        ]
+        said = Reply(
+            f"That code is not right, and that was the {MAX_FAILURES}th wrong code. To keep "
+            f"notifications safe, sign-in is locked for this chat for {LOCKOUT_MINUTES} "
+            "minutes. You can still ask me questions. If you need help, contact the "
+            "partnership at "
+            f"{ctx.settings.board.contact_email}.",
+            kind="signin_locked",
+        )
+        return Turn([said], None)
 
-    async def signed_in(self, ctx: Context, email: str, now: float) -> list[Reply]:
+    async def signed_in(self, ctx: Context, email: str, now: float) -> Turn:
         """Link the chat to the address, then carry on where sign-in was started from."""
         then = ctx.session.data.get("then")
         ctx.session.reset()
         registry = self.access.registry
         if not registry.knows(email):  # removed from the registry since the code was sent
-            return [
-                Reply(
-                    "This address is no longer registered, so I can't sign you in. Please "
-                    f"contact the board at {ctx.settings.board.contact_email}.",
-                    kind="invalid",
-                )
-            ]
+            said = Reply(
+                "This address is no longer registered, so I can't sign you in. Please "
+                f"contact the board at {ctx.settings.board.contact_email}.",
+                kind="invalid",
+            )
+            return Turn([said], None)
         await ctx.storage.link_chat(ctx.chat, email, now)
         await ctx.storage.clear_signin_failures(ctx.chat)
         await ctx.storage.audit("signed_in", ctx.chat, who=email, at=now)
         log.info("chat %s signed in", ctx.chat)
         reply = Reply(f"Thank you, you're signed in {who(registry, email)}.", kind="signed_in")
         if then == "notify":
-            return [reply, *await ctx.run_command("/notify")]
-        return [
-            Reply(
-                f"{reply.text} Type /signout when you have finished.",
-                kind="signed_in",
-            )
-        ]
+            return Turn([reply, *await ctx.run_command("/notify")], None)
+        said = Reply(
+            f"{reply.text} Type /signout when you have finished.",
+            kind="signed_in",
+        )
+        return Turn([said], None)
 
 
 def who(registry: Registry, email: str) -> str:
@@ -388,6 +418,14 @@ class SignIn:
 
     async def signin(self, ctx: Context, arg: str) -> list[Reply]:
         """/signin: start sign-in (for administrators, or an SLO before /notify)."""
+        if arg.strip().lower() in BUTTON_ACTIONS:  # a button of a sign-in that has ended
+            return [
+                Reply(
+                    "That button belongs to a sign-in that is no longer open. Type /signin to "
+                    "sign in, or /notify to start a notification.",
+                    kind="signin_closed",
+                )
+            ]
         email = await self.access.signed_in_as(ctx)
         if email is not None:
             return [
@@ -397,12 +435,7 @@ class SignIn:
                     kind="signed_in",
                 )
             ]
-        return await self.flow.start(
-            ctx,
-            None,
-            "Sign in with the work email address the partnership has registered for you, and I'll "
-            "email you a one-time code.",
-        )
+        return await self.flow.start(ctx, None, SIGNIN_INTRO)
 
     async def signout(self, ctx: Context, arg: str) -> list[Reply]:
         """/signout: unlink the chat, and drop an unfinished notification draft with it."""
@@ -428,7 +461,7 @@ class SignIn:
         async def notify(ctx: Context, arg: str) -> list[Reply]:
             officer = await self.access.officer(ctx)
             if officer is not None:
-                return mark_private(await start(ctx, prefill_of(officer)))
+                return await start(ctx, prefill_of(officer))
             if await self.access.signed_in_as(ctx) is not None:
                 return [
                     Reply(

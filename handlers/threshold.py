@@ -9,10 +9,23 @@ question's id, `session.data["path"]` the questions answered so far (for "back")
 `session.data["answers"]` their answers and `session.data["legacy"]` whether this is the walk
 for an older incident.
 
-Buttons carry the id of the question they belong to ("/threshold yes child-died"). A chat
-keeps old messages, and pressing Yes on a question scrolled past must not answer the current
-one; with the id the press is recognised as stale and the current question is asked again.
-Typed answers ("yes", "Not sure") always answer the current question.
+The flow has one kind of step, the question being asked (`session.step` is its id):
+
+    /threshold ──> first question ──yes / no / not sure──> the next question ... ──> outcome (ends)
+                   any question ──back──> the previous question (its answer forgotten)
+                   any question ──cancel──> (ends)      ──help──> the same question, explained
+    /threshold 2015 ──> the 2015 test, then the first question of its own walk
+
+Each step returns a `Turn` (bot/flow.py): its replies and the next question's id, or None when
+the check ends; `_apply` is the one place `session.step` changes.
+
+Buttons send "/threshold <action> <question id>" ("/threshold not-sure child-died"), with the
+actions yes, no, not-sure, help, back and cancel; the flow claims /threshold while a check is
+open, so its buttons reach it. A chat keeps old messages, and pressing Yes on a question
+scrolled past must not answer the current one: with the id, the press is recognised as stale
+and the current question is asked again. Typed answers ("yes", "Not sure") and the bare
+commands /back and /cancel always act on the current question. Earlier releases sent
+"/threshold not sure <id>" (two words); that is still accepted.
 """
 
 from __future__ import annotations
@@ -22,13 +35,16 @@ import logging
 
 from bot import vocabulary
 from bot.conversation import Context, split_command
+from bot.flow import Turn, button_data, flow_action
 from bot.replies import Button, Link, Reply
+from bot.storage import Session
 from knowledge.search import words
 from knowledge.threshold import ANSWERS, LegacyTest, Outcome, Question
 
 log = logging.getLogger(__name__)
 
 NAME = "threshold"
+COMMAND = "/threshold"
 
 # What a typed message means, after folding case and punctuation ("Not sure!" -> "not sure").
 TYPED: dict[str, str] = {
@@ -51,8 +67,9 @@ TYPED: dict[str, str] = {
         "help",
     ),
 }
-# The actions a button may carry, before the id of its question.
-BUTTON_ACTIONS = frozenset((*ANSWERS, "back", "help", "cancel"))
+# The actions a button carries, before the id of its question: one word each ("not sure" ->
+# "not-sure"), so that "/threshold <action> <id>" reads like every flow's buttons.
+BUTTON_ACTIONS = {a.replace(" ", "-"): a for a in (*ANSWERS, "back", "help", "cancel")}
 LEGACY_ARGS = frozenset(("2015", "legacy", "scr"))
 
 # Every outcome opens with this, whatever the answers: the child's safety comes before any
@@ -84,15 +101,19 @@ CAVEAT = (
 
 def question_reply(question: Question, number: int) -> Reply:
     """Ask `question`, numbered by its place on this user's path."""
+
+    def button(label: str, action: str) -> Button:
+        return Button(label, button_data(COMMAND, action, question.id))
+
     buttons = [
-        Button("Yes", f"/threshold yes {question.id}"),
-        Button("No", f"/threshold no {question.id}"),
-        Button("Not sure", f"/threshold not sure {question.id}"),
-        Button("What does this mean?", f"/threshold help {question.id}"),
+        button("Yes", "yes"),
+        button("No", "no"),
+        button("Not sure", "not-sure"),
+        button("What does this mean?", "help"),
     ]
     if number > 1:  # at the first question there is nowhere to go back to; Cancel is the way out
-        buttons.append(Button("Back", f"/threshold back {question.id}"))
-    buttons.append(Button("Cancel", f"/threshold cancel {question.id}"))
+        buttons.append(button("Back", "back"))
+    buttons.append(button("Cancel", "cancel"))
     return Reply(
         question.text,
         kind="threshold-question",
@@ -134,7 +155,7 @@ def outcome_replies(outcome: Outcome, with_legacy: bool) -> list[Reply]:
     ]
 
 
-# --- state -----------------------------------------------------------------------------------
+# --- state ---------------------------------------------------------------------------------
 
 
 def _path(ctx: Context) -> list[str]:
@@ -160,92 +181,101 @@ def _ask_current(ctx: Context, question: Question) -> Reply:
     return question_reply(question, len(_path(ctx)) + 1)
 
 
-def _start(ctx: Context, intro: str = INTRO) -> list[Reply]:
-    """Start the check at the first question."""
-    guide = ctx.knowledge.threshold
-    ctx.session.reset()
-    ctx.session.flow, ctx.session.step = NAME, guide.start
-    ctx.session.data = {"path": [], "answers": {}, "legacy": False}
-    log.info("threshold check started in chat %s", ctx.chat)
-    return [
-        Reply(intro, kind="threshold-intro", title="Does this meet the threshold?"),
-        question_reply(guide.questions[guide.start], 1),
-    ]
+def _apply(session: Session, turn: Turn) -> list[Reply]:
+    """The one place the check's step changes: to the next question, or out of the check."""
+    if turn.next_step is None:
+        session.reset()  # the check is over; its buttons now lead elsewhere
+    else:
+        session.flow, session.step = NAME, turn.next_step
+    return list(turn.replies)
 
 
-def _start_legacy(ctx: Context) -> list[Reply]:
-    """Show the 2015 test, then walk an older incident through it from its own first question."""
-    legacy = ctx.knowledge.threshold.legacy_test
-    ctx.session.reset()
-    ctx.session.flow, ctx.session.step = NAME, legacy.start
-    ctx.session.data = {"path": [], "answers": {}, "legacy": True}
-    log.info("threshold check (before 2019) started in chat %s", ctx.chat)
-    return [
-        legacy_reply(legacy),
-        Reply(LEGACY_INTRO, kind="threshold-intro", title="An incident before September 2019"),
-        question_reply(ctx.knowledge.threshold.questions[legacy.start], 1),
-    ]
+def _stay(ctx: Context, question: Question, *before: Reply) -> Turn:
+    """Say `before`, then ask `question` again."""
+    return Turn([*before, _ask_current(ctx, question)], question.id)
 
 
 # --- steps -----------------------------------------------------------------------------------
 
 
-def _answer(ctx: Context, question: Question, answer: str) -> list[Reply]:
+def _start(ctx: Context, intro: str = INTRO) -> Turn:
+    """Start the check at the first question."""
+    guide = ctx.knowledge.threshold
+    ctx.session.reset()
+    ctx.session.data = {"path": [], "answers": {}, "legacy": False}
+    log.info("threshold check started in chat %s", ctx.chat)
+    return Turn(
+        [
+            Reply(intro, kind="threshold-intro", title="Does this meet the threshold?"),
+            question_reply(guide.questions[guide.start], 1),
+        ],
+        guide.start,
+    )
+
+
+def _start_legacy(ctx: Context) -> Turn:
+    """Show the 2015 test, then walk an older incident through it from its own first question."""
+    legacy = ctx.knowledge.threshold.legacy_test
+    ctx.session.reset()
+    ctx.session.data = {"path": [], "answers": {}, "legacy": True}
+    log.info("threshold check (before 2019) started in chat %s", ctx.chat)
+    return Turn(
+        [
+            legacy_reply(legacy),
+            Reply(LEGACY_INTRO, kind="threshold-intro", title="An incident before September 2019"),
+            question_reply(ctx.knowledge.threshold.questions[legacy.start], 1),
+        ],
+        legacy.start,
+    )
+
+
+def _answer(ctx: Context, question: Question, answer: str) -> Turn:
     """Store the answer to `question` and ask the next question, or give the outcome."""
     guide = ctx.knowledge.threshold
     _path(ctx).append(question.id)
     _answers(ctx)[question.id] = answer
     following = question.next(answer)
     if following in guide.questions:
-        ctx.session.step = following
-        return [_ask_current(ctx, guide.questions[following])]
+        return Turn([_ask_current(ctx, guide.questions[following])], following)
     with_legacy = ctx.session.data.get("legacy") is True
-    ctx.session.reset()  # the check is over; its buttons now lead elsewhere
     log.info("threshold check finished in chat %s", ctx.chat)
-    return outcome_replies(guide.outcomes[following], with_legacy)
+    return Turn(outcome_replies(guide.outcomes[following], with_legacy), None)
 
 
-def _back(ctx: Context, question: Question) -> list[Reply]:
+def _back(ctx: Context, question: Question) -> Turn:
     """Go back to the previous question, forgetting its answer."""
     path = _path(ctx)
     if not path:
-        return [
-            Reply(
-                "This is the first question, so there is nothing to go back to. "
-                "Answer it, or type cancel to stop the check.",
-                kind="threshold-first",
-            ),
-            _ask_current(ctx, question),
-        ]
+        first = Reply(
+            "This is the first question, so there is nothing to go back to. "
+            "Answer it, or type cancel to stop the check.",
+            kind="threshold-first",
+        )
+        return _stay(ctx, question, first)
     previous = path.pop()
     _answers(ctx).pop(previous, None)
     earlier = ctx.knowledge.threshold.questions.get(previous)
     if earlier is None:  # the guide was reloaded and that question has gone
         return _start(ctx, "The threshold guide has changed, so the check starts again.")
-    ctx.session.step = previous
-    return [_ask_current(ctx, earlier)]
+    return Turn([_ask_current(ctx, earlier)], previous)
 
 
-def _cancel(ctx: Context) -> list[Reply]:
-    ctx.session.reset()
+def _cancel(ctx: Context) -> Turn:
     log.info("threshold check cancelled in chat %s", ctx.chat)
-    return [
-        Reply(
-            "I've stopped the threshold check. Ask me anything, or start the check again.",
-            kind="cancelled",
-            buttons=(Button("Start again", "/threshold"),),
-        )
-    ]
+    stopped = Reply(
+        "I've stopped the threshold check. Ask me anything, or start the check again.",
+        kind="cancelled",
+        buttons=(Button("Start again", COMMAND),),
+    )
+    return Turn([stopped], None)
 
 
-def _help(ctx: Context, question: Question) -> list[Reply]:
-    return [
-        Reply(question.help, kind="threshold-help", title="What this question means"),
-        _ask_current(ctx, question),
-    ]
+def _help(ctx: Context, question: Question) -> Turn:
+    explained = Reply(question.help, kind="threshold-help", title="What this question means")
+    return _stay(ctx, question, explained)
 
 
-def _act(ctx: Context, question: Question, action: str) -> list[Reply]:
+def _act(ctx: Context, question: Question, action: str) -> Turn:
     if action in ANSWERS:
         return _answer(ctx, question, action)
     if action == "back":
@@ -259,55 +289,48 @@ def _act(ctx: Context, question: Question, action: str) -> list[Reply]:
 
 
 def _button(arg: str) -> tuple[str, str] | None:
-    """'not sure child-died' -> ('not sure', 'child-died'); None if `arg` is not button data."""
+    """'not-sure child-died' -> ('not sure', 'child-died'), and so the data of earlier releases,
+    'not sure child-died'; None if `arg` is not a button's."""
     action, _, node = arg.strip().lower().rpartition(" ")
-    return (action, node) if action in BUTTON_ACTIONS and node else None
+    action = BUTTON_ACTIONS.get(action.replace(" ", "-"), "")
+    return (action, node) if action and node else None
+
+
+STALE = Reply(
+    "That threshold check has already finished or was cancelled.",
+    kind="threshold-stale",
+    buttons=(Button("Start again", COMMAND),),
+)
 
 
 async def threshold(ctx: Context, arg: str) -> list[Reply]:
-    """/threshold: start the check; /threshold 2015: the old test and its walk (in the middle
-    of a check: the old test, then the current question again); button data: act on it."""
-    question = _current(ctx)
+    """/threshold with no check open (the flow takes it while one is): start the check;
+    /threshold 2015: the old test and its walk; a button of a finished check: say so."""
+    if _button(arg) is not None:
+        return [STALE]
+    other = ctx.session.flow not in (None, NAME)
     if arg.strip().lower() in LEGACY_ARGS:
-        if question is not None and not ctx.session.data.get("legacy"):
-            return [legacy_reply(ctx.knowledge.threshold.legacy_test), _ask_current(ctx, question)]
-        if ctx.session.flow not in (None, NAME):
+        if other:
             return [legacy_reply(ctx.knowledge.threshold.legacy_test)]
-        return _start_legacy(ctx)
-    pressed = _button(arg)
-    if pressed is not None:
-        action, node = pressed
-        if question is None:
-            return [
-                Reply(
-                    "That threshold check has already finished or was cancelled.",
-                    kind="threshold-stale",
-                    buttons=(Button("Start again", "/threshold"),),
-                )
-            ]
-        if node != question.id:
-            return [
-                Reply(
-                    "That button belongs to an earlier question, so I haven't used it. "
-                    "Here is the current question:",
-                    kind="threshold-stale",
-                ),
-                _ask_current(ctx, question),
-            ]
-        return _act(ctx, question, action)
-    if ctx.session.flow not in (None, NAME):
+        return _apply(ctx.session, _start_legacy(ctx))
+    if other:
         # Starting over would throw away another flow's draft (a notification, say).
         return await ctx.conversation.in_progress(ctx, "type /threshold again")
-    if question is not None:
-        return _start(ctx, f"Starting the check again from the first question.\n\n{INTRO}")
-    return _start(ctx)
+    return _apply(ctx.session, _start(ctx))
 
 
 class ThresholdFlow:
-    """While a check is in progress, typed answers and /back, /cancel come here."""
+    """While a check is in progress, typed answers, its buttons (/threshold ...) and /back,
+    /cancel come here."""
 
     name = NAME
-    commands = frozenset(("/back", "/cancel"))
+    title = "a threshold check"
+    commands = frozenset((COMMAND, "/back", "/cancel"))
+
+    async def current(self, ctx: Context) -> list[Reply]:
+        """The question the check is at, asked again (for `Conversation.in_progress`)."""
+        question = _current(ctx)
+        return [] if question is None else [_ask_current(ctx, question)]
 
     async def resume(self, ctx: Context) -> list[Reply]:
         """After the safety route (a live concern typed mid-check): offer to carry on."""
@@ -324,9 +347,15 @@ class ThresholdFlow:
         ]
 
     async def handle(self, ctx: Context, text: str) -> list[Reply]:
+        return _apply(ctx.session, await self._turn(ctx, text))
+
+    async def _turn(self, ctx: Context, text: str) -> Turn:
         question = _current(ctx)
         if question is None:  # the guide was reloaded and this question has gone
             return _start(ctx, "The threshold guide has changed, so the check starts again.")
+        pressed = flow_action(text, COMMAND)
+        if pressed is not None:
+            return self._command(ctx, question, " ".join(pressed).strip())
         if text.startswith("/"):
             command, _ = split_command(text)
             return _act(ctx, question, command.removeprefix("/"))
@@ -337,8 +366,24 @@ class ThresholdFlow:
         # question again. The answer's own buttons are dropped so the next press answers this.
         answer = await ctx.answer_question(text)
         if answer:
-            return [
-                *(dataclasses.replace(r, buttons=()) for r in answer),
-                _ask_current(ctx, question),
-            ]
-        return [Reply(NOT_UNDERSTOOD, kind="threshold-not-understood"), _ask_current(ctx, question)]
+            return _stay(ctx, question, *(dataclasses.replace(r, buttons=()) for r in answer))
+        return _stay(ctx, question, Reply(NOT_UNDERSTOOD, kind="threshold-not-understood"))
+
+    def _command(self, ctx: Context, question: Question, arg: str) -> Turn:
+        """/threshold mid-check: a button of this check, the 2015 test, or starting again."""
+        pressed = _button(arg)
+        if pressed is not None:
+            action, node = pressed
+            if node != question.id:
+                stale = Reply(
+                    "That button belongs to an earlier question, so I haven't used it. "
+                    "Here is the current question:",
+                    kind="threshold-stale",
+                )
+                return _stay(ctx, question, stale)
+            return _act(ctx, question, action)
+        if arg.lower() in LEGACY_ARGS:
+            if ctx.session.data.get("legacy"):
+                return _start_legacy(ctx)
+            return _stay(ctx, question, legacy_reply(ctx.knowledge.threshold.legacy_test))
+        return _start(ctx, f"Starting the check again from the first question.\n\n{INTRO}")

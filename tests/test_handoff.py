@@ -10,10 +10,13 @@ import re
 import time
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
 from bot.app import Assistant
+from bot.replies import Incoming
+from config.registry import load_registry
 from config.settings import Settings
 from tests.conftest import Chat
 from tests.email_support import (
@@ -27,6 +30,7 @@ from tests.email_support import (
     text_of,
     written,
 )
+from tests.signin_support import REGISTRY, SLO
 from tests.telegram_support import TelegramHarness, buttons_of
 from tests.test_mailer import Recorder
 
@@ -201,3 +205,55 @@ async def test_cancel_at_the_confirmation_sends_nothing(
     await chat.say(typed)
     assert chat.replies[-1].kind == "cancelled"
     assert await assistant.storage.handoffs("open") == []
+
+
+@pytest.mark.parametrize(("old", "label"), [("send", "Send"), ("cancel", "Cancel")])
+async def test_old_handoff_buttons_act_like_the_new_ones(
+    assistant: Assistant, old: str, label: str
+) -> None:
+    """Until this release the confirmation's buttons sent the plain words send and cancel;
+    now "/handoff send" and "/handoff cancel", which the flow claims."""
+    outcomes = []
+    for chat, new in ((Chat(assistant, "test:new"), True), (Chat(assistant, "test:old"), False)):
+        await chat.say(UNANSWERABLE)
+        await chat.press("Ask the partnership")
+        assert [b.data for b in chat.buttons] == ["/handoff send", "/handoff cancel"]
+        if new:
+            await chat.press(label)
+        else:
+            chat.replies = await assistant.conversation.handle(Incoming(chat.chat, old, True))
+        outcomes.append((chat.replies[-1].kind, REFERENCE.sub("Q-", chat.text)))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == ("handoff_sent" if old == "send" else "cancelled")
+
+
+async def test_a_handoff_button_after_it_was_sent_sends_nothing_more(
+    chat: Chat, assistant: Assistant
+) -> None:
+    await chat.say(UNANSWERABLE)
+    await chat.press("Ask the partnership")
+    send = next(b.data for b in chat.buttons if b.label.startswith("Send"))
+    await chat.press("Send")
+    await assistant.conversation.handle(Incoming(chat.chat, send, True))
+    chat.replies = await assistant.conversation.handle(Incoming(chat.chat, send, True))
+    assert chat.replies[-1].kind == "handoff_closed"
+    assert len(await assistant.storage.handoffs("open")) == 1
+
+
+async def test_handoff_during_a_draft_says_what_is_in_progress(
+    chat: Chat, assistant: Assistant, tmp_path: Path
+) -> None:
+    """A stale "Ask the partnership" pressed mid-form must not throw the draft away."""
+    registry = tmp_path / "liaison_officers.yaml"
+    registry.write_text(REGISTRY, encoding="utf-8")
+    await assistant.access.use_registry(load_registry(registry), assistant.storage)
+    await assistant.storage.link_chat(chat.chat, SLO, time.time())
+    await chat.say("/notify")
+    await chat.press("Start")
+    await chat.press("Yes")  # the agency, pre-filled
+    question = chat.replies[-1].text
+    await chat.say("/handoff")
+    assert "You have a notification draft in progress" in chat.text
+    assert question in chat.text, "the question it was at, asked again"
+    await chat.say("/handoff What is the threshold for a rapid review, please?")
+    assert "notification draft in progress" in chat.text

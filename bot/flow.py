@@ -1,0 +1,46 @@
+"""How a flow is written: each step returns what to say and where the conversation goes next.
+
+A step handler returns a `Turn`; the flow's `handle` applies it to the session in one place, so
+a reader sees every transition in the step handlers' return statements (as in
+python-telegram-bot's conversationbot example, where each handler returns the next state).
+
+A flow's buttons send `/<command> <action> [arg]` (`button_data`), a command the flow claims
+while it runs (bot/conversation.py `Flow.commands`), so a pressed button always reaches the flow
+that made it; `flow_action` reads one back. Channel-free: nothing here knows Telegram.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.conversation import split_command
+from bot.replies import BUTTON_DATA_LIMIT, Reply
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The replies to one message, and the step the flow waits at next (None: the flow ends)."""
+
+    replies: Sequence[Reply]
+    next_step: str | None
+
+
+def button_data(command: str, action: str, arg: str = "") -> str:
+    """'/form', 'edit', 'child_dob' -> '/form edit child_dob'."""
+    return f"{command} {action} {arg}".strip()
+
+
+def fits(data: str) -> bool:
+    """Whether a button can carry `data`: Telegram refuses more than BUTTON_DATA_LIMIT bytes."""
+    return len(data.encode()) <= BUTTON_DATA_LIMIT
+
+
+def flow_action(text: str, command: str) -> tuple[str, str] | None:
+    """'/form edit child_dob' -> ('edit', 'child_dob'); '/form' -> ('', ''); None when `text`
+    is not `command` (any case, with or without @BotName, as Telegram may send it)."""
+    name, arg = split_command(text) if text.strip().startswith("/") else ("", "")
+    if name != command:
+        return None
+    action, _, rest = arg.partition(" ")
+    return action.lower(), rest.strip()
