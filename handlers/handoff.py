@@ -28,6 +28,7 @@ from bot import vocabulary
 from bot.conversation import Context, FreeText, split_command
 from bot.email.handoff_mail import channel_name, partnership_email
 from bot.flow import Turn, button_data, flow_action
+from bot.numbers import counted
 from bot.replies import HANDOFF_SENT, Button, Reply
 from bot.storage import Handoff, Session
 from bot.vocabulary import fold
@@ -226,6 +227,6 @@ async def open_handoffs(ctx: Context) -> list[Reply]:
         Reply(
             "\n".join(lines),
             kind="handoffs",
-            title=f"{len(handoffs)} question(s) waiting for the partnership's answer",
+            title=f"{counted(len(handoffs), 'question')} waiting for the partnership's answer",
         )
     ]

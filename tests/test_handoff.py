@@ -171,7 +171,7 @@ async def test_open_handoffs_listed_in_unanswered_for_administrators(
     await assistant.storage.link_chat(admin.chat, "board.admin@example.org", time.time())
     await admin.say("/unanswered")
     assert reference in admin.text
-    assert "waiting for the partnership" in admin.text
+    assert "1 question waiting for the partnership" in admin.text
 
 
 async def test_no_offer_without_email_settings(chat: Chat, settings: Settings) -> None:
