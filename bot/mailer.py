@@ -487,7 +487,7 @@ class Outbox(BackgroundTask):
             item.kind,
             error,
         )
-        contact = self.settings.board.contact_email
+        contact = self.settings.partnership_email
         if item.kind == "notification":
             text = (
                 f"Your notification {reference} could not be delivered to the partnership by "
@@ -557,7 +557,7 @@ class Outbox(BackgroundTask):
                 item,
                 f"{_sentence(_what(item))} has not reached {_where(item)} yet: sending has been "
                 f"failing for more than {minutes:g} minutes. It is saved and I keep trying. If it "
-                f"is urgent, contact the partnership at {self.settings.board.contact_email} and "
+                f"is urgent, contact the partnership at {self.settings.partnership_email} and "
                 f"quote "
                 f"{item.human_reference}.",
             )

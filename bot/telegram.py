@@ -205,7 +205,7 @@ class TelegramChannel:
         if query is None:
             return
         reports = find_reports(self.assistant.conversation.knowledge, query.query)
-        contact = self.assistant.settings.board.contact_email
+        contact = self.assistant.settings.partnership_email
         # A short cache: after /reload the new catalogue shows within a minute.
         await query.answer([inline_article(r, contact) for r in reports], cache_time=60)
 

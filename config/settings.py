@@ -50,7 +50,6 @@ class SettingsError(Exception):
 class BoardSettings:
     name: str = "Bedford Borough Safeguarding Children Partnership"
     short_name: str = "BBSCP"
-    contact_email: str = "safeguarding.partnership@example.org"
     website: str = "https://safeguardingbedfordshire.org.uk/"
     case_review_repository: str = (
         "https://learning.nspcc.org.uk/case-reviews/national-case-review-repository"
@@ -227,7 +226,7 @@ class EmailSettings:
     outsiders: str = "notice"
     max_per_hour: int = 20  # answers to one sender; more are ignored until the hour is over
     # Hand-off: where questions go, who may answer by subject reference, reminder and closing.
-    handoff_address: str = ""  # empty: board.contact_email
+    handoff_address: str = ""  # empty: the partnership's email (contacts.partnership.email)
     staff_addresses: tuple[str, ...] = ()  # empty: the hand-off address only
     handoff_remind_hours: float = 48.0
     handoff_close_days: float = 14.0
@@ -260,6 +259,12 @@ class Settings:
     oauth_client_secret: Secret = field(default_factory=lambda: Secret(""))
     # Webhook mode: Telegram sends it in X-Telegram-Bot-Api-Secret-Token with every update.
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+
+    @property
+    def partnership_email(self) -> str:
+        """Where users are sent when the assistant cannot help: the partnership contact's email,
+        the one place it is set (`contacts.partnership.email`; `check` warns until confirmed)."""
+        return self.contacts.partnership.email
 
     def path(self, value: str) -> Path:
         """Resolve a configured path; relative paths are relative to the project root."""
@@ -405,7 +410,35 @@ def _contacts(raw: Any, problems: list[str]) -> ContactSettings:
             problems.append(f"{where}.email: not an email address: {values[key].email!r}")
         if not (values[key].phone or values[key].email or values[key].web):
             problems.append(f"{where}: give at least a phone, an email or a web page")
+        if key == "partnership" and not values[key].email:
+            problems.append(f"{where}.email: needed: replies and hand-offs give this address")
     return dataclasses.replace(defaults, **values)
+
+
+def _move_old_contact_email(raw: dict[str, Any]) -> list[str]:
+    """Earlier releases had the partnership's email twice, `board.contact_email` (shown in
+    replies) and `contacts.partnership.email` (the safety route). It is now only the latter; a
+    file that still says `board.contact_email` keeps working, its value moved there."""
+    board = raw.get("board")
+    if not isinstance(board, dict) or "contact_email" not in board:
+        return []
+    old = board.pop("contact_email")
+    contacts = raw.setdefault("contacts", {}) or {}
+    partnership = contacts.get("partnership") if isinstance(contacts, dict) else None
+    if not isinstance(contacts, dict) or (
+        partnership is not None and not isinstance(partnership, dict)
+    ):
+        return []  # _contacts names what is wrong with them
+    raw["contacts"] = contacts
+    given = (partnership or {}).get("email")
+    if given and given != old:
+        return [
+            f"board.contact_email ({old}) and contacts.partnership.email ({given}) differ: the "
+            "partnership's email is now set only in contacts.partnership.email; remove "
+            "board.contact_email"
+        ]
+    contacts["partnership"] = {**(partnership or {}), "email": old}
+    return []
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -433,6 +466,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
         if loaded is not None and not isinstance(loaded, dict):
             raise SettingsError(f"{path}: expected a mapping of settings")
         raw = loaded or {}
+    problems += _move_old_contact_email(raw)
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key in _SECTIONS:

@@ -27,7 +27,7 @@ def menu_text(ctx: Context) -> str:
 
 async def start(ctx: Context, arg: str) -> list[Reply]:
     """/start: who I am and what I can do."""
-    board = ctx.settings.board
+    board, contact = ctx.settings.board, ctx.settings.partnership_email
     return [
         Reply(
             f"Hello, I'm the {board.name} assistant. I can:\n"
@@ -36,7 +36,7 @@ async def start(ctx: Context, arg: str) -> list[Reply]:
             '- find the partnership\'s reports and briefings (try "the Pelka report");\n'
             "- guide your agency's Liaison Officer through a significant incident notification.\n\n"
             f"{menu_text(ctx)}\n\nI give information, not decisions: for a live case, talk to your "
-            f"designated safeguarding lead. Partnership contact: {board.contact_email}\n\n"
+            f"designated safeguarding lead. Partnership contact: {contact}\n\n"
             f"{safety_line(ctx.settings)}",
             kind="greeting",
             title=board.name,

@@ -118,7 +118,7 @@ async def start(ctx: Context, arg: str) -> list[Reply]:
         return [
             Reply(
                 "Questions can't be passed to the partnership from here. Please email "
-                f"{ctx.settings.board.contact_email}.",
+                f"{ctx.settings.partnership_email}.",
                 kind="handoff_unavailable",
             )
         ]

@@ -221,7 +221,7 @@ async def status(ctx: Context, arg: str) -> list[Reply]:
                 kind="status",
             )
         ]
-    contact = ctx.settings.board.contact_email
+    contact = ctx.settings.partnership_email
     states = {
         "queued": "queued: the partnership's mail server does not have it yet",
         "retrying": "not sent yet: the mail server could not be reached, I keep trying",

@@ -92,7 +92,7 @@ async def privacy(ctx: Context, arg: str) -> list[Reply]:
             "(who, what and when, never the form's content) is kept for the partnership.\n"
             "- My logs hold references and chat numbers only, never names or answers.\n\n"
             f"All of this is held on the partnership's own server, in the assistant's database. "
-            f"Questions about your data: {board.contact_email}.",
+            f"Questions about your data: {settings.partnership_email}.",
             kind="privacy",
             title="Privacy",
         )

@@ -156,7 +156,7 @@ def fallback_reply(ctx: Context) -> Reply:
         "Sorry, I don't have an answer to that. I can explain case reviews, thresholds and "
         "notifications, and find the partnership's reports. I keep questions like this, without "
         "names or other personal details, to improve my answers. Type /help to see what I can "
-        f"do, or contact {ctx.settings.board.contact_email}.\n\n{safety_line(ctx.settings)}",
+        f"do, or contact {ctx.settings.partnership_email}.\n\n{safety_line(ctx.settings)}",
         kind="fallback",
         buttons=(Button("Help", "/help"), Button("A child may be at risk", "/urgent")),
     )
@@ -207,7 +207,7 @@ async def show_others(ctx: Context, arg: str) -> list[Reply]:
         Reply(
             "Sorry I could not be more help. Try asking in other words, type /help to see "
             "what I can answer, or ask the partnership directly: "
-            f"{ctx.settings.board.contact_email}.",
+            f"{ctx.settings.partnership_email}.",
             kind="help",
             buttons=(Button("Help", "/help"),),
         )

@@ -58,7 +58,7 @@ def report_reply(ctx: Context, report: Report) -> Reply:
     """The document: title, facts, summary, what its link is and the link (or who to ask),
     related documents, and the way back to its group."""
     knowledge = ctx.knowledge
-    where, links = link_text(report, ctx.settings.board.contact_email)
+    where, links = link_text(report, ctx.settings.partnership_email)
     related = tuple(
         Button(knowledge.reports[r].title, f"/report {r}")
         for r in report.related
@@ -79,12 +79,12 @@ def report_reply(ctx: Context, report: Report) -> Reply:
 def not_in_catalogue(ctx: Context) -> Reply:
     """No such document: say so without guessing, point to the national repository, and end
     with the safety route, as every "I don't have that" does."""
-    board = ctx.settings.board
+    board, contact = ctx.settings.board, ctx.settings.partnership_email
     return Reply(
         f"I can't find that document in the {board.short_name} catalogue, and I won't guess: "
         "a wrong link to a case review is worse than none. Published case reviews from across "
         "England are in the NSPCC national case review repository. Type /reports to browse "
-        f"what the partnership publishes, or ask the partnership at {board.contact_email}."
+        f"what the partnership publishes, or ask the partnership at {contact}."
         f"\n\n{safety_line(ctx.settings)}",
         kind="fallback",
         links=(Link("NSPCC national case review repository", board.case_review_repository),),

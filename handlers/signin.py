@@ -143,7 +143,7 @@ def lockout_reply(ctx: Context, minutes: int) -> Reply:
         "many wrong "
         "codes. You can still ask me questions meanwhile. If you need help, contact the "
         "partnership at "
-        f"{ctx.settings.board.contact_email}.",
+        f"{ctx.settings.partnership_email}.",
         kind="signin_locked",
     )
 
@@ -254,7 +254,7 @@ class SignInFlow:
             said = Reply(
                 "You've asked for several codes in the last hour, so I can't send another "
                 "one just now. Please use the newest code you received, try again later, or "
-                f"contact the board at {ctx.settings.board.contact_email}.",
+                f"contact the board at {ctx.settings.partnership_email}.",
                 kind="too_many_codes",
                 buttons=STEP_BUTTONS,
             )
@@ -275,7 +275,7 @@ class SignInFlow:
             "been "
             f"sent to it. It is valid for {CODE_MINUTES} minutes. Please type the code here."
             "\n\nNo email after a few minutes? Check your junk folder, type back to correct "
-            f"the address, or contact the board at {settings.board.contact_email}.{folder}",
+            f"the address, or contact the board at {settings.partnership_email}.{folder}",
             kind="signin_code",
             buttons=STEP_BUTTONS,
         )
@@ -349,7 +349,7 @@ class SignInFlow:
             f"notifications safe, sign-in is locked for this chat for {LOCKOUT_MINUTES} "
             "minutes. You can still ask me questions. If you need help, contact the "
             "partnership at "
-            f"{ctx.settings.board.contact_email}.",
+            f"{ctx.settings.partnership_email}.",
             kind="signin_locked",
         )
         return Turn([said], None)
@@ -362,7 +362,7 @@ class SignInFlow:
         if not registry.knows(email):  # removed from the registry since the code was sent
             said = Reply(
                 "This address is no longer registered, so I can't sign you in. Please "
-                f"contact the board at {ctx.settings.board.contact_email}.",
+                f"contact the board at {ctx.settings.partnership_email}.",
                 kind="invalid",
             )
             return Turn([said], None)
@@ -392,7 +392,7 @@ def who(registry: Registry, email: str) -> str:
 
 
 def code_email(ctx: Context, email: str, code: str) -> OutgoingEmail:
-    board = ctx.settings.board
+    board, contact = ctx.settings.board, ctx.settings.partnership_email
     return OutgoingEmail(
         to=(email,),
         subject=f"Your sign-in code for the {board.short_name} assistant",
@@ -401,7 +401,7 @@ def code_email(ctx: Context, email: str, code: str) -> OutgoingEmail:
             f"Type it in the chat where you asked for it. It is valid for {CODE_MINUTES} minutes "
             "and works once.\n\n"
             "If you did not ask for a code, you can ignore this email: no one can sign in "
-            f"without it. Questions? Contact the partnership at {board.contact_email}.\n\n"
+            f"without it. Questions? Contact the partnership at {contact}.\n\n"
             f"{board.name}\n"
         ),
         html=None,

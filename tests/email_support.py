@@ -123,7 +123,10 @@ def email_settings(
 ) -> Settings:
     return dataclasses.replace(
         settings,
-        board=dataclasses.replace(settings.board, contact_email=PARTNERSHIP),
+        contacts=dataclasses.replace(
+            settings.contacts,
+            partnership=dataclasses.replace(settings.contacts.partnership, email=PARTNERSHIP),
+        ),
         mail=dataclasses.replace(settings.mail, from_address=ASSISTANT),
         smtp=dataclasses.replace(
             settings.smtp, host="127.0.0.1", port=smtp_port, security="none", timeout_seconds=5

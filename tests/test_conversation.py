@@ -31,7 +31,7 @@ async def test_start_and_help_list_commands(chat: Chat) -> None:
     for command in ("/reviews", "/reports", "/help"):
         assert command in start
         assert command in help_text
-    assert chat.assistant.settings.board.contact_email in start
+    assert chat.assistant.settings.partnership_email in start
 
 
 async def test_cancel_with_nothing_in_progress(chat: Chat) -> None:

@@ -402,7 +402,7 @@ async def test_permanent_refusal_is_reported_at_once_and_not_retried(
         [(chat, text)] = pushed.messages
         assert chat == "test:1"
         assert reference in text and "could not be delivered" in text
-        assert settings.board.contact_email in text
+        assert settings.partnership_email in text
 
         recorder.refuse_recipients = False
         clock.advance(24 * 3600)

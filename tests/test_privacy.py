@@ -92,7 +92,7 @@ async def test_privacy_says_what_where_how_long_and_who(assistant: Assistant, ch
     assert "hashed" in text and "expires after 10 minutes" in text
     assert "partnership's own server" in text
     assert "I delete the form's questions and your answers from the chat" in text
-    assert assistant.settings.board.contact_email in text
+    assert assistant.settings.partnership_email in text
 
 
 # --- retention --------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ async def test_phrasing_reaches_document(chat: Chat, report_id: str, text: str) 
         # No address is known: nothing is invented, the user is told whom to ask.
         assert replies[0].links == ()
         assert "ask the partnership (BBSCP) for a copy" in replies[0].text
-        assert chat.assistant.settings.board.contact_email in replies[0].text
+        assert chat.assistant.settings.partnership_email in replies[0].text
 
 
 async def test_reply_gives_facts_and_related_documents(chat: Chat) -> None:
@@ -271,7 +271,7 @@ async def test_inline_query_lists_matching_documents(telegram: TelegramHarness) 
     # No public address: the shared message says whom to ask, and there is no button.
     presentation = results[1]
     assert "reply_markup" not in presentation
-    contact = telegram.app_settings.board.contact_email
+    contact = telegram.app_settings.partnership_email
     assert contact in presentation["input_message_content"]["message_text"]
 
 

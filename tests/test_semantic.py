@@ -94,7 +94,7 @@ async def test_no_reply_is_a_menu_of_one(assistant: Assistant) -> None:
 async def test_not_what_you_meant_with_nothing_else_says_who_to_ask(chat: Chat) -> None:
     replies = await chat.say("/others")
     assert replies[0].kind == "help"
-    assert chat.assistant.settings.board.contact_email in replies[0].text
+    assert chat.assistant.settings.partnership_email in replies[0].text
 
 
 async def test_not_what_you_meant_offers_the_runners_up(chat: Chat) -> None:
@@ -177,7 +177,7 @@ async def test_report_command_never_offers_a_menu_of_one(chat: Chat) -> None:
     assert replies[0].kind == "confirm"
     assert [b.label for b in replies[0].buttons] == ["Yes, show it", "No"]
     await chat.press("No")
-    assert chat.assistant.settings.board.contact_email in chat.replies[0].text
+    assert chat.assistant.settings.partnership_email in chat.replies[0].text
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ def test_defaults_without_file() -> None:
 
 def test_example_settings_file_is_valid() -> None:
     settings = load_settings(ROOT / "config" / "settings.example.yaml", environ={})
-    assert settings.board.contact_email
+    assert settings.partnership_email
 
 
 def test_file_overrides_and_env_secrets(tmp_path: Path) -> None:
@@ -101,3 +101,46 @@ def test_a_password_in_the_database_url_is_refused(tmp_path: Path) -> None:
     assert "hunter2" not in message
     with pytest.raises(SettingsError, match="remove the password"):
         load_settings(environ={"ASSISTANT_DATABASE": "postgres://a:b@h/d"})
+
+
+# --- the partnership's email: one setting -------------------------------------------------------
+
+
+def test_partnership_email_is_the_partnership_contacts(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("contacts:\n  partnership:\n    email: team@partnership.example.org\n")
+    settings = load_settings(path, environ={})
+    assert settings.partnership_email == "team@partnership.example.org"
+    assert settings.contacts.partnership.email == "team@partnership.example.org"
+
+
+def test_old_board_contact_email_still_read_and_moved(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "board:\n  name: Test Partnership\n  contact_email: old@partnership.example.org\n"
+    )
+    settings = load_settings(path, environ={})
+    assert settings.partnership_email == "old@partnership.example.org"
+    assert settings.contacts.partnership.email == "old@partnership.example.org"
+    assert not settings.contacts.partnership.confirmed  # still to be confirmed, with the rest
+
+
+def test_two_different_partnership_emails_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "board:\n  contact_email: old@partnership.example.org\n"
+        "contacts:\n  partnership:\n    email: new@partnership.example.org\n"
+    )
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path, environ={})
+    message = str(caught.value)
+    assert "board.contact_email (old@partnership.example.org)" in message
+    assert "contacts.partnership.email (new@partnership.example.org) differ" in message
+
+
+def test_partnership_contact_needs_an_email(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("contacts:\n  partnership:\n    email: ''\n    web: https://example.org/\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path, environ={})
+    assert "contacts.partnership.email: needed" in str(caught.value)

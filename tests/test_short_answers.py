@@ -209,7 +209,7 @@ async def test_coverage_is_never_offered_as_the_document(small: Assistant) -> No
     reply = chat.replies[0]
     assert "news coverage of it (news.example.com), not the document itself" in reply.text
     assert "The document itself is not linked here" in reply.text
-    assert small.settings.board.contact_email in reply.text
+    assert small.settings.partnership_email in reply.text
     assert "Open it with the link below" not in reply.text
     assert [link.label for link in reply.links] == ["News coverage: Gamma review executive summary"]
 

@@ -80,7 +80,7 @@ async def test_registered_and_unregistered_addresses_get_the_same_answer(
         await chat.say("/signin")
         await chat.say(address)
         assert SAME_ANSWER.format(address) in chat.text
-        assert assistant.settings.board.contact_email in chat.text
+        assert assistant.settings.partnership_email in chat.text
     assert registered.text.replace(SLO, "X") == stranger.text.replace(
         "nobody.here@example.org", "X"
     )

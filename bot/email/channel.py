@@ -229,7 +229,7 @@ class EmailChannel(BackgroundTask):
             "The significant incident notification is not taken by email: your agency's "
             "Liaison Officer fills it in through the assistant's chat, after signing in "
             f"(type /notify there). For help with it, contact the {board.short_name} at "
-            f"{board.contact_email}.",
+            f"{self.settings.partnership_email}.",
             kind="chat_only",
             title="Notifications are made in the chat, not by email",
         )
@@ -240,11 +240,11 @@ class EmailChannel(BackgroundTask):
         day_ago = self.clock() - 86400
         if await self.storage.count_inbox(mail.sender, "noticed", day_ago):
             return "ignored"
-        board = self.settings.board
+        board, contact = self.settings.board, self.settings.partnership_email
         notice = Reply(
             f"This address answers questions from practitioners in the {board.name}'s partner "
             "agencies, writing from their work email. Your address is not one of them, so I "
-            f"can't answer here. Please contact the partnership at {board.contact_email}. If a "
+            f"can't answer here. Please contact the partnership at {contact}. If a "
             "child is in immediate danger, call 999.",
             kind="outsider",
         )
@@ -258,7 +258,7 @@ class EmailChannel(BackgroundTask):
         return (
             f"The {board.short_name} assistant answers by email automatically. Reply to ask "
             f"another question. If a child is in immediate danger, call 999. To reach a person: "
-            f"{board.contact_email}."
+            f"{self.settings.partnership_email}."
         )
 
     def compose(

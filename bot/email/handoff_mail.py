@@ -15,7 +15,7 @@ from config.settings import Settings
 
 def partnership_address(settings: Settings) -> str:
     configured = settings.email.handoff_address if settings.email else ""
-    return configured or settings.board.contact_email
+    return configured or settings.partnership_email
 
 
 def channel_name(chat: str) -> str:

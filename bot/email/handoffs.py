@@ -73,7 +73,7 @@ class HandoffDesk:
 
     def outcome(self, handoff: Handoff) -> list[Reply]:
         """What the person is told: the staff's answer, or that the question was closed."""
-        board = self.settings.board
+        board, contact = self.settings.board, self.settings.partnership_email
         if handoff.status == "answered":
             return [
                 Reply(
@@ -89,7 +89,7 @@ class HandoffDesk:
             Reply(
                 f"The partnership has not answered your question {handoff.reference} in time, "
                 "so I have closed it. If you still need an answer, please contact "
-                f"{board.contact_email} and quote {handoff.reference}.\n\nYour question was: "
+                f"{contact} and quote {handoff.reference}.\n\nYour question was: "
                 f'"{handoff.question}"',
                 kind="handoff_closed",
                 id=handoff.reference,
