@@ -23,6 +23,7 @@ so the stores built on it can share it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 import time
@@ -35,6 +36,8 @@ import aiosqlite
 
 if TYPE_CHECKING:
     from bot.postgres import PostgresDatabase
+
+log = logging.getLogger(__name__)
 
 Params = Sequence[Any] | dict[str, Any]
 # Either backend: the stores use only what both offer (fetch, execute, transaction, serialize).
@@ -83,14 +86,25 @@ def is_busy(exc: BaseException) -> bool:
 
 
 def create_private_file(path: Path) -> None:
-    """Create `path` (and its folder) readable by the owner only, if it does not exist yet.
+    """Create `path` (and its folder) readable by the owner only, or make it so.
 
     SQLite would create the file with the process's umask (often 0644); its -wal and -shm files
-    copy the database file's mode, so making this one 0600 covers them all.
+    copy the database file's mode, so making this one 0600 covers them all. A database made by
+    an earlier release, or copied in, may already be readable by others: it holds children's
+    details, so it (and any -wal and -shm beside it) is narrowed to the owner at start.
     """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
     os.close(fd)
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+                log.info("database file %s was readable by others: now owner only", file.name)
+        except FileNotFoundError:
+            continue
+        except PermissionError:  # not ours to change: say so, and carry on
+            log.warning("database file %s is readable by others and cannot be changed", file.name)
 
 
 async def _open_reader(path: str | Path) -> aiosqlite.Connection:

@@ -56,3 +56,20 @@ async def test_database_is_private_and_overwrites_deleted_content(tmp_path: Path
     assert stat.S_IMODE(database.parent.stat().st_mode) == 0o700
     for side in database.parent.glob("assistant.db-*"):  # -wal and -shm copy the file's mode
         assert stat.S_IMODE(side.stat().st_mode) == 0o600
+
+
+async def test_a_database_readable_by_others_is_narrowed_at_start(tmp_path: Path) -> None:
+    """A file from an earlier release (or copied in) may be 0644: start makes it owner-only."""
+    database = tmp_path / "assistant.db"
+    storage = await Storage.open(database)
+    await storage.save_session(Session("c", "notify", "x", {}))
+    await storage.close()
+    for file in [database, *tmp_path.glob("assistant.db-*")]:
+        file.chmod(0o644)
+    storage = await Storage.open(database)
+    try:
+        await storage.load_session("c")
+        for file in [database, *tmp_path.glob("assistant.db-*")]:
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file.name
+    finally:
+        await storage.close()
