@@ -26,10 +26,14 @@ QUESTION_FLOORS = [
     ("questions.yaml", 0.97, 1.0),
     ("holdout.yaml", 0.96, 1.0),
     # written after the hold-out sets; its misses show what paraphrases alone cannot reach
-    ("fresh.yaml", 0.82, 1.0),
+    # (84.3% in all before the content round of docs/eval.md; its misses were then looked at)
+    ("fresh.yaml", 0.92, 1.0),
     # written before the matcher's second round (docs/benchmarks.md, "Matching on unseen
     # questions"); one of its lines was then looked at to set ABOUT_MARGIN (knowledge/matching.py)
     ("fresh2.yaml", 0.94, 1.0),
+    # written blind from topic ids and titles, before the topics it names were added
+    # (docs/eval.md); "i need a gp appointment" still gets a document's yes-or-no question
+    ("fresh3.yaml", 0.94, 0.9),
 ]
 # (file, floor on live-concern recall, ceiling on knowledge questions given the route)
 URGENT_FLOORS = [
