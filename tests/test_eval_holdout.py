@@ -34,6 +34,10 @@ QUESTION_FLOORS = [
     # written blind from topic ids and titles, before the topics it names were added
     # (docs/eval.md); "i need a gp appointment" still gets a document's yes-or-no question
     ("fresh3.yaml", 0.94, 0.9),
+    # written after that content round and measured before any change for it; its case-specific
+    # requests in the new topics' words ("is mia on a child protection plan") are answered
+    # with the topic: the matcher has no sign of one case yet (docs/eval.md)
+    ("fresh4.yaml", 0.88, 0.6),
 ]
 # (file, floor on live-concern recall, ceiling on knowledge questions given the route)
 URGENT_FLOORS = [
