@@ -38,6 +38,8 @@ QUESTION_FLOORS = [
     # requests in the new topics' words ("is mia on a child protection plan") are answered
     # with the topic: the matcher has no sign of one case yet (docs/eval.md)
     ("fresh4.yaml", 0.88, 0.6),
+    # a first check of sharing-nudes and forced-marriage, written before them
+    ("fresh5.yaml", 0.88, 0.7),
 ]
 # (file, floor on live-concern recall, ceiling on knowledge questions given the route)
 URGENT_FLOORS = [
