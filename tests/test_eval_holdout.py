@@ -40,6 +40,9 @@ QUESTION_FLOORS = [
     ("fresh4.yaml", 0.88, 0.6),
     # a first check of sharing-nudes and forced-marriage, written before them
     ("fresh5.yaml", 0.88, 0.7),
+    # the same for looked-after-children and self-harm; "how do i become a foster carer" is
+    # still answered with private fostering
+    ("fresh6.yaml", 0.8, 0.5),
 ]
 # (file, floor on live-concern recall, ceiling on knowledge questions given the route)
 URGENT_FLOORS = [
