@@ -26,10 +26,23 @@ QUESTION_FLOORS = [
     ("questions.yaml", 0.97, 1.0),
     ("holdout.yaml", 0.96, 1.0),
     # written after the hold-out sets; its misses show what paraphrases alone cannot reach
-    ("fresh.yaml", 0.82, 1.0),
+    # (84.3% in all before the content round of docs/eval.md; its misses were then looked at)
+    ("fresh.yaml", 0.92, 1.0),
     # written before the matcher's second round (docs/benchmarks.md, "Matching on unseen
     # questions"); one of its lines was then looked at to set ABOUT_MARGIN (knowledge/matching.py)
     ("fresh2.yaml", 0.94, 1.0),
+    # written blind from topic ids and titles, before the topics it names were added
+    # (docs/eval.md); "i need a gp appointment" still gets a document's yes-or-no question
+    ("fresh3.yaml", 0.94, 0.9),
+    # written after that content round and measured before any change for it; its case-specific
+    # requests in the new topics' words ("is mia on a child protection plan") are answered
+    # with the topic: the matcher has no sign of one case yet (docs/eval.md)
+    ("fresh4.yaml", 0.88, 0.6),
+    # a first check of sharing-nudes and forced-marriage, written before them
+    ("fresh5.yaml", 0.88, 0.7),
+    # the same for looked-after-children and self-harm; "how do i become a foster carer" is
+    # still answered with private fostering
+    ("fresh6.yaml", 0.8, 0.5),
 ]
 # (file, floor on live-concern recall, ceiling on knowledge questions given the route)
 URGENT_FLOORS = [

@@ -104,7 +104,7 @@ async def test_not_what_you_meant_offers_the_runners_up(chat: Chat) -> None:
 
 
 async def test_one_uncertain_document_is_asked_about_not_linked(chat: Chat) -> None:
-    replies = await chat.say("the coventry boy who starved")
+    replies = await chat.say("the little boy in coventry who starved")
     assert replies[0].kind == "confirm"
     assert "Daniel Pelka" in replies[0].text
     assert not replies[0].links
