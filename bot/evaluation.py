@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from bot.conversation import Conversation
-from bot.replies import Incoming, Reply
+from bot.replies import CASEWORK, Incoming, Reply
 
 URGENT_TOPIC = "immediate-risk"  # what the urgent route stands in for
 
@@ -211,7 +211,8 @@ async def run_eval(conversation: Conversation, questions: list[Question]) -> Sum
             )
             answerable = any(e in known for e in question.expect)
         else:
-            correct, answerable = given == "fallback", True
+            # Declining a message about one case, with who to ask, is the right "no answer" too.
+            correct, answerable = given in ("fallback", CASEWORK), True
         summary.outcomes.append(Outcome(question, given, offered, correct, answerable))
     return summary
 

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 SUBMITTED = "submitted"
 # The kind of the reply confirming a question handed to the partnership; its id is the reference.
 HANDOFF_SENT = "handoff_sent"
+# The reply to a message about one particular child or family (knowledge/casework.py): the
+# assistant says it cannot see cases or act for anyone, rather than answering a topic.
+CASEWORK = "casework"
 # Telegram carries at most this many bytes of a button's data (callback_data); longer data is
 # refused, so every flow keeps its button data within it.
 BUTTON_DATA_LIMIT = 64

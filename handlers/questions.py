@@ -9,13 +9,14 @@ from collections.abc import Iterable
 from bot.conversation import Context
 from bot.numbers import is_ascii_digits
 from bot.redaction import redact
-from bot.replies import BUTTON_DATA_LIMIT, Button, Link, Reply
+from bot.replies import BUTTON_DATA_LIMIT, CASEWORK, Button, Link, Reply
 from config.addresses import is_email
 from config.settings import Settings
 from handlers.reports import REPORT_WORDS, confirm_report, not_in_catalogue, report_reply
 from handlers.safety import contact_lines, safety_line
+from knowledge.casework import about_one_case
 from knowledge.loader import Action, Knowledge, Topic
-from knowledge.matching import decide
+from knowledge.matching import Decision, decide
 from knowledge.search import tokens, words
 
 GREETINGS = frozenset(
@@ -128,6 +129,9 @@ async def respond(ctx: Context, text: str) -> list[Reply]:
     # than being answered differently from every later one.
     await ctx.knowledge.semantic.ready()
     decision = decide(ctx.knowledge, text)
+    if about_one_case(text, ctx.knowledge.index.knows):
+        # Not stored as unanswered: it is about a real child, so likely to hold personal data.
+        return [casework_reply(ctx, decision)]
     if decision.outcome == "answer" and decision.best is not None:
         replies = await entry_replies(ctx, decision.best)
         if decision.best in ctx.knowledge.topics and not decision.sure:
@@ -147,6 +151,23 @@ async def respond(ctx: Context, text: str) -> list[Reply]:
     if asks_for_document(text):
         return [not_in_catalogue(ctx)]
     return [fallback_reply(ctx)]
+
+
+def casework_reply(ctx: Context, decision: Decision) -> Reply:
+    """A message about one particular child or family, or asking me to act for someone: say
+    that I cannot see cases or act, who can, and offer the general topic it touched on."""
+    topics = [i for i in decision.ids if i in ctx.knowledge.topics][:2]
+    general = tuple(
+        Button(f"In general: {ctx.knowledge.topics[i].title}", f"/topic {i}") for i in topics
+    )
+    return Reply(
+        "I can't see anyone's records or case, and I can't arrange, chair or attend anything "
+        "for you. About a particular child or family, ask their social worker, your "
+        "designated safeguarding lead or children's services. If a child may be at risk now, "
+        f"type /urgent.\n\n{contact_lines(ctx.settings, ('front_door',))}",
+        kind=CASEWORK,
+        buttons=(*general, Button("A child may be at risk", "/urgent")),
+    )
 
 
 def fallback_reply(ctx: Context) -> Reply:

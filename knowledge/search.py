@@ -293,6 +293,10 @@ class SearchIndex:
                 stems[stem].append(token)
         self._stems = dict(stems)
 
+    def knows(self, word: str) -> bool:
+        """Whether `word` (folded) is a word of some entry's names."""
+        return word in self._idf
+
     def search(self, text: str) -> SearchResult:
         query = self._query(text)
         if query is None:

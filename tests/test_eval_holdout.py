@@ -35,9 +35,9 @@ QUESTION_FLOORS = [
     # (docs/eval.md); "i need a gp appointment" still gets a document's yes-or-no question
     ("fresh3.yaml", 0.94, 0.9),
     # written after that content round and measured before any change for it; its case-specific
-    # requests in the new topics' words ("is mia on a child protection plan") are answered
-    # with the topic: the matcher has no sign of one case yet (docs/eval.md)
-    ("fresh4.yaml", 0.88, 0.6),
+    # requests in the new topics' words ("is mia on a child protection plan") were answered
+    # with the topic until knowledge/casework.py (docs/eval.md)
+    ("fresh4.yaml", 0.88, 0.95),
     # a first check of sharing-nudes and forced-marriage, written before them
     ("fresh5.yaml", 0.88, 0.7),
     # the same for looked-after-children and self-harm; "how do i become a foster carer" is

@@ -134,7 +134,7 @@ async def test_retention_deletes_content_keeps_the_record(
 async def test_retention_deletes_old_unanswered_questions(
     assistant: Assistant, settings: Settings, chat: Chat
 ) -> None:
-    await chat.say("does the Quillfeather family qualify for council tax relief")
+    await chat.say("does our school qualify for council tax relief")
     now = time.time()
     early = await apply_retention(assistant.storage, settings, now + 89 * DAY)
     assert early.unanswered == 0

@@ -67,10 +67,10 @@ def test_questions_without_personal_data_are_kept_as_typed(text: str) -> None:
 
 
 async def test_the_stored_question_is_the_redacted_one(chat: Chat) -> None:
-    await chat.say("is Tyler Brown on the child protection register, born 03/04/2015?")
+    await chat.say("can Tyler Brown, born 03/04/2015, get free school meals?")
     assert chat.replies[0].kind == "fallback"
     stored = [q for q, _ in await chat.assistant.storage.unanswered()]
-    assert stored == ["is [name] on the child protection register, born [date]?"]
+    assert stored == ["can [name], born [date], get free school meals?"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,82 @@
+"""Messages about one particular child or family, or asking the assistant to act for someone.
+
+"Is mia on a child protection plan", "the outcome of the section 47 on the baker family", "can
+you chair the strategy discussion tomorrow": they use a topic's words, so the matcher would
+answer with the topic, as if they were general questions. The assistant cannot see records or
+act for anyone, and answering as if it could misleads; so these get their own reply
+(handlers/questions.py `casework_reply`), which says so and points to the people who can.
+
+The signs, each narrow so that general questions are never caught (every question of the
+evaluation sets that expects a topic passes through untouched, tests/test_casework.py):
+- a family by name: "the jones children", "the Baker family" (a word the knowledge base does not
+  use, and not one of the words that describe families, "the whole family", "the foster family");
+- a child's status: "is mia on a plan", "has he been referred", "is this child known to social
+  care" (not "is a child on a plan ...", "is there a ...": those are general);
+- a request to act: "can you chair / book / ring / contact ...", "book me a room";
+- what happened at a meeting: "the outcome of the strategy meeting", "minutes from yesterday's".
+Pure and synchronous: no I/O, like knowledge/urgent.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from knowledge.search import fold
+
+# Words that stand before "family" or "children" without naming one.
+NOT_A_FAMILY_NAME = frozenset(
+    """
+    other same whole wider extended foster birth host adoptive adopted new young younger older
+    little small local affected vulnerable two three four five both all above following entire
+    childs children said looked poor immediate biological blended step current previous
+    fostered missing main real individual traveller travelling traveler gypsy roma refugee
+    asylum migrant muslim jewish christian sikh hindu military armed forces service care rest
+    child families parents parent first second next last my our your their his her its relevant
+    concerned involved referring receiving these those such many most some
+    """.split()
+)
+FAMILY = re.compile(
+    r"\bthe (?P<name>[a-z][a-z-]+) (?:family|familys|children|kids|siblings|twins|boys|girls|"
+    r"household|brothers|sisters)\b"
+)
+# "is mia on a plan", "has he been referred": the subject is one child, not "a child".
+GENERAL_SUBJECTS = frozenset(
+    "there it a an any every each someone anyone somebody anybody children kids all the".split()
+)
+STATUS = re.compile(
+    r"\b(?:is|are|was|were|has|have)\s+(?P<who>[a-z][a-z-]*(?:\s+[a-z][a-z-]*)?)\s+"
+    r"(?:still\s+|already\s+|ever\s+|now\s+|currently\s+)?"
+    r"(?:on|under|subject to|been put on|been placed on|been made subject to|open to|known to|"
+    r"been referred)\b"
+)
+VERBS = (
+    "chair|book|arrange|attend|ring|call|phone|invite|minute|schedule|organise|organize|set up|"
+    "visit|speak to|talk to|contact|refer|email"
+)
+ACT = re.compile(
+    rf"^(?:please\s+)?(?:can|could|will|would)\s+you\s+(?:please\s+)?(?:{VERBS})\s+(?!me\b|us\b)"
+    r"|^(?:please\s+)?(?:book|arrange|schedule|organise|organize|set up)\s+(?:me|us|a|an)\b"
+)
+RESULT = re.compile(
+    r"\b(?:outcome|result|minutes|decision|notes)\s+(?:of|from)\s+"
+    r"(?:the|our|my|this|that|todays|yesterdays|last)\b"
+)
+
+
+def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
+    """Which sign shows that `text` is about one case ("family", "status", "act", "result"),
+    or None for a general question. `known(word)`: whether the knowledge base uses the word
+    (so "the pelka family" is a published case, not someone's casework)."""
+    folded = " ".join(fold(text.replace("'", "").replace("\u2019", "")).split())
+    family = FAMILY.search(folded)
+    if family and family["name"] not in NOT_A_FAMILY_NAME and not known(family["name"]):
+        return "family"
+    status = STATUS.search(folded)
+    if status and status["who"].split()[0] not in GENERAL_SUBJECTS:
+        return "status"
+    if ACT.search(folded):
+        return "act"
+    if RESULT.search(folded):
+        return "result"
+    return None

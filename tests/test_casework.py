@@ -1,0 +1,91 @@
+"""Messages about one particular child or family (knowledge/casework.py): declined with who to
+ask, the general topic one tap away, and never kept; general questions never caught."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.replies import CASEWORK
+from config.settings import ROOT
+from knowledge.casework import about_one_case
+from knowledge.loader import load_knowledge
+from tests.conftest import Chat
+
+EVAL_SETS = sorted((Path(__file__).parent / "eval").glob("*.yaml"))
+# Whether the knowledge base uses a word: "the pelka family" is a published case.
+KNOWN = load_knowledge(ROOT / "knowledge", semantic=False).index.knows
+
+ONE_CASE = [
+    ("is mia on a child protection plan", "status"),
+    ("Is Tyler Brown on the child protection register?", "status"),
+    ("has he been referred to social care", "status"),
+    ("is this child known to social care", "status"),
+    ("when is the core group for the jones children", "family"),
+    ("what's the outcome of the section 47 on the Baker family", "family"),
+    ("can you chair the strategy discussion tomorrow", "act"),
+    ("could you ring the social worker for me", "act"),
+    ("book me a room for the conference next week", "act"),
+    ("what were the minutes from yesterday's core group", "result"),
+    ("tell me about the outcome of the strategy meeting", "result"),
+]
+GENERAL = [
+    "is a child on a cp plan allowed to go abroad",
+    "is there a child protection register any more",
+    "are children on plans visited every 10 days",
+    "can you tell me a bit about strategy discussions",
+    "can you email me the pelka report",
+    "what support is there for the whole family",
+    "the pelka family",
+    "is the safeguarding children board still going",
+    "phone number for childrens social care",
+    "i have a core group tomorrow what should i bring",
+]
+
+
+@pytest.mark.parametrize(("text", "sign"), ONE_CASE)
+def test_one_case_is_recognised(text: str, sign: str) -> None:
+    assert about_one_case(text, KNOWN) == sign
+
+
+@pytest.mark.parametrize("text", GENERAL)
+def test_general_questions_are_not(text: str) -> None:
+    assert about_one_case(text, KNOWN) is None
+
+
+def test_no_question_expecting_a_topic_or_report_is_caught() -> None:
+    """Every evaluation question that expects an answer passes through untouched."""
+    caught = []
+    for path in EVAL_SETS:
+        for section, items in yaml.safe_load(path.read_text(encoding="utf-8")).items():
+            for item in items if isinstance(items, list) else []:
+                if item.get("expect") != "fallback" and about_one_case(item["q"], KNOWN):
+                    caught.append((path.name, section, item["q"]))
+    assert caught == []
+
+
+async def test_declined_with_who_to_ask_and_the_topic_one_tap_away(chat: Chat) -> None:
+    await chat.say("is mia on a child protection plan")
+    [reply] = chat.replies
+    assert reply.kind == CASEWORK
+    assert "can't see anyone's records" in reply.text
+    assert "social worker" in reply.text and "/urgent" in reply.text
+    assert chat.assistant.settings.contacts.front_door.phone in reply.text
+    general = [b for b in reply.buttons if b.label.startswith("In general: ")]
+    assert general and general[0].data.startswith("/topic ")
+    assert [b.data for b in reply.buttons][-1] == "/urgent"
+    await chat.press("In general: ")
+    assert chat.replies[0].kind == "answer"
+
+
+async def test_a_case_message_is_not_kept(chat: Chat) -> None:
+    await chat.say("what's the outcome of the section 47 on the Baker family")
+    assert chat.replies[0].kind == CASEWORK
+    assert await chat.assistant.storage.unanswered() == []
+
+
+async def test_a_live_concern_about_a_named_child_still_gets_the_safety_route(chat: Chat) -> None:
+    await chat.say("mia told me this morning her dad hits her and she is scared to go home")
+    assert chat.replies[0].kind == "urgent"
