@@ -72,6 +72,23 @@ def worth_recording(text: str) -> bool:
     return not (is_ascii_digits(typed) or is_email(typed))
 
 
+# "a copy of / the link to / the pdf of the ... report": a document is wanted.
+ASKING_FOR = ("copy", "copies", "link", "pdf", "download")
+WANTS_DOCUMENT = re.compile(
+    rf"\b(?:{'|'.join(ASKING_FOR)})\b(?:\s+\w+){{0,6}}?\s+(?:{'|'.join(REPORT_WORDS)})\b"
+)
+
+
+def wants_unknown_document(knowledge: Knowledge, text: str) -> bool:
+    """Whether `text` asks for a copy of, or a link to, a document named by a word the
+    knowledge base does not have ("a copy of the child Q report"): no topic is that document,
+    though its other words may touch one (reporting a concern). "A copy of the Working Together
+    document" names only known words: its topic, with the current edition, is the answer."""
+    if not WANTS_DOCUMENT.search(" ".join(words(text))):
+        return False
+    return any(t not in ASKING_FOR and not knowledge.index.knows(t) for t in tokens(text))
+
+
 def asks_for_document(text: str) -> bool:
     """Whether an unmatched request was for a document ("the Smith review"), so the reply
     points to the national repository. "Report a pothole" uses report as a verb: it is not."""
@@ -132,6 +149,12 @@ async def respond(ctx: Context, text: str) -> list[Reply]:
     if about_one_case(text, ctx.knowledge.index.knows):
         # Not stored as unanswered: it is about a real child, so likely to hold personal data.
         return [casework_reply(ctx, decision)]
+    if (
+        decision.outcome in ("answer", "compare")
+        and decision.best not in ctx.knowledge.reports
+        and wants_unknown_document(ctx.knowledge, text)
+    ):
+        decision = Decision("none")  # answered below as a document not in the catalogue
     if decision.outcome == "answer" and decision.best is not None:
         replies = await entry_replies(ctx, decision.best)
         if decision.best in ctx.knowledge.topics and not decision.sure:

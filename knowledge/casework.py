@@ -39,6 +39,8 @@ NOT_A_FAMILY_NAME = frozenset(
 FAMILY = re.compile(
     r"\bthe (?P<name>[a-z][a-z-]+) (?:family|familys|children|kids|siblings|twins|boys|girls|"
     r"household|brothers|sisters)\b"
+    # "the quentin family review" names a document: the document finder's question
+    r"(?!\s+(?:report|review|briefing|scr|lcspr|summary|document|presentation)s?\b)"
 )
 # "is mia on a plan", "has he been referred": the subject is one child, not "a child".
 GENERAL_SUBJECTS = frozenset(

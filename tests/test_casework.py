@@ -42,6 +42,7 @@ GENERAL = [
     "is the safeguarding children board still going",
     "phone number for childrens social care",
     "i have a core group tomorrow what should i bring",
+    "the smith family review",  # a document, for the document finder
 ]
 
 

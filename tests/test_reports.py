@@ -179,6 +179,24 @@ async def test_unknown_document_gets_the_national_repository(chat: Chat, text: s
 @pytest.mark.parametrize(
     "text",
     [
+        "can i get a copy of the child Q report",  # not "how do I report a concern"
+        "could you send me a link to the Zorblax review",
+        "pdf of the quentin family briefing please",
+    ],
+)
+async def test_a_copy_of_an_unknown_document_is_not_answered_with_a_topic(
+    chat: Chat, text: str
+) -> None:
+    """The other words of the request may touch a topic (reporting a concern, a family); a
+    document was asked for, and it is not in the catalogue."""
+    replies = await chat.say(text)
+    assert replies[0].kind == "fallback"
+    assert "catalogue" in replies[0].text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "daniel smith",  # a first name of a catalogued child, another surname
         "keanu reeves",
         "patrick stewart review",
