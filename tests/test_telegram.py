@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import logging
 
 import pytest
@@ -19,6 +20,7 @@ async def test_question_gets_html_answer_over_http(telegram: TelegramHarness) ->
     message = sent[0]
     assert message["chat_id"] == 42
     assert message["parse_mode"] == "HTML"
+    assert message["link_preview_options"] == {"is_disabled": True}  # sources are buttons
     assert message["text"].startswith("<b>Serious case review")
     assert "rapid review" in message["text"].lower()
     labels = [b["text"] for b in buttons_of(message)]
@@ -84,3 +86,28 @@ async def test_error_handler_logs_and_apologises_without_details(
     assert "BadRequest" in caplog.text
     assert "Jane" not in caplog.text
     assert "Bad Request: test" not in caplog.text
+
+
+def test_keyboard_is_what_ptb_would_send() -> None:
+    """The keyboard is built in the Bot API's JSON form, not from PTB's objects: it must be
+    exactly what InlineKeyboardMarkup would have sent (links first, then buttons; data too
+    long for Telegram replaced by the label)."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    from bot.replies import Button, Link, Reply
+    from bot.telegram import keyboard
+
+    reply = Reply(
+        "text",
+        buttons=(Button("Mère «x»", "/topic a"), Button("Long " * 20, "/others " + "x" * 80)),
+        links=(Link("Guidance", "https://example.org/a?b=1&c"),),
+    )
+    expected = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton("Guidance", url="https://example.org/a?b=1&c")],
+            [InlineKeyboardButton("Mère «x»", callback_data="/topic a")],
+            [InlineKeyboardButton("Long " * 20, callback_data=("Long " * 20)[:60])],
+        ]
+    ).to_dict()
+    assert json.dumps(keyboard(reply)) == json.dumps(expected)
+    assert keyboard(Reply("no buttons")) is None
