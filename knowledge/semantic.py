@@ -161,7 +161,8 @@ class SemanticIndex:
         best = np.full(len(self._entry_ids), -1.0, dtype=np.float32)
         np.maximum.at(best, self._row_entry, similarity)
         order = np.argsort(-best)
-        return {self._entry_ids[i]: float(best[i]) for i in order}
+        ids = self._entry_ids
+        return dict(zip([ids[i] for i in order.tolist()], best[order].tolist(), strict=True))
 
     def support(self, text: str, entry_ids: Sequence[str], k: int = 3) -> dict[str, float]:
         """For each of `entry_ids`, the mean similarity of its `k` phrasings nearest `text`:

@@ -154,7 +154,7 @@ class UrgentDetector:
 
     def _found(self, present: set[str]) -> list[Kind]:
         """The kinds with a rule whose groups are all present, in priority order."""
-        return [k for k in self.kinds if any(present.issuperset(rule) for rule in k.rules)]
+        return [k for k in self.kinds if any(map(present.issuperset, k.rules))]
 
     def _framed_as_knowledge(self, present: set[str]) -> bool:
         framed = not present.isdisjoint(self.knowledge_frames)
