@@ -111,3 +111,44 @@ def test_keyboard_is_what_ptb_would_send() -> None:
     ).to_dict()
     assert json.dumps(keyboard(reply)) == json.dumps(expected)
     assert keyboard(Reply("no buttons")) is None
+
+
+async def test_at_most_max_requests_are_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bot API requests beyond telegram.max_requests wait their turn outside httpx's pool;
+    all of them are made, and the Application uses the bounded client with the setting."""
+    import asyncio
+
+    from telegram.request import HTTPXRequest
+
+    from bot.telegram import BoundedRequest
+
+    in_flight, most = 0, 0
+
+    async def slow_request(
+        self: HTTPXRequest, *args: object, **kwargs: object
+    ) -> tuple[int, bytes]:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return 200, b"{}"
+
+    monkeypatch.setattr(HTTPXRequest, "do_request", slow_request)
+    request = BoundedRequest(3)
+    results = await asyncio.gather(*(request.do_request("u", "POST") for _ in range(10)))
+    assert results == [(200, b"{}")] * 10
+    assert most == 3
+
+
+async def test_the_application_bounds_its_requests(assistant) -> None:
+    from bot.telegram import BoundedRequest, build_application
+    from config.settings import Secret
+
+    telegram = dataclasses.replace(assistant.settings.telegram, max_requests=5)
+    assistant.settings = dataclasses.replace(
+        assistant.settings, telegram_token=Secret(TOKEN), telegram=telegram
+    )
+    request = build_application(assistant).bot.request
+    assert isinstance(request, BoundedRequest)
+    assert request._slots._value == 5
