@@ -136,11 +136,19 @@ def memory_sessions(storage: Any) -> None:
 def run_assistant_in_memory() -> None:
     """`main.py run`, but with sessions kept in memory (settings from ASSISTANT_SETTINGS)."""
     from bot.app import build_assistant
+    from bot.logs import setup_logging
     from bot.telegram import run_polling
     from config.settings import load_settings
+    from main import freeze_startup_objects
+
+    settings = load_settings()
+    # As main.py run does: without it every HTTP request was logged, which cost this variant
+    # more than the sessions it saves.
+    setup_logging(settings)
 
     async def run() -> None:
-        assistant = await build_assistant(load_settings())
+        assistant = await build_assistant(settings)
+        freeze_startup_objects()
         memory_sessions(assistant.storage)
         try:
             await run_polling(assistant)

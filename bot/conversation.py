@@ -20,6 +20,7 @@ from bot.replies import Incoming, Reply
 from bot.storage import Session, Storage
 from config.settings import Settings
 from knowledge.loader import Knowledge
+from knowledge.semantic import one_message
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,8 @@ class Conversation:
             session = await self.storage.load_session(incoming.chat)
             ctx = Context(incoming, session, self.knowledge, self.storage, self.settings, self)
             try:
-                replies = await self._private(ctx)
+                with one_message():  # the safety screen and the matcher embed the text once
+                    replies = await self._private(ctx)
                 await self.storage.save_session(session)
             except Exception as exc:  # the conversation must survive any bug
                 # The message text and exception message may hold personal data: log neither.

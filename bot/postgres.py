@@ -113,6 +113,10 @@ class PostgresDatabase:
         rows = await self.fetch(sql, params)
         return rows[0] if rows else None
 
+    async def fetch_point(self, sql: str, params: Params = ()) -> asyncpg.Record | None:
+        """`fetchone` (SQLite reads these on the loop's thread; here it is a network call)."""
+        return await self.fetchone(sql, params)
+
     async def execute(self, sql: str, params: Params = ()) -> int:
         async with self._connection() as connection:
             return _rowcount(await connection.execute(to_postgres(sql), *_args(params)))

@@ -15,6 +15,7 @@ import html
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from telegram import (
     Bot,
@@ -37,6 +38,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.app import Assistant
 from bot.metrics import Metrics
@@ -52,6 +54,27 @@ TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096 characters after entity parsin
 DELETE_LIMIT = 100  # message ids one deleteMessages call accepts
 COMMANDS_RETRY_MAX_SECONDS = 600.0
 ALLOWED_UPDATES = ["message", "callback_query", "inline_query"]
+# Links in replies are sources, listed as buttons: no preview. (LinkPreviewOptions' JSON: the
+# object costs 15 microseconds a message to build and turn back into this.)
+NO_PREVIEW = {"is_disabled": True}
+
+
+class BoundedRequest(HTTPXRequest):
+    """PTB's HTTP client, with at most `limit` requests in flight: the others wait their turn
+    here, in an asyncio semaphore, rather than inside httpx's connection pool, whose
+    bookkeeping scans every request in the pool against every connection each time one
+    starts or ends. In a burst that scan cost more CPU than answering the messages
+    (docs/benchmarks.md). The bound is on HTTP requests only: a send waiting out the rate
+    limiter's "retry after" holds no slot. Telegram takes about 30 messages a second; eight
+    requests in flight carry 80 a second even at 100 ms each."""
+
+    def __init__(self, limit: int, **kwargs: Any) -> None:
+        super().__init__(connection_pool_size=limit, **kwargs)
+        self._slots = asyncio.Semaphore(limit)
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        async with self._slots:
+            return await super().do_request(*args, **kwargs)
 
 
 def chat_key(chat_id: int) -> str:
@@ -91,13 +114,16 @@ def split_html(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     return chunks
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    rows = [[InlineKeyboardButton(link.label, url=link.url)] for link in reply.links]
+def keyboard(reply: Reply) -> dict[str, Any] | None:
+    """The reply's links and buttons as an inline keyboard, in the Bot API's own JSON form
+    (what InlineKeyboardMarkup.to_dict() gives): building PTB's button objects only for PTB
+    to turn them straight back into this cost more than the rest of sending a reply."""
+    rows = [[{"text": link.label, "url": link.url}] for link in reply.links]
     for button in reply.buttons:
         # Long data would be refused by Telegram; the label is accepted as typed text instead.
         data = button.data if len(button.data.encode()) <= BUTTON_DATA_LIMIT else button.label[:60]
-        rows.append([InlineKeyboardButton(button.label, callback_data=data)])
-    return InlineKeyboardMarkup(rows) if rows else None
+        rows.append([{"callback_data": data, "text": button.label}])
+    return {"inline_keyboard": rows} if rows else None
 
 
 def to_html(reply: Reply) -> str:
@@ -145,13 +171,12 @@ class TelegramChannel:
             sent.append([])
             chunks = split_html(to_html(reply))
             for i, chunk in enumerate(chunks):
-                markup = keyboard(reply) if i == len(chunks) - 1 else None
+                # The Bot API's own parameters, in their JSON form (see `keyboard`).
+                extra: dict[str, Any] = {"link_preview_options": NO_PREVIEW}
+                if i == len(chunks) - 1 and (markup := keyboard(reply)) is not None:
+                    extra["reply_markup"] = markup
                 message = await bot.send_message(
-                    chat_id=chat_id,
-                    text=chunk,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
-                    disable_web_page_preview=True,
+                    chat_id=chat_id, text=chunk, parse_mode=ParseMode.HTML, api_kwargs=extra
                 )
                 sent[-1].append(message.message_id)
         return sent
@@ -279,6 +304,7 @@ def build_application(
         .base_url(telegram.base_url)
         .base_file_url(telegram.base_file_url)
         .concurrent_updates(telegram.concurrent_updates)
+        .request(BoundedRequest(telegram.max_requests))
     )
     if not updater:
         builder = builder.updater(None)

@@ -66,6 +66,8 @@ class TelegramSettings:
     mode: str = "polling"
     # Updates handled at once; the per-chat lock keeps each chat's own messages in order.
     concurrent_updates: int = 64
+    # Bot API requests in flight at once; the others wait their turn (bot/telegram.py, why).
+    max_requests: int = 8
     # Telegram's documented flood limits (30 messages a second overall, 20 a minute per group).
     # Off only against a local emulator or a self-hosted Bot API server without limits.
     rate_limit: bool = True
@@ -544,6 +546,8 @@ def _telegram_problems(telegram: TelegramSettings) -> list[str]:
         problems.append("telegram.webhook_url: Telegram only posts to https:// addresses")
     if telegram.concurrent_updates < 1:
         problems.append("telegram.concurrent_updates: must be 1 or more")
+    if telegram.max_requests < 1:
+        problems.append("telegram.max_requests: must be 1 or more")
     if not 0 < telegram.listen_port < 65536:
         problems.append("telegram.listen_port: must be a port number, 1 to 65535")
     return problems

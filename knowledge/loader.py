@@ -371,7 +371,15 @@ def load_knowledge(directory: Path, semantic: bool = True) -> Knowledge:
     knowledge = shared[key]
     if semantic:
         knowledge.semantic.start()
+        _start_urgent_meaning(knowledge.urgent)
     return knowledge
+
+
+def _start_urgent_meaning(urgent: UrgentDetector) -> None:
+    """Embed the urgent examples in the background now, after the names, rather than on the
+    first message that needs a second opinion (which would wait for all of them)."""
+    if urgent.meaning is not None:
+        urgent.meaning.start()
 
 
 def _load_knowledge(directory: Path, semantic: bool) -> Knowledge:
@@ -395,6 +403,7 @@ def _load_knowledge(directory: Path, semantic: bool) -> Knowledge:
     meaning = build_semantic(topics, actions)
     if semantic:
         meaning.start()
+        _start_urgent_meaning(urgent)
     return Knowledge(
         topics,
         groups,

@@ -121,6 +121,8 @@ MAX_CHOICES = 4
 
 def fold(text: str) -> str:
     """Lowercase, strip accents and turn everything but letters and digits into spaces."""
+    if text.isascii():
+        return text.lower()  # what the rest would give: no accents, nothing to decompose
     text = unicodedata.normalize("NFKD", text.lower().translate(_SPECIAL))
     return "".join(c for c in text if not unicodedata.combining(c))
 

@@ -89,6 +89,46 @@ class Kind:
     advice: str = ""  # one sentence on what to do, shown in the reply after the contacts
 
 
+class Starts:
+    """The words each group's phrases can begin with, so that a message is searched only for
+    the groups one of its words can begin (a handful of the forty), not for all of them.
+
+    A phrase matches from the start of a word of the message (the message's words are joined
+    by single spaces, and a phrase is bounded by non-word characters), so its first part must
+    match a whole word: that word equals one of the part's plain alternatives, starts with one
+    of its `word*` prefixes, or is a number for `<number>`. A group none of whose phrases can
+    begin at any word of the message cannot match it: skipping its pattern changes no result.
+    """
+
+    def __init__(self, groups: dict[str, tuple[str, ...]]) -> None:
+        self.words: dict[str, set[str]] = {}
+        self.prefixes: dict[str, set[str]] = {}
+        self.numbers: set[str] = set()
+        for name, phrases in groups.items():
+            for phrase in phrases:
+                for alternative in phrase.split()[0].split("|"):
+                    if alternative == NUMBER:
+                        self.numbers.add(name)
+                    elif alternative.endswith("*"):
+                        self.prefixes.setdefault(alternative[:-1], set()).add(name)
+                    else:
+                        self.words.setdefault(alternative, set()).add(name)
+        self.lengths = sorted({len(prefix) for prefix in self.prefixes})
+
+    def candidates(self, said: list[str]) -> set[str]:
+        """The groups that can match a message of these words."""
+        found: set[str] = set()
+        for word in set(said):
+            found.update(self.words.get(word, ()))
+            if word.isdigit():
+                found.update(self.numbers)
+            for length in self.lengths:
+                if length > len(word):
+                    break
+                found.update(self.prefixes.get(word[:length], ()))
+        return found
+
+
 @dataclass(frozen=True)
 class UrgentDetector:
     # Each group's phrases compiled into one pattern (a few microseconds per message).
@@ -100,48 +140,56 @@ class UrgentDetector:
     meaning: UrgentMeaning | None = None
     signals: tuple[str, ...] = ()
     meaning_kind: Kind | None = None
+    # Which groups a message's words can begin (None: search every group).
+    starts: Starts | None = None
+
+    def present(self, text: str) -> set[str]:
+        """The groups whose phrases occur in the message."""
+        said = message_words(text)
+        if not said:
+            return set()
+        joined = " ".join(said)
+        candidates = self.groups.keys() if self.starts is None else self.starts.candidates(said)
+        return {g for g in candidates if self.groups[g].search(joined)}
+
+    def _found(self, present: set[str]) -> list[Kind]:
+        """The kinds with a rule whose groups are all present, in priority order."""
+        return [k for k in self.kinds if any(map(present.issuperset, k.rules))]
+
+    def _framed_as_knowledge(self, present: set[str]) -> bool:
+        framed = not present.isdisjoint(self.knowledge_frames)
+        return framed and present.isdisjoint(self.live_markers)
 
     def kinds_of(self, text: str) -> list[Kind]:
         """Every kind of concern the message shows, in priority order (empty: not urgent)."""
-        said = " ".join(message_words(text))
-        if not said:
-            return []
-        present: dict[str, bool] = {}
-
-        def has(group: str) -> bool:
-            if group not in present:
-                present[group] = self.groups[group].search(said) is not None
-            return present[group]
-
-        found = [k for k in self.kinds if any(all(has(g) for g in rule) for rule in k.rules)]
-        if not found:
-            return []
-        if self._framed_as_knowledge(has):
+        present = self.present(text)
+        found = self._found(present)
+        if not found or self._framed_as_knowledge(present):
             return []
         return found
 
-    def _framed_as_knowledge(self, has: Any) -> bool:
-        framed = any(has(g) for g in self.knowledge_frames)
-        return framed and not any(has(g) for g in self.live_markers)
+    def _unsure(self, present: set[str]) -> bool:
+        return not present.isdisjoint(self.signals) and not self._framed_as_knowledge(present)
 
     def unsure(self, text: str) -> bool:
         """No rule matched, but the message carries a sign of a concern and is not framed as a
         knowledge question: worth a second opinion by meaning."""
-        if self.meaning is None or self.kinds_of(text):
+        if self.meaning is None:
             return False
-        said = " ".join(message_words(text))
-        present = {g for g, pattern in self.groups.items() if pattern.search(said)}
-        return bool(present & set(self.signals)) and not self._framed_as_knowledge(
-            present.__contains__
-        )
+        present = self.present(text)
+        return not self._found(present) and self._unsure(present)
 
     async def screen(self, text: str) -> Kind | None:
-        """`match`, then, where the rules are unsure, the second opinion by meaning."""
-        kind = self.match(text)
-        if kind is not None or self.meaning is None or self.meaning_kind is None:
-            return kind
-        if not self.unsure(text):
+        """`match`, then, where the rules are unsure, the second opinion by meaning. The
+        message's groups are found once, for both."""
+        present = self.present(text)
+        found = self._found(present)
+        if found and not self._framed_as_knowledge(present):
+            return found[0]
+        if self.meaning is None or self.meaning_kind is None:
             return None
+        if found or not self._unsure(present):
+            return None  # a rule matched a question about guidance; or no sign of a concern
         await self.meaning.ready()
         return self.meaning_kind if self.meaning.is_live(text) else None
 
@@ -201,10 +249,10 @@ def read_urgent(
     if not isinstance(raw_groups, dict) or not raw_groups:
         problems.add(FILE, "-", "groups", "expected a mapping of group name -> phrases")
         return empty
-    groups = {
-        str(name): group_pattern(_phrases(f"groups.{name}", raw, problems))
-        for name, raw in raw_groups.items()
+    phrases = {
+        str(name): _phrases(f"groups.{name}", raw, problems) for name, raw in raw_groups.items()
     }
+    groups = {name: group_pattern(group) for name, group in phrases.items()}
     kinds: list[Kind] = []
     raw_kinds = data.get("kinds")
     if not isinstance(raw_kinds, list) or not raw_kinds:
@@ -253,7 +301,9 @@ def read_urgent(
     meaning, signals, meaning_kind = _read_meaning(
         directory, data.get("semantic"), groups, kinds, knowledge_examples, problems
     )
-    return UrgentDetector(groups, tuple(kinds), frames, live, meaning, signals, meaning_kind)
+    return UrgentDetector(
+        groups, tuple(kinds), frames, live, meaning, signals, meaning_kind, Starts(phrases)
+    )
 
 
 def _read_meaning(

@@ -45,3 +45,39 @@ async def test_idle_sessions_deleted(tmp_path: Path) -> None:
     assert (await storage.load_session("old")).flow is None
     assert (await storage.load_session("other-flow")).flow == "threshold"
     await storage.close()
+
+
+async def test_a_session_is_read_on_the_loop_and_on_the_readers_thread_when_busy(
+    tmp_path: Path,
+) -> None:
+    """A session is read without a thread hop (Database.fetch_point), seeing every commit;
+    when SQLite reports the database busy, the same read goes to the reader's thread."""
+    import sqlite3
+
+    from bot.database import Database
+
+    storage = await Storage.open(tmp_path / "db.sqlite")
+    db = storage.db
+    assert isinstance(db, Database) and db.point is not None
+    read_on_loop: list[str] = []
+    db.point.set_trace_callback(read_on_loop.append)
+    await storage.save_session(Session("c1", "notify", "child_name", {"a": 1}))
+    assert (await storage.load_session("c1")).step == "child_name"
+    assert any("FROM sessions" in s for s in read_on_loop)
+    await storage.save_session(Session("c1", "notify", "agency", {"a": 2}))
+    assert (await storage.load_session("c1")).data == {"a": 2}  # the last commit, at once
+
+    class Busy:
+        def execute(self, *args: object) -> None:
+            raise sqlite3.OperationalError("database is locked")
+
+        def close(self) -> None:
+            pass
+
+    point, db.point = db.point, Busy()  # type: ignore[assignment]
+    try:
+        assert (await storage.load_session("c1")).step == "agency"
+    finally:
+        db.point = point
+    await storage.close()
+    assert db.point is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import logging
 
 import pytest
@@ -19,6 +20,7 @@ async def test_question_gets_html_answer_over_http(telegram: TelegramHarness) ->
     message = sent[0]
     assert message["chat_id"] == 42
     assert message["parse_mode"] == "HTML"
+    assert message["link_preview_options"] == {"is_disabled": True}  # sources are buttons
     assert message["text"].startswith("<b>Serious case review")
     assert "rapid review" in message["text"].lower()
     labels = [b["text"] for b in buttons_of(message)]
@@ -84,3 +86,69 @@ async def test_error_handler_logs_and_apologises_without_details(
     assert "BadRequest" in caplog.text
     assert "Jane" not in caplog.text
     assert "Bad Request: test" not in caplog.text
+
+
+def test_keyboard_is_what_ptb_would_send() -> None:
+    """The keyboard is built in the Bot API's JSON form, not from PTB's objects: it must be
+    exactly what InlineKeyboardMarkup would have sent (links first, then buttons; data too
+    long for Telegram replaced by the label)."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    from bot.replies import Button, Link, Reply
+    from bot.telegram import keyboard
+
+    reply = Reply(
+        "text",
+        buttons=(Button("Mère «x»", "/topic a"), Button("Long " * 20, "/others " + "x" * 80)),
+        links=(Link("Guidance", "https://example.org/a?b=1&c"),),
+    )
+    expected = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton("Guidance", url="https://example.org/a?b=1&c")],
+            [InlineKeyboardButton("Mère «x»", callback_data="/topic a")],
+            [InlineKeyboardButton("Long " * 20, callback_data=("Long " * 20)[:60])],
+        ]
+    ).to_dict()
+    assert json.dumps(keyboard(reply)) == json.dumps(expected)
+    assert keyboard(Reply("no buttons")) is None
+
+
+async def test_at_most_max_requests_are_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bot API requests beyond telegram.max_requests wait their turn outside httpx's pool;
+    all of them are made, and the Application uses the bounded client with the setting."""
+    import asyncio
+
+    from telegram.request import HTTPXRequest
+
+    from bot.telegram import BoundedRequest
+
+    in_flight, most = 0, 0
+
+    async def slow_request(
+        self: HTTPXRequest, *args: object, **kwargs: object
+    ) -> tuple[int, bytes]:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return 200, b"{}"
+
+    monkeypatch.setattr(HTTPXRequest, "do_request", slow_request)
+    request = BoundedRequest(3)
+    results = await asyncio.gather(*(request.do_request("u", "POST") for _ in range(10)))
+    assert results == [(200, b"{}")] * 10
+    assert most == 3
+
+
+async def test_the_application_bounds_its_requests(assistant) -> None:
+    from bot.telegram import BoundedRequest, build_application
+    from config.settings import Secret
+
+    telegram = dataclasses.replace(assistant.settings.telegram, max_requests=5)
+    assistant.settings = dataclasses.replace(
+        assistant.settings, telegram_token=Secret(TOKEN), telegram=telegram
+    )
+    request = build_application(assistant).bot.request
+    assert isinstance(request, BoundedRequest)
+    assert request._slots._value == 5

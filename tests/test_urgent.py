@@ -176,6 +176,33 @@ def test_rule_mechanics_on_a_fixture(tmp_path: Path) -> None:
     assert detector.match("") is None
 
 
+def test_searching_only_the_groups_a_word_can_begin_changes_nothing() -> None:
+    """The detector searches a message only for the groups one of its words can begin
+    (`Starts`); searching every group must give the same kinds and the same second-opinion
+    question, on every practice message and on phrases cut at prefixes, numbers and
+    alternatives."""
+    detector = load_urgent()
+    assert detector.starts is not None
+    every_group = dataclasses.replace(detector, starts=None)
+    messages = [
+        *PRACTICE_URGENT,
+        *(case["text"] for case in CASES["urgent"]),
+        *CASES["not_urgent"],
+        "a 14 year old hasnt come home",
+        "my 3yo is bruised",  # a number glued to letters is two words
+        "teenagers bruising",
+        "he hit her",
+        "hits",
+        "",
+    ]
+    for text in messages:
+        assert detector.kinds_of(text) == every_group.kinds_of(text), text
+        assert detector.present(text) == every_group.present(text), text
+        assert detector.unsure(text) == every_group.unsure(text), text
+    # The shortcut really skips groups: a message with no word of the lists searches none.
+    assert detector.starts.candidates(["pothole", "council"]) == set()
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -10,7 +10,9 @@ import pytest
 
 from config.validation import KnowledgeError
 from knowledge.loader import load_knowledge
+from knowledge.semantic import model_future, prepare
 from knowledge.urgent import UrgentDetector, load_urgent
+from tests.conftest import Chat
 
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
 
@@ -75,3 +77,31 @@ def test_a_bad_semantic_section_is_refused_naming_the_field(tmp_path: Path) -> N
     problems = "\n".join(error.value.problems)
     assert "semantic" in problems and "kind" in problems and "margin" in problems
     assert "urgent_examples.yaml" in problems and "knowledge" in problems
+
+
+async def test_a_message_is_embedded_once_for_the_screen_and_the_matcher(
+    chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message with a sign of a concern is embedded for the second opinion, then answered
+    by the matcher, which needs the same vector: the model is asked once. The next message
+    is embedded afresh (nothing is kept from one message to the next)."""
+    knowledge = chat.assistant.conversation.knowledge
+    assert knowledge.urgent.meaning is not None
+    await knowledge.semantic.ready()
+    await knowledge.urgent.meaning.ready()
+    model = model_future().result()
+    embedded: list[str] = []
+    embed = model.embed
+
+    def counting(texts: list[str], norm: bool = True) -> object:
+        embedded.extend(texts)
+        return embed(texts, norm=norm)
+
+    monkeypatch.setattr(model, "embed", counting)
+    text = KNOWLEDGE_QUESTIONS[0]  # a signal ("kids"), no knowledge framing, then matched
+    assert knowledge.urgent.unsure(text)
+    await chat.say(text)
+    assert chat.replies[0].kind != "urgent"
+    assert embedded == [prepare(text)]
+    await chat.say(text)
+    assert embedded == [prepare(text)] * 2

@@ -11,7 +11,7 @@ from bot.stores.records import Session
 
 class SessionStore(Store):
     async def load_session(self, chat: str) -> Session:
-        row = await self.db.fetchone(
+        row = await self.db.fetch_point(
             "SELECT flow, step, data, updated_at FROM sessions WHERE chat = ?", (chat,)
         )
         if row is None:
