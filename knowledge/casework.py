@@ -33,7 +33,9 @@ NOT_A_FAMILY_NAME = frozenset(
     fostered missing main real individual traveller travelling traveler gypsy roma refugee
     asylum migrant muslim jewish christian sikh hindu military armed forces service care rest
     child families parents parent first second next last my our your their his her its relevant
-    concerned involved referring receiving these those such many most some
+    concerned involved referring receiving these those such many most some disabled
+    unaccompanied seeking displaced homeless deaf blind autistic send sen kinship connected
+    teenage teen baby infant preschool primary secondary local average typical whole
     """.split()
 )
 FAMILY = re.compile(
@@ -42,22 +44,34 @@ FAMILY = re.compile(
     # "the quentin family review" names a document: the document finder's question
     r"(?!\s+(?:report|review|briefing|scr|lcspr|summary|document|presentation)s?\b)"
 )
-# "is mia on a plan", "has he been referred": the subject is one child, not "a child".
+# "is mia on a plan", "has he been referred": the subject is one child, not "a child" or a
+# service ("is social care open to referrals" is a general question).
 GENERAL_SUBJECTS = frozenset(
-    "there it a an any every each someone anyone somebody anybody children kids all the".split()
+    """
+    there it a an any every each someone anyone somebody anybody everyone everybody children
+    kids all the social early childrens camhs school schools police lado health nhs gp gps
+    council services foster
+    """.split()
 )
 STATUS = re.compile(
     r"\b(?:is|are|was|were|has|have)\s+(?P<who>[a-z][a-z-]*(?:\s+[a-z][a-z-]*)?)\s+"
     r"(?:still\s+|already\s+|ever\s+|now\s+|currently\s+)?"
-    r"(?:on|under|subject to|been put on|been placed on|been made subject to|open to|known to|"
-    r"been referred)\b"
+    r"(?:(?:on|under|subject to|been put on|been placed on|been made subject to)\s+"
+    r"(?:(?:a|an|the)\s+)?(?:(?:child protection|cp|cin|child in need|protection)\s+)?"
+    r"(?:plan|register)\b"
+    r"|(?:known to|open to|been referred to)\s+(?:the\s+)?"
+    r"(?:social care|childrens services|children s services|social services|early help|camhs|"
+    r"police)\b"
+    r"|been referred\b)"
 )
 VERBS = (
     "chair|book|arrange|attend|ring|call|phone|invite|minute|schedule|organise|organize|set up|"
     "visit|speak to|talk to|contact|refer|email"
 )
 ACT = re.compile(
-    rf"^(?:please\s+)?(?:can|could|will|would)\s+you\s+(?:please\s+)?(?:{VERBS})\s+(?!me\b|us\b)"
+    # "can you call 999" is not a task to decline: it goes on to the safety route's words
+    rf"^(?:please\s+)?(?:can|could|will|would)\s+you\s+(?:please\s+)?(?:{VERBS})\s+"
+    r"(?!me\b|us\b|999\b|101\b|(?:the\s+)?police\b|an ambulance\b)"
     r"|^(?:please\s+)?(?:book|arrange|schedule|organise|organize|set up)\s+(?:me|us|a|an)\b"
 )
 RESULT = re.compile(

@@ -22,6 +22,8 @@ ONE_CASE = [
     ("is mia on a child protection plan", "status"),
     ("Is Tyler Brown on the child protection register?", "status"),
     ("has he been referred to social care", "status"),
+    ("is my child on a plan", "status"),
+    ("has jayden been referred", "status"),
     ("is this child known to social care", "status"),
     ("when is the core group for the jones children", "family"),
     ("what's the outcome of the section 47 on the Baker family", "family"),
@@ -43,6 +45,13 @@ GENERAL = [
     "phone number for childrens social care",
     "i have a core group tomorrow what should i bring",
     "the smith family review",  # a document, for the document finder
+    "is social care open to referrals from schools",  # a service, not a child
+    "is early help open to self referral",
+    "are schools under a duty to report fgm",
+    "is foster care under section 20",
+    "is everyone on the core group",
+    "support for the disabled children in my class",
+    "can you call 999",  # not a task to decline: the safety route's business
 ]
 
 
