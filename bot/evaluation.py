@@ -189,8 +189,8 @@ def outcome_of(replies: list[Reply]) -> tuple[str, tuple[str, ...]]:
         return first.id, tuple(i for i in first.ids if i != first.id)
     if first.kind == "choices":
         return "choices", first.ids
-    if first.kind == "urgent":
-        return "urgent", (first.id,) if first.id else ()
+    if first.kind == "urgent":  # the route's own topic, and the one the message is about
+        return "urgent", tuple(i for i in (first.id, *first.ids) if i)
     return first.kind, first.ids
 
 

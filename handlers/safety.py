@@ -11,10 +11,13 @@ and ends with the practitioner's own designated safeguarding lead.
 
 from __future__ import annotations
 
+import dataclasses
+
 from bot.conversation import Context
 from bot.replies import Button, Link, Reply
 from config.settings import CONTACT_KEYS, Contact, Settings
 from knowledge.loader import Knowledge
+from knowledge.matching import decide
 from knowledge.urgent import Kind
 
 KIND = "urgent"
@@ -140,7 +143,22 @@ async def screen(ctx: Context, text: str) -> list[Reply] | None:
     kind = await ctx.knowledge.urgent.screen(text)
     if kind is None:
         return None
-    return [urgent_reply(ctx.settings, ctx.knowledge, kind)]
+    reply = urgent_reply(ctx.settings, ctx.knowledge, kind)
+    return [await with_the_topic_asked(ctx, reply, text)]
+
+
+async def with_the_topic_asked(ctx: Context, reply: Reply, text: str) -> Reply:
+    """The route first; then, one tap away, the topic the message is about when it is not the
+    route's own ("is that neglect", "non mobile bruising": the safety route, and Neglect)."""
+    await ctx.knowledge.semantic.ready()
+    decision = decide(ctx.knowledge, text)
+    topic = decision.best if decision.outcome in ("answer", "compare") else None
+    if topic is None or topic not in ctx.knowledge.topics or topic == reply.id:
+        return reply
+    button = Button(f"About: {ctx.knowledge.topics[topic].title}", f"/topic {topic}")
+    return dataclasses.replace(
+        reply, ids=(topic,), buttons=(*reply.buttons[:1], button, *reply.buttons[1:])
+    )
 
 
 async def urgent(ctx: Context, arg: str) -> list[Reply]:
