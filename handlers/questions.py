@@ -135,7 +135,8 @@ def choices_reply(ctx: Context, ids: list[str]) -> Reply:
 
 
 async def respond(ctx: Context, text: str) -> list[Reply]:
-    """Answer a free question: small talk, one entry, a choice of entries, or the fallback."""
+    """Answer a free question: small talk, a message about one case (declined), one entry, a
+    choice of entries, or the fallback."""
     small_talk = _small_talk(text)
     if small_talk is not None:
         return [small_talk]
