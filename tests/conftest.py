@@ -32,6 +32,13 @@ from tests.test_mailer import Recorder, smtp_server
 loader.shared = {}
 
 
+# For a test of SQLite's own mechanics (its trace, its file, its locks): skipped when
+# TEST_DATABASE=postgresql runs the suite on PostgreSQL, where tests of their own cover the same.
+sqlite_only = pytest.mark.skipif(
+    os.environ.get("TEST_DATABASE") == "postgresql", reason="a test of SQLite's own mechanics"
+)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """Settings on temporary paths. TEST_DATABASE=postgresql runs every test that uses them on

@@ -48,16 +48,26 @@ async def submit(chat: Chat, mailbox: Mailbox) -> str:
     return reference
 
 
-def database_text(settings: Settings) -> str:
-    """Every value in every table, as one string."""
-    database = sqlite3.connect(settings.database)
+async def database_text(assistant: Assistant) -> str:
+    """Every value in every table, as one string. On SQLite, read from the file by a connection
+    of its own (what anyone with the file would see); on PostgreSQL, from the test's schema."""
+    db = assistant.storage.db
+    if db.dialect == "postgresql":
+        tables = await db.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+        values = []
+        for (table,) in tables:
+            values += [str(v) for row in await db.fetch(f"SELECT * FROM {table}") for v in row]
+        return " ".join(values)
+    database = sqlite3.connect(assistant.settings.database)
     try:
-        tables = [
+        names = [
             r[0] for r in database.execute("SELECT name FROM sqlite_master WHERE type='table'")
         ]
         return " ".join(
             str(value)
-            for table in tables
+            for table in names
             for row in database.execute(f"SELECT * FROM {table}")
             for value in row
         )
@@ -113,7 +123,7 @@ async def test_retention_deletes_content_keeps_the_record(
     # Too early for the notification and the draft; sign-in codes and their emails go sooner.
     assert (early.notification_contents, early.drafts) == (0, 0)
     assert (early.codes, early.signin_emails) == (2, 2)
-    assert CHILD in database_text(settings)
+    assert CHILD in await database_text(assistant)
     # The .eml copies go with their rows: the two code emails now, the notification later.
     folder = settings.path(settings.mail.outbox_dir)
     assert early.eml_files == 2
@@ -121,7 +131,7 @@ async def test_retention_deletes_content_keeps_the_record(
 
     later = await apply_retention(assistant.storage, settings, now + 31 * DAY)
     assert (later.notification_contents, later.drafts, later.eml_files) == (1, 1, 1)
-    assert CHILD not in database_text(settings)
+    assert CHILD not in await database_text(assistant)
     assert list(folder.iterdir()) == []
     await chat.say("/status")  # the record stays: reference, date and delivery state
     assert reference in chat.text and "sent on" in chat.text
@@ -152,7 +162,7 @@ async def test_undelivered_notification_keeps_its_content(
     await chat.press("Submit")  # queued, and no worker runs: not delivered
     removed = await apply_retention(assistant.storage, settings, time.time() + 90 * DAY)
     assert removed.notification_contents == 0
-    assert CHILD in database_text(settings)
+    assert CHILD in await database_text(assistant)
 
 
 # --- logs -------------------------------------------------------------------------------------

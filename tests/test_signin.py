@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import sqlite3
 import time
 from pathlib import Path
 
@@ -143,14 +142,9 @@ async def test_code_signs_in_and_is_stored_only_as_a_hash(
 ) -> None:
     code = await sign_in(chat, mailbox, SLO)
     assert "Type /signout when you have finished" in chat.text
-    database = sqlite3.connect(assistant.settings.database)
-    try:
-        stored = " ".join(
-            str(v) for row in database.execute("SELECT * FROM signin_codes") for v in row
-        )
-        outbox = " ".join(str(v) for row in database.execute("SELECT * FROM outbox") for v in row)
-    finally:
-        database.close()
+    db = assistant.storage.db  # either backend (TEST_DATABASE=postgresql runs it there too)
+    stored = " ".join(str(v) for row in await db.fetch("SELECT * FROM signin_codes") for v in row)
+    outbox = " ".join(str(v) for row in await db.fetch("SELECT * FROM outbox") for v in row)
     assert stored and code not in stored
     assert code not in outbox, "a sent sign-in email's body must not stay in the database"
 

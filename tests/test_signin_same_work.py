@@ -13,7 +13,7 @@ import pytest
 from bot.app import Assistant
 from bot.database import Database
 from config.settings import Settings
-from tests.conftest import Chat
+from tests.conftest import Chat, sqlite_only
 from tests.signin_support import REGISTRY, SLO
 
 STRANGER = "nobody.here@example.org"
@@ -49,6 +49,7 @@ async def traced_request(assistant: Assistant, chat: Chat, address: str) -> tupl
     return [shape(s) for s in statements], reply
 
 
+@sqlite_only
 async def test_registered_and_unknown_addresses_run_the_same_statements(
     assistant: Assistant,
 ) -> None:

@@ -18,7 +18,7 @@ from bot.database import Database, DatabaseBusy, TransactionFailed
 from bot.mailer import make_message_id, message_id_domain
 from bot.storage import Storage
 from config.settings import Settings
-from tests.conftest import Chat
+from tests.conftest import Chat, sqlite_only
 from tests.signin_support import REGISTRY, SLO, fill_in_chat
 
 
@@ -89,6 +89,7 @@ def settings(settings: Settings, tmp_path: Path) -> Settings:
     return dataclasses.replace(settings, registry_file=str(registry))
 
 
+@sqlite_only
 async def test_submit_whose_commit_fails_keeps_the_form_and_the_reference(
     assistant: Assistant,
 ) -> None:

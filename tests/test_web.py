@@ -19,6 +19,7 @@ from bot.conversation import Context
 from bot.replies import Reply
 from bot.web import SECRET_HEADER, Service, server_for
 from config.settings import Secret
+from tests.conftest import sqlite_only
 from tests.telegram_support import FakeBotApi
 from tests.test_concurrency import use_api, wait_for
 
@@ -113,6 +114,7 @@ async def test_health_and_readiness(served: Served) -> None:
     assert report["email"]["last_delivery"] is None
 
 
+@sqlite_only
 async def test_readiness_follows_the_database(served: Served) -> None:
     """Another process holding the database makes the instance not ready, until it lets go."""
     database = served.service.assistant.settings.database
