@@ -313,8 +313,10 @@ async def answer_in_flow(ctx: Context, text: str) -> list[Reply] | None:
     """A confident answer to a question asked in the middle of a flow, else None.
 
     Only topics count here: a form answer that happens to resemble a report title must not be
-    taken for a question.
+    taken for a question. A message about one case is declined here too, as outside a flow.
     """
+    if about_one_case(text, ctx.knowledge.index.knows):
+        return [casework_reply(ctx, Decision("none"))]
     result = ctx.knowledge.index.search(text)
     best = result.best
     if result.decision == "answer" and best is not None and best.id in ctx.knowledge.topics:

@@ -99,3 +99,11 @@ async def test_a_case_message_is_not_kept(chat: Chat) -> None:
 async def test_a_live_concern_about_a_named_child_still_gets_the_safety_route(chat: Chat) -> None:
     await chat.say("mia told me this morning her dad hits her and she is scared to go home")
     assert chat.replies[0].kind == "urgent"
+
+
+async def test_in_a_flow_declined_then_the_step_again(chat: Chat) -> None:
+    await chat.say("/threshold")
+    question = chat.replies[-1]
+    await chat.say("is mia on a child protection plan")
+    assert chat.replies[0].kind == CASEWORK
+    assert (chat.replies[-1].title, chat.replies[-1].text) == (question.title, question.text)
