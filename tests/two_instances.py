@@ -31,7 +31,7 @@ from tests.cli import ROOT, main_env
 from tests.signin_support import REGISTRY, SLO, fill_form
 from tests.telegram_support import TOKEN, FakeBotApi, buttons_of
 from tests.test_mailer import Recorder
-from tests.test_serve import free_port
+from tests.test_serve import free_port, serve_settings
 
 SECRET = "two-instances-secret"
 # Each question and how its answer begins: the order of answers must follow the questions.
@@ -126,16 +126,11 @@ def press_update(chat_id: int, data: str) -> dict[str, Any]:
 
 
 def settings_yaml(tmp_path: Path, api: FakeBotApi, port: int, smtp_port: int) -> str:
+    """`serve`'s test settings (tests/test_serve.py), with the registry and the SMTP server."""
     return (
         f"registry_file: {tmp_path / 'registry.yaml'}\n"
-        "telegram:\n"
-        f"  base_url: {api.base_url}\n"
-        f"  base_file_url: http://127.0.0.1:{api.port}/file/bot\n"
-        "  rate_limit: false\n"
-        f"  listen_port: {port}\n"
-        "mail:\n"
-        f"  outbox_dir: {tmp_path / 'outbox'}\n"
-        f"smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none, timeout_seconds: 10}}\n"
+        + serve_settings(tmp_path, api, port)
+        + f"smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none, timeout_seconds: 10}}\n"
     )
 
 
