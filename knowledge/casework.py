@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from knowledge.search import fold
+from knowledge.search import words
 
 # Words that stand before "family" or "children" without naming one.
 NOT_A_FAMILY_NAME = frozenset(
@@ -84,7 +84,9 @@ def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
     """Which sign shows that `text` is about one case ("family", "status", "act", "result"),
     or None for a general question. `known(word)`: whether the knowledge base uses the word
     (so "the pelka family" is a published case, not someone's casework)."""
-    folded = " ".join(fold(text.replace("'", "").replace("\u2019", "")).split())
+    # The matcher's own words, with apostrophes dropped first ("yesterday's" -> "yesterdays"),
+    # so punctuation never stands between the words a sign is made of ("is mia, on a plan?").
+    folded = " ".join(words(text.replace("'", "").replace("\u2019", "")))
     family = FAMILY.search(folded)
     if family and family["name"] not in NOT_A_FAMILY_NAME and not known(family["name"]):
         return "family"

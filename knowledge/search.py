@@ -120,7 +120,7 @@ MAX_CHOICES = 4
 
 
 def fold(text: str) -> str:
-    """Lowercase, strip accents and turn everything but letters and digits into spaces."""
+    """Lowercase and strip accents (punctuation stays: `words` splits out letters and digits)."""
     if text.isascii():
         return text.lower()  # what the rest would give: no accents, nothing to decompose
     text = unicodedata.normalize("NFKD", text.lower().translate(_SPECIAL))

@@ -23,6 +23,7 @@ ONE_CASE = [
     ("Is Tyler Brown on the child protection register?", "status"),
     ("has he been referred to social care", "status"),
     ("is my child on a plan", "status"),
+    ("is mia, on a plan?", "status"),  # punctuation between the words of a sign
     ("has jayden been referred", "status"),
     ("is this child known to social care", "status"),
     ("when is the core group for the jones children", "family"),
