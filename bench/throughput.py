@@ -40,15 +40,19 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 from bot.replies import Incoming  # noqa: E402
 from tests.telegram_support import TOKEN, FakeBotApi  # noqa: E402
 
-# One-message answers (checked before the run): topics, a report, small talk, a miss.
-# The bots measured: the assistant as deployed (`main.py run`), the same with sessions held in
-# memory (what the database costs), and the bare echo bot.
-BOTS = ("assistant", "memory", "echo")
+# The bots measured: the assistant as deployed (`main.py run`) and the bare PTB echo bot (the
+# issue's comparison); the echo bot on the assistant's Bot API client (bot/telegram_http.py),
+# which leaves only the assistant's own work between the two; and, with `--bots`, the assistant
+# with its sessions held in memory (what the database costs).
+BOTS = ("assistant", "echo", "echo-aiohttp")
 LABELS = {
-    "echo": "bare PTB echo bot",
+    "echo": "bare PTB echo bot (httpx)",
+    "echo-aiohttp": "echo bot on the assistant's client (aiohttp)",
     "assistant": "assistant (main.py run)",
     "memory": "assistant, sessions in memory",
 }
+
+# One-message answers (checked before the run): topics, a report, small talk, a miss.
 
 QUESTIONS = (
     "what is an SCR?",
@@ -90,8 +94,9 @@ def burst(messages: int, chats: int) -> list[dict[str, Any]]:
 # --- the bots, each in its own process -------------------------------------------------------
 
 
-def run_echo_bot(base_url: str, rate_limit: bool, concurrent: int) -> None:
-    """A bare PTB bot that echoes every text, built like the assistant's Application."""
+def run_echo_bot(base_url: str, rate_limit: bool, concurrent: int, aiohttp: bool) -> None:
+    """A bare PTB bot that echoes every text, built like the assistant's Application; with
+    `aiohttp`, on the assistant's Bot API client instead of PTB's default httpx."""
     from telegram import Update
     from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, MessageHandler
     from telegram.ext import filters as f
@@ -102,6 +107,10 @@ def run_echo_bot(base_url: str, rate_limit: bool, concurrent: int) -> None:
         await context.bot.send_message(update.effective_chat.id, text)
 
     builder = ApplicationBuilder().token(TOKEN).base_url(base_url).concurrent_updates(concurrent)
+    if aiohttp:
+        from bot.telegram_http import AiohttpRequest
+
+        builder = builder.request(AiohttpRequest(8)).get_updates_request(AiohttpRequest(1))
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
     application = builder.build()
@@ -217,19 +226,19 @@ async def measure_bot(
 
 
 async def throughput(
-    messages: int, chats: int, rate_limit: bool, concurrent: int, repeat: int
+    bots: tuple[str, ...], messages: int, chats: int, rate_limit: bool, concurrent: int, repeat: int
 ) -> dict[str, list[tuple[float, float]]]:
     """(replies per second, CPU ms per update) of each bot, `repeat` times, alternating which
     goes first (the machine's load changes over a run; alternating spreads it over both)."""
-    results: dict[str, list[tuple[float, float]]] = {bot: [] for bot in BOTS}
+    results: dict[str, list[tuple[float, float]]] = {bot: [] for bot in bots}
     base_env = {k: v for k, v in os.environ.items() if k != "ASSISTANT_SETTINGS"}
     for round_ in range(repeat):
-        order = BOTS if round_ % 2 == 0 else tuple(reversed(BOTS))
+        order = bots if round_ % 2 == 0 else tuple(reversed(bots))
         for bot in order:
             with tempfile.TemporaryDirectory() as tmp:
                 api = FakeBotApi()
                 await api.start()
-                if bot != "echo":
+                if not bot.startswith("echo"):
                     settings = assistant_settings(Path(tmp), api, rate_limit, concurrent)
                     env = base_env | {
                         "TELEGRAM_BOT_TOKEN": TOKEN,
@@ -243,6 +252,7 @@ async def throughput(
                     command = [sys.executable, str(Path(__file__).resolve()), "--echo-bot"]
                     command += [api.base_url, "--concurrent", str(concurrent)]
                     command += ["--rate-limit"] if rate_limit else []
+                    command += ["--aiohttp"] if bot == "echo-aiohttp" else []
                 try:
                     rate, cpu = await measure_bot(bot, command, env, api, messages, chats)
                 finally:
@@ -346,22 +356,27 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"{platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPU(s)")
     print(f"burst: {args.messages} messages from {args.chats} chats, rate limiter", end=" ")
     print("ON" if args.rate_limit else "off", f"concurrent_updates {args.concurrent}")
+    bots = tuple(args.bots.split(","))
     runs = await throughput(
-        args.messages, args.chats, args.rate_limit, args.concurrent, args.repeat
+        bots, args.messages, args.chats, args.rate_limit, args.concurrent, args.repeat
     )
     rates = {bot: statistics.median(r for r, _ in values) for bot, values in runs.items()}
     cpus = {bot: statistics.median(c for _, c in values) for bot, values in runs.items()}
     print("| bot | updates/s (median) | each run | CPU ms/update (median) | each run |")
     print("|---|---|---|---|---|")
     for bot, label in LABELS.items():
+        if bot not in runs:
+            continue
         each = ", ".join(f"{r:.0f}" for r, _ in runs[bot])
         each_cpu = ", ".join(f"{c:.2f}" for _, c in runs[bot])
         print(f"| {label} | {rates[bot]:.0f} | {each} | {cpus[bot]:.2f} | {each_cpu} |")
     for bot in ("assistant", "memory"):
-        print(
-            f"{LABELS[bot]} / echo: wall clock {rates[bot] / rates['echo']:.0%}, by CPU per"
-            f" update {cpus['echo'] / cpus[bot]:.0%} (target >= 90%)"
-        )
+        for echo in ("echo", "echo-aiohttp"):
+            if bot in runs and echo in runs:
+                print(
+                    f"{LABELS[bot]} / {LABELS[echo]}: wall clock {rates[bot] / rates[echo]:.0%},"
+                    f" by CPU per update {cpus[echo] / cpus[bot]:.0%} (target >= 90%)"
+                )
 
     results = await core_latency(args.messages, args.chats, args.core_rate)
     print(f"\ncore ({args.messages} messages from {args.chats} chats, SQLite file):")
@@ -400,14 +415,20 @@ def main() -> None:
         "--core-rate", type=float, default=100.0, help="messages/s of the paced core run"
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each bot, alternating")
+    parser.add_argument(
+        "--bots", default=",".join(BOTS), help=f"which of {', '.join(LABELS)} (comma-separated)"
+    )
     parser.add_argument("--echo-bot", metavar="BASE_URL", help=argparse.SUPPRESS)
+    parser.add_argument("--aiohttp", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--in-memory", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if unknown := set(args.bots.split(",")) - set(LABELS):
+        parser.error(f"unknown bot(s): {', '.join(sorted(unknown))}")
     if args.in_memory:
         run_assistant_in_memory()
         return
     if args.echo_bot:
-        run_echo_bot(args.echo_bot, args.rate_limit, args.concurrent)
+        run_echo_bot(args.echo_bot, args.rate_limit, args.concurrent, args.aiohttp)
         return
     asyncio.run(main_async(args))
 

@@ -38,13 +38,13 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
 
 from bot.app import Assistant
 from bot.metrics import Metrics
 from bot.numbers import is_ascii_digits
 from bot.private_messages import PrivateMessages
 from bot.replies import BUTTON_DATA_LIMIT, Incoming, Reply
+from bot.telegram_http import AiohttpRequest
 from knowledge.loader import Report
 from knowledge.report_lookup import find_reports, report_facts, where_to_find
 
@@ -57,24 +57,6 @@ ALLOWED_UPDATES = ["message", "callback_query", "inline_query"]
 # Links in replies are sources, listed as buttons: no preview. (LinkPreviewOptions' JSON: the
 # object costs 15 microseconds a message to build and turn back into this.)
 NO_PREVIEW = {"is_disabled": True}
-
-
-class BoundedRequest(HTTPXRequest):
-    """PTB's HTTP client, with at most `limit` requests in flight: the others wait their turn
-    here, in an asyncio semaphore, rather than inside httpx's connection pool, whose
-    bookkeeping scans every request in the pool against every connection each time one
-    starts or ends. In a burst that scan cost more CPU than answering the messages
-    (docs/benchmarks.md). The bound is on HTTP requests only: a send waiting out the rate
-    limiter's "retry after" holds no slot. Telegram takes about 30 messages a second; eight
-    requests in flight carry 80 a second even at 100 ms each."""
-
-    def __init__(self, limit: int, **kwargs: Any) -> None:
-        super().__init__(connection_pool_size=limit, **kwargs)
-        self._slots = asyncio.Semaphore(limit)
-
-    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        async with self._slots:
-            return await super().do_request(*args, **kwargs)
 
 
 def chat_key(chat_id: int) -> str:
@@ -304,7 +286,9 @@ def build_application(
         .base_url(telegram.base_url)
         .base_file_url(telegram.base_file_url)
         .concurrent_updates(telegram.concurrent_updates)
-        .request(BoundedRequest(telegram.max_requests))
+        .request(AiohttpRequest(telegram.max_requests))
+        # One long poll at a time; PTB adds the poll's own timeout to the read timeout.
+        .get_updates_request(AiohttpRequest(1))
     )
     if not updater:
         builder = builder.updater(None)
