@@ -164,7 +164,8 @@ def _decide_one(knowledge: Knowledge, text: str) -> Decision:
             return Decision("choices", documents)  # several documents fit the name
         if documents and _names_document_kind(knowledge, text, documents):
             # "blank notification form", "slides on national scrs": a document is wanted.
-            return _documents(documents)
+            named = _named_outright(knowledge, text, documents)
+            return Decision("answer", named) if named else _documents(documents)
     if len(documents) == 1 and not _names_in_earnest(knowledge, text, documents[0]):
         documents = ()  # "report a broken streetlight" is not Operation Brooke
     ranked = ranked_entries(knowledge, text, lexical)
@@ -320,6 +321,21 @@ def _names_document_kind(knowledge: Knowledge, text: str, documents: tuple[str, 
     """Whether `text` names the kind of one of `documents` ("form", "slides", "briefing")."""
     said = (set(words(text)) & KIND_WORDS) - _GENERIC_KIND_WORDS
     return any(said & kind_words(knowledge.reports[d].kind) for d in documents)
+
+
+def _named_outright(knowledge: Knowledge, text: str, documents: tuple[str, ...]) -> tuple[str, ...]:
+    """The one document of `documents` that `text` names both by its kind and by a word of its
+    own name, spelled as the name spells it ("slides on national scrs": the catalogue's only
+    presentation with "national" in its name). Empty when none, or more than one, fits: then
+    the user is asked, since a link is never given on a guess."""
+    said = set(words(text))
+    named = []
+    for document in documents:
+        report = knowledge.reports[document]
+        own = set(tokens(" ".join((report.title, *report.aliases)))) - KIND_WORDS
+        if said & kind_words(report.kind) and set(tokens(text)) & own:
+            named.append(document)
+    return tuple(named) if len(named) == 1 else ()
 
 
 def is_request(text: str) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.app import Assistant
+from bot.app import Assistant, build_assistant
 from knowledge.semantic import SemanticIndex, load_model, prepare
 from tests.conftest import Chat
 from tests.test_check import knowledge_copy, problems_of
@@ -205,3 +205,60 @@ def test_support_counts_several_near_lines_above_one() -> None:
     assert abs(scores["board"] - scores["stray"]) < 1e-6  # tied on the nearest line
     support = index.support("local safeguarding board", ["board", "stray"])
     assert support["board"] > support["stray"] + 0.05
+
+
+def with_presentations(tmp_path: Path, *titles: str) -> Path:
+    """The shipped knowledge with one presentation per title added to the catalogue."""
+    directory = knowledge_copy(tmp_path)
+    path = directory / "reports.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for number, title in enumerate(titles):
+        data["reports"].append(
+            {
+                "id": f"deck-{number}",
+                "title": title,
+                "kind": "presentation",
+                "group": data["groups"][0]["id"],
+                "area": "Bedford Borough Safeguarding Children Partnership",
+                "year": 2024,
+                "aliases": [],
+                "summary": "Slides for a team briefing.",
+                "related": [],
+                "url": f"https://example.org/deck-{number}.pptx",
+                "link": "official",
+            }
+        )
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("titles", "linked"),
+    [
+        # "neglect" also names a topic, so the words alone do not settle it; but one
+        # presentation has it in its name, so "slides" + "neglect" can mean only that one.
+        (
+            ("What we learned about neglect - presentation", "Working with fathers - presentation"),
+            True,
+        ),
+        # Two have it: which one is a guess, so the user is asked.
+        (
+            ("What we learned about neglect - presentation", "Neglect of teenagers - presentation"),
+            False,
+        ),
+    ],
+)
+async def test_a_document_named_by_kind_and_name_is_linked_only_when_it_is_the_only_one(
+    settings, tmp_path: Path, titles: tuple[str, ...], linked: bool
+) -> None:
+    directory = with_presentations(tmp_path, *titles)
+    assistant = await build_assistant(dataclasses.replace(settings, knowledge_dir=str(directory)))
+    try:
+        [reply] = await Chat(assistant, "t:1").say("the slides on neglect")
+    finally:
+        await assistant.close()
+    if linked:
+        assert (reply.kind, reply.id) == ("report", "deck-0")
+        assert reply.links and reply.links[0].url == "https://example.org/deck-0.pptx"
+    else:
+        assert reply.kind in ("choices", "confirm") and not reply.links
