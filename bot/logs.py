@@ -1,7 +1,8 @@
 """Logging set-up that keeps secrets and personal data out of the logs.
 
-Two libraries would otherwise leak: httpx logs every request URL, and Bot API URLs contain
-the bot token; python-telegram-bot logs message texts at DEBUG. Their loggers are held at
+Libraries would otherwise leak: httpx logs every request URL, and Bot API URLs contain the
+bot token; aiohttp (the Bot API client) can name a URL at DEBUG; python-telegram-bot logs
+message texts at DEBUG. Their loggers are held at
 WARNING, and a filter on the handler masks any configured secret that slips through anyway.
 """
 
@@ -13,7 +14,7 @@ from typing import TextIO
 
 from config.settings import Secret, Settings
 
-QUIET_LOGGERS = ("httpx", "httpcore", "telegram", "aiosqlite", "mail.log", "asyncio")
+QUIET_LOGGERS = ("httpx", "httpcore", "aiohttp", "telegram", "aiosqlite", "mail.log", "asyncio")
 
 
 class RedactSecrets(logging.Filter):
