@@ -207,29 +207,45 @@ def test_support_counts_several_near_lines_above_one() -> None:
     assert support["board"] > support["stray"] + 0.05
 
 
-def with_presentations(tmp_path: Path, *titles: str) -> Path:
-    """The shipped knowledge with one presentation per title added to the catalogue."""
+def with_reports(tmp_path: Path, *reports: dict[str, object]) -> Path:
+    """The shipped knowledge with `reports` (id, title, kind, related) added to the catalogue."""
     directory = knowledge_copy(tmp_path)
     path = directory / "reports.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    for number, title in enumerate(titles):
+    for report in reports:
         data["reports"].append(
             {
-                "id": f"deck-{number}",
-                "title": title,
-                "kind": "presentation",
                 "group": data["groups"][0]["id"],
                 "area": "Bedford Borough Safeguarding Children Partnership",
                 "year": 2024,
                 "aliases": [],
-                "summary": "Slides for a team briefing.",
+                "summary": "A document for the test.",
                 "related": [],
-                "url": f"https://example.org/deck-{number}.pptx",
+                "url": f"https://example.org/{report['id']}.pdf",
                 "link": "official",
+                **report,
             }
         )
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return directory
+
+
+def with_presentations(tmp_path: Path, *titles: str) -> Path:
+    """The shipped knowledge with one presentation per title added to the catalogue."""
+    decks: list[dict[str, object]] = [
+        {"id": f"deck-{n}", "title": title, "kind": "presentation"}
+        for n, title in enumerate(titles)
+    ]
+    return with_reports(tmp_path, *decks)
+
+
+async def first_reply(settings, directory: Path, text: str):
+    assistant = await build_assistant(dataclasses.replace(settings, knowledge_dir=str(directory)))
+    try:
+        [reply] = await Chat(assistant, "t:1").say(text)
+    finally:
+        await assistant.close()
+    return reply
 
 
 @pytest.mark.parametrize(
@@ -251,14 +267,11 @@ def with_presentations(tmp_path: Path, *titles: str) -> Path:
 async def test_a_document_named_by_kind_and_name_is_linked_only_when_it_is_the_only_one(
     settings, tmp_path: Path, titles: tuple[str, ...], linked: bool
 ) -> None:
-    directory = with_presentations(tmp_path, *titles)
-    assistant = await build_assistant(dataclasses.replace(settings, knowledge_dir=str(directory)))
-    try:
-        [reply] = await Chat(assistant, "t:1").say("the slides on neglect")
-    finally:
-        await assistant.close()
+    reply = await first_reply(
+        settings, with_presentations(tmp_path, *titles), "the slides on neglect"
+    )
     if linked:
         assert (reply.kind, reply.id) == ("report", "deck-0")
-        assert reply.links and reply.links[0].url == "https://example.org/deck-0.pptx"
+        assert reply.links and reply.links[0].url == "https://example.org/deck-0.pdf"
     else:
         assert reply.kind in ("choices", "confirm") and not reply.links
