@@ -70,9 +70,16 @@ STATUS = re.compile(
     r"|had\s+(?:his|her|their)\b)"
 )
 # "baby k", "child b": one child by initial. "a", "i" and "x" are words or stand for anyone
-# ("a child i look after", "if child x discloses").
+# ("a child i look after", "if child x discloses"). Published reviews name children so too
+# ("the child q report", "lessons from child q"): a message about a document or its learning is
+# the document finder's, so INITIAL counts only without PUBLISHED.
 INITIAL = re.compile(
     r"\b(?:baby|child|young person|yp|sibling)\s+(?P<letter>[b-hj-wyz])\b(?!\s*[0-9])"
+    r"(?!.*\b(?:review|reviews)\b)"
+)
+PUBLISHED = re.compile(
+    r"\b(?:report|reports|briefing|summary|scr|scrs|lcspr|lessons|learning|learnt|learned|"
+    r"findings|inquiry|published|copy)\b"
 )
 VERBS = (
     "chair|book|arrange|attend|ring|call|phone|invite|minute|schedule|organise|organize|set up|"
@@ -104,7 +111,7 @@ def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
     if status and status["who"].split()[0] not in GENERAL_SUBJECTS:
         return "status"
     initial = INITIAL.search(folded)
-    if initial and not known(initial["letter"]):
+    if initial and not known(initial["letter"]) and not PUBLISHED.search(folded):
         return "initial"
     if ACT.search(folded):
         return "act"

@@ -59,6 +59,8 @@ GENERAL = [
     "can you call 999",  # not a task to decline: the safety route's business
     "child j lessons learned",  # a published review, named by initial
     "baby p report",
+    "what did the child t review find",  # a published review by initial
+    "lessons from child q",
     "a child i work with has had his phone taken",  # "i" is a word, not an initial
     "what if child x discloses abuse",  # anyone
     "have children had their say in the review",
