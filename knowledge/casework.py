@@ -8,8 +8,9 @@ act for anyone, and answering as if it could misleads; so these get their own re
 
 The signs, each narrow so that general questions are never caught (every question of the
 evaluation sets that expects a topic passes through untouched, tests/test_casework.py):
-- a family by name: "the jones children", "the Baker family" (a word the knowledge base does not
-  use, and not one of the words that describe families, "the whole family", "the foster family");
+- a family or a child by name: "the jones children", "the Baker family", "the baker boy" (a word
+  the knowledge base does not use, and not one of the words that describe families or children,
+  "the whole family", "the foster family", "the eldest girl");
 - a child's status: "is mia on a plan", "has he been referred", "is this child known to social
   care", "has jayden had his return home interview" (not "is a child on a plan ...", "is there
   a ...": those are general);
@@ -39,11 +40,12 @@ NOT_A_FAMILY_NAME = frozenset(
     concerned involved referring receiving these those such many most some disabled
     unaccompanied seeking displaced homeless deaf blind autistic send sen kinship connected
     teenage teen baby infant preschool primary secondary local average typical whole
+    unborn eldest youngest oldest middle only index deceased pregnant murdered killed sick unwell
     """.split()
 )
 FAMILY = re.compile(
     r"\bthe (?P<name>[a-z][a-z-]+) (?:family|familys|children|kids|siblings|twins|boys|girls|"
-    r"household|brothers|sisters)\b"
+    r"household|brothers|sisters|boy|girl|lad)\b"
     # "the quentin family review" names a document: the document finder's question
     r"(?!\s+(?:report|review|briefing|scr|lcspr|summary|document|presentation)s?\b)"
 )

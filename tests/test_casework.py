@@ -30,6 +30,7 @@ ONE_CASE = [
     ("when is the rapid review for baby k", "initial"),
     ("what did the core group decide about child b", "initial"),
     ("when is the core group for the jones children", "family"),
+    ("is the baker boy still on a cp plan", "family"),
     ("what's the outcome of the section 47 on the Baker family", "family"),
     ("can you chair the strategy discussion tomorrow", "act"),
     ("could you ring the social worker for me", "act"),
@@ -61,6 +62,8 @@ GENERAL = [
     "baby p report",
     "what did the child t review find",  # a published review by initial
     "lessons from child q",
+    "the coventry boy who starved",  # a published review: the knowledge base uses the word
+    "what if the eldest girl discloses",
     "a child i work with has had his phone taken",  # "i" is a word, not an initial
     "what if child x discloses abuse",  # anyone
     "have children had their say in the review",
