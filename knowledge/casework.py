@@ -8,11 +8,15 @@ act for anyone, and answering as if it could misleads; so these get their own re
 
 The signs, each narrow so that general questions are never caught (every question of the
 evaluation sets that expects a topic passes through untouched, tests/test_casework.py):
-- a family by name: "the jones children", "the Baker family" (a word the knowledge base does not
-  use, and not one of the words that describe families, "the whole family", "the foster family");
+- a family or a child by name: "the jones children", "the Baker family", "the baker boy" (a word
+  the knowledge base does not use, and not one of the words that describe families or children,
+  "the whole family", "the foster family", "the eldest girl");
 - a child's status: "is mia on a plan", "has he been referred", "is this child known to social
-  care" (not "is a child on a plan ...", "is there a ...": those are general);
-- a request to act: "can you chair / book / ring / contact ...", "book me a room";
+  care", "has jayden had his return home interview" (not "is a child on a plan ...", "is there
+  a ...": those are general);
+- a child by initial, as records and reviews name them: "the rapid review for baby k" (not a
+  letter the knowledge base uses, as "child j" names a published review);
+- a request to act: "can you chair / book / ring / contact / write ...", "book me a room";
 - what happened at a meeting: "the outcome of the strategy meeting", "minutes from yesterday's".
 Pure and synchronous: no I/O, like knowledge/urgent.py.
 """
@@ -36,11 +40,12 @@ NOT_A_FAMILY_NAME = frozenset(
     concerned involved referring receiving these those such many most some disabled
     unaccompanied seeking displaced homeless deaf blind autistic send sen kinship connected
     teenage teen baby infant preschool primary secondary local average typical whole
+    unborn eldest youngest oldest middle only index deceased pregnant murdered killed sick unwell
     """.split()
 )
 FAMILY = re.compile(
     r"\bthe (?P<name>[a-z][a-z-]+) (?:family|familys|children|kids|siblings|twins|boys|girls|"
-    r"household|brothers|sisters)\b"
+    r"household|brothers|sisters|boy|girl|lad)\b"
     # "the quentin family review" names a document: the document finder's question
     r"(?!\s+(?:report|review|briefing|scr|lcspr|summary|document|presentation)s?\b)"
 )
@@ -62,11 +67,25 @@ STATUS = re.compile(
     r"|(?:known to|open to|been referred to)\s+(?:the\s+)?"
     r"(?:social care|childrens services|children s services|social services|early help|camhs|"
     r"police)\b"
-    r"|been referred\b)"
+    r"|been referred\b"
+    # "has jayden had his return home interview": what has happened for one child
+    r"|had\s+(?:his|her|their)\b)"
+)
+# "baby k", "child b": one child by initial. "a", "i" and "x" are words or stand for anyone
+# ("a child i look after", "if child x discloses"). Published reviews name children so too
+# ("the child q report", "lessons from child q"): a message about a document or its learning is
+# the document finder's, so INITIAL counts only without PUBLISHED.
+INITIAL = re.compile(
+    r"\b(?:baby|child|young person|yp|sibling)\s+(?P<letter>[b-hj-wyz])\b(?!\s*[0-9])"
+    r"(?!.*\b(?:review|reviews)\b)"
+)
+PUBLISHED = re.compile(
+    r"\b(?:report|reports|briefing|summary|scr|scrs|lcspr|lessons|learning|learnt|learned|"
+    r"findings|inquiry|published|copy)\b"
 )
 VERBS = (
     "chair|book|arrange|attend|ring|call|phone|invite|minute|schedule|organise|organize|set up|"
-    "visit|speak to|talk to|contact|refer|email"
+    "visit|speak to|talk to|contact|refer|email|write|draft"
 )
 ACT = re.compile(
     # "can you call 999" is not a task to decline: it goes on to the safety route's words
@@ -81,9 +100,9 @@ RESULT = re.compile(
 
 
 def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
-    """Which sign shows that `text` is about one case ("family", "status", "act", "result"),
-    or None for a general question. `known(word)`: whether the knowledge base uses the word
-    (so "the pelka family" is a published case, not someone's casework)."""
+    """Which sign shows that `text` is about one case ("family", "status", "initial", "act",
+    "result"), or None for a general question. `known(word)`: whether the knowledge base uses
+    the word (so "the pelka family" is a published case, not someone's casework)."""
     # The matcher's own words, with apostrophes dropped first ("yesterday's" -> "yesterdays"),
     # so punctuation never stands between the words a sign is made of ("is mia, on a plan?").
     folded = " ".join(words(text.replace("'", "").replace("\u2019", "")))
@@ -93,6 +112,9 @@ def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
     status = STATUS.search(folded)
     if status and status["who"].split()[0] not in GENERAL_SUBJECTS:
         return "status"
+    initial = INITIAL.search(folded)
+    if initial and not known(initial["letter"]) and not PUBLISHED.search(folded):
+        return "initial"
     if ACT.search(folded):
         return "act"
     if RESULT.search(folded):

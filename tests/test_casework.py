@@ -26,10 +26,15 @@ ONE_CASE = [
     ("is mia, on a plan?", "status"),  # punctuation between the words of a sign
     ("has jayden been referred", "status"),
     ("is this child known to social care", "status"),
+    ("has jayden had his return home interview yet", "status"),
+    ("when is the rapid review for baby k", "initial"),
+    ("what did the core group decide about child b", "initial"),
     ("when is the core group for the jones children", "family"),
+    ("is the baker boy still on a cp plan", "family"),
     ("what's the outcome of the section 47 on the Baker family", "family"),
     ("can you chair the strategy discussion tomorrow", "act"),
     ("could you ring the social worker for me", "act"),
+    ("can you write the chronology for my imr", "act"),
     ("book me a room for the conference next week", "act"),
     ("what were the minutes from yesterday's core group", "result"),
     ("tell me about the outcome of the strategy meeting", "result"),
@@ -53,6 +58,15 @@ GENERAL = [
     "is everyone on the core group",
     "support for the disabled children in my class",
     "can you call 999",  # not a task to decline: the safety route's business
+    "child j lessons learned",  # a published review, named by initial
+    "baby p report",
+    "what did the child t review find",  # a published review by initial
+    "lessons from child q",
+    "the coventry boy who starved",  # a published review: the knowledge base uses the word
+    "what if the eldest girl discloses",
+    "a child i work with has had his phone taken",  # "i" is a word, not an initial
+    "what if child x discloses abuse",  # anyone
+    "have children had their say in the review",
 ]
 
 

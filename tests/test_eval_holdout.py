@@ -40,9 +40,19 @@ QUESTION_FLOORS = [
     ("fresh4.yaml", 0.88, 0.95),
     # a first check of sharing-nudes and forced-marriage, written before them
     ("fresh5.yaml", 0.88, 0.7),
-    # the same for looked-after-children and self-harm; "how do i become a foster carer" is
-    # still answered with private fostering
+    # the same for looked-after-children and self-harm; "how do i become a foster carer" was
+    # answered with private fostering until the 2026-11-30 fresh7 round (docs/eval.md)
     ("fresh6.yaml", 0.8, 0.5),
+    # written blind (ids, titles and questions.yaml's style only), committed before measuring:
+    # 84.1% in all when first measured (topics 84.9%, out of scope 69.2%); 96.5% after the
+    # phrasings its misses showed were lacking (docs/eval.md)
+    ("fresh7.yaml", 0.95, 0.9),
+    # written before the online-safety topic: 8.3% of its topic questions before, 100% after
+    ("fresh8.yaml", 0.9, 1.0),
+    # long, role-framed questions, not blind; 78.4% in all when first measured, 96.1% after
+    ("fresh9.yaml", 0.93, 1.0),
+    # terse questions and office or case-specific requests; 95.9% in all when first measured
+    ("fresh10.yaml", 0.97, 0.9),
 ]
 # (file, floor on live-concern recall, ceiling on knowledge questions given the route)
 URGENT_FLOORS = [
@@ -50,6 +60,10 @@ URGENT_FLOORS = [
     ("urgent_holdout.txt", 1.0, 0.0),
     # written after the first round of tuning; 92.5% unseen, then its misses' words were added
     ("urgent_fresh.txt", 0.97, 0.05),
+    # written blind after that; 92% recall and 1 of 25 flagged when first measured, then fixed
+    ("urgent_fresh2.txt", 0.96, 0.04),
+    # written after urgent_fresh2's round; 85% recall, 0 of 20 flagged when first measured
+    ("urgent_fresh3.txt", 0.95, 0.05),
 ]
 
 
