@@ -27,7 +27,9 @@ than the catalogue (see bench/ and docs/benchmarks.md).
 
 from __future__ import annotations
 
+import functools
 import heapq
+import importlib.resources
 import math
 import re
 import unicodedata
@@ -150,6 +152,25 @@ def _typo_cutoff(token: str) -> float | None:
     return 75.0 if len(token) <= 5 else 80.0
 
 
+# Words at least this frequent in symspellpy's English frequency list (Google Books n-grams):
+# about the 42,000 commonest. Rarer words are left to the typo lookup: "serous" (117,457) is
+# far more often a slip for "serious" than meant.
+COMMON_COUNT = 200_000
+SAME_WORD = 5  # two common words that begin alike for this long are forms of one word
+
+
+@functools.cache
+def common_english() -> frozenset[str]:
+    """The commonest English words (symspellpy's list, read once, shipped in its wheel)."""
+    listing = importlib.resources.files("symspellpy") / "frequency_dictionary_en_82_765.txt"
+    common = set()
+    for line in listing.read_text(encoding="utf-8").splitlines():
+        word, _, count = line.partition(" ")
+        if int(count) >= COMMON_COUNT:
+            common.add(word)
+    return frozenset(common)
+
+
 @dataclass(frozen=True)
 class SearchEntry:
     id: str
@@ -227,6 +248,7 @@ class SearchIndex:
     def __init__(self, entries: Iterable[SearchEntry], walk_limit: int = WALK_LIMIT) -> None:
         self.entries = list(entries)
         self.walk_limit = walk_limit
+        common_english()  # read now (0.1 s, once), not in the first question's reply
         self._kind_words: list[frozenset[str]] = []  # per entry
         kinds: dict[str, frozenset[str]] = {}
         token_cache: dict[str, frozenset[str]] = {}  # catalogues repeat names (places, authors)
@@ -351,6 +373,16 @@ class SearchIndex:
         if cutoff is None:
             return {}
         found = self._typos.lookup(token, cutoff)
+        common = common_english()
+        if token in common:
+            # One common word is not a typo of another: "raped" is not "rapid", "came" is not
+            # "care". A form of the same word ("starved", "starvation") or a rarer word, a
+            # name most often ("brook", "Brooke"), still is.
+            found = {
+                word: similarity
+                for word, similarity in found.items()
+                if word not in common or word[:SAME_WORD] == token[:SAME_WORD]
+            }
         # Another form of the same word ("starved" for "starvation", "neglected" for
         # "neglect"): nearly as good as the word itself, better than most typos.
         stem = _stem(token)

@@ -40,3 +40,38 @@ def test_too_far_is_not_a_typo(text: str) -> None:
     """Short words allow one change at most, and a word must share most of its letters."""
     result = SearchIndex(ENTRIES).search(text)
     assert result.decision != "answer"
+
+
+# A vocabulary with words an everyday word sits one letter from.
+EVERYDAY = [
+    SearchEntry("rapid-review", "topic", ("Rapid review", "what is a rapid review")),
+    SearchEntry("care", "topic", ("Children in care", "what does in care mean")),
+    SearchEntry("brooke", "full report", ("Operation Brooke", "bristol")),
+    SearchEntry("serious", "topic", ("Serious harm", "what is serious harm")),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("what happens if a child is raped", "raped"),  # not "rapid"
+        ("a pupil came to school hungry", "came"),  # not "care"
+    ],
+)
+def test_a_common_word_is_not_a_typo_of_another(text: str, kept: str) -> None:
+    index = SearchIndex(EVERYDAY)
+    assert kept in index.corrected(text).split()
+    best = index.search(text).best
+    assert best is None or best.score < 50
+
+
+@pytest.mark.parametrize(
+    ("text", "corrected"),
+    [
+        ("operation brook", "brooke"),  # a name near a common word
+        ("serous harm", "serious"),  # a rare word is still most likely a slip
+        ("rapdi review", "rapid"),
+    ],
+)
+def test_typos_of_names_and_rare_slips_are_still_corrected(text: str, corrected: str) -> None:
+    assert corrected in SearchIndex(EVERYDAY).corrected(text).split()
