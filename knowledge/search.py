@@ -85,6 +85,8 @@ ABBREVIATIONS: dict[str, str] = {
     "lscb": "local safeguarding children board",
     "sin": "significant incident notification",
     "cse": "child sexual exploitation",
+    "csa": "child sexual abuse",
+    "hsb": "harmful sexual behaviour",
     "dsl": "designated safeguarding lead",
     "lac": "looked after child",
     # Said in practice without spelling them out; expanded so both signals see the words.

@@ -53,6 +53,8 @@ QUESTION_FLOORS = [
     ("fresh9.yaml", 0.93, 1.0),
     # terse questions and office or case-specific requests; 95.9% in all when first measured
     ("fresh10.yaml", 0.97, 0.9),
+    # the sexual-abuse topic's check, written by its author after it (not blind)
+    ("fresh11.yaml", 0.9, 1.0),
 ]
 # (file, floor on live-concern recall, ceiling on knowledge questions given the route)
 URGENT_FLOORS = [
