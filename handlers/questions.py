@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from bot.conversation import Context
 from bot.numbers import is_ascii_digits
@@ -162,7 +163,7 @@ async def respond(ctx: Context, text: str) -> list[Reply]:
             replies[-1] = with_alternatives(ctx, replies[-1], decision.others)
         return replies
     if decision.outcome == "compare":
-        return [comparison_reply(ctx.knowledge, decision.ids[0], decision.ids[1])]
+        return [comparison_reply(ctx.knowledge, decision.ids)]
     if decision.outcome == "about":
         return [about_reply(ctx.knowledge.actions[decision.ids[0]])]
     if decision.outcome == "confirm":
@@ -269,22 +270,28 @@ def short_form(topic: Topic) -> str:
     return first
 
 
-def comparison_reply(knowledge: Knowledge, first: str, second: str) -> Reply:
-    """Two topics asked about together: each in short, and how they differ when the
-    knowledge base says so."""
-    a, b = knowledge.topics[first], knowledge.topics[second]
-    parts = [f"{a.title}: {short_form(a)}", f"{b.title}: {short_form(b)}"]
-    note = knowledge.comparison(first, second)
-    if note:
-        parts.append(f"The difference: {note}")
-    sources = tuple(dict.fromkeys((*a.sources, *b.sources)))
+def comparison_reply(knowledge: Knowledge, compared: Sequence[str]) -> Reply:
+    """Two or three topics asked about together: each in short, and how each pair differs
+    where the knowledge base says so."""
+    topics = [knowledge.topics[i] for i in compared]
+    parts = [f"{t.title}: {short_form(t)}" for t in topics]
+    for first, second in itertools.combinations(compared, 2):
+        note = knowledge.comparison(first, second)
+        if note:
+            if len(compared) == 2:
+                parts.append(f"The difference: {note}")
+            else:
+                a, b = knowledge.topics[first].title, knowledge.topics[second].title
+                parts.append(f"{a} and {b}, the difference: {note}")
+    sources = tuple(dict.fromkeys(s for t in topics for s in t.sources))
+    titles = [t.title for t in topics]
     return Reply(
         text="\n\n".join(parts),
         kind="answer",
-        title=f"{a.title} and {b.title}",
-        id=first,
-        ids=(first, second),
-        buttons=(Button(a.title, f"/topic {first}"), Button(b.title, f"/topic {second}")),
+        title=f"{', '.join(titles[:-1])} and {titles[-1]}",
+        id=compared[0],
+        ids=tuple(compared),
+        buttons=tuple(Button(t.title, f"/topic {t.id}") for t in topics),
         links=tuple(Link(s.title, s.url) for s in sources),
     )
 

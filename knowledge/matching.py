@@ -20,8 +20,8 @@ The outcome is one of
 - "answer": one entry; `sure` says whether it is clearly ahead. When it is not, `others` holds
   the runners-up the user may have meant (offered behind a "Not what you meant?" button);
 - "choices": two to four entries so close that picking one would be a guess;
-- "compare": two topics asked about together ("the difference between an SCR and a rapid
-  review");
+- "compare": two or three topics asked about together ("the difference between an SCR and a
+  rapid review", "... a rapid review, an lcspr and a silp");
 - "about": a question about a conversation the assistant can run ("how does the threshold
   check work?"), answered with what it is and a button to start it: a conversation starts
   only on a clear request ("I want to notify") or a button;
@@ -83,7 +83,7 @@ _COMPARISON = (
 @dataclass(frozen=True)
 class Decision:
     outcome: str  # "answer", "choices", "compare", "about", "confirm" or "none"
-    ids: tuple[str, ...] = ()  # the answer's entry; the choices; the two compared topics
+    ids: tuple[str, ...] = ()  # the answer's entry; the choices; the compared topics
     sure: bool = True  # for "answer": clearly ahead of every other entry
     others: tuple[str, ...] = ()  # for an unsure "answer": what else it may have been
 
@@ -94,34 +94,46 @@ class Decision:
 
 def decide(knowledge: Knowledge, text: str) -> Decision:
     """What `text` asks for. The semantic index must be ready (`await semantic.ready()`)."""
-    halves = comparison_halves(text)
-    if halves is not None:
-        pair = _compared_topics(knowledge, *halves)
-        if pair is not None:
-            return Decision("compare", pair)
+    parts = compared_parts(text)
+    if parts is not None:
+        compared = _compared_topics(knowledge, parts)
+        if compared is not None:
+            return Decision("compare", compared)
     return _decide_one(knowledge, text)
 
 
-def comparison_halves(text: str) -> tuple[str, str] | None:
-    folded = " ".join(words(text))
+def compared_parts(text: str) -> list[str] | None:
+    """The things `text` compares: two halves, the first of which may be a list ("the
+    difference between a rapid review, an lcspr and a silp"); None if it compares nothing."""
+    # Commas are kept as a word of their own, since `words` drops them and they separate a list.
+    pieces = (" ".join(words(piece)) for piece in re.split(r"[,;]", text))
+    folded = f" {_LIST_COMMA} ".join(piece for piece in pieces if piece)
     for pattern in _COMPARISON:
         found = pattern.search(folded)
         if found:
-            return found["a"], found["b"]
+            # After the last "and", a comma ends the list: "x and y, please".
+            listed = [*found["a"].split(_LIST_COMMA), found["b"].split(_LIST_COMMA)[0]]
+            items = (item.strip() for part in listed for item in _VERSUS.split(part))
+            return [item for item in items if item][:MAX_COMPARED]
     return None
 
 
-def _compared_topics(knowledge: Knowledge, first: str, second: str) -> tuple[str, str] | None:
-    """The topic each half names, if both are topics and they differ."""
+_LIST_COMMA = "<comma>"
+_VERSUS = re.compile(r"\b(?:vs|versus)\b")  # "x vs y vs z"
+MAX_COMPARED = 3  # more than this is a list of topics, not a comparison
+
+
+def _compared_topics(knowledge: Knowledge, parts: list[str]) -> tuple[str, ...] | None:
+    """The topic each part names, if every part names a topic and no two name the same."""
     picked: list[str] = []
-    for half in (first, second):
-        ranked = [(i, s) for i, s in ranked_entries(knowledge, half) if i in knowledge.topics]
+    for part in parts:
+        ranked = [(i, s) for i, s in ranked_entries(knowledge, part) if i in knowledge.topics]
         if not ranked or ranked[0][1] < ABSTAIN:
             return None
         picked.append(ranked[0][0])
-    if picked[0] == picked[1]:
+    if len(picked) < 2 or len(set(picked)) < len(picked):
         return None
-    return picked[0], picked[1]
+    return tuple(picked)
 
 
 def ranked_entries(

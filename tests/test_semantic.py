@@ -76,6 +76,39 @@ async def test_comparison_answers_both_and_the_difference(
     assert chat.replies[0].id == pair[1]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "difference between a rapid review, an lcspr and a silp??",
+        "rapid review vs lcspr vs silp",
+        "whats the difference between rapid review, lcspr and silp, thanks",
+    ],
+)
+async def test_three_topics_compared_answer_each_and_each_known_difference(
+    chat: Chat, text: str
+) -> None:
+    compared = ("rapid-review", "safeguarding-practice-review", SILP)
+    replies = await chat.say(text)
+    knowledge = chat.assistant.knowledge
+    assert replies[0].ids == compared
+    assert all(knowledge.topics[i].title in replies[0].text for i in compared)
+    note = knowledge.comparison("rapid-review", "safeguarding-practice-review")
+    assert note is not None and note in replies[0].text
+    assert [b.data for b in replies[0].buttons] == [f"/topic {i}" for i in compared]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "difference between an scr and a rapid review, please",  # a comma after the last "and"
+        "what's the difference, between an scr and a rapid review",
+    ],
+)
+async def test_a_comma_outside_the_list_leaves_two_compared(chat: Chat, text: str) -> None:
+    replies = await chat.say(text)
+    assert replies[0].ids == ("serious-case-review", "rapid-review")
+
+
 async def test_no_reply_is_a_menu_of_one(assistant: Assistant) -> None:
     """Every practice question, and every "Not what you meant?" behind its answer."""
     data = yaml.safe_load((ROOT / "tests/eval/questions.yaml").read_text(encoding="utf-8"))
