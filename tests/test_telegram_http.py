@@ -211,3 +211,30 @@ def test_the_proxy_comes_from_the_environment_once_per_host(
     monkeypatch.delenv("https_proxy")
     # Looked up once: the environment is not read again for every message.
     assert request._proxy("https://api.telegram.org/bot/sendMessage") is not None
+
+
+async def test_requests_go_through_the_proxy_from_the_environment(
+    serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Bot API's address has no server; the proxy named in the environment answers."""
+    targets: list[str] = []
+
+    async def proxy(request: web.Request) -> web.StreamResponse:
+        targets.append(str(request.url))
+        return ok(BOT_USER)
+
+    # A forward proxy gets the full address in the request line; this one answers for it.
+    proxy_url = (await serve(proxy)).removesuffix("/bot")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nobody = probe.getsockname()[1]
+    monkeypatch.setenv("http_proxy", proxy_url)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    request = AiohttpRequest(1)
+    await request.initialize()
+    try:
+        assert await request.post(f"http://127.0.0.1:{nobody}/bot{TOKEN}/getMe") == BOT_USER
+    finally:
+        await request.shutdown()
+    assert targets == [f"http://127.0.0.1:{nobody}/bot{TOKEN}/getMe"]
