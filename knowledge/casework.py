@@ -17,7 +17,10 @@ evaluation sets that expects a topic passes through untouched, tests/test_casewo
 - a child by initial, as records and reviews name them: "the rapid review for baby k" (not a
   letter the knowledge base uses, as "child j" names a published review);
 - a request to act: "can you chair / book / ring / contact / write ...", "book me a room";
-- what happened at a meeting: "the outcome of the strategy meeting", "minutes from yesterday's".
+- what happened at a meeting: "the outcome of the strategy meeting", "minutes from yesterday's";
+- one child's or one day's meeting, plan or worker: "ruby's conference", "jayden's social
+  worker", "today's core group" (a possessive the knowledge base does not use, and not a
+  general one: "a child's plan", "the council's", "what's").
 Pure and synchronous: no I/O, like knowledge/urgent.py.
 """
 
@@ -98,11 +101,35 @@ RESULT = re.compile(
     r"(?:the|our|my|this|that|todays|yesterdays|last)\b"
 )
 
+# "ruby's conference", "today's core group": apostrophes are dropped before matching, so the
+# possessive is a word ending in "s" that the knowledge base does not use, with or without it;
+# not "-ous", "-ss", "-us", "-is", the endings of adjectives and nouns typed wrong ("serous
+# case review"); and not "case", which follows too many such words.
+POSSESSIVE = re.compile(
+    r"\b(?P<name>[a-z]{2,}(?<![siu])s)\s+"
+    r"(?:child protection (?:conference|plan)|cp (?:conference|plan)|core group|conference|"
+    r"strategy (?:meeting|discussion)|cin (?:meeting|plan)|child in need (?:meeting|plan)|"
+    r"review meeting|social worker|plan|referral|assessment|section 47|return home interview)\b"
+)
+# Words ending in "s" that stand before those nouns without naming a child or a day: the
+# knowledge base does not use all of them ("the father's social worker" is a general question).
+NOT_A_POSSESSOR = frozenset(
+    """
+    this whats thats its lets heres theres whos hows wheres his hers yours ours theirs ones
+    someones anyones everyones somebodys anybodys everybodys is was has does goes as us yes
+    fathers mothers dads mums siblings brothers sisters aunts uncles grandparents nans grans
+    stepdads stepmums stepfathers stepmothers partners boyfriends girlfriends carers persons
+    dsls slos iros sencos managers workers nurses doctors midwives teachers pupils students
+    babys toddlers infants victims patients clients families adults peoples others
+    """.split()
+)
+
 
 def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
     """Which sign shows that `text` is about one case ("family", "status", "initial", "act",
-    "result"), or None for a general question. `known(word)`: whether the knowledge base uses
-    the word (so "the pelka family" is a published case, not someone's casework)."""
+    "result", "possessive"), or None for a general question. `known(word)`: whether the
+    knowledge base uses the word (so "the pelka family" is a published case, not someone's
+    casework)."""
     # The matcher's own words, with apostrophes dropped first ("yesterday's" -> "yesterdays"),
     # so punctuation never stands between the words a sign is made of ("is mia, on a plan?").
     folded = " ".join(words(text.replace("'", "").replace("\u2019", "")))
@@ -119,4 +146,8 @@ def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
         return "act"
     if RESULT.search(folded):
         return "result"
+    for possessive in POSSESSIVE.finditer(folded):
+        name = possessive["name"]
+        if name not in NOT_A_POSSESSOR and not known(name) and not known(name[:-1]):
+            return "possessive"
     return None

@@ -38,6 +38,10 @@ ONE_CASE = [
     ("book me a room for the conference next week", "act"),
     ("what were the minutes from yesterday's core group", "result"),
     ("tell me about the outcome of the strategy meeting", "result"),
+    ("when is mia's core group", "possessive"),
+    ("who is jayden's social worker now", "possessive"),
+    ("is the conference for ella still on, or was it amys conference", "possessive"),
+    ("type up today's strategy meeting", "possessive"),
 ]
 GENERAL = [
     "is a child on a cp plan allowed to go abroad",
@@ -67,6 +71,12 @@ GENERAL = [
     "a child i work with has had his phone taken",  # "i" is a word, not an initial
     "what if child x discloses abuse",  # anyone
     "have children had their say in the review",
+    "what happens at a child's initial conference",
+    "can parents see their child's plan",
+    "what's a core group",
+    "who goes to this core group and what is its plan",
+    "the council's plan for early help",
+    "what goes in a young person's pathway plan",
 ]
 
 

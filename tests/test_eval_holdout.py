@@ -55,6 +55,12 @@ QUESTION_FLOORS = [
     ("fresh10.yaml", 0.97, 0.9),
     # the sexual-abuse topic's check, written by its author after it (not blind)
     ("fresh11.yaml", 0.9, 1.0),
+    # a second blind round (ids, titles, questions.yaml's style; other voices), committed before
+    # measuring: 90.9% in all when first measured (topics 91.1%, reports 93.3%, out of scope
+    # 87.5%); 99.2% after the phrasings and the casework sign its misses showed (docs/eval.md)
+    ("fresh12.yaml", 0.97, 0.93),
+    # written in that round after its first fixes (not blind): 89.2% in all when first measured
+    ("fresh13.yaml", 0.94, 0.85),
 ]
 # (file, floor on live-concern recall, ceiling on knowledge questions given the route)
 URGENT_FLOORS = [
@@ -66,6 +72,8 @@ URGENT_FLOORS = [
     ("urgent_fresh2.txt", 0.96, 0.04),
     # written after urgent_fresh2's round; 85% recall, 0 of 20 flagged when first measured
     ("urgent_fresh3.txt", 0.95, 0.05),
+    # written blind with fresh12; 90% recall, 0 of 20 flagged when first measured
+    ("urgent_fresh4.txt", 0.95, 0.05),
 ]
 
 
