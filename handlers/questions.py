@@ -23,7 +23,20 @@ from knowledge.search import tokens, words
 GREETINGS = frozenset(
     ("hi hello hey hiya morning afternoon evening good yo greetings there").split()
 )
-THANKS = frozenset(("thanks thank you ta cheers thx many great lovely brilliant ok okay").split())
+# Thanks and acknowledgements, alone or together: "thanks, that's really helpful", "ok got it".
+THANKS = frozenset(
+    (
+        "thanks thank you ta cheers thx many great lovely brilliant ok okay that s that's is "
+        "was really very so much helpful useful perfect super fab excellent amazing cool nice "
+        "kind for the your help info information got it noted understood appreciated all good "
+        "makes sense"
+    ).split()
+)
+# One of these makes a message of THANKS words an acknowledgement, not a question.
+THANKING = frozenset(
+    "thanks thank ta cheers thx helpful useful perfect brilliant great noted understood "
+    "appreciated".split()
+)
 
 
 MORE = "more"  # `/topic ID more`: the data of a topic's "More" button
@@ -101,7 +114,7 @@ def _small_talk(text: str) -> Reply | None:
     said = set(words(text))
     if not said:
         return None
-    if said <= THANKS and said & {"thanks", "thank", "ta", "cheers", "thx"}:
+    if said <= THANKS and said & THANKING:
         return Reply("You're welcome. Ask me anything else, or type /help.", kind="greeting")
     if said <= GREETINGS:
         return Reply(

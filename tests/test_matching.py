@@ -176,11 +176,27 @@ async def test_greetings(chat: Chat, text: str) -> None:
     assert replies[0].kind == "greeting"
 
 
-@pytest.mark.parametrize("text", ["thanks!", "thank you", "Cheers"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks!",
+        "thank you",
+        "Cheers",
+        "thanks that's really helpful",
+        "ok got it, thanks",
+        "brilliant, thank you so much for your help",
+        "that's useful",
+    ],
+)
 async def test_thanks(chat: Chat, text: str) -> None:
     replies = await chat.say(text)
     assert replies[0].kind == "greeting"
     assert "welcome" in replies[0].text
+
+
+async def test_thanks_with_a_question_is_the_question(chat: Chat) -> None:
+    replies = await chat.say("thanks, and what is a rapid review?")
+    assert (replies[0].kind, replies[0].id) == ("answer", "rapid-review")
 
 
 async def test_scr_answer_is_right_for_today(chat: Chat) -> None:
