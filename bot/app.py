@@ -86,6 +86,7 @@ def wire(conversation: Conversation, access: Access) -> None:
     add("status", notification.status, "the notifications you have submitted")
     add("signin", sign_in.signin, "sign in (agency Liaison Officers and partnership staff)")
     add("signout", sign_in.signout, "sign out of this chat")
+    add("contact", general.contact, "how to reach the partnership's staff")
     add("privacy", privacy.privacy, "what I keep, where, for how long, and who receives it")
     add("cancel", general.cancel, "stop what is in progress")
     # Board administrators only; not in the menu.

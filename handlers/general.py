@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from bot.conversation import Context
 from bot.replies import Button, Reply
+from handlers import handoff
 from handlers.questions import topic_reply
-from handlers.safety import safety_line
+from handlers.safety import contact_lines, safety_line
 
 # The review types a practitioner meets, in the order /reviews offers them.
 REVIEW_IDS = (
@@ -47,6 +48,28 @@ async def start(ctx: Context, arg: str) -> list[Reply]:
             ),
         )
     ]
+
+
+async def contact(ctx: Context, arg: str) -> list[Reply]:
+    """/contact ("can I speak to a person?"): how to reach the partnership's staff, and the
+    hand-off when it is available."""
+    settings = ctx.settings
+    text = (
+        "I'm an automated assistant. To reach the partnership's staff:\n"
+        f"{contact_lines(settings, ('partnership',))}"
+    )
+    buttons = [Button("A child may be at risk", "/urgent")]
+    if handoff.available(settings):
+        text += (
+            f'\n\nOr press "{handoff.BUTTON}": I will send your question to them and bring '
+            "their answer back here."
+        )
+        buttons.insert(0, Button(handoff.BUTTON, handoff.COMMAND))
+    text += (
+        "\n\nAbout a particular child, talk to your designated safeguarding lead or children's "
+        f"services.\n\n{safety_line(settings)}"
+    )
+    return [Reply(text, kind="help", title="Talking to a person", buttons=tuple(buttons))]
 
 
 async def help_(ctx: Context, arg: str) -> list[Reply]:

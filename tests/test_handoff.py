@@ -257,3 +257,27 @@ async def test_handoff_during_a_draft_says_what_is_in_progress(
     assert question in chat.text, "the question it was at, asked again"
     await chat.say("/handoff What is the threshold for a rapid review, please?")
     assert "notification draft in progress" in chat.text
+
+
+@pytest.mark.parametrize("text", ["can I speak to a human?", "/contact"])
+async def test_asking_for_a_person_gives_the_partnership_and_the_handoff(
+    chat: Chat, text: str
+) -> None:
+    await chat.say(text)
+    reply = chat.replies[-1]
+    assert chat.assistant.settings.partnership_email in reply.text
+    await chat.press("Ask the partnership")
+    assert chat.replies[-1].kind == "handoff_question"
+    await chat.say(UNANSWERABLE)
+    assert chat.replies[-1].kind == "handoff_confirm"
+    assert UNANSWERABLE in chat.replies[-1].text
+
+
+async def test_asking_for_a_person_without_email_gives_the_address(
+    chat: Chat, settings: Settings
+) -> None:
+    chat.assistant.settings = chat.assistant.conversation.settings = Settings()
+    await chat.say("can I talk to a real person")
+    reply = chat.replies[-1]
+    assert Settings().partnership_email in reply.text
+    assert [b.label for b in chat.buttons] == ["A child may be at risk"]
