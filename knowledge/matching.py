@@ -382,7 +382,7 @@ _POLITE_REQUEST = re.compile(
     r"(?:make|start|submit|send|fill|notify|report|begin|run|open|complete|do a)\b"
 )
 # Commands that only show something: a question may run them.
-INFORMATION_COMMANDS = frozenset(("/help", "/reports", "/contact"))
+INFORMATION_COMMANDS = frozenset(("/help", "/reports", "/contact", "/privacy"))
 
 
 def _starts_flow(knowledge: Knowledge, entry_id: str) -> bool:

@@ -115,6 +115,21 @@ async def test_a_likely_topic_is_answered_with_the_document_as_a_runner_up(chat:
     assert (chat.replies[0].kind, chat.replies[0].id) == ("report", "disrespect-nobody-materials")
 
 
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("is the notification confidential", "privacy"),
+        ("is this chat private?", "privacy"),
+        ("how do I get hold of the review reports", "groups"),
+    ],
+)
+async def test_questions_about_the_assistant_itself_run_its_information_commands(
+    chat: Chat, text: str, kind: str
+) -> None:
+    replies = await chat.say(text)
+    assert replies[0].kind == kind
+
+
 @pytest.mark.parametrize("text", ["help", "what can you do?", "Can you help me", "menu", "?"])
 async def test_asking_for_help(chat: Chat, text: str) -> None:
     replies = await chat.say(text)
