@@ -87,6 +87,7 @@ ABBREVIATIONS: dict[str, str] = {
     "cse": "child sexual exploitation",
     "csa": "child sexual abuse",
     "hsb": "harmful sexual behaviour",
+    "fii": "fabricated or induced illness",
     "dsl": "designated safeguarding lead",
     "lac": "looked after child",
     # Said in practice without spelling them out; expanded so both signals see the words.
