@@ -56,10 +56,10 @@ QUESTION_FLOORS = [
     # the sexual-abuse topic's check, written by its author after it (not blind)
     ("fresh11.yaml", 0.9, 1.0),
     # the learning-themes and consent-to-treatment topics' check, by their author (not blind)
-    ("fresh15.yaml", 0.85, 1.0),
+    ("fresh20.yaml", 0.85, 1.0),
     # the signs-of-abuse topic's check, by its author (not blind): 88.9% first, "fii" then
     # expanded like "cse"
-    ("fresh16.yaml", 0.88, 1.0),
+    ("fresh21.yaml", 0.88, 1.0),
     # a second blind round (ids, titles, questions.yaml's style; other voices), committed before
     # measuring: 90.9% in all when first measured (topics 91.1%, reports 93.3%, out of scope
     # 87.5%); 99.2% after the phrasings and the casework sign its misses showed (docs/eval.md)
