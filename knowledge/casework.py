@@ -20,7 +20,10 @@ evaluation sets that expects a topic passes through untouched, tests/test_casewo
 - what happened at a meeting: "the outcome of the strategy meeting", "minutes from yesterday's";
 - one child's or one day's meeting, plan or worker: "ruby's conference", "jayden's social
   worker", "today's core group" (a possessive the knowledge base does not use, and not a
-  general one: "a child's plan", "the council's", "what's").
+  general one: "a child's plan", "the council's", "what's");
+- where one child's referral, meeting or plan has got to: "has the referral for amira been
+  accepted", "is the conference for jayden still on" (a name the knowledge base does not use,
+  then a word of progress: not "is the referral for fgm mandatory").
 Pure and synchronous: no I/O, like knowledge/urgent.py.
 """
 
@@ -124,10 +127,22 @@ NOT_A_POSSESSOR = frozenset(
     """.split()
 )
 
+# "has the referral for amira been accepted": the progress of one child's referral, meeting or
+# plan. A general question about such things asks what they are or whom they are for ("is the
+# referral for fgm mandatory", "is the plan for a child in need reviewed"), not whether one has
+# happened yet, so the name must be followed by a word of progress.
+PROGRESS = re.compile(
+    r"\b(?:is|are|was|were|has|have|did)\s+(?:the|his|her|their)\s+"
+    r"(?:referral|conference|plan|assessment|core group|strategy (?:meeting|discussion)|"
+    r"meeting|visit|section 47|return home interview|rhi)\s+(?:for|on|about)\s+"
+    r"(?P<name>[a-z][a-z-]*)\s+(?:been|still|already|gone|got|happened|finished|done|"
+    r"accepted|approved|closed|started|booked|sent|submitted|held)\b"
+)
+
 
 def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
     """Which sign shows that `text` is about one case ("family", "status", "initial", "act",
-    "result", "possessive"), or None for a general question. `known(word)`: whether the
+    "result", "possessive", "progress"), or None for a general question. `known(word)`: whether the
     knowledge base uses the word (so "the pelka family" is a published case, not someone's
     casework)."""
     # The matcher's own words, with apostrophes dropped first ("yesterday's" -> "yesterdays"),
@@ -150,4 +165,7 @@ def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
         name = possessive["name"]
         if name not in NOT_A_POSSESSOR and not known(name) and not known(name[:-1]):
             return "possessive"
+    progress = PROGRESS.search(folded)
+    if progress and progress["name"] not in GENERAL_SUBJECTS and not known(progress["name"]):
+        return "progress"
     return None

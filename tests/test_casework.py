@@ -42,6 +42,9 @@ ONE_CASE = [
     ("who is jayden's social worker now", "possessive"),
     ("is the conference for ella still on, or was it amys conference", "possessive"),
     ("type up today's strategy meeting", "possessive"),
+    ("has the referral for amira been accepted", "progress"),
+    ("is the conference for jayden still on", "progress"),
+    ("was the assessment on kacper done in time", "progress"),
 ]
 GENERAL = [
     "is a child on a cp plan allowed to go abroad",
@@ -77,6 +80,9 @@ GENERAL = [
     "who goes to this core group and what is its plan",
     "the council's plan for early help",
     "what goes in a young person's pathway plan",
+    "is the referral for fgm mandatory",  # what the referral is, not where one has got to
+    "has the referral for a child been accepted if i hear nothing",  # anyone
+    "is the plan for the family reviewed",
 ]
 
 
