@@ -23,7 +23,10 @@ evaluation sets that expects a topic passes through untouched, tests/test_casewo
   general one: "a child's plan", "the council's", "what's");
 - where one child's referral, meeting or plan has got to: "has the referral for amira been
   accepted", "is the conference for jayden still on" (a name the knowledge base does not use,
-  then a word of progress: not "is the referral for fgm mandatory").
+  then a word of progress: not "is the referral for fgm mandatory");
+- an adult by title and name: "did the lado ring back about mr jones";
+- what one meeting decided on a given day: "what did the core group decide on monday", "what
+  was agreed at the conference yesterday".
 Pure and synchronous: no I/O, like knowledge/urgent.py.
 """
 
@@ -139,12 +142,25 @@ PROGRESS = re.compile(
     r"accepted|approved|closed|started|booked|sent|submitted|held)\b"
 )
 
+# "mr jones", "mrs patel": one adult, by title and a name the knowledge base does not use.
+# Not "miss" (a verb too) nor "dr" ("the named dr for safeguarding").
+TITLED = re.compile(r"\b(?:mr|mrs|ms|mx)\s+(?P<name>[a-z][a-z-]+)\b")
+# What was decided or said on a given day: a past meeting, so one case.
+DAY = (
+    r"(?:on|last|this)\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b|"
+    r"\byesterday\b|\bthis morning\b|\blast week\b"
+)
+DECIDED = re.compile(
+    r"\b(?:what|did|was|were)\b.*\b(?:decide|decided|agree|agreed|happen|happened|discuss|"
+    rf"discussed)\b.*(?:{DAY})"
+)
+
 
 def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
     """Which sign shows that `text` is about one case ("family", "status", "initial", "act",
-    "result", "possessive", "progress"), or None for a general question. `known(word)`: whether the
-    knowledge base uses the word (so "the pelka family" is a published case, not someone's
-    casework)."""
+    "result", "possessive", "progress", "titled", "decided"), or None for a general question.
+    `known(word)`: whether the knowledge base uses the word (so "the pelka family" is a
+    published case, not someone's casework)."""
     # The matcher's own words, with apostrophes dropped first ("yesterday's" -> "yesterdays"),
     # so punctuation never stands between the words a sign is made of ("is mia, on a plan?").
     folded = " ".join(words(text.replace("'", "").replace("\u2019", "")))
@@ -168,4 +184,9 @@ def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
     progress = PROGRESS.search(folded)
     if progress and progress["name"] not in GENERAL_SUBJECTS and not known(progress["name"]):
         return "progress"
+    titled = TITLED.search(folded)
+    if titled and not known(titled["name"]):
+        return "titled"
+    if DECIDED.search(folded):
+        return "decided"
     return None

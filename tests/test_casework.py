@@ -45,6 +45,10 @@ ONE_CASE = [
     ("has the referral for amira been accepted", "progress"),
     ("is the conference for jayden still on", "progress"),
     ("was the assessment on kacper done in time", "progress"),
+    ("did the lado ring back about mr jones", "titled"),
+    ("is mrs okafor still the dsl", "titled"),
+    ("what did the core group decide on monday", "decided"),
+    ("what was agreed at the conference yesterday", "decided"),
 ]
 GENERAL = [
     "is a child on a cp plan allowed to go abroad",
@@ -83,6 +87,9 @@ GENERAL = [
     "is the referral for fgm mandatory",  # what the referral is, not where one has got to
     "has the referral for a child been accepted if i hear nothing",  # anyone
     "is the plan for the family reviewed",
+    "what did the wood review decide",  # no day: a question about a published decision
+    "what happens at a strategy discussion on a friday afternoon",  # not a past meeting
+    "can the named dr for safeguarding attend",  # "dr" is left out: a role, not a person
 ]
 
 
