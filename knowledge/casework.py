@@ -12,8 +12,8 @@ evaluation sets that expects a topic passes through untouched, tests/test_casewo
   the knowledge base does not use, and not one of the words that describe families or children,
   "the whole family", "the foster family", "the eldest girl");
 - a child's status: "is mia on a plan", "has he been referred", "is this child known to social
-  care", "has jayden had his return home interview" (not "is a child on a plan ...", "is there
-  a ...": those are general);
+  care", "is sophie still in foster care", "has jayden had his return home interview" (not "is
+  a child on a plan ...", "is there a ...": those are general);
 - a child by initial, as records and reviews name them: "the rapid review for baby k" (not a
   letter the knowledge base uses, as "child j" names a published review);
 - a request to act: "can you chair / book / ring / contact / write ...", "book me a room";
@@ -77,6 +77,8 @@ STATUS = re.compile(
     r"(?:social care|childrens services|children s services|social services|early help|camhs|"
     r"police)\b"
     r"|been referred\b"
+    # "is sophie still in foster care": where one child lives now
+    r"|in\s+(?:foster\s+care|care|a\s+placement|placement)\b"
     # "has jayden had his return home interview": what has happened for one child
     r"|had\s+(?:his|her|their)\b)"
 )

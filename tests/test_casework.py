@@ -27,6 +27,7 @@ ONE_CASE = [
     ("has jayden been referred", "status"),
     ("is this child known to social care", "status"),
     ("has jayden had his return home interview yet", "status"),
+    ("is sophie still in foster care", "status"),
     ("when is the rapid review for baby k", "initial"),
     ("what did the core group decide about child b", "initial"),
     ("when is the core group for the jones children", "family"),
@@ -66,6 +67,8 @@ GENERAL = [
     "is early help open to self referral",
     "are schools under a duty to report fgm",
     "is foster care under section 20",
+    "is a child in foster care looked after",
+    "are children in care entitled to a pep",
     "is everyone on the core group",
     "support for the disabled children in my class",
     "can you call 999",  # not a task to decline: the safety route's business
