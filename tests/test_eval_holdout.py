@@ -84,6 +84,8 @@ URGENT_FLOORS = [
     ("urgent_fresh5.txt", 0.95, 0.05),
     # not blind: that round's probes (40% recall, 2 of 10 flagged before its fixes)
     ("urgent_fresh6.txt", 0.9, 0.1),
+    # not blind: the round's later probes (0% recall before its fixes)
+    ("urgent_fresh7.txt", 0.9, 0.1),
 ]
 
 
