@@ -12,15 +12,21 @@ evaluation sets that expects a topic passes through untouched, tests/test_casewo
   the knowledge base does not use, and not one of the words that describe families or children,
   "the whole family", "the foster family", "the eldest girl");
 - a child's status: "is mia on a plan", "has he been referred", "is this child known to social
-  care", "has jayden had his return home interview" (not "is a child on a plan ...", "is there
-  a ...": those are general);
+  care", "is sophie still in foster care", "has jayden had his return home interview" (not "is
+  a child on a plan ...", "is there a ...": those are general);
 - a child by initial, as records and reviews name them: "the rapid review for baby k" (not a
   letter the knowledge base uses, as "child j" names a published review);
 - a request to act: "can you chair / book / ring / contact / write ...", "book me a room";
 - what happened at a meeting: "the outcome of the strategy meeting", "minutes from yesterday's";
 - one child's or one day's meeting, plan or worker: "ruby's conference", "jayden's social
   worker", "today's core group" (a possessive the knowledge base does not use, and not a
-  general one: "a child's plan", "the council's", "what's").
+  general one: "a child's plan", "the council's", "what's");
+- where one child's referral, meeting or plan has got to: "has the referral for amira been
+  accepted", "is the conference for jayden still on" (a name the knowledge base does not use,
+  then a word of progress: not "is the referral for fgm mandatory");
+- an adult by title and name: "did the lado ring back about mr jones";
+- what one meeting decided on a given day: "what did the core group decide on monday", "what
+  was agreed at the conference yesterday".
 Pure and synchronous: no I/O, like knowledge/urgent.py.
 """
 
@@ -71,6 +77,8 @@ STATUS = re.compile(
     r"(?:social care|childrens services|children s services|social services|early help|camhs|"
     r"police)\b"
     r"|been referred\b"
+    # "is sophie still in foster care": where one child lives now
+    r"|in\s+(?:foster\s+care|care|a\s+placement|placement)\b"
     # "has jayden had his return home interview": what has happened for one child
     r"|had\s+(?:his|her|their)\b)"
 )
@@ -124,12 +132,37 @@ NOT_A_POSSESSOR = frozenset(
     """.split()
 )
 
+# "has the referral for amira been accepted": the progress of one child's referral, meeting or
+# plan. A general question about such things asks what they are or whom they are for ("is the
+# referral for fgm mandatory", "is the plan for a child in need reviewed"), not whether one has
+# happened yet, so the name must be followed by a word of progress.
+PROGRESS = re.compile(
+    r"\b(?:is|are|was|were|has|have|did)\s+(?:the|his|her|their)\s+"
+    r"(?:referral|conference|plan|assessment|core group|strategy (?:meeting|discussion)|"
+    r"meeting|visit|section 47|return home interview|rhi)\s+(?:for|on|about)\s+"
+    r"(?P<name>[a-z][a-z-]*)\s+(?:been|still|already|gone|got|happened|finished|done|"
+    r"accepted|approved|closed|started|booked|sent|submitted|held)\b"
+)
+
+# "mr jones", "mrs patel": one adult, by title and a name the knowledge base does not use.
+# Not "miss" (a verb too) nor "dr" ("the named dr for safeguarding").
+TITLED = re.compile(r"\b(?:mr|mrs|ms|mx)\s+(?P<name>[a-z][a-z-]+)\b")
+# What was decided or said on a given day: a past meeting, so one case.
+DAY = (
+    r"(?:on|last|this)\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b|"
+    r"\byesterday\b|\bthis morning\b|\blast week\b"
+)
+DECIDED = re.compile(
+    r"\b(?:what|did|was|were)\b.*\b(?:decide|decided|agree|agreed|happen|happened|discuss|"
+    rf"discussed)\b.*(?:{DAY})"
+)
+
 
 def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
     """Which sign shows that `text` is about one case ("family", "status", "initial", "act",
-    "result", "possessive"), or None for a general question. `known(word)`: whether the
-    knowledge base uses the word (so "the pelka family" is a published case, not someone's
-    casework)."""
+    "result", "possessive", "progress", "titled", "decided"), or None for a general question.
+    `known(word)`: whether the knowledge base uses the word (so "the pelka family" is a
+    published case, not someone's casework)."""
     # The matcher's own words, with apostrophes dropped first ("yesterday's" -> "yesterdays"),
     # so punctuation never stands between the words a sign is made of ("is mia, on a plan?").
     folded = " ".join(words(text.replace("'", "").replace("\u2019", "")))
@@ -150,4 +183,12 @@ def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
         name = possessive["name"]
         if name not in NOT_A_POSSESSOR and not known(name) and not known(name[:-1]):
             return "possessive"
+    progress = PROGRESS.search(folded)
+    if progress and progress["name"] not in GENERAL_SUBJECTS and not known(progress["name"]):
+        return "progress"
+    titled = TITLED.search(folded)
+    if titled and not known(titled["name"]):
+        return "titled"
+    if DECIDED.search(folded):
+        return "decided"
     return None

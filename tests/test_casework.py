@@ -27,6 +27,7 @@ ONE_CASE = [
     ("has jayden been referred", "status"),
     ("is this child known to social care", "status"),
     ("has jayden had his return home interview yet", "status"),
+    ("is sophie still in foster care", "status"),
     ("when is the rapid review for baby k", "initial"),
     ("what did the core group decide about child b", "initial"),
     ("when is the core group for the jones children", "family"),
@@ -42,6 +43,13 @@ ONE_CASE = [
     ("who is jayden's social worker now", "possessive"),
     ("is the conference for ella still on, or was it amys conference", "possessive"),
     ("type up today's strategy meeting", "possessive"),
+    ("has the referral for amira been accepted", "progress"),
+    ("is the conference for jayden still on", "progress"),
+    ("was the assessment on kacper done in time", "progress"),
+    ("did the lado ring back about mr jones", "titled"),
+    ("is mrs okafor still the dsl", "titled"),
+    ("what did the core group decide on monday", "decided"),
+    ("what was agreed at the conference yesterday", "decided"),
 ]
 GENERAL = [
     "is a child on a cp plan allowed to go abroad",
@@ -59,6 +67,8 @@ GENERAL = [
     "is early help open to self referral",
     "are schools under a duty to report fgm",
     "is foster care under section 20",
+    "is a child in foster care looked after",
+    "are children in care entitled to a pep",
     "is everyone on the core group",
     "support for the disabled children in my class",
     "can you call 999",  # not a task to decline: the safety route's business
@@ -77,6 +87,12 @@ GENERAL = [
     "who goes to this core group and what is its plan",
     "the council's plan for early help",
     "what goes in a young person's pathway plan",
+    "is the referral for fgm mandatory",  # what the referral is, not where one has got to
+    "has the referral for a child been accepted if i hear nothing",  # anyone
+    "is the plan for the family reviewed",
+    "what did the wood review decide",  # no day: a question about a published decision
+    "what happens at a strategy discussion on a friday afternoon",  # not a past meeting
+    "can the named dr for safeguarding attend",  # "dr" is left out: a role, not a person
 ]
 
 

@@ -66,6 +66,14 @@ QUESTION_FLOORS = [
     ("fresh12.yaml", 0.97, 0.93),
     # written in that round after its first fixes (not blind): 89.2% in all when first measured
     ("fresh13.yaml", 0.94, 0.85),
+    # a third blind round (search-box, voice-to-text and non-native messages; documents in many
+    # forms), committed before measuring: 91.0% in all when first measured (topics 96.1%,
+    # reports 80.0%, out of scope 87.5%); 95.9% after the fixes of docs/eval.md's fresh14 round
+    ("fresh14.yaml", 0.95, 0.93),
+    # not blind: that round's probes, a guard on its fixes (46.2% in all before them)
+    ("fresh15.yaml", 0.97, 0.9),
+    # not blind: Bedford Borough Council's other business, and Bedford questions (35.0% before)
+    ("fresh16.yaml", 0.9, 0.9),
 ]
 # (file, floor on live-concern recall, ceiling on knowledge questions given the route)
 URGENT_FLOORS = [
@@ -79,6 +87,12 @@ URGENT_FLOORS = [
     ("urgent_fresh3.txt", 0.95, 0.05),
     # written blind with fresh12; 90% recall, 0 of 20 flagged when first measured
     ("urgent_fresh4.txt", 0.95, 0.05),
+    # written blind with fresh14; 85.7% recall, 1 of 20 flagged when first measured
+    ("urgent_fresh5.txt", 0.95, 0.05),
+    # not blind: that round's probes (40% recall, 2 of 10 flagged before its fixes)
+    ("urgent_fresh6.txt", 0.9, 0.1),
+    # not blind: the round's later probes (0% recall before its fixes)
+    ("urgent_fresh7.txt", 0.9, 0.1),
 ]
 
 
