@@ -148,9 +148,16 @@ def choices_reply(ctx: Context, ids: list[str]) -> Reply:
     )
 
 
+# A question is a sentence or two; past this many characters only the start is matched. The
+# matcher's and the case detector's patterns are not linear in the length of one message, and
+# a pasted page (100,000 characters in the fuzz tests) took 25 seconds.
+QUESTION_MAX = 1000
+
+
 async def respond(ctx: Context, text: str) -> list[Reply]:
     """Answer a free question: small talk, a message about one case (declined), one entry, a
     choice of entries, or the fallback."""
+    text = text[:QUESTION_MAX]
     small_talk = _small_talk(text)
     if small_talk is not None:
         return [small_talk]
@@ -335,6 +342,8 @@ async def answer_in_flow(ctx: Context, text: str) -> list[Reply] | None:
     Only topics count here: a form answer that happens to resemble a report title must not be
     taken for a question. A message about one case is declined here too, as outside a flow.
     """
+    if len(text) > QUESTION_MAX:
+        return None  # an answer to the step, not a question
     if about_one_case(text, ctx.knowledge.index.knows):
         return [casework_reply(ctx, Decision("none"))]
     result = ctx.knowledge.index.search(text)
