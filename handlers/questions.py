@@ -153,11 +153,21 @@ def choices_reply(ctx: Context, ids: list[str]) -> Reply:
 # a pasted page (100,000 characters in the fuzz tests) took 25 seconds.
 QUESTION_MAX = 1000
 
+# Punctuation said aloud to a phone's dictation ("what is the lado question mark"): the marks
+# themselves, so that their words neither dilute the question's meaning nor hide a list.
+_SPOKEN = {"question mark": "?", "full stop": ".", "exclamation mark": "!", "comma": ","}
+_SPOKEN_PUNCTUATION = re.compile(r"\s*\b(" + "|".join(_SPOKEN) + r")\b", re.IGNORECASE)
+
+
+def spoken_punctuation(text: str) -> str:
+    """`text` with punctuation said aloud written as the marks."""
+    return _SPOKEN_PUNCTUATION.sub(lambda found: _SPOKEN[found[1].lower()], text)
+
 
 async def respond(ctx: Context, text: str) -> list[Reply]:
     """Answer a free question: small talk, a message about one case (declined), one entry, a
     choice of entries, or the fallback."""
-    text = text[:QUESTION_MAX]
+    text = spoken_punctuation(text[:QUESTION_MAX])
     small_talk = _small_talk(text)
     if small_talk is not None:
         return [small_talk]

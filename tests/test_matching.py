@@ -320,3 +320,12 @@ async def test_a_tie_on_the_nearest_line_is_broken_by_the_nearer_lines(chat: Cha
     assert (replies[0].kind, replies[0].id) == ("answer", "lscb")
     labels = [b.label for b in replies[0].buttons]
     assert any(label.startswith("Not what you meant?") for label in labels), labels
+
+
+async def test_punctuation_said_aloud_to_dictation_is_read_as_the_marks(chat: Chat) -> None:
+    from handlers.questions import spoken_punctuation
+
+    said = "hi comma what is a silp and who runs it question mark"
+    assert spoken_punctuation(said) == "hi, what is a silp and who runs it?"
+    replies = await chat.say("the difference between an lscb comma a silp and a rapid review")
+    assert len(replies[0].ids) == 3
