@@ -114,6 +114,7 @@ NUMBER_WORDS: dict[str, str] = {
 
 _SPECIAL = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "đ": "d", "ı": "i"})
 _WORD = re.compile(r"[a-z]+|[0-9]+")
+_YEAR = re.compile(r"(?:19|20)[0-9]{2}")
 # The endings of "what's", "don't", "I'm", "we'd", "Sophie's": dropped before words are split,
 # so that a lone letter stays what it is in "Child S" or "Baby T", a case's name.
 _CONTRACTION = re.compile(r"['’](?:s|t|m|d|re|ll|ve)\b", re.IGNORECASE)
@@ -352,8 +353,15 @@ class SearchIndex:
             known = self._vocabulary_matches(q)
             alternatives[q] = sorted(known.items(), key=lambda item: -item[1])
             weight = max((self._idf[v] for v in known), default=self._unknown_weight)
+            if not known and _YEAR.fullmatch(q):
+                # A year no name has ("patrick 2016"): when, not which. It neither helps nor
+                # counts against a name; a year a name has ("working together 2015") does.
+                weight = 0.0
             weights[q] = weight * 0.5 if q in KIND_WORDS else weight
-        return _Query(words_, alternatives, weights, sum(weights.values()))
+        total = sum(weights.values())
+        if total == 0:
+            return None
+        return _Query(words_, alternatives, weights, total)
 
     def corrected(self, text: str) -> str:
         """`text`'s words with typos replaced by the vocabulary word they most likely mean

@@ -391,3 +391,18 @@ def test_walk_limit_keeps_names_spelled_in_full(knowledge: Knowledge) -> None:
     assert tiny.search("what is an SCR").best.id == "serious-case-review"  # type: ignore[union-attr]
     assert tiny.search("pelka").decision == "answer"
     assert tiny.search("the Smith review").decision is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("haringey 2009", {"baby-peter"}),  # a year the catalogue does not name
+        ("patrick 2016", {"patrick-scr", "patrick-briefing"}),
+        ("working together 2015", {"working-together-2015"}),  # a year a name has still counts
+    ],
+)
+async def test_a_year_in_a_request_does_not_hide_the_name(
+    chat: Chat, text: str, expected: set[str]
+) -> None:
+    replies = await chat.say(text)
+    assert set(replies[0].ids or (replies[0].id,)) == expected
