@@ -3,7 +3,8 @@
 - the content of a notification (its answers, and its email's body and copy addresses)
   `retention.delivered_content_days` after the email was delivered; the reference, agency,
   timestamps and delivery state stay as the record of what was sent;
-- notification drafts untouched for `retention.draft_days`;
+- notification drafts untouched for `retention.draft_days`, and a sign-in, threshold check or
+  question to the partnership left half-way for a day (bot/lifetimes.py);
 - the questions the knowledge base could not answer after `retention.unanswered_days`;
 - sign-in codes (hashes) a day after they expired, and sign-in emails once their code has
   expired (the outbox blanks a sign-in email's body as soon as it is sent);
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.background import BackgroundTask
-from bot.lifetimes import CODE_MINUTES, NOTIFY_FLOW
+from bot.lifetimes import CODE_MINUTES, NOTIFY_FLOW, SHORT_FLOW_HOURS, SHORT_FLOWS
 from bot.mailer import eml_file
 from bot.storage import Storage
 from config.settings import Settings
@@ -53,6 +54,7 @@ class Removed:
     message_refs: int
     unanswered: int
     eml_files: int = 0
+    short_flows: int = 0
 
 
 async def apply_retention(storage: Storage, settings: Settings, now: float) -> Removed:
@@ -66,6 +68,12 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
         signin_emails=await storage.delete_signin_emails(now - CODE_MINUTES * 60),
         message_refs=await storage.forget_private_messages(now - MESSAGE_REF_DAYS * DAY),
         unanswered=await storage.delete_unanswered(now - retention.unanswered_days * DAY),
+        short_flows=sum(
+            [
+                await storage.delete_idle_sessions(flow, now - SHORT_FLOW_HOURS * 3600)
+                for flow in SHORT_FLOWS
+            ]
+        ),
     )
     # After the rows: a file goes once its row (or its row's content) has gone.
     kept = await storage.outbox_labels() - await storage.delivered_labels(content_before)
@@ -78,7 +86,8 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
     if any(vars(removed).values()):
         log.info(
             "retention: deleted %d notification content(s), %d draft(s), %d code(s), "
-            "%d sign-in email(s), %d message id(s), %d unanswered question(s), %d .eml file(s)",
+            "%d sign-in email(s), %d message id(s), %d unanswered question(s), %d .eml file(s), "
+            "%d idle sign-in/check/question flow(s)",
             removed.notification_contents,
             removed.drafts,
             removed.codes,
@@ -86,6 +95,7 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
             removed.message_refs,
             removed.unanswered,
             removed.eml_files,
+            removed.short_flows,
         )
     return removed
 

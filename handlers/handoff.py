@@ -28,13 +28,14 @@ from bot import vocabulary
 from bot.conversation import Context, FreeText, split_command
 from bot.email.handoff_mail import channel_name, partnership_email
 from bot.flow import Turn, button_data, flow_action
+from bot.lifetimes import HANDOFF_FLOW
 from bot.numbers import counted
 from bot.replies import HANDOFF_SENT, Button, Reply
 from bot.storage import Handoff, Session
 from bot.vocabulary import fold
 from config.settings import Settings
 
-FLOW_NAME = "handoff"
+FLOW_NAME = HANDOFF_FLOW
 COMMAND = "/handoff"
 BUTTON = "Ask the partnership"
 QUESTION_KEY = "handoff_question"  # session data: the last unanswered question

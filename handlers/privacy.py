@@ -13,11 +13,10 @@ import dataclasses
 
 from bot.answers import show_days
 from bot.conversation import Context
-from bot.lifetimes import CODE_MINUTES, NOTIFY_FLOW
+from bot.lifetimes import CODE_MINUTES, NOTIFY_FLOW, SHORT_FLOW_HOURS, SIGNIN_FLOW
 from bot.numbers import counted
 from bot.replies import SUBMITTED, Reply
 from config.settings import Settings
-from handlers.signin import NAME as SIGNIN_FLOW
 
 # The flows whose messages carry an incident's details, or a sign-in's address and code.
 PRIVATE_FLOWS = frozenset((NOTIFY_FLOW, SIGNIN_FLOW))
@@ -76,7 +75,9 @@ async def privacy(ctx: Context, arg: str) -> list[Reply]:
             "linked to this chat until you type /signout or the partnership removes you from "
             "its list. The one-time code is stored only in scrambled (hashed) form, works once and "
             "expires "
-            f"after {counted(CODE_MINUTES, 'minute')}.\n"
+            f"after {counted(CODE_MINUTES, 'minute')}. A sign-in, threshold check or question "
+            f"to the partnership left half-way is forgotten after "
+            f"{counted(SHORT_FLOW_HOURS, 'hour')}.\n"
             f"- About the child, the notification form asks {_child_data(settings)}\n"
             "- A notification you are filling in (a draft) is saved as you go, so nothing is "
             f"lost. A draft left untouched for {show_days(retention.draft_days)} is deleted, and "

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from bot import vocabulary
 from bot.conversation import Command, Context
 from bot.flow import Turn, button_data, flow_action
-from bot.lifetimes import CODE_MINUTES
+from bot.lifetimes import CODE_MINUTES, SIGNIN_FLOW
 from bot.mailer import OutgoingEmail, make_message_id, message_id_domain
 from bot.numbers import counted, is_ascii_digits
 from bot.replies import Button, Reply
@@ -31,7 +31,7 @@ from handlers.safety import safety_line
 
 log = logging.getLogger(__name__)
 
-NAME = "signin"
+NAME = SIGNIN_FLOW
 COMMAND = "/signin"
 EMAIL, CODE = "email", "code"  # the steps: asking for the address, then for the code
 CODE_DIGITS = 6

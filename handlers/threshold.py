@@ -36,6 +36,7 @@ import logging
 from bot import vocabulary
 from bot.conversation import Context, split_command
 from bot.flow import Turn, button_data, flow_action
+from bot.lifetimes import THRESHOLD_FLOW
 from bot.replies import Button, Link, Reply
 from bot.storage import Session
 from knowledge.search import words
@@ -43,7 +44,7 @@ from knowledge.threshold import ANSWERS, LegacyTest, Outcome, Question
 
 log = logging.getLogger(__name__)
 
-NAME = "threshold"
+NAME = THRESHOLD_FLOW
 COMMAND = "/threshold"
 
 # What a typed message means, after folding case and punctuation ("Not sure!" -> "not sure").

@@ -138,7 +138,7 @@ async def test_retention_deletes_content_keeps_the_record(
     await drafting.say("/form start")  # a button of the deleted draft
     assert "no longer open" in drafting.text
     again = await apply_retention(assistant.storage, settings, now + 32 * DAY)
-    assert dataclasses.astuple(again) == (0, 0, 0, 0, 0, 0, 0)
+    assert dataclasses.astuple(again) == (0, 0, 0, 0, 0, 0, 0, 0)
 
 
 async def test_retention_deletes_old_unanswered_questions(
@@ -291,3 +291,25 @@ async def test_telegram_keeps_messages_when_deletion_is_off(
     await user.press(user.last()[1]["Submit"])
     assert "SIN-" in user.last()[0]
     assert telegram.api.method_calls("deleteMessages") == []
+
+
+async def test_a_sign_in_left_half_way_for_a_day_is_forgotten(
+    assistant: Assistant, settings: Settings
+) -> None:
+    left, recent = Chat(assistant, "test:left"), Chat(assistant, "test:recent")
+    for chat in (left, recent):
+        await chat.say("/signin")
+        await chat.say(SLO)  # the address typed: kept while the sign-in waits for its code
+    now = time.time()
+    await assistant.storage.db.execute(
+        "UPDATE sessions SET updated_at = ? WHERE chat = ?", (now - 25 * 3600, left.chat)
+    )
+    removed = await apply_retention(assistant.storage, settings, now)
+    assert removed.short_flows == 1
+    forgotten = await assistant.storage.load_session(left.chat)
+    assert (forgotten.flow, forgotten.data) == (None, {})
+    assert (await assistant.storage.load_session(recent.chat)).flow == "signin"
+    # Back the next day, a question is just answered: no step from yesterday follows it.
+    await left.say("what is a rapid review")
+    assert left.replies[-1].id == "rapid-review"
+    assert "signing in" not in left.text
