@@ -74,6 +74,10 @@ QUESTION_FLOORS = [
     ("fresh15.yaml", 0.97, 0.9),
     # not blind: Bedford Borough Council's other business, and Bedford questions (35.0% before)
     ("fresh16.yaml", 0.9, 0.9),
+    # a fourth blind round (cases described with "does this meet the threshold"; a liaison
+    # officer on the form and sign-in; police, housing, youth work, governors), committed before
+    # measuring: 67.6% in all when first measured (topics 58.8%); 88.2% after (docs/eval.md)
+    ("fresh22.yaml", 0.85, 0.9),
 ]
 # (file, floor on live-concern recall, ceiling on knowledge questions given the route)
 URGENT_FLOORS = [
@@ -93,6 +97,8 @@ URGENT_FLOORS = [
     ("urgent_fresh6.txt", 0.9, 0.1),
     # not blind: the round's later probes (0% recall before its fixes)
     ("urgent_fresh7.txt", 0.9, 0.1),
+    # written blind with fresh22; 93.3% recall, 1 of 15 flagged when first measured
+    ("urgent_fresh8.txt", 0.93, 0.1),
 ]
 
 
