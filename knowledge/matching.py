@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from knowledge.loader import Knowledge
+from knowledge.loader import Knowledge, Report
 from knowledge.search import (
     ANSWER_CUTOFF,
     KIND_WORDS,
@@ -301,8 +301,7 @@ def _names_in_earnest(knowledge: Knowledge, text: str, document: str) -> bool:
     """Whether `text` has one of `document`'s own words, or a long word near one: a short
     common word may only look like a name ("broken" and Brooke), and a kind word ("report")
     fits every document."""
-    report = knowledge.reports[document]
-    own = set(tokens(" ".join((report.title, *report.aliases)))) - KIND_WORDS
+    own = _own_words(knowledge.reports[document])
     said = set(tokens(text)) - KIND_WORDS
     if said & own:
         return True
@@ -340,14 +339,18 @@ def _named_outright(knowledge: Knowledge, text: str, documents: tuple[str, ...])
     own name, spelled as the name spells it ("slides on national scrs": the catalogue's only
     presentation with "national" in its name). Empty when none, or more than one, fits: then
     the user is asked, since a link is never given on a guess."""
-    said = set(words(text))
-    named = []
-    for document in documents:
-        report = knowledge.reports[document]
-        own = set(tokens(" ".join((report.title, *report.aliases)))) - KIND_WORDS
-        if said & kind_words(report.kind) and set(tokens(text)) & own:
-            named.append(document)
+    said, meant = set(words(text)), set(tokens(text))
+    named = [
+        d
+        for d in documents
+        if said & kind_words(knowledge.reports[d].kind) and meant & _own_words(knowledge.reports[d])
+    ]
     return tuple(named) if len(named) == 1 else ()
+
+
+def _own_words(report: Report) -> set[str]:
+    """The words of a document's own name (title and aliases), kind words left out."""
+    return set(tokens(" ".join((report.title, *report.aliases)))) - KIND_WORDS
 
 
 def is_request(text: str) -> bool:
