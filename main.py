@@ -24,14 +24,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.app import build_assistant
-from bot.console import render_all, run_console
-from bot.database import DatabaseError
-from bot.loading import load_all
-from bot.logs import setup_logging
-from bot.mailer import IDLE_POLL_SECONDS, refused_line
-from bot.numbers import counted
-from bot.replies import Incoming, Reply
+from bot.channels.console import render_all, run_console
+from bot.core.loading import load_all
+from bot.core.numbers import counted
+from bot.core.replies import Incoming, Reply
+from bot.mail.outbox import IDLE_POLL_SECONDS, refused_line
+from bot.ops.logs import setup_logging
 from bot.storage import Storage
+from bot.storage.interface import DatabaseError
 from config.settings import Settings, SettingsError, is_database_url, load_settings
 from config.validation import KnowledgeError
 
@@ -82,7 +82,7 @@ async def evaluate(
     urgent_path: Path | None = None,
 ) -> int:
     """Questions (.yaml), live concerns (.txt in urgent.txt's format), or both with --urgent."""
-    from bot.evaluation import (
+    from bot.cli.evaluation import (
         EvalFileError,
         read_questions,
         read_urgent_lines,
@@ -151,7 +151,9 @@ async def outbox(settings: Settings, action: str | None, reference: str | None) 
     storage = await Storage.open(settings.database_target())
     try:
         if action == "retry" and reference:
-            if not await storage.requeue_failed_email(reference, time.time(), "command line"):
+            if not await storage.outbox.requeue_failed_email(
+                reference, time.time(), "command line"
+            ):
                 print(f"No refused email has the reference {reference}.", file=sys.stderr)
                 return 1
             print(
@@ -159,7 +161,7 @@ async def outbox(settings: Settings, action: str | None, reference: str | None) 
                 f"{IDLE_POLL_SECONDS:g} seconds (or at its next start)."
             )
             return 0
-        refused = await storage.failed_emails()
+        refused = await storage.outbox.failed_emails()
         for item in refused:
             print(refused_line(item))
         if not refused:
@@ -195,7 +197,7 @@ async def serve(settings: Settings, console: bool) -> None:
     assistant.retention.start()  # runs now, then hourly
     email_channel = None
     if settings.email is not None:
-        from bot.email.channel import make_email_channel
+        from bot.channels.email.channel import make_email_channel
 
         # Beside the chat channel, in the same event loop and database.
         email_channel = make_email_channel(assistant)
@@ -204,7 +206,7 @@ async def serve(settings: Settings, console: bool) -> None:
         if console or not settings.telegram_token:
             await run_console(assistant.conversation, banner=None if console else NO_TOKEN_BANNER)
         else:
-            from bot.telegram import run_polling
+            from bot.channels.telegram import run_polling
 
             await run_polling(assistant)
     finally:
@@ -228,8 +230,8 @@ def serve_settings(
 
 
 async def serve_http(settings: Settings, webhook: bool) -> None:
-    """Telegram behind the ASGI app (bot/web.py), polling or webhook, until SIGTERM/Ctrl+C."""
-    from bot.web import run_server
+    """Telegram behind the ASGI app (bot/server.py), polling or webhook, until SIGTERM/Ctrl+C."""
+    from bot.server import run_server
 
     if not settings.telegram_token:
         raise SettingsError("serve needs TELEGRAM_BOT_TOKEN (for the console: main.py chat)")

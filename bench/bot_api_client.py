@@ -1,5 +1,5 @@
 """The Bot API client alone: CPU per `sendMessage` through PTB's default httpx client and through
-the assistant's aiohttp client (bot/telegram_http.py), against the same Bot API emulator
+the assistant's aiohttp client (bot/channels/telegram_http.py), against the same Bot API emulator
 (tests/telegram_support.FakeBotApi) in this process, so each figure is client plus emulator.
 
     .venv/bin/python bench/bot_api_client.py                 # 3,000 sends, 64 at once, 3 rounds
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 from telegram.ext import ExtBot  # noqa: E402
 from telegram.request import BaseRequest, HTTPXRequest  # noqa: E402
 
-from bot.telegram_http import AiohttpRequest  # noqa: E402
+from bot.channels.telegram_http import AiohttpRequest  # noqa: E402
 from tests.telegram_support import TOKEN, FakeBotApi  # noqa: E402
 
 CONNECTIONS = 8
@@ -44,7 +44,8 @@ KEYBOARD = {
 
 class BoundedHTTPXRequest(HTTPXRequest):
     """httpx with at most CONNECTIONS requests in its pool, the others waiting in a semaphore:
-    the assistant's client before bot/telegram_http.py (its pool scans grow with what waits)."""
+    the assistant's client before bot/channels/telegram_http.py (its pool scans grow with what
+    waits)."""
 
     def __init__(self) -> None:
         super().__init__(connection_pool_size=CONNECTIONS)
@@ -59,7 +60,7 @@ def clients() -> dict[str, BaseRequest]:
     return {
         "httpx (PTB's default)": HTTPXRequest(connection_pool_size=CONNECTIONS),
         "httpx, bounded (the assistant's client before)": BoundedHTTPXRequest(),
-        "aiohttp (bot/telegram_http.py)": AiohttpRequest(CONNECTIONS),
+        "aiohttp (bot/channels/telegram_http.py)": AiohttpRequest(CONNECTIONS),
     }
 
 

@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
-from bot.database import Database  # noqa: E402
-from bot.mailer import OutgoingEmail, make_message_id  # noqa: E402
+from bot.mail.message import OutgoingEmail, make_message_id  # noqa: E402
 from bot.storage import Storage  # noqa: E402
+from bot.storage.sqlite import Database  # noqa: E402
 
 ANSWERS = {"agency": "Example Health Trust", "child_name": "Zebedee Quillfeather"}
 
@@ -48,7 +48,7 @@ async def claim_beside_submit(database: Path, rounds: int) -> dict[str, object]:
     async def claimer() -> None:
         nonlocal claims
         while not stop.is_set():
-            if await storage.claim_next_email(time.time(), lease=0) is not None:
+            if await storage.outbox.claim_next_email(time.time(), lease=0) is not None:
                 claims += 1
             await asyncio.sleep(0)
 
@@ -59,7 +59,7 @@ async def claim_beside_submit(database: Path, rounds: int) -> dict[str, object]:
     try:
         for number in range(rounds):
             try:
-                reference, _created = await storage.submit_notification(
+                reference, _created = await storage.notifications.submit_notification(
                     "bench:1", f"draft-{number}", "Example Health Trust", ANSWERS, email_for
                 )
             except Exception:
@@ -75,7 +75,7 @@ async def claim_beside_submit(database: Path, rounds: int) -> dict[str, object]:
     seconds = time.perf_counter() - started
     reopened = await Storage.open(database)
     try:
-        stored = await reopened.notifications_for("bench:1")
+        stored = await reopened.notifications.notifications_for("bench:1")
         ids = await reopened.db.fetch("SELECT message_id FROM outbox")
     finally:
         await reopened.close()

@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from bot.app import build_assistant  # noqa: E402
-from bot.database import DatabaseError  # noqa: E402
-from bot.replies import Incoming  # noqa: E402
+from bot.core.replies import Incoming  # noqa: E402
 from bot.storage import MIGRATIONS, Storage  # noqa: E402
+from bot.storage.interface import DatabaseError  # noqa: E402
 from config.settings import Settings  # noqa: E402
 
 # What the chats type, in turn: knowledge questions, a flow with its steps, a question the

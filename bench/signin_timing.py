@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from bot.app import build_assistant  # noqa: E402
-from bot.replies import Incoming  # noqa: E402
+from bot.core.replies import Incoming  # noqa: E402
 from config.settings import Settings  # noqa: E402
 
 REGISTERED = "alex.example@example.org"  # in the shipped config/liaison_officers.yaml

@@ -37,13 +37,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
-from bot.replies import Incoming  # noqa: E402
+from bot.core.replies import Incoming  # noqa: E402
 from tests.telegram_support import TOKEN, FakeBotApi  # noqa: E402
 
 # The bots measured: the assistant as deployed (`main.py run`) and the bare PTB echo bot (the
-# issue's comparison); the echo bot on the assistant's Bot API client (bot/telegram_http.py),
-# which leaves only the assistant's own work between the two; and, with `--bots`, the assistant
-# with its sessions held in memory (what the database costs).
+# issue's comparison); the echo bot on the assistant's Bot API client
+# (bot/channels/telegram_http.py), which leaves only the assistant's own work between the two; and,
+# with `--bots`, the assistant with its sessions held in memory (what the database costs).
 BOTS = ("assistant", "echo", "echo-aiohttp")
 LABELS = {
     "echo": "bare PTB echo bot (httpx)",
@@ -108,7 +108,7 @@ def run_echo_bot(base_url: str, rate_limit: bool, concurrent: int, aiohttp: bool
 
     builder = ApplicationBuilder().token(TOKEN).base_url(base_url).concurrent_updates(concurrent)
     if aiohttp:
-        from bot.telegram_http import AiohttpRequest
+        from bot.channels.telegram_http import AiohttpRequest
 
         builder = builder.request(AiohttpRequest(8)).get_updates_request(AiohttpRequest(1))
     if rate_limit:
@@ -123,7 +123,7 @@ class MemorySessions:
     saving a session were free (bench only, to size the storage's share)."""
 
     def __init__(self) -> None:
-        from bot.storage import Session
+        from bot.core.session import Session
 
         self.session = Session
         self.saved: dict[str, tuple[Any, ...]] = {}
@@ -145,8 +145,8 @@ def memory_sessions(storage: Any) -> None:
 def run_assistant_in_memory() -> None:
     """`main.py run`, but with sessions kept in memory (settings from ASSISTANT_SETTINGS)."""
     from bot.app import build_assistant
-    from bot.logs import setup_logging
-    from bot.telegram import run_polling
+    from bot.channels.telegram import run_polling
+    from bot.ops.logs import setup_logging
     from config.settings import load_settings
     from main import freeze_startup_objects
 
@@ -293,8 +293,8 @@ async def core_latency(messages: int, chats: int, rate: float) -> dict[str, dict
         assistant = await build_assistant(Settings(), database=str(Path(tmp) / "core.db"))
         timings: dict[str, list[float]] = {"handle": [], "load": [], "save": []}
         storage: Any = assistant.storage  # Any: its methods are wrapped with timers below
-        storage.load_session = timed(storage.load_session, timings["load"])
-        storage.save_session = timed(storage.save_session, timings["save"])
+        storage.load_session = timed(storage.sessions.load_session, timings["load"])
+        storage.save_session = timed(storage.sessions.save_session, timings["save"])
         conversation = assistant.conversation
         for question in QUESTIONS:  # each answer is one message of one chunk
             replies = await conversation.handle(Incoming("bench:check", question))

@@ -8,23 +8,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.conversation import Conversation
-from bot.loading import load_all
-from bot.mailer import Outbox, make_transport
-from bot.retention import RetentionJob
+from bot.core.conversation import Conversation
+from bot.core.loading import load_all
+from bot.mail.outbox import Outbox
+from bot.mail.transport import make_transport
+from bot.ops.retention import RetentionJob
 from bot.storage import Storage
 from config.settings import Settings
 from handlers import (
     admin,
     general,
     handoff,
-    notification,
     privacy,
     questions,
     reports,
     safety,
     threshold,
 )
+from handlers.notification import flow as notification
 from handlers.signin import Access, SignIn
 from knowledge.loader import Knowledge
 
@@ -67,7 +68,7 @@ def wire(conversation: Conversation, access: Access) -> None:
     sign_in = SignIn(access)
     board = admin.Admin(access)
     # Safety first: a live concern gets the safety route before commands' flows or matching
-    # (bot/conversation.py `_screen`), and /urgent heads the menu.
+    # (bot/core/conversation.py `_screen`), and /urgent heads the menu.
     conversation.safety = safety.screen
     # What is said while the form or sign-in is open is private: the one rule, for every turn.
     conversation.privacy = privacy.private_turn

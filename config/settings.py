@@ -66,7 +66,8 @@ class TelegramSettings:
     mode: str = "polling"
     # Updates handled at once; the per-chat lock keeps each chat's own messages in order.
     concurrent_updates: int = 64
-    # Bot API requests in flight at once; the others wait their turn (bot/telegram_http.py).
+    # Bot API requests in flight at once; the others wait their turn
+    # (bot/channels/telegram_http.py).
     max_requests: int = 8
     # Telegram's documented flood limits (30 messages a second overall, 20 a minute per group).
     # Off only against a local emulator or a self-hosted Bot API server without limits.

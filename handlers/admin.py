@@ -13,14 +13,14 @@ import asyncio
 import logging
 import time
 
-from bot.conversation import Command, Context
-from bot.loading import load_all
-from bot.mailer import refused_line
-from bot.numbers import counted
-from bot.replies import Button, Reply
+from bot.core.conversation import Command, Context
+from bot.core.loading import load_all
+from bot.core.numbers import counted
+from bot.core.replies import Button, Reply
+from bot.mail.outbox import refused_line
 from config.validation import KnowledgeError
 from handlers.handoff import open_handoffs
-from handlers.notification import FLOW_NAME as NOTIFY_FLOW
+from handlers.notification.flow import FLOW_NAME as NOTIFY_FLOW
 from handlers.signin import Access
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class Admin:
 
     async def unanswered(self, ctx: Context, arg: str) -> list[Reply]:
         """/unanswered: the latest questions the knowledge base could not answer."""
-        questions = await ctx.storage.unanswered(UNANSWERED_LIMIT)
+        questions = await ctx.storage.questions.unanswered(UNANSWERED_LIMIT)
         handoffs = await open_handoffs(ctx)
         if not questions:
             return [Reply("No unanswered questions so far.", kind="unanswered"), *handoffs]
@@ -97,7 +97,7 @@ class Admin:
         # would bring it back.
         if ctx.session.flow == NOTIFY_FLOW and await self.access.officer(ctx) is None:
             ctx.session.reset()
-        await ctx.storage.audit("reload", ctx.chat, at=self.access.clock())
+        await ctx.storage.audit.audit("reload", ctx.chat, at=self.access.clock())
         log.info("chat %s reloaded knowledge and registry", ctx.chat)
         return [
             Reply(
@@ -115,7 +115,7 @@ class Admin:
         if word.lower() == "retry" and rest.strip():
             reference = rest.strip().split()[0]
             who = await self.access.signed_in_as(ctx)
-            if await ctx.storage.requeue_failed_email(reference, self.access.clock(), who):
+            if await ctx.storage.outbox.requeue_failed_email(reference, self.access.clock(), who):
                 ctx.conversation.wake_outbox()
                 log.info("chat %s queued email %s again", ctx.chat, reference)
                 return [
@@ -141,7 +141,7 @@ class Admin:
                     kind="help",
                 )
             ]
-        refused = await ctx.storage.failed_emails(REFUSED_SHOWN)
+        refused = await ctx.storage.outbox.failed_emails(REFUSED_SHOWN)
         if not refused:
             return [
                 Reply(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.conversation import Context
-from bot.replies import Button, Reply
+from bot.core.conversation import Context
+from bot.core.replies import Button, Reply
 from handlers import handoff
 from handlers.questions import topic_reply
 from handlers.safety import contact_lines, safety_line

@@ -4,10 +4,10 @@ The fallback reply offers "Ask the partnership" (only when the email channel is 
 staff reply can only come back through the assistant's mailbox). The person confirms, having
 been reminded to leave out a child's details; the question is emailed to the partnership with a
 reference Q-<year>-<NNNN> in the subject and the Message-ID, and the staff's reply is relayed
-back by bot/email/handoffs.py.
+back by bot/channels/email/handoffs.py.
 
-The flow's steps, each handled by the function `STEPS` names; each returns a `Turn` (bot/flow.py)
-and `_apply` is the one place the step changes:
+The flow's steps, each handled by the function `STEPS` names; each returns a `Turn`
+(bot/core/flow.py), which the core applies:
 
     /handoff (the fallback's button) ──> confirm ──Send──> (ends: the reference)
     /handoff, no question to send ──> question ──a sentence──> confirm
@@ -24,15 +24,14 @@ import dataclasses
 import secrets
 import time
 
-from bot import vocabulary
-from bot.conversation import Context, FreeText, split_command
-from bot.email.handoff_mail import channel_name, partnership_email
-from bot.flow import Turn, button_data, flow_action
-from bot.lifetimes import HANDOFF_FLOW
-from bot.numbers import counted
-from bot.replies import HANDOFF_SENT, Button, Reply
-from bot.storage import Handoff, Session
-from bot.vocabulary import fold
+from bot.channels.email.handoff_mail import channel_name, partnership_email
+from bot.core.controls import Control, Said, fold
+from bot.core.conversation import Context, FreeText
+from bot.core.flow import Turn, button_data
+from bot.core.lifetimes import HANDOFF_FLOW
+from bot.core.numbers import counted
+from bot.core.replies import HANDOFF_SENT, Button, Reply
+from bot.storage import Handoff
 from config.settings import Settings
 
 FLOW_NAME = HANDOFF_FLOW
@@ -98,15 +97,6 @@ def _ask_question(ctx: Context) -> Turn:
     return Turn([ask], QUESTION)
 
 
-def _apply(session: Session, turn: Turn) -> list[Reply]:
-    """The one place the hand-off's step changes: to the turn's next step, or out of it."""
-    if turn.next_step is None:
-        session.reset()
-    else:
-        session.flow, session.step = FLOW_NAME, turn.next_step
-    return list(turn.replies)
-
-
 def _begin(ctx: Context, arg: str) -> Turn:
     """Confirm the question given (or the last unanswered one), or ask for one."""
     question = arg.strip() or str(ctx.session.data.get(QUESTION_KEY) or "")
@@ -123,7 +113,7 @@ async def start(ctx: Context, arg: str) -> list[Reply]:
                 kind="handoff_unavailable",
             )
         ]
-    if fold(arg) in (SEND, *vocabulary.CANCEL):  # a button of a hand-off that has ended
+    if fold(arg) == SEND or fold(arg) == Control.CANCEL:  # a button of a hand-off that has ended
         return [
             Reply(
                 "That button belongs to a question that was already sent or cancelled. Ask me "
@@ -134,7 +124,7 @@ async def start(ctx: Context, arg: str) -> list[Reply]:
     if ctx.session.flow not in (None, FLOW_NAME):
         # Starting would throw away another flow's draft (a notification, say).
         return await ctx.conversation.in_progress(ctx, "ask the partnership again")
-    return _apply(ctx.session, _begin(ctx, arg))
+    return ctx.apply(FLOW_NAME, _begin(ctx, arg))
 
 
 async def _at_question(ctx: Context, step: str, answer: str) -> Turn:
@@ -170,26 +160,23 @@ STEPS = {QUESTION: _at_question, CONFIRM: _at_confirm}
 class HandoffFlow:
     name = FLOW_NAME
     title = "a question for the partnership"
+    command = COMMAND
     commands = frozenset({COMMAND, "/cancel"})
 
     async def current(self, ctx: Context) -> list[Reply]:
         """The step asked again (for `Conversation.in_progress`)."""
         question = str(ctx.session.data.get("question") or "")
         turn = _confirm(ctx, question) if question else _ask_question(ctx)
-        return _apply(ctx.session, turn)
+        return ctx.apply(FLOW_NAME, turn)
 
-    async def handle(self, ctx: Context, text: str) -> list[Reply]:
-        return _apply(ctx.session, await self._turn(ctx, text))
-
-    async def _turn(self, ctx: Context, text: str) -> Turn:
-        answer = text.strip()
-        pressed = flow_action(answer, COMMAND)
-        if pressed is not None:
-            action = pressed[0]
-            if action not in (SEND, *vocabulary.CANCEL):  # /handoff typed again: start over
-                return _begin(ctx, split_command(answer)[1])
+    async def handle(self, ctx: Context, said: Said) -> Turn:
+        answer = said.text
+        if said.pressed is not None:
+            action = said.pressed[0]
+            if action != SEND and said.control != Control.CANCEL:  # /handoff again: start over
+                return _begin(ctx, said.command[1] if said.command else "")
             answer = action
-        if fold(answer).removeprefix("/") in vocabulary.CANCEL:
+        if said.control == Control.CANCEL:
             return Turn(
                 [Reply("Not sent. Ask me anything else, or type /help.", kind="cancelled")], None
             )
@@ -200,11 +187,13 @@ class HandoffFlow:
 async def send(ctx: Context, question: str) -> Handoff:
     """Store the hand-off and queue its email (the outbox delivers it, retrying as needed)."""
     domain = ctx.settings.mail.from_address.rpartition("@")[2] or "localhost"
-    handoff = await ctx.storage.open_handoff(
+    handoff = await ctx.storage.handoffs.open_handoff(
         ctx.chat, question, secrets.token_hex(8), domain, thread={}
     )
-    await ctx.storage.enqueue_email(partnership_email(ctx.settings, handoff), None, "handoff")
-    await ctx.storage.audit("handoff_sent", ctx.chat, reference=handoff.reference)
+    await ctx.storage.outbox.enqueue_email(
+        partnership_email(ctx.settings, handoff), None, "handoff"
+    )
+    await ctx.storage.audit.audit("handoff_sent", ctx.chat, reference=handoff.reference)
     ctx.conversation.wake_outbox()
     return handoff
 
@@ -213,7 +202,7 @@ async def open_handoffs(ctx: Context) -> list[Reply]:
     """For /unanswered: the questions sent to the partnership and not yet answered."""
     if not available(ctx.settings):
         return []
-    handoffs = await ctx.storage.handoffs("open")
+    handoffs = await ctx.storage.handoffs.handoffs("open")
     if not handoffs:
         return [Reply("No questions are waiting for the partnership.", kind="handoffs")]
     lines = []

@@ -4,19 +4,25 @@ The core decides what is private; a channel only acts on it. `private_turn` is t
 wired into the conversation core (bot/app.py), which applies it to every turn: what is said while
 the notification form or sign-in is open is private, and so, by the channel's rule, is the
 user's message it answers. After a submission Telegram deletes those messages from the chat (see
-bot/private_messages.py), leaving the "submitted" reply with the reference.
+bot/channels/private_messages.py), leaving the "submitted" reply with the reference.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from bot.answers import show_days
-from bot.conversation import Context
-from bot.lifetimes import CODE_MINUTES, NOTIFY_FLOW, SHORT_FLOW_HOURS, SIGNIN_FLOW
-from bot.numbers import counted
-from bot.replies import SUBMITTED, Reply
+from bot.core.conversation import Context
+from bot.core.lifetimes import (
+    CODE_MINUTES,
+    INBOX_KEEP_SECONDS,
+    NOTIFY_FLOW,
+    SHORT_FLOW_HOURS,
+    SIGNIN_FLOW,
+)
+from bot.core.numbers import counted
+from bot.core.replies import SUBMITTED, Reply
 from config.settings import Settings
+from handlers.notification.answers import show_days
 
 # The flows whose messages carry an incident's details, or a sign-in's address and code.
 PRIVATE_FLOWS = frozenset((NOTIFY_FLOW, SIGNIN_FLOW))
@@ -104,7 +110,6 @@ def _email_data(settings: Settings) -> str:
     """What the email channel keeps, when there is one."""
     if settings.email is None:
         return ""
-    from bot.email.channel import INBOX_KEEP_SECONDS  # here: the channel imports handlers
 
     return (
         "- By email: the emails I receive are kept for "

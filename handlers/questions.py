@@ -7,10 +7,10 @@ import itertools
 import re
 from collections.abc import Iterable, Sequence
 
-from bot.conversation import Context
-from bot.numbers import is_ascii_digits
-from bot.redaction import redact
-from bot.replies import BUTTON_DATA_LIMIT, CASEWORK, Button, Link, Reply
+from bot.core.conversation import Context
+from bot.core.numbers import is_ascii_digits
+from bot.core.redaction import redact
+from bot.core.replies import BUTTON_DATA_LIMIT, CASEWORK, Button, Link, Reply
 from config.addresses import is_email
 from config.settings import Settings
 from handlers.reports import REPORT_WORDS, confirm_report, not_in_catalogue, report_reply
@@ -202,7 +202,7 @@ async def respond(ctx: Context, text: str) -> list[Reply]:
         return [choices_reply(ctx, list(decision.ids))]
     # Kept for the partnership to see what is missing, without names or other personal data.
     if worth_recording(text):
-        await ctx.storage.record_unanswered(ctx.chat, redact(text))
+        await ctx.storage.questions.record_unanswered(ctx.chat, redact(text))
     if asks_for_document(text):
         return [not_in_catalogue(ctx)]
     return [fallback_reply(ctx)]

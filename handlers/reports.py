@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from bot.conversation import Context
-from bot.replies import Button, Link, Reply
+from bot.core.conversation import Context
+from bot.core.replies import Button, Link, Reply
 from handlers.safety import safety_line
 from knowledge.loader import Report
 from knowledge.report_lookup import report_facts

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.conversation import Context
-from bot.replies import Button, Link, Reply
+from bot.core.conversation import Context
+from bot.core.replies import Button, Link, Reply
 from config.settings import CONTACT_KEYS, Contact, Settings
 from knowledge.loader import Knowledge
 from knowledge.matching import decide

@@ -17,16 +17,16 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 
-from bot import vocabulary
-from bot.conversation import Command, Context
-from bot.flow import Turn, button_data, flow_action
-from bot.lifetimes import CODE_MINUTES, SIGNIN_FLOW
-from bot.mailer import OutgoingEmail, make_message_id, message_id_domain
-from bot.numbers import counted, is_ascii_digits
-from bot.replies import Button, Reply
-from bot.storage import Session, SigninCode, Storage
+from bot.core.controls import Control, Said
+from bot.core.conversation import Command, Context
+from bot.core.flow import Turn, button_data
+from bot.core.lifetimes import CODE_MINUTES, SIGNIN_FLOW
+from bot.core.numbers import counted, is_ascii_digits
+from bot.core.replies import Button, Reply
+from bot.mail.message import OutgoingEmail, make_message_id, message_id_domain
+from bot.storage import SigninCode, Storage
 from config.registry import Officer, Registry, is_email, normal_email
-from handlers.notification import FLOW_NAME as NOTIFY_FLOW
+from handlers.notification.flow import FLOW_NAME as NOTIFY_FLOW
 from handlers.safety import safety_line
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,9 @@ LOCKOUT_MINUTES = 15
 MAX_CODE_REQUESTS_PER_HOUR = 5
 CODE_REQUEST_EVENTS = ("code_sent", "code_refused_unregistered")
 
-# Control words are bot/vocabulary.py's, compared after `_word` (so "/back" is "back" too).
-BACK = vocabulary.BACK
-CANCEL = vocabulary.CANCEL | {"quit"}
-HELP = vocabulary.HELP | {"?"}
+# Beside the control words every flow reads (bot/core/controls.py), sign-in takes these.
+QUIT = frozenset(("quit",))
+QUESTION_MARK = "?"  # help
 # "/signin <action>", claimed by the flow while it runs. Earlier releases sent "/back" and
 # "/cancel", which still work: the flow claims them too, and they can be typed.
 CANCEL_BUTTON = Button("Cancel", button_data(COMMAND, "cancel"))
@@ -94,7 +93,7 @@ class Access:
 
     async def signed_in_as(self, ctx: Context) -> str | None:
         """The registered address the chat is signed in with, or None."""
-        email = await ctx.storage.linked_email(ctx.chat)
+        email = await ctx.storage.signin.linked_email(ctx.chat)
         # A link to an address removed from the registry is stale until the next reload: deny.
         return email if email is not None and self.registry.knows(email) else None
 
@@ -109,12 +108,14 @@ class Access:
     async def admin_chats(self, storage: Storage) -> list[str]:
         """The chats signed in with an administrator's address (told of refused emails)."""
         return [
-            chat for chat, email in await storage.linked_chats() if self.registry.is_admin(email)
+            chat
+            for chat, email in await storage.signin.linked_chats()
+            if self.registry.is_admin(email)
         ]
 
     async def locked_minutes(self, ctx: Context) -> int:
         """Minutes left of the chat's sign-in lockout; 0 when it may sign in."""
-        until = await ctx.storage.signin_locked_until(ctx.chat)
+        until = await ctx.storage.signin.signin_locked_until(ctx.chat)
         now = self.clock()
         return math.ceil((until - now) / 60) if until is not None and until > now else 0
 
@@ -126,13 +127,15 @@ class Access:
         """
         self.registry = registry
         signed_out = []
-        for chat, email in await storage.linked_chats():
+        for chat, email in await storage.signin.linked_chats():
             if not registry.knows(email):
-                await storage.unlink_chat(chat)
-                await storage.audit("signed_out_removed", chat, who=email, at=self.clock())
+                await storage.signin.unlink_chat(chat)
+                await storage.audit.audit("signed_out_removed", chat, who=email, at=self.clock())
                 log.info("chat %s signed out: address no longer registered", chat)
                 signed_out.append(chat)
-            if registry.officer(email) is None and await storage.clear_flow(chat, NOTIFY_FLOW):
+            if registry.officer(email) is None and await storage.sessions.clear_flow(
+                chat, NOTIFY_FLOW
+            ):
                 log.info("chat %s: notification draft deleted (no longer an SLO)", chat)
         return signed_out
 
@@ -148,19 +151,8 @@ def lockout_reply(ctx: Context, minutes: int) -> Reply:
     )
 
 
-def _word(text: str) -> str:
-    """A message as a control word: "/Back", "Cancel!" -> "back", "cancel"."""
-    return vocabulary.fold(text).removeprefix("/")
-
-
-def _apply(session: Session, turn: Turn) -> list[Reply]:
-    """The one place sign-in's step changes: to the turn's next step, or out of sign-in (unless
-    the turn handed the chat to another flow: the form, once an SLO is signed in)."""
-    if turn.next_step is not None:
-        session.flow, session.step = NAME, turn.next_step
-    elif session.flow == NAME:
-        session.reset()
-    return list(turn.replies)
+def _asks_help(said: Said) -> bool:
+    return said.control == Control.HELP or said.word == QUESTION_MARK
 
 
 class SignInFlow:
@@ -170,13 +162,14 @@ class SignInFlow:
         code ──the right code──> (ends: signed in; /notify's form starts)
         code ──back──> email           any step ──cancel, or a lockout──> (ends)
 
-    `STEPS` names the handler of each step; each returns a `Turn`, and `_apply` is the one
-    place the step changes. `session.data["then"]` is "notify" when sign-in was started by
-    /notify, so the form starts as soon as the SLO is signed in.
+    `self.steps` names the handler of each step; each returns a `Turn`, which the core applies
+    (a turn that hands the chat to the form leaves it there). `session.data["then"]` is "notify"
+    when sign-in was started by /notify, so the form starts as soon as the SLO is signed in.
     """
 
     name = NAME
     title = "a sign-in"
+    command = COMMAND
     commands = frozenset((COMMAND, "/back", "/cancel", "/help"))
 
     def __init__(self, access: Access) -> None:
@@ -185,7 +178,7 @@ class SignInFlow:
 
     async def start(self, ctx: Context, then: str | None, intro: str) -> list[Reply]:
         """Enter the flow: explain, and ask for the work email."""
-        return _apply(ctx.session, await self.begin(ctx, then, intro))
+        return ctx.apply(NAME, await self.begin(ctx, then, intro))
 
     async def begin(self, ctx: Context, then: str | None, intro: str) -> Turn:
         minutes = await self.access.locked_minutes(ctx)
@@ -201,64 +194,58 @@ class SignInFlow:
 
     async def resume(self, ctx: Context) -> list[Reply]:
         """After the safety route (a live concern typed mid-sign-in): the step asked again.
-        Having it makes the core screen what is typed here (bot/conversation.py, Resumable)."""
+        Having it makes the core screen what is typed here (bot/core/conversation.py, Resumable)."""
         ask = ASK_CODE if ctx.session.step == CODE else ASK_EMAIL
         kind = "signin_code" if ctx.session.step == CODE else "signin_email"
         return [Reply(f"Your sign-in is still open. {ask}", kind=kind, buttons=(CANCEL_BUTTON,))]
 
-    async def handle(self, ctx: Context, text: str) -> list[Reply]:
+    async def handle(self, ctx: Context, said: Said) -> Turn:
         # Everything typed here is an address or a code: private (handlers/privacy.py).
-        return _apply(ctx.session, await self._turn(ctx, text))
-
-    async def _turn(self, ctx: Context, text: str) -> Turn:
         step = ctx.session.step or EMAIL
-        pressed = flow_action(text, COMMAND)
-        if pressed == ("", ""):  # /signin typed again: start over, as the command does
+        if said.pressed == ("", ""):  # /signin typed again: start over, as the command does
             return await self.begin(ctx, None, SIGNIN_INTRO)
-        word = pressed[0] if pressed is not None else _word(text)
-        if word in CANCEL or (word in BACK and step != CODE):
+        back = said.control == Control.BACK
+        if said.control == Control.CANCEL or said.word in QUIT or (back and step != CODE):
             stopped = "Sign-in stopped. Ask me anything, or type /notify or /signin to start again."
             return Turn([Reply(stopped, kind="cancelled")], None)
         minutes = await self.access.locked_minutes(ctx)
         if minutes:
             return Turn([lockout_reply(ctx, minutes)], None)
-        if word in BACK:
+        if back:
             return Turn([Reply(ASK_EMAIL, kind="signin_email", buttons=(CANCEL_BUTTON,))], EMAIL)
-        if pressed is not None:
-            text = pressed[0]  # "/signin help": the step's own help
         handler = self.steps.get(step, self.on_email)
-        return await handler(ctx, text)
+        return await handler(ctx, said)
 
-    async def on_email(self, ctx: Context, text: str) -> Turn:
+    async def on_email(self, ctx: Context, said: Said) -> Turn:
         """Send a code if the address is registered, and ask for the code either way."""
-        if _word(text) in HELP:
+        if _asks_help(said):
             return Turn([Reply(EMAIL_HELP, kind="help", buttons=(CANCEL_BUTTON,))], EMAIL)
-        address = text.strip()
+        text = address = said.answer
         if not is_email(address):
             answer = await ctx.answer_question(text)
             if answer is not None:
                 again = Reply(f"To carry on signing in: {ASK_EMAIL}", kind="signin_email")
                 return Turn([*answer, again], EMAIL)
-            said = Reply(
+            reply = Reply(
                 "That doesn't look like an email address: it needs an @ and a domain, like "
                 f"name@agency.org. {ASK_EMAIL} Or type cancel to stop.",
                 kind="invalid",
                 buttons=(CANCEL_BUTTON,),
             )
-            return Turn([said], EMAIL)
+            return Turn([reply], EMAIL)
         email = normal_email(address)
         now = self.access.clock()
-        requests = await ctx.storage.count_audit(ctx.chat, CODE_REQUEST_EVENTS, now - 3600)
+        requests = await ctx.storage.audit.count_audit(ctx.chat, CODE_REQUEST_EVENTS, now - 3600)
         if requests >= MAX_CODE_REQUESTS_PER_HOUR:
             log.info("chat %s: too many sign-in code requests", ctx.chat)
-            said = Reply(
+            reply = Reply(
                 "You've asked for several codes in the last hour, so I can't send another "
                 "one just now. Please use the newest code you received, try again later, or "
                 f"contact the board at {ctx.settings.partnership_email}.",
                 kind="too_many_codes",
                 buttons=STEP_BUTTONS,
             )
-            return Turn([said], EMAIL)
+            return Turn([reply], EMAIL)
         # The same work for every address (only the registry's answer differs), so the reply
         # takes as long whether or not the address is registered.
         await self.send_code(ctx, email, now, self.access.registry.knows(email))
@@ -270,7 +257,7 @@ class SignInFlow:
                 "\n\nNo mail server is set up here, so emails are written as files to the folder "
                 f"{settings.path(settings.mail.outbox_dir)}."
             )
-        said = Reply(
+        reply = Reply(
             f"If {email} is registered with the partnership, a {CODE_DIGITS}-digit code has "
             "been "
             f"sent to it. It is valid for {CODE_MINUTES} minutes. Please type the code here."
@@ -279,7 +266,7 @@ class SignInFlow:
             kind="signin_code",
             buttons=STEP_BUTTONS,
         )
-        return Turn([said], CODE)
+        return Turn([reply], CODE)
 
     async def send_code(self, ctx: Context, email: str, now: float, registered: bool) -> None:
         """Make a code and its email; store the hash and queue the email only if `registered`."""
@@ -288,63 +275,66 @@ class SignInFlow:
         stored = SigninCode(
             0, email, salt, hash_code(salt, code), now + CODE_MINUTES * 60, "active"
         )
-        await ctx.storage.request_signin_code(
+        await ctx.storage.signin.request_signin_code(
             ctx.chat, email, stored, code_email(ctx, email, code), registered, now
         )
         ctx.conversation.wake_outbox()
 
-    async def on_code(self, ctx: Context, text: str) -> Turn:
+    async def on_code(self, ctx: Context, said: Said) -> Turn:
         """Check the code: sign in, or count a failure (and lock out after MAX_FAILURES)."""
-        if _word(text) in HELP:
+        if _asks_help(said):
             return Turn([Reply(CODE_HELP, kind="help", buttons=STEP_BUTTONS)], CODE)
+        text = said.answer
         code = "".join(text.split()).replace("-", "")
         if not (is_ascii_digits(code) and len(code) == CODE_DIGITS):
             answer = await ctx.answer_question(text)
             if answer is not None:
                 again = Reply(f"To carry on signing in: {ASK_CODE}", kind="signin_code")
                 return Turn([*answer, again], CODE)
-            said = Reply(
+            reply = Reply(
                 f"A code is {CODE_DIGITS} digits, like 123456. {ASK_CODE}",
                 kind="invalid",
                 buttons=STEP_BUTTONS,
             )
-            return Turn([said], CODE)
+            return Turn([reply], CODE)
         now = self.access.clock()
-        for stored in await ctx.storage.signin_codes(ctx.chat):
+        for stored in await ctx.storage.signin.signin_codes(ctx.chat):
             if hmac.compare_digest(hash_code(stored.salt, code), stored.code_hash):
                 if stored.state == "replaced":
                     problem = "That code was replaced by a newer one: use the latest email."
                 elif now >= stored.expires_at:
                     problem = f"That code has expired: codes are valid for {CODE_MINUTES} minutes."
-                elif stored.state == "used" or not await ctx.storage.use_signin_code(stored.id):
+                elif stored.state == "used" or not await ctx.storage.signin.use_signin_code(
+                    stored.id
+                ):
                     problem = "That code has already been used: each code works only once."
                 else:
                     return await self.signed_in(ctx, stored.email, now)
-                said = Reply(
+                reply = Reply(
                     f"{problem} Type back to ask for a new code.",
                     kind="invalid",
                     buttons=STEP_BUTTONS,
                 )
-                return Turn([said], CODE)
+                return Turn([reply], CODE)
         return await self.wrong_code(ctx, now)
 
     async def wrong_code(self, ctx: Context, now: float) -> Turn:
-        failures = await ctx.storage.add_signin_failure(ctx.chat)
-        await ctx.storage.audit("code_failed", ctx.chat, at=now)
+        failures = await ctx.storage.signin.add_signin_failure(ctx.chat)
+        await ctx.storage.audit.audit("code_failed", ctx.chat, at=now)
         if failures < MAX_FAILURES:
             left = MAX_FAILURES - failures
-            said = Reply(
+            reply = Reply(
                 f"That code is not right. {left} tr{'y' if left == 1 else 'ies'} left. Check "
                 "the latest email, or type back to ask for a new code.",
                 kind="wrong_code",
                 buttons=STEP_BUTTONS,
             )
-            return Turn([said], CODE)
-        await ctx.storage.lock_signin(ctx.chat, now + LOCKOUT_MINUTES * 60)
-        await ctx.storage.retire_signin_codes(ctx.chat)
-        await ctx.storage.audit("locked_out", ctx.chat, at=now)
+            return Turn([reply], CODE)
+        await ctx.storage.signin.lock_signin(ctx.chat, now + LOCKOUT_MINUTES * 60)
+        await ctx.storage.signin.retire_signin_codes(ctx.chat)
+        await ctx.storage.audit.audit("locked_out", ctx.chat, at=now)
         log.warning("chat %s locked out of sign-in after %d wrong codes", ctx.chat, failures)
-        said = Reply(
+        reply = Reply(
             f"That code is not right, and that was the {MAX_FAILURES}th wrong code. To keep "
             f"notifications safe, sign-in is locked for this chat for {LOCKOUT_MINUTES} "
             "minutes. You can still ask me questions. If you need help, contact the "
@@ -352,7 +342,7 @@ class SignInFlow:
             f"{ctx.settings.partnership_email}.",
             kind="signin_locked",
         )
-        return Turn([said], None)
+        return Turn([reply], None)
 
     async def signed_in(self, ctx: Context, email: str, now: float) -> Turn:
         """Link the chat to the address, then carry on where sign-in was started from."""
@@ -360,24 +350,24 @@ class SignInFlow:
         ctx.session.reset()
         registry = self.access.registry
         if not registry.knows(email):  # removed from the registry since the code was sent
-            said = Reply(
+            reply = Reply(
                 "This address is no longer registered, so I can't sign you in. Please "
                 f"contact the board at {ctx.settings.partnership_email}.",
                 kind="invalid",
             )
-            return Turn([said], None)
-        await ctx.storage.link_chat(ctx.chat, email, now)
-        await ctx.storage.clear_signin_failures(ctx.chat)
-        await ctx.storage.audit("signed_in", ctx.chat, who=email, at=now)
+            return Turn([reply], None)
+        await ctx.storage.signin.link_chat(ctx.chat, email, now)
+        await ctx.storage.signin.clear_signin_failures(ctx.chat)
+        await ctx.storage.audit.audit("signed_in", ctx.chat, who=email, at=now)
         log.info("chat %s signed in", ctx.chat)
         reply = Reply(f"Thank you, you're signed in {who(registry, email)}.", kind="signed_in")
         if then == "notify":
             return Turn([reply, *await ctx.run_command("/notify")], None)
-        said = Reply(
+        reply = Reply(
             f"{reply.text} Type /signout when you have finished.",
             kind="signed_in",
         )
-        return Turn([said], None)
+        return Turn([reply], None)
 
 
 def who(registry: Registry, email: str) -> str:
@@ -439,10 +429,10 @@ class SignIn:
 
     async def signout(self, ctx: Context, arg: str) -> list[Reply]:
         """/signout: unlink the chat, and drop an unfinished notification draft with it."""
-        email = await ctx.storage.unlink_chat(ctx.chat)
+        email = await ctx.storage.signin.unlink_chat(ctx.chat)
         if email is None:
             return [Reply("You're not signed in.", kind="signed_out")]
-        await ctx.storage.audit("signed_out", ctx.chat, who=email, at=self.access.clock())
+        await ctx.storage.audit.audit("signed_out", ctx.chat, who=email, at=self.access.clock())
         log.info("chat %s signed out", ctx.chat)
         draft = ""
         if ctx.session.flow == NOTIFY_FLOW:

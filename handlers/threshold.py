@@ -16,8 +16,8 @@ The flow has one kind of step, the question being asked (`session.step` is its i
                    any question ──cancel──> (ends)      ──help──> the same question, explained
     /threshold 2015 ──> the 2015 test, then the first question of its own walk
 
-Each step returns a `Turn` (bot/flow.py): its replies and the next question's id, or None when
-the check ends; `_apply` is the one place `session.step` changes.
+Each step returns a `Turn` (bot/core/flow.py): its replies and the next question's id, or None when
+the check ends; the core applies it, the one place `session.step` changes.
 
 Buttons send "/threshold <action> <question id>" ("/threshold not-sure child-died"), with the
 actions yes, no, not-sure, help, back and cancel; the flow claims /threshold while a check is
@@ -33,13 +33,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from bot import vocabulary
-from bot.conversation import Context, split_command
-from bot.flow import Turn, button_data, flow_action
-from bot.lifetimes import THRESHOLD_FLOW
-from bot.replies import Button, Link, Reply
-from bot.storage import Session
-from knowledge.search import words
+from bot.core import controls
+from bot.core.controls import Said
+from bot.core.conversation import Context
+from bot.core.flow import Turn, button_data
+from bot.core.lifetimes import THRESHOLD_FLOW
+from bot.core.replies import Button, Link, Reply
 from knowledge.threshold import ANSWERS, LegacyTest, Outcome, Question
 
 log = logging.getLogger(__name__)
@@ -47,19 +46,19 @@ log = logging.getLogger(__name__)
 NAME = THRESHOLD_FLOW
 COMMAND = "/threshold"
 
-# What a typed message means, after folding case and punctuation ("Not sure!" -> "not sure").
+# What a typed message means, after folding ("Not sure!" -> "not sure", bot/core/controls.py).
 TYPED: dict[str, str] = {
-    **dict.fromkeys(vocabulary.YES, "yes"),
-    **dict.fromkeys(vocabulary.NO, "no"),
+    **dict.fromkeys(controls.YES, "yes"),
+    **dict.fromkeys(controls.NO, "no"),
     **dict.fromkeys(
         ("not sure", "unsure", "don t know", "dont know", "i don t know", "i m not sure"),
         "not sure",
     ),
-    **dict.fromkeys(vocabulary.BACK, "back"),
-    **dict.fromkeys((*vocabulary.CANCEL, "cancel check"), "cancel"),
+    **dict.fromkeys(controls.BACK, "back"),
+    **dict.fromkeys((*controls.CANCEL, "cancel check"), "cancel"),
     **dict.fromkeys(
         (
-            *vocabulary.HELP,
+            *controls.HELP,
             "what does this mean",
             "what does that mean",
             "what does it mean",
@@ -180,15 +179,6 @@ def _current(ctx: Context) -> Question | None:
 
 def _ask_current(ctx: Context, question: Question) -> Reply:
     return question_reply(question, len(_path(ctx)) + 1)
-
-
-def _apply(session: Session, turn: Turn) -> list[Reply]:
-    """The one place the check's step changes: to the next question, or out of the check."""
-    if turn.next_step is None:
-        session.reset()  # the check is over; its buttons now lead elsewhere
-    else:
-        session.flow, session.step = NAME, turn.next_step
-    return list(turn.replies)
 
 
 def _stay(ctx: Context, question: Question, *before: Reply) -> Turn:
@@ -313,11 +303,11 @@ async def threshold(ctx: Context, arg: str) -> list[Reply]:
     if arg.strip().lower() in LEGACY_ARGS:
         if other:
             return [legacy_reply(ctx.knowledge.threshold.legacy_test)]
-        return _apply(ctx.session, _start_legacy(ctx))
+        return ctx.apply(NAME, _start_legacy(ctx))
     if other:
         # Starting over would throw away another flow's draft (a notification, say).
         return await ctx.conversation.in_progress(ctx, "type /threshold again")
-    return _apply(ctx.session, _start(ctx))
+    return ctx.apply(NAME, _start(ctx))
 
 
 class ThresholdFlow:
@@ -326,6 +316,7 @@ class ThresholdFlow:
 
     name = NAME
     title = "a threshold check"
+    command = COMMAND
     commands = frozenset((COMMAND, "/back", "/cancel"))
 
     async def current(self, ctx: Context) -> list[Reply]:
@@ -347,25 +338,20 @@ class ThresholdFlow:
             _ask_current(ctx, question),
         ]
 
-    async def handle(self, ctx: Context, text: str) -> list[Reply]:
-        return _apply(ctx.session, await self._turn(ctx, text))
-
-    async def _turn(self, ctx: Context, text: str) -> Turn:
+    async def handle(self, ctx: Context, said: Said) -> Turn:
         question = _current(ctx)
         if question is None:  # the guide was reloaded and this question has gone
             return _start(ctx, "The threshold guide has changed, so the check starts again.")
-        pressed = flow_action(text, COMMAND)
-        if pressed is not None:
-            return self._command(ctx, question, " ".join(pressed).strip())
-        if text.startswith("/"):
-            command, _ = split_command(text)
-            return _act(ctx, question, command.removeprefix("/"))
-        action = TYPED.get(" ".join(words(text)))
+        if said.pressed is not None:
+            return self._command(ctx, question, " ".join(said.pressed).strip())
+        if said.command is not None:  # /back or /cancel, which the flow also claims
+            return _act(ctx, question, said.command[0].removeprefix("/"))
+        action = TYPED.get(said.word)
         if action is not None:
             return _act(ctx, question, action)
         # A question mid-check ("what does serious harm mean?") gets its answer, then the
         # question again. The answer's own buttons are dropped so the next press answers this.
-        answer = await ctx.answer_question(text)
+        answer = await ctx.answer_question(said.text)
         if answer:
             return _stay(ctx, question, *(dataclasses.replace(r, buttons=()) for r in answer))
         return _stay(ctx, question, Reply(NOT_UNDERSTOOD, kind="threshold-not-understood"))

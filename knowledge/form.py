@@ -4,8 +4,9 @@ A board edits the form without touching code, so everything the /notify conversa
 is checked here, once, at start-up: known field types, choices exactly where they make sense,
 `when` pointing at EARLIER fields (the conversation asks in order, so a later field's answer
 cannot exist yet), `not_before` pointing at another date field (checked whichever of the two
-is answered last: bot/form_rules.py), sane length limits and unique ids. Each problem is
-recorded in the shared `Problems` as `notification_form.yaml: <field id>: <key>: <what is wrong>`.
+is answered last: handlers/notification/rules.py), sane length limits and unique ids. Each problem
+is recorded in the shared `Problems` as `notification_form.yaml: <field id>: <key>: <what is
+wrong>`.
 """
 
 from __future__ import annotations

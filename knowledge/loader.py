@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.mail.document import check_template
 from config.settings import CONTACT_KEYS
 from config.validation import (
     EntryReader,
@@ -21,7 +22,6 @@ from config.validation import (
     entry_list,
     load_yaml,
 )
-from knowledge.document import check_template
 from knowledge.form import Form, load_form
 from knowledge.search import SearchEntry, SearchIndex
 from knowledge.semantic import SemanticIndex

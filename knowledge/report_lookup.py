@@ -1,7 +1,7 @@
 """A report's facts line, where to find it, and the documents a few words may mean.
 
-Shared by the /report reply (handlers/reports.py) and Telegram's inline mode (bot/telegram.py),
-so both show a document the same way.
+Shared by the /report reply (handlers/reports.py) and Telegram's inline mode
+(bot/channels/telegram.py), so both show a document the same way.
 """
 
 from __future__ import annotations

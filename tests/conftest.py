@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import Assistant, build_assistant
-from bot.replies import Button, Incoming, Reply
+from bot.core.replies import Button, Incoming, Reply
 from config.settings import Settings
 from knowledge import loader
 from tests.email_support import ImapServer, Mailbox, pymap_server

@@ -11,8 +11,8 @@ import signal
 import sys
 
 from bot.app import build_assistant
-from bot.email.channel import make_email_channel
-from bot.email.parse import InboundEmail
+from bot.channels.email.channel import make_email_channel
+from bot.channels.email.parse import InboundEmail
 from config.settings import load_settings
 
 
@@ -21,7 +21,7 @@ async def main(point: str) -> None:
     channel = make_email_channel(assistant)
     await channel.receive_new()
     if point == "queued":
-        [(_, _, data)] = await assistant.storage.pending_emails()
+        [(_, _, data)] = await assistant.storage.inbox.pending_emails()
         mail = InboundEmail.from_json(data)
         await channel.reply(mail, await channel.answer(mail))
     os.kill(os.getpid(), signal.SIGKILL)

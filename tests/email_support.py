@@ -23,7 +23,7 @@ from email.message import EmailMessage
 from imap_tools import AND, MailBoxUnencrypted
 
 from bot.app import Assistant
-from bot.email.channel import EmailChannel, make_email_channel
+from bot.channels.email.channel import EmailChannel, make_email_channel
 from config.settings import EmailSettings, Secret, Settings
 from tests.test_mailer import Recorder, free_port
 

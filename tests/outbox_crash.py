@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 
-from bot.mailer import OutgoingEmail
+from bot.mail.message import OutgoingEmail
 from bot.storage import Storage
 
 
@@ -23,10 +23,12 @@ def notification(reference: str) -> OutgoingEmail:
 
 async def main(point: str) -> None:
     storage = await Storage.open(os.environ["ASSISTANT_DATABASE"])
-    reference, _ = await storage.submit_notification("chat", "draft", "Police", {}, notification)
+    reference, _ = await storage.notifications.submit_notification(
+        "chat", "draft", "Police", {}, notification
+    )
     print(reference, flush=True)
     if point == "claimed":
-        assert await storage.claim_next_email(time.time(), lease=60) is not None
+        assert await storage.outbox.claim_next_email(time.time(), lease=60) is not None
     os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -1,9 +1,10 @@
 """A fake Telegram Bot API on 127.0.0.1, and a harness that drives the real Application.
 
-The bot under test is python-telegram-bot's real Application, built by `bot.telegram` with its
-base URL pointed at this server, so every call (sendMessage, setMyCommands, answerInlineQuery...)
-is a real HTTP request over loopback. The server records each call and answers the way the Bot
-API does. Updates are fed through `Application.process_update` as real `Update` objects.
+The bot under test is python-telegram-bot's real Application, built by `bot.channels.telegram` with
+its base URL pointed at this server, so every call (sendMessage, setMyCommands,
+answerInlineQuery...) is a real HTTP request over loopback. The server records each call and answers
+the way the Bot API does. Updates are fed through `Application.process_update` as real `Update`
+objects.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import Assistant
-from bot.telegram import build_application
+from bot.channels.telegram import build_application
 
 BOT_USER = {"id": 999, "is_bot": True, "first_name": "Assistant", "username": "test_assistant_bot"}
 TOKEN = "123456:TEST-TOKEN-never-logged"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.replies import CASEWORK
+from bot.core.replies import CASEWORK
 from config.settings import ROOT
 from knowledge.casework import about_one_case
 from knowledge.loader import load_knowledge
@@ -134,7 +134,7 @@ async def test_declined_with_who_to_ask_and_the_topic_one_tap_away(chat: Chat) -
 async def test_a_case_message_is_not_kept(chat: Chat) -> None:
     await chat.say("what's the outcome of the section 47 on the Baker family")
     assert chat.replies[0].kind == CASEWORK
-    assert await chat.assistant.storage.unanswered() == []
+    assert await chat.assistant.storage.questions.unanswered() == []
 
 
 async def test_a_live_concern_about_a_named_child_still_gets_the_safety_route(chat: Chat) -> None:

@@ -7,8 +7,9 @@ import asyncio
 from email.message import EmailMessage
 
 from bot.app import Assistant
-from bot.claims import stop_outbox, track_claims
-from bot.mailer import Outbox, OutgoingEmail
+from bot.mail.claims import stop_outbox, track_claims
+from bot.mail.message import OutgoingEmail
+from bot.mail.outbox import Outbox
 from tests.test_concurrency import wait_for
 
 EMAIL = OutgoingEmail(("board@example.org",), "Test", "Hello", None, "<claims-1@example.org>")
@@ -34,7 +35,7 @@ class SlowTransport:
 
 
 async def start_sending(assistant: Assistant, transport: SlowTransport) -> Outbox:
-    await assistant.storage.enqueue_email(EMAIL, kind="other")
+    await assistant.storage.outbox.enqueue_email(EMAIL, kind="other")
     outbox = assistant.outbox
     outbox.transport = transport
     return outbox
@@ -68,4 +69,4 @@ async def test_send_finishing_within_the_grace_is_not_released(assistant: Assist
     assert await stop_outbox(outbox, ledger, grace_seconds=10) == 0
     assert len(quick.accepted) == 1
     await wait_for(lambda: not ledger.claimed, "the claim to be finished")
-    assert await assistant.storage.outbox_backlog() == (0, None)
+    assert await assistant.storage.outbox.outbox_backlog() == (0, None)

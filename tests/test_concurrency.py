@@ -13,9 +13,9 @@ import pytest
 from telegram.ext import AIORateLimiter, Application
 
 from bot.app import Assistant
-from bot.conversation import Context
-from bot.replies import Incoming, Reply
-from bot.telegram import TelegramChannel, build_application, start_polling
+from bot.channels.telegram import TelegramChannel, build_application, start_polling
+from bot.core.conversation import Context
+from bot.core.replies import Incoming, Reply
 from config.settings import Secret, SettingsError, load_settings
 from tests.telegram_support import TOKEN, FakeBotApi
 
@@ -163,7 +163,7 @@ async def test_reload_does_not_hold_up_other_chats(
     import threading
 
     import handlers.admin
-    from bot.loading import Loaded, load_all
+    from bot.core.loading import Loaded, load_all
     from config.settings import Settings
     from tests.conftest import Chat
     from tests.signin_support import Mailbox, sign_in

@@ -79,8 +79,8 @@ def test_ask_json_from_stdin_with_choices(tmp_path: Path) -> None:
 
 def test_typed_answer_is_not_taken_for_a_button_number() -> None:
     """At a question that expects typed text (an age), "4" is the answer, not button 4."""
-    from bot.console import choose, numbered, render_all
-    from bot.replies import Button, Reply
+    from bot.channels.console import choose, numbered, render_all
+    from bot.core.replies import Button, Reply
 
     buttons = tuple(Button(label, f"/form {label.lower()}") for label in ("Skip", "Back", "Help"))
     question = Reply("How old is the child?", buttons=buttons, expects_text=True)

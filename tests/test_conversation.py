@@ -9,9 +9,9 @@ import logging
 import pytest
 
 from bot.app import Assistant
-from bot.conversation import Context
-from bot.replies import Incoming, Reply
-from bot.telegram import TEXT_LIMIT, split_html, to_html
+from bot.channels.telegram import TEXT_LIMIT, split_html, to_html
+from bot.core.conversation import Context
+from bot.core.replies import Incoming, Reply
 from tests.conftest import Chat
 
 

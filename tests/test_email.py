@@ -189,7 +189,8 @@ async def test_smtp_xoauth2_login(settings: Settings) -> None:
 
     from aiosmtpd.smtp import AuthResult
 
-    from bot.mailer import OutgoingEmail, SmtpTransport, build_message
+    from bot.mail.message import OutgoingEmail, build_message
+    from bot.mail.transport import SmtpTransport
 
     class OAuthRecorder(Recorder):
         tokens: list[str]

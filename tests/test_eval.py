@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from bot.app import Assistant
-from bot.evaluation import read_questions, run_eval
+from bot.cli.evaluation import read_questions, run_eval
 from tests.cli import run_main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import Assistant
-from bot.evaluation import (
+from bot.cli.evaluation import (
     Summary,
     read_questions,
     read_urgent_lines,

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.answers import AnswerError, check_sendable, pick_choice
 from bot.app import Assistant
-from bot.mailer import build_message
+from bot.mail.message import build_message
 from config.settings import Settings
+from handlers.notification.answers import AnswerError, check_sendable, pick_choice
 from knowledge.form import Field
 from tests.cli import ROOT, main_env
 from tests.conftest import Chat
@@ -61,7 +61,7 @@ async def fuzz_here(chat: Chat, assistant: Assistant) -> int:
     """Send every fuzz input from the chat's current state (restored after each); returns how
     many were answered. Fails on an apology."""
     storage = assistant.storage
-    saved = await storage.load_session(chat.chat)
+    saved = await storage.sessions.load_session(chat.chat)
     replies = chat.replies
     typed_answer = replies[-1].kind == "question" and replies[-1].expects_text
     for text in FUZZ:
@@ -71,19 +71,19 @@ async def fuzz_here(chat: Chat, assistant: Assistant) -> int:
             REFUSED_UNREADABLE.append(text)
         assert all(r.kind != "error" for r in chat.replies), (text[:20], chat.text)
         # Nothing the mailer could not carry was stored as an answer.
-        answers = (await storage.load_session(chat.chat)).data.get("answers", {})
+        answers = (await storage.sessions.load_session(chat.chat)).data.get("answers", {})
         for value in answers.values():
             for part in value if isinstance(value, list) else [value]:
                 if isinstance(part, str):
                     check_sendable(part)
-        await storage.save_session(copy.deepcopy(saved))
+        await storage.sessions.save_session(copy.deepcopy(saved))
     chat.replies = replies
     return len(FUZZ)
 
 
 async def test_every_step_of_the_form_survives_hostile_input(assistant: Assistant) -> None:
     slo = Chat(assistant)
-    await assistant.storage.link_chat(slo.chat, SLO, time.time())
+    await assistant.storage.signin.link_chat(slo.chat, SLO, time.time())
     await slo.say("/notify")
     tried = await fuzz_here(slo, assistant)  # the intro
     form = assistant.conversation.knowledge.form
@@ -101,7 +101,7 @@ async def test_every_step_of_the_form_survives_hostile_input(assistant: Assistan
     assert steps > len(form.fields) // 2 and tried == steps * len(FUZZ)
     await slo.press("Submit")
     assert "SIN-" in slo.text
-    item = await assistant.storage.claim_next_email(time.time(), 60)
+    item = await assistant.storage.outbox.claim_next_email(time.time(), 60)
     assert item is not None
     build_message(item.email, assistant.settings.mail.from_address).as_bytes()  # can be sent
 

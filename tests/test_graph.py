@@ -15,8 +15,8 @@ from urllib.parse import unquote
 import pytest
 
 from bot.app import build_assistant
-from bot.email.channel import make_email_channel
-from bot.email.graph import GraphError, GraphSource
+from bot.channels.email.channel import make_email_channel
+from bot.channels.email.graph import GraphError, GraphSource
 from config.settings import EmailSettings, Settings
 from tests.email_support import ASSISTANT, PRACTITIONER, parse, text_of, written
 from tests.test_mailer import Recorder, smtp_server

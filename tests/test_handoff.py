@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import Assistant
-from bot.replies import Incoming
+from bot.core.replies import Incoming
 from config.registry import load_registry
 from config.settings import Settings
 from tests.conftest import Chat
@@ -136,7 +136,7 @@ async def test_forged_reference_from_non_staff_is_ignored(world: EmailWorld) -> 
     for forger in ("mallory@gmail.com", "someone.else@nhs.net"):
         sent = await world.send(written(forger, "Forged answer: call me.", subject))
         assert sent == [], forger
-    [handoff] = await world.assistant.storage.handoffs("open")
+    [handoff] = await world.assistant.storage.handoffs.handoffs("open")
     assert handoff.reference == reference
     # Staff quoting only the reference (a new email, not a reply) is accepted.
     sent = await world.send(written(STAFF, "The real answer.", f"About {reference}"))
@@ -168,7 +168,7 @@ async def test_open_handoffs_listed_in_unanswered_for_administrators(
 ) -> None:
     reference, _ = await ask_by_email(world)
     admin = Chat(assistant, "test:admin")
-    await assistant.storage.link_chat(admin.chat, "board.admin@example.org", time.time())
+    await assistant.storage.signin.link_chat(admin.chat, "board.admin@example.org", time.time())
     await admin.say("/unanswered")
     assert reference in admin.text
     assert "1 question waiting for the partnership" in admin.text
@@ -185,12 +185,12 @@ async def test_no_offer_without_email_settings(chat: Chat, settings: Settings) -
 async def test_settled_handoff_text_forgotten_after_retention(world: EmailWorld) -> None:
     _, question = await ask_by_email(world)
     await world.send(reply_to(question, STAFF, "Renew it online."))
-    [handoff] = await world.assistant.storage.handoffs("answered")
+    [handoff] = await world.assistant.storage.handoffs.handoffs("answered")
     assert handoff.question == UNANSWERABLE
     days = world.assistant.settings.retention.unanswered_days
     world.channel.desk.clock = lambda: time.time() + (days + 1) * 86400
     await world.turn()
-    [handoff] = await world.assistant.storage.handoffs("answered")
+    [handoff] = await world.assistant.storage.handoffs.handoffs("answered")
     assert (handoff.question, handoff.answer) == ("", None)
     assert handoff.reference.startswith("Q-")
 
@@ -204,7 +204,7 @@ async def test_cancel_at_the_confirmation_sends_nothing(
     assert "Send to the partnership" in [b.label for b in chat.buttons]
     await chat.say(typed)
     assert chat.replies[-1].kind == "cancelled"
-    assert await assistant.storage.handoffs("open") == []
+    assert await assistant.storage.handoffs.handoffs("open") == []
 
 
 @pytest.mark.parametrize(("old", "label"), [("send", "Send"), ("cancel", "Cancel")])
@@ -237,7 +237,7 @@ async def test_a_handoff_button_after_it_was_sent_sends_nothing_more(
     await assistant.conversation.handle(Incoming(chat.chat, send, True))
     chat.replies = await assistant.conversation.handle(Incoming(chat.chat, send, True))
     assert chat.replies[-1].kind == "handoff_closed"
-    assert len(await assistant.storage.handoffs("open")) == 1
+    assert len(await assistant.storage.handoffs.handoffs("open")) == 1
 
 
 async def test_handoff_during_a_draft_says_what_is_in_progress(
@@ -247,7 +247,7 @@ async def test_handoff_during_a_draft_says_what_is_in_progress(
     registry = tmp_path / "liaison_officers.yaml"
     registry.write_text(REGISTRY, encoding="utf-8")
     await assistant.access.use_registry(load_registry(registry), assistant.storage)
-    await assistant.storage.link_chat(chat.chat, SLO, time.time())
+    await assistant.storage.signin.link_chat(chat.chat, SLO, time.time())
     await chat.say("/notify")
     await chat.press("Start")
     await chat.press("Yes")  # the agency, pre-filled

@@ -33,18 +33,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from bot.app import Assistant
-from bot.console import run_console
-from bot.logs import setup_logging
-from bot.mailer import (
-    Outbox,
-    OutgoingEmail,
-    SmtpTransport,
-    build_message,
-    eml_path,
-    make_message_id,
-    make_transport,
-)
-from bot.replies import Reply
+from bot.channels.console import run_console
+from bot.core.replies import Reply
+from bot.mail.message import OutgoingEmail, build_message, make_message_id
+from bot.mail.outbox import Outbox
+from bot.mail.transport import SmtpTransport, eml_path, make_transport
+from bot.ops.logs import setup_logging
 from bot.storage import Storage
 from config.settings import Secret, Settings
 from tests.telegram_support import TelegramHarness
@@ -188,7 +182,7 @@ def with_smtp(settings: Settings, port: int, **smtp: Any) -> Settings:
 def composer(
     settings: Settings, agency: str = "Example Health Trust"
 ) -> Callable[[str], OutgoingEmail]:
-    """Builds the email the way the notification form does (handlers/notification.py)."""
+    """Builds the email the way the notification form does (handlers/notification/flow.py)."""
 
     def make(reference: str) -> OutgoingEmail:
         return OutgoingEmail(
@@ -211,7 +205,7 @@ async def submit(
     chat: str = "test:1",
     agency: str = "Example Health Trust",
 ) -> str:
-    reference, created = await storage.submit_notification(
+    reference, created = await storage.notifications.submit_notification(
         chat, draft, agency, ANSWERS, composer(settings, agency)
     )
     assert created
@@ -219,7 +213,7 @@ async def submit(
 
 
 async def delivery(storage: Storage, reference: str, chat: str = "test:1") -> str:
-    states = {n.reference: n.delivery for n in await storage.notifications_for(chat)}
+    states = {n.reference: n.delivery for n in await storage.notifications.notifications_for(chat)}
     return states[reference]
 
 
@@ -418,19 +412,23 @@ async def test_double_submit_makes_one_notification_and_one_email(
     storage: Storage, settings: Settings
 ) -> None:
     make = composer(settings)
-    first = await storage.submit_notification("test:1", "draft-1", "Agency", ANSWERS, make)
-    again = await storage.submit_notification("test:1", "draft-1", "Agency", ANSWERS, make)
+    first = await storage.notifications.submit_notification(
+        "test:1", "draft-1", "Agency", ANSWERS, make
+    )
+    again = await storage.notifications.submit_notification(
+        "test:1", "draft-1", "Agency", ANSWERS, make
+    )
     # Two taps arriving together (two chats' handlers run concurrently).
     together = await asyncio.gather(
-        storage.submit_notification("test:1", "draft-2", "Agency", ANSWERS, make),
-        storage.submit_notification("test:1", "draft-2", "Agency", ANSWERS, make),
+        storage.notifications.submit_notification("test:1", "draft-2", "Agency", ANSWERS, make),
+        storage.notifications.submit_notification("test:1", "draft-2", "Agency", ANSWERS, make),
     )
     year = time.localtime().tm_year
     assert first == (f"SIN-{year}-0001", True)
     assert again == (f"SIN-{year}-0001", False)
     assert sorted(created for _, created in together) == [False, True]
     assert {reference for reference, _ in together} == {f"SIN-{year}-0002"}
-    assert [n.reference for n in await storage.notifications_for("test:1")] == [
+    assert [n.reference for n in await storage.notifications.notifications_for("test:1")] == [
         f"SIN-{year}-0002",
         f"SIN-{year}-0001",
     ]
@@ -450,7 +448,7 @@ async def test_pending_mail_resumes_after_a_restart(settings: Settings) -> None:
     # The other was being sent when the process died: claimed, never marked sent.
     in_flight = await submit(storage, settings, "draft-2")
     lease = outbox(storage, settings).claim_lease
-    claimed = await storage.claim_next_email(time.time(), lease)
+    claimed = await storage.outbox.claim_next_email(time.time(), lease)
     assert claimed is not None and claimed.reference == waiting
     await storage.close()
 
@@ -472,7 +470,9 @@ async def test_pending_mail_resumes_after_a_restart(settings: Settings) -> None:
         assert sorted(base_id(r.message["Message-ID"]) for r in recorder.received) == sorted(
             [f"<{in_flight}@example.org>", f"<{waiting}@example.org>"]
         )
-        assert {n.delivery for n in await storage.notifications_for("test:1")} == {"sent"}
+        assert {n.delivery for n in await storage.notifications.notifications_for("test:1")} == {
+            "sent"
+        }
     finally:
         await storage.close()
 
@@ -526,7 +526,9 @@ async def test_an_unbuildable_email_fails_and_is_reported(
         slo = "slo@example.org\r\nBcc: evil@attacker.example"
         return dataclasses.replace(composer(settings)(reference), cc=(slo,), reply_to=slo)
 
-    reference, _ = await storage.submit_notification("test:1", "draft-1", "Agency", ANSWERS, make)
+    reference, _ = await storage.notifications.submit_notification(
+        "test:1", "draft-1", "Agency", ANSWERS, make
+    )
     pushed = Pushed()
     assert await outbox(storage, settings, pushed).run_once() == 0
     assert await delivery(storage, reference) == "failed"
@@ -541,8 +543,8 @@ async def test_without_smtp_each_email_is_an_eml_file(storage: Storage, settings
     assert not settings.smtp.host  # the embedded default
     reference = await submit(storage, settings)
     note = OutgoingEmail(("someone@example.org",), "Your code", "123456", None, "<c1@example.org>")
-    mail_id = await storage.enqueue_email(note, chat="test:1", kind="signin")
-    assert await storage.enqueue_email(note) == mail_id  # same Message-ID: queued once
+    mail_id = await storage.outbox.enqueue_email(note, chat="test:1", kind="signin")
+    assert await storage.outbox.enqueue_email(note) == mail_id  # same Message-ID: queued once
     assert await outbox(storage, settings).run_once() == 2
 
     path = eml_path(settings, reference)
@@ -565,7 +567,7 @@ async def test_without_smtp_each_email_is_an_eml_file(storage: Storage, settings
 async def test_the_wired_outbox_sends_as_soon_as_it_is_woken(assistant: Assistant) -> None:
     settings = assistant.settings
     first = OutgoingEmail(("board@example.org",), "First", "text", None, "<first@example.org>")
-    first_path = eml_path(settings, f"mail-{await assistant.storage.enqueue_email(first)}")
+    first_path = eml_path(settings, f"mail-{await assistant.storage.outbox.enqueue_email(first)}")
     assistant.outbox.start()
 
     async def first_written() -> bool:

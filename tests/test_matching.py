@@ -97,13 +97,13 @@ async def test_out_of_scope_gets_fallback(chat: Chat, text: str) -> None:
 
 async def test_fallback_question_is_stored_for_the_board(chat: Chat) -> None:
     await chat.say("how do I apply for a school place")
-    stored = await chat.assistant.storage.unanswered()
+    stored = await chat.assistant.storage.questions.unanswered()
     assert [q for q, _ in stored] == ["how do I apply for a school place"]
 
 
 async def test_answered_question_is_not_stored(chat: Chat) -> None:
     await chat.say("what is an SCR")
-    assert await chat.assistant.storage.unanswered() == []
+    assert await chat.assistant.storage.questions.unanswered() == []
 
 
 async def test_a_likely_topic_is_answered_with_the_document_as_a_runner_up(chat: Chat) -> None:
@@ -135,7 +135,7 @@ async def test_asking_for_help(chat: Chat, text: str) -> None:
     replies = await chat.say(text)
     assert replies[0].kind == "help"
     assert "/reports" in replies[0].text
-    assert await chat.assistant.storage.unanswered() == []
+    assert await chat.assistant.storage.questions.unanswered() == []
 
 
 @pytest.mark.parametrize(

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.answers import show_date, uk_today
 from bot.app import Assistant, build_assistant
-from bot.console import run_console
-from bot.replies import Incoming
-from bot.retention import apply_retention
+from bot.channels.console import run_console
+from bot.core.replies import Incoming
+from bot.ops.retention import apply_retention
 from bot.storage import Storage
 from config.settings import ROOT, Settings
+from handlers.notification.answers import show_date, uk_today
 from tests.conftest import Chat
 from tests.form_fixture import knowledge_with_fixture_form, with_fixture_form
 from tests.signin_support import REGISTRY, SLO, SLO_AGENCY, SLO_NAME
@@ -71,7 +71,7 @@ def settings(settings: Settings, tmp_path: Path) -> Settings:
 
 
 async def signed_in(assistant: Assistant, chat: str) -> None:
-    await assistant.storage.link_chat(chat, SLO, time.time())
+    await assistant.storage.signin.link_chat(chat, SLO, time.time())
 
 
 @pytest.fixture
@@ -201,7 +201,7 @@ async def test_whole_flow_submits_once_and_the_board_gets_the_email(
     await slo.assistant.conversation.handle(Incoming(slo.chat, submit.data, pressed=True))
     again = await slo.assistant.conversation.handle(Incoming(slo.chat, submit.data, pressed=True))
     assert f"already submitted. Its reference is SIN-{year}-0001" in again[0].text
-    assert len(await assistant.storage.notifications_for(slo.chat)) == 1
+    assert len(await assistant.storage.notifications.notifications_for(slo.chat)) == 1
 
     await assistant.outbox.run_once()
     files = eml_files(assistant)
@@ -255,18 +255,18 @@ async def test_submit_retried_after_a_lost_reply_gives_the_same_reference(
 ) -> None:
     await start_form(slo)
     await answer_until(slo)
-    before = await assistant.storage.load_session(slo.chat)
+    before = await assistant.storage.sessions.load_session(slo.chat)
     submit = next(b for b in slo.buttons if b.label == "Submit")
     await slo.press("Submit")
     reference = slo.replies[-1].id
     # As if the reply and the session's save were lost after the notification was stored: the
     # draft is still open, and the SLO presses Submit again.
     # (A copy: storage skips saving a session object that is unchanged since it was loaded.)
-    await assistant.storage.save_session(dataclasses.replace(before))
-    assert (await assistant.storage.load_session(slo.chat)).step == "summary"
+    await assistant.storage.sessions.save_session(dataclasses.replace(before))
+    assert (await assistant.storage.sessions.load_session(slo.chat)).step == "summary"
     slo.replies = await assistant.conversation.handle(Incoming(slo.chat, submit.data, True))
     assert f"already submitted. Its reference is {reference}" in slo.text
-    assert len(await assistant.storage.notifications_for(slo.chat)) == 1
+    assert len(await assistant.storage.notifications.notifications_for(slo.chat)) == 1
     await assistant.outbox.run_once()
     assert len(eml_files(assistant)) == 1
 
@@ -418,7 +418,7 @@ async def test_cancel_asks_first_then_deletes(assistant: Assistant, slo: Chat) -
     await slo.say("/cancel")
     await slo.press("Yes, delete it")
     assert "Your draft notification has been deleted." in slo.text
-    session = await assistant.storage.load_session(slo.chat)
+    session = await assistant.storage.sessions.load_session(slo.chat)
     assert session.flow is None and "answers" not in session.data
     await slo.say("/notify")
     assert [b.label for b in slo.buttons] == ["Start", "Cancel"], "no draft to continue"
@@ -543,8 +543,8 @@ async def test_purge_deletes_only_idle_drafts(assistant: Assistant) -> None:
     )
     much_later = now + 6.5 * 86400
     assert (await apply_retention(assistant.storage, assistant.settings, much_later)).drafts == 1
-    assert (await assistant.storage.load_session(old.chat)).flow is None
-    answers = (await assistant.storage.load_session(fresh.chat)).data["answers"]
+    assert (await assistant.storage.sessions.load_session(old.chat)).flow is None
+    answers = (await assistant.storage.sessions.load_session(fresh.chat)).data["answers"]
     assert answers["child_initials"] == INITIALS
 
 
@@ -592,7 +592,7 @@ async def test_whole_flow_in_telegram(assistant: Assistant, telegram: TelegramHa
     assert f"already submitted. Its reference is {reference}" in sent[-1]["text"]
     sent = await telegram.send_text(chat_id, "/status")
     assert reference in sent[-1]["text"]
-    assert len(await assistant.storage.notifications_for(f"telegram:{chat_id}")) == 1
+    assert len(await assistant.storage.notifications.notifications_for(f"telegram:{chat_id}")) == 1
 
 
 # --- the console program ----------------------------------------------------------------------
@@ -610,7 +610,7 @@ async def test_console_program_submits_and_writes_the_eml(tmp_path: Path) -> Non
     )
     database = tmp_path / "console.db"
     storage = await Storage.open(database)
-    await storage.link_chat("console:local", SLO, time.time())
+    await storage.signin.link_chat("console:local", SLO, time.time())
     await storage.close()
 
     lines = ["/notify", "Start", "Yes", "Yes"]  # agency and name confirmed
@@ -677,10 +677,10 @@ async def test_copy_goes_to_the_registered_address_not_a_typed_one(
 async def test_submit_needs_the_sign_in(assistant: Assistant, slo: Chat) -> None:
     await start_form(slo)
     await answer_until(slo)
-    await assistant.storage.unlink_chat(slo.chat)  # e.g. removed from the registry meanwhile
+    await assistant.storage.signin.unlink_chat(slo.chat)  # e.g. removed from the registry meanwhile
     await slo.press("Submit")
     assert "You're no longer signed in, so I can't submit this" in slo.text
-    assert await assistant.storage.notifications_for(slo.chat) == []
+    assert await assistant.storage.notifications.notifications_for(slo.chat) == []
 
 
 # --- rules between answers: on first answer, on edit, at Submit -------------------------------
@@ -740,9 +740,9 @@ async def test_submit_refuses_a_contradiction_naming_the_field(
     await answer_until(slo)
     # A contradiction that got in another way (the form was edited under an open draft, or an
     # old draft): the answers in the database say the child was born after the incident.
-    session = await assistant.storage.load_session(slo.chat)
+    session = await assistant.storage.sessions.load_session(slo.chat)
     session.data["answers"]["child_dob"] = TODAY.isoformat()
-    await assistant.storage.save_session(session)
+    await assistant.storage.sessions.save_session(session)
     await slo.press("Submit")
     assert slo.replies[0].kind == "refused"
     assert slo.text.lstrip().startswith(
@@ -750,7 +750,7 @@ async def test_submit_refuses_a_contradiction_naming_the_field(
     )
     assert "is before the child's date of birth" in slo.text
     assert last_kind(slo) == ("question", "incident_date")
-    assert await assistant.storage.notifications_for(slo.chat) == []
+    assert await assistant.storage.notifications.notifications_for(slo.chat) == []
 
 
 async def test_the_age_is_asked_only_without_a_birth_date_and_is_never_a_date(slo: Chat) -> None:
@@ -825,7 +825,7 @@ async def test_typing_after_a_break_first_says_where_it_got_to(
     )
     await slo.say("1")  # meant for something else: not taken as "Female"
     assert slo.replies[-1].kind == "resume"
-    answers = (await assistant.storage.load_session(slo.chat)).data["answers"]
+    answers = (await assistant.storage.sessions.load_session(slo.chat)).data["answers"]
     assert "child_gender" not in answers
     await slo.press("Continue")
     assert last_kind(slo) == ("question", "child_gender")
@@ -846,7 +846,7 @@ async def test_console_restart_with_a_draft_never_presses_a_greeting_button(
     assert "[1] Continue" in output
     after = output.split("you> ", 1)[1]
     assert "What is the child's gender?" in after, "1 pressed Continue, the offer's own button"
-    session = await assistant.storage.load_session("console:local")
+    session = await assistant.storage.sessions.load_session("console:local")
     assert session.flow == "notify" and "child_gender" not in session.data["answers"]
 
 

@@ -19,9 +19,9 @@ import yaml
 from docx.oxml.ns import qn
 
 from bot.app import Assistant, build_assistant
+from bot.mail.document import CONTENT_TYPE, TEMPLATE, render, sample_context
 from config.settings import ROOT, Settings
 from config.validation import KnowledgeError
-from knowledge.document import CONTENT_TYPE, TEMPLATE, render, sample_context
 from knowledge.loader import load_knowledge
 from tests.cli import run_main
 from tests.conftest import Chat
@@ -268,5 +268,5 @@ async def test_retention_deletes_the_attachment_with_the_content(
         return list(json.loads(email)["attachments"])  # read in Python: both backends
 
     assert len(await stored_attachments()) == 1
-    assert await storage.forget_delivered_content(time.time() + 1) == 1
+    assert await storage.retention.forget_delivered_content(time.time() + 1) == 1
     assert await stored_attachments() == []

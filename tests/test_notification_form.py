@@ -1,8 +1,9 @@
-"""The notification form as data (knowledge/form.py), the answer rules (bot/answers.py) and
-the rules between answers (bot/form_rules.py): a bad form is reported field by field, each
-kind of answer is accepted in its usual forms and refused with a message that says what to fix,
-and no order of answers can store a contradiction. The mechanics use the small fixture form
-(tests/fixtures/notification_form.yaml); one smoke test checks the shipped form's content."""
+"""The notification form as data (knowledge/form.py), the answer rules
+(handlers/notification/answers.py) and the rules between answers (handlers/notification/rules.py): a
+bad form is reported field by field, each kind of answer is accepted in its usual forms and refused
+with a message that says what to fix, and no order of answers can store a contradiction. The
+mechanics use the small fixture form (tests/fixtures/notification_form.yaml); one smoke test checks
+the shipped form's content."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.answers import AnswerError, parse_answer, parse_date, show_answer
-from bot.form_rules import parse, parse_age, problems, shown_by_section
 from config.settings import ROOT, SettingsError, load_settings
 from config.validation import KnowledgeError, Problems
+from handlers.notification.answers import AnswerError, parse_answer, parse_date, show_answer
+from handlers.notification.rules import parse, parse_age, problems, shown_by_section
 from knowledge.form import Field, Form, load_form
 from knowledge.loader import load_knowledge
 from tests.form_fixture import FIXTURE_FORM
@@ -385,7 +386,7 @@ def test_answers_are_shown_in_words() -> None:
     assert show_answer(field("child_age"), None) == "Not given"
 
 
-# --- rules between answers: bot/form_rules.py --------------------------------------------
+# --- rules between answers: handlers/notification/rules.py ----------------------------------------
 
 
 def test_birth_after_incident_refused_in_either_order() -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.mailer import Outbox, make_transport
+from bot.mail.outbox import Outbox
+from bot.mail.transport import make_transport
 from bot.storage import Storage
 from config.settings import Settings
 from tests.cli import ROOT

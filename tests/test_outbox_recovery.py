@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import Assistant, build_assistant
-from bot.replies import Reply
+from bot.core.replies import Reply
 from config.settings import Settings
 from tests.cli import ROOT, main_env
 from tests.conftest import Chat
@@ -61,8 +61,8 @@ async def submitted(assistant: Assistant) -> tuple[Chat, Chat, Phones, str]:
     phones = Phones()
     assistant.conversation.push = phones.push
     slo, admin = Chat(assistant, "test:slo"), Chat(assistant, "test:admin")
-    await assistant.storage.link_chat(slo.chat, SLO, time.time())
-    await assistant.storage.link_chat(admin.chat, ADMIN, time.time())
+    await assistant.storage.signin.link_chat(slo.chat, SLO, time.time())
+    await assistant.storage.signin.link_chat(admin.chat, ADMIN, time.time())
     await slo.say("/notify")
     await fill_in_chat(slo, {})
     await slo.press("Submit")

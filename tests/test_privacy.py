@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from bot.app import Assistant
-from bot.logs import setup_logging
-from bot.retention import DAY, apply_retention
+from bot.ops.logs import setup_logging
+from bot.ops.retention import DAY, apply_retention
 from config.settings import Settings
 from tests.conftest import Chat
 from tests.signin_support import REGISTRY, SLO, Mailbox, fill_form, fill_in_chat, sign_in
@@ -148,10 +148,10 @@ async def test_retention_deletes_old_unanswered_questions(
     now = time.time()
     early = await apply_retention(assistant.storage, settings, now + 89 * DAY)
     assert early.unanswered == 0
-    assert len(await assistant.storage.unanswered()) == 1
+    assert len(await assistant.storage.questions.unanswered()) == 1
     later = await apply_retention(assistant.storage, settings, now + 91 * DAY)
     assert later.unanswered == 1
-    assert await assistant.storage.unanswered() == []
+    assert await assistant.storage.questions.unanswered() == []
 
 
 async def test_undelivered_notification_keeps_its_content(
@@ -306,9 +306,9 @@ async def test_a_sign_in_left_half_way_for_a_day_is_forgotten(
     )
     removed = await apply_retention(assistant.storage, settings, now)
     assert removed.short_flows == 1
-    forgotten = await assistant.storage.load_session(left.chat)
+    forgotten = await assistant.storage.sessions.load_session(left.chat)
     assert (forgotten.flow, forgotten.data) == (None, {})
-    assert (await assistant.storage.load_session(recent.chat)).flow == "signin"
+    assert (await assistant.storage.sessions.load_session(recent.chat)).flow == "signin"
     # Back the next day, a question is just answered: no step from yesterday follows it.
     await left.say("what is a rapid review")
     assert left.replies[-1].id == "rapid-review"

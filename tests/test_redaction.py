@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.redaction import redact
+from bot.core.redaction import redact
 from tests.conftest import Chat
 
 # (what was typed, what must not survive, what must survive)
@@ -69,7 +69,7 @@ def test_questions_without_personal_data_are_kept_as_typed(text: str) -> None:
 async def test_the_stored_question_is_the_redacted_one(chat: Chat) -> None:
     await chat.say("can Tyler Brown, born 03/04/2015, get free school meals?")
     assert chat.replies[0].kind == "fallback"
-    stored = [q for q, _ in await chat.assistant.storage.unanswered()]
+    stored = [q for q, _ in await chat.assistant.storage.questions.unanswered()]
     assert stored == ["can [name], born [date], get free school meals?"]
 
 

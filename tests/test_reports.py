@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.telegram import inline_article
+from bot.channels.telegram import inline_article
 from handlers.safety import safety_line
 from knowledge.loader import Knowledge, Report, load_knowledge
 from knowledge.report_lookup import find_reports

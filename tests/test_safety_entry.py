@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.replies import Reply
+from bot.core.replies import Reply
 from config.settings import EmailSettings, Settings
 from tests.conftest import Chat
 from tests.signin_support import REGISTRY, SLO, Mailbox

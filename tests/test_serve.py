@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.web import SECRET_HEADER
+from bot.server import SECRET_HEADER
 from tests.cli import ROOT, main_env, run_main
 from tests.telegram_support import TOKEN, FakeBotApi
 from tests.test_web import SECRET, message

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from bench.shared_database import chat_processes, start_trials
-from bot.storage import MIGRATIONS, Session, Storage
+from bot.core.session import Session
+from bot.storage import MIGRATIONS, Storage
 from tests.cli import ROOT
 
 
@@ -48,7 +49,7 @@ async def test_database_is_private_and_overwrites_deleted_content(tmp_path: Path
     os.umask(0o022)  # a common default that would make the file world-readable
     database = tmp_path / "var" / "assistant.db"
     storage = await Storage.open(database)
-    await storage.save_session(Session("c", "notify", "x", {}))
+    await storage.sessions.save_session(Session("c", "notify", "x", {}))
     secure_delete = await storage.db.fetchone("PRAGMA secure_delete")
     await storage.close()
     assert secure_delete is not None and secure_delete[0] == 1  # deleted content is overwritten
@@ -62,13 +63,13 @@ async def test_a_database_readable_by_others_is_narrowed_at_start(tmp_path: Path
     """A file from an earlier release (or copied in) may be 0644: start makes it owner-only."""
     database = tmp_path / "assistant.db"
     storage = await Storage.open(database)
-    await storage.save_session(Session("c", "notify", "x", {}))
+    await storage.sessions.save_session(Session("c", "notify", "x", {}))
     await storage.close()
     for file in [database, *tmp_path.glob("assistant.db-*")]:
         file.chmod(0o644)
     storage = await Storage.open(database)
     try:
-        await storage.load_session("c")
+        await storage.sessions.load_session("c")
         for file in [database, *tmp_path.glob("assistant.db-*")]:
             assert stat.S_IMODE(file.stat().st_mode) == 0o600, file.name
     finally:

@@ -187,7 +187,7 @@ async def test_used_code_does_not_work_again(
     await chat.say(SLO)
     await chat.say(first)
     assert "That code has already been used" in chat.text
-    assert await assistant.storage.linked_email(chat.chat) is None
+    assert await assistant.storage.signin.linked_email(chat.chat) is None
 
 
 async def test_a_newer_code_replaces_the_older(chat: Chat, mailbox: Mailbox) -> None:
@@ -230,7 +230,7 @@ async def test_five_wrong_codes_lock_the_chat_for_fifteen_minutes(
     assert "signed in" not in chat.text
     await chat.say(SLO)  # and so is the address
     # Neither is a question the board could learn from, and both are personal: not kept.
-    assert await assistant.storage.unanswered() == []
+    assert await assistant.storage.questions.unanswered() == []
     await chat.say("/notify")
     assert "locked for this chat for another 15 minutes" in chat.text
     clock.advance(14)
@@ -240,7 +240,7 @@ async def test_five_wrong_codes_lock_the_chat_for_fifteen_minutes(
     assert "Rapid review" in chat.text
     clock.advance(1)
     await sign_in(chat, mailbox, SLO)  # the lock is over, and the count starts again
-    events = [e.event for e in await assistant.storage.audit_events()]
+    events = [e.event for e in await assistant.storage.audit.audit_events()]
     assert events.count("code_failed") == 5
     assert "locked_out" in events
 
@@ -295,7 +295,7 @@ async def test_signed_in_slo_submits_and_the_board_gets_the_email(
     subject = str(message["Subject"])
     assert subject.startswith(f"{reference} · ") and subject.endswith(f" · {SLO_AGENCY}")
     assert SLO in str(message["Cc"])
-    events = [(e.event, e.who, e.reference) for e in await assistant.storage.audit_events()]
+    events = [(e.event, e.who, e.reference) for e in await assistant.storage.audit.audit_events()]
     assert ("submitted", SLO, reference) in events
     assert ("delivered", SLO, reference) in events
 
@@ -371,7 +371,7 @@ async def test_slo_removed_from_registry_loses_access_at_reload(
     await slo.say(SLO)
     assert SAME_ANSWER.format(SLO) in slo.text
     assert await mailbox.new_messages() == []  # no longer registered: no code
-    assert "signed_out_removed" in [e.event for e in await assistant.storage.audit_events()]
+    assert "signed_out_removed" in [e.event for e in await assistant.storage.audit.audit_events()]
 
 
 async def test_slo_removed_from_registry_loses_access_at_restart(
@@ -399,7 +399,7 @@ async def test_audit_records_who_and_what_never_the_code(
 ) -> None:
     code = await sign_in(chat, mailbox, SLO)
     await chat.say("/signout")
-    events = list(reversed(await assistant.storage.audit_events()))
+    events = list(reversed(await assistant.storage.audit.audit_events()))
     assert [(e.event, e.who) for e in events] == [
         ("code_sent", SLO),
         ("signed_in", SLO),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import Assistant
-from bot.database import Database
+from bot.storage.sqlite import Database
 from config.settings import Settings
 from tests.conftest import Chat, sqlite_only
 from tests.signin_support import REGISTRY, SLO
@@ -59,5 +59,5 @@ async def test_registered_and_unknown_addresses_run_the_same_statements(
     assert registered == unknown
     assert registered_reply == unknown_reply
     # ...and only the registered address got a code.
-    assert [c.email for c in await assistant.storage.signin_codes("t:1")] == [SLO]
-    assert await assistant.storage.signin_codes("t:2") == []
+    assert [c.email for c in await assistant.storage.signin.signin_codes("t:1")] == [SLO]
+    assert await assistant.storage.signin.signin_codes("t:2") == []

@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from bot.logs import setup_logging
+from bot.ops.logs import setup_logging
 from tests.telegram_support import TOKEN, TelegramHarness, buttons_of
 
 
@@ -66,7 +66,7 @@ async def test_token_and_messages_kept_out_of_logs(telegram: TelegramHarness) ->
 async def test_rate_limiter_on_by_default(assistant) -> None:
     from telegram.ext import AIORateLimiter
 
-    from bot.telegram import build_application
+    from bot.channels.telegram import build_application
     from config.settings import Secret
 
     assistant.settings = dataclasses.replace(assistant.settings, telegram_token=Secret(TOKEN))
@@ -94,8 +94,8 @@ def test_keyboard_is_what_ptb_would_send() -> None:
     long for Telegram replaced by the label)."""
     from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-    from bot.replies import Button, Link, Reply
-    from bot.telegram import keyboard
+    from bot.channels.telegram import keyboard
+    from bot.core.replies import Button, Link, Reply
 
     reply = Reply(
         "text",

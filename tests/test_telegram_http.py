@@ -1,5 +1,5 @@
-"""The Bot API's HTTP client (bot/telegram_http.py), through python-telegram-bot's real `Bot`
-and real HTTP to a small server on 127.0.0.1. The conversation tests (test_telegram.py and the
+"""The Bot API's HTTP client (bot/channels/telegram_http.py), through python-telegram-bot's real
+`Bot` and real HTTP to a small server on 127.0.0.1. The conversation tests (test_telegram.py and the
 others using FakeBotApi) run every chat through this client as well."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import BadRequest, NetworkError, TimedOut
 
-from bot.telegram_http import AiohttpRequest
+from bot.channels.telegram_http import AiohttpRequest
 from tests.telegram_support import BOT_USER, TOKEN
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -184,7 +184,7 @@ async def test_unusable_before_initialize_and_again_after_shutdown(serve) -> Non
 
 
 async def test_the_application_uses_it_with_the_setting(assistant) -> None:
-    from bot.telegram import build_application
+    from bot.channels.telegram import build_application
     from config.settings import Secret
 
     telegram = dataclasses.replace(assistant.settings.telegram, max_requests=5)

@@ -16,8 +16,10 @@ import pytest
 import yaml
 
 from bot.app import Assistant, build_assistant
-from bot.conversation import Context
-from bot.replies import Incoming, Reply
+from bot.core.controls import Said
+from bot.core.conversation import Context
+from bot.core.flow import Turn
+from bot.core.replies import Incoming, Reply
 from config.settings import Settings
 from config.validation import KnowledgeError
 from knowledge.loader import load_knowledge
@@ -415,10 +417,11 @@ class OtherFlow:
     """Stands in for another engineer's flow (the notification form) holding a draft."""
 
     name = "other"
+    command = "/other"
     commands = frozenset[str]()
 
-    async def handle(self, ctx: Context, text: str) -> list[Reply]:
-        return [Reply("other flow got it")]
+    async def handle(self, ctx: Context, said: Said) -> Turn:
+        return Turn([Reply("other flow got it")], "waiting")
 
 
 async def test_threshold_does_not_discard_another_flows_draft(chat: Chat) -> None:

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from bench.claim_beside_submit import claim_beside_submit
-from bot import database
 from bot.app import Assistant
-from bot.database import Database, DatabaseBusy, TransactionFailed
-from bot.mailer import make_message_id, message_id_domain
+from bot.mail.message import make_message_id, message_id_domain
 from bot.storage import Storage
+from bot.storage import sqlite as database
+from bot.storage.interface import DatabaseBusy, TransactionFailed
+from bot.storage.sqlite import Database
 from config.settings import Settings
 from tests.conftest import Chat, sqlite_only
 from tests.signin_support import REGISTRY, SLO, fill_in_chat
@@ -94,7 +95,7 @@ async def test_submit_whose_commit_fails_keeps_the_form_and_the_reference(
     assistant: Assistant,
 ) -> None:
     slo = Chat(assistant)
-    await assistant.storage.link_chat(slo.chat, SLO, time.time())
+    await assistant.storage.signin.link_chat(slo.chat, SLO, time.time())
     await slo.say("/notify")
     await fill_in_chat(slo, {})
     db = assistant.storage.db
@@ -112,8 +113,10 @@ async def test_submit_whose_commit_fails_keeps_the_form_and_the_reference(
     assert slo.replies[-1].kind == "error"
     assert "Your earlier answers are saved" in slo.text
     assert not db.connection.in_transaction
-    assert await assistant.storage.notifications_for(slo.chat) == []
-    assert await assistant.storage.claim_next_email(time.time(), 60) is None  # nothing queued
+    assert await assistant.storage.notifications.notifications_for(slo.chat) == []
+    assert (
+        await assistant.storage.outbox.claim_next_email(time.time(), 60) is None
+    )  # nothing queued
 
     await db.execute("DROP TRIGGER break_commit")
     await slo.say("/notify")  # the draft is kept: continue it, and it opens at the summary
@@ -122,9 +125,9 @@ async def test_submit_whose_commit_fails_keeps_the_form_and_the_reference(
     await slo.press("Submit")
     year = time.localtime().tm_year
     assert f"SIN-{year}-0001" in slo.text  # the failed attempt used no number
-    assert [n.reference for n in await assistant.storage.notifications_for(slo.chat)] == [
-        f"SIN-{year}-0001"
-    ]
+    assert [
+        n.reference for n in await assistant.storage.notifications.notifications_for(slo.chat)
+    ] == [f"SIN-{year}-0001"]
 
 
 async def test_message_ids_are_unique_even_for_the_same_reference(settings: Settings) -> None:

@@ -318,7 +318,7 @@ async def test_a_live_concern_is_never_stored(chat: Chat) -> None:
     for text in PRACTICE_URGENT:
         replies = await chat.say(text)
         assert replies[0].kind == "urgent", text
-    assert await chat.assistant.storage.unanswered() == []
+    assert await chat.assistant.storage.questions.unanswered() == []
 
 
 async def test_all_contacts_shows_the_whole_route(chat: Chat) -> None:

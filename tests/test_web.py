@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from bot.app import Assistant
-from bot.conversation import Context
-from bot.replies import Reply
-from bot.web import SECRET_HEADER, Service, server_for
+from bot.core.conversation import Context
+from bot.core.replies import Reply
+from bot.server import SECRET_HEADER, Service, server_for
 from config.settings import Secret
 from tests.conftest import sqlite_only
 from tests.telegram_support import FakeBotApi

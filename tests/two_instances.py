@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx
 
+from bot.server import SECRET_HEADER
 from bot.storage import Storage
-from bot.web import SECRET_HEADER
 from knowledge.form import Form
 from knowledge.loader import load_knowledge
 from tests.cli import ROOT, main_env
@@ -238,7 +238,7 @@ async def sign_in_chats(database_url: str, chat_ids: list[int]) -> None:
     storage = await Storage.open(database_url)
     try:
         for chat_id in chat_ids:
-            await storage.link_chat(f"telegram:{chat_id}", SLO, time.time())
+            await storage.signin.link_chat(f"telegram:{chat_id}", SLO, time.time())
     finally:
         await storage.close()
 

@@ -1,0 +1,134 @@
+"""The records the stores return, and how a row becomes one."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bot.mail.message import OutgoingEmail
+
+OUTBOX_COLUMNS = (
+    "id, kind, chat, reference, email, attempts, created_at, last_error, failure_reported_at,"
+    " status"
+)
+
+
+@dataclass(frozen=True)
+class SigninCode:
+    """A stored sign-in code: only its salted hash, never the code itself."""
+
+    id: int
+    email: str
+    salt: str
+    code_hash: str
+    expires_at: float
+    state: str  # active | used | replaced
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    at: float
+    event: str
+    chat: str | None
+    who: str | None
+    reference: str | None
+
+
+@dataclass(frozen=True)
+class NotificationStatus:
+    """A submitted notification as /status shows it."""
+
+    reference: str
+    agency: str
+    created_at: float
+    delivery: str  # queued | sent | retrying | failed
+    sent_at: float | None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A queued email as the outbox worker sees it."""
+
+    id: int
+    kind: str
+    chat: str | None
+    reference: str | None
+    email: OutgoingEmail
+    attempts: int
+    created_at: float
+    last_error: str | None
+    failure_reported_at: float | None
+    status: str = "sending"
+
+    @property
+    def label(self) -> str:
+        """How logs and .eml files name the email: its reference, or its outbox id."""
+        return self.reference or f"mail-{self.id}"
+
+    @property
+    def human_reference(self) -> str:
+        """How people name it (messages, /outbox retry): a notification's reference, or a
+        reference in the same style for other emails, e.g. CODE-2026-0003 for a sign-in code."""
+        if self.reference:
+            return self.reference
+        prefix = "CODE" if self.kind == "signin" else "MAIL"
+        return f"{prefix}-{time.localtime(self.created_at).tm_year}-{self.id:04d}"
+
+
+def outbox_item(row: Any) -> OutboxItem:
+    return OutboxItem(
+        row["id"],
+        row["kind"],
+        row["chat"],
+        row["reference"],
+        OutgoingEmail.from_json(json.loads(row["email"])),
+        row["attempts"],
+        row["created_at"],
+        row["last_error"],
+        row["failure_reported_at"],
+        row["status"],
+    )
+
+
+def delivery(status: str, attempts: int) -> str:
+    """The outbox status as users see it: a first attempt in progress is still "queued"."""
+    if status == "sending":
+        return "queued" if attempts <= 1 else "retrying"
+    return status
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """A question handed to the partnership's staff (handlers/handoff.py)."""
+
+    id: int
+    reference: str  # Q-<year>-<NNNN>
+    chat: str  # where the person asked ("telegram:42", "email:name@nhs.net")
+    question: str
+    message_id: str  # of the email to the partnership; staff replies point to it
+    thread: dict[str, Any]  # an email asker's message ids and subject, to answer in thread
+    status: str  # open | answered | closed
+    answer: str | None
+    created_at: float
+    reminded_at: float | None
+    finished_at: float | None
+    told_at: float | None
+
+
+def handoff(row: Any) -> Handoff:
+    return Handoff(
+        row["id"],
+        row["reference"],
+        row["chat"],
+        row["question"],
+        row["message_id"],
+        json.loads(row["thread"]),
+        row["status"],
+        row["answer"],
+        row["created_at"],
+        row["reminded_at"],
+        row["finished_at"],
+        row["told_at"],
+    )
