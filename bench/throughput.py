@@ -146,9 +146,9 @@ def run_assistant_in_memory() -> None:
     """`main.py run`, but with sessions kept in memory (settings from ASSISTANT_SETTINGS)."""
     from bot.app import build_assistant
     from bot.channels.telegram import run_polling
+    from bot.cli.main import freeze_startup_objects
     from bot.ops.logs import setup_logging
     from config.settings import load_settings
-    from main import freeze_startup_objects
 
     settings = load_settings()
     # As main.py run does: without it every HTTP request was logged, which cost this variant

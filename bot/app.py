@@ -6,8 +6,7 @@ Channels (console, Telegram) receive a ready `Assistant` and only translate mess
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from bot.assistant import Assistant
 from bot.core.conversation import Conversation
 from bot.core.loading import load_all
 from bot.mail.outbox import Outbox
@@ -27,39 +26,6 @@ from handlers import (
 )
 from handlers.notification import flow as notification
 from handlers.signin import Access, SignIn
-from knowledge.loader import Knowledge
-
-
-@dataclass
-class Assistant:
-    storage: Storage
-    conversation: Conversation
-    # Built and wired here, started by the channel runner (main.py serve) with outbox.start().
-    outbox: Outbox
-    # The registry in use and the clock of sign-in (tests move it).
-    access: Access
-    # Started with the outbox by main.py serve(): deletes data past its retention period.
-    retention: RetentionJob
-
-    # One source of truth: the conversation holds the knowledge and settings in use (/reload
-    # replaces its knowledge), and these read them there, so they can never be a stale copy.
-    @property
-    def knowledge(self) -> Knowledge:
-        return self.conversation.knowledge
-
-    @property
-    def settings(self) -> Settings:
-        return self.conversation.settings
-
-    @settings.setter
-    def settings(self, settings: Settings) -> None:
-        # Tests change a setting on a built assistant: channel and core must both see it.
-        self.conversation.settings = settings
-
-    async def close(self) -> None:
-        await self.outbox.stop()  # before the database it writes to is closed
-        await self.retention.stop()
-        await self.storage.close()
 
 
 def wire(conversation: Conversation, access: Access) -> None:

@@ -40,7 +40,7 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, build_application, start_polling
 from bot.mail.claims import ClaimLedger, stop_outbox, track_claims
 from bot.ops.metrics import MeteredTransport, Metrics

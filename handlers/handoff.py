@@ -24,13 +24,13 @@ import dataclasses
 import secrets
 import time
 
-from bot.channels.email.handoff_mail import channel_name, partnership_email
 from bot.core.controls import Control, Said, fold
 from bot.core.conversation import Context, FreeText
 from bot.core.flow import Turn, button_data
 from bot.core.lifetimes import HANDOFF_FLOW
 from bot.core.numbers import counted
 from bot.core.replies import HANDOFF_SENT, Button, Reply
+from bot.mail.handoff import channel_name, partnership_email
 from bot.storage import Handoff
 from config.settings import Settings
 

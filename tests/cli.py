@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import main as main_module
+from bot.cli import main as main_module
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Assistant, build_assistant
+from bot.app import build_assistant
+from bot.assistant import Assistant
 from bot.core.replies import Button, Incoming, Reply
 from config.settings import Settings
 from knowledge import loader

@@ -22,7 +22,7 @@ from email.message import EmailMessage
 
 from imap_tools import AND, MailBoxUnencrypted
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from bot.channels.email.channel import EmailChannel, make_email_channel
 from config.settings import EmailSettings, Secret, Settings
 from tests.test_mailer import Recorder, free_port

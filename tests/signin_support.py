@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from pathlib import Path
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from knowledge.form import Field, Form
 from tests.conftest import Chat
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 from telegram import Update
 from telegram.ext import Application
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from bot.channels.telegram import build_application
 
 BOT_USER = {"id": 999, "is_bot": True, "first_name": "Assistant", "username": "test_assistant_bot"}

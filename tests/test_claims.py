@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from email.message import EmailMessage
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from bot.mail.claims import stop_outbox, track_claims
 from bot.mail.message import OutgoingEmail
 from bot.mail.outbox import Outbox

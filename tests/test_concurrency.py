@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from telegram.ext import AIORateLimiter, Application
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from bot.channels.telegram import TelegramChannel, build_application, start_polling
 from bot.core.conversation import Context
 from bot.core.replies import Incoming, Reply

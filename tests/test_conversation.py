@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from bot.channels.telegram import TEXT_LIMIT, split_html, to_html
 from bot.core.conversation import Context
 from bot.core.replies import Incoming, Reply

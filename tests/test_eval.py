@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from bot.cli.evaluation import read_questions, run_eval
 from tests.cli import run_main
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from bot.cli.evaluation import (
     Summary,
     read_questions,

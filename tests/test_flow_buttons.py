@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from bot.core.flow import fits
 from bot.core.replies import Button, Incoming, Reply
 from config.settings import ROOT, Settings

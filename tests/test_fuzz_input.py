@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from bot.mail.message import build_message
 from config.settings import Settings
 from handlers.notification.answers import AnswerError, check_sendable, pick_choice

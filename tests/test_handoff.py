@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from bot.core.replies import Incoming
 from config.registry import load_registry
 from config.settings import Settings

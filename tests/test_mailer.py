@@ -32,7 +32,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from bot.channels.console import run_console
 from bot.core.replies import Reply
 from bot.mail.message import OutgoingEmail, build_message, make_message_id

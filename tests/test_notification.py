@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Assistant, build_assistant
+from bot.app import build_assistant
+from bot.assistant import Assistant
 from bot.channels.console import run_console
 from bot.core.replies import Incoming
 from bot.ops.retention import apply_retention

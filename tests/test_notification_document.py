@@ -18,7 +18,8 @@ import pytest
 import yaml
 from docx.oxml.ns import qn
 
-from bot.app import Assistant, build_assistant
+from bot.app import build_assistant
+from bot.assistant import Assistant
 from bot.mail.document import CONTENT_TYPE, TEMPLATE, render, sample_context
 from config.settings import ROOT, Settings
 from config.validation import KnowledgeError

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Assistant, build_assistant
+from bot.app import build_assistant
+from bot.assistant import Assistant
 from bot.core.replies import Reply
 from config.settings import Settings
 from tests.cli import ROOT, main_env

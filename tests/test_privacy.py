@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from bot.ops.logs import setup_logging
 from bot.ops.retention import DAY, apply_retention
 from config.settings import Settings

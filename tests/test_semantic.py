@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.app import Assistant, build_assistant
+from bot.app import build_assistant
+from bot.assistant import Assistant
 from knowledge.semantic import SemanticIndex, load_model, prepare
 from tests.conftest import Chat
 from tests.test_check import knowledge_copy, problems_of

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.app import Assistant, build_assistant
+from bot.app import build_assistant
+from bot.assistant import Assistant
 from config.settings import Settings
 from config.validation import KnowledgeError
 from knowledge.loader import FIRST_REPLY_MAX, load_knowledge

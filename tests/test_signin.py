@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-import main
-from bot.app import Assistant, build_assistant
+from bot.app import build_assistant
+from bot.assistant import Assistant
+from bot.cli import main
 from config.registry import load_registry
 from config.settings import Settings
 from config.validation import KnowledgeError

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from bot.storage.sqlite import Database
 from config.settings import Settings
 from tests.conftest import Chat, sqlite_only

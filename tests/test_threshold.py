@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.app import Assistant, build_assistant
+from bot.app import build_assistant
+from bot.assistant import Assistant
 from bot.core.controls import Said
 from bot.core.conversation import Context
 from bot.core.flow import Turn

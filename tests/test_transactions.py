@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.claim_beside_submit import claim_beside_submit
-from bot.app import Assistant
+from bot.assistant import Assistant
 from bot.mail.message import make_message_id, message_id_domain
 from bot.storage import Storage
 from bot.storage import sqlite as database

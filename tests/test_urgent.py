@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from config.settings import Contact, Settings
 from config.validation import KnowledgeError
 from knowledge.loader import load_knowledge

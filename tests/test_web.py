@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from bot.core.conversation import Context
 from bot.core.replies import Reply
 from bot.server import SECRET_HEADER, Service, server_for

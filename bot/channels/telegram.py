@@ -39,7 +39,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.app import Assistant
+from bot.assistant import Assistant
 from bot.channels.private_messages import PrivateMessages
 from bot.channels.telegram_http import AiohttpRequest
 from bot.core.numbers import is_ascii_digits

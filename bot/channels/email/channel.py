@@ -37,7 +37,7 @@ from config.registry import Registry, normal_email
 from config.settings import EmailSettings, Settings
 
 if TYPE_CHECKING:  # bot.app builds the assistant this channel serves
-    from bot.app import Assistant
+    from bot.assistant import Assistant
 
 log = logging.getLogger(__name__)
 

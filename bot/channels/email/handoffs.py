@@ -14,9 +14,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from bot.channels.email.handoff_mail import partnership_address, partnership_email
 from bot.channels.email.parse import InboundEmail
 from bot.core.replies import Reply
+from bot.mail.handoff import partnership_address, partnership_email
 from bot.storage import Handoff, Storage
 from config.registry import normal_email
 from config.settings import Settings

@@ -1,0 +1,347 @@
+"""Command line: run the assistant (Telegram, or the console without a token), chat, ask, check.
+
+python main.py                 Telegram if TELEGRAM_BOT_TOKEN is set, else the console chat
+python main.py chat            the console chat
+python main.py ask "what is an SCR" [--json]   replies as the chat would give them ("-": stdin)
+python main.py check           validate knowledge and configuration
+python main.py eval FILE.yaml [--json] [--min 0.9]   score the answers to a file of questions
+python main.py eval URGENT.txt  (or FILE.yaml --urgent URGENT.txt)   urgent recall and precision
+python main.py outbox [retry REF]   list emails the mail server refused; queue one again
+python main.py serve [--webhook]   Telegram with the HTTP server: webhook, /healthz, /readyz,
+                               /metrics (polling unless --webhook or telegram.mode: webhook)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import gc
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.app import build_assistant
+from bot.channels.console import render_all, run_console
+from bot.core.loading import load_all
+from bot.core.numbers import counted
+from bot.core.replies import Incoming, Reply
+from bot.mail.outbox import IDLE_POLL_SECONDS, refused_line
+from bot.ops.logs import setup_logging
+from bot.storage import Storage
+from bot.storage.interface import DatabaseError
+from config.settings import Settings, SettingsError, is_database_url, load_settings
+from config.validation import KnowledgeError
+
+NO_TOKEN_BANNER = (
+    "No TELEGRAM_BOT_TOKEN set: starting the local console chat. "
+    "To connect Telegram, set TELEGRAM_BOT_TOKEN to your bot's token and run again."
+)
+
+
+def as_json(replies: Sequence[Reply]) -> dict[str, object]:
+    first = replies[0]
+    text, buttons = render_all(replies)
+    return {
+        "kind": first.kind,
+        "id": first.id,
+        "ids": list(first.ids),
+        "text": text,
+        "links": [{"label": link.label, "url": link.url} for r in replies for link in r.links],
+        "buttons": [{"label": b.label, "data": b.data} for b in buttons],
+    }
+
+
+async def ask(settings: Settings, questions: list[str], json_out: bool) -> int:
+    # A throwaway database: checking the knowledge base must not fill the real one.
+    assistant = await build_assistant(settings, database=":memory:")
+    try:
+        for number, question in enumerate(questions):
+            replies = await assistant.conversation.handle(Incoming(f"ask:{number}", question))
+            if json_out:
+                print(json.dumps(as_json(replies), ensure_ascii=False))
+            else:
+                if len(questions) > 1:
+                    print(f"> {question}")
+                print(render_all(replies)[0])
+                if len(questions) > 1:
+                    print()
+    finally:
+        await assistant.close()
+    return 0
+
+
+async def evaluate(
+    settings: Settings,
+    path: Path,
+    json_out: bool,
+    floor: float | None,
+    answerable: bool,
+    urgent_path: Path | None = None,
+) -> int:
+    """Questions (.yaml), live concerns (.txt in urgent.txt's format), or both with --urgent."""
+    from bot.cli.evaluation import (
+        EvalFileError,
+        read_questions,
+        read_urgent_lines,
+        run_eval,
+        run_urgent_eval,
+    )
+
+    if path.suffix == ".txt" and urgent_path is None:
+        path, urgent_path = None, path  # type: ignore[assignment]
+    try:
+        questions = read_questions(path) if path is not None else None
+        lines = read_urgent_lines(urgent_path) if urgent_path is not None else None
+    except EvalFileError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    assistant = await build_assistant(settings, database=":memory:")
+    try:
+        summary = await run_eval(assistant.conversation, questions) if questions else None
+        urgent = await run_urgent_eval(assistant.conversation, lines) if lines else None
+    finally:
+        await assistant.close()
+    if json_out:
+        out: dict[str, object] = summary.as_json() if summary else {}
+        if urgent:
+            out["urgent"] = urgent.as_json()
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        print("\n\n".join(part.as_text() for part in (summary, urgent) if part))
+    # The floor applies to the questions' accuracy, or to the urgent recall when only that ran.
+    if summary:
+        score, name = summary.accuracy(answerable_only=answerable), "Accuracy"
+    else:
+        assert urgent is not None
+        score, name = urgent.recall(), "Urgent recall"
+    if floor is not None and score < floor:
+        print(f"{name} {score:.1%} is under the floor of {floor:.1%}.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("give a fraction between 0 and 1, such as 0.9")
+    return value
+
+
+def check(settings: Settings) -> int:
+    problems: list[str] = []
+    try:
+        load_all(settings, semantic=False)
+    except KnowledgeError as exc:
+        problems = exc.problems
+    for warning in warnings(settings):
+        print(f"warning: {warning}", file=sys.stderr)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        print(f"{counted(len(problems), 'problem')} found.", file=sys.stderr)
+        return 1
+    print("Knowledge and configuration are valid.")
+    return 0
+
+
+async def outbox(settings: Settings, action: str | None, reference: str | None) -> int:
+    """List the refused emails, or queue one again (the running assistant sends it)."""
+    storage = await Storage.open(settings.database_target())
+    try:
+        if action == "retry" and reference:
+            if not await storage.outbox.requeue_failed_email(
+                reference, time.time(), "command line"
+            ):
+                print(f"No refused email has the reference {reference}.", file=sys.stderr)
+                return 1
+            print(
+                f"{reference} is queued again. The running assistant sends it within "
+                f"{IDLE_POLL_SECONDS:g} seconds (or at its next start)."
+            )
+            return 0
+        refused = await storage.outbox.failed_emails()
+        for item in refused:
+            print(refused_line(item))
+        if not refused:
+            print("No refused emails.")
+        return 0
+    finally:
+        await storage.close()
+
+
+def warnings(settings: Settings) -> list[str]:
+    """What works but must be settled before going live: unconfirmed safety-route contacts."""
+    return [
+        f"settings: contacts.{key}: example details ({settings.contacts.get(key).name}), not yet "
+        "confirmed by the partnership: check them, then set confirmed: true"
+        for key in settings.contacts.unconfirmed()
+    ]
+
+
+def freeze_startup_objects() -> None:
+    """Keep what start-up built (the knowledge, its indexes, the libraries) out of every later
+    garbage collection: it lives as long as the process, yet each full collection would walk
+    its 110,000 objects again (about 80 ms; one ran in every burst of 2,000 messages in
+    bench/throughput.py)."""
+    gc.collect()
+    gc.freeze()
+
+
+async def serve(settings: Settings, console: bool) -> None:
+    """Build the assistant and run one channel in this event loop until it stops."""
+    assistant = await build_assistant(settings)
+    freeze_startup_objects()
+    assistant.outbox.start()  # delivers queued email, including any left from the last run
+    assistant.retention.start()  # runs now, then hourly
+    email_channel = None
+    if settings.email is not None:
+        from bot.channels.email.channel import make_email_channel
+
+        # Beside the chat channel, in the same event loop and database.
+        email_channel = make_email_channel(assistant)
+        email_channel.start()
+    try:
+        if console or not settings.telegram_token:
+            await run_console(assistant.conversation, banner=None if console else NO_TOKEN_BANNER)
+        else:
+            from bot.channels.telegram import run_polling
+
+            await run_polling(assistant)
+    finally:
+        if email_channel is not None:
+            await email_channel.stop()
+        await assistant.close()
+
+
+def serve_settings(
+    settings: Settings, webhook: bool, host: str | None, port: int | None
+) -> Settings:
+    """The settings with `serve`'s command-line options applied over the file's."""
+    telegram = settings.telegram
+    telegram = dataclasses.replace(
+        telegram,
+        mode="webhook" if webhook else telegram.mode,
+        listen_host=host or telegram.listen_host,
+        listen_port=port or telegram.listen_port,
+    )
+    return dataclasses.replace(settings, telegram=telegram)
+
+
+async def serve_http(settings: Settings, webhook: bool) -> None:
+    """Telegram behind the ASGI app (bot/server.py), polling or webhook, until SIGTERM/Ctrl+C."""
+    from bot.server import run_server
+
+    if not settings.telegram_token:
+        raise SettingsError("serve needs TELEGRAM_BOT_TOKEN (for the console: main.py chat)")
+    assistant = await build_assistant(settings)
+    freeze_startup_objects()
+    try:
+        await run_server(assistant, webhook)
+    finally:
+        await assistant.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="Telegram if TELEGRAM_BOT_TOKEN is set, else the console chat")
+    sub.add_parser("chat", help="the local console chat")
+    ask_parser = sub.add_parser("ask", help="print the replies to questions, as chat gives them")
+    ask_parser.add_argument("questions", nargs="+", help='questions, or "-" for one per stdin line')
+    ask_parser.add_argument("--json", action="store_true", help="one JSON object per question")
+    sub.add_parser("check", help="validate knowledge and configuration")
+    eval_parser = sub.add_parser("eval", help="score the answers to a file of questions")
+    eval_parser.add_argument(
+        "file", type=Path, help="questions: sections of {q, expect}; or an urgent .txt file"
+    )
+    eval_parser.add_argument(
+        "--urgent",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also score the urgent route on a file in urgent.txt's format (# Part 1 / # Part 2)",
+    )
+    eval_parser.add_argument("--json", action="store_true", help="a machine-readable summary")
+    eval_parser.add_argument(
+        "--min", type=fraction, default=None, help="exit 1 if accuracy is under this fraction"
+    )
+    eval_parser.add_argument(
+        "--answerable",
+        action="store_true",
+        help="score only questions whose expected ids exist (for --min too)",
+    )
+    outbox_parser = sub.add_parser("outbox", help="list refused emails; retry REF queues one again")
+    outbox_parser.add_argument("action", nargs="?", choices=["retry"])
+    outbox_parser.add_argument("reference", nargs="?", help="e.g. SIN-2026-0001")
+    serve_parser = sub.add_parser(
+        "serve", help="Telegram with the HTTP server (webhook, /healthz, /readyz, /metrics)"
+    )
+    serve_parser.add_argument(
+        "--webhook", action="store_true", help="receive updates by webhook (default: polling)"
+    )
+    serve_parser.add_argument("--host", help="listen on this address (telegram.listen_host)")
+    serve_parser.add_argument("--port", type=int, help="listen on this port (telegram.listen_port)")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"Configuration problem:\n{exc}", file=sys.stderr)
+        return 1
+    console = args.command == "chat" or (
+        args.command in (None, "run") and not settings.telegram_token
+    )
+    if console:
+        # Log lines would land in the middle of the conversation: they go to a file beside the
+        # database instead, and the console says where.
+        # (With PostgreSQL there is no database file: var/ then.)
+        beside = "var/db" if is_database_url(settings.database) else settings.database
+        log_path = settings.path(beside).parent / "assistant.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_file = log_path.open("a", encoding="utf-8")
+        setup_logging(settings, log_file)
+        print(f"Logs: {log_path}", file=sys.stderr)
+    else:
+        setup_logging(settings)
+    if args.command == "check":
+        return check(settings)
+    if args.command == "serve":
+        settings = serve_settings(settings, args.webhook, args.host, args.port)
+    try:
+        if args.command == "outbox":
+            if args.action == "retry" and not args.reference:
+                parser.error("outbox retry needs a reference, e.g. SIN-2026-0001")
+            return asyncio.run(outbox(settings, args.action, args.reference))
+        if args.command == "ask":
+            questions = args.questions
+            if questions == ["-"]:
+                questions = [line.strip() for line in sys.stdin if line.strip()]
+            return asyncio.run(ask(settings, questions, args.json))
+        if args.command == "eval":
+            return asyncio.run(
+                evaluate(settings, args.file, args.json, args.min, args.answerable, args.urgent)
+            )
+        if args.command == "serve":
+            asyncio.run(serve_http(settings, settings.telegram.mode == "webhook"))
+        else:
+            asyncio.run(serve(settings, console=args.command == "chat"))
+    except KnowledgeError as exc:
+        print("The knowledge base or the registry is invalid; not starting.", file=sys.stderr)
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 1
+    except DatabaseError as exc:
+        # E.g. a schema newer than this program, or a lock held too long by another process.
+        print(f"The database cannot be used; not starting: {exc}", file=sys.stderr)
+        return 1
+    except SettingsError as exc:  # serve: a setting it needs is missing
+        print(f"Cannot serve: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
