@@ -34,7 +34,7 @@ from bot.app import build_assistant  # noqa: E402
 from bot.core.replies import Incoming  # noqa: E402
 from bot.storage import MIGRATIONS, Storage  # noqa: E402
 from bot.storage.interface import DatabaseError  # noqa: E402
-from config.settings import Settings  # noqa: E402
+from config.settings import default_settings  # noqa: E402
 
 # What the chats type, in turn: knowledge questions, a flow with its steps, a question the
 # knowledge base cannot answer (stored), and commands.
@@ -111,7 +111,7 @@ def start_trials(trials: int, folder: Path) -> dict[str, int]:
 
 
 async def answer_chats(folder: Path, prefix: str, chats: int, questions: int) -> dict[str, int]:
-    base = Settings()
+    base = default_settings()
     settings = dataclasses.replace(
         base,
         database=str(folder / "shared.db"),

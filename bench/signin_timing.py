@@ -25,14 +25,14 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from bot.app import build_assistant  # noqa: E402
 from bot.core.replies import Incoming  # noqa: E402
-from config.settings import Settings  # noqa: E402
+from config.settings import default_settings  # noqa: E402
 
-REGISTERED = "alex.example@example.org"  # in the shipped config/liaison_officers.yaml
+REGISTERED = "alex.example@example.org"  # in the shipped pack's liaison_officers.yaml
 UNREGISTERED = "nobody.here@example.org"
 
 
 async def measure(folder: Path, requests: int) -> dict[str, float]:
-    base = Settings()
+    base = default_settings()
     settings = dataclasses.replace(
         base,
         database=str(folder / "bench.db"),

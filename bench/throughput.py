@@ -286,11 +286,11 @@ async def core_latency(messages: int, chats: int, rate: float) -> dict[str, dict
     answered (saturated), the same chats sending `rate` messages a second in all (paced), and
     one chat alone. Each with the session load and save inside it."""
     from bot.app import build_assistant
-    from config.settings import Settings
+    from config.settings import default_settings
 
     results: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        assistant = await build_assistant(Settings(), database=str(Path(tmp) / "core.db"))
+        assistant = await build_assistant(default_settings(), database=str(Path(tmp) / "core.db"))
         timings: dict[str, list[float]] = {"handle": [], "load": [], "save": []}
         storage: Any = assistant.storage  # Any: its methods are wrapped with timers below
         storage.load_session = timed(storage.sessions.load_session, timings["load"])

@@ -1,8 +1,10 @@
-"""Typed settings from config/settings.yaml (optional) and the environment.
+"""Typed settings from config/settings.yaml (optional), the partnership's pack and the environment.
 
 Every option has a default that works on a fresh clone: a SQLite file and an .eml folder under
-var/, no Telegram token (console chat) and no SMTP server. Secrets come only from the environment
-and are wrapped in `Secret`, whose repr and str never show the value.
+var/, no Telegram token (console chat) and no SMTP server. What is local to one partnership (its
+name, the safety route's contacts, who receives notifications, whose email is answered) comes from
+its pack (config/partnership.py), under whatever the settings file says. Secrets come only from
+the environment and are wrapped in `Secret`, whose repr and str never show the value.
 """
 
 from __future__ import annotations
@@ -18,8 +20,23 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from config.partnership import REGISTRY_FILE, Pack, read_pack, shipped_packs
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SETTINGS_FILE = ROOT / "config" / "settings.yaml"
+DEFAULT_PARTNERSHIP = "bedford-borough"
+# The notification's Word template, in the national knowledge or a pack.
+TEMPLATE = Path("templates") / "notification.docx"
+
+
+def home() -> Path:
+    """What relative paths (var/assistant.db, var/outbox) are relative to: ASSISTANT_HOME if
+    set; else the project folder of a source checkout; else, installed, the working directory."""
+    if os.environ.get("ASSISTANT_HOME"):
+        return Path(os.environ["ASSISTANT_HOME"])
+    if (ROOT / "pyproject.toml").exists():
+        return ROOT
+    return Path.cwd()
 
 
 class Secret:
@@ -48,9 +65,16 @@ class SettingsError(Exception):
 
 @dataclass(frozen=True)
 class BoardSettings:
-    name: str = "Bedford Borough Safeguarding Children Partnership"
-    short_name: str = "BBSCP"
-    website: str = "https://safeguardingbedfordshire.org.uk/"
+    """Who the partnership is: from its pack (name, short_name, website), unless the settings
+    file says otherwise."""
+
+    name: str = ""
+    short_name: str = ""
+    area: str = ""
+    website: str = ""
+    # The domains of its agencies: their staff's email is answered (email.allowed_domains
+    # overrides it).
+    email_domains: tuple[str, ...] = ()
     case_review_repository: str = (
         "https://learning.nspcc.org.uk/case-reviews/national-case-review-repository"
     )
@@ -108,7 +132,8 @@ class SmtpSettings:
 @dataclass(frozen=True)
 class MailSettings:
     from_address: str = "assistant@example.org"
-    board_addresses: tuple[str, ...] = ("safeguarding.partnership@example.org",)
+    # Who receives notifications: the pack's `recipients`, unless the settings file says.
+    board_addresses: tuple[str, ...] = ()
     outbox_dir: str = "var/outbox"
     retry_initial_seconds: float = 30.0
     retry_max_seconds: float = 900.0
@@ -143,12 +168,16 @@ class Contact:
     confirmed: bool = False
 
 
+# Not set: a partnership's pack (or the settings) must give it; `check` says which is missing.
+UNSET = Contact(name="")
+
+
 @dataclass(frozen=True)
 class ContactSettings:
     """The safety route's contacts (what the assistant gives when a child may be at risk).
 
-    Shipped values: the national numbers, and details the council published in the past, which
-    the partnership must confirm before going live (sources in settings.example.yaml).
+    The national numbers are built in; everything local comes from the partnership's pack
+    (config/partnership.py), under what the settings file's `contacts:` says.
     """
 
     emergency: Contact = Contact(
@@ -157,36 +186,16 @@ class ContactSettings:
         hours="any time",
         confirmed=True,
     )
-    front_door: Contact = Contact(
-        name="Children's Services front door, Bedford Borough",
-        phone="01234 223599",
-        hours="Monday to Friday, office hours",
-        web="https://www.bedford.gov.uk/social-care-health-and-community/children-young-people/child-protection/",
-    )
-    out_of_hours: Contact = Contact(
-        name="Emergency Duty Team (out of hours)",
-        phone="0300 300 8123",
-        hours="evenings, nights, weekends and bank holidays",
-    )
+    front_door: Contact = UNSET
+    out_of_hours: Contact = UNSET
     police: Contact = Contact(
-        name="Bedfordshire Police (non-emergency)",
+        name="Police (non-emergency)",
         phone="101",
         hours="any time",
-        web="https://www.bedfordshire.police.uk/",
         confirmed=True,
     )
-    lado: Contact = Contact(
-        name="LADO, Bedford Borough",
-        phone="01234 276693",
-        hours="Monday to Friday, office hours",
-        email="lado@bedford.gov.uk",
-        web="https://www.bedford.gov.uk/social-care-and-health/children-and-families/safeguarding-children-partnership/local-authority",
-    )
-    partnership: Contact = Contact(
-        name="Bedford Borough Safeguarding Children Partnership (BBSCP)",
-        email="lscb@bedford.gov.uk",
-        web="https://safeguardingbedfordshire.org.uk/",
-    )
+    lado: Contact = UNSET
+    partnership: Contact = UNSET
 
     def get(self, key: str) -> Contact:
         contact: Contact = getattr(self, key)
@@ -223,8 +232,9 @@ class EmailSettings:
     smtp_login: str = "password"  # password (SMTP_PASSWORD) | xoauth2
     # Other addresses of the assistant's own mailbox: mail from them is never answered.
     own_addresses: tuple[str, ...] = ()
-    # Who gets answers: senders at these domains ("*.sch.uk": any subdomain) or in the registry.
-    allowed_domains: tuple[str, ...] = ("bedford.gov.uk", "nhs.net", "*.sch.uk")
+    # Who gets answers: senders at these domains ("*.sch.uk": any subdomain) or in the registry;
+    # empty: the partnership's (board.email_domains, from its pack's allowed_email_domains).
+    allowed_domains: tuple[str, ...] = ()
     # Anyone else: "notice" (one polite reply a day) or "ignore" (nothing).
     outsiders: str = "notice"
     max_per_hour: int = 20  # answers to one sender; more are ignored until the hour is over
@@ -253,8 +263,13 @@ class Settings:
     contacts: ContactSettings = field(default_factory=ContactSettings)
     form: FormSettings = field(default_factory=FormSettings)
     database: str = "var/assistant.db"
-    knowledge_dir: str = "knowledge"
-    registry_file: str = "config/liaison_officers.yaml"
+    # The national knowledge; empty: the knowledge installed with the program.
+    knowledge_dir: str = ""
+    # The partnership served, and where its pack is (empty: the packs installed with the program).
+    partnership: str = DEFAULT_PARTNERSHIP
+    partnerships_dir: str = ""
+    # The registry of liaison officers; empty: the pack's liaison_officers.yaml.
+    registry_file: str = ""
     log_level: str = "INFO"
     telegram_token: Secret = field(default_factory=lambda: Secret(""))
     smtp_password: Secret = field(default_factory=lambda: Secret(""))
@@ -270,9 +285,41 @@ class Settings:
         return self.contacts.partnership.email
 
     def path(self, value: str) -> Path:
-        """Resolve a configured path; relative paths are relative to the project root."""
+        """Resolve a configured path; relative paths are relative to `home()`."""
         p = Path(value)
-        return p if p.is_absolute() else ROOT / p
+        return p if p.is_absolute() else home() / p
+
+    @property
+    def allowed_email_domains(self) -> tuple[str, ...]:
+        """Whose email is answered: email.allowed_domains, else the partnership's domains."""
+        if self.email is not None and self.email.allowed_domains:
+            return self.email.allowed_domains
+        return self.board.email_domains
+
+    @property
+    def knowledge_path(self) -> Path:
+        """The national knowledge's folder."""
+        if self.knowledge_dir:
+            return self.path(self.knowledge_dir)
+        return shipped_packs().parent
+
+    @property
+    def pack_path(self) -> Path:
+        """The folder of the partnership's pack."""
+        packs = self.path(self.partnerships_dir) if self.partnerships_dir else shipped_packs()
+        return packs / self.partnership
+
+    @property
+    def template_path(self) -> Path:
+        """The notification's Word template: the pack's own, else the national one."""
+        own = self.pack_path / TEMPLATE
+        return own if own.is_file() else self.knowledge_path / TEMPLATE
+
+    @property
+    def registry_path(self) -> Path:
+        return (
+            self.path(self.registry_file) if self.registry_file else self.pack_path / REGISTRY_FILE
+        )
 
     def database_target(self) -> str:
         """What `database:` names: a postgresql:// URL as it is, else the SQLite file's path."""
@@ -317,7 +364,14 @@ _SECTIONS: dict[str, type] = {
     "email": EmailSettings,
     "form": FormSettings,
 }
-_SCALARS = ("database", "knowledge_dir", "registry_file", "log_level")
+_SCALARS = (
+    "database",
+    "knowledge_dir",
+    "partnership",
+    "partnerships_dir",
+    "registry_file",
+    "log_level",
+)
 _SECRET_KEYS = ("token", "password", "secret")
 
 
@@ -349,8 +403,8 @@ def _coerce(section: str, name: str, default: Any, value: Any, problems: list[st
     return default
 
 
-def _section(cls: type, raw: Any, section: str, problems: list[str]) -> Any:
-    defaults = cls()
+def _section(cls: type, raw: Any, section: str, problems: list[str], defaults: Any = None) -> Any:
+    defaults = cls() if defaults is None else defaults
     if raw is None:
         return defaults
     if not isinstance(raw, dict):
@@ -367,24 +421,25 @@ def _section(cls: type, raw: Any, section: str, problems: list[str]) -> Any:
             problems.append(f"{section}.{key}: unknown option")
         else:
             values[key] = _coerce(section, key, getattr(defaults, key), value, problems)
-    return cls(**values)
+    return dataclasses.replace(defaults, **values)
 
 
 _CONTACT_FIELDS = {f.name: f.default for f in fields(Contact) if f.name != "name"}
 
 
-def _contacts(raw: Any, problems: list[str]) -> ContactSettings:
-    """`contacts:` -> ContactSettings. Each contact given replaces the shipped one field by
-    field; `confirmed` stays false unless the file says true."""
-    defaults = ContactSettings()
+def _contacts(
+    raw: Any, problems: list[str], defaults: ContactSettings, where_file: str = ""
+) -> ContactSettings:
+    """`contacts:` over `defaults`. Each contact given replaces the one in `defaults` field by
+    field; `confirmed` stays false unless it says true."""
     if raw is None:
         return defaults
     if not isinstance(raw, dict):
-        problems.append("contacts: expected a mapping of contact -> details")
+        problems.append(f"{where_file}contacts: expected a mapping of contact -> details")
         return defaults
     values: dict[str, Contact] = {}
     for key, details in raw.items():
-        where = f"contacts.{key}"
+        where = f"{where_file}contacts.{key}"
         if key not in CONTACT_KEYS:
             problems.append(f"{where}: unknown contact (known: {', '.join(CONTACT_KEYS)})")
             continue
@@ -444,8 +499,46 @@ def _move_old_contact_email(raw: dict[str, Any]) -> list[str]:
     return []
 
 
-def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
-    """Read settings from `path` (default config/settings.yaml if it exists) and `environ`.
+def pack_defaults(pack: Pack, problems: list[str]) -> dict[str, Any]:
+    """The settings a partnership's pack gives, before the settings file: who it is, its
+    contacts, who receives notifications, whose email is answered, how long data is kept."""
+    where = f"{pack.id}/partnership.yaml: "
+    board = BoardSettings(
+        name=pack.name,
+        short_name=pack.short_name,
+        area=pack.area,
+        website=pack.website,
+        email_domains=pack.allowed_email_domains,
+    )
+    mail = MailSettings(board_addresses=pack.recipients)
+    retention = _section(RetentionSettings, pack.retention or None, f"{where}retention", problems)
+    contacts = _contacts(pack.contacts or None, problems, ContactSettings(), where)
+    return {
+        "board": board,
+        "mail": mail,
+        "retention": retention,
+        "contacts": contacts,
+    }
+
+
+def _missing_contacts(contacts: ContactSettings) -> list[str]:
+    return [
+        f"contacts.{key}: not set: give it in the partnership's pack (partnership.yaml)"
+        for key in CONTACT_KEYS
+        if not contacts.get(key).name
+    ]
+
+
+def default_settings() -> Settings:
+    """The settings of a fresh installation: no settings file, no environment (tests, bench)."""
+    return load_settings(path=None, environ={"ASSISTANT_SETTINGS": ""}, use_file=False)
+
+
+def load_settings(
+    path: Path | None = None, environ: Mapping[str, str] = os.environ, use_file: bool = True
+) -> Settings:
+    """Read settings from `path` (default config/settings.yaml if it exists and `use_file`),
+    the partnership's pack and `environ`.
 
     Environment: TELEGRAM_BOT_TOKEN, SMTP_PASSWORD, TELEGRAM_WEBHOOK_SECRET, and
     ASSISTANT_SETTINGS (another settings file), ASSISTANT_DATABASE (the SQLite path or a
@@ -455,7 +548,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
     if path is None:
         env_path = environ.get("ASSISTANT_SETTINGS")
         path = Path(env_path) if env_path else DEFAULT_SETTINGS_FILE
-        if not env_path and not path.exists():
+        if not env_path and (not path.exists() or not use_file):
             path = None
     raw: dict[str, Any] = {}
     problems: list[str] = []
@@ -472,14 +565,20 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] = os.envi
     problems += _move_old_contact_email(raw)
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        if key in _SECTIONS:
-            values[key] = _section(_SECTIONS[key], value, key, problems)
-        elif key == "contacts":
-            values[key] = _contacts(value, problems)
-        elif key in _SCALARS:
+        if key in _SCALARS:
             values[key] = _coerce("settings", key, getattr(Settings(), key), value, problems)
-        else:
+        elif key not in _SECTIONS and key != "contacts":
             problems.append(f"{key}: unknown option")
+    # The partnership's pack first, then what the file says over it.
+    scalars = Settings(**values)
+    defaults = pack_defaults(read_pack(scalars.pack_path, problems), problems)
+    for key, value in raw.items():
+        if key in _SECTIONS:
+            values[key] = _section(_SECTIONS[key], value, key, problems, defaults.get(key))
+        elif key == "contacts":
+            values[key] = _contacts(value, problems, defaults["contacts"])
+    values = {**defaults, **values}
+    problems += _missing_contacts(values["contacts"])
     smtp = values.get("smtp", SmtpSettings())
     if smtp.security not in ("starttls", "tls", "none"):
         problems.append(f"smtp.security: must be starttls, tls or none, not {smtp.security!r}")

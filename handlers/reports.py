@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 
 from bot.core.conversation import Context
 from bot.core.replies import Button, Link, Reply
+from config.settings import Settings
 from handlers.safety import safety_line
 from knowledge.loader import Report
 from knowledge.report_lookup import report_facts
@@ -26,13 +27,14 @@ def host_of(url: str) -> str:
     return urlparse(url).netloc.removeprefix("www.")
 
 
-def link_text(report: Report, contact_email: str) -> tuple[str, tuple[Link, ...]]:
+def link_text(report: Report, settings: Settings) -> tuple[str, tuple[Link, ...]]:
     """What the link is, said plainly, and the link itself. News coverage is never offered as
     the report: the reply says where the report itself can be had."""
     if not report.url:
         return (
-            "No public address is known for this document. Please ask the partnership (BBSCP) "
-            f"for a copy: {contact_email}.",
+            "No public address is known for this document. Please ask the partnership "
+            f"({settings.board.short_name or settings.board.name}) for a copy: "
+            f"{settings.partnership_email}.",
             (),
         )
     if report.link == "coverage":
@@ -58,7 +60,7 @@ def report_reply(ctx: Context, report: Report) -> Reply:
     """The document: title, facts, summary, what its link is and the link (or who to ask),
     related documents, and the way back to its group."""
     knowledge = ctx.knowledge
-    where, links = link_text(report, ctx.settings.partnership_email)
+    where, links = link_text(report, ctx.settings)
     related = tuple(
         Button(knowledge.reports[r].title, f"/report {r}")
         for r in report.related

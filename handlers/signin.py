@@ -1,8 +1,8 @@
 """Liaison Officer sign-in: a one-time code by email, the gate in front of /notify, /signout.
 
-Only an address in the registry (config/liaison_officers.yaml) receives a code, but every address
-gets the same answer, so no one can learn from the chat which addresses are registered. A code
-is 6 digits, valid CODE_MINUTES, works once, and is stored only as a salted hash. MAX_FAILURES
+Only an address in the registry (the pack's liaison_officers.yaml) receives a code, but every
+address gets the same answer, so no one can learn from the chat which addresses are registered. A
+code is 6 digits, valid CODE_MINUTES, works once, and is stored only as a salted hash. MAX_FAILURES
 wrong codes lock the chat out of sign-in for LOCKOUT_MINUTES; the count lives in the database, so
 cancelling and starting again does not reset it. Logs name chats only: never an address or code.
 """

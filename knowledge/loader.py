@@ -1,5 +1,10 @@
 """YAML under knowledge/ -> frozen, validated objects (`Knowledge`).
 
+Two layers: the national knowledge (knowledge/*.yaml), shared by every partnership, and one
+partnership's pack (knowledge/partnerships/<id>/, config/partnership.py). A pack's topics and
+reports add to the national ones, and one with a national entry's id replaces it; a pack's own
+notification form, threshold guide or Word template replaces the national file whole.
+
 Every problem is collected and reported as `file: entry: field: what is wrong`; `load_knowledge`
 raises KnowledgeError if there is any, so the assistant never starts on a half-valid base.
 """
@@ -11,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.mail.document import check_template
 from config.settings import CONTACT_KEYS
 from config.validation import (
     EntryReader,
@@ -56,6 +60,36 @@ REPORT_KINDS = (
     "repository",
     "guidance",
 )
+
+
+@dataclass(frozen=True)
+class Layers:
+    """Where each knowledge file is read from: the national folder, then the pack's, if any."""
+
+    national: Path
+    pack: Path | None = None
+
+    def folders(self) -> list[tuple[Path, str]]:
+        """(folder, how its files are named in problems), national first."""
+        found = [(self.national, "")]
+        if self.pack is not None:
+            found.append((self.pack, f"partnerships/{self.pack.name}/"))
+        return found
+
+    def files(self, name: str) -> list[tuple[Path, str]]:
+        """(path, its name in problems) of `name` in each layer that has it; the national one
+        is always listed, so a missing national file is reported."""
+        return [
+            (folder / name, f"{label}{name}")
+            for folder, label in self.folders()
+            if not label or (folder / name).exists()
+        ]
+
+    def one(self, name: str) -> Path:
+        """The folder whose `name` is used, for a file a pack replaces whole."""
+        if self.pack is not None and (self.pack / name).exists():
+            return self.pack
+        return self.national
 
 
 @dataclass(frozen=True)
@@ -134,9 +168,24 @@ class Knowledge:
         return None
 
 
-def _load_topics(directory: Path, problems: Problems) -> dict[str, Topic]:
-    file = "topics.yaml"
-    raw_entries = entry_list(load_yaml(directory / file, problems), "topics", file, problems)
+def _layered(
+    layers: Layers, name: str, key: str, problems: Problems
+) -> list[tuple[str, int, dict[str, Any]]]:
+    """(file, position, raw entry) of every entry under `key` in `name`, national first; an
+    entry of a later layer with an earlier one's id replaces it. Duplicate ids within one file
+    are reported by the caller."""
+    entries: list[tuple[str, int, dict[str, Any]]] = []
+    for path, file in layers.files(name):
+        data = load_yaml(path, problems)
+        if file != name and isinstance(data, dict) and key not in data:
+            continue  # a pack's file may leave out a list it adds nothing to
+        own = [(file, i, raw) for i, raw in enumerate(entry_list(data, key, file, problems), 1)]
+        replaced = {raw.get("id") for _, _, raw in own} if file != name else set()
+        entries = [e for e in entries if e[2].get("id") not in replaced] + own
+    return entries
+
+
+def _load_topics(layers: Layers, problems: Problems) -> dict[str, Topic]:
     allowed = {
         "id",
         "title",
@@ -150,7 +199,7 @@ def _load_topics(directory: Path, problems: Problems) -> dict[str, Topic]:
         "compare",
     }
     topics: list[Topic] = []
-    for i, raw in enumerate(raw_entries, 1):
+    for file, i, raw in _layered(layers, "topics.yaml", "topics", problems):
         r = EntryReader(problems, file, raw, allowed, i)
         topics.append(
             Topic(
@@ -166,7 +215,7 @@ def _load_topics(directory: Path, problems: Problems) -> dict[str, Topic]:
                 compare=_compare_notes(r, raw.get("compare")),
             )
         )
-    check_unique_ids([t.id for t in topics], file, problems)
+    check_unique_ids([t.id for t in topics], "topics.yaml", problems)
     return {t.id: t for t in topics}
 
 
@@ -225,16 +274,14 @@ def _check_compare(topics: dict[str, Topic], problems: Problems) -> None:
             written.add(pair)
 
 
-def _load_reports(
-    directory: Path, problems: Problems
-) -> tuple[dict[str, Group], dict[str, Report]]:
-    file = "reports.yaml"
-    data = load_yaml(directory / file, problems)
+def _load_reports(layers: Layers, problems: Problems) -> tuple[dict[str, Group], dict[str, Report]]:
     groups: dict[str, Group] = {}
-    for i, raw in enumerate(entry_list(data, "groups", file, problems), 1):
+    seen: set[tuple[str, str]] = set()
+    for file, i, raw in _layered(layers, "reports.yaml", "groups", problems):
         r = EntryReader(problems, file, raw, {"id", "title"}, i)
-        if r.id in groups:
+        if (file, r.id) in seen:
             r.add("id", "duplicate group id")
+        seen.add((file, r.id))
         groups[r.id] = Group(r.id, r.text("title", max_length=60))
     allowed = {
         "id",
@@ -250,7 +297,7 @@ def _load_reports(
         "link",
     }
     reports: list[Report] = []
-    for i, raw in enumerate(entry_list(data, "reports", file, problems), 1):
+    for file, i, raw in _layered(layers, "reports.yaml", "reports", problems):
         r = EntryReader(problems, file, raw, allowed, i)
         kind = r.text("kind")
         if kind and kind not in REPORT_KINDS:
@@ -277,7 +324,7 @@ def _load_reports(
                 link=link,
             )
         )
-    check_unique_ids([r.id for r in reports], file, problems)
+    check_unique_ids([r.id for r in reports], "reports.yaml", problems)
     return groups, {r.id: r for r in reports}
 
 
@@ -350,24 +397,30 @@ def build_semantic(topics: dict[str, Topic], actions: dict[str, Action]) -> Sema
 shared: dict[str, Knowledge] | None = None
 
 
-def content_key(directory: Path) -> str:
-    """A digest of every file under `directory`, names and bytes: equal keys, equal knowledge."""
+def content_key(layers: Layers) -> str:
+    """A digest of every knowledge file of `layers`, names and bytes: equal keys, equal
+    knowledge. Other packs beside the national files are not part of it."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes())
+    for folder, label in layers.folders():
+        files = (p for p in folder.rglob("*") if p.is_file() and "partnerships" not in p.parts)
+        for path in sorted(files):
+            name = label + str(path.relative_to(folder))
+            digest.update(name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
-def load_knowledge(directory: Path, semantic: bool = True) -> Knowledge:
-    """Load and validate every knowledge file in `directory`; raise KnowledgeError if invalid.
+def load_knowledge(directory: Path, pack: Path | None = None, semantic: bool = True) -> Knowledge:
+    """Load and validate the national knowledge in `directory` and the partnership's `pack`
+    over it; raise KnowledgeError if invalid.
 
     With `semantic`, the names' vectors start being computed in the background straight away
     (`check` has no use for them)."""
+    layers = Layers(directory, pack)
     if shared is None:
-        return _load_knowledge(directory, semantic)
-    key = content_key(directory)
+        return _load_knowledge(layers, semantic)
+    key = content_key(layers)
     if key not in shared:
-        shared[key] = _load_knowledge(directory, semantic=False)
+        shared[key] = _load_knowledge(layers, semantic=False)
     knowledge = shared[key]
     if semantic:
         knowledge.semantic.start()
@@ -382,10 +435,11 @@ def _start_urgent_meaning(urgent: UrgentDetector) -> None:
         urgent.meaning.start()
 
 
-def _load_knowledge(directory: Path, semantic: bool) -> Knowledge:
+def _load_knowledge(layers: Layers, semantic: bool) -> Knowledge:
     problems = Problems()
-    topics = _load_topics(directory, problems)
-    groups, reports = _load_reports(directory, problems)
+    directory = layers.national
+    topics = _load_topics(layers, problems)
+    groups, reports = _load_reports(layers, problems)
     actions = _load_actions(directory, problems)
     _check_related("topics.yaml", topics, problems)
     _check_compare(topics, problems)
@@ -394,11 +448,10 @@ def _load_knowledge(directory: Path, semantic: bool) -> Knowledge:
         problems.add("reports.yaml", entry_id, "id", "the same id is used by a topic")
     for entry_id in set(actions) & (set(topics) | set(reports)):
         problems.add("actions.yaml", entry_id, "id", "the same id is used by a topic or report")
-    threshold = load_threshold(directory, problems)
-    form = load_form(directory, problems)
+    threshold = load_threshold(layers.one("threshold.yaml"), problems)
+    form = load_form(layers.one("notification_form.yaml"), problems)
     # The topics' questions are the knowledge side of the urgent second opinion.
     urgent = read_urgent(directory, problems, [q for t in topics.values() for q in t.questions])
-    check_template(directory, form, problems)
     problems.raise_if_any()
     meaning = build_semantic(topics, actions)
     if semantic:

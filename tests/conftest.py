@@ -14,7 +14,7 @@ import pytest
 from bot.app import build_assistant
 from bot.assistant import Assistant
 from bot.core.replies import Button, Incoming, Reply
-from config.settings import Settings
+from config.settings import Settings, default_settings
 from knowledge import loader
 from tests.email_support import ImapServer, Mailbox, pymap_server
 from tests.postgres_support import (
@@ -44,7 +44,7 @@ sqlite_only = pytest.mark.skipif(
 def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """Settings on temporary paths. TEST_DATABASE=postgresql runs every test that uses them on
     a fresh PostgreSQL database instead of a SQLite file (the whole suite on the other backend)."""
-    base = Settings()
+    base = default_settings()
     database = str(tmp_path / "assistant.db")
     if os.environ.get("TEST_DATABASE") == "postgresql":
         database = str(request.getfixturevalue("postgres_url"))

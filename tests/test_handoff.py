@@ -17,7 +17,7 @@ import pytest
 from bot.assistant import Assistant
 from bot.core.replies import Incoming
 from config.registry import load_registry
-from config.settings import Settings
+from config.settings import Settings, default_settings
 from tests.conftest import Chat
 from tests.email_support import (
     PARTNERSHIP,
@@ -176,7 +176,7 @@ async def test_open_handoffs_listed_in_unanswered_for_administrators(
 
 async def test_no_offer_without_email_settings(chat: Chat, settings: Settings) -> None:
     assert settings.email is not None  # this module's fixture; the plain one has none
-    chat.assistant.settings = chat.assistant.conversation.settings = Settings()
+    chat.assistant.settings = chat.assistant.conversation.settings = default_settings()
     await chat.say(UNANSWERABLE)
     assert chat.replies[-1].kind == "fallback"
     assert all(b.label != "Ask the partnership" for b in chat.buttons)
@@ -276,8 +276,8 @@ async def test_asking_for_a_person_gives_the_partnership_and_the_handoff(
 async def test_asking_for_a_person_without_email_gives_the_address(
     chat: Chat, settings: Settings
 ) -> None:
-    chat.assistant.settings = chat.assistant.conversation.settings = Settings()
+    chat.assistant.settings = chat.assistant.conversation.settings = default_settings()
     await chat.say("can I talk to a real person")
     reply = chat.replies[-1]
-    assert Settings().partnership_email in reply.text
+    assert default_settings().partnership_email in reply.text
     assert [b.label for b in chat.buttons] == ["A child may be at risk"]

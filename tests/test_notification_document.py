@@ -20,6 +20,7 @@ from docx.oxml.ns import qn
 
 from bot.app import build_assistant
 from bot.assistant import Assistant
+from bot.core.loading import load_all
 from bot.mail.document import CONTENT_TYPE, TEMPLATE, render, sample_context
 from config.settings import ROOT, Settings
 from config.validation import KnowledgeError
@@ -206,10 +207,10 @@ def template_with(tmp_path: Path, extra: str) -> Path:
     return directory
 
 
-def test_check_reports_a_tag_that_does_not_resolve(tmp_path: Path) -> None:
+def test_check_reports_a_tag_that_does_not_resolve(tmp_path: Path, settings: Settings) -> None:
     directory = template_with(tmp_path, "Reported by {{ reporter.name }}")
     with pytest.raises(KnowledgeError) as caught:
-        load_knowledge(directory)
+        load_all(dataclasses.replace(settings, knowledge_dir=str(directory)), semantic=False)
     assert caught.value.problems == [
         "templates/notification.docx: -: tags: a tag does not resolve: 'reporter' is undefined"
     ]
@@ -247,7 +248,7 @@ def test_shipped_template_is_what_the_script_makes(tmp_path: Path) -> None:
 async def test_a_template_broken_after_start_up_still_sends_the_notification(
     smtp_assistant: Assistant, recorder: Recorder
 ) -> None:
-    template = smtp_assistant.settings.path(smtp_assistant.settings.knowledge_dir) / TEMPLATE
+    template = smtp_assistant.settings.template_path
     template.write_bytes(b"not a zip file")
     await submit(smtp_assistant)
     [received] = recorder.received

@@ -15,7 +15,7 @@ import pytest
 from bot.mail.outbox import Outbox
 from bot.mail.transport import make_transport
 from bot.storage import Storage
-from config.settings import Settings
+from config.settings import default_settings
 from tests.cli import ROOT
 from tests.test_mailer import Recorder, smtp_server
 
@@ -38,7 +38,7 @@ async def test_killed_with_an_email_in_the_outbox_delivers_it_once(
 
     recorder = Recorder()
     with smtp_server(recorder) as port:
-        base = Settings()
+        base = default_settings()
         settings = dataclasses.replace(
             base,
             smtp=dataclasses.replace(base.smtp, host="127.0.0.1", port=port, security="none"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import Settings
+from config.settings import Settings, default_settings
 from tests.postgres_support import NO_SERVER, Cluster, unavailable
 from tests.test_web import Served, served  # noqa: F401 (the fixture, on these settings)
 
@@ -30,7 +30,7 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture
 def settings(tmp_path: Path, cluster: Cluster) -> Settings:
-    base = Settings()
+    base = default_settings()
     return dataclasses.replace(
         base,
         database=cluster.url,

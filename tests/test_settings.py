@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import ROOT, SettingsError, load_settings
+from config.settings import ROOT, SettingsError, default_settings, load_settings
 
 
 def test_defaults_without_file() -> None:
@@ -63,7 +63,7 @@ def test_example_documents_every_option() -> None:
     # as if the "# " before each of its lines were gone.
     block = text.split("\n# email:\n", 1)[1].split("\n\n", 1)[0]
     example["email"] = yaml.safe_load("\n".join(line[2:] for line in block.splitlines()))
-    defaults = dataclasses.replace(Settings(), email=EmailSettings())
+    defaults = dataclasses.replace(default_settings(), email=EmailSettings())
     for field in dataclasses.fields(Settings):
         value = getattr(defaults, field.name)
         if isinstance(value, Secret):
@@ -144,3 +144,76 @@ def test_partnership_contact_needs_an_email(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(path, environ={})
     assert "contacts.partnership.email: needed" in str(caught.value)
+
+
+# --- the partnership's pack ---------------------------------------------------------------------
+
+
+def write_pack(folder: Path, **fields: object) -> Path:
+    import yaml
+
+    pack = {
+        "name": "Example Vale Safeguarding Children Partnership",
+        "short_name": "EVSCP",
+        "contacts": {
+            key: {"name": f"Example Vale {key}", "phone": "01000 000000"}
+            for key in ("front_door", "out_of_hours", "lado", "partnership")
+        },
+        "recipients": ["board@example-vale.org"],
+        "allowed_email_domains": ["example-vale.gov.uk"],
+    }
+    pack["contacts"]["partnership"]["email"] = "partnership@example-vale.org"  # type: ignore[index]
+    pack.update(fields)
+    (folder / "example-vale").mkdir(parents=True)
+    (folder / "example-vale" / "partnership.yaml").write_text(yaml.safe_dump(pack))
+    return folder
+
+
+def test_what_is_local_comes_from_the_partnerships_pack(tmp_path: Path) -> None:
+    packs = write_pack(tmp_path / "packs")
+    path = tmp_path / "s.yaml"
+    path.write_text(f"partnership: example-vale\npartnerships_dir: {packs}\n")
+    settings = load_settings(path, environ={})
+    assert settings.board.name == "Example Vale Safeguarding Children Partnership"
+    assert settings.mail.board_addresses == ("board@example-vale.org",)
+    assert settings.allowed_email_domains == ("example-vale.gov.uk",)
+    assert settings.contacts.lado.name == "Example Vale lado"
+    assert settings.contacts.emergency.phone == "999"  # national, built in
+    assert settings.partnership_email == "partnership@example-vale.org"
+    assert settings.registry_path == packs / "example-vale" / "liaison_officers.yaml"
+
+
+def test_the_settings_file_overrides_the_pack_field_by_field(tmp_path: Path) -> None:
+    packs = write_pack(tmp_path / "packs")
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        f"partnership: example-vale\npartnerships_dir: {packs}\n"
+        "contacts:\n  lado:\n    phone: 01000 111111\n"
+    )
+    lado = load_settings(path, environ={}).contacts.lado
+    assert (lado.name, lado.phone, lado.confirmed) == ("Example Vale lado", "01000 111111", False)
+
+
+def test_a_pack_without_a_contact_or_a_name_is_refused(tmp_path: Path) -> None:
+    packs = write_pack(tmp_path / "packs", name="", contacts={})
+    path = tmp_path / "s.yaml"
+    path.write_text(f"partnership: example-vale\npartnerships_dir: {packs}\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path, environ={})
+    message = str(caught.value)
+    assert "example-vale/partnership.yaml: name: the partnership's name is needed" in message
+    assert "contacts.lado: not set" in message
+
+
+def test_an_unknown_partnership_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(f"partnership: nowhere\npartnerships_dir: {tmp_path}\n")
+    with pytest.raises(SettingsError, match="no pack at .*nowhere"):
+        load_settings(path, environ={})
+
+
+def test_no_partnership_data_in_the_code() -> None:
+    # Bedford's numbers live in its pack, not in config/settings.py.
+    code = (ROOT / "config" / "settings.py").read_text()
+    for local in ("01234", "0300 300", "bedford.gov.uk", "Bedford Borough"):
+        assert local not in code

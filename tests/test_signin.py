@@ -15,7 +15,7 @@ from bot.app import build_assistant
 from bot.assistant import Assistant
 from bot.cli import main
 from config.registry import load_registry
-from config.settings import Settings
+from config.settings import Settings, default_settings
 from config.validation import KnowledgeError
 from tests.conftest import Chat
 from tests.signin_support import (
@@ -414,9 +414,7 @@ async def test_audit_records_who_and_what_never_the_code(
 
 
 def test_shipped_registry_is_valid() -> None:
-    registry = load_registry(
-        Path(__file__).resolve().parent.parent / "config/liaison_officers.yaml"
-    )
+    registry = load_registry(default_settings().registry_path)
     assert registry.officers and registry.administrators
     assert all(o.email.endswith("@example.org") for o in registry.officers)
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.mail.document import check_template
 from config.registry import Registry, load_registry
 from config.settings import Settings
-from config.validation import KnowledgeError
+from config.validation import KnowledgeError, Problems
 from knowledge.loader import Knowledge, load_knowledge
 
 
@@ -28,11 +29,14 @@ def load_all(settings: Settings, semantic: bool = True) -> Loaded:
     problems: list[str] = []
     knowledge = registry = None
     try:
-        knowledge = load_knowledge(settings.path(settings.knowledge_dir), semantic=semantic)
+        knowledge = load_knowledge(settings.knowledge_path, settings.pack_path, semantic)
+        template = Problems()
+        check_template(settings.template_path, knowledge.form, template)
+        problems += template.items
     except KnowledgeError as exc:
         problems += exc.problems
     try:
-        registry = load_registry(settings.path(settings.registry_file))
+        registry = load_registry(settings.registry_path)
     except KnowledgeError as exc:
         problems += exc.problems
     if problems or knowledge is None or registry is None:

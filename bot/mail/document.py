@@ -18,10 +18,10 @@ from typing import Any, TypedDict
 import jinja2
 from docxtpl import DocxTemplate
 
+from config.settings import TEMPLATE
 from config.validation import Problems
 from knowledge.form import Form
 
-TEMPLATE = Path("templates") / "notification.docx"
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 # Tab, "bell" and form feed mean "new cell/paragraph/page" to docxtpl: user text is plain text.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
@@ -93,9 +93,8 @@ def describe(error: Exception) -> str:
     return f"not a Word document that can be filled ({type(error).__name__})"
 
 
-def check_template(directory: Path, form: Form, problems: Problems) -> None:
-    """Render the template with sample answers; each problem goes to `problems`."""
-    path = directory / TEMPLATE
+def check_template(path: Path, form: Form, problems: Problems) -> None:
+    """Render the template at `path` with sample answers; each problem goes to `problems`."""
     name = TEMPLATE.as_posix()
     if not path.is_file():
         problems.add(name, "-", "-", "missing: run python knowledge/templates/make_template.py")

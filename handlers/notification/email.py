@@ -14,6 +14,7 @@ import html
 import logging
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from bot.mail import document
@@ -110,11 +111,15 @@ def document_context(
 
 
 def word_attachment(
-    form: Form, answers: Mapping[str, Any], reference: str, settings: Settings, when: datetime
+    form: Form,
+    template: Path,
+    answers: Mapping[str, Any],
+    reference: str,
+    settings: Settings,
+    when: datetime,
 ) -> Attachment | None:
     """The notification as a .docx, or None when the template cannot be filled (the email is
     sent all the same: the board must get the notification even if the template is broken)."""
-    template = settings.path(settings.knowledge_dir) / document.TEMPLATE
     try:
         content = document.render(
             template, document_context(form, answers, reference, settings, when)
@@ -131,6 +136,7 @@ def word_attachment(
 
 def compose_email(
     form: Form,
+    template: Path,
     answers: Mapping[str, Any],
     reference: str,
     settings: Settings,
@@ -139,7 +145,7 @@ def compose_email(
 ) -> OutgoingEmail:
     """The board's copy of notification `reference`, copied and replying to `copy_to`: the
     signed-in liaison officer's registered address."""
-    attachment = word_attachment(form, answers, reference, settings, when)
+    attachment = word_attachment(form, template, answers, reference, settings, when)
     text = email_text(form, answers, reference, when)
     if attachment is None:
         text += "\n(The Word copy of this notification could not be made; see the server log.)\n"

@@ -414,7 +414,9 @@ async def submit(ctx: Context, step: str, key: str) -> Turn:
         draft,
         str(answers.get("agency") or ""),
         submitted_answers,
-        lambda ref: compose_email(form, submitted_answers, ref, settings, now, copy_to),
+        lambda ref: compose_email(
+            form, settings.template_path, submitted_answers, ref, settings, now, copy_to
+        ),
     )
     ctx.conversation.wake_outbox()
     if created:

@@ -152,7 +152,9 @@ class EmailChannel(BackgroundTask):
         }
 
     def allowed(self, sender: str) -> bool:
-        return domain_allowed(sender, self.email.allowed_domains) or self.registry().knows(sender)
+        return domain_allowed(sender, self.settings.allowed_email_domains) or self.registry().knows(
+            sender
+        )
 
     async def process(self, mail: InboundEmail) -> str:
         """Deal with one email; returns what became of it (the inbox row's status)."""
