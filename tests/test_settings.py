@@ -208,7 +208,7 @@ def test_a_pack_without_a_contact_or_a_name_is_refused(tmp_path: Path) -> None:
 def test_an_unknown_partnership_is_named(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(f"partnership: nowhere\npartnerships_dir: {tmp_path}\n")
-    with pytest.raises(SettingsError, match="no pack at .*nowhere"):
+    with pytest.raises(SettingsError, match=r"no pack at .*nowhere"):
         load_settings(path, environ={})
 
 
