@@ -40,7 +40,8 @@ def link_text(report: Report, settings: Settings) -> tuple[str, tuple[Link, ...]
     if report.link == "coverage":
         return (
             f"The link is news coverage of it ({host_of(report.url)}), not the document itself. "
-            f"The document itself is not linked here: ask the partnership at {settings.partnership_email}, "
+            "The document itself is not linked here: ask the partnership at "
+            f"{settings.partnership_email}, "
             "or search the NSPCC national case review repository.",
             (Link(f"News coverage: {report.title}", report.url),),
         )
