@@ -152,7 +152,7 @@ def test_partnership_contact_needs_an_email(tmp_path: Path) -> None:
 def write_pack(folder: Path, **fields: object) -> Path:
     import yaml
 
-    pack = {
+    pack: dict[str, object] = {
         "name": "Example Vale Safeguarding Children Partnership",
         "short_name": "EVSCP",
         "contacts": {
