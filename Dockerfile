@@ -1,32 +1,36 @@
-# The assistant as a container: `python main.py serve` (polling by default, or the webhook),
-# with /healthz, /readyz and /metrics on port 8080. Steps and settings: docs/deploy.md.
-FROM python:3.11-slim-bookworm
+# The assistant as a container: `safeguarding-assistant serve` (polling by default, or the
+# webhook), with /healthz, /readyz and /metrics on port 8080. Steps and settings: docs/deploy.md.
+#
+# Two stages: the first builds the wheel from the source; the second installs only that wheel
+# (the program, its national knowledge and the partnerships' packs) and its dependencies, so the
+# image holds no source tree, tests or build tools.
+FROM python:3.11-slim-bookworm AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY bot bot
+COPY handlers handlers
+COPY knowledge knowledge
+COPY config config
+RUN pip wheel --no-deps -w /dist .
 
+FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    # Relative paths (var/assistant.db, var/outbox) are relative to this folder.
+    ASSISTANT_HOME=/app
 
 # A system user without a login shell; it owns only var/ (the database and .eml folder).
 RUN groupadd --system --gid 10001 assistant \
     && useradd --system --uid 10001 --gid assistant --home-dir /app --shell /usr/sbin/nologin assistant
 
 WORKDIR /app
-# Dependencies first, so editing knowledge or code does not reinstall them.
-COPY pyproject.toml README.md ./
-COPY bot/__init__.py bot/__init__.py
-COPY handlers/__init__.py handlers/__init__.py
-COPY knowledge/__init__.py knowledge/__init__.py
-COPY config/__init__.py config/__init__.py
-COPY main.py ./
-RUN python -m venv /venv && /venv/bin/pip install -e . \
-    && mkdir -p /app/var && chown assistant:assistant /app/var
-COPY bot bot
-COPY handlers handlers
-COPY knowledge knowledge
-COPY config config
-# Compiled now: at run time the file system is read-only (compose.yaml) and nothing is written.
-RUN python -m compileall -q bot handlers knowledge config main.py
+COPY --from=build /dist /dist
+# Compiled at install: at run time the file system is read-only (compose.yaml).
+RUN python -m venv /venv && /venv/bin/pip install --compile /dist/*.whl && rm -rf /dist \
+    && mkdir -p /app/var /app/config && chown assistant:assistant /app/var
 
 ENV PATH=/venv/bin:$PATH
 USER assistant
@@ -38,4 +42,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 # SIGTERM (docker stop) drains updates and releases outbox claims; give it time to
 # (stop_grace_period in compose.yaml, --time with docker stop).
 STOPSIGNAL SIGTERM
-CMD ["python", "main.py", "serve", "--host", "0.0.0.0", "--port", "8080"]
+CMD ["safeguarding-assistant", "serve", "--host", "0.0.0.0", "--port", "8080"]

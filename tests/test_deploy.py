@@ -48,7 +48,10 @@ def test_dockerfile_runs_as_a_user_with_a_health_check() -> None:
     assert "\nUSER assistant\n" in dockerfile
     assert 'VOLUME ["/app/var"]' in dockerfile
     assert "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile
-    assert '"main.py", "serve"' in dockerfile
+    assert '"safeguarding-assistant", "serve"' in dockerfile
+    # The image installs the built wheel, not an editable tree.
+    assert "AS build" in dockerfile and "pip install --compile /dist/*.whl" in dockerfile
+    assert "-e ." not in dockerfile
 
 
 def docker_engine() -> bool:
