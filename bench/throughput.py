@@ -123,7 +123,7 @@ class MemorySessions:
     saving a session were free (bench only, to size the storage's share)."""
 
     def __init__(self) -> None:
-        from bot.core.session import Session
+        from bot.storage.records import Session
 
         self.session = Session
         self.saved: dict[str, tuple[Any, ...]] = {}

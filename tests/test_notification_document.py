@@ -21,9 +21,9 @@ from docx.oxml.ns import qn
 from bot.app import build_assistant
 from bot.assistant import Assistant
 from bot.core.loading import load_all
-from bot.mail.document import CONTENT_TYPE, TEMPLATE, render, sample_context
 from config.settings import ROOT, Settings
 from config.validation import KnowledgeError
+from knowledge.document import CONTENT_TYPE, TEMPLATE, render, sample_context
 from knowledge.loader import load_knowledge
 from tests.cli import run_main
 from tests.conftest import Chat

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from bench.shared_database import chat_processes, start_trials
-from bot.core.session import Session
 from bot.storage import MIGRATIONS, Storage
+from bot.storage.records import Session
 from tests.cli import ROOT
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.core.session import Session
 from bot.storage import MIGRATIONS, Storage
+from bot.storage.records import Session
 
 
 async def test_new_database_is_at_latest_version(tmp_path: Path) -> None:

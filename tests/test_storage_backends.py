@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.core.session import Session
 from bot.mail.message import OutgoingEmail
 from bot.storage import MIGRATIONS, SigninCode, Storage
+from bot.storage.records import Session
 
 
 def email(n: int | str) -> OutgoingEmail:

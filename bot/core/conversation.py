@@ -20,8 +20,8 @@ from typing import Protocol, runtime_checkable
 from bot.core.controls import Said, read, split_command
 from bot.core.flow import Turn
 from bot.core.replies import Incoming, Reply
-from bot.core.session import Session
 from bot.storage import Storage
+from bot.storage.records import Session
 from config.settings import Settings
 from knowledge.loader import Knowledge
 from knowledge.semantic import one_message

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.mail.document import check_template
 from config.registry import Registry, load_registry
 from config.settings import Settings
 from config.validation import KnowledgeError, Problems
+from knowledge.document import check_template
 from knowledge.loader import Knowledge, load_knowledge
 
 

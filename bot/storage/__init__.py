@@ -28,6 +28,7 @@ from bot.storage.records import (
     Handoff,
     NotificationStatus,
     OutboxItem,
+    Session,
     SigninCode,
 )
 from bot.storage.retention import RetentionStore
@@ -44,6 +45,7 @@ __all__ = [
     "MigrationError",
     "NotificationStatus",
     "OutboxItem",
+    "Session",
     "SigninCode",
     "Storage",
 ]

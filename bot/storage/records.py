@@ -4,10 +4,34 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.mail.message import OutgoingEmail
+
+
+@dataclass
+class Session:
+    """One chat's place in a conversation: which flow, which step, and the flow's own data."""
+
+    chat: str
+    flow: str | None = None
+    step: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    updated_at: float = 0.0
+    # (flow, step, data as JSON) as last loaded or saved: a save that would write the same
+    # is skipped (most messages, questions answered outside any flow, change nothing).
+    # A Session built by hand (or copied with dataclasses.replace) has none: it is written.
+    stored: tuple[str | None, str | None, str] | None = field(
+        default=None, init=False, compare=False, repr=False
+    )
+
+    def snapshot(self) -> tuple[str | None, str | None, str]:
+        return (self.flow, self.step, json.dumps(self.data))
+
+    def reset(self) -> None:
+        self.flow, self.step, self.data = None, None, {}
+
 
 OUTBOX_COLUMNS = (
     "id, kind, chat, reference, email, attempts, created_at, last_error, failure_reported_at,"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from bot.core.session import Session
 from bot.storage.base import Store
+from bot.storage.records import Session
 
 
 class SessionStore(Store):

@@ -20,7 +20,7 @@ from typing import Any
 
 from bot.core.conversation import Context
 from bot.core.lifetimes import NOTIFY_FLOW
-from bot.core.session import Session
+from bot.storage.records import Session
 from knowledge.form import Field, Form
 
 FLOW_NAME = NOTIFY_FLOW

@@ -17,11 +17,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.mail import document
 from bot.mail.message import Attachment, OutgoingEmail, make_message_id, message_id_domain
 from config.settings import Settings
 from handlers.notification.answers import show_moment
 from handlers.notification.rules import shown_by_section
+from knowledge import document
 from knowledge.form import Form
 
 log = logging.getLogger(__name__)

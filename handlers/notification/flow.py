@@ -39,7 +39,7 @@ from bot.core.controls import Control, Said, fold
 from bot.core.conversation import Context, FreeText
 from bot.core.flow import Turn
 from bot.core.replies import Reply
-from bot.core.session import Session
+from bot.storage.records import Session
 from handlers import safety
 from handlers.notification.answers import show_days
 from handlers.notification.draft import (

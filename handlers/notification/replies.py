@@ -15,7 +15,7 @@ from typing import Any
 from bot.core.conversation import Context
 from bot.core.flow import button_data, fits
 from bot.core.replies import Button, Reply
-from bot.core.session import Session
+from bot.storage.records import Session
 from handlers.notification.answers import UK, show_answer, show_days, show_moment, uk_today
 from handlers.notification.draft import (
     CANCEL,
