@@ -41,6 +41,12 @@ FIRST_REPLY_MAX = 700
 MORE_MAX = 1200  # Telegram's limit is 4096; one screen on a phone is the real limit
 SUMMARY_MAX = 300
 COMPARE_MAX = 400  # one or two sentences, shown under the two topics' short forms
+# A facet answer or a check's answer leads a reply: one or two sentences.
+FACET_MAX = 240
+# The facets a question may ask for (knowledge/facets.py reads which one a question asks).
+FACETS = ("what", "when", "who", "how", "next")
+# How a check's answer starts: the yes or the no, then its exception.
+CHECK_STARTS = ("Yes", "No", "Not always", "Not usually", "Usually", "Sometimes", "Only")
 ABOUT_MAX = 700  # what an action does: as short as a topic's first reply
 
 # What a report's `url` is. "coverage" (news or a press release about the report) is never
@@ -107,6 +113,23 @@ class Topic:
     # How this topic differs from others: other topic's id -> a line on the difference. One
     # note serves both directions ("SCR vs rapid review" and "rapid review vs SCR").
     compare: tuple[tuple[str, str], ...] = ()
+    # Short answers to what a question may ask of the topic (FACETS): the first sentence of
+    # the reply when the question asks for that facet.
+    facets: tuple[tuple[str, str], ...] = ()
+    # Yes/no questions people ask about the topic, each with its answer (Yes/No, then when).
+    checks: tuple[Check, ...] = ()
+
+    def facet(self, name: str) -> str | None:
+        return next((text for facet, text in self.facets if facet == name), None)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A yes/no question about a topic (`ask`) and its answer, which starts with the yes or the
+    no (`say`: "No. A rapid review follows any notified incident...")."""
+
+    ask: str
+    say: str
 
 
 @dataclass(frozen=True)
@@ -197,6 +220,8 @@ def _load_topics(layers: Layers, problems: Problems) -> dict[str, Topic]:
         "sources",
         "contacts",
         "compare",
+        "facets",
+        "checks",
     }
     topics: list[Topic] = []
     for file, i, raw in _layered(layers, "topics.yaml", "topics", problems):
@@ -213,6 +238,8 @@ def _load_topics(layers: Layers, problems: Problems) -> dict[str, Topic]:
                 sources=r.sources(),
                 contacts=_contact_keys(r),
                 compare=_compare_notes(r, raw.get("compare")),
+                facets=_facets(r, raw.get("facets")),
+                checks=_checks(r, raw.get("checks")),
             )
         )
     check_unique_ids([t.id for t in topics], "topics.yaml", problems)
@@ -225,6 +252,59 @@ def _contact_keys(r: EntryReader) -> tuple[str, ...]:
         if key not in CONTACT_KEYS:
             r.add("contacts", f"unknown contact {key!r} (one of: {', '.join(CONTACT_KEYS)})")
     return tuple(k for k in keys if k in CONTACT_KEYS)
+
+
+def _short(r: EntryReader, where: str, value: Any) -> str | None:
+    """One or two sentences of text, at most FACET_MAX characters, or None (recorded)."""
+    if not isinstance(value, str) or not value.strip():
+        r.add(where, "expected a sentence or two of text")
+        return None
+    text = " ".join(value.split())
+    if len(text) > FACET_MAX:
+        r.add(where, f"too long: {len(text)} characters, at most {FACET_MAX}")
+        return None
+    return text
+
+
+def _facets(r: EntryReader, value: Any) -> tuple[tuple[str, str], ...]:
+    """`facets: {what: ..., when: ..., who: ..., how: ..., next: ...}`."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        r.add("facets", f"expected a mapping of facet -> text ({', '.join(FACETS)})")
+        return ()
+    facets = []
+    for name, text in value.items():
+        if name not in FACETS:
+            r.add(f"facets.{name}", f"unknown facet (one of: {', '.join(FACETS)})")
+            continue
+        short = _short(r, f"facets.{name}", text)
+        if short is not None:
+            facets.append((str(name), short))
+    return tuple(facets)
+
+
+def _checks(r: EntryReader, value: Any) -> tuple[Check, ...]:
+    """`checks: [{ask: a yes/no question, say: Yes/No and the exception}]`."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        r.add("checks", "expected a list of {ask, say}")
+        return ()
+    checks = []
+    for n, item in enumerate(value, 1):
+        where = f"checks.{n}"
+        if not isinstance(item, dict) or set(item) != {"ask", "say"}:
+            r.add(where, "expected ask (the question) and say (its answer)")
+            continue
+        ask, say = _short(r, f"{where}.ask", item["ask"]), _short(r, f"{where}.say", item["say"])
+        if ask is None or say is None:
+            continue
+        if not say.startswith(CHECK_STARTS):
+            r.add(f"{where}.say", f"start with the answer: {', '.join(CHECK_STARTS)}")
+            continue
+        checks.append(Check(ask, say))
+    return tuple(checks)
 
 
 def _compare_notes(r: EntryReader, value: Any) -> tuple[tuple[str, str], ...]:
