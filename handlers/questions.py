@@ -16,42 +16,38 @@ from config.settings import Settings
 from handlers.reports import REPORT_WORDS, confirm_report, not_in_catalogue, report_reply
 from handlers.safety import contact_lines, safety_line
 from knowledge.casework import about_one_case
-from knowledge.loader import Action, Knowledge, Topic
-from knowledge.matching import Decision, decide
-from knowledge.search import tokens, words
-
-GREETINGS = frozenset(
-    ("hi hello hey hiya morning afternoon evening good yo greetings there").split()
-)
-# Thanks and acknowledgements, alone or together: "thanks, that's really helpful", "ok got it".
-THANKS = frozenset(
-    (
-        "thanks thank you ta cheers thx many great lovely brilliant ok okay that s that's is "
-        "was really very so much helpful useful perfect super fab excellent amazing cool nice "
-        "kind for the your help info information got it noted understood appreciated all good "
-        "makes sense"
-    ).split()
-)
-# One of these makes a message of THANKS words an acknowledgement, not a question.
-THANKING = frozenset(
-    "thanks thank ta cheers thx helpful useful perfect brilliant great noted understood "
-    "appreciated".split()
-)
-
+from knowledge.decision import Decision, decide
+from knowledge.entries import Action, Topic
+from knowledge.loader import FIRST_REPLY_MAX, Knowledge
+from knowledge.passages import Lead, overlap
+from knowledge.query import QUESTION_MAX, SAME_AS, Query, read_query
+from knowledge.search import words
 
 MORE = "more"  # `/topic ID more`: the data of a topic's "More" button
 
 
-def topic_reply(knowledge: Knowledge, topic: Topic, settings: Settings | None = None) -> Reply:
-    """A topic's first reply: what applies now and what to do, its contacts, its sources as
-    links (listed once), a "More" button when there is more, and the related topics."""
-    more = (Button("More", f"/topic {topic.id} {MORE}"),) if topic.more else ()
+ALL = "all"  # `/topic ID all`: the whole answer and the rest, when the first reply was cut
+
+
+def topic_reply(
+    knowledge: Knowledge, topic: Topic, settings: Settings | None = None, lead: Lead | None = None
+) -> Reply:
+    """A topic's first reply: the answer to what was asked first (`lead`: a facet, a yes or a
+    no), then what applies now and what to do, within FIRST_REPLY_MAX characters; its
+    contacts, its sources as links (listed once), a "More" button when there is more, and the
+    related topics."""
+    body, cut = first_reply_text(topic, lead)
+    more: tuple[Button, ...] = ()
+    if cut:
+        more = (Button("More", f"/topic {topic.id} {ALL}"),)
+    elif topic.more:
+        more = (Button("More", f"/topic {topic.id} {MORE}"),)
     # A topic's `contacts:` come from the settings, so a changed number changes every answer.
     contacts = (
         f"\n\n{contact_lines(settings, topic.contacts)}" if settings and topic.contacts else ""
     )
     return Reply(
-        text=f"{topic.answer}{contacts}",
+        text=f"{body}{contacts}",
         kind="answer",
         title=topic.title,
         id=topic.id,
@@ -60,10 +56,43 @@ def topic_reply(knowledge: Knowledge, topic: Topic, settings: Settings | None = 
     )
 
 
-def more_reply(knowledge: Knowledge, topic: Topic) -> Reply:
-    """The rest of a topic (detail and history), with its related topics."""
+def first_reply_text(topic: Topic, lead: Lead | None) -> tuple[str, bool]:
+    """The body of a topic's first reply, and whether its answer had to be cut to fit.
+
+    With a lead, the lead comes first and the answer follows, sentence by sentence while it fits
+    in FIRST_REPLY_MAX (a sentence that repeats the lead is left out); the rest is behind More."""
+    if lead is None:
+        return topic.answer, False
+    kept, cut = [lead.text], False
+    used = len(lead.text)
+    for sentence in _sentences(topic.answer):
+        if overlap(lead.text, sentence) >= REPEATS:
+            continue  # the lead has said it
+        if used + 2 + len(sentence) > FIRST_REPLY_MAX:
+            cut = True
+            break
+        kept.append(sentence)
+        used += 1 + len(sentence)
+    body = kept[0] if len(kept) == 1 else f"{kept[0]}\n\n{' '.join(kept[1:])}"
+    return body, cut
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])")
+# A sentence of the answer sharing this much of the lead's words says the same again.
+REPEATS = 0.7
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE.split(" ".join(text.split())) if s]
+
+
+def more_reply(knowledge: Knowledge, topic: Topic, whole: bool = False) -> Reply:
+    """The rest of a topic (detail and history), with its related topics; `whole`: its answer
+    too, when the first reply had to cut it."""
+    rest = topic.more or ("" if whole else "That is all I have on this topic.")
+    text = f"{topic.answer}\n\n{rest}".strip() if whole else rest
     return Reply(
-        text=topic.more or "That is all I have on this topic.",
+        text=text,
         kind="answer-more",
         title=f"{topic.title}: more",
         id=topic.id,
@@ -86,43 +115,11 @@ def worth_recording(text: str) -> bool:
     return not (is_ascii_digits(typed) or is_email(typed))
 
 
-# "a copy of / the link to / the pdf of the ... report": a document is wanted.
-ASKING_FOR = ("copy", "copies", "link", "pdf", "download")
-WANTS_DOCUMENT = re.compile(
-    rf"\b(?:{'|'.join(ASKING_FOR)})\b(?:\s+\w+){{0,6}}?\s+(?:{'|'.join(REPORT_WORDS)})\b"
-)
-
-
-def wants_unknown_document(knowledge: Knowledge, text: str) -> bool:
-    """Whether `text` asks for a copy of, or a link to, a document named by a word the
-    knowledge base does not have ("a copy of the child Q report"): no topic is that document,
-    though its other words may touch one (reporting a concern). "A copy of the Working Together
-    document" names only known words: its topic, with the current edition, is the answer."""
-    if not WANTS_DOCUMENT.search(" ".join(words(text))):
-        return False
-    return any(t not in ASKING_FOR and not knowledge.index.knows(t) for t in tokens(text))
-
-
 def asks_for_document(text: str) -> bool:
     """Whether an unmatched request was for a document ("the Smith review"), so the reply
     points to the national repository. "Report a pothole" uses report as a verb: it is not."""
     said = words(text)
     return any(w in REPORT_WORDS and not (i == 0 and w == "report") for i, w in enumerate(said))
-
-
-def _small_talk(text: str) -> Reply | None:
-    said = set(words(text))
-    if not said:
-        return None
-    if said <= THANKS and said & THANKING:
-        return Reply("You're welcome. Ask me anything else, or type /help.", kind="greeting")
-    if said <= GREETINGS:
-        return Reply(
-            "Hello! Ask me about case reviews and thresholds, ask for a report by name, "
-            "or type /help to see everything I can do.",
-            kind="greeting",
-        )
-    return None
 
 
 async def entry_replies(ctx: Context, entry_id: str) -> list[Reply]:
@@ -148,64 +145,79 @@ def choices_reply(ctx: Context, ids: list[str]) -> Reply:
     )
 
 
-# A question is a sentence or two; past this many characters only the start is matched. The
-# matcher's and the case detector's patterns are not linear in the length of one message, and
-# a pasted page (100,000 characters in the fuzz tests) took 25 seconds.
-QUESTION_MAX = 1000
-
-# Punctuation said aloud to a phone's dictation ("what is the lado question mark"): the marks
-# themselves, so that their words neither dilute the question's meaning nor hide a list.
-_SPOKEN = {"question mark": "?", "full stop": ".", "exclamation mark": "!", "comma": ","}
-_SPOKEN_PUNCTUATION = re.compile(r"\s*\b(" + "|".join(_SPOKEN) + r")\b", re.IGNORECASE)
-
-
-def spoken_punctuation(text: str) -> str:
-    """`text` with punctuation said aloud written as the marks."""
-    return _SPOKEN_PUNCTUATION.sub(lambda found: _SPOKEN[found[1].lower()], text)
-
-
 async def respond(ctx: Context, text: str) -> list[Reply]:
-    """Answer a free question: small talk, a message about one case (declined), one entry, a
-    choice of entries, or the fallback."""
-    text = spoken_punctuation(text[:QUESTION_MAX])
-    small_talk = _small_talk(text)
-    if small_talk is not None:
-        return [small_talk]
-    if not tokens(text):
-        # Nothing but filler ("what can you do?"): there is no question to answer or store.
-        return await ctx.run_command("/help")
-    # The model loads in the background at start-up: the first question waits for it rather
+    """Answer a free question: read it once, decide (knowledge/decision.py), and say it."""
+    knowledge = ctx.knowledge
+    # The models load in the background at start-up: the first question waits for them rather
     # than being answered differently from every later one.
-    await ctx.knowledge.semantic.ready()
-    decision = decide(ctx.knowledge, text)
-    if about_one_case(text, ctx.knowledge.index.knows):
+    await knowledge.ready()
+    query = read_query(text, knowledge.index)
+    return await say(ctx, query, decide(knowledge, query))
+
+
+async def say(ctx: Context, query: Query, decision: Decision) -> list[Reply]:
+    """The replies for a decision, one outcome each (what each says: the functions below)."""
+    knowledge, outcome = ctx.knowledge, decision.outcome
+    if outcome in SMALL_TALK:
+        return [SMALL_TALK[outcome]]
+    if outcome == "help":
+        return await ctx.run_command("/help")
+    if outcome == "answer" and decision.best is not None:
+        replies = await answer_replies(ctx, decision)
+        if knowledge.urgent.settled(query.text):
+            # It mentions harm, past and in hand: the answer, and one line on who to call.
+            replies.append(Reply(safety_line(ctx.settings), kind="safety-line"))
+        return replies
+    if outcome == "compare":
+        return [
+            comparison_reply(knowledge, decision.ids, same_as=bool(SAME_AS.search(query.folded)))
+        ]
+    if outcome == "about":
+        return [about_reply(knowledge.actions[decision.ids[0]])]
+    if outcome == "confirm":
+        return [confirm_report(ctx, knowledge.reports[decision.ids[0]])]
+    if outcome == "choices":
+        return [choices_reply(ctx, list(decision.ids))]
+    if outcome == "casework":
         # Not stored as unanswered: it is about a real child, so likely to hold personal data.
         return [casework_reply(ctx, decision)]
-    if (
-        decision.outcome in ("answer", "compare")
-        and decision.best not in ctx.knowledge.reports
-        and wants_unknown_document(ctx.knowledge, text)
-    ):
-        decision = Decision("none")  # answered below as a document not in the catalogue
-    if decision.outcome == "answer" and decision.best is not None:
-        replies = await entry_replies(ctx, decision.best)
-        if decision.best in ctx.knowledge.topics and not decision.sure:
-            replies[-1] = with_alternatives(ctx, replies[-1], decision.others)
-        return replies
-    if decision.outcome == "compare":
-        return [comparison_reply(ctx.knowledge, decision.ids)]
-    if decision.outcome == "about":
-        return [about_reply(ctx.knowledge.actions[decision.ids[0]])]
-    if decision.outcome == "confirm":
-        return [confirm_report(ctx, ctx.knowledge.reports[decision.ids[0]])]
-    if decision.outcome == "choices":
-        return [choices_reply(ctx, list(decision.ids))]
+    if outcome == "decline":
+        if decision.kind == "other" and worth_recording(query.text):
+            # What people ask that is not ours tells the partnership something too; an
+            # adult's matter is not kept (it is about a real person).
+            await ctx.storage.questions.record_unanswered(ctx.chat, redact(query.text))
+        return [decline_reply(ctx, decision.kind)]
     # Kept for the partnership to see what is missing, without names or other personal data.
-    if worth_recording(text):
-        await ctx.storage.questions.record_unanswered(ctx.chat, redact(text))
-    if asks_for_document(text):
+    if worth_recording(query.text):
+        await ctx.storage.questions.record_unanswered(ctx.chat, redact(query.text))
+    if outcome == "missing" or asks_for_document(query.text):
         return [not_in_catalogue(ctx)]
     return [fallback_reply(ctx)]
+
+
+SMALL_TALK = {
+    "thanks": Reply("You're welcome. Ask me anything else, or type /help.", kind="greeting"),
+    "greeting": Reply(
+        "Hello! Ask me about case reviews and thresholds, ask for a report by name, "
+        "or type /help to see everything I can do.",
+        kind="greeting",
+    ),
+}
+
+
+async def answer_replies(ctx: Context, decision: Decision) -> list[Reply]:
+    """One entry's reply; a topic's leads with the answer to what was asked, and an answer
+    that may not be the one meant offers the others."""
+    assert decision.best is not None
+    knowledge = ctx.knowledge
+    if decision.best in knowledge.topics:
+        topic = knowledge.topics[decision.best]
+        replies = [topic_reply(knowledge, topic, ctx.settings, decision.lead)]
+    else:
+        replies = await entry_replies(ctx, decision.best)
+    if decision.best in knowledge.topics and not decision.sure:
+        replies[-1] = with_alternatives(ctx, replies[-1], decision.others)
+    return replies
 
 
 def casework_reply(ctx: Context, decision: Decision) -> Reply:
@@ -222,6 +234,30 @@ def casework_reply(ctx: Context, decision: Decision) -> Reply:
         f"type /urgent.\n\n{contact_lines(ctx.settings, ('front_door',))}",
         kind=CASEWORK,
         buttons=(*general, Button("A child may be at risk", "/urgent")),
+    )
+
+
+DECLINED = {
+    "adult": (
+        "That sounds like an adult's care or safety, which I don't cover: I help with "
+        "safeguarding children. For an adult, contact the council's adult social care, or call "
+        "999 if they are in danger now. If a child lives with them or is affected, that is for "
+        "children's services: tell me about it, or type /urgent."
+    ),
+    "other": (
+        "That's outside what I know: I help with safeguarding children (case reviews, "
+        "thresholds, notifications and the partnership's reports)."
+    ),
+}
+
+
+def decline_reply(ctx: Context, kind: str) -> Reply:
+    """Not ours (knowledge/decline.py): say what I cover and where to go instead."""
+    return Reply(
+        f"{DECLINED.get(kind, DECLINED['other'])} Type /help to see what I can do, or contact "
+        f"{ctx.settings.partnership_email}.\n\n{safety_line(ctx.settings)}",
+        kind="fallback",
+        buttons=(Button("Help", "/help"), Button("A child may be at risk", "/urgent")),
     )
 
 
@@ -291,34 +327,53 @@ async def show_others(ctx: Context, arg: str) -> list[Reply]:
 
 
 def short_form(topic: Topic) -> str:
-    """A topic in a sentence or two: its own short form if it has one, else its answer's
-    first sentence."""
-    own = getattr(topic, "short", None)
-    if isinstance(own, str) and own:
-        return own
-    first = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9])", topic.answer, maxsplit=1)[0]
-    return first
+    """A topic in a sentence or two: its `what` facet, else its answer's first sentence."""
+    return topic.facet("what") or _sentences(topic.answer)[0]
 
 
-def comparison_reply(knowledge: Knowledge, compared: Sequence[str]) -> Reply:
-    """Two or three topics asked about together: each in short, and how each pair differs
-    where the knowledge base says so."""
+MORE_ON_EACH = "Each in full, behind its button:"
+# A comparison's facets, beside each other when every topic compared has one.
+COMPARED_FACETS = (("who", "Who"), ("when", "When"), ("next", "What follows"))
+
+
+def comparison_reply(knowledge: Knowledge, compared: Sequence[str], same_as: bool = False) -> Reply:
+    """Two or three topics asked about together, written as a comparison: how they differ (the
+    knowledge base's note on the pair), or else who, when and what follows for each side by
+    side; then what each is, as far as the first reply has room. "Is X the same as Y" is
+    answered first: no."""
     topics = [knowledge.topics[i] for i in compared]
-    parts = [f"{t.title}: {short_form(t)}" for t in topics]
-    for first, second in itertools.combinations(compared, 2):
-        note = knowledge.comparison(first, second)
+    titles = [t.title for t in topics]
+    named = f"{', '.join(titles[:-1])} and {titles[-1]}"
+    first = [f"No, they are not the same: {named} differ."] if same_as else []
+    notes = []
+    for one, other in itertools.combinations(compared, 2):
+        note = knowledge.comparison(one, other)
         if note:
             if len(compared) == 2:
-                parts.append(f"The difference: {note}")
+                notes.append(f"The difference: {note}")
             else:
-                a, b = knowledge.topics[first].title, knowledge.topics[second].title
-                parts.append(f"{a} and {b}, the difference: {note}")
+                a, b = knowledge.topics[one].title, knowledge.topics[other].title
+                notes.append(f"{a} and {b}, the difference: {note}")
+    if not notes:
+        for facet, label in COMPARED_FACETS:
+            said = [(t.title, t.facet(facet)) for t in topics]
+            if all(text for _, text in said):
+                notes.append(f"{label}. " + " ".join(f"{title}: {text}" for title, text in said))
+    parts = [*first, *notes]
+    untold = []
+    for topic in topics:
+        what = f"{topic.title}: {short_form(topic)}"
+        if len("\n\n".join([*parts, what])) <= FIRST_REPLY_MAX - len(MORE_ON_EACH) - 120:
+            parts.append(what)
+        else:
+            untold.append(topic.title)
+    if untold:
+        parts.append(f"{MORE_ON_EACH} {', '.join(untold)}.")
     sources = tuple(dict.fromkeys(s for t in topics for s in t.sources))
-    titles = [t.title for t in topics]
     return Reply(
         text="\n\n".join(parts),
         kind="answer",
-        title=f"{', '.join(titles[:-1])} and {titles[-1]}",
+        title=named,
         id=compared[0],
         ids=tuple(compared),
         buttons=tuple(Button(t.title, f"/topic {t.id}") for t in topics),
@@ -370,8 +425,8 @@ async def show_topic(ctx: Context, arg: str) -> list[Reply]:
     the rest of it (the data of the "More" button)."""
     topic_id, _, rest = arg.strip().partition(" ")
     topic = ctx.knowledge.topics.get(topic_id)
-    if topic is not None and rest.strip().lower() == MORE:
-        return [more_reply(ctx.knowledge, topic)]
+    if topic is not None and rest.strip().lower() in (MORE, ALL):
+        return [more_reply(ctx.knowledge, topic, whole=rest.strip().lower() == ALL)]
     topic = ctx.knowledge.topics.get(arg.strip())
     if topic is None:
         return await respond(ctx, arg) if arg else [Reply("Which topic? Type /help.", kind="help")]

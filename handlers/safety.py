@@ -16,8 +16,9 @@ import dataclasses
 from bot.core.conversation import Context
 from bot.core.replies import Button, Link, Reply
 from config.settings import CONTACT_KEYS, Contact, Settings
+from knowledge.decision import decide
 from knowledge.loader import Knowledge
-from knowledge.matching import decide
+from knowledge.query import read_query
 from knowledge.urgent import Kind
 
 KIND = "urgent"
@@ -111,7 +112,8 @@ def urgent_reply(settings: Settings, knowledge: Knowledge, kind: Kind) -> Reply:
     keys = list(dict.fromkeys(order))  # the lead moves up; nothing is said twice
     lines = [route_line(settings, k) for k in keys]
     if kind.advice:
-        lines.append(kind.advice)
+        # What to do comes with the lead's line: "call 999 and ask for an ambulance" first.
+        lines.insert(keys.index(kind.lead) + 1, kind.advice)
     lines.append(DSL_LINE)
     if _needs_note(settings, keys):
         lines.append(UNCONFIRMED_NOTE)
@@ -140,6 +142,8 @@ def form_note(settings: Settings) -> Reply:
 
 async def screen(ctx: Context, text: str) -> list[Reply] | None:
     """The safety route if `text` is a live concern, else None (the core asks this first)."""
+    if ctx.knowledge.decline.adult_only(text):
+        return None  # an adult's matter with no child in it: declined with adult social care
     kind = await ctx.knowledge.urgent.screen(text)
     if kind is None:
         return None
@@ -150,8 +154,8 @@ async def screen(ctx: Context, text: str) -> list[Reply] | None:
 async def with_the_topic_asked(ctx: Context, reply: Reply, text: str) -> Reply:
     """The route first; then, one tap away, the topic the message is about when it is not the
     route's own ("is that neglect", "non mobile bruising": the safety route, and Neglect)."""
-    await ctx.knowledge.semantic.ready()
-    decision = decide(ctx.knowledge, text)
+    await ctx.knowledge.ready()
+    decision = decide(ctx.knowledge, read_query(text, ctx.knowledge.index))
     topic = decision.best if decision.outcome in ("answer", "compare") else None
     if topic is None or topic not in ctx.knowledge.topics or topic == reply.id:
         return reply

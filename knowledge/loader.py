@@ -21,18 +21,29 @@ from config.validation import (
     EntryReader,
     KnowledgeError,
     Problems,
-    Source,
     check_unique_ids,
     entry_list,
     load_yaml,
 )
+from knowledge.decline import Decline, load_decline
+from knowledge.entries import Action, Check, Group, Report, Topic
 from knowledge.form import Form, load_form
+from knowledge.passages import TopicText
 from knowledge.search import SearchEntry, SearchIndex
 from knowledge.semantic import SemanticIndex
 from knowledge.threshold import ThresholdGuide, load_threshold
 from knowledge.urgent import UrgentDetector, read_urgent
 
-__all__ = ["Action", "Group", "Knowledge", "KnowledgeError", "Report", "Topic", "load_knowledge"]
+__all__ = [
+    "Action",
+    "Check",
+    "Group",
+    "Knowledge",
+    "KnowledgeError",
+    "Report",
+    "Topic",
+    "load_knowledge",
+]
 
 # A topic's first reply is what a practitioner reads on a phone between two visits: what
 # applies now and what to do, in a few sentences. Writers aim at about 600 characters; `check`
@@ -99,74 +110,6 @@ class Layers:
 
 
 @dataclass(frozen=True)
-class Topic:
-    id: str
-    title: str
-    answer: str
-    questions: tuple[str, ...]
-    aliases: tuple[str, ...]
-    related: tuple[str, ...]
-    sources: tuple[Source, ...]
-    more: str = ""  # the rest, behind a "More" button; "" when the first reply says it all
-    # Keys of the settings' `contacts:` whose details follow the answer (handlers/safety.py).
-    contacts: tuple[str, ...] = ()
-    # How this topic differs from others: other topic's id -> a line on the difference. One
-    # note serves both directions ("SCR vs rapid review" and "rapid review vs SCR").
-    compare: tuple[tuple[str, str], ...] = ()
-    # Short answers to what a question may ask of the topic (FACETS): the first sentence of
-    # the reply when the question asks for that facet.
-    facets: tuple[tuple[str, str], ...] = ()
-    # Yes/no questions people ask about the topic, each with its answer (Yes/No, then when).
-    checks: tuple[Check, ...] = ()
-
-    def facet(self, name: str) -> str | None:
-        return next((text for facet, text in self.facets if facet == name), None)
-
-
-@dataclass(frozen=True)
-class Check:
-    """A yes/no question about a topic (`ask`) and its answer, which starts with the yes or the
-    no (`say`: "No. A rapid review follows any notified incident...")."""
-
-    ask: str
-    say: str
-
-
-@dataclass(frozen=True)
-class Group:
-    id: str
-    title: str
-
-
-@dataclass(frozen=True)
-class Report:
-    id: str
-    title: str
-    kind: str
-    group: str
-    area: str
-    year: int | None
-    aliases: tuple[str, ...]
-    summary: str
-    related: tuple[str, ...]
-    url: str | None  # None: no public address known; the reply says to contact the board
-    link: str | None = None  # what `url` is: one of LINK_KINDS; None when there is no url
-
-
-@dataclass(frozen=True)
-class Action:
-    """A conversation that free text can start ("I need to report a significant incident")."""
-
-    id: str
-    command: str
-    phrases: tuple[str, ...]
-    # What the conversation does, for a question about it ("how does the threshold check
-    # work?"), which is answered with this and a button to start it rather than started.
-    about: str = ""
-    start: str = ""  # the label of that button
-
-
-@dataclass(frozen=True)
 class Knowledge:
     topics: dict[str, Topic]
     groups: dict[str, Group]
@@ -179,6 +122,14 @@ class Knowledge:
     urgent: UrgentDetector
     # Topics' and actions' names by meaning; its vectors are computed in the background.
     semantic: SemanticIndex = field(default_factory=lambda: SemanticIndex(()))
+    # The topics' own text (BM25), and what is declined as not ours (decline.yaml).
+    text: TopicText = field(default_factory=lambda: TopicText({}))
+    decline: Decline = field(default_factory=Decline)
+
+    async def ready(self) -> None:
+        """Wait (without blocking the event loop) until questions can be matched by meaning."""
+        await self.semantic.ready()
+        await self.decline.meaning.ready()
 
     def comparison(self, first: str, second: str) -> str | None:
         """The note on how two topics differ, written under either of them, or None."""
@@ -453,20 +404,26 @@ def _check_related(
                 problems.add(file, entry.id, "related", "an entry cannot be related to itself")
 
 
+def topic_names(topic: Topic) -> tuple[str, ...]:
+    """How a topic is asked for: its title, aliases and questions."""
+    return (topic.title, *topic.aliases, *topic.questions)
+
+
 def build_index(
     topics: dict[str, Topic], reports: dict[str, Report], actions: dict[str, Action]
 ) -> SearchIndex:
-    entries = [
-        SearchEntry(t.id, "topic", (t.title, *t.aliases, *t.questions)) for t in topics.values()
-    ]
+    entries = [SearchEntry(t.id, "topic", topic_names(t)) for t in topics.values()]
     entries += [SearchEntry(r.id, r.kind, (r.title, *r.aliases)) for r in reports.values()]
     entries += [SearchEntry(a.id, "action", a.phrases) for a in actions.values()]
     return SearchIndex(entries)
 
 
 def build_semantic(topics: dict[str, Topic], actions: dict[str, Action]) -> SemanticIndex:
-    """Topics and actions by meaning; reports are matched by name only (see search.py)."""
-    entries = [(t.id, (t.title, *t.aliases, *t.questions)) for t in topics.values()]
+    """Topics and actions by meaning; reports are matched by name only (see search.py). A
+    topic's yes/no checks are not among its names: as names they pulled everyday questions in
+    ("annual leave policy" came nearer a care leaver's check than the fallback), and the
+    topic's own text (passages.py) already carries their words."""
+    entries = [(t.id, topic_names(t)) for t in topics.values()]
     entries += [(a.id, a.phrases) for a in actions.values()]
     return SemanticIndex(entries)
 
@@ -503,16 +460,17 @@ def load_knowledge(directory: Path, pack: Path | None = None, semantic: bool = T
         shared[key] = _load_knowledge(layers, semantic=False)
     knowledge = shared[key]
     if semantic:
-        knowledge.semantic.start()
-        _start_urgent_meaning(knowledge.urgent)
+        _start(knowledge)
     return knowledge
 
 
-def _start_urgent_meaning(urgent: UrgentDetector) -> None:
-    """Embed the urgent examples in the background now, after the names, rather than on the
-    first message that needs a second opinion (which would wait for all of them)."""
-    if urgent.meaning is not None:
-        urgent.meaning.start()
+def _start(knowledge: Knowledge) -> None:
+    """Embed the names, then the decline examples and the urgent examples, in the background
+    now rather than on the first message that needs them."""
+    knowledge.semantic.start()
+    knowledge.decline.start()
+    if knowledge.urgent.meaning is not None:
+        knowledge.urgent.meaning.start()
 
 
 def _load_knowledge(layers: Layers, semantic: bool) -> Knowledge:
@@ -532,12 +490,9 @@ def _load_knowledge(layers: Layers, semantic: bool) -> Knowledge:
     form = load_form(layers.one("notification_form.yaml"), problems)
     # The topics' questions are the knowledge side of the urgent second opinion.
     urgent = read_urgent(directory, problems, [q for t in topics.values() for q in t.questions])
+    decline = load_decline(directory, problems)
     problems.raise_if_any()
-    meaning = build_semantic(topics, actions)
-    if semantic:
-        meaning.start()
-        _start_urgent_meaning(urgent)
-    return Knowledge(
+    knowledge = Knowledge(
         topics,
         groups,
         reports,
@@ -546,5 +501,10 @@ def _load_knowledge(layers: Layers, semantic: bool) -> Knowledge:
         threshold=threshold,
         form=form,
         urgent=urgent,
-        semantic=meaning,
+        semantic=build_semantic(topics, actions),
+        text=TopicText(topics),
+        decline=decline,
     )
+    if semantic:
+        _start(knowledge)
+    return knowledge

@@ -316,9 +316,9 @@ class SearchIndex:
         self._typos = _DeletionIndex(self._postings)
         stems: dict[str, list[str]] = defaultdict(list)
         for token in self._postings:
-            stem = _stem(token)
-            if stem != token:
-                stems[stem].append(token)
+            root = stem(token)
+            if root != token:
+                stems[root].append(token)
         self._stems = dict(stems)
 
     def knows(self, word: str) -> bool:
@@ -396,8 +396,8 @@ class SearchIndex:
             }
         # Another form of the same word ("starved" for "starvation", "neglected" for
         # "neglect"): nearly as good as the word itself, better than most typos.
-        stem = _stem(token)
-        for word in (*self._stems.get(stem, ()), stem if stem in self._postings else None):
+        root = stem(token)
+        for word in (*self._stems.get(root, ()), root if root in self._postings else None):
             if word is not None and found.get(word, 0.0) < STEM_SIMILARITY:
                 found[word] = STEM_SIMILARITY
         return found
@@ -675,7 +675,7 @@ STEM_SIMILARITY = 0.9  # what another form of the same word counts for
 _ENDINGS = ("ations", "ation", "ings", "ing", "ions", "ion", "ers", "er", "ed", "es", "s")
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     for ending in _ENDINGS:
         if word.endswith(ending) and len(word) - len(ending) >= 4:
             return word[: -len(ending)]

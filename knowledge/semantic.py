@@ -139,6 +139,7 @@ class SemanticIndex:
         self._model: Embedder | None = None
         self._matrix: np.ndarray | None = None
         self._failed = False
+        self._row_of: dict[str, int] | None = None
 
     def start(self) -> None:
         """Begin loading the model (if needed) and embedding the names, in the background."""
@@ -190,6 +191,29 @@ class SemanticIndex:
         order = np.argsort(-best)
         ids = self._entry_ids
         return dict(zip([ids[i] for i in order.tolist()], best[order].tolist(), strict=True))
+
+    def similarities(self, text: str, candidates: Sequence[str]) -> list[float]:
+        """The cosine similarity of `text` to each of `candidates` (names of entries, whose
+        vectors are already computed; others are embedded now). Zeros without the model."""
+        if self._failed or self._model is None or self._matrix is None:
+            return [0.0] * len(candidates)
+        prepared = prepare(text)
+        if not prepared:
+            return [0.0] * len(candidates)
+        vector = text_vector(self._model, prepared)
+        rows = self._rows()
+        out = []
+        for candidate in candidates:
+            name = prepare(candidate)
+            row = rows.get(name)
+            other = self._matrix[row] if row is not None else text_vector(self._model, name)
+            out.append(float(other @ vector))
+        return out
+
+    def _rows(self) -> dict[str, int]:
+        if self._row_of is None:
+            self._row_of = {text: n for n, text in enumerate(self._texts)}
+        return self._row_of
 
     def support(self, text: str, entry_ids: Sequence[str], k: int = 3) -> dict[str, float]:
         """For each of `entry_ids`, the mean similarity of its `k` phrasings nearest `text`:

@@ -18,7 +18,9 @@ The phrase lists and rules are data (urgent.yaml), validated at load like every 
               reply leads with, after 999), `more` (topic ids for the "More" button, the
               first that exists is used) and `advice` (one sentence on what to do).
     framing:  `knowledge` groups that make a message a knowledge question, and `live` groups
-              whose presence overrides that.
+              whose presence overrides that; `settled` rules (lists of groups) that make a
+              message not live whatever else it has (a worry about oneself; a process question
+              about something past and in hand), answered with one safety line.
     semantic: when the rules find nothing, a second opinion by meaning (urgent_meaning.py):
               `signals` (groups, one of which must be present), `kind` (the kind given),
               `margin` and `neighbours`; examples in urgent_examples.yaml.
@@ -142,6 +144,9 @@ class UrgentDetector:
     meaning_kind: Kind | None = None
     # Which groups a message's words can begin (None: search every group).
     starts: Starts | None = None
+    # Rules that make a message settled (`framing.settled`): a practitioner's own worry, or a
+    # process question about something past and in hand; never a live concern.
+    settled_rules: tuple[tuple[str, ...], ...] = ()
 
     def present(self, text: str) -> set[str]:
         """The groups whose phrases occur in the message."""
@@ -157,8 +162,16 @@ class UrgentDetector:
         return [k for k in self.kinds if any(map(present.issuperset, k.rules))]
 
     def _framed_as_knowledge(self, present: set[str]) -> bool:
+        if any(map(present.issuperset, self.settled_rules)):
+            return True
         framed = not present.isdisjoint(self.knowledge_frames)
         return framed and present.isdisjoint(self.live_markers)
+
+    def settled(self, text: str) -> bool:
+        """Whether `text` would be a live concern but for a settled frame (something past and
+        in hand; a worry about oneself): its answer gets one safety line."""
+        present = self.present(text)
+        return bool(self._found(present)) and any(map(present.issuperset, self.settled_rules))
 
     def kinds_of(self, text: str) -> list[Kind]:
         """Every kind of concern the message shows, in priority order (empty: not urgent)."""
@@ -298,11 +311,27 @@ def read_urgent(
         framing = {}
     frames = _names(framing.get("knowledge"), groups, "framing.knowledge", problems)
     live = _names(framing.get("live"), groups, "framing.live", problems)
+    raw_settled = framing.get("settled") or []
+    if not isinstance(raw_settled, list):
+        problems.add(FILE, "framing", "settled", "expected a list of rules (lists of group names)")
+        raw_settled = []
+    settled = tuple(
+        _names(rule, groups, f"framing.settled[{n}]", problems)
+        for n, rule in enumerate(raw_settled, 1)
+    )
     meaning, signals, meaning_kind = _read_meaning(
         directory, data.get("semantic"), groups, kinds, knowledge_examples, problems
     )
     return UrgentDetector(
-        groups, tuple(kinds), frames, live, meaning, signals, meaning_kind, Starts(phrases)
+        groups,
+        tuple(kinds),
+        frames,
+        live,
+        meaning,
+        signals,
+        meaning_kind,
+        Starts(phrases),
+        settled,
     )
 
 

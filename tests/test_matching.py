@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.matching import has_safeguarding_sign, is_request
+from knowledge.decision import has_safeguarding_sign
+from knowledge.passages import sentences
+from knowledge.query import is_request
 from knowledge.search import SearchEntry, SearchIndex
 from tests.conftest import Chat
 
@@ -58,7 +60,9 @@ TOPIC_PHRASINGS: dict[str, list[str]] = {
     "neglect": ["signs of neglect", "GCP2"],
     "domestic-abuse": ["Operation Encompass", "child witnessing domestic violence"],
     "missing-children": ["return home interview", "children missing from care guidance"],
-    "other-statutory-reviews": ["safeguarding adults review", "what is a DHR"],
+    "other-statutory-reviews": ["what reviews are there for adults"],
+    "safeguarding-adults-review": ["safeguarding adults review"],
+    "domestic-abuse-related-death-review": ["what is a DHR"],
     "deaths-in-settings": ["child died in a young offender institution"],
 }
 
@@ -83,7 +87,9 @@ async def test_phrasing_reaches_topic(chat: Chat, entry_id: str, text: str) -> N
     assert (replies[0].kind, replies[0].id) == ("answer", entry_id)
     topic = chat.assistant.knowledge.topics[entry_id]
     assert replies[0].title == topic.title
-    assert topic.answer in replies[0].text
+    # The topic's answer, led by its answer to what the question asks when it asks one.
+    said = (topic.answer, *sentences(topic), *(c.say for c in topic.checks))
+    assert replies[0].text.startswith(said)
     assert [link.url for link in replies[0].links] == [s.url for s in topic.sources]
 
 
@@ -323,7 +329,7 @@ async def test_a_tie_on_the_nearest_line_is_broken_by_the_nearer_lines(chat: Cha
 
 
 async def test_punctuation_said_aloud_to_dictation_is_read_as_the_marks(chat: Chat) -> None:
-    from handlers.questions import spoken_punctuation
+    from knowledge.query import spoken_punctuation
 
     said = "hi comma what is a silp and who runs it question mark"
     assert spoken_punctuation(said) == "hi, what is a silp and who runs it?"

@@ -55,7 +55,7 @@ PHRASINGS: dict[str, list[str]] = {
     "oxfordshire-cse": ["operation bullfinch", "operation bulfinch"],
     "patrick-scr": ["patrick report", "patrick scr", "the patrick reveiw"],
     "patrick-briefing": ["briefing for patrick", "patrick lessons", "patrick practitoner briefing"],
-    "thematic-review": ["thematic review", "disabled children reveiw"],
+    "thematic-review": ["thematic review", "thematic review of disabled children"],
     "thematic-review-briefing": ["disabled children briefing", "thematic breifing"],
     "sophie": ["hertfordshire sophie", "sophie"],
     "child-a1301": ["child a1301 full report", "a1301"],

@@ -2,7 +2,8 @@
 
 python main.py                 Telegram if TELEGRAM_BOT_TOKEN is set, else the console chat
 python main.py chat            the console chat
-python main.py ask "what is an SCR" [--json]   replies as the chat would give them ("-": stdin)
+python main.py ask "what is an SCR" [--json [--why]]   replies as the chat would give them
+                               ("-": one question per stdin line); --why: the signals behind it
 python main.py check           validate knowledge and configuration
 python main.py eval FILE.yaml [--json] [--min 0.9]   score the answers to a file of questions
 python main.py eval URGENT.txt  (or FILE.yaml --urgent URGENT.txt)   urgent recall and precision
@@ -34,6 +35,9 @@ from bot.storage import Storage
 from bot.storage.interface import DatabaseError
 from config.settings import Settings, SettingsError, is_database_url, load_settings
 from config.validation import KnowledgeError
+from knowledge.decision import decide
+from knowledge.loader import Knowledge
+from knowledge.query import read_query
 
 NO_TOKEN_BANNER = (
     "No TELEGRAM_BOT_TOKEN set: starting the local console chat. "
@@ -54,14 +58,32 @@ def as_json(replies: Sequence[Reply]) -> dict[str, object]:
     }
 
 
-async def ask(settings: Settings, questions: list[str], json_out: bool) -> int:
+async def why(knowledge: Knowledge, question: str) -> list[str]:
+    """The signals behind the reply to a question asked in a new chat: the safety screen
+    first, as the core asks it, then the decision (knowledge/decision.py)."""
+    await knowledge.ready()
+    lines = []
+    if knowledge.decline.adult_only(question):
+        lines.append("safety screen: an adult's matter, not screened")
+    else:
+        kind = await knowledge.urgent.screen(question)
+        lines.append(f"safety screen: {kind.id if kind else 'no live concern'}")
+        if knowledge.urgent.settled(question):
+            lines.append("safety screen: settled (past and in hand, or a worry about oneself)")
+    return [*lines, *decide(knowledge, read_query(question, knowledge.index)).why]
+
+
+async def ask(settings: Settings, questions: list[str], json_out: bool, explain: bool) -> int:
     # A throwaway database: checking the knowledge base must not fill the real one.
     assistant = await build_assistant(settings, database=":memory:")
     try:
         for number, question in enumerate(questions):
             replies = await assistant.conversation.handle(Incoming(f"ask:{number}", question))
             if json_out:
-                print(json.dumps(as_json(replies), ensure_ascii=False))
+                out = as_json(replies)
+                if explain:
+                    out["why"] = await why(assistant.knowledge, question)
+                print(json.dumps(out, ensure_ascii=False))
             else:
                 if len(questions) > 1:
                     print(f"> {question}")
@@ -251,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     ask_parser = sub.add_parser("ask", help="print the replies to questions, as chat gives them")
     ask_parser.add_argument("questions", nargs="+", help='questions, or "-" for one per stdin line')
     ask_parser.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask_parser.add_argument(
+        "--why", action="store_true", help="with --json: the signals behind each reply"
+    )
     sub.add_parser("check", help="validate knowledge and configuration")
     eval_parser = sub.add_parser("eval", help="score the answers to a file of questions")
     eval_parser.add_argument(
@@ -318,7 +343,9 @@ def main(argv: list[str] | None = None) -> int:
             questions = args.questions
             if questions == ["-"]:
                 questions = [line.strip() for line in sys.stdin if line.strip()]
-            return asyncio.run(ask(settings, questions, args.json))
+            if args.why and not args.json:
+                parser.error("--why goes with --json")
+            return asyncio.run(ask(settings, questions, args.json, args.why))
         if args.command == "eval":
             return asyncio.run(
                 evaluate(settings, args.file, args.json, args.min, args.answerable, args.urgent)

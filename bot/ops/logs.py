@@ -14,7 +14,17 @@ from typing import TextIO
 
 from config.settings import Secret, Settings
 
-QUIET_LOGGERS = ("httpx", "httpcore", "aiohttp", "telegram", "aiosqlite", "mail.log", "asyncio")
+# bm25s sets its own logger to DEBUG and announces every index it builds.
+QUIET_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "aiohttp",
+    "telegram",
+    "aiosqlite",
+    "mail.log",
+    "asyncio",
+    "bm25s",
+)
 
 
 class RedactSecrets(logging.Filter):

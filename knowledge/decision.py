@@ -1,42 +1,49 @@
-"""One decision from two signals: what a free question most likely asks for.
+"""The one decision: what reply a free question gets, and why. Open this module to see it.
 
-Documents are found by name (search.py): one is linked only when the lexical matcher answers
-it, because a wrong link is worse than none. Topics and actions are scored by meaning too
-(semantic.py): an entry's score is the better of its semantic similarity (cosine, 0-1) and its
-lexical score (0-100, scaled to 0-1). Either signal alone is enough to find an entry: a
-paraphrase shares no words with the stored questions ("purpose of serious case reviews"), and a
-typo or a name means nothing to the model ("liason officer" is corrected before it is embedded,
-but a child's name never is). When both signals point at one entry, the weaker adds a little.
+`decide(knowledge, query)` takes the question read once (knowledge/query.py) and returns a
+`Decision`: its outcome, the entries behind it, what the reply says first (`lead`: the answer
+to the facet asked, or the yes or no), and `why`, the signals that chose it
+(`main.py ask --json --why` prints them). In order:
 
-The thresholds were set on the practice questions (tests/eval/, `main.py eval`), measured with
-today's topics and with those of issue 10 merged in: the out-of-scope questions' best topic
-scores 0.54 at most when no word of a name supports it (one case-specific question, "the
-outcome of the strategy meeting", reaches 0.58: hence MEANING_ALONE), while every right answer
-without word support scores at least 0.75, and with word support at least 0.58. Close entries
-(CLOSE) become choices; a best entry under SURE, or with runners-up within RUNNER_UP, is
-answered with a way to the others.
+1. small talk ("thanks", "hello"), and a question with nothing in it ("what can you do?");
+2. a comparison of two or three topics ("the difference between an SCR and a rapid review");
+3. a document named (search.py): linked only when clearly named, else a yes-or-no question or
+   choices, never a guess;
+4. topics and conversations, by three signals: names by words (search.py), names by meaning
+   (semantic.py) and the topics' own text (passages.py, BM25);
+5. what is not ours (knowledge/decline.py): casework about one child or family, an adult's
+   matter, anything else; never answered with a children's topic;
+6. a document asked for that the catalogue does not have ("a copy of the child Q report");
+7. a yes/no question is never answered with a menu: its best topic is answered, leading with
+   the check that fits, the others one tap away.
 
-The outcome is one of
-- "answer": one entry; `sure` says whether it is clearly ahead. When it is not, `others` holds
-  the runners-up the user may have meant (offered behind a "Not what you meant?" button);
-- "choices": two to four entries so close that picking one would be a guess;
-- "compare": two or three topics asked about together ("the difference between an SCR and a
-  rapid review", "... a rapid review, an lcspr and a silp");
-- "about": a question about a conversation the assistant can run ("how does the threshold
-  check work?"), answered with what it is and a button to start it: a conversation starts
-  only on a clear request ("I want to notify") or a button;
-- "confirm": one document may be what was asked for, but not surely: the user is asked;
-- "none": nothing close enough.
+Scores: an entry's is the better of its semantic similarity (cosine, 0-1) and its lexical
+score (0-100, scaled to 0-1); when both point at it, the weaker adds a little (TIE_BREAK); and
+the topic's own text adds up to TEXT_WEIGHT, in proportion to how much of the question it has.
+Either names signal alone can find an entry: a paraphrase shares no words with the stored
+questions, and a typo or a name means nothing to the model. The thresholds were set on the
+practice questions (tests/eval/questions.yaml) and checked on the other sets: the
+out-of-scope questions' best topic scores 0.54 at most when no word of a name supports it,
+while right answers without word support score at least 0.75, with it at least 0.58.
+
+The outcomes: "answer" (one entry; `sure` when clearly ahead, else `others` behind "Not what
+you meant?"), "choices" (two to four entries too close to pick), "compare", "about" (a question
+about a conversation the assistant runs, answered with what it is and a button to start it),
+"confirm" (one document may be meant: asked, not linked), "casework" and "decline" (not ours:
+`kind` says which), "missing" (a document the catalogue lacks), "greeting", "thanks", "help"
+and "none".
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
 from knowledge.loader import Knowledge, Report
+from knowledge.passages import Lead, lead
+from knowledge.query import Query
 from knowledge.search import (
     ANSWER_CUTOFF,
     KIND_WORDS,
@@ -54,6 +61,12 @@ SURE = 0.8  # at or above this, with no runner-up, the answer needs no "Not what
 CLOSE = 0.03  # entries this close to the best are offered as choices
 TIE_BREAK = 0.2  # how much the weaker signal adds to the stronger, when it reaches AGREE
 AGREE = 0.6
+# The topics' own text (BM25, normalised by the best topic's) adds at most this much, in
+# proportion to the share of the question's words (IDF-weighted) the topic's text has.
+TEXT_WEIGHT = 0.08
+# ... and only when its text has at least this share of the question: a word or two in common
+# with a long text is no sign (it lifted "case of the missing stapler" over MEANING_ALONE).
+TEXT_SHARE = 0.5
 MEANING_ALONE = 0.62  # a topic no name's words support must be at least this close in meaning
 WEAK_WORDS = 0.1  # taken off a lexical score under search.ANSWER_CUTOFF
 RUNNER_UP = 0.15  # entries this close to an uncertain best are offered as "Not what you meant?"
@@ -68,59 +81,161 @@ ABOUT_MARGIN = 0.05  # a topic this near a conversation asked about is answered 
 LEAD_FLOOR = 0.5
 LEAD = 0.04
 
-# The two halves of a comparison: "difference between X and Y", "X vs Y", "is X the same as Y".
-_COMPARISON = (
-    re.compile(r"\bdifferen(?:ce|ces|t)\b.*?\bbetween (?P<a>.+?) and (?P<b>.+)"),
-    re.compile(r"\bcompare (?P<a>.+?) (?:and|with|to) (?P<b>.+)"),
-    re.compile(r"^(?P<a>.+?) (?:or|and) (?P<b>.+?) (?:what s |whats |what is )?(?:the )?differen"),
-    re.compile(r"^(?:is |are )?(?P<a>.+?) (?:vs|versus|v)\b (?P<b>.+)"),
-    re.compile(r"\b(?:is|are) (?P<a>.+?) (?:the same as|the same thing as|like) (?P<b>.+)"),
-    re.compile(r"\bhow (?:does|do|is|are) (?P<a>.+?) differ(?:ent)? (?:from|to) (?P<b>.+)"),
-    re.compile(r"^(?P<a>.+?) (?:compared (?:to|with)|different (?:from|to)) (?P<b>.+)"),
-)
-
 
 @dataclass(frozen=True)
 class Decision:
-    outcome: str  # "answer", "choices", "compare", "about", "confirm" or "none"
+    outcome: str  # see the module's docstring
     ids: tuple[str, ...] = ()  # the answer's entry; the choices; the compared topics
     sure: bool = True  # for "answer": clearly ahead of every other entry
     others: tuple[str, ...] = ()  # for an unsure "answer": what else it may have been
+    lead: Lead | None = None  # for a topic's answer: what it says first
+    kind: str = ""  # for "decline": the class (adult, other)
+    why: tuple[str, ...] = field(default=(), compare=False)  # the signals, for --why
 
     @property
     def best(self) -> str | None:
         return self.ids[0] if self.ids else None
 
 
-def decide(knowledge: Knowledge, text: str) -> Decision:
-    """What `text` asks for. The semantic index must be ready (`await semantic.ready()`)."""
-    parts = compared_parts(text)
-    if parts is not None:
-        compared = _compared_topics(knowledge, parts)
+class Why:
+    """The signals behind a decision, as short lines (no message text, only ids and scores)."""
+
+    def __init__(self, query: Query) -> None:
+        self.lines: list[str] = [f"facet: {query.facet or '-'}"]
+
+    def note(self, line: str) -> None:
+        self.lines.append(line)
+
+    def scores(self, label: str, scored: dict[str, float] | list[tuple[str, float]]) -> None:
+        pairs = list(scored.items()) if isinstance(scored, dict) else scored
+        top = sorted(pairs, key=lambda item: -item[1])[:4]
+        self.note(f"{label}: " + (", ".join(f"{i} {s:.2f}" for i, s in top) or "-"))
+
+    def __call__(self, decision: Decision) -> Decision:
+        lines = [*self.lines, f"outcome: {decision.outcome} {' '.join(decision.ids)}".strip()]
+        if decision.lead is not None:
+            lines.append(f"lead: {decision.lead.source}")
+        return Decision(
+            decision.outcome,
+            decision.ids,
+            decision.sure,
+            decision.others,
+            decision.lead,
+            decision.kind,
+            tuple(lines),
+        )
+
+
+def decide(knowledge: Knowledge, query: Query) -> Decision:
+    """What `query` asks for, and why. The semantic indexes must be ready (`ready()`)."""
+    why = Why(query)
+    small = _small_talk(query)
+    if small is not None:
+        return why(Decision(small))
+    if not query.tokens:
+        return why(Decision("help"))  # nothing but filler: there is no question to answer
+    if query.compared is not None:
+        compared = _compared_topics(knowledge, list(query.compared))
         if compared is not None:
-            return Decision("compare", compared)
-    return _decide_one(knowledge, text)
+            return why(Decision("compare", compared))
+    decision = _decide_one(knowledge, query, why)
+    declined = _declined(knowledge, query, decision, why)
+    if declined is not None:
+        return why(declined)
+    if (
+        decision.outcome in ("answer", "compare")
+        and decision.best not in knowledge.reports
+        and wants_unknown_document(knowledge, query)
+    ):
+        why.note("rule: a copy of a document the catalogue does not have")
+        return why(Decision("missing"))
+    if query.facet == "yesno" and decision.outcome == "choices":
+        # A yes or a no is never a menu: the nearest topic, the others one tap away.
+        topics = [i for i in decision.ids if i in knowledge.topics]
+        if topics:
+            why.note("rule: a yes/no question is answered, not offered choices")
+            others = tuple(i for i in decision.ids if i != topics[0])
+            decision = Decision("answer", (topics[0],), sure=False, others=others)
+    if decision.outcome == "answer" and decision.best in knowledge.topics:
+        topic = knowledge.topics[decision.best]
+        first = lead(topic, query, knowledge.text, knowledge.semantic.similarities)
+        decision = Decision("answer", decision.ids, decision.sure, decision.others, first)
+    return why(decision)
 
 
-def compared_parts(text: str) -> list[str] | None:
-    """The things `text` compares: two halves, the first of which may be a list ("the
-    difference between a rapid review, an lcspr and a silp"); None if it compares nothing."""
-    # Commas are kept as a word of their own, since `words` drops them and they separate a list.
-    pieces = (" ".join(words(piece)) for piece in re.split(r"[,;]", text))
-    folded = f" {_LIST_COMMA} ".join(piece for piece in pieces if piece)
-    for pattern in _COMPARISON:
-        found = pattern.search(folded)
-        if found:
-            # After the last "and", a comma ends the list: "x and y, please".
-            listed = [*found["a"].split(_LIST_COMMA), found["b"].split(_LIST_COMMA)[0]]
-            items = (item.strip() for part in listed for item in _VERSUS.split(part))
-            return [item for item in items if item][:MAX_COMPARED]
+# --- small talk ------------------------------------------------------------------------------
+
+GREETINGS = frozenset(
+    ("hi hello hey hiya morning afternoon evening good yo greetings there").split()
+)
+# Thanks and acknowledgements, alone or together: "thanks, that's really helpful", "ok got it".
+THANKS = frozenset(
+    (
+        "thanks thank you ta cheers thx many great lovely brilliant ok okay that s that's is "
+        "was really very so much helpful useful perfect super fab excellent amazing cool nice "
+        "kind for the your help info information got it noted understood appreciated all good "
+        "makes sense"
+    ).split()
+)
+# One of these makes a message of THANKS words an acknowledgement, not a question.
+THANKING = frozenset(
+    "thanks thank ta cheers thx helpful useful perfect brilliant great noted understood "
+    "appreciated".split()
+)
+
+
+def _small_talk(query: Query) -> str | None:
+    said = set(query.words)
+    if not said:
+        return None
+    if said <= THANKS and said & THANKING:
+        return "thanks"
+    if said <= GREETINGS:
+        return "greeting"
     return None
 
 
-_LIST_COMMA = "<comma>"
-_VERSUS = re.compile(r"\b(?:vs|versus)\b")  # "x vs y vs z"
-MAX_COMPARED = 3  # more than this is a list of topics, not a comparison
+# --- what is not ours ------------------------------------------------------------------------
+
+
+def _declined(knowledge: Knowledge, query: Query, decision: Decision, why: Why) -> Decision | None:
+    """Casework, an adult's matter or anything else not ours, unless a document was named."""
+    if decision.outcome in ("confirm", "about") or (
+        decision.best is not None and decision.best in knowledge.reports
+    ):
+        return None
+    meaning = knowledge.semantic.scores(query.corrected)
+    best_topic = max((s for i, s in meaning.items() if i in knowledge.topics), default=0.0)
+    found = knowledge.decline.classify(query.text, best_topic, knowledge.index.knows)
+    if found is None:
+        return None
+    why.note(f"not ours: {found.kind} ({found.reason})")
+    if found.kind == "casework":
+        # The general topic it touched on stays one tap away.
+        topics = tuple(i for i in decision.ids if i in knowledge.topics)[:2]
+        return Decision("casework", topics)
+    return Decision("decline", kind=found.kind)
+
+
+# "a copy of / the link to / the pdf of the ... report": a document is wanted.
+ASKING_FOR = ("copy", "copies", "link", "pdf", "download")
+REPORT_WORDS = ("report", "reports", "review", "reviews", "scr", "scrs", "briefing", "summary")
+WANTS_DOCUMENT = re.compile(
+    rf"\b(?:{'|'.join(ASKING_FOR)})\b(?:\s+\w+){{0,6}}?\s+(?:{'|'.join(REPORT_WORDS)})\b"
+)
+
+
+def wants_unknown_document(knowledge: Knowledge, query: Query) -> bool:
+    """Whether the question asks for a copy of, or a link to, a document named by a word the
+    knowledge base does not have ("a copy of the child Q report"): no topic is that document,
+    though its other words may touch one (reporting a concern). "A copy of the Working Together
+    document" names only known words: its topic, with the current edition, is the answer."""
+    if not WANTS_DOCUMENT.search(query.folded):
+        return False
+    return any(t not in ASKING_FOR and not knowledge.index.knows(t) for t in query.tokens)
+
+
+# --- comparisons -----------------------------------------------------------------------------
 
 
 def _compared_topics(knowledge: Knowledge, parts: list[str]) -> tuple[str, ...] | None:
@@ -136,13 +251,23 @@ def _compared_topics(knowledge: Knowledge, parts: list[str]) -> tuple[str, ...] 
     return tuple(picked)
 
 
+# --- topics, conversations and documents -----------------------------------------------------
+
+
 def ranked_entries(
-    knowledge: Knowledge, text: str, words_found: SearchResult | None = None
+    knowledge: Knowledge,
+    text: str,
+    words_found: SearchResult | None = None,
+    query: Query | None = None,
+    why: Why | None = None,
+    text_bonus: dict[str, float] | None = None,
 ) -> list[tuple[str, float]]:
-    """Topics and actions, each with the better of its two scores (0-1), best first.
-    `words_found` is the lexical matcher's result for `text`, when the caller has it."""
+    """Topics and actions, each with its fused score (0-1 and a little over), best first.
+    `words_found` is the lexical matcher's result for `text`, when the caller has it; what the
+    topics' own text added goes into `text_bonus` (a rule asks what the names alone say)."""
     index = knowledge.index
-    combined = dict(knowledge.semantic.scores(index.corrected(text)))
+    corrected = query.corrected if query is not None else index.corrected(text)
+    combined = dict(knowledge.semantic.scores(corrected))
     lexical: dict[str, float] = {}
     for match in (words_found or index.search(text)).matches:
         if match.id in knowledge.reports:
@@ -160,28 +285,54 @@ def ranked_entries(
         scored[entry_id] = max(meaning, words_) + (TIE_BREAK * weaker if weaker >= AGREE else 0)
     for entry_id, score in lexical.items():
         scored.setdefault(entry_id, score)
-    return sorted(scored.items(), key=lambda item: (-item[1], item[0]))
+    if query is not None:
+        # The topics' own text: what a topic says, not only how it is asked for.
+        text_scores = knowledge.text.scores(query)
+        for entry_id, relative in text_scores.items():
+            share = knowledge.text.share_of(query, entry_id)
+            if share >= TEXT_SHARE:
+                bonus = TEXT_WEIGHT * relative * share
+                scored[entry_id] = scored.get(entry_id, 0.0) + bonus
+                if text_bonus is not None:
+                    text_bonus[entry_id] = bonus
+        if why is not None:
+            why.scores("words", lexical)
+            why.scores("meaning", combined)
+            why.scores("text", text_scores)
+    ranked = sorted(scored.items(), key=lambda item: (-item[1], item[0]))
+    if why is not None:
+        why.scores("fused", ranked)
+    return ranked
 
 
-def _decide_one(knowledge: Knowledge, text: str) -> Decision:
+def _decide_one(knowledge: Knowledge, query: Query, why: Why) -> Decision:
+    text = query.text
     lexical = knowledge.index.search(text)
     best = lexical.best
     if lexical.decision == "answer" and best is not None and best.id in knowledge.reports:
+        why.note(f"document named: {best.id} {best.score:.0f}")
         return Decision("answer", (best.id,))
     documents: tuple[str, ...] = ()
     if lexical.decision == "choices":
         offered = [m.id for m in choices_of(lexical)]
         documents = tuple(i for i in offered if i in knowledge.reports)
         if len(documents) == len(offered) and len(documents) > 1:
-            return Decision("choices", documents)  # several documents fit the name
+            why.note("documents: several fit the name")
+            return Decision("choices", documents)
         if documents and _names_document_kind(knowledge, text, documents):
             # "blank notification form", "slides on national scrs": a document is wanted.
             named = _named_outright(knowledge, text, documents)
             return Decision("answer", named) if named else _documents(documents)
+        if documents and _asks_for_a_review(query) and offered[0] not in knowledge.reports:
+            # A topic and a document share a name ("disabled children"), and the question
+            # asks for a review or report: the documents of that name, asked, never guessed.
+            why.note("rule: a review asked for by a name a topic shares")
+            return _documents(documents)
     if len(documents) == 1 and not _names_in_earnest(knowledge, text, documents[0]):
         documents = ()  # "report a broken streetlight" is not Operation Brooke
-    ranked = ranked_entries(knowledge, text, lexical)
-    request = is_request(text)
+    text_bonus: dict[str, float] = {}
+    ranked = ranked_entries(knowledge, text, lexical, query, why, text_bonus)
+    request = query.request
     if ranked and ranked[0][1] >= ABSTAIN and not request:
         top_action = knowledge.actions.get(ranked[0][0])
         topics = [s for i, s in ranked if i in knowledge.topics]
@@ -208,16 +359,19 @@ def _decide_one(knowledge: Knowledge, text: str) -> Decision:
             else:
                 kept.append((entry_id, score))
         ranked = kept
-    if not documents and clear_lead(knowledge, text, ranked):
+    if not documents and clear_lead(knowledge, query, ranked):
+        why.note("rule: a clear lead on a question with a sign of safeguarding")
         top_id, top = ranked[0]
         runners = [i for i, s in ranked[1:] if top - s < RUNNER_UP]
         others = tuple(dict.fromkeys([*offered_flows, *runners]))[: MAX_CHOICES - 1]
         return Decision("answer", (top_id,), sure=False, others=others)
     if not ranked or ranked[0][1] < ABSTAIN:
         return _documents(documents)
-    if ranked[0][1] < MEANING_ALONE and _lexical_score(lexical, ranked[0][0]) < SUGGEST_CUTOFF:
+    names_score = ranked[0][1] - text_bonus.get(ranked[0][0], 0.0)
+    if names_score < MEANING_ALONE and _lexical_score(lexical, ranked[0][0]) < SUGGEST_CUTOFF:
         # Meaning alone, and not much of it: "the outcome of the strategy meeting" is near
         # a topic on disagreeing with decisions, but is a question about one case.
+        why.note("rule: meaning alone, and not much of it")
         return _documents(documents)
     if request:
         # Asked to do something: a conversation that does it comes before a topic about it.
@@ -227,11 +381,12 @@ def _decide_one(knowledge: Knowledge, text: str) -> Decision:
     top_id, top = ranked[0]
     close = [i for i, s in ranked[1:] if s >= ABSTAIN and top - s < CLOSE]
     if close:
-        leader = _supported_leader(knowledge, text, [top_id, *close])
+        leader = _supported_leader(knowledge, query, [top_id, *close])
         if leader is None:
             return Decision("choices", (top_id, *close)[:MAX_CHOICES])
         # Tied on their nearest lines, but one has several lines near: answered, the others
         # one button away.
+        why.note("rule: a tie broken by the nearer lines")
         others = tuple(i for i in (top_id, *close) if i != leader)[: MAX_CHOICES - 1]
         return Decision("answer", (leader,), sure=False, others=others)
     runners = [i for i, s in ranked[1:] if s >= ABSTAIN and top - s < RUNNER_UP]
@@ -241,14 +396,19 @@ def _decide_one(knowledge: Knowledge, text: str) -> Decision:
     return Decision("answer", (top_id,), sure=top >= SURE and not others, others=others)
 
 
+def _asks_for_a_review(query: Query) -> bool:
+    """Whether the question names a kind of document, typos corrected ("reveiw")."""
+    return any(w in REPORT_WORDS for w in query.corrected.split())
+
+
 # How much nearer an entry's best few lines must be, on average, to break a tie: the same
 # figures from 0.03 to 0.08 on every set (docs/benchmarks.md).
 SUPPORT_LEAD = 0.05
 
 
-def _supported_leader(knowledge: Knowledge, text: str, tied: list[str]) -> str | None:
+def _supported_leader(knowledge: Knowledge, query: Query, tied: list[str]) -> str | None:
     """Of entries tied on their best line, the one whose best few lines are clearly nearer."""
-    support = knowledge.semantic.support(knowledge.index.corrected(text), tied)
+    support = knowledge.semantic.support(query.corrected, tied)
     if len(support) < len(tied):
         return None
     ordered = sorted(support.items(), key=lambda item: -item[1])
@@ -258,7 +418,7 @@ def _supported_leader(knowledge: Knowledge, text: str, tied: list[str]) -> str |
     return None
 
 
-def clear_lead(knowledge: Knowledge, text: str, ranked: list[tuple[str, float]]) -> bool:
+def clear_lead(knowledge: Knowledge, query: Query, ranked: list[tuple[str, float]]) -> bool:
     """Whether the best of `ranked` is a topic under the usual bar but clearly ahead of the
     runner-up, in a question about safeguarding (see LEAD)."""
     if not ranked or ranked[0][0] not in knowledge.topics:
@@ -269,7 +429,7 @@ def clear_lead(knowledge: Knowledge, text: str, ranked: list[tuple[str, float]])
     runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
     if top < LEAD_FLOOR or top - runner_up < LEAD:
         return False
-    return has_safeguarding_sign(knowledge.index.corrected(text))
+    return has_safeguarding_sign(query.corrected)
 
 
 def has_safeguarding_sign(text: str) -> bool:
@@ -353,37 +513,6 @@ def _own_words(report: Report) -> set[str]:
     return set(tokens(" ".join((report.title, *report.aliases)))) - KIND_WORDS
 
 
-def is_request(text: str) -> bool:
-    """Whether `text` asks to do something ("I want to notify", "start the threshold check")
-    rather than asks about it ("who can submit a notification?", "how does it work?")."""
-    said = " ".join(words(text))
-    if _WANTS_TO_KNOW.search(said):
-        return False
-    if any(marker in f" {said} " for marker in _REQUEST_MARKERS):
-        return True
-    return bool(_POLITE_REQUEST.match(said))
-
-
-# Said by someone who wants to do it now.
-_REQUEST_MARKERS = tuple(
-    f" {m} "
-    for m in (
-        "i want to", "i need to", "i would like to", "i d like to", "id like to", "we need to",
-        "we want to", "i have to", "we have to", "let me", "help me", "take me", "start",
-        "begin", "can i start", "i must", "we must",
-    )
-)  # fmt: skip
-# Wanting to know about something is a question: "i want to understand the sin notification",
-# "i need to know who decides".
-_WANTS_TO_KNOW = re.compile(
-    r"\b(?:want|need|would like|d like|like) to (?:know|understand|learn|find out|ask|read|hear)\b"
-)
-# An order ("make a notification"), or a polite one ("can I make a notification?"); but "can
-# I share information?" asks about something, and so does a name ("threshold check").
-_POLITE_REQUEST = re.compile(
-    r"^(?:please )?(?:(?:can|could|may) (?:i|we|you) (?:please )?)?"
-    r"(?:make|start|submit|send|fill|notify|report|begin|run|open|complete|do a)\b"
-)
 # Commands that only show something: a question may run them.
 INFORMATION_COMMANDS = frozenset(("/help", "/reports", "/contact", "/privacy"))
 

@@ -1,0 +1,193 @@
+"""Retrieval over the topics' own text, and the sentence that answers the facet asked.
+
+The names (title, aliases, example questions) say how people ask; the text says what a topic
+knows. A question whose words are in a topic's answer but in none of its names ("how often must
+the DSL's training be refreshed") is found here: BM25 (bm25s, MIT) over each topic's title,
+aliases, questions, answer, more, facet answers and yes/no checks, on stemmed tokens. Its score
+is one signal of the decision (knowledge/decision.py), normalised by the best topic's.
+
+`lead` picks what a reply says first: the topic's own answer to the facet asked (its `facets:`),
+the answer of its yes/no check nearest the question, or else the sentence of its text that fits
+the question best; None when the topic's opening already says it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import bm25s
+import numpy as np
+
+from knowledge.entries import Topic
+from knowledge.query import Query
+from knowledge.search import stem, tokens
+
+# Names are how the topic is asked for: counted twice, so they outweigh a word used in passing.
+NAME_WEIGHT = 2
+# A check leads the reply when its question is at least this near the question asked (cosine
+# of their meanings, or the share of the check's words the question has).
+CHECK_NEAR = 0.72
+CHECK_WORDS = 0.6
+# A sentence of the text leads only when it shares this much (IDF-weighted) of the question.
+SENTENCE_SHARE = 0.5
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])")
+# What a "when" answer has: a number of days, weeks..., or a deadline word.
+_TIME = re.compile(
+    r"\b(?:\d+|one|two|three|four|five|six|seven|ten|fifteen|twelve)\s+(?:working\s+)?"
+    r"(?:days?|weeks?|months?|years?|hours?)\b|\bwithin\b|\bevery\b|\bby\b|\bimmediately\b|"
+    r"\bsame day\b|\bnext (?:school |working )?day\b",
+    re.IGNORECASE,
+)
+
+
+def stems(text: str) -> list[str]:
+    return [stem(t) for t in tokens(text)]
+
+
+@dataclass(frozen=True)
+class Lead:
+    """What a reply says first: `text`, taken from the topic's `source` ("facet:when",
+    "check", "sentence")."""
+
+    text: str
+    source: str
+
+
+class TopicText:
+    """BM25 over each topic's own words."""
+
+    def __init__(self, topics: Mapping[str, Topic]) -> None:
+        self.ids = list(topics)
+        corpus = [self._document(t) for t in topics.values()]
+        self._words = {i: frozenset(d) for i, d in zip(self.ids, corpus, strict=True)}
+        self._index = bm25s.BM25()
+        if corpus:
+            self._index.index(corpus, show_progress=False)
+        documents = len(corpus) or 1
+        frequency: dict[str, int] = {}
+        for document in corpus:
+            for token in set(document):
+                frequency[token] = frequency.get(token, 0) + 1
+        self._idf = {t: math.log(1 + documents / n) for t, n in frequency.items()}
+        self._unseen = math.log(1 + documents)
+
+    @staticmethod
+    def _document(topic: Topic) -> list[str]:
+        names = " ".join((topic.title, *topic.aliases, *topic.questions))
+        text = " ".join(
+            (
+                topic.answer,
+                topic.more,
+                *(t for _, t in topic.facets),
+                *(f"{c.ask} {c.say}" for c in topic.checks),
+            )
+        )
+        return stems(names) * NAME_WEIGHT + stems(text)
+
+    def scores(self, query: Query) -> dict[str, float]:
+        """Each topic's BM25 score for the query, divided by the best (0-1); empty when no
+        topic has any of its words."""
+        said = [stem(t) for t in query.tokens]
+        if not said or not self.ids:
+            return {}
+        raw = np.asarray(self._index.get_scores(said), dtype=np.float64)
+        best = float(raw.max()) if raw.size else 0.0
+        if best <= 0:
+            return {}
+        return {self.ids[i]: float(raw[i] / best) for i in np.flatnonzero(raw > 0)}
+
+    def weight(self, token: str) -> float:
+        return self._idf.get(token, self._unseen)
+
+    def share(self, query: Query, text: str) -> float:
+        """How much of the question (IDF-weighted) `text` has."""
+        return self._share(query, set(stems(text)))
+
+    def share_of(self, query: Query, topic_id: str) -> float:
+        """How much of the question (IDF-weighted) the topic's own words have."""
+        return self._share(query, self._words.get(topic_id, frozenset()))
+
+    def _share(self, query: Query, has: set[str] | frozenset[str]) -> float:
+        said = {stem(t) for t in query.tokens}
+        if not said:
+            return 0.0
+        total = sum(self.weight(t) for t in said)
+        return sum(self.weight(t) for t in said & has) / total
+
+
+def lead(
+    topic: Topic,
+    query: Query,
+    text: TopicText,
+    near: Callable[[str, Sequence[str]], list[float]] | None = None,
+) -> Lead | None:
+    """What the reply to `query` should say first, from `topic`; None: its opening answer.
+
+    `near(question, texts)` gives the meaning-similarity of the question to each text (the
+    semantic model); without it, checks are matched by their words alone."""
+    facet = query.facet
+    # "What is X" is what the topic's opening says: no lead.
+    if facet in ("when", "who", "how", "next"):
+        own = topic.facet(facet)
+        if own is not None:
+            return Lead(own, f"facet:{facet}")
+    if facet == "yesno" and topic.checks:
+        check = _nearest_check(topic, query, text, near)
+        if check is not None:
+            return Lead(check, "check")
+    if facet in ("", "compare", "what"):
+        return None
+    sentence = _best_sentence(topic, query, text)
+    return Lead(sentence, "sentence") if sentence else None
+
+
+def _nearest_check(
+    topic: Topic,
+    query: Query,
+    text: TopicText,
+    near: Callable[[str, Sequence[str]], list[float]] | None,
+) -> str | None:
+    asks = [c.ask for c in topic.checks]
+    by_words = [text.share(query, ask) for ask in asks]
+    by_meaning = near(query.corrected, asks) if near is not None else [0.0] * len(asks)
+    best = max(
+        range(len(asks)), key=lambda i: (by_meaning[i] >= CHECK_NEAR, by_meaning[i], by_words[i])
+    )
+    if by_meaning[best] >= CHECK_NEAR or by_words[best] >= CHECK_WORDS:
+        return topic.checks[best].say
+    return None
+
+
+def overlap(one: str, other: str) -> float:
+    """How much of the shorter text's words the longer has (stems): 1.0 says the same."""
+    a, b = set(stems(one)), set(stems(other))
+    if not a or not b:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
+def sentences(topic: Topic) -> list[str]:
+    """The topic's facet answers, then its answer's and more's sentences."""
+    found = [t for _, t in topic.facets]
+    for block in (topic.answer, topic.more):
+        found += [s.strip() for s in _SENTENCE.split(" ".join(block.split())) if s.strip()]
+    return found
+
+
+def _best_sentence(topic: Topic, query: Query, text: TopicText) -> str | None:
+    """The sentence of the topic that best fits the question and the facet it asks, if it
+    fits well and is not the opening already shown."""
+    opening = sentences(topic)[len(topic.facets)] if topic.answer else ""
+    best, best_score = None, 0.0
+    for sentence in sentences(topic):
+        score = text.share(query, sentence)
+        if query.facet == "when" and _TIME.search(sentence):
+            score += 0.25
+        if score > best_score:
+            best, best_score = sentence, score
+    if best is None or best_score < SENTENCE_SHARE or best == opening:
+        return None
+    return best
