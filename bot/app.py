@@ -18,6 +18,7 @@ from handlers import (
     admin,
     general,
     handoff,
+    learning,
     privacy,
     questions,
     reports,
@@ -44,6 +45,7 @@ def wire(conversation: Conversation, access: Access) -> None:
     add("reviews", general.reviews, "the types of review")
     add("reports", reports.list_reports, "browse the partnership's reports and briefings")
     add("threshold", threshold.threshold, "does this case need a notification or a review?")
+    add("briefing", learning.briefing_command, "a 7-minute briefing on a review or a theme")
     # Sign-in goes in front of the form: only a registered SLO gets in, with their details.
     add(
         "notify",
@@ -62,6 +64,7 @@ def wire(conversation: Conversation, access: Access) -> None:
     add("outbox", board.only(board.outbox, "outbox"))
     # Hidden commands: the data behind buttons.
     add("topic", questions.show_topic)
+    add("learning", learning.learning_command)  # a review's findings, reviews on a theme
     add("others", questions.show_others)  # "Not what you meant?" after an uncertain answer
     add("report", reports.show_report)
     add("form", notification.form_closed)  # a notification form's button, once the form is closed

@@ -13,6 +13,7 @@ from bot.core.redaction import redact
 from bot.core.replies import BUTTON_DATA_LIMIT, CASEWORK, Button, Link, Reply
 from config.addresses import is_email
 from config.settings import Settings
+from handlers import learning
 from handlers.reports import REPORT_WORDS, confirm_report, not_in_catalogue, report_reply
 from handlers.safety import contact_lines, safety_line
 from knowledge.casework import about_one_case
@@ -162,6 +163,8 @@ async def say(ctx: Context, query: Query, decision: Decision) -> list[Reply]:
         return [SMALL_TALK[outcome]]
     if outcome == "help":
         return await ctx.run_command("/help")
+    if outcome == "learning" and decision.learning is not None:
+        return await learning.reply(ctx, decision.learning)
     if outcome == "answer" and decision.best is not None:
         replies = await answer_replies(ctx, decision)
         if knowledge.urgent.settled(query.text):

@@ -6,15 +6,17 @@ to the facet asked, or the yes or no), and `why`, the signals that chose it
 (`main.py ask --json --why` prints them). In order:
 
 1. small talk ("thanks", "hello"), and a question with nothing in it ("what can you do?");
-2. a comparison of two or three topics ("the difference between an SCR and a rapid review");
-3. a document named (search.py): linked only when clearly named, else a yes-or-no question or
+2. the learning from case reviews (learning_ask.py): what a review found, the reviews on a
+   theme, what recurs across them, a 7-minute briefing;
+3. a comparison of two or three topics ("the difference between an SCR and a rapid review");
+4. a document named (search.py): linked only when clearly named, else a yes-or-no question or
    choices, never a guess;
-4. topics and conversations, by three signals: names by words (search.py), names by meaning
+5. topics and conversations, by three signals: names by words (search.py), names by meaning
    (semantic.py) and the topics' own text (passages.py, BM25);
-5. what is not ours (knowledge/decline.py): casework about one child or family, an adult's
+6. what is not ours (knowledge/decline.py): casework about one child or family, an adult's
    matter, anything else; never answered with a children's topic;
-6. a document asked for that the catalogue does not have ("a copy of the child Q report");
-7. a yes/no question is never answered with a menu: its best topic is answered, leading with
+7. a document asked for that the catalogue does not have ("a copy of the child Q report");
+8. a yes/no question is never answered with a menu: its best topic is answered, leading with
    the check that fits, the others one tap away.
 
 Scores: an entry's is the better of its semantic similarity (cosine, 0-1) and its lexical
@@ -30,17 +32,19 @@ The outcomes: "answer" (one entry; `sure` when clearly ahead, else `others` behi
 you meant?"), "choices" (two to four entries too close to pick), "compare", "about" (a question
 about a conversation the assistant runs, answered with what it is and a button to start it),
 "confirm" (one document may be meant: asked, not linked), "casework" and "decline" (not ours:
-`kind` says which), "missing" (a document the catalogue lacks), "greeting", "thanks", "help"
-and "none".
+`kind` says which), "missing" (a document the catalogue lacks), "learning" (`learning` says
+what is asked of the reviews), "greeting", "thanks", "help" and "none".
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
+from knowledge.learning_ask import LearningAsk, read_learning_ask
 from knowledge.loader import Knowledge, Report
 from knowledge.passages import Lead, lead
 from knowledge.query import Query
@@ -90,6 +94,7 @@ class Decision:
     others: tuple[str, ...] = ()  # for an unsure "answer": what else it may have been
     lead: Lead | None = None  # for a topic's answer: what it says first
     kind: str = ""  # for "decline": the class (adult, other)
+    learning: LearningAsk | None = None  # for "learning": what is asked of the reviews
     why: tuple[str, ...] = field(default=(), compare=False)  # the signals, for --why
 
     @property
@@ -115,15 +120,7 @@ class Why:
         lines = [*self.lines, f"outcome: {decision.outcome} {' '.join(decision.ids)}".strip()]
         if decision.lead is not None:
             lines.append(f"lead: {decision.lead.source}")
-        return Decision(
-            decision.outcome,
-            decision.ids,
-            decision.sure,
-            decision.others,
-            decision.lead,
-            decision.kind,
-            tuple(lines),
-        )
+        return dataclasses.replace(decision, why=tuple(lines))
 
 
 def decide(knowledge: Knowledge, query: Query) -> Decision:
@@ -134,6 +131,10 @@ def decide(knowledge: Knowledge, query: Query) -> Decision:
         return why(Decision(small))
     if not query.tokens:
         return why(Decision("help"))  # nothing but filler: there is no question to answer
+    ask = read_learning_ask(knowledge.learning, knowledge.index, query)
+    if ask is not None:
+        why.note(f"learning: {ask.want} {ask.review or ask.theme or ask.sector or ''}".rstrip())
+        return why(Decision("learning", learning=ask))
     if query.compared is not None:
         compared = _compared_topics(knowledge, list(query.compared))
         if compared is not None:

@@ -25,9 +25,13 @@ from config.validation import (
     entry_list,
     load_yaml,
 )
+from knowledge.coverage import Source as CoverageSource
+from knowledge.coverage import load_coverage
 from knowledge.decline import Decline, load_decline
 from knowledge.entries import Action, Check, Group, Report, Topic
 from knowledge.form import Form, load_form
+from knowledge.layers import Layers, layered
+from knowledge.learning import Learning, load_learning
 from knowledge.passages import TopicText
 from knowledge.search import SearchEntry, SearchIndex
 from knowledge.semantic import SemanticIndex
@@ -80,36 +84,6 @@ REPORT_KINDS = (
 
 
 @dataclass(frozen=True)
-class Layers:
-    """Where each knowledge file is read from: the national folder, then the pack's, if any."""
-
-    national: Path
-    pack: Path | None = None
-
-    def folders(self) -> list[tuple[Path, str]]:
-        """(folder, how its files are named in problems), national first."""
-        found = [(self.national, "")]
-        if self.pack is not None:
-            found.append((self.pack, f"partnerships/{self.pack.name}/"))
-        return found
-
-    def files(self, name: str) -> list[tuple[Path, str]]:
-        """(path, its name in problems) of `name` in each layer that has it; the national one
-        is always listed, so a missing national file is reported."""
-        return [
-            (folder / name, f"{label}{name}")
-            for folder, label in self.folders()
-            if not label or (folder / name).exists()
-        ]
-
-    def one(self, name: str) -> Path:
-        """The folder whose `name` is used, for a file a pack replaces whole."""
-        if self.pack is not None and (self.pack / name).exists():
-            return self.pack
-        return self.national
-
-
-@dataclass(frozen=True)
 class Knowledge:
     topics: dict[str, Topic]
     groups: dict[str, Group]
@@ -125,6 +99,10 @@ class Knowledge:
     # The topics' own text (BM25), and what is declined as not ours (decline.yaml).
     text: TopicText = field(default_factory=lambda: TopicText({}))
     decline: Decline = field(default_factory=Decline)
+    # What case reviews found (learning.yaml): records, themes, sectors.
+    learning: Learning = field(default_factory=Learning)
+    # The canonical index and what answers each line (coverage.yaml).
+    coverage: tuple[CoverageSource, ...] = ()
 
     async def ready(self) -> None:
         """Wait (without blocking the event loop) until questions can be matched by meaning."""
@@ -142,21 +120,11 @@ class Knowledge:
         return None
 
 
-def _layered(
-    layers: Layers, name: str, key: str, problems: Problems
-) -> list[tuple[str, int, dict[str, Any]]]:
-    """(file, position, raw entry) of every entry under `key` in `name`, national first; an
-    entry of a later layer with an earlier one's id replaces it. Duplicate ids within one file
-    are reported by the caller."""
-    entries: list[tuple[str, int, dict[str, Any]]] = []
-    for path, file in layers.files(name):
-        data = load_yaml(path, problems)
-        if file != name and isinstance(data, dict) and key not in data:
-            continue  # a pack's file may leave out a list it adds nothing to
-        own = [(file, i, raw) for i, raw in enumerate(entry_list(data, key, file, problems), 1)]
-        replaced = {raw.get("id") for _, _, raw in own} if file != name else set()
-        entries = [e for e in entries if e[2].get("id") not in replaced] + own
-    return entries
+def _check_learning_ids(learning: Learning, reports: dict[str, Report], problems: Problems) -> None:
+    """A record marked as the catalogue's must have the id of a report in it."""
+    for review in learning.reviews.values():
+        if review.catalogue and review.id not in reports:
+            problems.add("learning.yaml", review.id, "catalogue", "no report with this id")
 
 
 def _load_topics(layers: Layers, problems: Problems) -> dict[str, Topic]:
@@ -175,7 +143,7 @@ def _load_topics(layers: Layers, problems: Problems) -> dict[str, Topic]:
         "checks",
     }
     topics: list[Topic] = []
-    for file, i, raw in _layered(layers, "topics.yaml", "topics", problems):
+    for file, i, raw in layered(layers, "topics.yaml", "topics", problems):
         r = EntryReader(problems, file, raw, allowed, i)
         topics.append(
             Topic(
@@ -308,7 +276,7 @@ def _check_compare(topics: dict[str, Topic], problems: Problems) -> None:
 def _load_reports(layers: Layers, problems: Problems) -> tuple[dict[str, Group], dict[str, Report]]:
     groups: dict[str, Group] = {}
     seen: set[tuple[str, str]] = set()
-    for file, i, raw in _layered(layers, "reports.yaml", "groups", problems):
+    for file, i, raw in layered(layers, "reports.yaml", "groups", problems):
         r = EntryReader(problems, file, raw, {"id", "title"}, i)
         if (file, r.id) in seen:
             r.add("id", "duplicate group id")
@@ -328,7 +296,7 @@ def _load_reports(layers: Layers, problems: Problems) -> tuple[dict[str, Group],
         "link",
     }
     reports: list[Report] = []
-    for file, i, raw in _layered(layers, "reports.yaml", "reports", problems):
+    for file, i, raw in layered(layers, "reports.yaml", "reports", problems):
         r = EntryReader(problems, file, raw, allowed, i)
         kind = r.text("kind")
         if kind and kind not in REPORT_KINDS:
@@ -491,6 +459,9 @@ def _load_knowledge(layers: Layers, semantic: bool) -> Knowledge:
     # The topics' questions are the knowledge side of the urgent second opinion.
     urgent = read_urgent(directory, problems, [q for t in topics.values() for q in t.questions])
     decline = load_decline(directory, problems)
+    learning = load_learning(layers, problems)
+    _check_learning_ids(learning, reports, problems)
+    coverage = load_coverage(directory, set(topics), set(reports), problems)
     problems.raise_if_any()
     knowledge = Knowledge(
         topics,
@@ -504,6 +475,8 @@ def _load_knowledge(layers: Layers, semantic: bool) -> Knowledge:
         semantic=build_semantic(topics, actions),
         text=TopicText(topics),
         decline=decline,
+        learning=learning,
+        coverage=coverage,
     )
     if semantic:
         _start(knowledge)

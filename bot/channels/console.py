@@ -9,8 +9,10 @@ Used for trying the assistant without Telegram, for demos, and by `ask`.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from bot.core.conversation import Conversation
@@ -18,6 +20,7 @@ from bot.core.numbers import pick_number
 from bot.core.replies import Button, Incoming, Reply
 
 PROMPT = "you> "
+FILES_FOLDER = "var/files"  # where documents that come with replies are saved (a briefing)
 
 
 def render(reply: Reply, number_from: int | None = 1) -> str:
@@ -26,6 +29,8 @@ def render(reply: Reply, number_from: int | None = 1) -> str:
     if reply.title:
         parts.append(f"== {reply.title} ==")
     parts.append(reply.text)
+    for file in reply.files:
+        parts.append(f"File: {file.filename}")
     for link in reply.links:
         parts.append(f"Link: {link.label}: {link.url}")
     # One style: a button per line, with its number when it may be chosen by number.
@@ -63,6 +68,21 @@ def choose(text: str, buttons: Sequence[Button], by_number: bool = True) -> str 
     return None
 
 
+def save_files(replies: Sequence[Reply], folder: Path) -> list[Path]:
+    """Write the documents that came with the replies (a briefing) into `folder`, readable by
+    the owner only, and return where; a file of the same name is replaced."""
+    saved = []
+    for reply in replies:
+        for file in reply.files:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path = folder / Path(file.filename).name  # never a path the reply chose
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(file.data)
+            saved.append(path)
+    return saved
+
+
 async def run_console(
     conversation: Conversation,
     stdin: TextIO | None = None,
@@ -88,6 +108,7 @@ async def run_console(
             stdout.flush()
 
     conversation.push = push
+    files_folder = conversation.settings.path(FILES_FOLDER)
     if banner:
         say(banner)
     say('Console chat. Type a question, /help for the commands, or "quit" to leave.')
@@ -112,3 +133,5 @@ async def run_console(
         replies = await conversation.handle(incoming)
         text, buttons = render_all(replies)
         say(text)
+        for path in save_files(replies, files_folder):
+            say(f"Saved: {path}")

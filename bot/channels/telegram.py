@@ -23,6 +23,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
+    InputFile,
     InputTextMessageContent,
     Update,
 )
@@ -160,6 +161,10 @@ class TelegramChannel:
                 message = await bot.send_message(
                     chat_id=chat_id, text=chunk, parse_mode=ParseMode.HTML, api_kwargs=extra
                 )
+                sent[-1].append(message.message_id)
+            for file in reply.files:  # a briefing: the document itself, to open or forward
+                document = InputFile(file.data, filename=file.filename)
+                message = await bot.send_document(chat_id=chat_id, document=document)
                 sent[-1].append(message.message_id)
         return sent
 

@@ -35,6 +35,7 @@ from bot.storage import Storage
 from bot.storage.interface import DatabaseError
 from config.settings import Settings, SettingsError, is_database_url, load_settings
 from config.validation import KnowledgeError
+from knowledge.coverage import as_markdown, gaps
 from knowledge.decision import decide
 from knowledge.loader import Knowledge
 from knowledge.query import read_query
@@ -55,6 +56,7 @@ def as_json(replies: Sequence[Reply]) -> dict[str, object]:
         "text": text,
         "links": [{"label": link.label, "url": link.url} for r in replies for link in r.links],
         "buttons": [{"label": b.label, "data": b.data} for b in buttons],
+        "files": [f.filename for r in replies for f in r.files],
     }
 
 
@@ -154,11 +156,12 @@ def fraction(text: str) -> float:
 
 def check(settings: Settings) -> int:
     problems: list[str] = []
+    knowledge = None
     try:
-        load_all(settings, semantic=False)
+        knowledge = load_all(settings, semantic=False).knowledge
     except KnowledgeError as exc:
         problems = exc.problems
-    for warning in warnings(settings):
+    for warning in warnings(settings, knowledge):
         print(f"warning: {warning}", file=sys.stderr)
     if problems:
         print("\n".join(problems), file=sys.stderr)
@@ -193,13 +196,30 @@ async def outbox(settings: Settings, action: str | None, reference: str | None) 
         await storage.close()
 
 
-def warnings(settings: Settings) -> list[str]:
-    """What works but must be settled before going live: unconfirmed safety-route contacts."""
-    return [
+def warnings(settings: Settings, knowledge: Knowledge | None = None) -> list[str]:
+    """What works but must be settled: unconfirmed safety-route contacts; items of the canonical
+    index that nothing answers; learning records not yet checked against the report itself."""
+    found = [
         f"settings: contacts.{key}: example details ({settings.contacts.get(key).name}), not yet "
         "confirmed by the partnership: check them, then set confirmed: true"
         for key in settings.contacts.unconfirmed()
     ]
+    if knowledge is not None:
+        found += gaps(knowledge.coverage)
+        found += [
+            f"learning.yaml: {r.id}: some points rest on others' summaries, not yet checked "
+            "against the report itself"
+            for r in knowledge.learning.unchecked()
+        ]
+    return found
+
+
+def coverage(settings: Settings, out: Path) -> int:
+    """Write the canonical index as markdown (docs/coverage.md)."""
+    knowledge = load_all(settings, semantic=False).knowledge
+    out.write_text(as_markdown(knowledge.coverage), encoding="utf-8")
+    print(f"Wrote {out}.")
+    return 0
 
 
 def freeze_startup_objects() -> None:
@@ -277,6 +297,12 @@ def main(argv: list[str] | None = None) -> int:
         "--why", action="store_true", help="with --json: the signals behind each reply"
     )
     sub.add_parser("check", help="validate knowledge and configuration")
+    coverage_parser = sub.add_parser(
+        "coverage", help="write the canonical index and what answers it as markdown"
+    )
+    coverage_parser.add_argument(
+        "--out", type=Path, default=Path("docs/coverage.md"), help="default docs/coverage.md"
+    )
     eval_parser = sub.add_parser("eval", help="score the answers to a file of questions")
     eval_parser.add_argument(
         "file", type=Path, help="questions: sections of {q, expect}; or an urgent .txt file"
@@ -332,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(settings)
     if args.command == "check":
         return check(settings)
+    if args.command == "coverage":
+        return coverage(settings, args.out)
     if args.command == "serve":
         settings = serve_settings(settings, args.webhook, args.host, args.port)
     try:

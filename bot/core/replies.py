@@ -36,6 +36,16 @@ class Link:
 
 
 @dataclass(frozen=True)
+class File:
+    """A document sent with a reply (a briefing as .docx): Telegram sends it, the console saves
+    it, email attaches it."""
+
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Reply:
     """One message from the assistant.
 
@@ -43,7 +53,8 @@ class Reply:
     for `ask --json` and for tests; channels only render `title`, `text`, `buttons` and `links`.
     `private` marks a message that carries form content, which Telegram may delete after submission.
     `expects_text` marks a question answered by typing (a date, an age): there a bare number is
-    the answer, so the console does not take it for the number of a button.
+    the answer, so the console does not take it for the number of a button. `files` are
+    documents that go with it (a briefing), each channel delivering them its own way.
     """
 
     text: str
@@ -55,6 +66,7 @@ class Reply:
     links: tuple[Link, ...] = ()
     private: bool = False
     expects_text: bool = False
+    files: tuple[File, ...] = ()
 
 
 @dataclass(frozen=True)

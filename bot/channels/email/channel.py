@@ -31,7 +31,7 @@ from bot.core.background import BackgroundTask
 from bot.core.conversation import Conversation, split_command
 from bot.core.lifetimes import INBOX_KEEP_SECONDS
 from bot.core.replies import HANDOFF_SENT, Incoming, Reply
-from bot.mail.message import OutgoingEmail, make_message_id, message_id_domain
+from bot.mail.message import Attachment, OutgoingEmail, make_message_id, message_id_domain
 from bot.storage import Storage
 from config.registry import Registry, normal_email
 from config.settings import EmailSettings, Settings
@@ -281,6 +281,12 @@ class EmailChannel(BackgroundTask):
             in_reply_to=in_reply_to,
             references=references,
             auto_submitted="auto-replied" if in_reply_to else "auto-generated",
+            # A briefing's Word document goes as an attachment.
+            attachments=tuple(
+                Attachment.from_bytes(f.filename, f.content_type, f.data)
+                for r in replies
+                for f in r.files
+            ),
         )
 
     async def reply(self, mail: InboundEmail, replies: list[Reply]) -> None:

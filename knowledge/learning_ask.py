@@ -1,0 +1,146 @@
+"""What a question asks of the learning from case reviews: `read_learning_ask`.
+
+- "what did the Pelka review find", "lessons from Hamzah Khan": a review's findings;
+- "what did the national review recommend after Arthur and Star": its recommendations;
+- "reviews about neglect", "SCRs involving disabled children": the reviews on a theme;
+- "what do reviews say about fathers", "learning about CSE", "lessons for schools": what
+  recurs across the reviews on a theme, or for a sector;
+- "7 minute briefing on professional curiosity", "a briefing on the Pelka review": a briefing.
+
+A review is found by its name first, as every document is (search.py: never a guess); by what
+happened in it ("the review about the boy who starved in Coventry") only as a question back
+("Do you mean ...?"). Pure: the decision (knowledge/decision.py) asks this first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from knowledge.learning import Learning
+from knowledge.query import Query
+from knowledge.search import SearchIndex, choices_of, stem, tokens
+
+FINDINGS = "findings"
+RECOMMENDATIONS = "recommendations"
+REVIEWS = "reviews"
+RECURRING = "recurring"
+BRIEFING = "briefing"
+
+
+@dataclass(frozen=True)
+class LearningAsk:
+    want: str  # FINDINGS, RECOMMENDATIONS, REVIEWS, RECURRING or BRIEFING
+    review: str | None = None  # a review named (its record's id)
+    theme: str | None = None
+    sector: str | None = None
+    scope: str = ""  # "national", "local" or "" (both)
+    guessed: tuple[str, ...] = ()  # reviews the question may describe, not name: to ask
+
+
+_BRIEFING = re.compile(
+    r"\b(?:7|seven)\s?min(?:ute)?s?\b.{0,20}\bbriefings?\b|\bbriefing (?:on|about)\b"
+)
+_RECOMMEND = re.compile(
+    r"\brecommend(?:s|ed|ations?)?\b|\bwhat (?:has |have )?changed (?:after|since|because)\b|"
+    r"\bwhat came (?:out )?of\b"
+)
+_FINDINGS = re.compile(
+    r"\b(?:find|finds|found|findings|conclude|concluded|conclusions?|lessons?|learning|learnt|"
+    r"learned|key points|went wrong|summary of|what did .{1,60} (?:say|show)|"
+    r"what does .{1,60} (?:say|show))\b"
+)
+_REVIEWS_OF = re.compile(
+    r"\b(?:reviews?|scrs?|lcsprs?|cases|inquiries|reports)\b.{0,30}\b(?:about|on|involving|into|"
+    r"where|with|concerning|relating to|around|featuring|in which|that involved|involved)\b|"
+    r"\b(?:which|any|what) (?:case )?(?:reviews|scrs|lcsprs)\b"
+)
+_RECURRING = re.compile(
+    r"\bwhat do (?:case |serious case |national )?(?:reviews|scrs|lcsprs) (?:say|tell us|show|"
+    r"find)\b|\b(?:learning|lessons|themes) (?:about|on|around|for|from (?:case )?reviews)\b|"
+    r"\bwhat have (?:we|reviews) learn(?:t|ed)\b|\bkey learning (?:from|about|on)\b"
+)
+# A review described rather than named ("the review about the boy who starved in Coventry").
+_DESCRIBED = re.compile(
+    r"\b(?:the|that) (?:review|scr|report|inquiry|one)\b.{0,12}\b(?:about|where|into|on|of)\b"
+)
+# How close a review described by what happened must be, by its text, to be asked about.
+DESCRIBED_SHARE = 0.5
+
+
+def read_learning_ask(learning: Learning, index: SearchIndex, query: Query) -> LearningAsk | None:
+    """What `query` asks of the learning from reviews, or None when it asks nothing of it."""
+    if not learning.reviews:
+        return None
+    text = query.folded
+    found_theme, found_sector = learning.theme_in(text), learning.sector_in(text)
+    theme = found_theme.id if found_theme else None
+    sector = found_sector.id if found_sector else None
+    scope = "national" if re.search(r"\bnational\b", text) else ""
+    scope = "local" if re.search(r"\b(?:local|our|bedford)\b", text) and not scope else scope
+    named = _named_review(learning, index, query)
+    if _BRIEFING.search(text):
+        if named or theme or sector:
+            return LearningAsk(BRIEFING, named, theme, sector)
+        return None
+    if named is not None:
+        if _RECOMMEND.search(text):
+            return LearningAsk(RECOMMENDATIONS, named)
+        if _FINDINGS.search(text):
+            return LearningAsk(FINDINGS, named)
+        return None  # a document asked for by name: the catalogue's reply
+    if _RECURRING.search(text) and (theme or sector):
+        return LearningAsk(RECURRING, theme=theme, sector=sector, scope=scope)
+    if _REVIEWS_OF.search(text) and theme:
+        return LearningAsk(REVIEWS, theme=theme, sector=sector, scope=scope)
+    if _DESCRIBED.search(text) or _FINDINGS.search(text):
+        guessed = described_reviews(learning, query)
+        if guessed:
+            want = RECOMMENDATIONS if _RECOMMEND.search(text) else FINDINGS
+            return LearningAsk(want, guessed=guessed)
+    return None
+
+
+def _named_review(learning: Learning, index: SearchIndex, query: Query) -> str | None:
+    """The review the question names, when the name matcher is sure of it (never a guess)."""
+    result = index.search(query.text)
+    best = result.best
+    if result.decision == "answer" and best is not None:
+        record = learning.record(best.id)
+        return record.id if record is not None else None
+    if result.decision == "choices":
+        # Several documents of one review (its report and its briefing) name the same record.
+        records = {learning.record(m.id) for m in choices_of(result)}
+        if len(records) == 1 and None not in records:
+            only = records.pop()
+            return only.id if only is not None else None
+    return None
+
+
+def described_reviews(learning: Learning, query: Query) -> tuple[str, ...]:
+    """The review(s) whose record (title, area, year, what happened) has most of the question's
+    words, when one clearly does: a question back, never a link."""
+    said = {stem(t) for t in query.tokens} - _GENERIC
+    if not said:
+        return ()
+    scored = []
+    for review in learning.with_findings():
+        has = {stem(t) for t in tokens(f"{review.title} {review.area} {review.year or ''} "
+                                       f"{review.happened}")}  # fmt: skip
+        share = len(said & has) / len(said)
+        if share >= DESCRIBED_SHARE:
+            scored.append((share, review.id))
+    scored.sort(reverse=True)
+    if scored and (len(scored) == 1 or scored[0][0] - scored[1][0] >= 0.2):
+        return (scored[0][1],)
+    return ()
+
+
+# Words every question about reviews has: no sign of which review.
+_GENERIC = frozenset(
+    stem(w)
+    for w in (
+        "review reviews serious case scr report inquiry find found findings lessons learning "
+        "key recommend recommendations child children safeguarding one about"
+    ).split()
+)
