@@ -71,6 +71,14 @@ TEXT_WEIGHT = 0.08
 # ... and only when its text has at least this share of the question: a word or two in common
 # with a long text is no sign (it lifted "case of the missing stapler" over MEANING_ALONE).
 TEXT_SHARE = 0.5
+# A topic whose text has nearly all of the question (and more of it than any other topic's
+# text) is a candidate on that alone, though no name says it: answered as a guess, with "Not
+# what you meant?" ("is a failed batch scrapped and the supplier told").
+TEXT_ALONE = 0.85
+# ... and the question has this many words of its own, not counting the question words: a
+# short one ("who runs bedford borough council") has all its words in some long text.
+TEXT_ALONE_WORDS = 5
+QUESTION_WORDS = frozenset("when where why whose".split())
 MEANING_ALONE = 0.62  # a topic no name's words support must be at least this close in meaning
 WEAK_WORDS = 0.1  # taken off a lexical score under search.ANSWER_CUTOFF
 RUNNER_UP = 0.15  # entries this close to an uncertain best are offered as "Not what you meant?"
@@ -293,6 +301,8 @@ def ranked_entries(
             share = knowledge.text.share_of(query, entry_id)
             if share >= TEXT_SHARE:
                 bonus = TEXT_WEIGHT * relative * share
+                if relative == 1.0 and _text_alone(query, share):
+                    bonus = max(bonus, ABSTAIN + 0.01 - scored.get(entry_id, 0.0))
                 scored[entry_id] = scored.get(entry_id, 0.0) + bonus
                 if text_bonus is not None:
                     text_bonus[entry_id] = bonus
@@ -304,6 +314,12 @@ def ranked_entries(
     if why is not None:
         why.scores("fused", ranked)
     return ranked
+
+
+def _text_alone(query: Query, share: float) -> bool:
+    """Whether a topic's text has enough of a long enough question to stand on its own."""
+    own = [t for t in query.tokens if t not in QUESTION_WORDS]
+    return share >= TEXT_ALONE and len(own) >= TEXT_ALONE_WORDS
 
 
 def _decide_one(knowledge: Knowledge, query: Query, why: Why) -> Decision:
@@ -368,8 +384,12 @@ def _decide_one(knowledge: Knowledge, query: Query, why: Why) -> Decision:
         return Decision("answer", (top_id,), sure=False, others=others)
     if not ranked or ranked[0][1] < ABSTAIN:
         return _documents(documents)
-    names_score = ranked[0][1] - text_bonus.get(ranked[0][0], 0.0)
-    if names_score < MEANING_ALONE and _lexical_score(lexical, ranked[0][0]) < SUGGEST_CUTOFF:
+    top_id = ranked[0][0]
+    names_score = ranked[0][1] - text_bonus.get(top_id, 0.0)
+    supported = _lexical_score(lexical, top_id) >= SUGGEST_CUTOFF or (
+        top_id in knowledge.topics and _text_alone(query, knowledge.text.share_of(query, top_id))
+    )
+    if names_score < MEANING_ALONE and not supported:
         # Meaning alone, and not much of it: "the outcome of the strategy meeting" is near
         # a topic on disagreeing with decisions, but is a question about one case.
         why.note("rule: meaning alone, and not much of it")

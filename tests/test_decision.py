@@ -1,0 +1,221 @@
+"""The decision's mechanics (knowledge/query.py, knowledge/decision.py, knowledge/passages.py),
+on invented topics (tests/fixtures/decision/), so that the shipped content can change freely:
+
+- the facet asked (how long, who, what happens next, how) is the reply's first sentence;
+- a yes/no question leads with the yes or no of the check that fits, and is never a menu;
+- a comparison is written as one: the pair's note, or their facets side by side; "is X the same
+  as Y" starts with no;
+- the topics' own text finds a topic none of whose names has the question's words;
+- a first reply's body stays within FIRST_REPLY_MAX, the rest behind More;
+- what is not ours (casework, an adult's matter, the office) is declined, never a topic;
+- a document is never linked on a name a topic shares; `ask --json --why` says why."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_assistant
+from bot.assistant import Assistant
+from config.settings import Settings
+from knowledge.loader import FIRST_REPLY_MAX
+from knowledge.query import facet_of
+from tests.cli import run_main
+from tests.conftest import Chat
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def decision_knowledge(tmp_path: Path) -> Path:
+    """The small fixture knowledge with the decision's invented topics, reports and examples."""
+    target = tmp_path / "knowledge"
+    if not target.exists():
+        shutil.copytree(FIXTURES / "small_knowledge", target)
+        for name in ("topics", "reports", "decline", "learning"):
+            shutil.copyfile(FIXTURES / "decision" / f"{name}.yaml", target / f"{name}.yaml")
+    return target
+
+
+@pytest.fixture
+async def assistant(settings: Settings, tmp_path: Path) -> AsyncIterator[Assistant]:
+    knowledge = decision_knowledge(tmp_path)
+    built = await build_assistant(dataclasses.replace(settings, knowledge_dir=str(knowledge)))
+    yield built
+    await built.close()
+
+
+def first_sentence(text: str) -> str:
+    return text.split("\n\n", 1)[0]
+
+
+# --- the facet asked ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "facet"),
+    [
+        ("how many days does a widget review take", "when"),
+        ("widget review, by when must it be done?", "when"),
+        ("who holds a widget review", "who"),
+        ("what happens after a widget review", "next"),
+        ("how do I ask for a widget review", "how"),
+        ("does a widget review happen if nobody was hurt", "yesno"),
+        ("what is a widget review", "what"),
+        ("widget review", ""),
+    ],
+)
+def test_the_facet_is_read_from_the_question(text: str, facet: str) -> None:
+    assert facet_of(text) == facet
+
+
+@pytest.mark.parametrize(
+    ("text", "facet"),
+    [
+        ("how long does a widget review take?", "when"),
+        ("I'm new here - who holds a widget review?", "who"),
+        ("what happens after a widget review", "next"),
+        ("how do I ask for a widget review", "how"),
+    ],
+)
+async def test_the_answer_to_the_facet_asked_comes_first(chat: Chat, text: str, facet: str) -> None:
+    replies = await chat.say(text)
+    topic = chat.assistant.knowledge.topics["widget-review"]
+    assert (replies[0].kind, replies[0].id) == ("answer", "widget-review")
+    assert first_sentence(replies[0].text) == topic.facet(facet)
+    assert "widget partners hold it after a failure" in replies[0].text  # the answer follows
+
+
+async def test_what_it_is_is_the_topics_own_opening(chat: Chat) -> None:
+    replies = await chat.say("what is a widget review")
+    topic = chat.assistant.knowledge.topics["widget-review"]
+    assert replies[0].text == topic.answer
+
+
+async def test_a_facet_the_topic_lacks_leads_with_its_sentence_that_fits(chat: Chat) -> None:
+    replies = await chat.say("how long are flange test results kept")
+    assert replies[0].id == "flange-testing"
+    assert first_sentence(replies[0].text) == "Results are kept for seven years."
+
+
+# --- yes or no ------------------------------------------------------------------------------
+
+
+async def test_a_yes_no_question_leads_with_the_check_that_fits(chat: Chat) -> None:
+    replies = await chat.say("do we still have a widget review if no one got hurt?")
+    assert replies[0].id == "widget-review"
+    assert replies[0].text.startswith("No. A widget review follows only a failure")
+
+
+async def test_a_yes_no_question_is_never_a_menu(chat: Chat) -> None:
+    # Both topics are equally near; a menu would be the answer to "which one?", not to "is it".
+    replies = await chat.say("is it a widget review or a sprocket audit that runs every quarter")
+    assert replies[0].kind == "answer"
+    assert any("Not what you meant" in b.label for b in replies[0].buttons) or replies[0].id
+
+
+# --- comparisons ----------------------------------------------------------------------------
+
+
+async def test_a_comparison_gives_the_difference(chat: Chat) -> None:
+    replies = await chat.say("what's the difference between a widget review and a sprocket audit")
+    knowledge = chat.assistant.knowledge
+    assert replies[0].ids == ("widget-review", "sprocket-audit")
+    note = knowledge.comparison("widget-review", "sprocket-audit")
+    assert f"The difference: {note}" in replies[0].text
+    assert "Widget review: " in replies[0].text and "Sprocket audit: " in replies[0].text
+
+
+async def test_is_x_the_same_as_y_is_answered_no_first(chat: Chat) -> None:
+    replies = await chat.say("is a widget review the same as a sprocket audit?")
+    assert replies[0].text.startswith("No, they are not the same")
+
+
+async def test_without_a_note_the_comparison_sets_their_facets_side_by_side(chat: Chat) -> None:
+    replies = await chat.say("sprocket audit vs gizmo panel")
+    text = replies[0].text
+    assert replies[0].ids == ("sprocket-audit", "gizmo-panel")
+    # Not two openings glued together: who, for each, on one line.
+    assert "Who. Sprocket audit: The quality team runs the sprocket audit. Gizmo panel: The " \
+        "minister appoints" in text  # fmt: skip
+
+
+# --- the topics' own text, and the length of a first reply ----------------------------------
+
+
+async def test_the_topics_own_text_finds_what_no_name_says(chat: Chat) -> None:
+    replies = await chat.say("is a failed batch scrapped and the supplier told")
+    assert replies[0].id == "flange-testing"
+
+
+async def test_a_first_reply_stays_within_its_limit_and_the_rest_is_behind_more(
+    chat: Chat, assistant: Assistant, tmp_path: Path
+) -> None:
+    for text in ("how long does a widget review take", "who holds a widget review"):
+        replies = await chat.say(text)
+        assert len(replies[0].text) <= FIRST_REPLY_MAX
+    await chat.press("More")
+    assert "gadget reviews in 2019" in chat.replies[0].text
+
+
+# --- what is not ours -----------------------------------------------------------------------
+
+
+async def test_an_adults_matter_is_declined_not_routed_as_urgent(chat: Chat) -> None:
+    replies = await chat.say("my elderly neighbour is being neglected and I am worried")
+    assert replies[0].kind == "fallback"
+    assert "adult social care" in replies[0].text
+    assert replies[0].id is None
+
+
+async def test_a_request_to_act_on_one_case_is_casework(chat: Chat) -> None:
+    replies = await chat.say("please write the report about my customer for me")
+    assert replies[0].kind == "casework"
+
+
+async def test_the_office_is_declined_and_kept_for_the_partnership(chat: Chat) -> None:
+    replies = await chat.say("what's on the canteen menu today")
+    assert replies[0].kind == "fallback" and replies[0].id is None
+    assert len(await chat.assistant.storage.questions.unanswered()) == 1
+
+
+# --- documents ------------------------------------------------------------------------------
+
+
+async def test_a_document_is_never_linked_on_a_name_a_topic_shares(chat: Chat) -> None:
+    replies = await chat.say("flange testing review")
+    # The topic shares "flange testing": the review is asked about, never linked on a guess.
+    assert replies[0].kind in ("confirm", "choices", "report")
+    if replies[0].kind == "report":
+        assert replies[0].id == "flange-review-2020"
+    assert all(link.url != "https://example.org/harbour" for link in replies[0].links)
+
+
+# --- why ------------------------------------------------------------------------------------
+
+
+def test_ask_json_why_prints_the_signals(tmp_path: Path) -> None:
+    knowledge = decision_knowledge(tmp_path)
+    result = run_main(
+        tmp_path,
+        "ask",
+        "--json",
+        "--why",
+        "how long does a widget review take",
+        settings=f"knowledge_dir: {knowledge}\n",
+    )
+    assert result.returncode == 0, result.stderr
+    reply = json.loads(result.stdout.splitlines()[-1])
+    assert reply["id"] == "widget-review"
+    why = "\n".join(reply["why"])
+    assert "facet: when" in why and "outcome: answer widget-review" in why
+    assert "lead: facet:when" in why and "fused: widget-review" in why
+
+
+def test_why_needs_json(tmp_path: Path) -> None:
+    result = run_main(tmp_path, "ask", "--why", "what is an scr")
+    assert result.returncode == 2 and "--why goes with --json" in result.stderr
