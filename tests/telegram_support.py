@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import email.policy
 import itertools
 import json
 import time
+from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -141,8 +143,21 @@ class FakeBotApi:
 
     def _params(self, headers: dict[str, str], body: bytes) -> dict[str, Any]:
         params: dict[str, Any] = {}
-        if body and "json" in headers.get("content-type", ""):
+        content_type = headers.get("content-type", "")
+        if body and "json" in content_type:
             params = json.loads(body)
+        elif body and content_type.startswith("multipart/form-data"):
+            # A file upload (sendDocument): each part by name; a file as {filename, data}.
+            message = BytesParser(policy=email.policy.HTTP).parsebytes(
+                f"Content-Type: {content_type}\r\n\r\n".encode() + body
+            )
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                data = part.get_payload(decode=True)
+                filename = part.get_filename()
+                params[str(name)] = (
+                    {"filename": filename, "data": data} if filename else data.decode()
+                )
         elif body:
             for key, value in parse_qsl(body.decode(), keep_blank_values=True):
                 try:
@@ -156,6 +171,19 @@ class FakeBotApi:
         self.calls.append((method, params))
         if method == "getMe":
             return BOT_USER
+        if method == "sendDocument":
+            document = params.get("document") or {}
+            return {
+                "message_id": next(self._ids),
+                "date": int(time.time()),
+                "chat": {"id": int(params["chat_id"]), "type": "private"},
+                "from": BOT_USER,
+                "document": {
+                    "file_id": "f1",
+                    "file_unique_id": "u1",
+                    "file_name": document.get("filename", ""),
+                },
+            }
         if method in ("sendMessage", "editMessageText"):
             return {
                 "message_id": next(self._ids),

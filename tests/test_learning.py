@@ -1,0 +1,297 @@
+"""Learning from case reviews (knowledge/learning.py, handlers/learning.py, knowledge/briefing.py):
+mechanics on an invented catalogue (tests/fixtures/decision/learning.yaml), then one smoke test
+of the shipped records.
+
+- what a review found: what happened, the key learning, More for every point with its source;
+  a review whose findings are not held says so and guesses nothing;
+- the reviews on a theme, newest first, narrowed to national or local;
+- what recurs across them, each point naming its review, the points in the theme's words first;
+- a 7-minute briefing as a Word document: its seven parts, every point cited, reflection
+  questions from the theme, in the console (a saved file) and in Telegram (a document);
+- `check` refuses a point without a source and lists records resting on others' summaries."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import docx
+import pytest
+import yaml
+
+from bot.app import build_assistant
+from bot.assistant import Assistant
+from bot.channels.console import run_console
+from bot.core.replies import Reply
+from config.settings import Settings, default_settings
+from config.validation import KnowledgeError
+from knowledge.layers import Layers
+from knowledge.learning import load_learning
+from knowledge.loader import load_knowledge
+from tests.conftest import Chat
+from tests.telegram_support import FakeBotApi, start_harness
+from tests.test_decision import decision_knowledge
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def assistant(settings: Settings, tmp_path: Path) -> AsyncIterator[Assistant]:
+    knowledge = decision_knowledge(tmp_path)
+    built = await build_assistant(dataclasses.replace(settings, knowledge_dir=str(knowledge)))
+    yield built
+    await built.close()
+
+
+def docx_of(reply: Reply) -> Any:
+    [file] = reply.files
+    assert file.filename.endswith(".docx")
+    return docx.Document(io.BytesIO(file.data))
+
+
+def headings(document: Any) -> list[str]:
+    return [p.text for p in document.paragraphs if p.style.name.startswith("Heading")]
+
+
+def bullets(document: Any, heading: str) -> list[str]:
+    found, inside = [], False
+    for paragraph in document.paragraphs:
+        if paragraph.style.name.startswith("Heading"):
+            inside = paragraph.text == heading
+        elif inside and paragraph.text:
+            found.append(paragraph.text)
+    return found
+
+
+# --- what a review found --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what did the flange testing at the northern plant review find",
+        "lessons from the northern plant review",
+        "key findings of the harbour works review",
+    ],
+)
+async def test_what_a_review_found(chat: Chat, text: str) -> None:
+    replies = await chat.say(text)
+    learning = chat.assistant.knowledge.learning
+    review = learning.reviews[replies[0].id or ""]
+    assert replies[0].kind == "learning"
+    assert replies[0].text.startswith(review.happened)
+    assert review.learning[0].text in replies[0].text
+    assert "record checked 2026-12-07" in replies[0].text
+    if review.url:
+        assert [link.url for link in replies[0].links] == [review.url]
+
+
+async def test_more_gives_every_point_with_where_it_comes_from(chat: Chat) -> None:
+    await chat.say("what did the northern plant review find")
+    await chat.press("More")
+    text = chat.replies[0].text
+    review = chat.assistant.knowledge.learning.reviews["flange-review-2020"]
+    for point in (*review.learning, *review.recommendations):
+        assert f"{point.text} ({point.where})" in text
+    assert "Main recommendations:" in text
+
+
+async def test_what_a_review_recommended(chat: Chat) -> None:
+    replies = await chat.say("what did the northern plant review recommend")
+    assert "Test every batch at the load it will carry" in replies[0].text
+
+
+async def test_findings_not_held_are_said_never_guessed(chat: Chat) -> None:
+    replies = await chat.say("what did the east workshop review find")
+    assert replies[0].id == "gadget-review-2015"
+    assert "I don't hold the findings of that review" in replies[0].text
+    assert "Key learning" not in replies[0].text
+
+
+async def test_a_review_described_not_named_is_asked_about(chat: Chat) -> None:
+    replies = await chat.say("the review about the sprockets that failed in a storm")
+    assert replies[0].kind == "confirm" and replies[0].links == ()
+    assert "Sprocket failure at the harbour works" in replies[0].text
+    await chat.press("Yes")
+    assert chat.replies[0].id == "sprocket-failure-2022"
+
+
+# --- themes and sectors ---------------------------------------------------------------------
+
+
+async def test_reviews_on_a_theme_newest_first_and_narrowed(chat: Chat) -> None:
+    replies = await chat.say("which reviews are about overloaded parts")
+    assert replies[0].kind == "learning-list"
+    assert replies[0].ids == ("sprocket-failure-2022", "flange-review-2020")  # newest first
+    await chat.press("National only")
+    assert chat.replies[0].ids == ("sprocket-failure-2022",)
+    await chat.say("/learning reviews load-limits local")
+    assert chat.replies[0].ids == ("flange-review-2020",)
+
+
+async def test_what_recurs_names_each_review_and_the_themes_words_come_first(
+    chat: Chat,
+) -> None:
+    replies = await chat.say("what do reviews say about record keeping")
+    text = replies[0].text
+    # The harbour review's only point is about records; the northern plant's second point is.
+    assert "no record was kept. (Sprocket failure at the harbour works, 2022: Review, chapter 2)" \
+        in text  # fmt: skip
+    assert "Test records did not say which batch" in text
+
+
+async def test_lessons_for_a_sector(chat: Chat) -> None:
+    replies = await chat.say("lessons for suppliers from reviews")
+    assert replies[0].kind == "learning-recurring"
+    assert set(replies[0].ids) == {"sprocket-failure-2022", "flange-review-2020"}
+
+
+# --- the 7-minute briefing ------------------------------------------------------------------
+
+
+async def test_a_briefing_on_a_theme_has_its_seven_parts_all_cited(chat: Chat) -> None:
+    replies = await chat.say("7 minute briefing on load limits")
+    assert replies[0].kind == "briefing"
+    document = docx_of(replies[0])
+    assert headings(document)[1:] == [
+        "1. Background",
+        "2. Why it matters",
+        "3. What happened",
+        "4. Key learning",
+        "5. What should change",
+        "6. Questions for reflection",
+        "7. Find out more",
+        "Record of use",
+    ]
+    titles = ("Flange testing at the northern plant", "Sprocket failure at the harbour works")
+    key = bullets(document, "4. Key learning")
+    assert key and all(any(t in line for t in titles) for line in key)
+    assert bullets(document, "6. Questions for reflection")[0] == (
+        "How do we know the load a part carries in daily use?"
+    )
+    assert "record checked 2026-12-07" in " ".join(bullets(document, "7. Find out more"))
+    assert document.tables[0].rows[0].cells[0].text == "Team"
+
+
+async def test_a_briefing_on_a_named_review(chat: Chat) -> None:
+    replies = await chat.say("/briefing flange-review-2020")
+    document = docx_of(replies[0])
+    assert bullets(document, "5. What should change") == [
+        "Test every batch at the load it will carry, not the catalogue load. (Flange testing at "
+        "the northern plant, 2020: Report, recommendation 1)"
+    ]
+
+
+async def test_briefing_without_a_subject_offers_themes(chat: Chat) -> None:
+    replies = await chat.say("/briefing")
+    assert [b.data for b in replies[0].buttons] == [
+        "/briefing load-limits",
+        "/briefing record-keeping",
+    ]
+    replies = await chat.say("/briefing gardening")
+    assert "I can't find a review or a theme called 'gardening'" in replies[0].text
+
+
+async def test_the_console_saves_the_briefing_privately(
+    assistant: Assistant, tmp_path: Path
+) -> None:
+    out = io.StringIO()
+    await run_console(
+        assistant.conversation, stdin=io.StringIO("/briefing load-limits\nquit\n"), stdout=out
+    )
+    saved = [line.removeprefix("Saved: ") for line in out.getvalue().splitlines()
+             if line.startswith("Saved: ")]  # fmt: skip
+    [path] = saved
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert "4. Key learning" in [p.text for p in docx.Document(path).paragraphs]
+
+
+async def test_telegram_sends_the_briefing_as_a_document(assistant: Assistant) -> None:
+    api = FakeBotApi()
+    await api.start()
+    harness = await start_harness(assistant, api)
+    try:
+        await harness.send_text(42, "/briefing load-limits")
+        [sent] = api.method_calls("sendDocument")
+        assert sent["document"]["filename"].endswith(".docx")
+        document = docx.Document(io.BytesIO(sent["document"]["data"]))
+        assert "6. Questions for reflection" in [p.text for p in document.paragraphs]
+    finally:
+        await harness.app.shutdown()
+        await api.stop()
+
+
+# --- validation -----------------------------------------------------------------------------
+
+
+def learning_copy(tmp_path: Path, change: Any) -> Layers:
+    folder = tmp_path / "k"
+    folder.mkdir()
+    data = yaml.safe_load((ROOT / "tests/fixtures/decision/learning.yaml").read_text())
+    change(data)
+    (folder / "learning.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    return Layers(folder)
+
+
+def test_a_point_without_a_source_is_refused(tmp_path: Path) -> None:
+    from config.validation import Problems
+
+    def change(data: dict[str, Any]) -> None:
+        del data["reviews"][0]["learning"][0]["where"]
+        data["reviews"][1]["themes"] = ["gardening"]
+
+    problems = Problems()
+    load_learning(learning_copy(tmp_path, change), problems)
+    assert problems.items == [
+        "learning.yaml: flange-review-2020: learning.1.where: missing: say where in the source "
+        "this comes from",
+        "learning.yaml: sprocket-failure-2022: themes: unknown theme 'gardening' (add it to the "
+        "list first)",
+    ]
+
+
+def test_records_resting_on_others_summaries_are_listed(tmp_path: Path) -> None:
+    knowledge = load_knowledge(decision_knowledge(tmp_path), semantic=False)
+    assert [r.id for r in knowledge.learning.unchecked()] == ["flange-review-2020"]
+
+
+def test_a_catalogue_record_must_name_a_report(tmp_path: Path) -> None:
+    directory = decision_knowledge(tmp_path)
+    path = directory / "learning.yaml"
+    path.write_text(path.read_text().replace("id: gadget-review-2015", "id: gadget-2016"))
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge(directory, semantic=False)
+    assert caught.value.problems == [
+        "learning.yaml: gadget-2016: catalogue: no report with this id"
+    ]
+
+
+# --- the shipped records (smoke) ------------------------------------------------------------
+
+
+def test_every_review_of_the_catalogue_has_a_record() -> None:
+    settings = default_settings()
+    knowledge = load_knowledge(settings.knowledge_path, settings.pack_path, semantic=False)
+    reviews = {
+        r.id
+        for r in knowledge.reports.values()
+        if r.kind not in ("form", "campaign material", "repository", "guidance")
+    }
+    assert reviews <= set(knowledge.learning.reviews)
+    panel = [r for r in knowledge.learning.reviews.values() if r.kind == "national-review"]
+    assert len(panel) >= 6 and all(r.findings for r in panel)
+
+
+async def test_shipped_briefing_smoke(settings: Settings) -> None:
+    assistant = await build_assistant(settings)
+    try:
+        chat = Chat(assistant)
+        await chat.say("7 minute briefing on neglect")
+        assert chat.replies[0].kind == "briefing" and chat.replies[0].files
+    finally:
+        await assistant.close()
