@@ -154,6 +154,7 @@ class FakeBotApi:
             for part in message.iter_parts():
                 name = part.get_param("name", header="content-disposition")
                 data = part.get_payload(decode=True)
+                assert isinstance(data, bytes)
                 filename = part.get_filename()
                 params[str(name)] = (
                     {"filename": filename, "data": data} if filename else data.decode()
