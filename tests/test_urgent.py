@@ -490,3 +490,117 @@ async def test_in_telegram_the_route_arrives_first_with_its_buttons(
     await telegram.app.bot_data["channel"].post_init(telegram.app)
     menu = telegram.api.method_calls("setMyCommands")[-1]["commands"]
     assert menu[0]["command"] == "urgent"  # the first entry of Telegram's command menu
+
+
+# --- the route, by rule: settled frames, medical emergencies, adults --------------------------
+
+ROUTE_FIXTURE = """
+groups:
+  child: [child, baby]
+  medical: [floppy, not breathing]
+  worry: [worried]
+  own_worry: [blamed]
+  past_process: [last week]
+  process_ask: [do we tell]
+  harm: [hurt]
+  knowledge_frame: [what is]
+  live: [right now]
+kinds:
+  - id: medical
+    advice: Call 999 and ask for an ambulance.
+    lead: emergency
+    more: [immediate-risk]
+    rules: [[medical, child]]
+  - id: concern
+    lead: front_door
+    more: [immediate-risk]
+    rules: [[worry, child], [harm, child]]
+framing:
+  knowledge: [knowledge_frame]
+  live: [live]
+  settled: [[own_worry], [past_process, process_ask]]
+"""
+
+
+def test_settled_frames_are_never_live_even_with_a_live_sign(tmp_path: Path) -> None:
+    detector = load_urgent(write_fixture(tmp_path, ROUTE_FIXTURE))
+    assert detector.match("the baby is floppy").id == "medical"  # type: ignore[union-attr]
+    assert detector.match("worried about a child") is not None
+    # a worry about oneself, even "right now"
+    assert detector.match("worried I'll be blamed for the child right now") is None
+    # something past and in hand, asked about the process that follows
+    assert detector.match("a child was hurt last week, do we tell the office") is None
+    assert detector.settled("a child was hurt last week, do we tell the office")
+    # past alone is not settled: it may still be a child at risk
+    assert detector.match("a child was hurt last week") is not None
+    assert not detector.settled("what is a hurt child")
+
+
+def test_settled_rules_name_known_groups(tmp_path: Path) -> None:
+    broken = ROUTE_FIXTURE.replace("[[own_worry], ", "[[nothing_like_it], ")
+    with pytest.raises(KnowledgeError) as caught:
+        load_urgent(write_fixture(tmp_path, broken))
+    assert "framing.settled[1]: -: unknown group 'nothing_like_it'" in caught.value.problems[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the baby is floppy and not responding, what do I do",
+        "a boy in my class has collapsed and is fitting",
+        "year 9 girl says she has taken a load of paracetamol",
+    ],
+)
+async def test_a_child_unwell_now_gets_999_and_an_ambulance_first(chat: Chat, text: str) -> None:
+    replies = await chat.say(text)
+    lines = replies[0].text.splitlines()
+    assert replies[0].kind == "urgent"
+    assert lines[0].startswith("In immediate danger: call 999")
+    assert "ambulance" in lines[1]
+    assert "child-death" not in (replies[0].id or "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm worried I'll be blamed in the case review",
+        "early help - how do I refer a family who want support with routines",
+    ],
+)
+async def test_a_worry_about_oneself_or_early_help_is_not_the_emergency_route(
+    chat: Chat, text: str
+) -> None:
+    replies = await chat.say(text)
+    assert replies[0].kind != "urgent"
+
+
+async def test_a_process_question_about_past_harm_gets_its_answer_and_one_safety_line(
+    chat: Chat,
+) -> None:
+    replies = await chat.say(
+        "a child at our nursery was injured last week and social care know, do we need to tell "
+        "ofsted"
+    )
+    assert replies[0].kind != "urgent"
+    assert [r.kind for r in replies].count("safety-line") == 1
+    assert replies[-1].text.startswith("A child at risk? In immediate danger call 999")
+
+
+async def test_an_adults_matter_skips_the_route_and_is_redirected(chat: Chat) -> None:
+    replies = await chat.say("my 80 year old neighbour is being neglected by her carer")
+    assert replies[0].kind == "fallback" and "adult social care" in replies[0].text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("a volunteer at our youth club grabbed a child by the neck", "allegation"),
+        ("the taxi driver who takes a pupil to school made sexual comments to her", "allegation"),
+        ("a parent at the school gate slapped her son", "disclosure"),
+        ("my neighbour hits his kids", "disclosure"),
+    ],
+)
+def test_the_lado_leads_only_when_the_person_works_or_volunteers_with_children(
+    text: str, kind: str
+) -> None:
+    assert is_urgent(text) == kind
