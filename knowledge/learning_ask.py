@@ -38,9 +38,8 @@ class LearningAsk:
     guessed: tuple[str, ...] = ()  # reviews the question may describe, not name: to ask
 
 
-_BRIEFING = re.compile(
-    r"\b(?:7|seven)\s?min(?:ute)?s?\b.{0,20}\bbriefings?\b|\bbriefing (?:on|about)\b"
-)
+_SEVEN_MINUTES = re.compile(r"\b(?:7|seven)\s?min(?:ute)?s?\b.{0,20}\bbriefings?\b")
+_BRIEFING_ON = re.compile(r"\bbriefing (?:on|about)\b")
 _RECOMMEND = re.compile(
     r"\brecommend(?:s|ed|ations?)?\b|\bwhat (?:has |have )?changed (?:after|since|because)\b|"
     r"\bwhat came (?:out )?of\b"
@@ -51,7 +50,7 @@ _FINDINGS = re.compile(
     r"what does .{1,60} (?:say|show))\b"
 )
 _REVIEWS_OF = re.compile(
-    r"\b(?:reviews?|scrs?|lcsprs?|cases|inquiries|reports)\b.{0,30}\b(?:about|on|involving|into|"
+    r"\b(?:reviews|scrs|lcsprs|cases|inquiries|reports)\b.{0,30}\b(?:about|on|involving|into|"
     r"where|with|concerning|relating to|around|featuring|in which|that involved|involved)\b|"
     r"\b(?:which|any|what) (?:case )?(?:reviews|scrs|lcsprs)\b"
 )
@@ -60,6 +59,7 @@ _RECURRING = re.compile(
     r"find)\b|\b(?:learning|lessons|themes) (?:about|on|around|for|from (?:case )?reviews)\b|"
     r"\bwhat have (?:we|reviews) learn(?:t|ed)\b|\bkey learning (?:from|about|on)\b"
 )
+_ABOUT_REVIEWS = re.compile(r"\b(?:reviews|scrs|lcsprs|case reviews|inquiries)\b")
 # A review described rather than named ("the review about the boy who starved in Coventry").
 _DESCRIBED = re.compile(
     r"\b(?:the|that) (?:review|scr|report|inquiry|one)\b.{0,12}\b(?:about|where|into|on|of)\b"
@@ -78,22 +78,29 @@ def read_learning_ask(learning: Learning, index: SearchIndex, query: Query) -> L
     sector = found_sector.id if found_sector else None
     scope = "national" if re.search(r"\bnational\b", text) else ""
     scope = "local" if re.search(r"\b(?:local|our|bedford)\b", text) and not scope else scope
-    named = _named_review(learning, index, query)
-    if _BRIEFING.search(text):
+    named, own_name = _named_review(learning, index, query)
+    if _SEVEN_MINUTES.search(text) or (_BRIEFING_ON.search(text) and not named):
+        # "a briefing on the Patrick review" is the catalogue's briefing; "a 7-minute briefing
+        # on it", or "a briefing on neglect", is composed.
         if named or theme or sector:
             return LearningAsk(BRIEFING, named, theme, sector)
         return None
     if named is not None:
-        if _RECOMMEND.search(text):
+        # The words of the document's own name do not ask for its findings: "Child J lessons
+        # learned" and "learning for GPs from case reviews" are documents so named.
+        asked = " ".join(w for w in query.words if w not in own_name)
+        if _RECOMMEND.search(asked):
             return LearningAsk(RECOMMENDATIONS, named)
-        if _FINDINGS.search(text):
+        if _FINDINGS.search(asked):
             return LearningAsk(FINDINGS, named)
         return None  # a document asked for by name: the catalogue's reply
-    if _RECURRING.search(text) and (theme or sector):
+    # "learning about CSE" asks of the reviews; "learning for schools" only when it says so
+    # ("lessons for schools from case reviews"), not "there's learning for schools here".
+    if _RECURRING.search(text) and (theme or (sector and _ABOUT_REVIEWS.search(text))):
         return LearningAsk(RECURRING, theme=theme, sector=sector, scope=scope)
     if _REVIEWS_OF.search(text) and theme:
         return LearningAsk(REVIEWS, theme=theme, sector=sector, scope=scope)
-    if _DESCRIBED.search(text) or _FINDINGS.search(text):
+    if _DESCRIBED.search(text):
         guessed = described_reviews(learning, query)
         if guessed:
             want = RECOMMENDATIONS if _RECOMMEND.search(text) else FINDINGS
@@ -101,20 +108,25 @@ def read_learning_ask(learning: Learning, index: SearchIndex, query: Query) -> L
     return None
 
 
-def _named_review(learning: Learning, index: SearchIndex, query: Query) -> str | None:
-    """The review the question names, when the name matcher is sure of it (never a guess)."""
+def _named_review(
+    learning: Learning, index: SearchIndex, query: Query
+) -> tuple[str | None, frozenset[str]]:
+    """The review the question names, when the name matcher is sure of it (never a guess),
+    and the words of the names of the documents that named it."""
     result = index.search(query.text)
     best = result.best
+    matches = []
     if result.decision == "answer" and best is not None:
-        record = learning.record(best.id)
-        return record.id if record is not None else None
-    if result.decision == "choices":
-        # Several documents of one review (its report and its briefing) name the same record.
-        records = {learning.record(m.id) for m in choices_of(result)}
-        if len(records) == 1 and None not in records:
-            only = records.pop()
-            return only.id if only is not None else None
-    return None
+        matches = [best.id]
+    elif result.decision == "choices":
+        matches = [m.id for m in choices_of(result)]
+    records = {learning.record(m) for m in matches}
+    if len(records) != 1 or None in records:
+        # Several reviews, or a topic among them: no one review is named.
+        return None, frozenset()
+    record = records.pop()
+    assert record is not None
+    return record.id, frozenset(w for m in matches for w in index.name_words(m))
 
 
 def described_reviews(learning: Learning, query: Query) -> tuple[str, ...]:

@@ -321,6 +321,13 @@ class SearchIndex:
                 stems[root].append(token)
         self._stems = dict(stems)
 
+    def name_words(self, entry_id: str) -> frozenset[str]:
+        """The folded words of every name of one entry (its title and aliases)."""
+        for entry in self.entries:
+            if entry.id == entry_id:
+                return frozenset(w for name in entry.names for w in words(name))
+        return frozenset()
+
     def knows(self, word: str) -> bool:
         """Whether `word` (folded) is a word of some entry's names."""
         return word in self._idf
@@ -366,10 +373,17 @@ class SearchIndex:
     def corrected(self, text: str) -> str:
         """`text`'s words with typos replaced by the vocabulary word they most likely mean
         ("liason officer" -> "liaison officer"), for the semantic matcher, which has no notion
-        of a typo."""
+        of a typo. A common English word is left as it is, even where a name has another form
+        of it: the model knows it, and "annual leave" is not "annual leaver"."""
         out: list[str] = []
+        common = common_english()
         for word in words(_CONTRACTION.sub("", text)):
-            if word not in FILLER and word not in ABBREVIATIONS and word not in self._postings:
+            if (
+                word not in FILLER
+                and word not in ABBREVIATIONS
+                and word not in self._postings
+                and word not in common
+            ):
                 known = self._vocabulary_matches(word)
                 if known:
                     word = max(known.items(), key=lambda item: item[1])[0]
