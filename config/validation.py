@@ -8,6 +8,8 @@ configuration needs nothing from knowledge/.
 
 from __future__ import annotations
 
+import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,10 +60,15 @@ class Problems:
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load_yaml(path: Path, problems: Problems) -> Any:
-    """Parse one YAML file; a missing or unparsable file is a problem, not an exception."""
+def load_yaml(path: Path, problems: Problems, names: Mapping[str, str] | None = None) -> Any:
+    """Parse one YAML file; a missing or unparsable file is a problem, not an exception.
+    `names` fill in the placeholders of national knowledge ($partnership, $area...: see
+    knowledge/layers.py) before it is parsed."""
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        text = path.read_text(encoding="utf-8")
+        if names:
+            text = string.Template(text).safe_substitute(names)
+        return yaml.load(text, Loader=SAFE_LOADER)
     except FileNotFoundError:
         problems.add(path.name, "-", "-", "file not found")
         problems.unreadable.add(path.name)

@@ -387,9 +387,9 @@ def _read_subject(raw: Any, fields: Mapping[str, Field], problems: Problems) -> 
     return tuple(ids)
 
 
-def load_form(directory: Path, problems: Problems) -> Form:
+def load_form(directory: Path, problems: Problems, names: Mapping[str, str] | None = None) -> Form:
     """Read and check the form; every problem goes to `problems` and a usable Form comes back."""
-    data = load_yaml(directory / FILE, problems)
+    data = load_yaml(directory / FILE, problems, names)
     if not isinstance(data, dict):
         if data is not None:
             problems.add(FILE, "-", "-", "expected a mapping with title, intro and sections")

@@ -2,15 +2,22 @@
 
 A pack's topics.yaml, reports.yaml and learning.yaml add entries to the national ones, and an
 entry with a national entry's id replaces it; a pack's own notification form, threshold guide or
-Word template replaces the national file whole (`Layers.one`).
+Word template replaces the national file whole (`Layers.one`). A pack's topic with no `answer`
+extends the national topic of its id instead (`local:` added to its answer, `local_more:` to its
+more, and its questions and sources to the national ones: knowledge/loader.py).
+
+National knowledge names no partnership: where it must, it says $partnership (the short name,
+"BBSCP"), $partnership_name or $area, filled in from the pack's partnership.yaml (`names`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from config.partnership import read_pack
 from config.validation import Problems, entry_list, load_yaml
 
 
@@ -20,6 +27,17 @@ class Layers:
 
     national: Path
     pack: Path | None = None
+
+    @property
+    def names(self) -> dict[str, str]:
+        """What the placeholders of national knowledge stand for, from the pack."""
+        pack = read_pack(self.pack, []) if self.pack is not None else None
+        short = pack.short_name or pack.name if pack is not None else ""
+        return {
+            "partnership": short or "the partnership",
+            "partnership_name": (pack.name if pack is not None else "") or "the partnership",
+            "area": (pack.area if pack is not None else "") or "your area",
+        }
 
     def folders(self) -> list[tuple[Path, str]]:
         """(folder, how its files are named in problems), national first."""
@@ -44,18 +62,52 @@ class Layers:
         return self.national
 
 
+Extend = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+
+
 def layered(
-    layers: Layers, name: str, key: str, problems: Problems
+    layers: Layers,
+    name: str,
+    key: str,
+    problems: Problems,
+    extend: tuple[str, Extend] | None = None,
 ) -> list[tuple[str, int, dict[str, Any]]]:
     """(file, position, raw entry) of every entry under `key` in `name`, national first; an
-    entry of a later layer with an earlier one's id replaces it. Duplicate ids within one file
-    are reported by the caller."""
+    entry of a later layer with an earlier one's id replaces it, or, with `extend` = (a key,
+    how), extends it when it lacks that key. Duplicate ids within one file are reported by the
+    caller."""
     entries: list[tuple[str, int, dict[str, Any]]] = []
+    names = layers.names
     for path, file in layers.files(name):
-        data = load_yaml(path, problems)
+        data = load_yaml(path, problems, names)
         if file != name and isinstance(data, dict) and key not in data:
             continue  # a pack's file may leave out a list it adds nothing to
         own = [(file, i, raw) for i, raw in enumerate(entry_list(data, key, file, problems), 1)]
+        if file != name and extend is not None:
+            own = _extended(entries, own, file, extend, problems)
         replaced = {raw.get("id") for _, _, raw in own} if file != name else set()
         entries = [e for e in entries if e[2].get("id") not in replaced] + own
     return entries
+
+
+def _extended(
+    earlier: list[tuple[str, int, dict[str, Any]]],
+    own: list[tuple[str, int, dict[str, Any]]],
+    file: str,
+    extend: tuple[str, Extend],
+    problems: Problems,
+) -> list[tuple[str, int, dict[str, Any]]]:
+    """`own`, each entry without the key `extend` names merged into the earlier entry it
+    extends (keeping the earlier entry's file and place, for its problems)."""
+    required, merge = extend
+    by_id = {raw.get("id"): (f, i, raw) for f, i, raw in earlier}
+    out = []
+    for f, i, raw in own:
+        if required in raw:
+            out.append((f, i, raw))
+        elif raw.get("id") in by_id:
+            base_file, base_i, base = by_id[raw.get("id")]
+            out.append((base_file, base_i, merge(base, raw)))
+        else:
+            problems.add(file, str(raw.get("id")), "id", "extends no national entry of this id")
+    return out

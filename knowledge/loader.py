@@ -127,6 +127,27 @@ def _check_learning_ids(learning: Learning, reports: dict[str, Report], problems
             problems.add("learning.yaml", review.id, "catalogue", "no report with this id")
 
 
+# What a pack may say to extend a national topic (knowledge/layers.py).
+EXTENSION_KEYS = {"id", "local", "local_more", "questions", "aliases", "sources", "related"}
+
+
+def _extend_topic(base: dict[str, Any], local: dict[str, Any]) -> dict[str, Any]:
+    """A national topic with a pack's local part: its `local` after the answer, `local_more`
+    after the more, and its names and sources after the national ones."""
+    merged = dict(base)
+    unknown = set(local) - EXTENSION_KEYS
+    if unknown:
+        # Reported as the national entry's unknown fields, with the pack's names of them.
+        merged.update({f"local.{k}": local[k] for k in unknown})
+    if local.get("local"):
+        merged["answer"] = f"{str(base.get('answer', '')).rstrip()} {local['local']}"
+    if local.get("local_more"):
+        merged["more"] = f"{str(base.get('more') or '').rstrip()} {local['local_more']}".strip()
+    for key in ("questions", "aliases", "sources", "related"):
+        merged[key] = [*(base.get(key) or []), *(local.get(key) or [])]
+    return merged
+
+
 def _load_topics(layers: Layers, problems: Problems) -> dict[str, Topic]:
     allowed = {
         "id",
@@ -143,7 +164,8 @@ def _load_topics(layers: Layers, problems: Problems) -> dict[str, Topic]:
         "checks",
     }
     topics: list[Topic] = []
-    for file, i, raw in layered(layers, "topics.yaml", "topics", problems):
+    extension = ("answer", _extend_topic)
+    for file, i, raw in layered(layers, "topics.yaml", "topics", problems, extension):
         r = EntryReader(problems, file, raw, allowed, i)
         topics.append(
             Topic(
@@ -454,8 +476,8 @@ def _load_knowledge(layers: Layers, semantic: bool) -> Knowledge:
         problems.add("reports.yaml", entry_id, "id", "the same id is used by a topic")
     for entry_id in set(actions) & (set(topics) | set(reports)):
         problems.add("actions.yaml", entry_id, "id", "the same id is used by a topic or report")
-    threshold = load_threshold(layers.one("threshold.yaml"), problems)
-    form = load_form(layers.one("notification_form.yaml"), problems)
+    threshold = load_threshold(layers.one("threshold.yaml"), problems, layers.names)
+    form = load_form(layers.one("notification_form.yaml"), problems, layers.names)
     # The topics' questions are the knowledge side of the urgent second opinion.
     urgent = read_urgent(directory, problems, [q for t in topics.values() for q in t.questions])
     decline = load_decline(directory, problems)

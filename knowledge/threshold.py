@@ -11,6 +11,7 @@ always has somewhere to go), so "every path ends in an outcome" needs no separat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -227,9 +228,11 @@ def _check_reachable(guide: ThresholdGuide, problems: Problems) -> None:
             )
 
 
-def load_threshold(directory: Path, problems: Problems) -> ThresholdGuide:
+def load_threshold(
+    directory: Path, problems: Problems, names: Mapping[str, str] | None = None
+) -> ThresholdGuide:
     """Read and check knowledge/threshold.yaml; every problem goes to `problems`."""
-    data = load_yaml(directory / FILE, problems)
+    data = load_yaml(directory / FILE, problems, names)
     start = data.get("start") if isinstance(data, dict) else None
     if not isinstance(start, str) or not start:
         problems.add(FILE, "-", "start", "missing: give the id of the first question")
