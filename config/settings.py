@@ -263,6 +263,8 @@ class Settings:
     contacts: ContactSettings = field(default_factory=ContactSettings)
     form: FormSettings = field(default_factory=FormSettings)
     database: str = "var/assistant.db"
+    # The knowledge's vectors, kept between starts (knowledge/embedding.py); empty: none kept.
+    cache_dir: str = "var/cache"
     # The national knowledge; empty: the knowledge installed with the program.
     knowledge_dir: str = ""
     # The partnership served, and where its pack is (empty: the packs installed with the program).
@@ -366,6 +368,7 @@ _SECTIONS: dict[str, type] = {
 }
 _SCALARS = (
     "database",
+    "cache_dir",
     "knowledge_dir",
     "partnership",
     "partnerships_dir",
@@ -542,7 +545,8 @@ def load_settings(
 
     Environment: TELEGRAM_BOT_TOKEN, SMTP_PASSWORD, TELEGRAM_WEBHOOK_SECRET, and
     ASSISTANT_SETTINGS (another settings file), ASSISTANT_DATABASE (the SQLite path or a
-    postgresql:// URL), DATABASE_PASSWORD (the PostgreSQL password, or libpq's PGPASSWORD).
+    postgresql:// URL), ASSISTANT_CACHE_DIR (`cache_dir`), DATABASE_PASSWORD (the PostgreSQL
+    password, or libpq's PGPASSWORD).
     Raises SettingsError listing every problem.
     """
     if path is None:
@@ -601,6 +605,8 @@ def load_settings(
         raise SettingsError("\n".join(where + p for p in problems))
     if environ.get("ASSISTANT_DATABASE"):
         values["database"] = environ["ASSISTANT_DATABASE"]
+    if "ASSISTANT_CACHE_DIR" in environ:
+        values["cache_dir"] = environ["ASSISTANT_CACHE_DIR"]
     return Settings(
         **values,
         telegram_token=Secret(environ.get("TELEGRAM_BOT_TOKEN", "").strip()),

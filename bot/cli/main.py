@@ -158,7 +158,10 @@ def check(settings: Settings) -> int:
     problems: list[str] = []
     knowledge = None
     try:
-        knowledge = load_all(settings, semantic=False).knowledge
+        knowledge = load_all(settings).knowledge
+        # The vectors of the names and examples, computed now and kept in the cache
+        # (knowledge/embedding.py), so that the next start (or `ask`) reads them back.
+        knowledge.wait()
     except KnowledgeError as exc:
         problems = exc.problems
     for warning in warnings(settings, knowledge):

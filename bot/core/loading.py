@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from config.registry import Registry, load_registry
 from config.settings import Settings
 from config.validation import KnowledgeError, Problems
+from knowledge.cache import Cache
 from knowledge.document import check_template
 from knowledge.loader import Knowledge, load_knowledge
 
@@ -29,9 +30,10 @@ def load_all(settings: Settings, semantic: bool = True) -> Loaded:
     problems: list[str] = []
     knowledge = registry = None
     try:
-        knowledge = load_knowledge(settings.knowledge_path, settings.pack_path, semantic)
+        cache = Cache(settings.path(settings.cache_dir) if settings.cache_dir else None)
+        knowledge = load_knowledge(settings.knowledge_path, settings.pack_path, semantic, cache)
         template = Problems()
-        check_template(settings.template_path, knowledge.form, template)
+        check_template(settings.template_path, knowledge.form, template, cache)
         problems += template.items
     except KnowledgeError as exc:
         problems += exc.problems

@@ -15,8 +15,6 @@ from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
 from typing import Protocol
 
-import aiosmtplib
-
 from config.settings import Secret, Settings, SmtpSettings
 
 log = logging.getLogger(__name__)
@@ -56,6 +54,8 @@ class SmtpTransport:
         return f"SMTP {self.smtp.host}:{self.smtp.port} ({self.smtp.security}{login})"
 
     async def send(self, message: EmailMessage, name: str) -> None:
+        import aiosmtplib  # here: `ask` and a bot without SMTP never need it (a tenth of a second)
+
         smtp = self.smtp
         errors, _ = await aiosmtplib.send(
             message,
@@ -140,6 +140,8 @@ def make_transport(settings: Settings) -> Transport:
 
 def is_permanent(exc: BaseException) -> bool:
     """True when retrying cannot help: the server refused the sender, recipients or content."""
+    import aiosmtplib
+
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         return all(r.code >= 500 for r in exc.recipients)
     if isinstance(
@@ -154,6 +156,8 @@ def is_permanent(exc: BaseException) -> bool:
 
 def describe_error(exc: BaseException) -> str:
     """The error's type and SMTP code: server messages can quote addresses, so never the text."""
+    import aiosmtplib
+
     code = getattr(exc, "code", None)
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
         code = exc.recipients[0].code
