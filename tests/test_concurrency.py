@@ -123,6 +123,51 @@ async def test_polling_with_configured_timeout_answers(
     assert api.method_calls("getUpdates")[0]["timeout"] == 1
 
 
+def a_message(chat: int, text: str) -> dict[str, object]:
+    return {
+        "message": {
+            "message_id": 1,
+            "date": int(time.time()),
+            "chat": {"id": chat, "type": "private"},
+            "from": {"id": chat, "is_bot": False, "first_name": "Sam"},
+            "text": text,
+        }
+    }
+
+
+async def test_a_server_answering_polls_at_once_is_not_polled_in_a_spin(
+    assistant: Assistant, api: FakeBotApi
+) -> None:
+    """Against a server that answers every getUpdates at once with nothing, the bot pauses
+    between polls, longer after each empty answer, instead of asking again at once (it asked
+    over a thousand times a second). An update that arrives is still answered, and the pauses
+    start again from the shortest."""
+    api.instant_polls = True
+    use_api(assistant, api, poll_timeout_seconds=10.0, rate_limit=False)
+    application = build_application(assistant)
+    async with application:
+        await application.start()
+        await start_polling(application, assistant)
+        await wait_for(lambda: api.method_calls("getUpdates"), "the first poll")
+        first = len(api.method_calls("getUpdates"))
+        await asyncio.sleep(2.0)
+        # Pauses of 0.05, 0.1, 0.2, 0.4, 0.8 and then 1 s: at most 6 more polls in 2 s, however
+        # fast the machine (a slower one polls less). A spin makes hundreds.
+        assert len(api.method_calls("getUpdates")) - first <= 7
+        api.queue_update(a_message(31, "what is an SCR?"))
+        await wait_for(lambda: api.method_calls("sendMessage"), "the reply")
+        answered_at = len(api.method_calls("getUpdates"))
+        await asyncio.sleep(0.6)
+        # After the update the pauses start from the shortest again (0.05, 0.1, 0.2...), not
+        # from a second.
+        assert len(api.method_calls("getUpdates")) - answered_at >= 2
+        assert application.updater is not None
+        await application.updater.stop()
+        await application.stop()
+    assert api.method_calls("sendMessage")[0]["chat_id"] == 31
+    assert all(call["timeout"] == 10 for call in api.method_calls("getUpdates")[:-1])
+
+
 async def test_failed_command_menu_is_retried_in_the_background(
     assistant: Assistant, api: FakeBotApi
 ) -> None:

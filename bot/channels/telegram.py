@@ -42,7 +42,7 @@ from telegram.ext import (
 
 from bot.assistant import Assistant
 from bot.channels.private_messages import PrivateMessages
-from bot.channels.telegram_http import AiohttpRequest
+from bot.channels.telegram_http import AiohttpRequest, LongPollRequest
 from bot.core.numbers import is_ascii_digits
 from bot.core.replies import BUTTON_DATA_LIMIT, Incoming, Reply
 from bot.ops.metrics import Metrics
@@ -292,8 +292,9 @@ def build_application(
         .base_file_url(telegram.base_file_url)
         .concurrent_updates(telegram.concurrent_updates)
         .request(AiohttpRequest(telegram.max_requests))
-        # One long poll at a time; PTB adds the poll's own timeout to the read timeout.
-        .get_updates_request(AiohttpRequest(1))
+        # One long poll at a time, pausing when the server answers at once with nothing; PTB
+        # adds the poll's own timeout to the read timeout.
+        .get_updates_request(LongPollRequest())
     )
     if not updater:
         builder = builder.updater(None)

@@ -115,6 +115,64 @@ class AiohttpRequest(BaseRequest):
         return self._proxies[key]
 
 
+class LongPollRequest(AiohttpRequest):
+    """getUpdates' client: one long poll at a time, and a pause after a poll that came back
+    empty long before its timeout.
+
+    Long polling asks the server to hold getUpdates until an update arrives or `timeout`
+    passes, so an idle bot makes one request per timeout. A server that answers at once instead
+    (an emulator, a proxy, a Bot API server misbehaving) turned the loop into a spin: 1,500
+    polls a second, half a core, doing nothing. After such an answer the next poll waits
+    `FIRST_PAUSE`, doubling with each empty answer up to `LONGEST_PAUSE`; any update, or a poll
+    the server held, ends the pause. A message then waits at most `LONGEST_PAUSE` longer, and
+    only on a server that breaks the contract. The last poll at shutdown (timeout 0) never
+    waits."""
+
+    FIRST_PAUSE = 0.05
+    LONGEST_PAUSE = 1.0
+
+    def __init__(self, read_timeout: float = READ_TIMEOUT) -> None:
+        super().__init__(1, read_timeout)
+        self.pause = 0.0
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        parameters = request_data.parameters if request_data is not None else {}
+        held_for = float(parameters.get("timeout") or 0)
+        if held_for > 0 and self.pause:
+            await asyncio.sleep(self.pause)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        status, body = await super().do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+        answered_at_once = loop.time() - started < held_for / 2
+        if held_for > 0 and answered_at_once and status == 200 and _no_updates(body):
+            self.pause = min(self.LONGEST_PAUSE, max(self.FIRST_PAUSE, self.pause * 2))
+        else:
+            self.pause = 0.0
+        return status, body
+
+
+def _no_updates(body: bytes) -> bool:
+    """Whether a getUpdates answer is an empty list (parsed only when it is short enough to
+    be one: a long answer holds updates)."""
+    if len(body) > 64:
+        return False
+    try:
+        return json.loads(body).get("result") == []
+    except (ValueError, AttributeError):
+        return False
+
+
 def _given(value: Any, default: float) -> float | None:
     """A timeout argument: PTB's DEFAULT_NONE means "this client's default"; None means none."""
     return default if isinstance(value, type(BaseRequest.DEFAULT_NONE)) else value
