@@ -146,7 +146,8 @@ class LongPollRequest(AiohttpRequest):
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         parameters = request_data.parameters if request_data is not None else {}
-        held_for = float(parameters.get("timeout") or 0)
+        timeout = parameters.get("timeout")
+        held_for = float(timeout) if isinstance(timeout, int | float | str) else 0.0
         if held_for > 0 and self.pause:
             await asyncio.sleep(self.pause)
         loop = asyncio.get_running_loop()
