@@ -263,8 +263,9 @@ class Settings:
     contacts: ContactSettings = field(default_factory=ContactSettings)
     form: FormSettings = field(default_factory=FormSettings)
     database: str = "var/assistant.db"
-    # The knowledge's vectors, kept between starts (knowledge/embedding.py); empty: none kept.
-    cache_dir: str = "var/cache"
+    # What start-up derives from the knowledge, kept between starts (knowledge/cache.py);
+    # empty: the default place (`cache_path`); "off": nothing kept.
+    cache_dir: str = ""
     # The national knowledge; empty: the knowledge installed with the program.
     knowledge_dir: str = ""
     # The partnership served, and where its pack is (empty: the packs installed with the program).
@@ -290,6 +291,20 @@ class Settings:
         """Resolve a configured path; relative paths are relative to `home()`."""
         p = Path(value)
         return p if p.is_absolute() else home() / p
+
+    @property
+    def cache_path(self) -> Path | None:
+        """Where derived files are kept: `cache_dir`; by default var/cache in a checkout or
+        under ASSISTANT_HOME, else (an installed wheel, run from any folder) the user's cache
+        folder, so that `ask` leaves nothing in the folder it is run from. None: "off"."""
+        if self.cache_dir == "off":
+            return None
+        if self.cache_dir:
+            return self.path(self.cache_dir)
+        if os.environ.get("ASSISTANT_HOME") or (ROOT / "pyproject.toml").exists():
+            return home() / "var" / "cache"
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "safeguarding-assistant"
 
     @property
     def allowed_email_domains(self) -> tuple[str, ...]:

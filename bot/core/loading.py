@@ -30,7 +30,7 @@ def load_all(settings: Settings, semantic: bool = True) -> Loaded:
     problems: list[str] = []
     knowledge = registry = None
     try:
-        cache = Cache(settings.path(settings.cache_dir) if settings.cache_dir else None)
+        cache = Cache(settings.cache_path)
         knowledge = load_knowledge(settings.knowledge_path, settings.pack_path, semantic, cache)
         template = Problems()
         check_template(settings.template_path, knowledge.form, template, cache)
