@@ -33,11 +33,13 @@ import importlib.resources
 import math
 import re
 import unicodedata
+from array import array
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
+import numpy as np
 from rapidfuzz import fuzz
 
 FILLER = frozenset(
@@ -114,6 +116,7 @@ NUMBER_WORDS: dict[str, str] = {
 
 _SPECIAL = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "đ": "d", "ı": "i"})
 _WORD = re.compile(r"[a-z]+|[0-9]+")
+_WORD_OR_END = re.compile(r"[a-z]+|[0-9]+|\0")  # the words of names joined by NUL
 _YEAR = re.compile(r"(?:19|20)[0-9]{2}")
 # The endings of "what's", "don't", "I'm", "we'd", "Sophie's": dropped before words are split,
 # so that a lone letter stays what it is in "Child S" or "Baby T", a case's name.
@@ -136,6 +139,35 @@ def fold(text: str) -> str:
 def words(text: str) -> list[str]:
     """All folded words of `text`, letters and digits split apart ("wt2023" -> "wt", "2023")."""
     return _WORD.findall(fold(text))
+
+
+def _name_keys(names: list[str]) -> list[tuple[str, ...]]:
+    """Each name's key in the index: the set of its `tokens`, sorted. The same steps as
+    `tokens`, each over all names at once where it can be (a catalogue has 200,000)."""
+    joined = _CONTRACTION.sub("", "\0".join(name.replace("\0", " ") for name in names))
+    folded = "\0".join(
+        part.lower() if part.isascii() else fold(part) for part in joined.split("\0")
+    )
+    expansions: dict[str, tuple[str, ...]] = {}  # a word's tokens; one string per token
+    keys: list[tuple[str, ...]] = []
+    found: set[str] = set()
+    for word in _WORD_OR_END.findall(folded):
+        if word == "\0":
+            keys.append(tuple(sorted(found)))
+            found = set()
+            continue
+        expanded = expansions.get(word)
+        if expanded is None:
+            word_ = NUMBER_WORDS.get(word, word)
+            expanded = tuple(
+                expansions.setdefault(f"\0{t}", (t,))[0]
+                for t in ABBREVIATIONS.get(word_, word_).split()
+                if t not in FILLER
+            )
+            expansions[word] = expanded
+        found.update(expanded)
+    keys.append(tuple(sorted(found)))
+    return keys
 
 
 def tokens(text: str) -> list[str]:
@@ -247,72 +279,125 @@ class SearchIndex:
     than names. Keys are numbered from the lightest (fewest and commonest words) to the
     heaviest, so every postings list runs in order of name weight, which lets a search stop as
     soon as the names left are too heavy to reach the cutoff (see `_scores`).
+
+    At 100,000 documents there are about 200,000 keys, so how they are held decides the index's
+    memory: a key is a tuple of its words (each word one shared string), and everything with one
+    number per key or per entry (weights, a key's entries, an entry's keys, postings) is a flat
+    array rather than Python lists of Python ints and floats (docs/benchmarks.md).
     """
 
     def __init__(self, entries: Iterable[SearchEntry], walk_limit: int = WALK_LIMIT) -> None:
         self.entries = list(entries)
         self.walk_limit = walk_limit
         common_english()  # read now (0.1 s, once), not in the first question's reply
-        self._kind_words: list[frozenset[str]] = []  # per entry
-        kinds: dict[str, frozenset[str]] = {}
-        token_cache: dict[str, frozenset[str]] = {}  # catalogues repeat names (places, authors)
-        vocabulary: dict[str, str] = {}  # one string per word, however many names have it
-        numbers: dict[frozenset[str], int] = {}
-        keys: list[frozenset[str]] = []
-        key_entries: list[list[int]] = []
-        entry_keys: list[list[int]] = []
-        entry_df: dict[str, int] = defaultdict(int)
-        for entry_no, entry in enumerate(self.entries):
-            if entry.kind not in kinds:
-                kinds[entry.kind] = kind_words(entry.kind)
-            self._kind_words.append(kinds[entry.kind])
-            own: list[int] = []
-            for name in entry.names:
-                key = token_cache.get(name)
-                if key is None:
-                    key = frozenset(vocabulary.setdefault(t, t) for t in tokens(name))
-                    token_cache[name] = key
-                if not key:
-                    continue
-                number = numbers.setdefault(key, len(keys))
+        kind_numbers: dict[str, int] = {}
+        by_words: dict[frozenset[str], int] = {}  # kinds named by the same words are one
+        self._kinds: list[frozenset[str]] = []  # each kind's words, by kind number
+        for kind_name in dict.fromkeys(entry.kind for entry in self.entries):
+            named_by = kind_words(kind_name)
+            kind_numbers[kind_name] = by_words.setdefault(named_by, len(self._kinds))
+            if kind_numbers[kind_name] == len(self._kinds):
+                self._kinds.append(named_by)
+        self._entry_kind = np.fromiter(
+            (kind_numbers[entry.kind] for entry in self.entries), np.int16, len(self.entries)
+        )
+        # Each distinct name once (catalogues repeat names: places, authors), all at once.
+        names = list(dict.fromkeys(name for entry in self.entries for name in entry.names))
+        numbers: dict[tuple[str, ...], int] = {}
+        keys: list[tuple[str, ...]] = []
+        name_keys: dict[str, int] = {}  # -1: a name of no words that count
+        for name, key in zip(names, _name_keys(names), strict=True):
+            if key:
+                number = name_keys[name] = numbers.setdefault(key, len(keys))
                 if number == len(keys):
                     keys.append(key)
-                    key_entries.append([])
-                if number not in own:
-                    own.append(number)
-                    key_entries[number].append(entry_no)
-            entry_keys.append(own)
-            for token in frozenset().union(*(keys[k] for k in own)):
-                entry_df[token] += 1
+            else:
+                name_keys[name] = -1
+        del names, numbers
+        # (entry, key) pairs, each once, in order of entry then key: what every list of a key's
+        # entries and of an entry's keys is drawn from.
+        counts = np.fromiter((len(e.names) for e in self.entries), np.int64, len(self.entries))
+        number_of = name_keys.__getitem__
+        flat = np.fromiter(
+            (number_of(name) for entry in self.entries for name in entry.names),
+            np.int64,
+            int(counts.sum()),
+        )
+        del name_keys
+        entry_of = np.repeat(np.arange(len(self.entries), dtype=np.int64), counts)
+        named = flat >= 0
+        pairs = np.unique(entry_of[named] * max(len(keys), 1) + flat[named])
+        pair_entry, pair_key = np.divmod(pairs, max(len(keys), 1))
+        # How many entries have each word (in any of their names), for its weight.
+        vocabulary = {word: n for n, word in enumerate(dict.fromkeys(w for k in keys for w in k))}
+        words_of = [vocabulary[w] for key in keys for w in key]
+        key_sizes = np.fromiter((len(key) for key in keys), np.int64, len(keys))
+        key_words = np.array(words_of, dtype=np.int64)
+        key_start = np.concatenate(([0], np.cumsum(key_sizes)))
+        word_entry = np.unique(
+            np.repeat(pair_entry, key_sizes[pair_key]) * max(len(vocabulary), 1)
+            + key_words[_ranges(key_start[pair_key], key_sizes[pair_key])]
+        )
+        entry_df = np.bincount(word_entry % max(len(vocabulary), 1), minlength=len(vocabulary))
         total = max(len(self.entries), 1)
-        self._idf = {t: math.log(1.0 + total / df) for t, df in entry_df.items()}
+        self._idf = {
+            word: math.log(1.0 + total / int(df))
+            for word, df in zip(vocabulary, entry_df.tolist(), strict=True)
+        }
+        self._vocabulary = vocabulary
+        del words_of, key_words, word_entry, entry_df
         # A word the catalogue has never seen is rarer than any word it has (as if half an entry
         # held it). It is probably the very name asked for, which the catalogue lacks, so a name
         # that accounts for the rest of the query must not pass for it ("daniel smith").
         self._unknown_weight = math.log(1.0 + 2.0 * total)
 
-        weights = [sum(self._idf[t] for t in key) for key in keys]
-        order = sorted(range(len(keys)), key=weights.__getitem__)  # lightest first
-        renumber = [0] * len(keys)
-        for new, old in enumerate(order):
-            renumber[old] = new
-        self._keys = [keys[old] for old in order]
-        self._key_weight = [weights[old] for old in order]
-        self._key_rarest = [max(self._idf[t] for t in key) for key in self._keys]
-        self._key_numbers = {key: number for number, key in enumerate(self._keys)}
-        self._entry_keys = [tuple(renumber[k] for k in own) for own in entry_keys]
-        # Each key's entries by kind, as the kind decides what kind words add to a name's score.
-        self._key_groups: list[tuple[tuple[frozenset[str], tuple[int, ...]], ...]] = []
-        for old in order:
-            by_kind: dict[frozenset[str], list[int]] = {}
-            for entry_no in key_entries[old]:
-                by_kind.setdefault(self._kind_words[entry_no], []).append(entry_no)
-            self._key_groups.append(tuple((kind, tuple(nos)) for kind, nos in by_kind.items()))
-        postings: dict[str, list[int]] = defaultdict(list)
-        for number, key in enumerate(self._keys):
-            for token in key:
-                postings[token].append(number)
-        self._postings = dict(postings)
+        idf = self._idf.__getitem__
+        weights = [sum(map(idf, key)) for key in keys]
+        order = np.array(sorted(range(len(keys)), key=weights.__getitem__), dtype=np.int64)
+        renumber = np.empty(len(keys), dtype=np.int64)
+        renumber[order] = np.arange(len(keys))
+        self._keys = [keys[old] for old in order.tolist()]
+        del keys
+        self._key_weight = array("d", (weights[old] for old in order.tolist()))
+        self._key_rarest = array("d", (max(map(idf, key)) for key in self._keys))
+        # Whole names by their words (`_spelled_out`): hashes, sorted, and the key of each.
+        hashes = np.fromiter((hash(key) for key in self._keys), np.int64, len(self._keys))
+        self._hash_order = np.argsort(hashes, kind="stable").astype(np.int32)
+        self._hashes = hashes[self._hash_order]
+        pair_key = renumber[pair_key]
+        # An entry's keys (in key order), and each key's entries (in entry order).
+        self._entry_keys = _Rows.of(pair_entry, pair_key, len(self.entries))
+        by_key = np.lexsort((pair_entry, pair_key))
+        # Each key's entries by kind (the kind decides what kind words add to a name's score),
+        # kinds in order of their first entry: runs of (kind, how many), one run for most keys.
+        key_sorted, entry_sorted = pair_key[by_key], pair_entry[by_key]
+        kind_sorted = self._entry_kind[entry_sorted].astype(np.int64)
+        group = key_sorted * len(self._kinds) + kind_sorted
+        # Sorted by key, then entry: a (key, kind)'s first row holds its first entry.
+        _, first_row, group_no = np.unique(group, return_index=True, return_inverse=True)
+        group_first = entry_sorted[first_row][group_no]
+        by_run = np.lexsort((entry_sorted, group_first, key_sorted))
+        key_sorted, entry_sorted = key_sorted[by_run], entry_sorted[by_run]
+        group = group[by_run]
+        self._key_entries = _Rows.of(key_sorted, entry_sorted, len(self._keys))
+        run_start = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+        run_length = np.diff(np.concatenate((run_start, [len(group)])))
+        self._key_runs = _Rows.of(
+            key_sorted[run_start],
+            (group[run_start] % len(self._kinds)) << 20 | run_length,  # kind, then length
+            len(self._keys),
+        )
+        del pairs, pair_entry, pair_key, by_key, key_sorted, entry_sorted, kind_sorted, group
+        del first_row, group_no, group_first, by_run, run_start, run_length, flat, entry_of
+        # Each word's keys, lightest first: the postings a search walks.
+        word_key = np.array(
+            [(n, self._vocabulary[w]) for n, key in enumerate(self._keys) for w in key],
+            dtype=np.int64,
+        ).reshape(-1, 2)
+        by_word = np.lexsort((word_key[:, 0], word_key[:, 1]))
+        word_rows = _Rows.of(word_key[by_word, 1], word_key[by_word, 0], len(self._vocabulary))
+        self._postings = {word: word_rows.array(n) for word, n in self._vocabulary.items()}
+        del word_key, by_word, word_rows
         self._typos = _DeletionIndex(self._postings)
         stems: dict[str, list[str]] = defaultdict(list)
         for token in self._postings:
@@ -536,15 +621,19 @@ class SearchIndex:
         name_part = NAME_PART * min(name_hit / self._key_weight[key], 1.0)
         # Kind words the name lacks still count for entries of that kind.
         missing = [q for q, h in zip(query.words, hits, strict=True) if not h and q in KIND_WORDS]
-        for kinds, entry_nos in self._key_groups[key]:
+        entry_nos = self._key_entries[key]
+        start = 0
+        for run in self._key_runs[key]:
+            kind, length = run >> 20, run & 0xFFFFF
+            kinds = self._kinds[kind]
             credit = sum(query.weights[q] for q in missing if q in kinds)
             score = 100.0 * (QUERY_PART * min((hit + credit) / query.total, 1.0) + name_part)
-            if score < floor:
-                continue
-            # Entries of one name and kind score alike: the first _RANKED are enough.
-            for entry_no in entry_nos[:_RANKED]:
-                if score > scores.get(entry_no, (-1.0, 0))[0]:
-                    scores[entry_no] = (score, key)
+            if score >= floor:
+                # Entries of one name and kind score alike: the first _RANKED are enough.
+                for entry_no in entry_nos[start : start + min(length, _RANKED)]:
+                    if score > scores.get(entry_no, (-1.0, 0))[0]:
+                        scores[entry_no] = (score, key)
+            start += length
         if len(scores) > 2 * _RANKED:  # keep the top _RANKED; earlier entries win ties
             top = heapq.nlargest(_RANKED, scores.items(), key=lambda item: (item[1][0], -item[0]))
             scores.clear()
@@ -560,19 +649,20 @@ class SearchIndex:
             self.entries[entry_no].id,
             round(score, 1),
             coverage=self._coverage(entry_no, query),
-            named=matched == self._keys[best_key],
+            named=matched == set(self._keys[best_key]),
             # Or another of its names is in the query in full: "pelka scr" has the alias
             # "pelka", though the title's rarest word is "daniel".
             specific=rarest >= self._key_rarest[best_key] - 1e-9
             or any(
-                self._meet(key, query)[2] == self._keys[key] for key in self._entry_keys[entry_no]
+                self._meet(key, query)[2] == set(self._keys[key])
+                for key in self._entry_keys[entry_no]
             ),
         )
 
     def _coverage(self, entry_no: int, query: _Query) -> float:
         """How much of the query the entry accounts for with all its names together: a title
         with "serious case review" and an alias "bristol cse" cover "cse scr"."""
-        kinds = self._kind_words[entry_no]
+        kinds = self._kinds[self._entry_kind[entry_no]]
         best = [query.weights[q] if q in KIND_WORDS & kinds else 0.0 for q in query.words]
         for key in self._entry_keys[entry_no]:
             hits = self._meet(key, query)[0]
@@ -603,10 +693,54 @@ class SearchIndex:
         found: set[int] = set()
         for size in range(1, len(closest) + 1):
             for subset in combinations(closest, size):
-                number = self._key_numbers.get(frozenset(subset))
-                if number is not None:
-                    found.add(number)
+                key = tuple(sorted(set(subset)))
+                wanted = hash(key)
+                at = int(np.searchsorted(self._hashes, wanted))
+                while at < len(self._hashes) and self._hashes[at] == wanted:
+                    number = int(self._hash_order[at])
+                    if self._keys[number] == key:
+                        found.add(number)
+                    at += 1
         return found
+
+
+class _Rows(Sequence[list[int]]):
+    """Rows of numbers in two flat arrays (where each row starts, and all rows end to end): four
+    bytes a number, where a list of tuples of Python ints takes about forty."""
+
+    def __init__(self, starts: np.ndarray, values: np.ndarray) -> None:
+        self._starts = starts
+        self._values = values
+
+    @classmethod
+    def of(cls, rows: np.ndarray, values: np.ndarray, count: int) -> _Rows:
+        """Rows from (row, value) pairs sorted by row."""
+        starts = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=count), out=starts[1:])
+        return cls(starts, values.astype(np.int32))
+
+    def array(self, row: int) -> array[int]:
+        """One row as an array of C ints: iterating it gives Python ints, one at a time."""
+        out = array("i")
+        out.frombytes(self._values[self._starts[row] : self._starts[row + 1]].tobytes())
+        return out
+
+    def __len__(self) -> int:
+        return len(self._starts) - 1
+
+    def __getitem__(self, row: int) -> list[int]:  # type: ignore[override]
+        return self._values[self._starts[row] : self._starts[row + 1]].tolist()
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return (self[row] for row in range(len(self)))
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The indexes start .. start + length - 1 of every (start, length), end to end."""
+    ends = np.cumsum(lengths)
+    return np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(
+        ends - lengths - starts, lengths
+    )
 
 
 class _DeletionIndex:
@@ -626,22 +760,23 @@ class _DeletionIndex:
     PER_LENGTH = 3  # the best candidates kept for each word length
 
     def __init__(self, vocabulary: Iterable[str]) -> None:
-        index: dict[str, str | list[str]] = {}
-        self._longest = 0
-        for word in vocabulary:
-            # A typo target is at most two letters shorter than a query word of four or more.
-            if len(word) < 2 or word.isdigit():
-                continue
-            self._longest = max(self._longest, len(word))
-            for key in _deletions(word):
-                found = index.get(key)
-                if found is None:
-                    index[key] = word  # most keys have one word: no list for them
-                elif isinstance(found, str):
-                    index[key] = [found, word]
-                else:
-                    found.append(word)
-        self._index = index
+        # The strings filed under are kept as their hashes (Python's, for this process), sorted,
+        # each beside its word's number: 12 bytes a string rather than a dictionary entry and
+        # the string itself (30 MB at 100,000 documents, now 4). A query word's strings are
+        # hashed the same way; a collision could only add a candidate, which `ratio` then
+        # scores like any other.
+        self._words = [w for w in vocabulary if len(w) >= 2 and not w.isdigit()]
+        # A typo target is at most two letters shorter than a query word of four or more.
+        self._longest = max(map(len, self._words), default=0)
+        filed = [[hash(key) for key in _deletions(word)] for word in self._words]
+        counts = np.fromiter(map(len, filed), np.int64, len(filed))
+        hashes = np.fromiter(
+            (h for keys in filed for h in keys), np.int64, int(counts.sum()) if len(counts) else 0
+        )
+        owners = np.repeat(np.arange(len(self._words), dtype=np.int32), counts)
+        order = np.argsort(hashes, kind="stable")
+        self._hashes = hashes[order]
+        self._owners = owners[order]
 
     def lookup(self, token: str, cutoff: float) -> dict[str, float]:
         if len(token) > self._longest + 2:
@@ -670,16 +805,12 @@ class _DeletionIndex:
         return kept
 
     def _candidates(self, keys: Iterable[str]) -> set[str]:
-        candidates: set[str] = set()
-        for key in keys:
-            found = self._index.get(key)
-            if found is None:
-                continue
-            if isinstance(found, str):
-                candidates.add(found)
-            else:
-                candidates.update(found)
-        return candidates
+        wanted = np.fromiter((hash(key) for key in keys), np.int64)
+        starts = np.searchsorted(self._hashes, wanted, side="left")
+        ends = np.searchsorted(self._hashes, wanted, side="right")
+        found = [self._owners[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        words = self._words
+        return {words[n] for n in np.concatenate(found).tolist()} if found else set()
 
 
 LONG_WORD = 7  # from this length, two slips in one word are looked for too
