@@ -326,7 +326,7 @@ class SearchIndex:
         del name_keys
         entry_of = np.repeat(np.arange(len(self.entries), dtype=np.int64), counts)
         named = flat >= 0
-        pairs = np.unique(entry_of[named] * max(len(keys), 1) + flat[named])
+        pairs = _distinct(entry_of[named] * max(len(keys), 1) + flat[named])
         pair_entry, pair_key = np.divmod(pairs, max(len(keys), 1))
         # How many entries have each word (in any of their names), for its weight.
         vocabulary = {word: n for n, word in enumerate(dict.fromkeys(w for k in keys for w in k))}
@@ -334,7 +334,7 @@ class SearchIndex:
         key_sizes = np.fromiter((len(key) for key in keys), np.int64, len(keys))
         key_words = np.array(words_of, dtype=np.int64)
         key_start = np.concatenate(([0], np.cumsum(key_sizes)))
-        word_entry = np.unique(
+        word_entry = _distinct(
             np.repeat(pair_entry, key_sizes[pair_key]) * max(len(vocabulary), 1)
             + key_words[_ranges(key_start[pair_key], key_sizes[pair_key])]
         )
@@ -373,9 +373,14 @@ class SearchIndex:
         key_sorted, entry_sorted = pair_key[by_key], pair_entry[by_key]
         kind_sorted = self._entry_kind[entry_sorted].astype(np.int64)
         group = key_sorted * len(self._kinds) + kind_sorted
-        # Sorted by key, then entry: a (key, kind)'s first row holds its first entry.
-        _, first_row, group_no = np.unique(group, return_index=True, return_inverse=True)
-        group_first = entry_sorted[first_row][group_no]
+        # Each row's (key, kind) group's first entry.
+        by_group = np.lexsort((entry_sorted, group))
+        grouped = group[by_group]
+        first_row = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))
+        group_first = np.empty_like(entry_sorted)
+        group_first[by_group] = np.repeat(
+            entry_sorted[by_group][first_row], np.diff(np.append(first_row, len(grouped)))
+        )
         by_run = np.lexsort((entry_sorted, group_first, key_sorted))
         key_sorted, entry_sorted = key_sorted[by_run], entry_sorted[by_run]
         group = group[by_run]
@@ -388,7 +393,7 @@ class SearchIndex:
             len(self._keys),
         )
         del pairs, pair_entry, pair_key, by_key, key_sorted, entry_sorted, kind_sorted, group
-        del first_row, group_no, group_first, by_run, run_start, run_length, flat, entry_of
+        del by_group, grouped, first_row, group_first, by_run, run_start, run_length, flat, entry_of
         # Each word's keys, lightest first: the postings a search walks.
         word_key = np.array(
             [(n, self._vocabulary[w]) for n, key in enumerate(self._keys) for w in key],
@@ -733,6 +738,12 @@ class _Rows(Sequence[list[int]]):
 
     def __iter__(self) -> Iterator[list[int]]:
         return (self[row] for row in range(len(self)))
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted (np.unique, without its slower hash table in numpy 2)."""
+    values = np.sort(values)
+    return values[np.concatenate(([True], values[1:] != values[:-1]))] if len(values) else values
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
