@@ -411,9 +411,17 @@ def build_index(
     topics: dict[str, Topic], reports: dict[str, Report], actions: dict[str, Action]
 ) -> SearchIndex:
     entries = [SearchEntry(t.id, "topic", topic_names(t)) for t in topics.values()]
-    entries += [SearchEntry(r.id, r.kind, (r.title, *r.aliases)) for r in reports.values()]
+    entries += [
+        SearchEntry(r.id, r.kind, (r.title, *r.aliases), _narrowed_by(r)) for r in reports.values()
+    ]
     entries += [SearchEntry(a.id, "action", a.phrases) for a in actions.values()]
     return SearchIndex(entries)
+
+
+def _narrowed_by(report: Report) -> tuple[tuple[str, str], ...]:
+    """What tells documents of one name apart besides their kind (knowledge/narrowing.py)."""
+    facets = [("area", report.area)] if report.area else []
+    return (*facets, *([("year", str(report.year))] if report.year else []))
 
 
 def build_semantic(topics: dict[str, Topic], actions: dict[str, Action]) -> SemanticIndex:

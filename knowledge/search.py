@@ -126,6 +126,7 @@ ANSWER_CUTOFF = 70.0  # a single clear entry at or above this is answered
 SUGGEST_CUTOFF = 58.0  # below the answer cutoff but at or above this: offered as choices
 CLOSE_MARGIN = 6.0  # entries this close to the best are offered together
 MAX_CHOICES = 4
+MAX_FITTING = 500  # the most documents a choice narrows (knowledge/narrowing.py)
 
 
 def fold(text: str) -> str:
@@ -212,6 +213,9 @@ class SearchEntry:
     id: str
     kind: str  # "topic", "action", or a report kind such as "practitioner briefing"
     names: tuple[str, ...]
+    # What else tells documents of one name apart (knowledge/narrowing.py): ("area", "Bolton"),
+    # ("year", "2013"). The kind is one too.
+    facets: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -356,10 +360,12 @@ class SearchIndex:
         order = np.array(sorted(range(len(keys)), key=weights.__getitem__), dtype=np.int64)
         renumber = np.empty(len(keys), dtype=np.int64)
         renumber[order] = np.arange(len(keys))
-        self._keys = [keys[old] for old in order.tolist()]
+        ordered = [keys[old] for old in order.tolist()]
         del keys
+        # Frozen sets: the search's inner loop asks whether a name has a word, a hash lookup.
+        self._keys = [frozenset(key) for key in ordered]
         self._key_weight = array("d", (weights[old] for old in order.tolist()))
-        self._key_rarest = array("d", (max(map(idf, key)) for key in self._keys))
+        self._key_rarest = array("d", (max(map(idf, key)) for key in ordered))
         # Whole names by their words (`_spelled_out`): hashes, sorted, and the key of each.
         hashes = np.fromiter((hash(key) for key in self._keys), np.int64, len(self._keys))
         self._hash_order = np.argsort(hashes, kind="stable").astype(np.int32)
@@ -387,22 +393,30 @@ class SearchIndex:
         self._key_entries = _Rows.of(key_sorted, entry_sorted, len(self._keys))
         run_start = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
         run_length = np.diff(np.concatenate((run_start, [len(group)])))
+        run_kind = group[run_start] % len(self._kinds)
+        runs_of = np.bincount(key_sorted[run_start], minlength=len(self._keys))
+        first_kind = np.zeros(len(self._keys), dtype=np.int16)
+        first_kind[key_sorted[run_start]] = run_kind  # the last run's, where several
+        self._key_kind = array("h")  # a name's entries' kind, or -1 when they are of several
+        self._key_kind.frombytes(np.where(runs_of == 1, first_kind, -1).astype(np.int16).tobytes())
+        several = runs_of[key_sorted[run_start]] > 1
         self._key_runs = _Rows.of(
-            key_sorted[run_start],
-            (group[run_start] % len(self._kinds)) << 20 | run_length,  # kind, then length
+            key_sorted[run_start][several],
+            (run_kind[several] << 20 | run_length[several]),  # kind, then length
             len(self._keys),
         )
         del pairs, pair_entry, pair_key, by_key, key_sorted, entry_sorted, kind_sorted, group
-        del by_group, grouped, first_row, group_first, by_run, run_start, run_length, flat, entry_of
+        del by_group, grouped, first_row, group_first, by_run, run_start, run_length, flat
+        del entry_of, run_kind, runs_of, first_kind, several
         # Each word's keys, lightest first: the postings a search walks.
         word_key = np.array(
-            [(n, self._vocabulary[w]) for n, key in enumerate(self._keys) for w in key],
+            [(n, self._vocabulary[w]) for n, key in enumerate(ordered) for w in key],
             dtype=np.int64,
         ).reshape(-1, 2)
         by_word = np.lexsort((word_key[:, 0], word_key[:, 1]))
         word_rows = _Rows.of(word_key[by_word, 1], word_key[by_word, 0], len(self._vocabulary))
-        self._postings = {word: word_rows.array(n) for word, n in self._vocabulary.items()}
-        del word_key, by_word, word_rows
+        self._postings = {word: word_rows[n] for word, n in self._vocabulary.items()}
+        del word_key, by_word, word_rows, ordered
         self._typos = _DeletionIndex(self._postings)
         stems: dict[str, list[str]] = defaultdict(list)
         for token in self._postings:
@@ -410,6 +424,58 @@ class SearchIndex:
             if root != token:
                 stems[root].append(token)
         self._stems = dict(stems)
+
+    def fitting(self, text: str, limit: int = MAX_FITTING) -> tuple[SearchEntry, ...]:
+        """When more entries fit `text` than can be offered (more than MAX_CHOICES as close
+        as `choices_of` keeps), every entry that fits as well, in catalogue order (at most
+        `limit`), so that the choice can be narrowed (knowledge/narrowing.py); else ().
+
+        A search ranks the first _RANKED entries only: here every entry of the names that put
+        the close ones there is scored, as those names score the entries of one kind alike."""
+        query = self._query(text)
+        if query is None:
+            return ()
+        scores = self._scores(query)
+        result = self.search(text)
+        if result.decision != "choices" or len(_close_ones(result)) <= MAX_CHOICES:
+            return ()
+        close = {m.id for m in _close_ones(result)}
+        ranked = [(no, sk) for no, sk in scores.items() if self.entries[no].id in close]
+        lowest = min(score for _, (score, _) in ranked)
+        fit: set[int] = set()
+        for key in dict.fromkeys(key for _, (_, key) in ranked):
+            entry_nos = self._key_entries[key]
+            start = 0
+            for length, score in self._run_scores(key, query):
+                if score >= lowest - 1e-9:
+                    fit.update(entry_nos[start : start + length])
+                start += length
+        return tuple(self.entries[no] for no in sorted(fit)[:limit])
+
+    def _runs(self, key: int) -> Iterable[tuple[int, int]]:
+        """(kind number, how many entries) of each kind run of one name's entries."""
+        kind = self._key_kind[key]
+        if kind >= 0:  # most names: one kind
+            return ((kind, self._key_entries.size(key)),)
+        return ((run >> 20, run & 0xFFFFF) for run in self._key_runs[key])
+
+    def _run_scores(self, key: int, query: _Query) -> list[tuple[int, float]]:
+        """(how many entries, score) of each kind run of one name's entries: entries of one
+        name and kind score alike."""
+        hits, name_hit, _ = self._meet(key, query)
+        hit = sum(hits)
+        name_part = NAME_PART * min(name_hit / self._key_weight[key], 1.0)
+        # Kind words the name lacks still count for entries of that kind.
+        missing = [q for q, h in zip(query.words, hits, strict=True) if not h and q in KIND_WORDS]
+        scores = []
+        for kind, length in self._runs(key):
+            credit = (
+                sum(query.weights[q] for q in missing if q in self._kinds[kind]) if missing else 0.0
+            )
+            scores.append(
+                (length, 100.0 * (QUERY_PART * min((hit + credit) / query.total, 1.0) + name_part))
+            )
+        return scores
 
     def name_words(self, entry_id: str) -> frozenset[str]:
         """The folded words of every name of one entry (its title and aliases)."""
@@ -621,21 +687,12 @@ class SearchIndex:
         self, key: int, query: _Query, scores: dict[int, tuple[float, int]], floor: float
     ) -> float:
         """Score one name for each of its entries into `scores`; return the new floor."""
-        hits, name_hit, _ = self._meet(key, query)
-        hit = sum(hits)
-        name_part = NAME_PART * min(name_hit / self._key_weight[key], 1.0)
-        # Kind words the name lacks still count for entries of that kind.
-        missing = [q for q, h in zip(query.words, hits, strict=True) if not h and q in KIND_WORDS]
-        entry_nos = self._key_entries[key]
         start = 0
-        for run in self._key_runs[key]:
-            kind, length = run >> 20, run & 0xFFFFF
-            kinds = self._kinds[kind]
-            credit = sum(query.weights[q] for q in missing if q in kinds)
-            score = 100.0 * (QUERY_PART * min((hit + credit) / query.total, 1.0) + name_part)
+        for length, score in self._run_scores(key, query):
             if score >= floor:
                 # Entries of one name and kind score alike: the first _RANKED are enough.
-                for entry_no in entry_nos[start : start + min(length, _RANKED)]:
+                ranked = self._key_entries.part(key, start, start + min(length, _RANKED))
+                for entry_no in ranked:
                     if score > scores.get(entry_no, (-1.0, 0))[0]:
                         scores[entry_no] = (score, key)
             start += length
@@ -654,13 +711,12 @@ class SearchIndex:
             self.entries[entry_no].id,
             round(score, 1),
             coverage=self._coverage(entry_no, query),
-            named=matched == set(self._keys[best_key]),
+            named=matched == self._keys[best_key],
             # Or another of its names is in the query in full: "pelka scr" has the alias
             # "pelka", though the title's rarest word is "daniel".
             specific=rarest >= self._key_rarest[best_key] - 1e-9
             or any(
-                self._meet(key, query)[2] == set(self._keys[key])
-                for key in self._entry_keys[entry_no]
+                self._meet(key, query)[2] == self._keys[key] for key in self._entry_keys[entry_no]
             ),
         )
 
@@ -698,7 +754,7 @@ class SearchIndex:
         found: set[int] = set()
         for size in range(1, len(closest) + 1):
             for subset in combinations(closest, size):
-                key = tuple(sorted(set(subset)))
+                key = frozenset(subset)
                 wanted = hash(key)
                 at = int(np.searchsorted(self._hashes, wanted))
                 while at < len(self._hashes) and self._hashes[at] == wanted:
@@ -709,34 +765,39 @@ class SearchIndex:
         return found
 
 
-class _Rows(Sequence[list[int]]):
+class _Rows(Sequence["array[int]"]):
     """Rows of numbers in two flat arrays (where each row starts, and all rows end to end): four
-    bytes a number, where a list of tuples of Python ints takes about forty."""
+    bytes a number, where a list of tuples of Python ints takes about forty. Held as `array`s:
+    a row is a C-speed slice, and iterating it gives Python ints."""
 
     def __init__(self, starts: np.ndarray, values: np.ndarray) -> None:
-        self._starts = starts
-        self._values = values
+        self._starts = array("q")
+        self._starts.frombytes(starts.astype(np.int64).tobytes())
+        self._values = array("i")
+        self._values.frombytes(values.astype(np.int32).tobytes())
 
     @classmethod
     def of(cls, rows: np.ndarray, values: np.ndarray, count: int) -> _Rows:
         """Rows from (row, value) pairs sorted by row."""
         starts = np.zeros(count + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=count), out=starts[1:])
-        return cls(starts, values.astype(np.int32))
+        return cls(starts, values)
 
-    def array(self, row: int) -> array[int]:
-        """One row as an array of C ints: iterating it gives Python ints, one at a time."""
-        out = array("i")
-        out.frombytes(self._values[self._starts[row] : self._starts[row + 1]].tobytes())
-        return out
+    def size(self, row: int) -> int:
+        return self._starts[row + 1] - self._starts[row]
+
+    def part(self, row: int, start: int, stop: int) -> array[int]:
+        """row[start:stop], without reading the rest of a long row."""
+        first = self._starts[row]
+        return self._values[first + start : min(first + stop, self._starts[row + 1])]
 
     def __len__(self) -> int:
         return len(self._starts) - 1
 
-    def __getitem__(self, row: int) -> list[int]:  # type: ignore[override]
-        return self._values[self._starts[row] : self._starts[row + 1]].tolist()
+    def __getitem__(self, row: int) -> array[int]:  # type: ignore[override]
+        return self._values[self._starts[row] : self._starts[row + 1]]
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def __iter__(self) -> Iterator[array[int]]:
         return (self[row] for row in range(len(self)))
 
 
@@ -877,11 +938,15 @@ def _decide(found: tuple[Match, ...]) -> str | None:
     return "choices"
 
 
-def choices_of(result: SearchResult) -> tuple[Match, ...]:
-    """The entries to offer when the decision is "choices"."""
+def _close_ones(result: SearchResult) -> list[Match]:
+    """The best entry and every ranked one close to it."""
     if not result.matches:
-        return ()
+        return []
     best = result.matches[0]
     margin = CLOSE_MARGIN if best.score >= ANSWER_CUTOFF else 2 * CLOSE_MARGIN
-    keep = [best, *(m for m in result.matches[1:] if _close(best, m, margin))]
-    return tuple(keep[:MAX_CHOICES])
+    return [best, *(m for m in result.matches[1:] if _close(best, m, margin))]
+
+
+def choices_of(result: SearchResult) -> tuple[Match, ...]:
+    """The entries to offer when the decision is "choices"."""
+    return tuple(_close_ones(result)[:MAX_CHOICES])
