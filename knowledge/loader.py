@@ -109,6 +109,8 @@ class Knowledge:
         """Wait (without blocking the event loop) until questions can be matched by meaning."""
         await self.semantic.ready()
         await self.decline.meaning.ready()
+        if self.urgent.meaning is not None:
+            await self.urgent.meaning.ready()
 
     def wait(self) -> None:
         """Wait until every vector is there (`check`, which writes them to the cache)."""

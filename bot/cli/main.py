@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import dataclasses
 import gc
 import json
@@ -229,14 +231,19 @@ def freeze_startup_objects() -> None:
     """Keep what start-up built (the knowledge, its indexes, the libraries) out of every later
     garbage collection: it lives as long as the process, yet each full collection would walk
     its 110,000 objects again (about 80 ms; one ran in every burst of 2,000 messages in
-    bench/throughput.py)."""
+    bench/throughput.py). Then give the memory start-up used and freed (parsed YAML, the
+    tokenizer's JSON) back to the system: glibc keeps freed memory in the process otherwise,
+    10 MB of the bot's resident memory (docs/benchmarks.md)."""
     gc.collect()
     gc.freeze()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to give back
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 async def serve(settings: Settings, console: bool) -> None:
     """Build the assistant and run one channel in this event loop until it stops."""
     assistant = await build_assistant(settings)
+    await assistant.knowledge.ready()  # the model and vectors, read from the cache: a moment
     freeze_startup_objects()
     assistant.outbox.start()  # delivers queued email, including any left from the last run
     assistant.retention.start()  # runs now, then hourly
@@ -281,6 +288,7 @@ async def serve_http(settings: Settings, webhook: bool) -> None:
     if not settings.telegram_token:
         raise SettingsError("serve needs TELEGRAM_BOT_TOKEN (for the console: main.py chat)")
     assistant = await build_assistant(settings)
+    await assistant.knowledge.ready()
     freeze_startup_objects()
     try:
         await run_server(assistant, webhook)
