@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from config.partnership import REGISTRY_FILE, Pack, read_pack, shipped_packs
+from config.validation import SAFE_LOADER
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SETTINGS_FILE = ROOT / "config" / "settings.yaml"
@@ -573,7 +574,7 @@ def load_settings(
     problems: list[str] = []
     if path is not None:
         try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+            loaded = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=SAFE_LOADER)
         except FileNotFoundError:
             raise SettingsError(f"{path}: file not found") from None
         except yaml.YAMLError as exc:

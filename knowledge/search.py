@@ -200,12 +200,15 @@ SAME_WORD = 5  # two common words that begin alike for this long are forms of on
 def common_english() -> frozenset[str]:
     """The commonest English words (symspellpy's list, read once, shipped in its wheel)."""
     listing = importlib.resources.files("symspellpy") / "frequency_dictionary_en_82_765.txt"
-    common = set()
-    for line in listing.read_text(encoding="utf-8").splitlines():
-        word, _, count = line.partition(" ")
-        if int(count) >= COMMON_COUNT:
-            common.add(word)
-    return frozenset(common)
+    # "word count" lines, split all at once; counts (digits, no leading zeros) are compared as
+    # text, longer meaning larger, which is twice as fast as int() on 82,765 of them.
+    parts = listing.read_text(encoding="utf-8").split()
+    least = str(COMMON_COUNT)
+    return frozenset(
+        word
+        for word, count in zip(parts[0::2], parts[1::2], strict=True)
+        if len(count) > len(least) or (len(count) == len(least) and count >= least)
+    )
 
 
 @dataclass(frozen=True)

@@ -294,7 +294,7 @@ def build_application(
         .request(AiohttpRequest(telegram.max_requests))
         # One long poll at a time, pausing when the server answers at once with nothing; PTB
         # adds the poll's own timeout to the read timeout.
-        .get_updates_request(LongPollRequest())
+        .get_updates_request(polling := LongPollRequest())
     )
     if not updater:
         builder = builder.updater(None)
@@ -309,6 +309,7 @@ def build_application(
         # AIORateLimiter's type parameter (per-request retry data) is not the builder's default.
         builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]
     application = builder.build()
+    polling.backlog = application.update_queue.qsize
     application.bot_data["channel"] = channel
     assistant.conversation.push = functools.partial(channel.push, application.bot)
     application.add_handler(MessageHandler(filters.TEXT, channel.on_message))

@@ -20,6 +20,7 @@ import json
 import ssl
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -130,10 +131,19 @@ class LongPollRequest(AiohttpRequest):
 
     FIRST_PAUSE = 0.05
     LONGEST_PAUSE = 1.0
+    # Updates fetched but not yet handled, past which the next poll waits (`backlog`).
+    MOST_WAITING = 200
+    BACKLOG_CHECK = 0.02
 
     def __init__(self, read_timeout: float = READ_TIMEOUT) -> None:
         super().__init__(1, read_timeout)
         self.pause = 0.0
+        # How many fetched updates wait to be handled (the Application's update queue, set
+        # once it is built). In a burst, polling ran far ahead of handling: 10,000 updates
+        # fetched at once held 45 MB more until the process ended (the echo bot's too), while
+        # Telegram keeps what is not yet fetched for a day. Past MOST_WAITING, the next poll
+        # waits until handling catches up.
+        self.backlog: Callable[[], int] = lambda: 0
 
     async def do_request(
         self,
@@ -150,6 +160,8 @@ class LongPollRequest(AiohttpRequest):
         held_for = float(timeout) if isinstance(timeout, int | float | str) else 0.0
         if held_for > 0 and self.pause:
             await asyncio.sleep(self.pause)
+        while held_for > 0 and self.backlog() > self.MOST_WAITING:
+            await asyncio.sleep(self.BACKLOG_CHECK)
         loop = asyncio.get_running_loop()
         started = loop.time()
         status, body = await super().do_request(
