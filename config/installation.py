@@ -116,6 +116,15 @@ def read_entries(raw: dict[str, Any], problems: list[str]) -> dict[str, dict[str
     return entries
 
 
+def shared_only(raw: dict[str, Any]) -> dict[str, Any]:
+    """The top of a settings file without what is one partnership's own."""
+    shared = {k: v for k, v in raw.items() if k not in OWN_SECTIONS}
+    for section, names in OWN_OPTIONS.items():
+        if isinstance(shared.get(section), dict):
+            shared[section] = {k: v for k, v in shared[section].items() if k not in names}
+    return shared
+
+
 def _own(key: str) -> str:
     return (
         f"{key}: one partnership's, so not at the top of a file with a partnerships: list, where "

@@ -28,6 +28,7 @@ from config.installation import (
     own_place,
     read_entries,
     secret_for,
+    shared_only,
 )
 from config.partnership import REGISTRY_FILE, Pack, is_placeholder, read_pack, shipped_packs
 
@@ -693,6 +694,11 @@ def _build(
             problems.append(f"{key}: unknown option")
     values["partnership"] = partnership
     values["default_partnership"] = _default_partnership(raw, [])
+    if not is_default:
+        # What the top of a file says of one partnership is the default one's (a file with no
+        # list): another partnership never takes its contacts, recipients, mailbox or registry.
+        raw = shared_only(raw)
+        values.pop("registry_file", None)
     # The partnership's pack first, then what the file says over it.
     scalars = Settings(**values)
     sections: dict[str, Any] = pack_defaults(read_pack(scalars.pack_path, problems), problems)

@@ -168,3 +168,24 @@ def test_what_cannot_be_shared_or_is_unknown_is_named(
     path = settings_file(tmp_path, packs, f"partnerships:\n{entries}")
     with pytest.raises(SettingsError, match=message):
         load_installation(path, environ=environ)
+
+
+def test_another_partnership_never_takes_what_the_file_says_of_the_default_one(
+    tmp_path: Path, packs: Path
+) -> None:
+    """A file with no list overrides the default partnership's contacts and recipients: a
+    look at another pack (`check`, `chat --partnership`) does not inherit them."""
+    path = settings_file(
+        tmp_path,
+        packs,
+        "contacts:\n  lado:\n    phone: '01234 999999'\n    confirmed: true\n"
+        "mail:\n  board_addresses: [real.board@bedford.gov.uk]\n"
+        "registry_file: /srv/bedford/registry.yaml\n",
+    )
+    bedford = load_settings(path, environ={})
+    vale = load_settings(path, environ={}, partnership=VALE)
+    assert bedford.contacts.lado.phone == "01234 999999"
+    assert bedford.mail.board_addresses == ("real.board@bedford.gov.uk",)
+    assert vale.contacts.lado.phone == "01632 960103"
+    assert vale.mail.board_addresses == ("notifications@example-vale.org",)
+    assert vale.registry_path == packs / VALE / "liaison_officers.yaml"
