@@ -54,16 +54,18 @@ class PartnershipDb:
         self.partnership = partnership
         self.dialect = db.dialect
         self.skip_locked = db.skip_locked
-        self._checked: set[str] = set()
+        # Each statement text seen: whether it uses a table (else it needs no partnership).
+        self._checked: dict[str, bool] = {}
 
     def _check(self, sql: str, params: Params) -> None:
-        if sql not in self._checked:
+        uses_tables = self._checked.get(sql)
+        if uses_tables is None:
             problem = scope_problem(sql)
             if problem is not None:
                 raise UnscopedStatement(f"{problem}: {sql}")
-            self._checked.add(sql)
+            uses_tables = self._checked[sql] = _TABLE_USE.search(sql) is not None
         values = params.values() if isinstance(params, dict) else params
-        if _TABLE_USE.search(sql) and self.partnership not in values:
+        if uses_tables and self.partnership not in values:
             raise UnscopedStatement(f"the partnership is not one of the parameters: {sql}")
 
     async def close(self) -> None:
