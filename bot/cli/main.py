@@ -184,8 +184,13 @@ def new_partnership(settings: Settings, name: str, pid: str | None) -> int:
 
 
 async def outbox(settings: Settings, action: str | None, reference: str | None) -> int:
-    """List the refused emails, or queue one again (the running assistant sends it)."""
-    storage = await Storage.open(settings.database_target())
+    """List `settings`' partnership's refused emails, or queue one again (the running
+    assistant sends it)."""
+    storage = await Storage.open(
+        settings.database_target(),
+        settings.partnership,
+        default_partnership=settings.default_partnership,
+    )
     try:
         if action == "retry" and reference:
             if not await storage.outbox.requeue_failed_email(

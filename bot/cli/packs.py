@@ -58,17 +58,25 @@ def check_packs(
     checked = Checked()
     packs: list[Pack] = []
     for pid in ids:
+        label = f"{pid}: " if len(ids) > 1 else "settings: "
         try:
             own = settings if pid == settings.partnership else settings_of(pid)  # type: ignore[misc]
         except SettingsError as exc:
             checked.problems += str(exc).splitlines()
+            # Its settings cannot be built (placeholders, say): its contacts as written.
+            pack = read_pack(settings.pack_path.parent / pid, [])
+            checked.warnings += [
+                f"{label}contacts.{key}: not yet confirmed by the partnership: check it, then "
+                "set confirmed: true"
+                for key, contact in pack.contacts.items()
+                if not (isinstance(contact, dict) and contact.get("confirmed") is True)
+            ]
             continue
         checked.partnerships.append(pid)
         try:
             load_all(own, semantic=False)
         except KnowledgeError as exc:
             checked.problems += exc.problems
-        label = f"{pid}: " if len(ids) > 1 else "settings: "
         checked.warnings += unconfirmed(own, label)
         packs.append(read_pack(own.pack_path, []))
     checked.warnings += named_partnerships(settings.knowledge_path, packs)
@@ -155,7 +163,7 @@ REGISTRY_TEXT = """\
 #     name: Their Name
 #     agency: The Council, Children's Services
 #     email: their.name@council.gov.uk
-#     phone: "01234 567890"          # optional
+#     phone: "01632 960000"          # optional
 # staff:
 #   - email: admin@partnership.gov.uk
 #     role: admin                    # admin: /unanswered, /outbox, /reload; or staff
