@@ -127,6 +127,7 @@ class Installation:
     def __post_init__(self) -> None:
         self.email_channels: dict[str, EmailChannel] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._reloading = asyncio.Lock()  # two administrators' /reload at once: one at a time
         for assistant in self.assistants.values():
             assistant.conversation.reload_installation = self.reload
 
@@ -216,7 +217,11 @@ class Installation:
         others in use. Returns a line per partnership; raises SettingsError (nothing changed)."""
         if self.reread is None:
             return ["This installation was not started from a settings file: nothing to re-read."]
-        settings = await asyncio.to_thread(self.reread)
+        async with self._reloading:
+            return await self._reload(self.reread)
+
+    async def _reload(self, reread: Callable[[], InstallationSettings]) -> list[str]:
+        settings = await asyncio.to_thread(reread)
         # Everything is loaded and validated before anything changes, as /reload does.
         loaded = {}
         for partnership in settings.partnerships:
