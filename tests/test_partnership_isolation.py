@@ -24,14 +24,17 @@ import pytest
 import yaml
 
 from bot.assistant import Assistant
+from bot.channels.email.channel import make_email_channel
 from bot.core.replies import Reply
 from bot.installation import Installation
 from bot.mail.message import OutgoingEmail
 from bot.storage import OutboxItem
 from config.settings import load_installation
 from tests.conftest import Chat
+from tests.email_support import PASSWORD, PRACTITIONER, USER, ImapServer, text_of, written
 from tests.packs_support import BEDFORD, SMALL_KNOWLEDGE, VALE, two_packs
 from tests.signin_support import Mailbox, fill_in_chat, sign_in
+from tests.test_mailer import Recorder
 
 VALE_ADMIN, VALE_SLO = "vale.admin@example-vale.org", "val.vale@example-vale.org"
 BEDFORD_ADMIN, BEDFORD_SLO = "board.admin@example.org", "alex.example@example.org"
@@ -47,12 +50,14 @@ def strings(node: Any) -> list[str]:
 
 def own_words(pack: Path, national: tuple[str, ...]) -> set[str]:
     """What only this partnership's people may see, lower-cased: every text of its
-    partnership.yaml (its name, contacts, recipients, domains) and its registry (its people),
+    partnership.yaml (its name, contacts, recipients) and its registry (its people),
     and its documents' titles; less what is everyone's (999, 101, "any time", ...)."""
     found = {"bedford"} if pack.name == BEDFORD else {"vale", "evscp"}
     texts = []
     for file in ("partnership.yaml", "liaison_officers.yaml"):
-        texts += strings(yaml.safe_load((pack / file).read_text(encoding="utf-8")))
+        data = yaml.safe_load((pack / file).read_text(encoding="utf-8"))
+        # (Whose email is answered is not shown: nhs.net is any NHS sender's own address.)
+        texts += strings({k: v for k, v in data.items() if k != "allowed_email_domains"})
     reports = yaml.safe_load((pack / "reports.yaml").read_text(encoding="utf-8"))["reports"]
     # (The notification form's entry is named as every partnership's form is.)
     texts += [r["title"] for r in reports if r["id"] != "notification-form"]
@@ -317,3 +322,58 @@ async def test_both_partnerships_chats_at_once(two: Two) -> None:
         assert session.data["handoff_question"].split()[2] == (
             "103" if assistant is two.vale else "3"
         )
+
+
+async def test_one_email_to_both_partnerships_mailboxes_gets_two_answers_each_its_own(
+    tmp_path: Path,
+    packs: Path,
+    database_target: str,
+    imap_server: ImapServer,
+    smtp_recorder: Recorder,
+) -> None:
+    """A practitioner writes to both partnerships' assistants at once (the same email, one
+    Message-ID): each answers from its own mailbox, as itself, under an id of its own."""
+    boxes = {BEDFORD: imap_server.new_mailbox(), VALE: imap_server.new_mailbox()}
+    path = tmp_path / "settings.yaml"
+    entries = "".join(
+        f"  - id: {pid}\n    email:\n      imap_host: 127.0.0.1\n      imap_port: {box.port}\n"
+        f"      imap_folder: {box.folder}\n      imap_security: none\n"
+        f"      imap_username: {USER}\n      allowed_domains: [nhs.net]\n"
+        for pid, box in boxes.items()
+    )
+    path.write_text(
+        f"partnership: {BEDFORD}\npartnerships_dir: {packs}\nknowledge_dir: {SMALL_KNOWLEDGE}\n"
+        f"database: {database_target}\nmail:\n  outbox_dir: {tmp_path / 'outbox'}\n"
+        f"smtp: {{host: 127.0.0.1, port: {smtp_recorder.port}, security: none}}\n"  # type: ignore[attr-defined]
+        f"partnerships:\n{entries}",
+        encoding="utf-8",
+    )
+    environ = {
+        "EMAIL_PASSWORD__BEDFORD_BOROUGH": PASSWORD,
+        "EMAIL_PASSWORD__EXAMPLE_VALE": PASSWORD,
+    }
+    installation = await Installation.open(load_installation(path, environ=environ))
+    try:
+        question = written(PRACTITIONER, "when does the mobile library visit the estate?")
+        for box in boxes.values():
+            box.deliver(question)
+        for assistant in installation.assistants.values():
+            await make_email_channel(assistant).poll_once()
+            await assistant.outbox.run_once()
+    finally:
+        await installation.close()
+    answers = {str(r.message["Message-ID"]): r.message for r in smtp_recorder.received}
+    assert len(answers) == 2, "two answers, under two ids"
+    by_footer = {
+        pid: [m for m in answers.values() if email in text_of(m)]
+        for pid, email in ((BEDFORD, "lscb@bedford.gov.uk"), (VALE, "evscp@example-vale.org"))
+    }
+    assert len(by_footer[BEDFORD]) == len(by_footer[VALE]) == 1
+    vale_words, bedford_words = (
+        own_words(packs / VALE, NATIONAL),
+        own_words(packs / BEDFORD, NATIONAL),
+    )
+    assert leaks(email_seen(by_footer[VALE][0]), bedford_words) == []
+    assert leaks(email_seen(by_footer[BEDFORD][0]), vale_words) == []
+    for message in answers.values():
+        assert str(message["In-Reply-To"]) == str(question["Message-ID"])

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.installation import Installation, Workers
+from bot.installation import Installation, PollingBots, Workers
 from bot.ops.retention import apply_retention
 from bot.server import SECRET_HEADER, Service, server_for
-from config.settings import Secret, load_installation
+from config.settings import InstallationSettings, Secret, load_installation
 from tests.conftest import Chat
 from tests.packs_support import BEDFORD, SMALL_KNOWLEDGE, VALE, two_packs
 from tests.signin_support import Mailbox, sign_in
@@ -141,14 +141,11 @@ async def test_each_partnership_keeps_its_data_as_long_as_its_own_settings_say(
         assert days in chat.text
 
 
-async def test_two_bots_behind_one_http_server_each_answer_as_their_partnership(
-    tmp_path: Path,
-) -> None:
+def two_bots(tmp_path: Path, apis: dict[str, FakeBotApi]) -> InstallationSettings:
+    """Bedford and Example Vale, each with its own bot on its own fake Bot API."""
     two_packs(tmp_path)
-    apis = {BEDFORD: FakeBotApi(), VALE: FakeBotApi()}
-    for api in apis.values():
-        await api.start()
-    path = write_settings(tmp_path, [BEDFORD, VALE], extra="telegram:\n  rate_limit: false\n")
+    extra = "telegram:\n  rate_limit: false\n  poll_timeout_seconds: 1\n"
+    path = write_settings(tmp_path, [BEDFORD, VALE], extra=extra)
     environ = {
         "TELEGRAM_BOT_TOKEN__BEDFORD_BOROUGH": "1:bedford",
         "TELEGRAM_BOT_TOKEN__EXAMPLE_VALE": "2:vale",
@@ -156,7 +153,7 @@ async def test_two_bots_behind_one_http_server_each_answer_as_their_partnership(
         "TELEGRAM_WEBHOOK_SECRET__EXAMPLE_VALE": "vale-secret",
     }
     settings = load_installation(path, environ=environ)
-    settings = dataclasses.replace(
+    return dataclasses.replace(
         settings,
         partnerships=tuple(
             dataclasses.replace(
@@ -170,6 +167,38 @@ async def test_two_bots_behind_one_http_server_each_answer_as_their_partnership(
             for s in settings.partnerships
         ),
     )
+
+
+async def test_two_bots_polled_from_one_process_each_answer_as_their_partnership(
+    tmp_path: Path,
+) -> None:
+    apis = {BEDFORD: FakeBotApi(), VALE: FakeBotApi()}
+    for api in apis.values():
+        await api.start()
+    installation = await Installation.open(two_bots(tmp_path, apis))
+    try:
+        await installation.start(PollingBots())
+        for api in apis.values():
+            update = message(80, "/contact")
+            del update["update_id"]
+            api.queue_update(update)
+        for api in apis.values():
+            await wait_for(lambda a=api: a.method_calls("sendMessage"), "the reply")
+    finally:
+        await installation.close()
+        for api in apis.values():
+            await api.stop()
+    assert "lscb@bedford.gov.uk" in apis[BEDFORD].method_calls("sendMessage")[0]["text"]
+    assert "evscp@example-vale.org" in apis[VALE].method_calls("sendMessage")[0]["text"]
+
+
+async def test_two_bots_behind_one_http_server_each_answer_as_their_partnership(
+    tmp_path: Path,
+) -> None:
+    apis = {BEDFORD: FakeBotApi(), VALE: FakeBotApi()}
+    for api in apis.values():
+        await api.start()
+    settings = two_bots(tmp_path, apis)
     assert [s.webhook_secret for s in settings.partnerships] == [
         Secret("bedford-secret"),
         Secret("vale-secret"),
