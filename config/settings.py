@@ -3,8 +3,10 @@
 Every option has a default that works on a fresh clone: a SQLite file and an .eml folder under
 var/, no Telegram token (console chat) and no SMTP server. What is local to one partnership (its
 name, the safety route's contacts, who receives notifications, whose email is answered) comes from
-its pack (config/partnership.py), under whatever the settings file says. Secrets come only from
-the environment and are wrapped in `Secret`, whose repr and str never show the value.
+its pack (config/partnership.py), under whatever the settings file says. A file may list several
+partnerships for one installation to serve (`load_installation`; the list's rules are in
+config/installation.py). Secrets come only from the environment and are wrapped in `Secret`,
+whose repr and str never show the value.
 """
 
 from __future__ import annotations
