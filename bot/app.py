@@ -75,12 +75,20 @@ def wire(conversation: Conversation, access: Access) -> None:
     conversation.add_flow(handoff.HandoffFlow())
 
 
-async def build_assistant(settings: Settings, database: str | None = None) -> Assistant:
-    """Load and validate knowledge and the registry (raise KnowledgeError), open storage, wire
-    the conversation. Chats signed in with an address no longer registered are signed out."""
+async def build_assistant(
+    settings: Settings, database: str | None = None, storage: Storage | None = None
+) -> Assistant:
+    """Load and validate knowledge and the registry (raise KnowledgeError), open storage (or use
+    `storage`, this partnership's view of an installation's database), wire the conversation.
+    Chats signed in with an address no longer registered are signed out."""
     loaded = load_all(settings)
     knowledge, registry = loaded.knowledge, loaded.registry
-    storage = await Storage.open(database or settings.database_target())
+    if storage is None:
+        storage = await Storage.open(
+            database or settings.database_target(),
+            settings.partnership,
+            default_partnership=settings.default_partnership,
+        )
     conversation = Conversation(
         knowledge,
         storage,

@@ -1,6 +1,7 @@
 """The assistant's HTTP side, one ASGI app (Starlette, served by uvicorn): `python main.py serve`.
 
-    POST <telegram.webhook_path>   Telegram updates (webhook mode), checked against the secret
+    POST <telegram.webhook_path>   Telegram updates (webhook mode), checked against the secret;
+                                   one path per partnership served (docs/partnerships.md)
     GET  /healthz                  the process is alive and its event loop answers
     GET  /readyz                   database writable, knowledge loaded (503 if not); outbox
                                    backlog and last email delivery, for information
@@ -10,12 +11,13 @@ In polling mode the same app runs (health and metrics for the container or servi
 and the Telegram updater polls in the background. Other channels (email webhooks, Teams) will
 mount their routes here.
 
-Start-up, in order: count mail deliveries and note outbox claims, start the outbox and the
-retention job, start the Telegram Application (menu registration retried in the background),
-then set the webhook or start polling. Shutdown (SIGTERM or Ctrl+C): uvicorn stops accepting
-requests and finishes those in progress; then polling stops, the Application handles every
-update already received (PTB's stop() drains its queue, concurrent ones included), and the
-outbox lets a send in progress finish briefly before releasing what it still claims.
+Start-up, for each partnership served, in order: count mail deliveries and note outbox claims,
+start the outbox and the retention job, start the Telegram Application (menu registration
+retried in the background), then set the webhook or start polling. Shutdown (SIGTERM or
+Ctrl+C): uvicorn stops accepting requests and finishes those in progress; then polling stops,
+the Application handles every update already received (PTB's stop() drains its queue,
+concurrent ones included), and the outbox lets a send in progress finish briefly before
+releasing what it still claims.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import signal
 import sqlite3
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,35 +103,89 @@ def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp else None
 
 
+@dataclass
+class Served:
+    """One partnership that `serve` runs: its assistant, and its Telegram bot if it has one."""
+
+    assistant: Assistant
+    application: Application | None = None
+    channel: TelegramChannel | None = None
+    ledger: ClaimLedger | None = None
+    started: bool = False
+
+
 class Service:
-    """What `serve` runs: the assistant, its Telegram Application and the ASGI app around them."""
+    """What `serve` runs: the assistants of the partnerships served, their Telegram Applications
+    and the ASGI app around them. `assistant` is the first (the default partnership's); the
+    installation adds the others with `add_partnership`, at start or at /reload."""
 
     def __init__(self, assistant: Assistant, webhook: bool, metrics: Metrics | None = None) -> None:
         settings = assistant.settings
         if not settings.telegram_token:
             raise SettingsError("serve needs TELEGRAM_BOT_TOKEN (for the console: main.py chat)")
-        if webhook and not settings.webhook_secret:
-            raise SettingsError(
-                "webhook mode needs TELEGRAM_WEBHOOK_SECRET: Telegram sends it with every "
-                "update, and requests without it are refused"
-            )
         self.assistant = assistant
         self.webhook = webhook
         self.metrics = metrics or Metrics()
-        self.application: Application = build_application(
-            assistant, metrics=self.metrics, updater=not webhook
-        )
-        self.channel: TelegramChannel = self.application.bot_data["channel"]
         self.probe = DatabaseProbe(assistant, settings.telegram.ready_timeout_seconds)
-        self.ledger: ClaimLedger | None = None
+        self.served: dict[str, Served] = {}
+        self.by_path: dict[str, Served] = {}  # webhook path -> the partnership it belongs to
+        self.started = False
         routes = [
             Route("/healthz", self.healthz),
             Route("/readyz", self.readyz),
             Route("/metrics", self.metrics_page),
         ]
-        if webhook:
-            routes.append(Route(settings.telegram.webhook_path, self.update, methods=["POST"]))
         self.app = Starlette(routes=routes, lifespan=self.lifespan)
+        first = self._prepare(assistant)
+        assert first.application is not None and first.channel is not None
+        self.application: Application = first.application
+        self.channel: TelegramChannel = first.channel
+
+    @property
+    def ledger(self) -> ClaimLedger | None:
+        return self.served[self.assistant.settings.partnership].ledger
+
+    def _prepare(self, assistant: Assistant) -> Served:
+        """`assistant`'s partnership, with its Telegram Application and webhook route."""
+        settings = assistant.settings
+        served = Served(assistant)
+        if settings.telegram_token:
+            if self.webhook and not settings.webhook_secret:
+                raise SettingsError(
+                    "webhook mode needs TELEGRAM_WEBHOOK_SECRET: Telegram sends it with every "
+                    "update, and requests without it are refused"
+                )
+            served.application = build_application(
+                assistant, metrics=self.metrics, updater=not self.webhook
+            )
+            served.channel = served.application.bot_data["channel"]
+            if self.webhook:
+                path = settings.telegram.webhook_path
+                self.by_path[path] = served
+                self.app.router.routes.append(Route(path, self.update, methods=["POST"]))
+        self.served[settings.partnership] = served
+        return served
+
+    async def add_partnership(self, assistant: Assistant) -> None:
+        """Serve another partnership: started now if the service runs, else with the rest."""
+        if assistant.settings.partnership in self.served:
+            return
+        served = self._prepare(assistant)
+        if self.started:
+            await self._start(served)
+
+    async def remove_partnership(self, partnership: str) -> None:
+        """Stop serving a partnership (its assistant is closed by its owner)."""
+        served = self.served.pop(partnership, None)
+        if served is None:
+            return
+        path = served.assistant.settings.telegram.webhook_path
+        if self.by_path.get(path) is served:
+            del self.by_path[path]
+            self.app.router.routes[:] = [
+                r for r in self.app.router.routes if getattr(r, "path", None) != path
+            ]
+        await self._stop(served)
 
     # --- start and stop ---------------------------------------------------------------------
 
@@ -141,22 +198,31 @@ class Service:
             await self.stop()
 
     async def start(self) -> None:
-        outbox = self.assistant.outbox
+        self.started = True
+        for served in list(self.served.values()):
+            await self._start(served)
+
+    async def _start(self, served: Served) -> None:
+        assistant = served.assistant
+        outbox = assistant.outbox
         outbox.transport = MeteredTransport(outbox.transport, self.metrics)
-        self.ledger = track_claims(outbox)
+        served.ledger = track_claims(outbox)
         outbox.start()  # delivers queued email, including any left from the last run
-        self.assistant.retention.start()
-        application = self.application
+        assistant.retention.start()
+        served.started = True
+        application, channel = served.application, served.channel
+        if application is None or channel is None:
+            return
         await application.initialize()
-        await self.channel.post_init(application)
+        await channel.post_init(application)
         await application.start()
-        telegram = self.assistant.settings.telegram
+        telegram = assistant.settings.telegram
         if not self.webhook:
-            await start_polling(application, self.assistant)
+            await start_polling(application, assistant)
         elif telegram.webhook_url:
             await application.bot.set_webhook(
                 url=telegram.webhook_url,
-                secret_token=self.assistant.settings.webhook_secret.reveal(),
+                secret_token=assistant.settings.webhook_secret.reveal(),
                 allowed_updates=ALLOWED_UPDATES,
                 max_connections=telegram.webhook_max_connections,
             )
@@ -165,35 +231,48 @@ class Service:
             log.info("webhook mode, telegram.webhook_url empty: setWebhook left as it is")
 
     async def stop(self) -> None:
-        application = self.application
-        await self.channel.stop()
-        if application.updater is not None and application.updater.running:
-            await application.updater.stop()
-        if application.running:
-            await application.stop()  # handles every update already received
-        await application.shutdown()
-        if self.ledger is not None:
-            await stop_outbox(self.assistant.outbox, self.ledger, OUTBOX_GRACE_SECONDS)
-        await self.assistant.retention.stop()
+        for served in reversed(list(self.served.values())):
+            await self._stop(served)
         await self.probe.close()
         log.info("stopped: in-flight updates handled, outbox claims released")
+
+    async def _stop(self, served: Served) -> None:
+        if not served.started:
+            return
+        served.started = False
+        application, channel = served.application, served.channel
+        if application is not None and channel is not None:
+            await channel.stop()
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()  # handles every update already received
+            await application.shutdown()
+        if served.ledger is not None:
+            await stop_outbox(served.assistant.outbox, served.ledger, OUTBOX_GRACE_SECONDS)
+        await served.assistant.retention.stop()
 
     # --- routes -----------------------------------------------------------------------------
 
     async def update(self, request: Request) -> Response:
-        """One update from Telegram, queued for the Application; 403 without the secret."""
-        expected = self.assistant.settings.webhook_secret.reveal().encode()
+        """One update from Telegram for the partnership whose webhook path it came to, queued
+        for its Application; 403 without that partnership's secret."""
+        served = self.by_path.get(request.url.path)
+        if served is None or served.application is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        application = served.application
+        expected = served.assistant.settings.webhook_secret.reveal().encode()
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not expected or not hmac.compare_digest(given, expected):
             log.warning("webhook request refused: missing or wrong secret token")
             return PlainTextResponse("Forbidden", status_code=403)
         try:
-            update = Update.de_json(await request.json(), self.application.bot)
+            update = Update.de_json(await request.json(), application.bot)
         except Exception as exc:  # not JSON, or not an update: Telegram never sends that
             log.warning("webhook request refused: not an update (%s)", type(exc).__name__)
             return PlainTextResponse("Bad Request", status_code=400)
         # Answered at once, handled by the Application: Telegram would send a slow update again.
-        await self.application.update_queue.put(update)
+        await application.update_queue.put(update)
         return Response(status_code=200)
 
     async def healthz(self, request: Request) -> Response:
@@ -220,9 +299,17 @@ class Service:
             "last_delivery": _iso(last),
             "last_delivery_age_seconds": round(now - last, 1) if last else None,
         }
+        # Each partnership served (the first's are above, as before there were several).
+        report["partnerships"] = {
+            pid: {
+                "topics": len(s.assistant.conversation.knowledge.topics),
+                "reports": len(s.assistant.conversation.knowledge.reports),
+            }
+            for pid, s in self.served.items()
+        }
         # A mail backlog is reported, not a reason to take the instance out of service: it
         # cannot fix the mail server, and chat still works. Alert on the metrics instead.
-        ready = database == "ok" and bool(knowledge.topics)
+        ready = database == "ok" and all(p["topics"] for p in report["partnerships"].values())
         report["ready"] = ready
         return ready, report
 
@@ -250,9 +337,13 @@ def server_for(service: Service, host: str, port: int) -> uvicorn.Server:
 
 
 async def run_server(assistant: Assistant, webhook: bool) -> None:
+    """Serve one assistant until SIGTERM or Ctrl+C (see `run_service`)."""
+    await run_service(Service(assistant, webhook))
+
+
+async def run_service(service: Service) -> None:
     """Serve until SIGTERM or Ctrl+C, then shut down gracefully (see the module's docstring)."""
-    service = Service(assistant, webhook)
-    telegram = assistant.settings.telegram
+    telegram = service.assistant.settings.telegram
     server = server_for(service, telegram.listen_host, telegram.listen_port)
     # uvicorn sends the signal to itself again once it has shut down, so that the default
     # action runs; we have drained by then and still have to close the database, so SIGTERM

@@ -5,6 +5,8 @@ anyone else is told so, and how to sign in. /reload re-reads and validates the k
 the registry together: if either has a problem, neither is replaced and the problems are shown.
 /outbox lists the emails the mail server refused for good, and `/outbox retry REF` queues one
 again once the cause is fixed (`python main.py outbox retry REF` does the same from a shell).
+Each sees its own partnership's data only. An installation administrator's /reload also re-reads
+the partnerships the installation serves (bot/installation.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from bot.core.loading import load_all
 from bot.core.numbers import counted
 from bot.core.replies import Button, Reply
 from bot.mail.outbox import refused_line
+from config.registry import normal_email
+from config.settings import SettingsError
 from config.validation import KnowledgeError
 from handlers.handoff import open_handoffs
 from handlers.notification.flow import FLOW_NAME as NOTIFY_FLOW
@@ -106,7 +110,33 @@ class Admin:
                 f"{counted(len(registry.administrators), 'administrator')}. Chats signed out "
                 f"because their address is no longer registered: {len(signed_out)}.",
                 kind="reloaded",
-            )
+            ),
+            *await self.reload_installation(ctx),
+        ]
+
+    async def reload_installation(self, ctx: Context) -> list[Reply]:
+        """For an installation administrator (settings `installation_admins`), /reload also
+        re-reads the partnerships the installation serves and starts the new ones."""
+        hook = ctx.conversation.reload_installation
+        email = await self.access.signed_in_as(ctx)
+        admins = {normal_email(a) for a in ctx.settings.installation_admins}
+        if hook is None or email is None or normal_email(email) not in admins:
+            return []
+        try:
+            lines = await hook()
+        except SettingsError as exc:
+            problems = str(exc).splitlines()
+            log.warning("installation reload refused: %s", counted(len(problems), "problem"))
+            return [
+                Reply(
+                    "\n".join(problems[:PROBLEMS_SHOWN]),
+                    kind="reload_failed",
+                    title="The partnerships were not re-read; those running carry on.",
+                )
+            ]
+        await ctx.storage.audit.audit("reload_installation", ctx.chat, at=self.access.clock())
+        return [
+            Reply("\n".join(f"- {line}" for line in lines), kind="reloaded", title="Partnerships")
         ]
 
     async def outbox(self, ctx: Context, arg: str) -> list[Reply]:

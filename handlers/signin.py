@@ -378,6 +378,8 @@ def who(registry: Registry, email: str) -> str:
         roles.append(f"as {officer.name}, Liaison Officer for {officer.agency}")
     if registry.is_admin(email):
         roles.append(f"as a partnership administrator ({email})")
+    elif registry.is_staff(email):
+        roles.append(f"as a member of the partnership's staff ({email})")
     return " and ".join(roles)
 
 

@@ -4,7 +4,8 @@ no import circle, and nothing is exempt but bot/app.py, the one module that wire
 (handlers/) into the core.
 
     config < knowledge < bot.mail.message < bot.storage < bot.core < bot.mail < bot.ops
-           < handlers < bot.assistant < bot.channels < bot.server < bot.app < bot.cli < main
+           < handlers < bot.assistant < bot.channels < bot.server < bot.app < bot.installation
+           < bot.cli < main
 
 (docs/architecture.md draws the same.) A module's room is the longest name below that it
 starts with; a room may always import itself. handlers/ sits in the order for what it may import;
@@ -30,6 +31,7 @@ ORDER = (
     "bot.channels",
     "bot.server",
     "bot.app",
+    "bot.installation",
     "bot.cli",
     "main",
 )

@@ -128,7 +128,9 @@ CASES = [(report_id, text) for report_id, texts in PHRASINGS.items() for text in
 
 @pytest.fixture(scope="module")
 def knowledge() -> Knowledge:
-    return load_knowledge(ROOT / "knowledge")
+    return load_knowledge(
+        ROOT / "knowledge", ROOT / "knowledge" / "partnerships" / "bedford-borough"
+    )
 
 
 def test_every_catalogue_entry_has_phrasings(knowledge: Knowledge) -> None:

@@ -186,6 +186,10 @@ class Conversation:
         self.safety: Answerer | None = None
         # Set by wire(): THE rule marking a turn's replies private (handlers/privacy.py).
         self.privacy: Privacy | None = None
+        # Set by the installation serving several partnerships (bot/installation.py): re-read
+        # them and start the new ones, for an installation administrator's /reload; the lines
+        # say what changed.
+        self.reload_installation: Callable[[], Awaitable[list[str]]] | None = None
 
     def add_command(self, name: str, handler: Command, description: str | None = None) -> None:
         """Register `/name`; with a description it is also listed in /help and Telegram's menu."""

@@ -255,6 +255,15 @@ class EmailChannel(BackgroundTask):
 
     # --- sending -----------------------------------------------------------------------------
 
+    def own(self, seed: str) -> str:
+        """`seed` of a derived Message-ID, made this partnership's: the same email in two
+        partnerships' mailboxes gets two answers with two ids. (The default partnership's ids
+        stay as they were before there were several, so an answer in flight keeps its id.)"""
+        settings = self.settings
+        if settings.partnership == settings.default_partnership:
+            return seed
+        return f"{settings.partnership}|{seed}"
+
     def footer(self) -> str:
         board = self.settings.board
         return (
@@ -295,7 +304,7 @@ class EmailChannel(BackgroundTask):
         subject = mail.subject or "Your question"
         if not subject.lower().startswith("re:"):
             subject = f"Re: {subject}"
-        seed = hashlib.sha256(mail.message_id.encode()).hexdigest()[:32]
+        seed = hashlib.sha256(self.own(mail.message_id).encode()).hexdigest()[:32]
         references = (*mail.references, mail.message_id)[-MAX_REFERENCES:]
         outgoing = self.compose(
             mail.sender,
@@ -318,7 +327,7 @@ class EmailChannel(BackgroundTask):
             await push(chat, replies)
             return True
         first = replies[0]
-        seed = hashlib.sha256(f"{chat}|{first.kind}|{first.id}".encode()).hexdigest()[:32]
+        seed = hashlib.sha256(self.own(f"{chat}|{first.kind}|{first.id}").encode()).hexdigest()[:32]
         subject = first.title or f"Your question {first.id or ''}".strip()
         handoff = await self.storage.handoffs.handoff_by_reference(first.id) if first.id else None
         thread = handoff.thread if handoff is not None and handoff.chat == chat else {}
