@@ -12,7 +12,6 @@ on invented topics (tests/fixtures/decision/), so that the shipped content can c
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 from collections.abc import AsyncIterator

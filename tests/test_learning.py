@@ -12,7 +12,6 @@ of the shipped records.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import os
 import stat

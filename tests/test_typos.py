@@ -77,7 +77,7 @@ def test_typos_of_names_and_rare_slips_are_still_corrected(text: str, corrected:
 
 
 def test_a_name_near_a_common_word_is_still_found() -> None:
-    """"brook" is a common word, so the semantic matcher's text keeps it, but the name search
+    """ "brook" is a common word, so the semantic matcher's text keeps it, but the name search
     still takes it for the name it is one letter from."""
     index = SearchIndex(EVERYDAY)
     assert "brook" in index.corrected("operation brook").split()
