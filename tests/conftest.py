@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 from bot.app import build_assistant
 from bot.assistant import Assistant
 from bot.core.replies import Button, Incoming, Reply
-from config.settings import Settings, default_settings
+from config.partnership import shipped_packs
+from config.settings import DEFAULT_PARTNERSHIP, Settings, default_settings
 from knowledge import loader
 from tests.email_support import ImapServer, Mailbox, pymap_server
 from tests.postgres_support import (
@@ -38,6 +40,29 @@ loader.shared = {}
 sqlite_only = pytest.mark.skipif(
     os.environ.get("TEST_DATABASE") == "postgresql", reason="a test of SQLite's own mechanics"
 )
+
+
+def fixture_packs(tmp_path: Path) -> Path:
+    """The partnerships folder for a test on fixture national knowledge: the shipped pack without
+    its topics.yaml, whose entries extend shipped national topics that a fixture does not have
+    (a pack's extension of a topic the national knowledge lacks is refused)."""
+    packs = tmp_path / "fixture_packs"
+    pack = packs / DEFAULT_PARTNERSHIP
+    if not pack.exists():
+        without_topics = shutil.ignore_patterns("topics.yaml")
+        shutil.copytree(shipped_packs() / DEFAULT_PARTNERSHIP, pack, ignore=without_topics)
+    return packs
+
+
+def on_fixture_knowledge(settings: Settings, directory: Path, tmp_path: Path) -> Settings:
+    """`settings` on the fixture national knowledge in `directory` (see fixture_packs)."""
+    packs = fixture_packs(tmp_path)
+    return dataclasses.replace(settings, knowledge_dir=str(directory), partnerships_dir=str(packs))
+
+
+def fixture_settings_file(directory: Path, tmp_path: Path) -> str:
+    """The settings file's lines for the same, for `main.py` (tests/cli.py run_main)."""
+    return f"knowledge_dir: {directory}\npartnerships_dir: {fixture_packs(tmp_path)}\n"
 
 
 @pytest.fixture
