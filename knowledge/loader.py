@@ -430,7 +430,8 @@ def content_key(layers: Layers) -> str:
     digest = hashlib.sha256()
     for folder, label in layers.folders():
         digest.update(label.encode() + b"\0")  # national alone, or with this pack
-        # (Inside the folder: the packs below the national folder are not its files.)
+        # Relative parts: the national folder's partnerships/ is left out, not a pack itself,
+        # which lives in a folder of that name too.
         files = (
             p
             for p in folder.rglob("*")

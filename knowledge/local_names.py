@@ -20,13 +20,19 @@ import yaml
 from config.partnership import Pack
 from config.validation import SAFE_LOADER
 
-# The national files whose texts users read (urgent.yaml holds the detector's words, not text).
+# The national files whose texts users read, and the examples the matchers learn from (a local
+# name there would pull one partnership's wording into every partnership's matching).
+# urgent.yaml holds the detector's words, not text. learning.yaml and coverage.yaml are left
+# out: a record may cite the local page where its summary was read, and the coverage index
+# lists the local procedures the pack answers.
 NATIONAL_FILES = (
     "topics.yaml",
     "reports.yaml",
     "actions.yaml",
     "notification_form.yaml",
     "threshold.yaml",
+    "urgent_examples.yaml",
+    "decline.yaml",
 )
 # A phone number with fewer digits is a national short number (999, 101, 111, 116 123).
 LOCAL_PHONE_DIGITS = 7

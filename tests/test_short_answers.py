@@ -115,7 +115,7 @@ def test_check_command_refuses_a_coverage_only_full_report(tmp_path: Path) -> No
         entry(data["reports"], "beta-archive")["link"] = "coverage"
 
     directory = fixture_copy(tmp_path, "reports.yaml", change)
-    result = run_main(tmp_path, "check", settings=f"knowledge_dir: {directory}\n")
+    result = run_main(tmp_path, "check", settings=fixture_settings_file(directory, tmp_path))
     assert result.returncode == 1
     assert "reports.yaml: beta-archive: link: a full report whose only link is news" in (
         result.stderr
