@@ -23,7 +23,7 @@ from config.settings import Settings
 from config.validation import KnowledgeError
 from knowledge.loader import FIRST_REPLY_MAX, load_knowledge
 from tests.cli import run_main
-from tests.conftest import Chat
+from tests.conftest import Chat, fixture_settings_file
 from tests.packs_support import FIXTURE_PACKS, VALE, pack_settings
 
 ROOT = Path(__file__).resolve().parent.parent
