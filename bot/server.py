@@ -1,21 +1,24 @@
 """The assistant's HTTP side, one ASGI app (Starlette, served by uvicorn): `python main.py serve`.
 
     POST <telegram.webhook_path>   Telegram updates (webhook mode), checked against the secret
+    /widget.js, /chat, /chat/...   the web chat (bot/channels/web/http.py), and / its demo page
     GET  /healthz                  the process is alive and its event loop answers
     GET  /readyz                   database writable, knowledge loaded (503 if not); outbox
                                    backlog and last email delivery, for information
     GET  /metrics                  Prometheus metrics (bot/ops/metrics.py)
 
-In polling mode the same app runs (health and metrics for the container or service manager)
-and the Telegram updater polls in the background. Other channels (email webhooks, Teams) will
-mount their routes here.
+Channels: Telegram when TELEGRAM_BOT_TOKEN is set (polling, or the webhook), and the web chat
+unless `web.enabled` is false; without a token the web chat runs alone. In polling mode the
+Telegram updater polls in the background of the same app.
 
 Start-up, in order: count mail deliveries and note outbox claims, start the outbox and the
-retention job, start the Telegram Application (menu registration retried in the background),
-then set the webhook or start polling. Shutdown (SIGTERM or Ctrl+C): uvicorn stops accepting
-requests and finishes those in progress; then polling stops, the Application handles every
-update already received (PTB's stop() drains its queue, concurrent ones included), and the
-outbox lets a send in progress finish briefly before releasing what it still claims.
+retention job, handle web messages received before a crash, start the Telegram Application
+(menu registration retried in the background), then set the webhook or start polling.
+Shutdown (SIGTERM or Ctrl+C): uvicorn stops accepting requests, closes the web chat's sockets
+and finishes the requests in progress; then the web messages already received are handled,
+polling stops, the Application handles every update already received (PTB's stop() drains its
+queue, concurrent ones included), and the outbox lets a send in progress finish briefly before
+releasing what it still claims.
 """
 
 from __future__ import annotations
@@ -27,24 +30,29 @@ import logging
 import signal
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from telegram import Update
 from telegram.ext import Application
 
 from bot.assistant import Assistant
 from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, build_application, start_polling
+from bot.channels.web.channel import WebChannel
+from bot.channels.web.http import MAX_BODY_BYTES, WebRoutes
+from bot.core.replies import Reply
 from bot.mail.claims import ClaimLedger, stop_outbox, track_claims
 from bot.ops.metrics import MeteredTransport, Metrics
-from config.settings import SettingsError
+from config.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -96,39 +104,95 @@ class DatabaseProbe:
                 await task  # finishes within the database's busy timeout
 
 
+class NoSniff:
+    """Every response says X-Content-Type-Options: nosniff (a browser takes each file for
+    what its Content-Type says, never guesses): pure ASGI, so sockets and streams pass as
+    they are."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
 def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp else None
 
 
 class Service:
-    """What `serve` runs: the assistant, its Telegram Application and the ASGI app around them."""
+    """What `serve` runs: the assistant, its channels (Telegram, the web chat) and the ASGI app
+    around them."""
 
-    def __init__(self, assistant: Assistant, webhook: bool, metrics: Metrics | None = None) -> None:
-        settings = assistant.settings
-        if not settings.telegram_token:
-            raise SettingsError("serve needs TELEGRAM_BOT_TOKEN (for the console: main.py chat)")
+    @staticmethod
+    def check(settings: Settings, webhook: bool) -> None:
+        """Raise SettingsError when these settings give `serve` nothing to serve."""
+        if not settings.telegram_token and not settings.web.enabled:
+            raise SettingsError(
+                "serve needs TELEGRAM_BOT_TOKEN or the web chat (web.enabled: true); "
+                "for the console: main.py chat"
+            )
+        if webhook and not settings.telegram_token:
+            raise SettingsError("webhook mode needs TELEGRAM_BOT_TOKEN")
         if webhook and not settings.webhook_secret:
             raise SettingsError(
                 "webhook mode needs TELEGRAM_WEBHOOK_SECRET: Telegram sends it with every "
                 "update, and requests without it are refused"
             )
+
+    def __init__(self, assistant: Assistant, webhook: bool, metrics: Metrics | None = None) -> None:
+        settings = assistant.settings
+        self.check(settings, webhook)
         self.assistant = assistant
         self.webhook = webhook
         self.metrics = metrics or Metrics()
-        self.application: Application = build_application(
-            assistant, metrics=self.metrics, updater=not webhook
-        )
-        self.channel: TelegramChannel = self.application.bot_data["channel"]
+        self.application: Application | None = None
+        self.channel: TelegramChannel | None = None
+        if settings.telegram_token:
+            self.application = build_application(
+                assistant, metrics=self.metrics, updater=not webhook
+            )
+            self.channel = self.application.bot_data["channel"]
+        self.web: WebChannel | None = None
         self.probe = DatabaseProbe(assistant, settings.telegram.ready_timeout_seconds)
         self.ledger: ClaimLedger | None = None
-        routes = [
+        routes: list[BaseRoute] = [
             Route("/healthz", self.healthz),
             Route("/readyz", self.readyz),
             Route("/metrics", self.metrics_page),
         ]
         if webhook:
             routes.append(Route(settings.telegram.webhook_path, self.update, methods=["POST"]))
-        self.app = Starlette(routes=routes, lifespan=self.lifespan)
+        if settings.web.enabled:
+            self.web = WebChannel(assistant, self.metrics)
+            routes += WebRoutes(self.web, settings).routes()
+        # News nobody asked for (a hand-off's answer) goes to whichever channel has the chat;
+        # each channel's push ignores the others' chats.
+        pushes: list[Callable[[str, list[Reply]], Awaitable[None]]] = []
+        if self.application is not None and assistant.conversation.push is not None:
+            pushes.append(assistant.conversation.push)  # set by build_application
+        if self.web is not None:
+            pushes.append(self.web.push)
+
+        async def push(chat: str, replies: list[Reply]) -> None:
+            for each in pushes:
+                await each(chat, replies)
+
+        assistant.conversation.push = push
+        self.app = Starlette(
+            routes=routes, lifespan=self.lifespan, middleware=[Middleware(NoSniff)]
+        )
 
     # --- start and stop ---------------------------------------------------------------------
 
@@ -146,7 +210,13 @@ class Service:
         self.ledger = track_claims(outbox)
         outbox.start()  # delivers queued email, including any left from the last run
         self.assistant.retention.start()
+        if self.web is not None:
+            await self.web.start()  # messages received but not handled before a crash
         application = self.application
+        if application is None:
+            log.info("web chat started (no Telegram token: Telegram is off)")
+            return
+        assert self.channel is not None
         await application.initialize()
         await self.channel.post_init(application)
         await application.start()
@@ -165,13 +235,16 @@ class Service:
             log.info("webhook mode, telegram.webhook_url empty: setWebhook left as it is")
 
     async def stop(self) -> None:
+        if self.web is not None:
+            await self.web.stop()  # the web messages already received are answered
         application = self.application
-        await self.channel.stop()
-        if application.updater is not None and application.updater.running:
-            await application.updater.stop()
-        if application.running:
-            await application.stop()  # handles every update already received
-        await application.shutdown()
+        if application is not None and self.channel is not None:
+            await self.channel.stop()
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()  # handles every update already received
+            await application.shutdown()
         if self.ledger is not None:
             await stop_outbox(self.assistant.outbox, self.ledger, OUTBOX_GRACE_SECONDS)
         await self.assistant.retention.stop()
@@ -187,6 +260,7 @@ class Service:
         if not expected or not hmac.compare_digest(given, expected):
             log.warning("webhook request refused: missing or wrong secret token")
             return PlainTextResponse("Forbidden", status_code=403)
+        assert self.application is not None  # the route exists only with Telegram on
         try:
             update = Update.de_json(await request.json(), self.application.bot)
         except Exception as exc:  # not JSON, or not an update: Telegram never sends that
@@ -243,8 +317,10 @@ def server_for(service: Service, host: str, port: int) -> uvicorn.Server:
         lifespan="on",
         log_config=None,  # our logging (bot/ops/logs.py) masks secrets; uvicorn's own would not
         access_log=False,  # request lines carry nothing useful and would flood the log
-        proxy_headers=False,
+        proxy_headers=False,  # the web chat believes only web.trusted_proxies (guard.py)
         server_header=False,
+        ws="websockets-sansio",
+        ws_max_size=MAX_BODY_BYTES,
     )
     return uvicorn.Server(config)
 

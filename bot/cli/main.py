@@ -7,8 +7,9 @@ python main.py check           validate knowledge and configuration
 python main.py eval FILE.yaml [--json] [--min 0.9]   score the answers to a file of questions
 python main.py eval URGENT.txt  (or FILE.yaml --urgent URGENT.txt)   urgent recall and precision
 python main.py outbox [retry REF]   list emails the mail server refused; queue one again
-python main.py serve [--webhook]   Telegram with the HTTP server: webhook, /healthz, /readyz,
-                               /metrics (polling unless --webhook or telegram.mode: webhook)
+python main.py serve [--webhook]   the HTTP server: the web chat (docs/web.md), and Telegram
+                               when TELEGRAM_BOT_TOKEN is set (polling unless --webhook or
+                               telegram.mode: webhook); /healthz, /readyz, /metrics
 """
 
 from __future__ import annotations
@@ -230,11 +231,12 @@ def serve_settings(
 
 
 async def serve_http(settings: Settings, webhook: bool) -> None:
-    """Telegram behind the ASGI app (bot/server.py), polling or webhook, until SIGTERM/Ctrl+C."""
-    from bot.server import run_server
+    """The ASGI app (bot/server.py): the web chat, and Telegram (polling or webhook) when its
+    token is set, until SIGTERM or Ctrl+C."""
+    from bot.server import Service, run_server
 
-    if not settings.telegram_token:
-        raise SettingsError("serve needs TELEGRAM_BOT_TOKEN (for the console: main.py chat)")
+    # Settings that cannot be served are said before the knowledge is loaded.
+    Service.check(settings, webhook)
     assistant = await build_assistant(settings)
     freeze_startup_objects()
     try:
@@ -276,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     outbox_parser.add_argument("action", nargs="?", choices=["retry"])
     outbox_parser.add_argument("reference", nargs="?", help="e.g. SIN-2026-0001")
     serve_parser = sub.add_parser(
-        "serve", help="Telegram with the HTTP server (webhook, /healthz, /readyz, /metrics)"
+        "serve",
+        help="the HTTP server: the web chat, Telegram if its token is set, /healthz, /readyz",
     )
     serve_parser.add_argument(
         "--webhook", action="store_true", help="receive updates by webhook (default: polling)"

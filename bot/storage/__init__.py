@@ -1,11 +1,11 @@
 """The assistant's storage: every store (bot/storage/) over one database, SQLite or PostgreSQL.
 
 Each store holds the SQL of one job (sessions, outbox, notifications, sign-in, audit, retention,
-private messages, the email inbox, hand-offs). `Storage` is the thin facade the rest of the
-assistant uses; a part that needs only one job can take that store alone. The connection, its
-lock and its transactions are `bot.storage.sqlite` (SQLite) or `bot.storage.postgres` (PostgreSQL):
-no statement is ever left half-read, and none joins another task's transaction. Whatever a method
-has returned has been committed, so it survives a crash.
+private messages, the email inbox, hand-offs, the web chat). `Storage` is the thin facade the
+rest of the assistant uses; a part that needs only one job can take that store alone. The
+connection, its lock and its transactions are `bot.storage.sqlite` (SQLite) or
+`bot.storage.postgres` (PostgreSQL): no statement is ever left half-read, and none joins another
+task's transaction. Whatever a method has returned has been committed, so it survives a crash.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from bot.storage.schema import MIGRATIONS, MigrationError, migrate, schema_versi
 from bot.storage.sessions import SessionStore
 from bot.storage.signin import SigninStore
 from bot.storage.sqlite import Database
+from bot.storage.web import WebStore
 
 __all__ = [
     "MIGRATIONS",
@@ -76,6 +77,7 @@ class Storage:
         self.private = PrivateMessageStore(db)
         self.inbox = InboxStore(db)
         self.handoffs = HandoffStore(db)
+        self.web = WebStore(db)
 
     @classmethod
     async def open(cls, target: str | Path) -> Storage:

@@ -147,6 +147,40 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX handoffs_by_status ON handoffs (status);
     """,
+    # 5: the web chat. web_conversations: each conversation's last sequence number (never
+    # reused, so an open page's place stays valid) and last activity; web_messages: what the
+    # conversation shows, in order, kept for a reload or another tab; web_inbound: each
+    # message a browser sent, written before it is acknowledged and handled once (a retried
+    # send with the same client id is recognised), its text blanked once handled.
+    """
+    CREATE TABLE web_conversations (
+        chat TEXT PRIMARY KEY,
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        active_at REAL NOT NULL
+    );
+    CREATE INDEX web_conversations_by_activity ON web_conversations (active_at);
+    CREATE TABLE web_messages (
+        chat TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        body TEXT NOT NULL,
+        private INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (chat, seq)
+    );
+    CREATE TABLE web_inbound (
+        id INTEGER PRIMARY KEY,
+        chat TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        label TEXT,
+        pressed INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending',
+        received_at REAL NOT NULL,
+        UNIQUE (chat, client_id)
+    );
+    CREATE INDEX web_inbound_by_status ON web_inbound (status);
+    """,
 ]
 
 
