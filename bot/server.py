@@ -28,6 +28,7 @@ import contextlib
 import hmac
 import logging
 import signal
+import socket
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -309,6 +310,20 @@ class Service:
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, which tells the web chat when it starts to stop: its long polls are
+    answered then, rather than holding the shutdown for up to their whole wait."""
+
+    def __init__(self, config: uvicorn.Config, service: Service) -> None:
+        super().__init__(config)
+        self.service = service
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.service.web is not None:
+            self.service.web.close_pages()
+        await super().shutdown(sockets)
+
+
 def server_for(service: Service, host: str, port: int) -> uvicorn.Server:
     config = uvicorn.Config(
         service.app,
@@ -322,7 +337,7 @@ def server_for(service: Service, host: str, port: int) -> uvicorn.Server:
         ws="websockets-sansio",
         ws_max_size=MAX_BODY_BYTES,
     )
-    return uvicorn.Server(config)
+    return Server(config, service)
 
 
 async def run_server(assistant: Assistant, webhook: bool) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -38,6 +38,17 @@ loader.shared = {}
 sqlite_only = pytest.mark.skipif(
     os.environ.get("TEST_DATABASE") == "postgresql", reason="a test of SQLite's own mechanics"
 )
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item,
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Each phase's report on the test (`item.rep_call`...), for fixtures that act on a failure
+    (the browser tests keep a screenshot)."""
+    report: pytest.TestReport = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
 
 
 @pytest.fixture

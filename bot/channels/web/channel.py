@@ -70,6 +70,9 @@ class WebChannel:
         self._queues: dict[str, list[Sent]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._pages: dict[str, set[asyncio.Event]] = {}
+        # Set when the server starts to stop: long polls answer at once instead of holding
+        # the shutdown for their whole wait.
+        self.closing = False
 
     # --- in ---------------------------------------------------------------------------------
 
@@ -171,6 +174,13 @@ class WebChannel:
         await self.store.append(chat, rows, self.clock())
         self._wake(chat)
 
+    def close_pages(self) -> None:
+        """The server is stopping: every page waiting for news is answered now."""
+        self.closing = True
+        for pages in self._pages.values():
+            for event in pages:
+                event.set()
+
     def _wake(self, chat: str) -> None:
         for event in self._pages.get(chat, ()):
             event.set()
@@ -202,7 +212,7 @@ class WebChannel:
         some. The event is cleared before reading, so news during the read is not missed."""
         event.clear()
         messages = await self.after(chat, seq)
-        if messages:
+        if messages or self.closing:
             return messages
         try:
             await asyncio.wait_for(event.wait(), timeout)

@@ -95,6 +95,9 @@
   function drawAssistant(body) {
     var bubble = element("div", "message message-assistant");
     if (body.kind === "urgent") bubble.className += " message-urgent";
+    // What the message is, for the page's tests and styles (never drawn as text).
+    bubble.setAttribute("data-kind", body.kind || "");
+    if (body.last) bubble.setAttribute("data-last", "true");
     bubble.appendChild(hidden("The assistant said: "));
     if (body.title) bubble.appendChild(element("h2", "message-title", body.title));
     paragraphs(body.text || "", bubble);
