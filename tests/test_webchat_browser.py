@@ -5,7 +5,8 @@ What a user sees is compared with what the conversation core itself answers to t
 message (never with the knowledge's wording), the form is the small fixture form, and the
 emails arrive at a real SMTP server (aiosmtpd). axe-core (npm, in node_modules/) checks the
 page and the panel for WCAG 2.2 AA. One browser and one server serve the module's tests; each
-test has a browser context of its own (its own cookie, so its own conversation). A failing test leaves a screenshot of each of its pages in test-artifacts/.
+test has a browser context of its own (its own cookie, so its own conversation). A failing
+test leaves a screenshot of each of its pages in test-artifacts/.
 
 Without Chromium or axe-core these tests are skipped, except under CI=true, where they fail:
 .ci/run installs both.

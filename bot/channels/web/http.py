@@ -289,7 +289,7 @@ class WebRoutes:
         """Send the page every message after `seq`, now and as they come, in order."""
         event = self.channel.watch(chat)
         try:
-            while True:
+            while not self.channel.closing:  # then uvicorn closes the socket
                 for message in await self.channel.wait(chat, seq, event, SOCKET_RECHECK_SECONDS):
                     await send(message_json(message.seq, message.role, message.body))
                     seq = message.seq
