@@ -336,6 +336,9 @@ def server_for(service: Service, host: str, port: int) -> uvicorn.Server:
         server_header=False,
         ws="websockets-sansio",
         ws_max_size=MAX_BODY_BYTES,
+        # The chat's frames are a few hundred bytes of JSON: compressing each cost more CPU
+        # than it saved (bench/webchat.py).
+        ws_per_message_deflate=False,
     )
     return Server(config, service)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from bot.assistant import Assistant
 from bot.core.replies import Incoming, Reply
@@ -31,12 +32,6 @@ from tests.form_fixture import with_fixture_form
 from tests.signin_support import SLO, sample_answer
 from tests.test_mailer import Recorder, smtp_server
 from tests.web_support import ThreadedServer
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-Browser = playwright_api.Browser
-BrowserContext = playwright_api.BrowserContext
-FrameLocator = playwright_api.FrameLocator
-Page = playwright_api.Page
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -75,7 +70,7 @@ def browser() -> Iterator[Any]:
     other modules (pytest-asyncio) must not find."""
     needed(CHROMIUM, "Chromium (Debian's chromium package)")
     needed(AXE, "axe-core (npm ci)")
-    with playwright_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         yield launched
         launched.close()

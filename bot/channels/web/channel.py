@@ -70,6 +70,9 @@ class WebChannel:
         self._queues: dict[str, list[Sent]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._pages: dict[str, set[asyncio.Event]] = {}
+        # The latest messages this process added to each chat a page watches: a page that had
+        # shown everything before them is sent them without reading the store again.
+        self._recent: dict[str, list[WebMessage]] = {}
         # Set when the server starts to stop: long polls answer at once instead of holding
         # the shutdown for their whole wait.
         self.closing = False
@@ -123,9 +126,10 @@ class WebChannel:
         if sent is GREETING and await self.store.last_seq(chat) != 0:
             return  # another page of the conversation opened first
         incoming = Incoming(chat, sent.text, pressed=sent.pressed)
+        appended: list[WebMessage] = []
 
         async def record(replies: list[Reply]) -> None:
-            await self._record(chat, sent, replies)
+            appended[:] = await self._record(chat, sent, replies)
 
         for delay in (*RETRY_DELAYS, None):
             started = time.perf_counter()
@@ -140,9 +144,9 @@ class WebChannel:
                 continue
             self.metrics.observe_turn(replies, time.perf_counter() - started)
             break
-        self._wake(chat)
+        self._wake(chat, appended)
 
-    async def _record(self, chat: str, sent: Sent, replies: list[Reply]) -> None:
+    async def _record(self, chat: str, sent: Sent, replies: list[Reply]) -> list[WebMessage]:
         """The turn as the conversation's pages show it, inside the turn's transaction."""
         private = any(r.private for r in replies)
         rows: list[tuple[str, dict[str, object], bool]] = []
@@ -155,11 +159,12 @@ class WebChannel:
             ("assistant", reply_body(r, reply_to, last=i == len(replies) - 1), r.private)
             for i, r in enumerate(replies)
         ]
-        await self.store.append(chat, rows, self.clock())
+        appended = await self.store.append(chat, rows, self.clock())
         if sent is not GREETING:
             await self.store.finish(chat, sent.client_id)
         if any(r.kind == SUBMITTED for r in replies):
             await self.store.forget_private(chat)
+        return appended
 
     # --- out --------------------------------------------------------------------------------
 
@@ -171,8 +176,7 @@ class WebChannel:
             ("assistant", reply_body(r, None, last=i == len(replies) - 1), r.private)
             for i, r in enumerate(replies)
         ]
-        await self.store.append(chat, rows, self.clock())
-        self._wake(chat)
+        self._wake(chat, await self.store.append(chat, rows, self.clock()))
 
     def close_pages(self) -> None:
         """The server is stopping: every page waiting for news is answered now."""
@@ -181,8 +185,12 @@ class WebChannel:
             for event in pages:
                 event.set()
 
-    def _wake(self, chat: str) -> None:
-        for event in self._pages.get(chat, ()):
+    def _wake(self, chat: str, appended: list[WebMessage]) -> None:
+        pages = self._pages.get(chat)
+        if not pages or not appended:
+            return
+        self._recent[chat] = appended
+        for event in pages:
             event.set()
 
     def watch(self, chat: str) -> asyncio.Event:
@@ -197,6 +205,7 @@ class WebChannel:
             pages.discard(event)
             if not pages:
                 del self._pages[chat]
+                self._recent.pop(chat, None)
 
     async def first_shown(self, chat: str) -> int:
         """Where a new page starts: before the latest HISTORY_LIMIT messages."""
@@ -209,13 +218,23 @@ class WebChannel:
         self, chat: str, seq: int, event: asyncio.Event, timeout: float
     ) -> list[WebMessage]:
         """The messages after `seq`; when there are none yet, wait up to `timeout` seconds for
-        some. The event is cleared before reading, so news during the read is not missed."""
+        some. The event is cleared before looking, so news meanwhile is not missed. The store
+        is read unless this process knows the page is up to date; after a wake-up, the
+        latest messages come from memory when they follow on from `seq`; after the timeout,
+        the store is read again (news another instance added, on a shared database)."""
         event.clear()
-        messages = await self.after(chat, seq)
-        if messages or self.closing:
-            return messages
+        recent = self._recent.get(chat)
+        if recent is None or recent[-1].seq != seq:
+            messages = await self.after(chat, seq)
+            if messages or self.closing:
+                return messages
+        elif self.closing:
+            return []
         try:
             await asyncio.wait_for(event.wait(), timeout)
         except TimeoutError:
-            return []
+            return await self.after(chat, seq)
+        recent = self._recent.get(chat)
+        if recent and recent[0].seq == seq + 1:
+            return list(recent)
         return await self.after(chat, seq)
