@@ -44,6 +44,12 @@ class WebStore(Store):
             for r in rows
         ]
 
+    async def is_pending(self, chat: str, client_id: str) -> bool:
+        row = await self.db.fetch_point(
+            "SELECT status FROM web_inbound WHERE chat = ? AND client_id = ?", (chat, client_id)
+        )
+        return row is not None and row["status"] == "pending"
+
     async def finish(self, chat: str, client_id: str) -> None:
         """Mark a message handled and forget what it said (its key stays, against a retry)."""
         await self.db.execute(

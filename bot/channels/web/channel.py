@@ -123,8 +123,19 @@ class WebChannel:
             del self._queues[chat]
 
     async def _turn(self, chat: str, sent: Sent) -> None:
-        if sent is GREETING and await self.store.last_seq(chat) != 0:
-            return  # another page of the conversation opened first
+        # Against every other instance on a shared database (PostgreSQL; SQLite has one): the
+        # message is looked up again under the lock, so one that another instance has handled
+        # meanwhile (its restart found it pending while this one was answering) is not handled
+        # twice. The core takes the chat's own lock inside this one.
+        async with self.assistant.storage.db.chat_lock(f"web-turn:{chat}"):
+            if sent is GREETING:
+                if await self.store.last_seq(chat) != 0:
+                    return  # another page of the conversation opened first
+            elif not await self.store.is_pending(chat, sent.client_id):
+                return
+            await self._handle(chat, sent)
+
+    async def _handle(self, chat: str, sent: Sent) -> None:
         incoming = Incoming(chat, sent.text, pressed=sent.pressed)
         appended: list[WebMessage] = []
 

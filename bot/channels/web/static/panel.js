@@ -23,6 +23,7 @@
   var shown = 0; // the number of the last message shown: what the panel acknowledges
   var unconfirmed = []; // messages sent and not yet confirmed as stored, oldest first
   var own = {}; // client id -> the element of a message this page sent
+  var asked = {}; // client id -> the user's message on this page, to show above its answer
   var waiting = {}; // client id -> true until its answer has come
   var socket = null;
   var useHttp = !("WebSocket" in window) || /[?&]transport=http\b/.test(location.search);
@@ -78,8 +79,9 @@
     });
   }
 
-  // After new messages, the first of them is brought to the top of the log (or as far as it
-  // goes): a long answer is read from its beginning, not found scrolled past.
+  // After new messages, the first of them (or the question they answer) is brought to the
+  // top of the log, as far as it goes: a long answer is read from its beginning, not found
+  // scrolled past.
   var scrollTarget = null;
 
   function reveal(bubble) {
@@ -153,7 +155,6 @@
     if (message.role === "user") {
       var mine = body.client_id && own[body.client_id];
       if (mine) {
-        mine.classList.remove("message-pending");
         mine.setAttribute("data-seq", String(message.seq));
         delete own[body.client_id];
         return;
@@ -161,12 +162,15 @@
       var bubble = drawUser(body.text === undefined ? null : body.text);
       bubble.setAttribute("data-seq", String(message.seq));
       log.appendChild(bubble);
+      if (body.client_id) asked[body.client_id] = bubble;
       reveal(bubble);
     } else {
       var reply = drawAssistant(body);
       reply.setAttribute("data-seq", String(message.seq));
       log.appendChild(reply);
-      reveal(reply);
+      // An answer is read with its question above it, when both fit.
+      reveal((body.reply_to && asked[body.reply_to]) || reply);
+      if (body.last && body.reply_to) delete asked[body.reply_to];
       if (body.reply_to && body.last) delete waiting[body.reply_to];
     }
     if (!Object.keys(waiting).length) setStatus("");
@@ -198,8 +202,8 @@
     var id = newId();
     var payload = { type: "say", id: id, text: text, pressed: !!pressed, label: label || null };
     var bubble = drawUser(pressed ? label : text);
-    bubble.className += " message-pending";
     own[id] = bubble;
+    asked[id] = bubble;
     log.appendChild(bubble);
     reveal(bubble);
     unconfirmed.push(payload);
@@ -233,6 +237,7 @@
     if (bubble) {
       bubble.parentNode.removeChild(bubble);
       delete own[event.id];
+      delete asked[event.id];
     }
     // A typed message goes back where it was typed, so nothing is lost.
     if (payload && !payload.pressed && !input.value) input.value = payload.text;
