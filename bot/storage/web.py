@@ -26,12 +26,14 @@ class WebStore(Store):
     ) -> bool:
         """Record a browser's message as pending (committed when this returns); False if the
         conversation already sent one with this client id."""
-        changed = await self.db.execute(
+        # RETURNING reads the outcome with the statement (one call to the database's thread,
+        # where execute() and its rowcount take two): a message is stored on every send.
+        stored = await self.db.write_returning(
             "INSERT INTO web_inbound (chat, client_id, text, label, pressed, received_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
             (chat, client_id, text, label, int(pressed), now),
         )
-        return changed == 1
+        return len(stored) == 1
 
     async def pending(self) -> list[WebInbound]:
         """Every message received but not yet handled (a crash between the two), oldest first."""
@@ -52,9 +54,9 @@ class WebStore(Store):
 
     async def finish(self, chat: str, client_id: str) -> None:
         """Mark a message handled and forget what it said (its key stays, against a retry)."""
-        await self.db.execute(
+        await self.db.write_returning(
             "UPDATE web_inbound SET status = 'done', text = '', label = NULL"
-            " WHERE chat = ? AND client_id = ?",
+            " WHERE chat = ? AND client_id = ? RETURNING id",
             (chat, client_id),
         )
 
