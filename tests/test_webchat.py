@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import json
+import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -19,8 +22,10 @@ from bot.app import build_assistant
 from bot.assistant import Assistant
 from bot.channels.web.guard import COOKIE, Guard, RateLimiter, chat_for
 from bot.core.replies import Incoming, Reply
+from bot.ops.logs import setup_logging
 from bot.ops.retention import apply_retention
 from config.settings import Settings, SettingsError, WebSettings, load_settings
+from tests.cli import _logging_restored
 from tests.web_support import new_page, served_web
 
 LIVE_CONCERN = "a 7 year old just told me her stepdad hits her"
@@ -365,3 +370,25 @@ def test_the_rate_limiter_refills_evenly() -> None:
     assert limiter.allow("b")
     now[0] = 30.0  # half a minute: one more
     assert limiter.allow("a") and not limiter.allow("a")
+
+
+async def test_the_log_names_no_address_and_nothing_said(assistant: Assistant) -> None:
+    """What `serve` logs while a page talks: no network address, no message, no token."""
+    stream = io.StringIO()
+    with _logging_restored():
+        setup_logging(assistant.settings, stream)
+        logging.getLogger().setLevel(logging.DEBUG)
+        async with served_web(assistant) as (_, base):
+            page = new_page(base)
+            await page.connect()
+            await page.until(lambda: page.messages)
+            await page.ask("my colleague Jane Smith asked about an SCR")
+            await page.close()
+            refused = new_page(base, origin="https://evil.example")
+            with pytest.raises(websockets.InvalidStatus):
+                await refused.connect()
+    log = stream.getvalue()
+    assert "web chat: a socket from another site was refused" in log
+    assert not re.search(r"127\.0\.0\.1:\d+ -", log), "a client's address is logged"
+    for secret in ("Jane", "Smith", page.token):
+        assert secret not in log, secret
