@@ -7,9 +7,10 @@
                                    backlog and last email delivery, for information
     GET  /metrics                  Prometheus metrics (bot/ops/metrics.py)
 
-Channels: Telegram when TELEGRAM_BOT_TOKEN is set (polling, or the webhook), and the web chat
-unless `web.enabled` is false; without a token the web chat runs alone. In polling mode the
-Telegram updater polls in the background of the same app.
+Channels: Telegram when TELEGRAM_BOT_TOKEN is set (polling, or the webhook), the web chat
+unless `web.enabled` is false (without a token it runs alone), and the email channel when the
+settings have an `email:` section. In polling mode the Telegram updater polls in the background
+of the same app.
 
 Start-up, in order: count mail deliveries and note outbox claims, start the outbox and the
 retention job, handle web messages received before a crash, start the Telegram Application
@@ -47,6 +48,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.assistant import Assistant
+from bot.channels.email.channel import EmailChannel, make_email_channel
 from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, build_application, start_polling
 from bot.channels.web.channel import WebChannel
 from bot.channels.web.http import MAX_BODY_BYTES, WebRoutes
@@ -178,6 +180,11 @@ class Service:
         if settings.web.enabled:
             self.web = WebChannel(assistant, self.metrics)
             routes += WebRoutes(self.web, settings).routes()
+        # The email channel runs beside the others, as in `main.py run`: it also brings the
+        # partnership's answers to questions handed to it, in whichever channel they were asked.
+        self.email: EmailChannel | None = None
+        if settings.email is not None:
+            self.email = make_email_channel(assistant)
         # News nobody asked for (a hand-off's answer) goes to whichever channel has the chat;
         # each channel's push ignores the others' chats.
         pushes: list[Callable[[str, list[Reply]], Awaitable[None]]] = []
@@ -213,6 +220,8 @@ class Service:
         self.assistant.retention.start()
         if self.web is not None:
             await self.web.start()  # messages received but not handled before a crash
+        if self.email is not None:
+            self.email.start()
         application = self.application
         if application is None:
             log.info("web chat started (no Telegram token: Telegram is off)")
@@ -246,6 +255,8 @@ class Service:
             if application.running:
                 await application.stop()  # handles every update already received
             await application.shutdown()
+        if self.email is not None:
+            await self.email.stop()
         if self.ledger is not None:
             await stop_outbox(self.assistant.outbox, self.ledger, OUTBOX_GRACE_SECONDS)
         await self.assistant.retention.stop()

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import time
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ from bot.ops.logs import setup_logging
 from bot.ops.retention import apply_retention
 from config.settings import Settings, SettingsError, WebSettings, load_settings
 from tests.cli import _logging_restored
+from tests.email_support import PARTNERSHIP, Mailbox, email_settings, reply_to
+from tests.test_handoff import UNANSWERABLE
+from tests.test_mailer import Recorder
 from tests.web_support import new_page, served_web
 
 LIVE_CONCERN = "a 7 year old just told me her stepdad hits her"
@@ -392,3 +396,46 @@ async def test_the_log_names_no_address_and_nothing_said(assistant: Assistant) -
     assert not re.search(r"127\.0\.0\.1:\d+ -", log), "a client's address is logged"
     for secret in ("Jane", "Smith", page.token):
         assert secret not in log, secret
+
+
+async def test_a_question_handed_to_the_partnership_is_answered_on_the_page(
+    settings: Settings, imap_mailbox: Mailbox, smtp_recorder: Recorder
+) -> None:
+    """ "Ask the partnership" from the web chat: the question goes by email, a staff member
+    answers by email, and the answer appears in the conversation (serve runs the email
+    channel too)."""
+    port = smtp_recorder.port  # type: ignore[attr-defined]
+    assistant = await build_assistant(email_settings(settings, imap_mailbox, port))
+    try:
+        async with served_web(assistant) as (service, base):
+            page = new_page(base)
+            await page.connect()
+            await page.until(lambda: page.messages)
+
+            async def press(replies: list[dict[str, Any]], label: str) -> list[dict[str, Any]]:
+                button = next(b for r in replies for b in r["buttons"] if label in b["label"])
+                return await page.ask(button["data"], pressed=True, label=button["label"])
+
+            offered = await page.ask(UNANSWERABLE)
+            confirm = await press(offered, "Ask the partnership")
+            receipt = await press(confirm, "Send")
+            reference = re.findall(r"Q-\d{4}-\d{4}", " ".join(r["text"] for r in receipt))[0]
+            deadline = time.monotonic() + 20
+            while not (questions := to_partnership(smtp_recorder, reference)):
+                assert time.monotonic() < deadline, "the question was not emailed"
+                await asyncio.sleep(0.05)
+            imap_mailbox.deliver(reply_to(questions[0], PARTNERSHIP, "Renew it online."))
+            assert service.email is not None
+            service.email.wake()
+            await page.until(lambda: "Renew it online." in page.messages[-1]["body"]["text"])
+            await page.close()
+    finally:
+        await assistant.close()
+
+
+def to_partnership(recorder: Recorder, reference: str) -> list[EmailMessage]:
+    return [
+        r.message
+        for r in recorder.received
+        if PARTNERSHIP in r.rcpt_tos and reference in str(r.message["Subject"])
+    ]
