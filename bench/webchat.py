@@ -17,9 +17,11 @@ Each path runs `python main.py serve` as its own process, as deployed, on a SQLi
 
 Latency is from sending a message to its (last) reply arriving; throughput is messages
 answered per second of wall clock, over the whole run; CPU is the server process's own, per
-message. Both paths ask the same one-reply questions. Lost: a message with no reply within a
-minute; duplicated: a message numbered twice on a page, a turn answered twice, or (in the
-database afterwards) a message handled twice. Results go to docs/benchmarks.md by hand.
+message ("bench side": this process's, the pages' sockets or the Bot API emulator, which share
+the machine's cores with the server). Both paths ask the same one-reply questions. Lost: a
+message with no reply within a minute; duplicated: a message numbered twice on a page, a turn
+answered twice, or (in the database afterwards) a message handled twice. Results go to
+docs/benchmarks.md by hand.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class Run:
     latencies: list[float] = field(default_factory=list)
     elapsed: float = 0.0
     cpu_ms: float = 0.0
+    client_cpu_ms: float = 0.0  # this process: the pages' sockets, or the Bot API emulator
     lost: int = 0
     duplicated: int = 0
     reconnects: int = 0
@@ -168,13 +171,14 @@ async def web_run(conversations: int, messages: int) -> Run:
                             break
                     except httpx.TransportError:
                         await asyncio.sleep(0.1)
-            cpu = cpu_seconds(process.pid)
+            cpu, client_cpu = cpu_seconds(process.pid), time.process_time()
             started = time.perf_counter()
             await asyncio.gather(
                 *(web_conversation(base, n, messages, run) for n in range(conversations))
             )
             run.elapsed = time.perf_counter() - started
             run.cpu_ms = (cpu_seconds(process.pid) - cpu) * 1000 / max(1, run.answered)
+            run.client_cpu_ms = (time.process_time() - client_cpu) * 1000 / max(1, run.answered)
         finally:
             await stop(process)
         run.duplicated += handled_twice(folder / "assistant.db", conversations, messages)
@@ -251,13 +255,14 @@ async def telegram_run(conversations: int, messages: int) -> Run:
             while not api.method_calls("getUpdates"):
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.5)  # past start-up (menu registration, the first poll)
-            cpu = cpu_seconds(process.pid)
+            cpu, client_cpu = cpu_seconds(process.pid), time.process_time()
             started = time.perf_counter()
             await asyncio.gather(
                 *(telegram_chat(api, n, messages, run) for n in range(conversations))
             )
             run.elapsed = time.perf_counter() - started
             run.cpu_ms = (cpu_seconds(process.pid) - cpu) * 1000 / max(1, run.answered)
+            run.client_cpu_ms = (time.process_time() - client_cpu) * 1000 / max(1, run.answered)
             await asyncio.sleep(0.5)  # anything sent twice would arrive now
         finally:
             await stop(process)
@@ -288,23 +293,26 @@ async def main_async(args: argparse.Namespace) -> None:
             print(
                 f"  round {round_ + 1}: {path} {run.answered / run.elapsed:.0f} messages/s, "
                 f"p50 {ms(percentile(run.latencies, 50))} ms, "
-                f"p99 {ms(percentile(run.latencies, 99))} ms, lost {run.lost}, "
-                f"duplicated {run.duplicated}",
+                f"p99 {ms(percentile(run.latencies, 99))} ms, "
+                f"CPU {run.cpu_ms:.2f} ms/message (bench side {run.client_cpu_ms:.2f}), "
+                f"lost {run.lost}, duplicated {run.duplicated}",
                 flush=True,
             )
     print(
         "| path | messages answered | messages/s (median) | p50 ms | p99 ms | CPU ms/message "
-        "| lost | duplicated | reconnects |"
+        "(median) | bench side | lost | duplicated | reconnects |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for path in ("web", "telegram"):
         mine = [r for r in runs if r.path == path]
         latencies = [latency for r in mine for latency in r.latencies]
         rate = statistics.median(r.answered / r.elapsed for r in mine)
         cpu = statistics.median(r.cpu_ms for r in mine)
+        client = statistics.median(r.client_cpu_ms for r in mine)
         print(
             f"| {path} | {sum(r.answered for r in mine)} | {rate:.0f} | "
             f"{ms(percentile(latencies, 50))} | {ms(percentile(latencies, 99))} | {cpu:.2f} | "
+            f"{client:.2f} | "
             f"{sum(r.lost for r in mine)} | {sum(r.duplicated for r in mine)} | "
             f"{sum(r.reconnects for r in mine)} |"
         )

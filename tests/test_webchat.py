@@ -439,3 +439,27 @@ def to_partnership(recorder: Recorder, reference: str) -> list[EmailMessage]:
         for r in recorder.received
         if PARTNERSHIP in r.rcpt_tos and reference in str(r.message["Subject"])
     ]
+
+
+async def test_new_conversations_from_one_address_are_limited(settings: Settings) -> None:
+    assistant = await build_assistant(with_web(settings, ip_new_conversations_per_hour=2))
+    try:
+        async with served_web(assistant) as (_, base):
+            pages = [new_page(base) for _ in range(3)]
+            for page in pages[:2]:
+                await page.connect()
+                await page.until(lambda p=page: p.messages)  # type: ignore[misc]
+                await page.close()
+            third = pages[2]
+            await third.connect()
+            assert third._reader is not None
+            await third._reader  # the server closes it
+            assert third.socket.close_code == 4029
+            assert "Too many new conversations" in third.socket.close_reason
+            # A conversation that exists is not new: its pages still open.
+            again = new_page(base, pages[0].token)
+            await again.connect()
+            await again.until(lambda: again.messages)
+            await again.close()
+    finally:
+        await assistant.close()

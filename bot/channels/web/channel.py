@@ -89,10 +89,10 @@ class WebChannel:
             self._queue(chat, sent)
         return new
 
-    async def open(self, chat: str) -> None:
-        """A page of `chat` opened: a conversation with nothing in it yet gets the greeting."""
-        if await self.store.last_seq(chat) == 0:
-            self._queue(chat, GREETING)
+    def greet(self, chat: str) -> None:
+        """A page of a conversation with nothing in it yet opened: it gets the greeting (once,
+        however many pages open: the worker looks again before greeting)."""
+        self._queue(chat, GREETING)
 
     async def start(self) -> None:
         """Handle what was received but not handled before the last stop (a crash)."""

@@ -63,6 +63,8 @@ SOCKET_RECHECK_SECONDS = 10.0
 LONG_POLL_SECONDS = 25.0
 # Closing codes a page understands (4000-4999 are the application's own).
 NO_CONVERSATION = 4001
+TOO_MANY_CLOSE = 4029
+TOO_MANY = "Too many new conversations from your network. Please try again in a while."
 UNREADABLE = "That message could not be read. Please send it again."
 TOO_FAST = (
     "You are sending messages faster than I can take them. Please wait a moment, then send it "
@@ -73,6 +75,10 @@ ABSENT = (
     "This chat needs its cookie, and the browser did not send it. Reload the page, or allow "
     "cookies for this site."
 )
+
+
+class TooMany(Exception):
+    """An address has started more new conversations than web.ip_new_conversations_per_hour."""
 
 
 def too_long(length: int, limit: int) -> str:
@@ -109,7 +115,6 @@ class WebRoutes:
             "name": html.escape(board.name),
             "short_name": html.escape(board.short_name or board.name),
             "area": html.escape(board.area),
-            "limit": str(settings.web.max_message_chars),
         }
         self.panel_page = Template((STATIC / "panel.html").read_text()).substitute(fields)
         self.demo_page = Template((STATIC / "demo.html").read_text()).substitute(fields)
@@ -191,14 +196,7 @@ class WebRoutes:
         """The panel, with the browser's conversation cookie (a new one if it has none)."""
         if not self.guard.page_allowed(request):
             return self._refused_page()
-        token = token_of(request)
-        if token is None:
-            if not self.guard.new_per_address.allow(self.guard.client_address(request)):
-                return PlainTextResponse(
-                    "Too many new conversations from your network. Please try again later.",
-                    status_code=429,
-                )
-            token = new_token()
+        token = token_of(request) or new_token()
         response = self._document(self.panel_page)
         # Sent again every time, so the conversation lasts history_hours after its last visit.
         response.headers.append("Set-Cookie", cookie_header(token, self.web))
@@ -232,16 +230,23 @@ class WebRoutes:
         await self.channel.receive(chat, Sent(client_id, text, pressed, shown))
         return {"type": "received", "id": client_id}
 
-    async def _start_at(self, chat: str, after: str | None) -> int | None:
+    async def _start_at(
+        self, connection: HTTPConnection, chat: str, after: str | None
+    ) -> int | None:
         """Where a page's messages start: after the number it gave (the last it showed), or,
-        for a new page, the conversation's recent history. None: the page's number is ahead
-        of the conversation (its database was replaced): it must start again."""
+        for a new page, the conversation's recent history (a new conversation is greeted:
+        raises TooMany past the address's limit of new conversations). None: the page's
+        number is ahead of the conversation (its database was replaced): it starts again."""
         try:
             seq = int(after or 0)
         except ValueError:
             seq = 0
         if seq <= 0:
-            await self.channel.open(chat)
+            if await self.channel.store.last_seq(chat) == 0:
+                if not self.guard.new_per_address.allow(self.guard.client_address(connection)):
+                    log.warning("web chat: an address reached its limit of new conversations")
+                    raise TooMany
+                self.channel.greet(chat)
             return await self.channel.first_shown(chat)
         return seq if seq <= await self.channel.store.last_seq(chat) else None
 
@@ -262,7 +267,11 @@ class WebRoutes:
             async with sending:
                 await websocket.send_text(json.dumps(data))
 
-        start = await self._start_at(chat, websocket.query_params.get("after"))
+        try:
+            start = await self._start_at(websocket, chat, websocket.query_params.get("after"))
+        except TooMany:
+            await websocket.close(code=TOO_MANY_CLOSE, reason=TOO_MANY)
+            return
         if start is None:
             await send({"type": "reset"})
             start = await self.channel.first_shown(chat)
@@ -304,7 +313,10 @@ class WebRoutes:
         if token is None:
             return JSONResponse({"error": ABSENT}, status_code=401)
         chat = chat_for(token)
-        start = await self._start_at(chat, request.query_params.get("after"))
+        try:
+            start = await self._start_at(request, chat, request.query_params.get("after"))
+        except TooMany:
+            return JSONResponse({"error": TOO_MANY}, status_code=429)
         reset = start is None
         if start is None:
             start = await self.channel.first_shown(chat)

@@ -290,8 +290,12 @@
     current.onclose = function (closing) {
       if (socket !== current) return;
       socket = null;
-      if (closing.code === 4001) {
-        stop("This chat needs its cookie, and the browser did not send it. Reload the page, or allow cookies for this site.");
+      if (closing.code === 4001 || closing.code === 4029) {
+        stop(
+          closing.reason && closing.code === 4029
+            ? closing.reason
+            : "This chat needs its cookie, and the browser did not send it. Reload the page, or allow cookies for this site."
+        );
         return;
       }
       failures += 1;
@@ -323,7 +327,7 @@
       cache: "no-store",
     })
       .then(function (response) {
-        if (response.status === 401) {
+        if (response.status === 401 || response.status === 429) {
           return response.json().then(function (body) {
             stop(body.error);
             return null;
