@@ -463,3 +463,17 @@ async def test_new_conversations_from_one_address_are_limited(settings: Settings
             await again.close()
     finally:
         await assistant.close()
+
+
+async def test_a_page_ahead_of_its_conversation_starts_again(assistant: Assistant) -> None:
+    """The page shows more than the conversation has (its database was replaced): it is told
+    to clear what it shows, and is given the conversation from its start."""
+    async with served_web(assistant) as (_, base):
+        page = new_page(base)
+        page.shown = 57
+        await page.connect()
+        await page.until(lambda: page.events)
+        assert page.events[0] == {"type": "reset"}
+        await page.until(lambda: page.messages)
+        assert page.messages[0]["seq"] == 1 and page.messages[0]["role"] == "assistant"
+        await page.close()

@@ -91,6 +91,9 @@ class Page:
                         self.shown = event["seq"]
                         self.messages.append(event)
                 else:
+                    if event["type"] == "reset":  # as panel.js: clear, and show from the start
+                        self.shown = 0
+                        self.messages.clear()
                     self.events.append(event)
                 self._news.set()
 

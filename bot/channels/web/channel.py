@@ -218,10 +218,6 @@ class WebChannel:
                 del self._pages[chat]
                 self._recent.pop(chat, None)
 
-    async def first_shown(self, chat: str) -> int:
-        """Where a new page starts: before the latest HISTORY_LIMIT messages."""
-        return max(0, await self.store.last_seq(chat) - HISTORY_LIMIT)
-
     async def after(self, chat: str, seq: int) -> list[WebMessage]:
         return await self.store.messages(chat, seq, BATCH)
 

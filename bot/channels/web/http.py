@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from bot.channels.web.channel import Sent, WebChannel
+from bot.channels.web.channel import HISTORY_LIMIT, Sent, WebChannel
 from bot.channels.web.guard import (
     ASSET_CSP,
     CLIENT_ID,
@@ -232,23 +232,24 @@ class WebRoutes:
 
     async def _start_at(
         self, connection: HTTPConnection, chat: str, after: str | None
-    ) -> int | None:
-        """Where a page's messages start: after the number it gave (the last it showed), or,
-        for a new page, the conversation's recent history (a new conversation is greeted:
-        raises TooMany past the address's limit of new conversations). None: the page's
-        number is ahead of the conversation (its database was replaced): it starts again."""
+    ) -> tuple[int, bool]:
+        """Where a page's messages start, and whether it must clear what it shows first: after
+        the number it gave (the last it showed); for a new page, or one whose number is ahead
+        of the conversation (its database was replaced), the conversation's recent history.
+        A conversation with nothing in it is greeted (TooMany past the address's limit)."""
         try:
-            seq = int(after or 0)
+            seq = max(0, int(after or 0))
         except ValueError:
             seq = 0
-        if seq <= 0:
-            if await self.channel.store.last_seq(chat) == 0:
-                if not self.guard.new_per_address.allow(self.guard.client_address(connection)):
-                    log.warning("web chat: an address reached its limit of new conversations")
-                    raise TooMany
-                self.channel.greet(chat)
-            return await self.channel.first_shown(chat)
-        return seq if seq <= await self.channel.store.last_seq(chat) else None
+        last = await self.channel.store.last_seq(chat)
+        if 0 < seq <= last:
+            return seq, False
+        if last == 0:
+            if not self.guard.new_per_address.allow(self.guard.client_address(connection)):
+                log.warning("web chat: an address reached its limit of new conversations")
+                raise TooMany
+            self.channel.greet(chat)
+        return max(0, last - HISTORY_LIMIT), seq > 0
 
     async def socket(self, websocket: WebSocket) -> None:
         if not self.guard.origin_allowed(websocket.headers.get("origin"), websocket):
@@ -267,14 +268,14 @@ class WebRoutes:
             async with sending:
                 await websocket.send_text(json.dumps(data))
 
+        after = websocket.query_params.get("after")
         try:
-            start = await self._start_at(websocket, chat, websocket.query_params.get("after"))
+            start, reset = await self._start_at(websocket, chat, after)
         except TooMany:
             await websocket.close(code=TOO_MANY_CLOSE, reason=TOO_MANY)
             return
-        if start is None:
+        if reset:
             await send({"type": "reset"})
-            start = await self.channel.first_shown(chat)
         writer = asyncio.create_task(self._feed(chat, start, send), name="web-chat-socket")
         try:
             while True:
@@ -314,12 +315,9 @@ class WebRoutes:
             return JSONResponse({"error": ABSENT}, status_code=401)
         chat = chat_for(token)
         try:
-            start = await self._start_at(request, chat, request.query_params.get("after"))
+            start, reset = await self._start_at(request, chat, request.query_params.get("after"))
         except TooMany:
             return JSONResponse({"error": TOO_MANY}, status_code=429)
-        reset = start is None
-        if start is None:
-            start = await self.channel.first_shown(chat)
         try:
             wait = min(max(float(request.query_params.get("wait", "0")), 0.0), LONG_POLL_SECONDS)
         except ValueError:
