@@ -200,12 +200,18 @@ async def test_one_conversation_cannot_be_read_with_another_id(assistant: Assist
         mine = new_page(base)
         await mine.connect()
         await mine.until(lambda: mine.messages)
-        await mine.ask("what is an SCR")
+        await mine.ask("what is an SCR, asks Quentin-4217")
         await mine.close()
         async with httpx.AsyncClient(base_url=base) as http:
-            other = await http.get("/chat/api/messages?after=0", headers=cookie(new_page("").token))
+            # Another id, waiting for its own greeting: nothing of the first conversation.
+            other = await http.get(
+                "/chat/api/messages?after=0&wait=5", headers=cookie(new_page("").token)
+            )
             theirs = json.dumps(other.json())
-            assert "what is an SCR" not in theirs
+            assert other.json()["messages"], "the other conversation was not greeted"
+            assert "Quentin-4217" not in theirs
+            ours = await http.get("/chat/api/messages?after=0", headers=cookie(mine.token))
+            assert "Quentin-4217" in json.dumps(ours.json())
             refused = await http.get("/chat/api/messages?after=0", headers=cookie("short"))
             assert refused.status_code == 401
     # The database and the logs know the conversation by a hash of its id, never the id.
