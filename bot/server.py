@@ -2,22 +2,25 @@
 
     POST <telegram.webhook_path>   Telegram updates (webhook mode), checked against the secret;
                                    one path per partnership served (docs/partnerships.md)
+    /widget.js, /chat, /chat/...   the web chat (bot/channels/web/http.py), and / its demo page
     GET  /healthz                  the process is alive and its event loop answers
     GET  /readyz                   database writable, knowledge loaded (503 if not); outbox
                                    backlog and last email delivery, for information
     GET  /metrics                  Prometheus metrics (bot/ops/metrics.py)
 
-In polling mode the same app runs (health and metrics for the container or service manager)
-and the Telegram updater polls in the background. Other channels (email webhooks, Teams) will
-mount their routes here.
+Channels: Telegram for each partnership with a token (polling, or the webhook), and the web
+chat of the first partnership (the default's) unless its `web.enabled` is false; without any
+token the web chat runs alone. The email channels are the installation's (bot/installation.py).
+In polling mode the Telegram updaters poll in the background of the same app.
 
 Start-up, for each partnership served, in order: count mail deliveries and note outbox claims,
-start the outbox and the retention job, start the Telegram Application (menu registration
-retried in the background), then set the webhook or start polling. Shutdown (SIGTERM or
-Ctrl+C): uvicorn stops accepting requests and finishes those in progress; then polling stops,
-the Application handles every update already received (PTB's stop() drains its queue,
-concurrent ones included), and the outbox lets a send in progress finish briefly before
-releasing what it still claims.
+start the outbox and the retention job, handle web messages received before a crash, start the
+Telegram Application (menu registration retried in the background), then set the webhook or
+start polling. Shutdown (SIGTERM or Ctrl+C): uvicorn stops accepting requests, closes the web
+chat's sockets and finishes the requests in progress; then the web messages already received
+are handled, polling stops, the Application handles every update already received (PTB's
+stop() drains its queue, concurrent ones included), and the outbox lets a send in progress
+finish briefly before releasing what it still claims.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ import contextlib
 import hmac
 import logging
 import signal
+import socket
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,17 +41,22 @@ from typing import Any
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from telegram import Update
 from telegram.ext import Application
 
 from bot.assistant import Assistant
 from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, build_application, start_polling
+from bot.channels.web.channel import WebChannel
+from bot.channels.web.http import MAX_BODY_BYTES, WebRoutes
+from bot.core.replies import Reply
 from bot.mail.claims import ClaimLedger, stop_outbox, track_claims
 from bot.ops.metrics import MeteredTransport, Metrics
-from config.settings import SettingsError
+from config.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +112,29 @@ def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp else None
 
 
+class NoSniff:
+    """Every response says X-Content-Type-Options: nosniff (a browser takes each file for
+    what its Content-Type says, never guesses): pure ASGI, so sockets and streams pass as
+    they are."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
 @dataclass
 class Served:
     """One partnership that `serve` runs: its assistant, and its Telegram bot if it has one."""
@@ -110,19 +142,33 @@ class Served:
     assistant: Assistant
     application: Application | None = None
     channel: TelegramChannel | None = None
+    web: WebChannel | None = None
     ledger: ClaimLedger | None = None
     started: bool = False
 
 
 class Service:
-    """What `serve` runs: the assistants of the partnerships served, their Telegram Applications
-    and the ASGI app around them. `assistant` is the first (the default partnership's); the
-    installation adds the others with `add_partnership`, at start or at /reload."""
+    """What `serve` runs: the assistants of the partnerships served, their channels (Telegram,
+    the web chat) and the ASGI app around them. `assistant` is the first (the default
+    partnership's), whose web chat is served; the installation adds the others with
+    `add_partnership`, at start or at /reload."""
+
+    @staticmethod
+    def check(settings: Sequence[Settings], webhook: bool) -> None:
+        """Raise SettingsError when these partnerships' settings give `serve` nothing to serve
+        (the first is the one whose web chat would run)."""
+        tokens = [s for s in settings if s.telegram_token]
+        if not tokens and not (settings and settings[0].web.enabled):
+            raise SettingsError(
+                "serve needs TELEGRAM_BOT_TOKEN or the web chat (web.enabled: true); "
+                "for the console: main.py chat"
+            )
+        if webhook and not tokens:
+            raise SettingsError("webhook mode needs TELEGRAM_BOT_TOKEN")
 
     def __init__(self, assistant: Assistant, webhook: bool, metrics: Metrics | None = None) -> None:
+        # What there is to serve is checked by the caller, over every partnership (`check`).
         settings = assistant.settings
-        if not settings.telegram_token:
-            raise SettingsError("serve needs TELEGRAM_BOT_TOKEN (for the console: main.py chat)")
         self.assistant = assistant
         self.webhook = webhook
         self.metrics = metrics or Metrics()
@@ -130,16 +176,44 @@ class Service:
         self.served: dict[str, Served] = {}
         self.by_path: dict[str, Served] = {}  # webhook path -> the partnership it belongs to
         self.started = False
-        routes = [
+        routes: list[BaseRoute] = [
             Route("/healthz", self.healthz),
             Route("/readyz", self.readyz),
             Route("/metrics", self.metrics_page),
         ]
-        self.app = Starlette(routes=routes, lifespan=self.lifespan)
+        self.web: WebChannel | None = None
+        if settings.web.enabled:
+            self.web = WebChannel(assistant, self.metrics)
+            routes += WebRoutes(self.web, settings).routes()
+        self.app = Starlette(
+            routes=routes, lifespan=self.lifespan, middleware=[Middleware(NoSniff)]
+        )
         first = self._prepare(assistant)
-        assert first.application is not None and first.channel is not None
-        self.application: Application = first.application
-        self.channel: TelegramChannel = first.channel
+        first.web = self.web
+        self._push_to_every_channel(first)
+        self.application: Application | None = first.application
+        self.channel: TelegramChannel | None = first.channel
+
+    @staticmethod
+    def _push_to_every_channel(served: Served) -> None:
+        """News nobody asked for (a hand-off's answer) goes to whichever of the partnership's
+        channels has the chat; each channel's push ignores the others' chats."""
+        conversation = served.assistant.conversation
+        pushes: list[Callable[[str, list[Reply]], Awaitable[None]]] = []
+        if served.application is not None and conversation.push is not None:
+            pushes.append(conversation.push)  # set by build_application
+        if served.web is not None:
+            pushes.append(served.web.push)
+        if len(pushes) == 1:
+            conversation.push = pushes[0]
+        if len(pushes) < 2:
+            return
+
+        async def push(chat: str, replies: list[Reply]) -> None:
+            for each in pushes:
+                await each(chat, replies)
+
+        conversation.push = push
 
     @property
     def ledger(self) -> ClaimLedger | None:
@@ -210,8 +284,14 @@ class Service:
         outbox.start()  # delivers queued email, including any left from the last run
         assistant.retention.start()
         served.started = True
+        if served.web is not None:
+            await served.web.start()  # messages received but not handled before a crash
         application, channel = served.application, served.channel
         if application is None or channel is None:
+            if served.web is not None:
+                log.info("web chat started (no Telegram token: Telegram is off)")
+            else:
+                log.info("%s: no Telegram token, Telegram is off", assistant.settings.partnership)
             return
         await application.initialize()
         await channel.post_init(application)
@@ -240,6 +320,8 @@ class Service:
         if not served.started:
             return
         served.started = False
+        if served.web is not None:
+            await served.web.stop()  # the web messages already received are answered
         application, channel = served.application, served.channel
         if application is not None and channel is not None:
             await channel.stop()
@@ -322,6 +404,20 @@ class Service:
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, which tells the web chat when it starts to stop: its long polls are
+    answered then, rather than holding the shutdown for up to their whole wait."""
+
+    def __init__(self, config: uvicorn.Config, service: Service) -> None:
+        super().__init__(config)
+        self.service = service
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.service.web is not None:
+            self.service.web.close_pages()
+        await super().shutdown(sockets)
+
+
 def server_for(service: Service, host: str, port: int) -> uvicorn.Server:
     config = uvicorn.Config(
         service.app,
@@ -330,14 +426,20 @@ def server_for(service: Service, host: str, port: int) -> uvicorn.Server:
         lifespan="on",
         log_config=None,  # our logging (bot/ops/logs.py) masks secrets; uvicorn's own would not
         access_log=False,  # request lines carry nothing useful and would flood the log
-        proxy_headers=False,
+        proxy_headers=False,  # the web chat believes only web.trusted_proxies (guard.py)
         server_header=False,
+        ws="websockets-sansio",
+        ws_max_size=MAX_BODY_BYTES,
+        # The chat's frames are a few hundred bytes of JSON: compressing each cost more CPU
+        # than it saved (bench/webchat.py).
+        ws_per_message_deflate=False,
     )
-    return uvicorn.Server(config)
+    return Server(config, service)
 
 
 async def run_server(assistant: Assistant, webhook: bool) -> None:
     """Serve one assistant until SIGTERM or Ctrl+C (see `run_service`)."""
+    Service.check([assistant.settings], webhook)
     await run_service(Service(assistant, webhook))
 
 

@@ -32,6 +32,7 @@ ENTRY_SECTIONS = (
     "contacts",
     "form",
     "endpoints",
+    "web",
 )
 ENTRY_SCALARS = ("registry_file",)
 # One partnership's own, so never at the top of a file with a `partnerships:` list.

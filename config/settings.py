@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from config.colours import TEXT, WHITE, colour_problem
 from config.installation import (
     ENTRY_SCALARS,
     OWN_SECRETS,
@@ -285,6 +287,58 @@ class FormSettings:
     identify_child: str = "initials"
 
 
+# The web chat's colours when neither the settings nor the pack's `branding:` give them.
+WEB_COLOUR = "#1d4f91"
+WEB_ACCENT = "#e8f0fb"
+SAMESITE = ("Strict", "Lax", "None")
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The web chat (docs/web.md): the widget for the partnership's own pages, its chat panel
+    and socket, served by `python main.py serve` on the HTTP server (telegram.listen_host and
+    listen_port)."""
+
+    # On by default: `serve` without a Telegram token runs the web chat alone.
+    enabled: bool = True
+    # The sites (scheme://host[:port]) whose pages may show the chat. The assistant's own
+    # address always may; any other page is refused the widget, the panel and the socket.
+    origins: tuple[str, ...] = ()
+    # A page laid out like a partnership's site with the widget on it, at / (to try it).
+    demo_page: bool = True
+    # The panel's heading; empty: "<the partnership's short name> assistant".
+    title: str = ""
+    # The main colour (header, buttons and your own messages, with white text on it) and the
+    # accent (the assistant's messages, with dark text on it); each must give text a contrast
+    # of at least 4.5:1. Empty: the pack's `branding:` (colour, accent), else ours.
+    colour: str = ""
+    accent: str = ""
+    # The longest message accepted; a longer one is refused with the limit, and stays typed.
+    max_message_chars: int = 4000
+    # Messages one conversation may send a minute; messages and new conversations one network
+    # address may send or start (a council's staff may share one address behind its proxy).
+    messages_per_minute: int = 30
+    ip_messages_per_minute: int = 600
+    ip_new_conversations_per_hour: int = 300
+    # The conversation's cookie: Strict when the chat is on the assistant's own site or the
+    # same site; None (with Partitioned) when another site embeds it (docs/web.md).
+    cookie_samesite: str = "Strict"
+    # Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (addresses or
+    # networks, such as 127.0.0.1 or 10.0.0.0/8); empty: the connection's own address.
+    trusted_proxies: tuple[str, ...] = ()
+    # How long a conversation's messages stay on screen for a reload or another tab, after
+    # its last message; its state (a draft) follows the retention settings.
+    history_hours: float = 24.0
+
+    @property
+    def main_colour(self) -> str:
+        return self.colour or WEB_COLOUR
+
+    @property
+    def accent_colour(self) -> str:
+        return self.accent or WEB_ACCENT
+
+
 @dataclass(frozen=True)
 class Settings:
     board: BoardSettings = field(default_factory=BoardSettings)
@@ -296,6 +350,7 @@ class Settings:
     contacts: ContactSettings = field(default_factory=ContactSettings)
     form: FormSettings = field(default_factory=FormSettings)
     endpoints: EndpointSettings = field(default_factory=EndpointSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     database: str = "var/assistant.db"
     # The national knowledge; empty: the knowledge installed with the program.
     knowledge_dir: str = ""
@@ -405,6 +460,7 @@ _SECTIONS: dict[str, type] = {
     "email": EmailSettings,
     "form": FormSettings,
     "endpoints": EndpointSettings,
+    "web": WebSettings,
 }
 _SCALARS = (
     "database",
@@ -562,7 +618,25 @@ def pack_defaults(pack: Pack, problems: list[str]) -> dict[str, Any]:
         "mail": mail,
         "retention": retention,
         "contacts": contacts,
+        "web": _branding(pack.branding, f"{where}branding", problems),
     }
+
+
+BRANDING = ("colour", "accent")
+
+
+def _branding(raw: dict[str, Any], where: str, problems: list[str]) -> WebSettings:
+    """The web chat's colours from the pack's `branding:` (checked with the web settings)."""
+    for key in sorted(set(raw) - set(BRANDING)):
+        problems.append(f"{where}.{key}: unknown field (known: {', '.join(BRANDING)})")
+    web = _section(WebSettings, {k: v for k, v in raw.items() if k in BRANDING}, where, problems)
+    # A colour the pack gets wrong is named here, where it is, and not again as web.colour.
+    for key, against in (("colour", WHITE), ("accent", TEXT)):
+        value = getattr(web, key)
+        if value and (problem := colour_problem(value, against, f"{where}.{key}")):
+            problems.append(problem)
+            web = dataclasses.replace(web, **{key: ""})
+    return web
 
 
 def _missing_contacts(contacts: ContactSettings) -> list[str]:
@@ -725,6 +799,7 @@ def _build(
             f"form.identify_child: must be initials or full, not {form.identify_child!r}"
         )
     problems += _telegram_problems(values.get("telegram", TelegramSettings()))
+    problems += _web_problems(values.get("web", WebSettings()))
     problems += _database_problems(environ.get("ASSISTANT_DATABASE") or values.get("database", ""))
     secrets = {
         name: secret_for(environ, name, partnership, is_default)
@@ -827,6 +902,50 @@ def _email_problems(email: EmailSettings | None) -> list[str]:
         email.graph_mailbox and email.oauth_tenant and email.oauth_client_id
     ):
         problems.append("email: source graph needs graph_mailbox, oauth_tenant and oauth_client_id")
+    return problems
+
+
+# scheme://host[:port]: what browsers send as Origin (also written into the frame-ancestors
+# header, so nothing else may pass: no path, no spaces, no separators).
+ORIGIN = re.compile(
+    r"https?://(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
+)
+
+
+def _web_problems(web: WebSettings) -> list[str]:
+    problems = [
+        problem
+        for problem in (
+            colour_problem(web.main_colour, WHITE, "web.colour"),
+            colour_problem(web.accent_colour, TEXT, "web.accent"),
+        )
+        if problem
+    ]
+    for origin in web.origins:
+        if not ORIGIN.fullmatch(origin):
+            problems.append(
+                f"web.origins: {origin!r} is not an origin: give scheme://host[:port], "
+                "such as https://www.example.org, without a path"
+            )
+    if web.cookie_samesite not in SAMESITE:
+        problems.append(
+            f"web.cookie_samesite: must be {', '.join(SAMESITE)}, not {web.cookie_samesite!r}"
+        )
+    for proxy in web.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            problems.append(f"web.trusted_proxies: {proxy!r} is not an address or a network")
+    for name in (
+        "max_message_chars",
+        "messages_per_minute",
+        "ip_messages_per_minute",
+        "ip_new_conversations_per_hour",
+    ):
+        if getattr(web, name) < 1:
+            problems.append(f"web.{name}: must be 1 or more")
+    if web.history_hours <= 0:
+        problems.append("web.history_hours: must be more than 0")
     return problems
 
 

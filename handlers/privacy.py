@@ -77,6 +77,7 @@ async def privacy(ctx: Context, arg: str) -> list[Reply]:
             "numbers, emails) removed first; a message about a child at risk is never kept. "
             "Please leave personal details out all the same.\n"
             f"{_email_data(settings)}"
+            f"{_web_data(settings)}"
             "- Sign-in (Liaison Officers and partnership staff only): your work email address, "
             "linked to this chat until you type /signout or the partnership removes you from "
             "its list. The one-time code is stored only in scrambled (hashed) form, works once and "
@@ -117,6 +118,20 @@ def _email_data(settings: Settings) -> str:
         'then deleted. A question you choose to send to the partnership ("Ask the '
         'partnership") is emailed to its staff with a reference; the question and their answer '
         "are kept with that reference as the partnership's record of the exchange.\n"
+    )
+
+
+def _web_data(settings: Settings) -> str:
+    """What the web chat keeps, when it is on."""
+    if not settings.web.enabled:
+        return ""
+    return (
+        "- On the website: the chat shows the conversation again after a reload or in another "
+        "tab, so its messages are kept for "
+        f"{counted(round(settings.web.history_hours), 'hour')} after the last one. The form's "
+        "questions and answers are deleted from it once the notification is submitted, and "
+        "what a message about a child at risk said is never kept. Your browser holds only a "
+        "random key to the conversation, in a cookie that lasts as long.\n"
     )
 
 

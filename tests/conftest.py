@@ -7,7 +7,7 @@ import dataclasses
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -67,6 +67,17 @@ def on_fixture_knowledge(settings: Settings, directory: Path, tmp_path: Path) ->
 def fixture_settings_file(directory: Path, tmp_path: Path) -> str:
     """The settings file's lines for the same, for `main.py` (tests/cli.py run_main)."""
     return f"knowledge_dir: {directory}\npartnerships_dir: {fixture_packs(tmp_path)}\n"
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item,
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Each phase's report on the test (`item.rep_call`...), for fixtures that act on a failure
+    (the browser tests keep a screenshot)."""
+    report: pytest.TestReport = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ python main.py coverage        write docs/coverage.md, the canonical index and w
 python main.py eval FILE.yaml [--json] [--min 0.9]   score the answers to a file of questions
 python main.py eval URGENT.txt  (or FILE.yaml --urgent URGENT.txt)   urgent recall and precision
 python main.py outbox [retry REF]   list emails the mail server refused; queue one again
-python main.py serve [--webhook]   Telegram with the HTTP server: webhook, /healthz, /readyz,
-                               /metrics (polling unless --webhook or telegram.mode: webhook)
+python main.py serve [--webhook]   the HTTP server: the web chat (docs/web.md), and Telegram
+                               for each partnership with a token (polling unless --webhook or
+                               telegram.mode: webhook); /healthz, /readyz, /metrics
 python main.py new-partnership "NAME"   a new partnership's pack, to fill in (docs/partnerships.md)
 
 ask, eval, chat and outbox take --partnership ID (default: the settings' `partnership:`); the
@@ -328,19 +329,18 @@ def serve_settings(
 async def serve_http(
     settings: Settings, webhook: bool, adjust: Callable[[Settings], Settings] = lambda s: s
 ) -> None:
-    """Every partnership's Telegram bot behind the ASGI app (bot/server.py), polling or webhook,
-    until SIGTERM/Ctrl+C; `adjust` applies the command line's options to each partnership."""
+    """The ASGI app (bot/server.py): the default partnership's web chat, and every
+    partnership's Telegram bot (polling or webhook) where it has a token, until SIGTERM or
+    Ctrl+C; `adjust` applies the command line's options to each partnership."""
     from bot.server import Service, run_service
 
     installation = await open_installation(adjust)
     try:
-        first = next(
-            (a for a in installation.assistants.values() if a.settings.telegram_token), None
-        )
-        if first is None:
-            raise SettingsError("serve needs TELEGRAM_BOT_TOKEN (for the console: main.py chat)")
+        # The default partnership first: its web chat is the one served.
         default = installation.default
-        service = Service(default if default.settings.telegram_token else first, webhook)
+        others = [a for a in installation.assistants.values() if a is not default]
+        Service.check([a.settings for a in (default, *others)], webhook)
+        service = Service(default, webhook)
         freeze_startup_objects()
         await installation.start(service)  # the others join the service; mailboxes start
         log_started(installation)
@@ -391,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     outbox_parser.add_argument("action", nargs="?", choices=["retry"])
     outbox_parser.add_argument("reference", nargs="?", help="e.g. SIN-2026-0001")
     serve_parser = sub.add_parser(
-        "serve", help="Telegram with the HTTP server (webhook, /healthz, /readyz, /metrics)"
+        "serve",
+        help="the HTTP server: the web chat, Telegram if its token is set, /healthz, /readyz",
     )
     serve_parser.add_argument(
         "--webhook", action="store_true", help="receive updates by webhook (default: polling)"

@@ -69,6 +69,9 @@ Answerer = Callable[[Context, str], Awaitable[list[Reply] | None]]
 SharedLock = Callable[[str], AbstractAsyncContextManager[None]]
 # Which replies of a turn are private, from the flow the chat was in before and after it.
 Privacy = Callable[[str | None, str | None, list[Reply]], list[Reply]]
+# A channel's record of a turn (the web chat's numbered messages), written in the same
+# transaction as the session, so a crash keeps both or neither.
+Record = Callable[[list[Reply]], Awaitable[None]]
 
 
 class Flow(Protocol):
@@ -214,14 +217,21 @@ class Conversation:
         """Swap in a freshly validated knowledge base (/reload); conversations carry on."""
         self.knowledge = knowledge
 
-    async def handle(self, incoming: Incoming) -> list[Reply]:
+    async def handle(self, incoming: Incoming, record: Record | None = None) -> list[Reply]:
+        """The replies to `incoming`. With `record`, the channel's record of the turn is
+        written in the session's transaction (and alone, with the apology, after an error)."""
         async with self.locks.hold(incoming.chat):
             session = await self.storage.sessions.load_session(incoming.chat)
             ctx = Context(incoming, session, self.knowledge, self.storage, self.settings, self)
             try:
                 with one_message():  # the safety screen and the matcher embed the text once
                     replies = await self._private(ctx)
-                await self.storage.sessions.save_session(session)
+                if record is None:
+                    await self.storage.sessions.save_session(session)
+                else:
+                    async with self.storage.db.transaction():
+                        await self.storage.sessions.save_session(session)
+                        await record(replies)
             except Exception as exc:  # the conversation must survive any bug
                 # The message text and exception message may hold personal data: log neither.
                 frames = "".join(traceback.format_tb(exc.__traceback__))
@@ -231,7 +241,9 @@ class Conversation:
                     type(exc).__name__,
                     frames,
                 )
-                return [Reply(SORRY, kind="error")]
+                replies = [Reply(SORRY, kind="error")]
+                if record is not None:
+                    await record(replies)  # a failure here is the channel's to report
             return replies
 
     async def _private(self, ctx: Context) -> list[Reply]:

@@ -16,6 +16,11 @@ HANDOFF_SENT = "handoff_sent"
 # The reply to a message about one particular child or family (knowledge/casework.py): the
 # assistant says it cannot see cases or act for anyone, rather than answering a topic.
 CASEWORK = "casework"
+# The kind of the safety route's reply (handlers/safety.py): a child may be at risk.
+URGENT = "urgent"
+# A message answered with one of these kinds was about a child at risk or one particular case:
+# what the user said is never kept (not as an unanswered question, not in a web page's history).
+UNKEPT_KINDS = frozenset((URGENT, CASEWORK))
 # Telegram carries at most this many bytes of a button's data (callback_data); longer data is
 # refused, so every flow keeps its button data within it.
 BUTTON_DATA_LIMIT = 64

@@ -1,11 +1,11 @@
 """The assistant's storage: every store (bot/storage/) over one database, SQLite or PostgreSQL.
 
 Each store holds the SQL of one job (sessions, outbox, notifications, sign-in, audit, retention,
-private messages, the email inbox, hand-offs), for one partnership (bot/storage/scoped.py).
-`Storage` is the thin facade the rest of the assistant uses; a part that needs only one job can
-take that store alone. The connection, its
-lock and its transactions are `bot.storage.sqlite` (SQLite) or `bot.storage.postgres` (PostgreSQL):
-no statement is ever left half-read, and none joins another task's transaction. Whatever a method
+private messages, the email inbox, hand-offs, the web chat), for one partnership
+(bot/storage/scoped.py). `Storage` is the thin facade the rest of the assistant uses; a part
+that needs only one job can take that store alone. The connection, its lock and its
+transactions are `bot.storage.sqlite` (SQLite) or `bot.storage.postgres` (PostgreSQL): no
+statement is ever left half-read, and none joins another task's transaction. Whatever a method
 has returned has been committed, so it survives a crash.
 """
 
@@ -38,6 +38,7 @@ from bot.storage.scoped import PartnershipDb, UnscopedStatement
 from bot.storage.sessions import SessionStore
 from bot.storage.signin import SigninStore
 from bot.storage.sqlite import Database
+from bot.storage.web import WebStore
 from config.settings import DEFAULT_PARTNERSHIP
 
 __all__ = [
@@ -86,6 +87,7 @@ class Storage:
         self.private = PrivateMessageStore(scoped)
         self.inbox = InboxStore(scoped)
         self.handoffs = HandoffStore(scoped)
+        self.web = WebStore(scoped)
 
     def for_partnership(self, partnership: str) -> Storage:
         """The same database, seen by another partnership's stores. Closing it leaves the

@@ -156,3 +156,26 @@ def handoff(row: Any) -> Handoff:
         row["finished_at"],
         row["told_at"],
     )
+
+
+@dataclass(frozen=True)
+class WebMessage:
+    """One message of a web conversation, as its pages show it: `seq` orders it (numbers are
+    never reused, though some may be missing once private messages are deleted), `role` is
+    "user" or "assistant", `body` what the page draws (bot/channels/web/render.py)."""
+
+    seq: int
+    role: str
+    body: dict[str, Any]
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class WebInbound:
+    """A message a browser sent, recorded before it was acknowledged and not yet handled."""
+
+    chat: str
+    client_id: str
+    text: str
+    label: str | None
+    pressed: bool

@@ -159,6 +159,44 @@ MIGRATIONS: list[str | dict[str, str]] = [
     # before gives each of its rows to the default partnership (DEFAULT_PARTNERSHIP below).
     # References, reference numbers, chats and inbound Message-IDs are unique per partnership.
     {"sqlite": "migration_5_sqlite", "postgresql": "migration_5_postgresql"},
+    # 6: the web chat, each row its partnership's. web_conversations: each conversation's last
+    # sequence number (never reused, so an open page's place stays valid) and last activity;
+    # web_messages: what the conversation shows, in order, kept for a reload or another tab;
+    # web_inbound: each message a browser sent, written before it is acknowledged and handled
+    # once (a retried send with the same client id is recognised), its text blanked once handled.
+    """
+    CREATE TABLE web_conversations (
+        partnership TEXT NOT NULL,
+        chat TEXT NOT NULL,
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        active_at REAL NOT NULL,
+        PRIMARY KEY (partnership, chat)
+    );
+    CREATE INDEX web_conversations_by_activity ON web_conversations (partnership, active_at);
+    CREATE TABLE web_messages (
+        partnership TEXT NOT NULL,
+        chat TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        body TEXT NOT NULL,
+        private INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (partnership, chat, seq)
+    );
+    CREATE TABLE web_inbound (
+        id INTEGER PRIMARY KEY,
+        partnership TEXT NOT NULL,
+        chat TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        label TEXT,
+        pressed INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending',
+        received_at REAL NOT NULL,
+        UNIQUE (partnership, chat, client_id)
+    );
+    CREATE INDEX web_inbound_by_status ON web_inbound (partnership, status);
+    """,
 ]
 
 # Where a migration's script names the partnership that owns the rows already there.

@@ -203,10 +203,23 @@ class Database:
                     raise
         return await self.fetchone(sql, params)
 
+    @asynccontextmanager
+    async def _statement(self) -> AsyncIterator[None]:
+        """Around one writing statement: a transaction of its own, or, inside this task's
+        transaction, nothing more. No savepoint is needed there: SQLite undoes a statement
+        that fails by itself, and the transaction around it decides the rest (a savepoint
+        would cost two more statements each time)."""
+        task = asyncio.current_task()
+        if task is not None and self._owner is task and self._depth:
+            yield
+            return
+        async with self.transaction():
+            yield
+
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one writing statement in a transaction of its own (or the current one); returns
         the number of rows changed."""
-        async with self.transaction():
+        async with self._statement():
             cursor = await self.connection.execute(sql, params)
             try:
                 return cursor.rowcount
@@ -216,11 +229,11 @@ class Database:
     async def write_returning(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
         """A writing statement with RETURNING: its rows, read to the end inside its transaction
         (a RETURNING statement finishes only when it has been read to its end)."""
-        async with self.transaction():
+        async with self._statement():
             return list(await self.connection.execute_fetchall(sql, params))
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        async with self.transaction():
+        async with self._statement():
             await self.connection.executemany(sql, rows)
 
     async def serialize(self, name: str) -> None:
