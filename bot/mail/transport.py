@@ -17,6 +17,7 @@ from typing import Protocol
 
 import aiosmtplib
 
+from bot.mail.message import BuiltMessage
 from config.settings import Secret, Settings, SmtpSettings
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,9 @@ class Transport(Protocol):
 
     def describe(self) -> str: ...
 
-    async def send(self, message: EmailMessage, name: str) -> None:
-        """Deliver `message`; `name` (a reference) labels it where a transport stores files."""
+    async def send(self, message: BuiltMessage, name: str) -> None:
+        """Deliver `message` to its envelope's recipients; `name` (a reference) labels it where
+        a transport stores files."""
         ...
 
 
@@ -55,10 +57,15 @@ class SmtpTransport:
             login = " with XOAUTH2 login"
         return f"SMTP {self.smtp.host}:{self.smtp.port} ({self.smtp.security}{login})"
 
-    async def send(self, message: EmailMessage, name: str) -> None:
+    async def send(self, message: BuiltMessage, name: str) -> None:
         smtp = self.smtp
+        if not message.envelope_to:
+            raise ValueError("an email needs its envelope's recipients")
         errors, _ = await aiosmtplib.send(
             message,
+            # Always given: aiosmtplib would otherwise read them from the To, Cc and Bcc headers.
+            sender=message.envelope_from,
+            recipients=list(message.envelope_to),
             hostname=smtp.host,
             port=smtp.port,
             username=smtp.username or None,
@@ -106,7 +113,7 @@ class FolderTransport:
     def describe(self) -> str:
         return f"writing .eml files to {self.settings.path(self.settings.mail.outbox_dir)}"
 
-    async def send(self, message: EmailMessage, name: str) -> None:
+    async def send(self, message: BuiltMessage, name: str) -> None:
         await write_eml(eml_file(self.settings, name), message)
 
 

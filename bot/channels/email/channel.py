@@ -31,8 +31,9 @@ from bot.core.background import BackgroundTask
 from bot.core.conversation import Conversation, split_command
 from bot.core.lifetimes import INBOX_KEEP_SECONDS
 from bot.core.replies import HANDOFF_SENT, Incoming, Reply
-from bot.mail.message import OutgoingEmail, make_message_id, message_id_domain
+from bot.mail.message import MESSAGE_ID, OutgoingEmail, make_message_id, message_id_domain
 from bot.storage import Storage
+from config.addresses import is_email
 from config.registry import Registry, normal_email
 from config.settings import EmailSettings, Settings
 
@@ -158,7 +159,7 @@ class EmailChannel(BackgroundTask):
 
     async def process(self, mail: InboundEmail) -> str:
         """Deal with one email; returns what became of it (the inbox row's status)."""
-        if not mail.sender or "@" not in mail.sender:
+        if not is_email(mail.sender):  # none, or one no reply could be addressed to
             return "ignored"
         if mail.sender in self.own_addresses():
             return "own"  # a copy of our own mail, or a loop: never answered
@@ -200,10 +201,7 @@ class EmailChannel(BackgroundTask):
         for reply in replies:
             if reply.kind == HANDOFF_SENT and reply.id:
                 # The answer will come back in this thread (see `deliver`).
-                thread = {
-                    "subject": mail.subject,
-                    "references": [*mail.references, mail.message_id],
-                }
+                thread = {"subject": mail.subject, "references": list(thread_ids(mail))}
                 await self.storage.handoffs.set_handoff_thread(reply.id, chat, thread)
         await self.storage.inbox.save_email_choices(
             chat, [[b.label, b.data] for b in render.buttons_of(replies)], render.by_number(replies)
@@ -290,13 +288,13 @@ class EmailChannel(BackgroundTask):
         if not subject.lower().startswith("re:"):
             subject = f"Re: {subject}"
         seed = hashlib.sha256(mail.message_id.encode()).hexdigest()[:32]
-        references = (*mail.references, mail.message_id)[-MAX_REFERENCES:]
+        references = thread_ids(mail)[-MAX_REFERENCES:]
         outgoing = self.compose(
             mail.sender,
             subject,
             replies,
             make_message_id(f"reply.{seed}", message_id_domain(self.settings.mail), derived=True),
-            in_reply_to=mail.message_id,
+            in_reply_to=references[-1] if references else None,
             references=references,
         )
         await self.storage.outbox.enqueue_email(outgoing, chat_of(mail.sender), "email_reply")
@@ -331,6 +329,13 @@ class EmailChannel(BackgroundTask):
         await self.storage.outbox.enqueue_email(outgoing, chat, "email_news")
         self.conversation.wake_outbox()
         return True
+
+
+def thread_ids(mail: InboundEmail) -> tuple[str, ...]:
+    """The Message-IDs a reply to `mail` refers to, the email's own last: only well-formed
+    ones (a sender's odd id must not stop the reply being built)."""
+    ids = (*mail.references, mail.message_id)
+    return tuple(i for i in dict.fromkeys(ids) if MESSAGE_ID.fullmatch(i))
 
 
 def make_source(settings: Settings) -> MailboxSource:
