@@ -90,7 +90,7 @@ async def build_assistant(settings: Settings, database: str | None = None) -> As
     await access.use_registry(registry, storage)
     wire(conversation, access)
     outbox = Outbox(storage, make_transport(settings), settings, conversation)
-    conversation.wake_outbox = outbox.wake
+    conversation.outbox_waker = outbox.wake
     outbox.admin_chats = lambda: access.admin_chats(storage)
     retention = RetentionJob(storage, settings)
     return Assistant(storage, conversation, outbox, access, retention)

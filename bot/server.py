@@ -7,15 +7,17 @@
     GET  /metrics                  Prometheus metrics (bot/ops/metrics.py)
 
 In polling mode the same app runs (health and metrics for the container or service manager)
-and the Telegram updater polls in the background. Other channels (email webhooks, Teams) will
-mount their routes here.
+and our poller (bot/channels/telegram_polling.py) fetches updates in the background. Either way
+an update is stored before Telegram is told it arrived (bot/channels/intake.py). Other channels
+(email webhooks, Teams) will mount their routes here.
 
 Start-up, in order: count mail deliveries and note outbox claims, start the outbox and the
 retention job, start the Telegram Application (menu registration retried in the background),
-then set the webhook or start polling. Shutdown (SIGTERM or Ctrl+C): uvicorn stops accepting
-requests and finishes those in progress; then polling stops, the Application handles every
-update already received (PTB's stop() drains its queue, concurrent ones included), and the
-outbox lets a send in progress finish briefly before releasing what it still claims.
+handle what an earlier run left unhandled, then set the webhook or start polling. Shutdown
+(SIGTERM or Ctrl+C): uvicorn stops accepting requests and finishes those in progress; then
+polling stops, the updates being handled get a moment to finish (the others stay stored for the
+next start), and the outbox lets a send in progress finish briefly before releasing what it
+still claims.
 """
 
 from __future__ import annotations
@@ -41,7 +43,13 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.assistant import Assistant
-from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, build_application, start_polling
+from bot.channels.telegram import (
+    ALLOWED_UPDATES,
+    TelegramChannel,
+    arrival,
+    build_application,
+)
+from bot.channels.telegram_polling import Poller, intake_of, start_updates, stop_updates
 from bot.mail.claims import ClaimLedger, stop_outbox, track_claims
 from bot.ops.metrics import MeteredTransport, Metrics
 from config.settings import SettingsError
@@ -115,9 +123,8 @@ class Service:
         self.assistant = assistant
         self.webhook = webhook
         self.metrics = metrics or Metrics()
-        self.application: Application = build_application(
-            assistant, metrics=self.metrics, updater=not webhook
-        )
+        self.application: Application = build_application(assistant, metrics=self.metrics)
+        self.poller: Poller | None = None
         self.channel: TelegramChannel = self.application.bot_data["channel"]
         self.probe = DatabaseProbe(assistant, settings.telegram.ready_timeout_seconds)
         self.ledger: ClaimLedger | None = None
@@ -151,9 +158,9 @@ class Service:
         await self.channel.post_init(application)
         await application.start()
         telegram = self.assistant.settings.telegram
-        if not self.webhook:
-            await start_polling(application, self.assistant)
-        elif telegram.webhook_url:
+        # What an earlier run left unhandled is handled first, then whatever arrives.
+        self.poller = start_updates(application, self.assistant, polling=not self.webhook)
+        if self.webhook and telegram.webhook_url:
             await application.bot.set_webhook(
                 url=telegram.webhook_url,
                 secret_token=self.assistant.settings.webhook_secret.reveal(),
@@ -161,16 +168,16 @@ class Service:
                 max_connections=telegram.webhook_max_connections,
             )
             log.info("Telegram webhook set; serving updates at %s", telegram.webhook_path)
-        else:
+        elif self.webhook:
             log.info("webhook mode, telegram.webhook_url empty: setWebhook left as it is")
 
     async def stop(self) -> None:
         application = self.application
         await self.channel.stop()
-        if application.updater is not None and application.updater.running:
-            await application.updater.stop()
+        # Stops polling; updates being handled get a moment to finish, the rest stay stored.
+        await stop_updates(application, self.poller)
         if application.running:
-            await application.stop()  # handles every update already received
+            await application.stop()
         await application.shutdown()
         if self.ledger is not None:
             await stop_outbox(self.assistant.outbox, self.ledger, OUTBOX_GRACE_SECONDS)
@@ -181,19 +188,27 @@ class Service:
     # --- routes -----------------------------------------------------------------------------
 
     async def update(self, request: Request) -> Response:
-        """One update from Telegram, queued for the Application; 403 without the secret."""
+        """One update from Telegram: stored, then 200, then handled; 403 without the secret,
+        503 when it cannot be stored (Telegram sends it again later)."""
         expected = self.assistant.settings.webhook_secret.reveal().encode()
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not expected or not hmac.compare_digest(given, expected):
             log.warning("webhook request refused: missing or wrong secret token")
             return PlainTextResponse("Forbidden", status_code=403)
         try:
-            update = Update.de_json(await request.json(), self.application.bot)
+            payload = await request.json()
+            update = Update.de_json(payload, self.application.bot)
         except Exception as exc:  # not JSON, or not an update: Telegram never sends that
             log.warning("webhook request refused: not an update (%s)", type(exc).__name__)
             return PlainTextResponse("Bad Request", status_code=400)
-        # Answered at once, handled by the Application: Telegram would send a slow update again.
-        await self.application.update_queue.put(update)
+        intake = intake_of(self.application)
+        try:
+            new = await intake.receive([arrival(update, payload)])
+        except Exception as exc:  # not stored: not acknowledged, so Telegram sends it again
+            log.error("webhook update not stored: %s", type(exc).__name__)
+            return PlainTextResponse("Service Unavailable", status_code=503)
+        # Acknowledged once stored, handled after: Telegram would send a slow update again.
+        intake.dispatch(new)
         return Response(status_code=200)
 
     async def healthz(self, request: Request) -> Response:

@@ -206,7 +206,7 @@ async def serve(settings: Settings, console: bool) -> None:
         if console or not settings.telegram_token:
             await run_console(assistant.conversation, banner=None if console else NO_TOKEN_BANNER)
         else:
-            from bot.channels.telegram import run_polling
+            from bot.channels.telegram_polling import run_polling
 
             await run_polling(assistant)
     finally:

@@ -6,7 +6,8 @@ core knows which channel a conversation happens on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 # The kind of the reply that confirms a submitted notification. A channel that can delete
 # messages (Telegram) clears the form's private messages when it sees it, and keeps this one.
@@ -56,6 +57,21 @@ class Reply:
     private: bool = False
     expects_text: bool = False
 
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Reply:
+        """A reply stored with `to_json` (replies kept until they are sent)."""
+        return cls(
+            **{
+                **data,
+                "ids": tuple(data.get("ids", ())),
+                "buttons": tuple(Button(**b) for b in data.get("buttons", ())),
+                "links": tuple(Link(**link) for link in data.get("links", ())),
+            }
+        )
+
 
 @dataclass(frozen=True)
 class Incoming:
@@ -63,7 +79,10 @@ class Incoming:
 
     `chat` is the channel-qualified conversation key ("telegram:42", "console:local"); `text` is
     what was typed, or a pressed button's data. `message_ref` is the channel's own id for the
-    message, kept only so an adapter can delete it later.
+    message, kept only so an adapter can delete it later. `receipt` (channel, key) names the
+    stored incoming message this is (bot/storage/incoming.py): the turn then marks it handled
+    in the same transaction as its own changes, and a message handled before is not handled
+    again.
     """
 
     chat: str
@@ -71,3 +90,4 @@ class Incoming:
     pressed: bool = False
     message_ref: str | None = None
     user_name: str | None = field(default=None, repr=False)
+    receipt: tuple[str, str] | None = None

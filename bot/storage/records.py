@@ -156,3 +156,43 @@ def handoff(row: Any) -> Handoff:
         row["finished_at"],
         row["told_at"],
     )
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A message a channel has received and not yet acknowledged: its own key for it (Telegram's
+    update_id), the conversation it belongs to ("" for none), and the message as received."""
+
+    key: str
+    chat: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Received:
+    """An incoming message as stored (bot/storage/incoming.py)."""
+
+    id: int  # arrival order
+    channel: str
+    key: str
+    chat: str
+    status: str  # pending | handled | answered
+    payload: dict[str, Any] | None  # until handled
+    replies: dict[str, Any] | None  # once handled, until sent: {"replies": [...], ...}
+    attempts: int
+
+
+INCOMING_COLUMNS = "id, channel, message_key, chat, status, payload, replies, attempts"
+
+
+def received(row: Any) -> Received:
+    return Received(
+        row["id"],
+        row["channel"],
+        row["message_key"],
+        row["chat"],
+        row["status"],
+        json.loads(row["payload"]) if row["payload"] is not None else None,
+        json.loads(row["replies"]) if row["replies"] is not None else None,
+        row["attempts"],
+    )

@@ -147,6 +147,29 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX handoffs_by_status ON handoffs (status);
     """,
+    # 5: durable incoming messages (bot/storage/incoming.py), for every chat channel: written
+    # before the channel acknowledges them, handled once (status pending | handled | answered).
+    # payload: the message as received, kept until it is handled; replies: what to send,
+    # kept until sent; claimed_at/owner: which process holds it, and since when (leases).
+    """
+    CREATE TABLE incoming (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        message_key TEXT NOT NULL,
+        chat TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'pending',
+        payload TEXT,
+        replies TEXT,
+        owner TEXT NOT NULL,
+        claimed_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        received_at REAL NOT NULL,
+        done_at REAL,
+        UNIQUE (channel, message_key)
+    );
+    CREATE INDEX incoming_open ON incoming (channel, status, claimed_at);
+    CREATE INDEX incoming_by_chat ON incoming (channel, chat, status, id);
+    """,
 ]
 
 

@@ -294,7 +294,7 @@ class EmailChannel(BackgroundTask):
             subject,
             replies,
             make_message_id(f"reply.{seed}", message_id_domain(self.settings.mail), derived=True),
-            in_reply_to=references[-1] if references else None,
+            in_reply_to=mail.message_id if MESSAGE_ID.fullmatch(mail.message_id) else None,
             references=references,
         )
         await self.storage.outbox.enqueue_email(outgoing, chat_of(mail.sender), "email_reply")
