@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import gc
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from bot.mail.outbox import IDLE_POLL_SECONDS, refused_line
 from bot.ops.logs import setup_logging
 from bot.storage import Storage
 from bot.storage.interface import DatabaseError
+from config.private import UMASK, private_file
 from config.settings import Settings, SettingsError, is_database_url, load_settings
 from config.validation import KnowledgeError
 
@@ -284,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--host", help="listen on this address (telegram.listen_host)")
     serve_parser.add_argument("--port", type=int, help="listen on this port (telegram.listen_port)")
     args = parser.parse_args(argv)
+    # Everything this process creates (the data folder, the database and its WAL, the log, the
+    # .eml files) is the owner's only, whatever umask it was started with (config/private.py).
+    os.umask(UMASK)
 
     try:
         settings = load_settings()
@@ -298,8 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         # database instead, and the console says where.
         # (With PostgreSQL there is no database file: var/ then.)
         beside = "var/db" if is_database_url(settings.database) else settings.database
-        log_path = settings.path(beside).parent / "assistant.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path = private_file(settings.path(beside).parent / "assistant.log")
         log_file = log_path.open("a", encoding="utf-8")
         setup_logging(settings, log_file)
         print(f"Logs: {log_path}", file=sys.stderr)

@@ -18,6 +18,7 @@ from typing import Protocol
 import aiosmtplib
 
 from bot.mail.message import BuiltMessage
+from config.private import private_folder
 from config.settings import Secret, Settings, SmtpSettings
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     # A reader (or a crash) never sees half a file; a resend replaces it with the same bytes.
     # The folder holds notification content and sign-in codes: the owner's only (mkstemp makes
     # the file 0600).
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_folder(path.parent, ours=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:

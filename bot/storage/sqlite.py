@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -35,6 +34,7 @@ from typing import Any
 import aiosqlite
 
 from bot.storage.interface import DatabaseBusy, Params, TransactionFailed
+from config.private import narrow, private_file
 
 log = logging.getLogger(__name__)
 
@@ -63,18 +63,9 @@ def create_private_file(path: Path) -> None:
     an earlier release, or copied in, may already be readable by others: it holds children's
     details, so it (and any -wal and -shm beside it) is narrowed to the owner at start.
     """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    os.close(fd)
-    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        try:
-            if file.stat().st_mode & 0o077:
-                file.chmod(0o600)
-                log.info("database file %s was readable by others: now owner only", file.name)
-        except FileNotFoundError:
-            continue
-        except PermissionError:  # not ours to change: say so, and carry on
-            log.warning("database file %s is readable by others and cannot be changed", file.name)
+    private_file(path)
+    for file in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        narrow(file)
 
 
 async def _open_reader(path: str | Path) -> aiosqlite.Connection:
