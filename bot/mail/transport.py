@@ -160,6 +160,34 @@ def is_permanent(exc: BaseException) -> bool:
     return False
 
 
+# What a failed attempt means for the people waiting on the email (/status, the reports).
+REFUSED_FOR_NOW = "refused for now"  # the server answered 4xx: a temporary refusal
+REFUSED = "refused"  # the server answered 5xx
+UNREACHABLE = "unreachable"  # no answer: connection refused, timeout, TLS
+
+
+def failure_of(error: str | None) -> str:
+    """REFUSED_FOR_NOW, REFUSED or UNREACHABLE, from a recorded error (`describe_error`'s
+    "SMTPDataError 451"): a server that answered 451 was reached, and said "not now"."""
+    code = error.rsplit(" ", 1)[-1] if error else ""
+    if not code.isdigit():
+        return UNREACHABLE
+    return REFUSED_FOR_NOW if code.startswith("4") else REFUSED
+
+
+def failure_words(error: str | None) -> str:
+    """The state in words a person reads: 'the mail server refused it for now (451)'."""
+    if (error or "").startswith("invalid email"):
+        return "it could not be made into an email (the server log says why)"
+    failure = failure_of(error)
+    if failure == UNREACHABLE:
+        return "the mail server could not be reached"
+    code = (error or "").rsplit(" ", 1)[-1]
+    if failure == REFUSED_FOR_NOW:
+        return f"the mail server refused it for now ({code}, a temporary refusal)"
+    return f"the mail server refused it ({code})"
+
+
 def describe_error(exc: BaseException) -> str:
     """The error's type and SMTP code: server messages can quote addresses, so never the text."""
     code = getattr(exc, "code", None)

@@ -69,6 +69,7 @@ class NotificationStatus:
     created_at: float
     delivery: str  # queued | sent | retrying | failed
     sent_at: float | None
+    last_error: str | None = None  # the last failed attempt's error type and SMTP code
 
 
 @dataclass(frozen=True)
