@@ -92,7 +92,9 @@ class Admin:
             ]
         knowledge, registry = loaded.knowledge, loaded.registry
         ctx.conversation.replace_knowledge(knowledge)
-        signed_out = await self.access.use_registry(registry, ctx.storage)
+        signed_out = await self.access.use_registry(
+            registry, ctx.storage, f"chat {ctx.chat} (/reload)"
+        )
         # This chat's own session is saved after we return: clear its draft here too, or the save
         # would bring it back.
         if ctx.session.flow == NOTIFY_FLOW and await self.access.officer(ctx) is None:

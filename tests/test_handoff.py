@@ -246,7 +246,7 @@ async def test_handoff_during_a_draft_says_what_is_in_progress(
     """A stale "Ask the partnership" pressed mid-form must not throw the draft away."""
     registry = tmp_path / "liaison_officers.yaml"
     registry.write_text(REGISTRY, encoding="utf-8")
-    await assistant.access.use_registry(load_registry(registry), assistant.storage)
+    await assistant.access.use_registry(load_registry(registry), assistant.storage, "a test")
     await assistant.storage.signin.link_chat(chat.chat, SLO, time.time())
     await chat.say("/notify")
     await chat.press("Start")

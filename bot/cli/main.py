@@ -7,6 +7,7 @@ python main.py check           validate knowledge and configuration
 python main.py eval FILE.yaml [--json] [--min 0.9]   score the answers to a file of questions
 python main.py eval URGENT.txt  (or FILE.yaml --urgent URGENT.txt)   urgent recall and precision
 python main.py outbox [retry REF]   list emails the mail server refused; queue one again
+python main.py registry apply   put the registry file in use (signs out chats it no longer lists)
 python main.py serve [--webhook]   Telegram with the HTTP server: webhook, /healthz, /readyz,
                                /metrics (polling unless --webhook or telegram.mode: webhook)
 """
@@ -24,7 +25,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.app import build_assistant
+from bot.app import apply_registry, build_assistant
 from bot.channels.console import render_all, run_console
 from bot.core.loading import load_all
 from bot.core.numbers import counted
@@ -34,6 +35,7 @@ from bot.ops.logs import setup_logging
 from bot.storage import Storage
 from bot.storage.interface import DatabaseError
 from config.private import UMASK, private_file
+from config.registry import RegistryChanged
 from config.settings import Settings, SettingsError, is_database_url, load_settings
 from config.validation import KnowledgeError
 
@@ -173,6 +175,19 @@ async def outbox(settings: Settings, action: str | None, reference: str | None) 
         await storage.close()
 
 
+async def registry(settings: Settings) -> int:
+    """`registry apply`: the staff action that puts an edited registry in use."""
+    applied, signed_out = await apply_registry(settings)
+    print(
+        f"The registry in {settings.registry_path} is now in use: "
+        f"{counted(len(applied.officers), 'liaison officer')}, "
+        f"{counted(len(applied.administrators), 'administrator')}. Chats signed out because "
+        f"their address is no longer registered: {len(signed_out)}. Restart the running "
+        "assistants (or type /reload in each) so they use it too."
+    )
+    return 0
+
+
 def warnings(settings: Settings) -> list[str]:
     """What works but must be settled before going live: unconfirmed safety-route contacts."""
     return [
@@ -277,6 +292,10 @@ def main(argv: list[str] | None = None) -> int:
     outbox_parser = sub.add_parser("outbox", help="list refused emails; retry REF queues one again")
     outbox_parser.add_argument("action", nargs="?", choices=["retry"])
     outbox_parser.add_argument("reference", nargs="?", help="e.g. SIN-2026-0001")
+    registry_parser = sub.add_parser(
+        "registry", help="apply: put the edited registry file in use on the database"
+    )
+    registry_parser.add_argument("action", choices=["apply"])
     serve_parser = sub.add_parser(
         "serve", help="Telegram with the HTTP server (webhook, /healthz, /readyz, /metrics)"
     )
@@ -318,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.action == "retry" and not args.reference:
                 parser.error("outbox retry needs a reference, e.g. SIN-2026-0001")
             return asyncio.run(outbox(settings, args.action, args.reference))
+        if args.command == "registry":
+            return asyncio.run(registry(settings))
         if args.command == "ask":
             questions = args.questions
             if questions == ["-"]:
@@ -334,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     except KnowledgeError as exc:
         print("The knowledge base or the registry is invalid; not starting.", file=sys.stderr)
         print("\n".join(exc.problems), file=sys.stderr)
+        return 1
+    except RegistryChanged as exc:
+        print(f"Not starting. {exc}", file=sys.stderr)
         return 1
     except DatabaseError as exc:
         # E.g. a schema newer than this program, or a lock held too long by another process.

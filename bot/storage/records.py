@@ -197,3 +197,14 @@ def received(row: Any) -> Received:
         json.loads(row["replies"]) if row["replies"] is not None else None,
         row["attempts"],
     )
+
+
+@dataclass(frozen=True)
+class RegistryInUse:
+    """Which registry of liaison officers the processes on a database use, without names."""
+
+    fingerprint: str
+    officers: int
+    administrators: int
+    adopted_at: float
+    adopted_by: str  # "the first start", "chat telegram:42 (/reload)", "the command line"

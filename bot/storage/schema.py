@@ -151,6 +151,8 @@ MIGRATIONS: list[str] = [
     # before the channel acknowledges them, handled once (status pending | handled | answered).
     # payload: the message as received, kept until it is handled; replies: what to send,
     # kept until sent; claimed_at/owner: which process holds it, and since when (leases).
+    # registry_in_use: which registry of liaison officers the processes on this database use
+    # (its fingerprint and counts, no names), and who put it in use.
     """
     CREATE TABLE incoming (
         id INTEGER PRIMARY KEY,
@@ -169,6 +171,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX incoming_open ON incoming (channel, status, claimed_at);
     CREATE INDEX incoming_by_chat ON incoming (channel, chat, status, id);
+    CREATE TABLE registry_in_use (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        fingerprint TEXT NOT NULL,
+        officers INTEGER NOT NULL,
+        administrators INTEGER NOT NULL,
+        adopted_at REAL NOT NULL,
+        adopted_by TEXT NOT NULL
+    );
     """,
 ]
 

@@ -9,7 +9,7 @@ from bot.mail.message import OutgoingEmail
 from bot.storage.audit import AuditStore
 from bot.storage.base import Store
 from bot.storage.interface import Db
-from bot.storage.records import SigninCode
+from bot.storage.records import RegistryInUse, SigninCode
 
 
 class SigninStore(Store):
@@ -41,6 +41,38 @@ class SigninStore(Store):
         """Every signed-in chat with its address."""
         rows = await self.db.fetch("SELECT chat, email FROM slo_links ORDER BY chat")
         return [(row["chat"], row["email"]) for row in rows]
+
+    async def registry_in_use(self) -> RegistryInUse | None:
+        row = await self.db.fetchone(
+            "SELECT fingerprint, officers, administrators, adopted_at, adopted_by"
+            " FROM registry_in_use WHERE id = 1"
+        )
+        if row is None:
+            return None
+        return RegistryInUse(
+            row["fingerprint"],
+            row["officers"],
+            row["administrators"],
+            row["adopted_at"],
+            row["adopted_by"],
+        )
+
+    async def record_registry(self, registry: RegistryInUse) -> None:
+        """Record the registry now in use (the caller has signed out whom it must)."""
+        await self.db.execute(
+            "INSERT INTO registry_in_use (id, fingerprint, officers, administrators, adopted_at,"
+            " adopted_by) VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+            " fingerprint = excluded.fingerprint, officers = excluded.officers,"
+            " administrators = excluded.administrators, adopted_at = excluded.adopted_at,"
+            " adopted_by = excluded.adopted_by",
+            (
+                registry.fingerprint,
+                registry.officers,
+                registry.administrators,
+                registry.adopted_at,
+                registry.adopted_by,
+            ),
+        )
 
     async def add_signin_code(
         self, chat: str, email: str, salt: str, code_hash: str, now: float, expires_at: float
