@@ -313,6 +313,18 @@ class Conversation:
                 type(exc).__name__,
             )
 
+    async def safety_route(self, chat: str, text: str) -> list[Reply] | None:
+        """The safety route if `text` is a live concern, else None, without a turn: nothing is
+        loaded, stored or changed. For a channel that will not answer `text` otherwise (email
+        from a sender over the hourly limit): a live concern is always answered."""
+        if self.safety is None:
+            return None
+        ctx = Context(
+            Incoming(chat, text), Session(chat), self.knowledge, self.storage, self.settings, self
+        )
+        with one_message():
+            return await self.safety(ctx, text)
+
     async def _private(self, ctx: Context) -> list[Reply]:
         """The turn's replies, marked private by the one rule wired in (`privacy`)."""
         before = ctx.session.flow
