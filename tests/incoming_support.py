@@ -88,7 +88,7 @@ async def serve(
     name: str = "serve",
 ) -> Served:
     """Start `main.py serve` (`crash`: tests/incoming_crash.py) in `folder`; wait until ready."""
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     port = free_port()
     env = main_env(folder, serve_settings(folder, api, port) + settings)
     env |= {

@@ -81,6 +81,10 @@ class Intake(BackgroundTask):
         self.owner = process_name()
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        # Chats with messages a dead process left (found by the start's sweep). Elsewhere, in
+        # one process (SQLite), a chat's messages reach its lock in the order they arrived;
+        # with several (PostgreSQL) another may have died holding an earlier one: look always.
+        self._left: set[str] = set()
 
     # --- receiving --------------------------------------------------------------------------
 
@@ -105,7 +109,7 @@ class Intake(BackgroundTask):
         async with self._slots:
             for message in messages:
                 try:
-                    if message.chat:
+                    if message.chat and (not self.single_process or message.chat in self._left):
                         for earlier in await self.store.earlier_pending(
                             self.channel, message.chat, message.id
                         ):

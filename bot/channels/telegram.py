@@ -20,6 +20,7 @@ import html
 import logging
 import time
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from telegram import (
@@ -80,16 +81,23 @@ def arrival(update: Update, payload: dict[str, Any] | None = None) -> Arrival:
         str(update.update_id),
         chat_key(chat.id) if chat is not None else "",
         payload if payload is not None else update.to_dict(),
+        original=update,
     )
 
 
+# Set while a stored update goes through the Application (`process_stored`): its key.
+_stored: ContextVar[str | None] = ContextVar("stored_update", default=None)
+
+
 def to_incoming(update: Update) -> Incoming | None:
-    """What the conversation is given for an update (a text message or a pressed button, with
-    its receipt), or None for an update it does not handle (an inline query, a photo)."""
+    """What the conversation is given for an update (a text message or a pressed button; with
+    its receipt when it was stored as it arrived), or None for an update it does not handle
+    (an inline query, a photo)."""
     chat = update.effective_chat
     if chat is None:
         return None
-    receipt = (CHANNEL, str(update.update_id))
+    key = _stored.get()
+    receipt = (CHANNEL, key) if key == str(update.update_id) else None
     query = update.callback_query
     if query is not None:
         return Incoming(chat_key(chat.id), query.data or "", pressed=True, receipt=receipt)
@@ -256,8 +264,14 @@ class TelegramChannel:
         An update the conversation does not take (an inline query) is done once they ran."""
         if received.payload is None:
             return
-        update = Update.de_json(received.payload, application.bot)
-        await application.process_update(update)
+        update = received.original
+        if not isinstance(update, Update):  # from the store: parsed again
+            update = Update.de_json(received.payload, application.bot)
+        token = _stored.set(received.key)
+        try:
+            await application.process_update(update)
+        finally:
+            _stored.reset(token)
         if to_incoming(update) is None:
             await self.assistant.storage.incoming.settle(CHANNEL, received.key, time.time())
 

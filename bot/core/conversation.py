@@ -162,6 +162,10 @@ def _do_nothing() -> None:
     """The default `outbox_waker`, before an outbox is wired."""
 
 
+class HandledBefore(Exception):
+    """A stored message's turn found it no longer pending: its changes are rolled back."""
+
+
 # Inside a stored message's turn: the wake-ups of the outbox asked for, done after the commit.
 _AFTER_COMMIT: ContextVar[list[bool] | None] = ContextVar("after_commit", default=None)
 
@@ -242,21 +246,15 @@ class Conversation:
         before a restart, or by another instance): it is never handled twice."""
         async with self.locks.hold(incoming.chat):
             receipt = incoming.receipt
-            if receipt is not None:
-                # Under the chat lock, which every instance takes: whoever held it before us
-                # has committed whatever it did with this message.
-                status = await self.storage.incoming.status(*receipt)
-                if status is None:
-                    receipt = None  # not a stored message (a test drives the channel)
-                elif status != "pending":
-                    log.info("chat %s: message %s was handled before", incoming.chat, receipt[1])
-                    return []
             session = await self.storage.sessions.load_session(incoming.chat)
             ctx = Context(incoming, session, self.knowledge, self.storage, self.settings, self)
             try:
                 if receipt is None:
                     return await self._turn(ctx)
                 return await self._stored_turn(ctx, receipt)
+            except HandledBefore:
+                log.info("chat %s: message %s was handled before", incoming.chat, receipt)
+                return []
             except Exception as exc:  # the conversation must survive any bug
                 # The message text and exception message may hold personal data: log neither.
                 frames = "".join(traceback.format_tb(exc.__traceback__))
@@ -283,19 +281,36 @@ class Conversation:
         """The turn of a stored incoming message: everything it changes, and the mark that it
         was handled (with the replies to send), in one transaction. A crash before the commit
         leaves nothing of it, and the message pending; after it, the message handled once."""
+        # Outside the transaction: right after start the model may take seconds to load, and
+        # on SQLite the transaction holds the one writer (every other chat would wait).
+        await self.knowledge.semantic.ready()
         woken: list[bool] = []
         token = _AFTER_COMMIT.set(woken)
         try:
-            async with self.storage.db.transaction():
+            # On SQLite it begins with the turn's first write: a turn that writes nothing (a
+            # question answered) holds no lock, and its mark is one statement on its own.
+            async with self.storage.db.transaction_on_write() as written:
                 replies = await self._turn(ctx)
-                await self.storage.incoming.handled(
-                    *receipt, to_send(ctx.incoming, replies), time.time()
-                )
+                if written.begun:
+                    await self._mark_handled(ctx, receipt, replies)
+            if not written.begun:
+                await self._mark_handled(ctx, receipt, replies)
         finally:
             _AFTER_COMMIT.reset(token)
         if woken:
             self.outbox_waker()
         return replies
+
+    async def _mark_handled(
+        self, ctx: Context, receipt: tuple[str, str], replies: list[Reply]
+    ) -> None:
+        """Under the chat lock, which every instance takes: whoever had it before us has
+        committed whatever it did with this message. If it is no longer pending, HandledBefore
+        undoes this turn."""
+        if not await self.storage.incoming.handled(
+            *receipt, to_send(ctx.incoming, replies), time.time()
+        ):
+            raise HandledBefore
 
     async def _handled_anyway(
         self, receipt: tuple[str, str], incoming: Incoming, replies: list[Reply]

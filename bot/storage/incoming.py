@@ -33,36 +33,27 @@ class IncomingStore(Store):
     ) -> list[Received]:
         """Store each arrival not stored before, all in one transaction (committed when this
         returns: only then may the channel acknowledge them); returns the new ones."""
-        new: list[Received] = []
-        async with self.db.transaction():
-            for arrival in arrivals:
-                rows = await self.db.write_returning(
-                    "INSERT INTO incoming (channel, message_key, chat, payload, owner, claimed_at,"
-                    " received_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (channel, message_key) DO NOTHING RETURNING id",
-                    (
-                        channel,
-                        arrival.key,
-                        arrival.chat,
-                        json.dumps(arrival.payload),
-                        owner,
-                        now,
-                        now,
-                    ),
-                )
-                if rows:
-                    new.append(
-                        Received(
-                            int(rows[0]["id"]),
-                            channel,
-                            arrival.key,
-                            arrival.chat,
-                            "pending",
-                            arrival.payload,
-                            None,
-                            0,
-                        )
-                    )
+        returned = await self.db.write_each_returning(
+            "INSERT INTO incoming (channel, message_key, chat, payload, owner, claimed_at,"
+            " received_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (channel, message_key) DO NOTHING RETURNING id",
+            [(channel, a.key, a.chat, json.dumps(a.payload), owner, now, now) for a in arrivals],
+        )
+        new = [
+            Received(
+                int(rows[0]["id"]),
+                channel,
+                a.key,
+                a.chat,
+                "pending",
+                a.payload,
+                None,
+                0,
+                a.original,
+            )
+            for a, rows in zip(arrivals, returned, strict=True)
+            if rows
+        ]
         return new
 
     async def status(self, channel: str, key: str) -> str | None:
@@ -72,15 +63,17 @@ class IncomingStore(Store):
         )
         return str(row["status"]) if row else None
 
-    async def handled(self, channel: str, key: str, replies: dict[str, Any], now: float) -> None:
+    async def handled(self, channel: str, key: str, replies: dict[str, Any], now: float) -> bool:
         """Mark a pending message handled, with what to send (call it inside the transaction of
-        the turn's own changes). Its text goes; with nothing to send it is answered at once."""
+        the turn's own changes). Its text goes; with nothing to send it is answered at once.
+        False when it was not pending (handled before: the caller undoes its turn)."""
         status = "handled" if replies.get("replies") else "answered"
-        await self.db.execute(
+        changed = await self.db.execute(
             "UPDATE incoming SET status = ?, payload = NULL, replies = ?, claimed_at = ?,"
             " done_at = ? WHERE channel = ? AND message_key = ? AND status = 'pending'",
             (status, json.dumps(replies) if status == "handled" else None, now, now, channel, key),
         )
+        return changed == 1
 
     async def answered(self, channel: str, key: str) -> None:
         """The replies have been sent (or given up on): forget them."""

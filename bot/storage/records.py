@@ -167,6 +167,9 @@ class Arrival:
     key: str
     chat: str
     payload: dict[str, Any]
+    # The channel's own parsed object for it (a PTB Update), so a message received and handled
+    # in one process is not parsed twice; never stored.
+    original: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,7 @@ class Received:
     payload: dict[str, Any] | None  # until handled
     replies: dict[str, Any] | None  # once handled, until sent: {"replies": [...], ...}
     attempts: int
+    original: Any = field(default=None, compare=False, repr=False)  # see Arrival
 
 
 INCOMING_COLUMNS = "id, channel, message_key, chat, status, payload, replies, attempts"
