@@ -56,7 +56,7 @@ class Channel:
             self.fail_sends -= 1
             raise ConnectionError("the channel is down")
         self.sent.extend((chat, key, r.text) for r in replies)
-        await self.assistant.storage.incoming.answered(CHANNEL, key)
+        await self.assistant.storage.incoming.answered(CHANNEL, key)  # as Intake.answered
 
     def intake(self, single_process: bool = True) -> Intake:
         return Intake(
@@ -179,3 +179,26 @@ def test_a_reply_kept_to_send_later_keeps_every_field() -> None:
     )
     assert set(reply.to_json()) == {f.name for f in fields(Reply)}
     assert Reply.from_json(reply.to_json()) == reply
+
+
+async def test_a_mark_the_database_refused_waits_for_the_sweep_not_a_resend(
+    assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = Channel(assistant)
+    intake = channel.intake()
+    [message] = await intake.receive([arrival(1, "test:a", QUESTION)])
+    replies = await assistant.conversation.handle(
+        Incoming("test:a", QUESTION, receipt=(CHANNEL, message.key))
+    )
+    store = assistant.storage.incoming
+    real = store.answered
+
+    async def down(channel_name: str, key: str) -> None:
+        raise ConnectionError("the database is down")
+
+    monkeypatch.setattr(store, "answered", down)
+    await intake.answered(message.key)  # sent; the mark fails, and is kept in memory
+    monkeypatch.setattr(store, "answered", real)
+    assert await intake.sweep() == (0, 0), "marked, not sent again"
+    assert await store.counts(CHANNEL) == {"answered": 1}
+    assert replies and channel.sent == []

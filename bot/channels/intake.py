@@ -11,7 +11,7 @@ A channel that receives messages does three things with an `Intake`:
    way: per chat, order is kept). `handle(received)`, the channel's, turns it into an
    `Incoming` with `receipt=(channel, key)`; the conversation marks it handled in the
    transaction of its own changes and returns [] if it was handled before.
-3. Once the replies are sent, the channel calls `storage.incoming.answered(channel, key)`.
+3. Once the replies are sent, the channel calls `intake.answered(key)`.
 
 What a process leaves behind, another pass finds (`sweep`, at start and every
 incoming.sweep_seconds): a message still pending after incoming.lease_seconds is handled by
@@ -81,6 +81,9 @@ class Intake(BackgroundTask):
         self.owner = process_name()
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        # Messages whose replies went out but whose mark could not be written (the database
+        # was down): marked by the next sweep, rather than sent again.
+        self._sent: set[str] = set()
         # Chats with messages a dead process left (found by the start's sweep). Elsewhere, in
         # one process (SQLite), a chat's messages reach its lock in the order they arrived;
         # with several (PostgreSQL) another may have died holding an earlier one: look always.
@@ -123,6 +126,21 @@ class Intake(BackgroundTask):
                         type(exc).__name__,
                     )
 
+    async def answered(self, key: str) -> None:
+        """The replies to message `key` are sent: mark it so. If the database cannot be
+        written now, the mark waits in memory for the next sweep (a restart in between sends
+        them again: the one repeat there can be)."""
+        try:
+            await self.store.answered(self.channel, key)
+        except Exception as exc:
+            log.warning(
+                "%s message %s: answered, not yet marked: %s",
+                self.channel,
+                key,
+                type(exc).__name__,
+            )
+            self._sent.add(key)
+
     async def drain(self, timeout: float) -> None:
         """Wait (up to `timeout` seconds) for the messages being handled; what is left stays
         stored for the next start."""
@@ -145,6 +163,9 @@ class Intake(BackgroundTask):
     async def sweep(self, starting: bool = False) -> tuple[int, int]:
         """Handle the messages left pending, and send again the replies left unsent; returns
         (how many messages, how many replies). `starting`: this process has just started."""
+        for key in list(self._sent):  # replies sent while the database was down
+            await self.store.answered(self.channel, key)
+            self._sent.discard(key)
         now = self.clock()
         settings = self.settings
         pending = await self.store.take(
@@ -197,7 +218,7 @@ class Intake(BackgroundTask):
                 type(exc).__name__,
             )
             return
-        await self.store.answered(self.channel, message.key)
+        await self.answered(message.key)
         log.info("%s message %s: replies sent again", self.channel, message.key)
 
     async def stop(self) -> None:

@@ -217,8 +217,8 @@ class TelegramChannel:
         """Send the replies to `incoming`; after a submission, delete the form's messages.
         A stored update is then marked answered (until then, its replies are kept)."""
         sent = await self.send_each(bot, chat_id, replies)
-        if incoming.receipt is not None and replies:
-            await self.assistant.storage.incoming.answered(*incoming.receipt)
+        if incoming.receipt is not None and replies and self.intake is not None:
+            await self.intake.answered(incoming.receipt[1])
         if not self.assistant.settings.telegram.delete_form_messages:
             return
         refs = await self.private.after_turn(
