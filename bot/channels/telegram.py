@@ -182,6 +182,8 @@ class TelegramChannel:
         self._commands_task: asyncio.Task[None] | None = None
         # Set by build_application: stores and hands out the updates (webhook and polling).
         self.intake: Intake | None = None
+        # getUpdates' own client, which keeps the JSON of the last batch (the poller stores it).
+        self.updates_request = AiohttpRequest(1)
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """The core's replies to `incoming`, counted and timed for /metrics."""
@@ -371,7 +373,7 @@ def build_application(
         .concurrent_updates(telegram.concurrent_updates)
         .request(AiohttpRequest(telegram.max_requests))
         # One long poll at a time; PTB adds the poll's own timeout to the read timeout.
-        .get_updates_request(AiohttpRequest(1))
+        .get_updates_request(channel.updates_request)
     )
     builder = builder.updater(None)
     if telegram.rate_limit if rate_limit is None else rate_limit:

@@ -16,14 +16,16 @@ import datetime as dt
 import logging
 import signal
 
-from telegram import Bot
+from telegram import Bot, Update
 from telegram.error import RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
 
 from bot.assistant import Assistant
 from bot.channels.intake import Intake
 from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, arrival, build_application
+from bot.channels.telegram_http import AiohttpRequest
 from bot.core.background import BackgroundTask
+from bot.storage import Arrival
 from config.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
@@ -39,11 +41,18 @@ class Poller(BackgroundTask):
 
     name = "telegram-polling"
 
-    def __init__(self, bot: Bot, intake: Intake, telegram: TelegramSettings) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        intake: Intake,
+        telegram: TelegramSettings,
+        raw: AiohttpRequest | None = None,
+    ) -> None:
         super().__init__()
         self.bot = bot
         self.intake = intake
         self.telegram = telegram
+        self.raw = raw  # getUpdates' client: the JSON of each batch as Telegram sent it
         self.offset: int | None = None  # the first update_id not yet stored
 
     async def run(self) -> None:
@@ -70,7 +79,7 @@ class Poller(BackgroundTask):
             delay = RETRY_MIN_SECONDS
             if updates:
                 try:
-                    new = await self.intake.receive([arrival(u) for u in updates])
+                    new = await self.intake.receive(self._arrivals(updates))
                 except Exception as exc:  # not stored: not confirmed either, fetched again
                     log.error("updates not stored (%s); fetching them again", type(exc).__name__)
                     await asyncio.sleep(RETRY_MIN_SECONDS)
@@ -79,6 +88,16 @@ class Poller(BackgroundTask):
                 self.intake.dispatch(new)
             if self.telegram.poll_interval_seconds:
                 await asyncio.sleep(self.telegram.poll_interval_seconds)
+
+    def _arrivals(self, updates: tuple[Update, ...]) -> list[Arrival]:
+        """The batch as stored: each update with the JSON Telegram sent for it, when the client
+        kept it (else PTB's object turned back into JSON)."""
+        sent = self.raw.last_result if self.raw is not None else None
+        if isinstance(sent, list) and [
+            u.get("update_id") if isinstance(u, dict) else None for u in sent
+        ] == [u.update_id for u in updates]:
+            return [arrival(u, payload) for u, payload in zip(updates, sent, strict=True)]
+        return [arrival(u) for u in updates]
 
     async def _no_webhook(self) -> None:
         """getUpdates refuses to run while a webhook is set: remove it (as PTB's Updater did),
@@ -124,7 +143,8 @@ def start_updates(application: Application, assistant: Assistant, polling: bool)
     intake.start()
     if not polling:
         return None
-    poller = Poller(application.bot, intake, assistant.settings.telegram)
+    channel: TelegramChannel = application.bot_data["channel"]
+    poller = Poller(application.bot, intake, assistant.settings.telegram, channel.updates_request)
     poller.start()
     return poller
 

@@ -56,13 +56,6 @@ class IncomingStore(Store):
         ]
         return new
 
-    async def status(self, channel: str, key: str) -> str | None:
-        """pending, handled or answered; None when it was never stored here."""
-        row = await self.db.fetchone(
-            "SELECT status FROM incoming WHERE channel = ? AND message_key = ?", (channel, key)
-        )
-        return str(row["status"]) if row else None
-
     async def handled(self, channel: str, key: str, replies: dict[str, Any], now: float) -> bool:
         """Mark a pending message handled, with what to send (call it inside the transaction of
         the turn's own changes). Its text goes; with nothing to send it is answered at once.
