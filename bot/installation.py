@@ -28,7 +28,8 @@ from typing import Any, Protocol
 from bot.app import build_assistant
 from bot.assistant import Assistant
 from bot.channels.email.channel import EmailChannel, make_email_channel
-from bot.channels.telegram import TelegramChannel, build_application, start_polling
+from bot.channels.telegram import TelegramChannel, build_application
+from bot.channels.telegram_polling import Poller, start_updates, stop_updates
 from bot.core.loading import load_all
 from bot.storage import Storage
 from config.settings import InstallationSettings, Settings, SettingsError
@@ -70,6 +71,7 @@ class PollingBots(Workers):
     def __init__(self) -> None:
         super().__init__()
         self.applications: dict[str, Any] = {}
+        self.pollers: dict[str, Poller | None] = {}
 
     async def add_partnership(self, assistant: Assistant) -> None:
         await super().add_partnership(assistant)
@@ -80,18 +82,20 @@ class PollingBots(Workers):
         await application.initialize()
         await channel.post_init(application)  # Application.post_init runs only under run_*()
         await application.start()
-        await start_polling(application, assistant)
+        # What an earlier run left unhandled first, then long polling.
+        poller = start_updates(application, assistant, polling=True)
         self.applications[assistant.settings.partnership] = application
+        self.pollers[assistant.settings.partnership] = poller
 
     async def remove_partnership(self, partnership: str) -> None:
         application = self.applications.pop(partnership, None)
         if application is not None:
             channel: TelegramChannel = application.bot_data["channel"]
             await channel.stop()
-            if application.updater is not None and application.updater.running:
-                await application.updater.stop()
+            # Stops polling; updates being handled get a moment, the rest stay stored.
+            await stop_updates(application, self.pollers.pop(partnership, None))
             if application.running:
-                await application.stop()  # handles what was already fetched
+                await application.stop()
             await application.shutdown()
         await super().remove_partnership(partnership)
 

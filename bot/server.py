@@ -11,16 +11,18 @@
 Channels: Telegram for each partnership with a token (polling, or the webhook), and the web
 chat of the first partnership (the default's) unless its `web.enabled` is false; without any
 token the web chat runs alone. The email channels are the installation's (bot/installation.py).
-In polling mode the Telegram updaters poll in the background of the same app.
+In polling mode our poller (bot/channels/telegram_polling.py) fetches each bot's updates in
+the background of the same app. Either way an update is stored before Telegram is told it
+arrived (bot/channels/intake.py).
 
 Start-up, for each partnership served, in order: count mail deliveries and note outbox claims,
 start the outbox and the retention job, handle web messages received before a crash, start the
-Telegram Application (menu registration retried in the background), then set the webhook or
-start polling. Shutdown (SIGTERM or Ctrl+C): uvicorn stops accepting requests, closes the web
-chat's sockets and finishes the requests in progress; then the web messages already received
-are handled, polling stops, the Application handles every update already received (PTB's
-stop() drains its queue, concurrent ones included), and the outbox lets a send in progress
-finish briefly before releasing what it still claims.
+Telegram Application (menu registration retried in the background), handle what an earlier run
+left unhandled, then set the webhook or start polling. Shutdown (SIGTERM or Ctrl+C): uvicorn
+stops accepting requests, closes the web chat's sockets and finishes the requests in progress;
+then the web messages already received are handled, polling stops, the updates being handled
+get a moment to finish (the others stay stored for the next start), and the outbox lets a send
+in progress finish briefly before releasing what it still claims.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.assistant import Assistant
-from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, build_application, start_polling
+from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, arrival, build_application
+from bot.channels.telegram_polling import Poller, intake_of, start_updates, stop_updates
 from bot.channels.web.channel import WebChannel
 from bot.channels.web.http import MAX_BODY_BYTES, WebRoutes
 from bot.core.replies import Reply
@@ -143,6 +146,7 @@ class Served:
     application: Application | None = None
     channel: TelegramChannel | None = None
     web: WebChannel | None = None
+    poller: Poller | None = None  # polling mode: fetches the bot's updates
     ledger: ClaimLedger | None = None
     started: bool = False
 
@@ -229,9 +233,7 @@ class Service:
                     "webhook mode needs TELEGRAM_WEBHOOK_SECRET: Telegram sends it with every "
                     "update, and requests without it are refused"
                 )
-            served.application = build_application(
-                assistant, metrics=self.metrics, updater=not self.webhook
-            )
+            served.application = build_application(assistant, metrics=self.metrics)
             served.channel = served.application.bot_data["channel"]
             if self.webhook:
                 path = settings.telegram.webhook_path
@@ -297,9 +299,9 @@ class Service:
         await channel.post_init(application)
         await application.start()
         telegram = assistant.settings.telegram
-        if not self.webhook:
-            await start_polling(application, assistant)
-        elif telegram.webhook_url:
+        # What an earlier run left unhandled is handled first, then whatever arrives.
+        served.poller = start_updates(application, assistant, polling=not self.webhook)
+        if self.webhook and telegram.webhook_url:
             await application.bot.set_webhook(
                 url=telegram.webhook_url,
                 secret_token=assistant.settings.webhook_secret.reveal(),
@@ -307,7 +309,7 @@ class Service:
                 max_connections=telegram.webhook_max_connections,
             )
             log.info("Telegram webhook set; serving updates at %s", telegram.webhook_path)
-        else:
+        elif self.webhook:
             log.info("webhook mode, telegram.webhook_url empty: setWebhook left as it is")
 
     async def stop(self) -> None:
@@ -325,10 +327,11 @@ class Service:
         application, channel = served.application, served.channel
         if application is not None and channel is not None:
             await channel.stop()
-            if application.updater is not None and application.updater.running:
-                await application.updater.stop()
+            # Stops polling; updates being handled get a moment to finish, the rest stay stored.
+            await stop_updates(application, served.poller)
+            served.poller = None
             if application.running:
-                await application.stop()  # handles every update already received
+                await application.stop()
             await application.shutdown()
         if served.ledger is not None:
             await stop_outbox(served.assistant.outbox, served.ledger, OUTBOX_GRACE_SECONDS)
@@ -337,8 +340,9 @@ class Service:
     # --- routes -----------------------------------------------------------------------------
 
     async def update(self, request: Request) -> Response:
-        """One update from Telegram for the partnership whose webhook path it came to, queued
-        for its Application; 403 without that partnership's secret."""
+        """One update from Telegram for the partnership whose webhook path it came to: stored,
+        then 200, then handled; 403 without that partnership's secret, 503 when it cannot be
+        stored (Telegram sends it again later)."""
         served = self.by_path.get(request.url.path)
         if served is None or served.application is None:
             return PlainTextResponse("Not Found", status_code=404)
@@ -349,12 +353,19 @@ class Service:
             log.warning("webhook request refused: missing or wrong secret token")
             return PlainTextResponse("Forbidden", status_code=403)
         try:
-            update = Update.de_json(await request.json(), application.bot)
+            payload = await request.json()
+            update = Update.de_json(payload, application.bot)
         except Exception as exc:  # not JSON, or not an update: Telegram never sends that
             log.warning("webhook request refused: not an update (%s)", type(exc).__name__)
             return PlainTextResponse("Bad Request", status_code=400)
-        # Answered at once, handled by the Application: Telegram would send a slow update again.
-        await application.update_queue.put(update)
+        intake = intake_of(application)
+        try:
+            new = await intake.receive([arrival(update, payload)])
+        except Exception as exc:  # not stored: not acknowledged, so Telegram sends it again
+            log.error("webhook update not stored: %s", type(exc).__name__)
+            return PlainTextResponse("Service Unavailable", status_code=503)
+        # Acknowledged once stored, handled after: Telegram would send a slow update again.
+        intake.dispatch(new)
         return Response(status_code=200)
 
     async def healthz(self, request: Request) -> Response:

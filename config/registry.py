@@ -10,6 +10,8 @@ compared case-insensitively: people type their address in any case.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ __all__ = [
     "KnowledgeError",
     "Officer",
     "Registry",
+    "RegistryChanged",
     "StaffMember",
     "ValidationError",
     "is_email",
@@ -101,6 +104,19 @@ class Registry:
     def knows(self, email: str) -> bool:
         """Whether a sign-in code may be sent to `email`: an SLO or a member of staff."""
         return self.officer(email) is not None or self.is_staff(email)
+
+    def fingerprint(self) -> str:
+        """What tells two registries apart (every field), without naming anyone: processes
+        sharing a database must use the same one."""
+        officers = sorted([o.id, o.name, o.agency, o.email, o.phone] for o in self.officers)
+        staff = sorted([m.email, m.role, m.name] for m in self.staff)
+        content = json.dumps([officers, staff], sort_keys=True)
+        return hashlib.sha256(content.encode()).hexdigest()
+
+
+class RegistryChanged(Exception):
+    """The registry file is not the registry in use on the database: the process must not
+    start (starting would sign out the chats of the processes that use the other one)."""
 
 
 def _officer(reader: EntryReader) -> Officer:

@@ -174,6 +174,22 @@ class RetentionSettings:
     unanswered_days: float = 90.0
 
 
+@dataclass(frozen=True)
+class IncomingSettings:
+    """Incoming chat messages (bot/channels/intake.py): each is stored before it is acknowledged
+    and handled once; these say when another process takes up what one left."""
+
+    # A message still not handled this long after it was stored is handled by whichever
+    # instance looks next (its own process died, or hung). At start, at once.
+    lease_seconds: float = 30.0
+    # Replies still not sent this long after their message was handled are sent again.
+    reply_lease_seconds: float = 60.0
+    # How often each instance looks for such messages.
+    sweep_seconds: float = 10.0
+    # A handled message's bare record (no text) is kept this long to recognise a repeat.
+    keep_hours: float = 24.0
+
+
 # The contacts of the safety route, in the order a full route lists them.
 CONTACT_KEYS = ("emergency", "front_door", "out_of_hours", "police", "lado", "partnership")
 
@@ -346,6 +362,7 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    incoming: IncomingSettings = field(default_factory=IncomingSettings)
     email: EmailSettings | None = None  # None: no email channel, no hand-off
     contacts: ContactSettings = field(default_factory=ContactSettings)
     form: FormSettings = field(default_factory=FormSettings)
@@ -457,6 +474,7 @@ _SECTIONS: dict[str, type] = {
     "mail": MailSettings,
     "smtp": SmtpSettings,
     "retention": RetentionSettings,
+    "incoming": IncomingSettings,
     "email": EmailSettings,
     "form": FormSettings,
     "endpoints": EndpointSettings,

@@ -35,6 +35,28 @@ RETRY_BUTTONS = 5
 PROBLEMS_SHOWN = 40  # enough to fix a bad edit; a long list would be split into many messages
 
 
+async def unanswered_emails(ctx: Context) -> list[Reply]:
+    """The emails the email channel did not answer (their sender was over the hourly limit, or
+    the email could not be read): who, when, and the question without personal details."""
+    emails = await ctx.storage.inbox.unanswered_emails(UNANSWERED_LIMIT)
+    if not emails:
+        return []
+    lines = [
+        f"- {time.strftime('%d %b %Y %H:%M', time.localtime(at))}, from {sender}: "
+        f"{kept.get('question') or kept.get('subject') or '(no text)'}"
+        for sender, at, kept in emails
+    ]
+    return [
+        Reply(
+            "\n".join(lines) + "\n\nThe sender was told when answers resume; reply to them "
+            "yourself if it cannot wait.",
+            kind="unanswered_emails",
+            title=f"{counted(len(emails), 'email')} not answered (over the hourly limit, or "
+            "unreadable), newest first",
+        )
+    ]
+
+
 class Admin:
     def __init__(self, access: Access) -> None:
         self.access = access
@@ -56,9 +78,10 @@ class Admin:
         return guarded
 
     async def unanswered(self, ctx: Context, arg: str) -> list[Reply]:
-        """/unanswered: the latest questions the knowledge base could not answer."""
+        """/unanswered: the latest questions the knowledge base could not answer, the questions
+        waiting for the partnership, and the emails left unanswered (over the hourly limit)."""
         questions = await ctx.storage.questions.unanswered(UNANSWERED_LIMIT)
-        handoffs = await open_handoffs(ctx)
+        handoffs = [*await open_handoffs(ctx), *await unanswered_emails(ctx)]
         if not questions:
             return [Reply("No unanswered questions so far.", kind="unanswered"), *handoffs]
         lines = [
@@ -96,7 +119,9 @@ class Admin:
             ]
         knowledge, registry = loaded.knowledge, loaded.registry
         ctx.conversation.replace_knowledge(knowledge)
-        signed_out = await self.access.use_registry(registry, ctx.storage)
+        signed_out = await self.access.use_registry(
+            registry, ctx.storage, f"chat {ctx.chat} (/reload)"
+        )
         # This chat's own session is saved after we return: clear its draft here too, or the save
         # would bring it back.
         if ctx.session.flow == NOTIFY_FLOW and await self.access.officer(ctx) is None:

@@ -60,6 +60,7 @@ async def privacy(ctx: Context, arg: str) -> list[Reply]:
     """/privacy: what is stored, where, for how long, and who receives it."""
     settings = ctx.settings
     retention, board = settings.retention, settings.board
+    arrivals = counted(round(settings.incoming.keep_hours), "hour")
     receivers = ", ".join(settings.mail.board_addresses)
     deletion = (
         "In Telegram, once a notification is submitted I delete the form's questions and your "
@@ -76,6 +77,10 @@ async def privacy(ctx: Context, arg: str) -> list[Reply]:
             "with what looks like names and personal details (dates of birth, addresses, phone "
             "numbers, emails) removed first; a message about a child at risk is never kept. "
             "Please leave personal details out all the same.\n"
+            "- Every chat message reaches my database as it arrives, so that a crash cannot lose "
+            "it, and its text is erased as soon as it has been handled (usually within a "
+            "second), my replies as soon as they are sent. A record that a message arrived, "
+            f"without its text, is kept for {arrivals}.\n"
             f"{_email_data(settings)}"
             f"{_web_data(settings)}"
             "- Sign-in (Liaison Officers and partnership staff only): your work email address, "

@@ -13,7 +13,8 @@ import pytest
 from telegram.ext import AIORateLimiter, Application
 
 from bot.assistant import Assistant
-from bot.channels.telegram import TelegramChannel, build_application, start_polling
+from bot.channels.telegram import TelegramChannel, build_application
+from bot.channels.telegram_polling import start_updates, stop_updates
 from bot.core.conversation import Context
 from bot.core.replies import Incoming, Reply
 from config.settings import Secret, SettingsError, load_settings
@@ -112,10 +113,9 @@ async def test_polling_with_configured_timeout_answers(
     )
     async with application:
         await application.start()
-        await start_polling(application, assistant)
+        poller = start_updates(application, assistant, polling=True)
         await wait_for(lambda: api.method_calls("sendMessage"), "the reply")
-        assert application.updater is not None
-        await application.updater.stop()
+        await stop_updates(application, poller)
         await application.stop()
     reply = api.method_calls("sendMessage")[0]
     assert reply["chat_id"] == 31

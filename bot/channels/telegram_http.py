@@ -51,6 +51,15 @@ class AiohttpRequest(BaseRequest):
         self._slots = asyncio.Semaphore(limit)
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[tuple[str, str], str | None] = {}
+        self.last_result: Any = None  # the JSON result of the last request (see `post`)
+
+    def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]
+        """PTB's parsing (its documented extension point), keeping the result as Telegram sent
+        it, for the poller: storing an update as received then costs nothing, where turning
+        PTB's parsed object back into JSON cost a tenth of a millisecond per update."""
+        parsed: dict[str, Any] = BaseRequest.parse_json_payload(payload)
+        self.last_result = parsed.get("result")
+        return parsed
 
     @property
     def read_timeout(self) -> float:

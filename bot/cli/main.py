@@ -9,6 +9,7 @@ python main.py coverage        write docs/coverage.md, the canonical index and w
 python main.py eval FILE.yaml [--json] [--min 0.9]   score the answers to a file of questions
 python main.py eval URGENT.txt  (or FILE.yaml --urgent URGENT.txt)   urgent recall and precision
 python main.py outbox [retry REF]   list emails the mail server refused; queue one again
+python main.py registry apply   put the registry file in use (signs out chats it no longer lists)
 python main.py serve [--webhook]   the HTTP server: the web chat (docs/web.md), and Telegram
                                for each partnership with a token (polling unless --webhook or
                                telegram.mode: webhook); /healthz, /readyz, /metrics
@@ -26,13 +27,14 @@ import dataclasses
 import gc
 import json
 import logging
+import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.app import build_assistant
+from bot.app import apply_registry, build_assistant
 from bot.channels.console import render_all, run_console
 from bot.cli.packs import check_packs, scaffold
 from bot.core.loading import load_all
@@ -43,6 +45,8 @@ from bot.mail.outbox import IDLE_POLL_SECONDS, refused_line
 from bot.ops.logs import setup_logging
 from bot.storage import Storage
 from bot.storage.interface import DatabaseError
+from config.private import UMASK, private_file
+from config.registry import RegistryChanged
 from config.settings import (
     InstallationSettings,
     Settings,
@@ -248,6 +252,19 @@ def coverage(settings: Settings, out: Path) -> int:
     return 0
 
 
+async def registry(settings: Settings) -> int:
+    """`registry apply`: the staff action that puts an edited registry in use."""
+    applied, signed_out = await apply_registry(settings)
+    print(
+        f"The registry in {settings.registry_path} is now in use: "
+        f"{counted(len(applied.officers), 'liaison officer')}, "
+        f"{counted(len(applied.administrators), 'administrator')}. Chats signed out because "
+        f"their address is no longer registered: {len(signed_out)}. Restart the running "
+        "assistants (or type /reload in each) so they use it too."
+    )
+    return 0
+
+
 def freeze_startup_objects() -> None:
     """Keep what start-up built (the knowledge, its indexes, the libraries) out of every later
     garbage collection: it lives as long as the process, yet each full collection would walk
@@ -390,6 +407,10 @@ def main(argv: list[str] | None = None) -> int:
     outbox_parser = sub.add_parser("outbox", help="list refused emails; retry REF queues one again")
     outbox_parser.add_argument("action", nargs="?", choices=["retry"])
     outbox_parser.add_argument("reference", nargs="?", help="e.g. SIN-2026-0001")
+    registry_parser = sub.add_parser(
+        "registry", help="apply: put the edited registry file in use on the database"
+    )
+    registry_parser.add_argument("action", choices=["apply"])
     serve_parser = sub.add_parser(
         "serve",
         help="the HTTP server: the web chat, Telegram if its token is set, /healthz, /readyz",
@@ -409,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     new_parser.add_argument("name", help='its name, e.g. "Example Vale Safeguarding Partnership"')
     new_parser.add_argument("--id", help="its pack's folder name (default: from the name)")
     args = parser.parse_args(argv)
+    # Everything this process creates (the data folder, the database and its WAL, the log, the
+    # .eml files) is the owner's only, whatever umask it was started with (config/private.py).
+    os.umask(UMASK)
 
     try:
         settings = load_settings(partnership=getattr(args, "partnership", None))
@@ -423,8 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         # database instead, and the console says where.
         # (With PostgreSQL there is no database file: var/ then.)
         beside = "var/db" if is_database_url(settings.database) else settings.database
-        log_path = settings.path(beside).parent / "assistant.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path = private_file(settings.path(beside).parent / "assistant.log")
         log_file = log_path.open("a", encoding="utf-8")
         setup_logging(settings, log_file)
         print(f"Logs: {log_path}", file=sys.stderr)
@@ -448,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.action == "retry" and not args.reference:
                 parser.error("outbox retry needs a reference, e.g. SIN-2026-0001")
             return asyncio.run(outbox(settings, args.action, args.reference))
+        if args.command == "registry":
+            return asyncio.run(registry(settings))
         if args.command == "ask":
             questions = args.questions
             if questions == ["-"]:
@@ -473,6 +498,9 @@ def main(argv: list[str] | None = None) -> int:
     except KnowledgeError as exc:
         print("The knowledge base or the registry is invalid; not starting.", file=sys.stderr)
         print("\n".join(exc.problems), file=sys.stderr)
+        return 1
+    except RegistryChanged as exc:
+        print(f"Not starting. {exc}", file=sys.stderr)
         return 1
     except DatabaseError as exc:
         # E.g. a schema newer than this program, or a lock held too long by another process.

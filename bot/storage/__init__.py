@@ -1,10 +1,10 @@
 """The assistant's storage: every store (bot/storage/) over one database, SQLite or PostgreSQL.
 
 Each store holds the SQL of one job (sessions, outbox, notifications, sign-in, audit, retention,
-private messages, the email inbox, hand-offs, the web chat), for one partnership
-(bot/storage/scoped.py). `Storage` is the thin facade the rest of the assistant uses; a part
-that needs only one job can take that store alone. The connection, its lock and its
-transactions are `bot.storage.sqlite` (SQLite) or `bot.storage.postgres` (PostgreSQL): no
+private messages, the email inbox, incoming chat messages, hand-offs, the web chat), for one
+partnership (bot/storage/scoped.py). `Storage` is the thin facade the rest of the assistant
+uses; a part that needs only one job can take that store alone. The connection, its lock and
+its transactions are `bot.storage.sqlite` (SQLite) or `bot.storage.postgres` (PostgreSQL): no
 statement is ever left half-read, and none joins another task's transaction. Whatever a method
 has returned has been committed, so it survives a crash.
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 from bot.storage.audit import AuditStore
 from bot.storage.handoffs import HandoffStore
 from bot.storage.inbox import InboxStore
+from bot.storage.incoming import IncomingStore
 from bot.storage.interface import Db, is_postgres_url
 from bot.storage.notifications import NotificationStore
 from bot.storage.outbox import OutboxStore
@@ -25,10 +26,12 @@ from bot.storage.private import PrivateMessageStore
 from bot.storage.questions import QuestionStore
 from bot.storage.records import (
     OUTBOX_COLUMNS,
+    Arrival,
     AuditEvent,
     Handoff,
     NotificationStatus,
     OutboxItem,
+    Received,
     Session,
     SigninCode,
 )
@@ -44,11 +47,13 @@ from config.settings import DEFAULT_PARTNERSHIP
 __all__ = [
     "MIGRATIONS",
     "OUTBOX_COLUMNS",
+    "Arrival",
     "AuditEvent",
     "Handoff",
     "MigrationError",
     "NotificationStatus",
     "OutboxItem",
+    "Received",
     "Session",
     "SigninCode",
     "Storage",
@@ -86,6 +91,7 @@ class Storage:
         self.retention = RetentionStore(scoped)
         self.private = PrivateMessageStore(scoped)
         self.inbox = InboxStore(scoped)
+        self.incoming = IncomingStore(scoped)
         self.handoffs = HandoffStore(scoped)
         self.web = WebStore(scoped)
 

@@ -10,6 +10,10 @@ from typing import Any
 
 from bot.storage.base import Store
 
+# What became of an email not answered (over the hourly limit, or it could not be processed):
+# its subject and question are kept for staff (/unanswered) for as long as the inbox keeps it.
+LEFT_UNANSWERED = ("limited", "limit_notice", "failed")
+
 
 class InboxStore(Store):
     async def receive_email(self, message_id: str, sender: str, mail: dict[str, Any]) -> bool:
@@ -42,13 +46,37 @@ class InboxStore(Store):
         )
         return [(r["message_id"], r["sender"], json.loads(r["mail"])) for r in rows]
 
-    async def finish_email(self, message_id: str, status: str) -> None:
-        """Mark an inbound email dealt with (`status`) and forget its content."""
+    async def finish_email(
+        self, message_id: str, status: str, keep: dict[str, Any] | None = None
+    ) -> None:
+        """Mark an inbound email dealt with (`status`) and forget its content, all but `keep`
+        (what staff must see of an email left unanswered)."""
         await self.db.execute(
-            "UPDATE inbox SET status = ?, mail = '{}', done_at = ?"
+            "UPDATE inbox SET status = ?, mail = ?, done_at = ?"
             " WHERE partnership = ? AND message_id = ?",
-            (status, time.time(), self.partnership, message_id),
+            (status, json.dumps(keep or {}), time.time(), self.partnership, message_id),
         )
+
+    async def received_times(self, sender: str, status: str, since: float) -> list[float]:
+        """When the emails from `sender` that ended as `status` since `since` arrived, oldest
+        first (when the hourly limit lets the sender be answered again)."""
+        rows = await self.db.fetch(
+            "SELECT received_at FROM inbox WHERE partnership = ? AND sender = ? AND status = ?"
+            " AND received_at >= ? ORDER BY received_at",
+            (self.partnership, sender, status, since),
+        )
+        return [float(row["received_at"]) for row in rows]
+
+    async def unanswered_emails(self, limit: int = 50) -> list[tuple[str, float, dict[str, Any]]]:
+        """(sender, received, what was kept) of the emails left unanswered (LEFT_UNANSWERED),
+        newest first: staff see them in /unanswered."""
+        marks = ", ".join("?" for _ in LEFT_UNANSWERED)
+        rows = await self.db.fetch(
+            f"SELECT sender, received_at, mail FROM inbox WHERE partnership = ?"
+            f" AND status IN ({marks}) ORDER BY received_at DESC LIMIT ?",
+            (self.partnership, *LEFT_UNANSWERED, limit),
+        )
+        return [(r["sender"], float(r["received_at"]), json.loads(r["mail"])) for r in rows]
 
     async def count_inbox(self, sender: str, status: str, since: float) -> int:
         """How many emails from `sender` ended as `status` since `since` (rate limits)."""

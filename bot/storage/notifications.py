@@ -90,8 +90,8 @@ class NotificationStore(Store):
     async def notifications_for(self, chat: str) -> list[NotificationStatus]:
         """The chat's notifications, newest first, with the state of their email."""
         rows = await self.db.fetch(
-            "SELECT n.reference, n.agency, n.created_at, o.status, o.attempts, o.sent_at"
-            " FROM notifications n JOIN outbox o ON o.partnership = n.partnership"
+            "SELECT n.reference, n.agency, n.created_at, o.status, o.attempts, o.sent_at,"
+            " o.last_error FROM notifications n JOIN outbox o ON o.partnership = n.partnership"
             " AND o.id = n.outbox_id WHERE n.partnership = ? AND n.chat = ?"
             " ORDER BY n.created_at DESC, n.id DESC",
             (self.partnership, chat),
@@ -103,6 +103,7 @@ class NotificationStore(Store):
                 r["created_at"],
                 delivery(r["status"], r["attempts"]),
                 r["sent_at"],
+                r["last_error"],
             )
             for r in rows
         ]

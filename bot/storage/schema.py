@@ -197,6 +197,40 @@ MIGRATIONS: list[str | dict[str, str]] = [
     );
     CREATE INDEX web_inbound_by_status ON web_inbound (partnership, status);
     """,
+    # 7: durable incoming messages (bot/storage/incoming.py), for every chat channel: written
+    # before the channel acknowledges them, handled once (status pending | handled | answered).
+    # payload: the message as received, kept until it is handled; replies: what to send,
+    # kept until sent; claimed_at/owner: which process holds it, and since when (leases).
+    # registry_in_use: which registry of liaison officers each partnership's processes on this
+    # database use (its fingerprint and counts, no names), and who put it in use.
+    """
+    CREATE TABLE incoming (
+        id INTEGER PRIMARY KEY,
+        partnership TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        message_key TEXT NOT NULL,
+        chat TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'pending',
+        payload TEXT,
+        replies TEXT,
+        owner TEXT NOT NULL,
+        claimed_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        received_at REAL NOT NULL,
+        done_at REAL,
+        UNIQUE (partnership, channel, message_key)
+    );
+    CREATE INDEX incoming_open ON incoming (partnership, channel, status, claimed_at);
+    CREATE INDEX incoming_by_chat ON incoming (partnership, channel, chat, status, id);
+    CREATE TABLE registry_in_use (
+        partnership TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        officers INTEGER NOT NULL,
+        administrators INTEGER NOT NULL,
+        adopted_at REAL NOT NULL,
+        adopted_by TEXT NOT NULL
+    );
+    """,
 ]
 
 # Where a migration's script names the partnership that owns the rows already there.

@@ -18,11 +18,11 @@ Locks are scoped too: one partnership's chat "telegram:42" is not another's.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from bot.storage.interface import Db, Params
+from bot.storage.interface import Begun, Db, Params
 
 # A table named after one of these is read or written ("FOR UPDATE SKIP LOCKED" and "DO UPDATE
 # SET" name none).
@@ -91,6 +91,11 @@ class PartnershipDb:
         self._check(sql, params)
         return await self.inner.write_returning(sql, params)
 
+    async def write_each_returning(self, sql: str, rows: Sequence[Params]) -> list[list[Any]]:
+        for row in rows:
+            self._check(sql, row)
+        return await self.inner.write_each_returning(sql, rows)
+
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         rows = list(rows)
         for row in rows:
@@ -99,6 +104,9 @@ class PartnershipDb:
 
     def transaction(self) -> AbstractAsyncContextManager[None]:
         return self.inner.transaction()
+
+    def transaction_on_write(self) -> AbstractAsyncContextManager[Begun]:
+        return self.inner.transaction_on_write()
 
     def exclusive(self) -> AbstractAsyncContextManager[None]:
         return self.inner.exclusive()

@@ -8,7 +8,7 @@ import time
 from bot.mail.message import OutgoingEmail
 from bot.storage.audit import AuditStore
 from bot.storage.base import Store
-from bot.storage.records import SigninCode
+from bot.storage.records import RegistryInUse, SigninCode
 from bot.storage.scoped import PartnershipDb
 
 
@@ -48,6 +48,41 @@ class SigninStore(Store):
             (self.partnership,),
         )
         return [(row["chat"], row["email"]) for row in rows]
+
+    async def registry_in_use(self) -> RegistryInUse | None:
+        row = await self.db.fetchone(
+            "SELECT fingerprint, officers, administrators, adopted_at, adopted_by"
+            " FROM registry_in_use WHERE partnership = ?",
+            (self.partnership,),
+        )
+        if row is None:
+            return None
+        return RegistryInUse(
+            row["fingerprint"],
+            row["officers"],
+            row["administrators"],
+            row["adopted_at"],
+            row["adopted_by"],
+        )
+
+    async def record_registry(self, registry: RegistryInUse) -> None:
+        """Record the registry now in use (the caller has signed out whom it must)."""
+        await self.db.execute(
+            "INSERT INTO registry_in_use (partnership, fingerprint, officers, administrators,"
+            " adopted_at, adopted_by) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (partnership) DO UPDATE SET"
+            " fingerprint = excluded.fingerprint, officers = excluded.officers,"
+            " administrators = excluded.administrators, adopted_at = excluded.adopted_at,"
+            " adopted_by = excluded.adopted_by",
+            (
+                self.partnership,
+                registry.fingerprint,
+                registry.officers,
+                registry.administrators,
+                registry.adopted_at,
+                registry.adopted_by,
+            ),
+        )
 
     async def add_signin_code(
         self, chat: str, email: str, salt: str, code_hash: str, now: float, expires_at: float
