@@ -145,7 +145,7 @@ def memory_sessions(storage: Any) -> None:
 def run_assistant_in_memory() -> None:
     """`main.py run`, but with sessions kept in memory (settings from ASSISTANT_SETTINGS)."""
     from bot.app import build_assistant
-    from bot.channels.telegram import run_polling
+    from bot.channels.telegram_polling import run_polling
     from bot.cli.main import freeze_startup_objects
     from bot.ops.logs import setup_logging
     from config.settings import load_settings

@@ -13,6 +13,7 @@ from bot.mail.outbox import Outbox
 from bot.mail.transport import make_transport
 from bot.ops.retention import RetentionJob
 from bot.storage import Storage
+from config.registry import Registry, load_registry
 from config.settings import Settings
 from handlers import (
     admin,
@@ -76,12 +77,25 @@ def wire(conversation: Conversation, access: Access) -> None:
     conversation.add_flow(handoff.HandoffFlow())
 
 
-async def build_assistant(settings: Settings, database: str | None = None) -> Assistant:
-    """Load and validate knowledge and the registry (raise KnowledgeError), open storage, wire
-    the conversation. Chats signed in with an address no longer registered are signed out."""
+async def build_assistant(
+    settings: Settings, database: str | None = None, storage: Storage | None = None
+) -> Assistant:
+    """Load and validate knowledge and the registry (raise KnowledgeError), open storage (or use
+    `storage`, this partnership's view of an installation's database), wire the conversation.
+    The registry must be the one in use on the database for this partnership (else
+    RegistryChanged: `apply_registry` or /reload changes it, deliberately)."""
     loaded = load_all(settings)
     knowledge, registry = loaded.knowledge, loaded.registry
-    storage = await Storage.open(database or settings.database_target())
+    opened = storage is None
+    if storage is None:
+        storage = await open_storage(settings, database)
+    access = Access(registry)
+    try:
+        await access.start_with(registry, storage, settings.registry_path)
+    except BaseException:
+        if opened:
+            await storage.close()
+        raise
     conversation = Conversation(
         knowledge,
         storage,
@@ -90,11 +104,30 @@ async def build_assistant(settings: Settings, database: str | None = None) -> As
         free_text=notification.with_submitted(handoff.with_offer(questions.respond)),
         answerer=questions.answer_in_flow,
     )
-    access = Access(registry)
-    await access.use_registry(registry, storage)
     wire(conversation, access)
     outbox = Outbox(storage, make_transport(settings), settings, conversation)
-    conversation.wake_outbox = outbox.wake
+    conversation.outbox_waker = outbox.wake
     outbox.admin_chats = lambda: access.admin_chats(storage)
     retention = RetentionJob(storage, settings)
     return Assistant(storage, conversation, outbox, access, retention)
+
+
+async def apply_registry(settings: Settings) -> tuple[Registry, list[str]]:
+    """`python main.py registry apply`: put the registry file in use on the database (chats
+    whose address it no longer lists are signed out); returns it and the chats signed out.
+    Raises KnowledgeError if the file is invalid (nothing changes then)."""
+    registry = load_registry(settings.registry_path)
+    storage = await open_storage(settings)
+    try:
+        return registry, await Access(registry).use_registry(registry, storage)
+    finally:
+        await storage.close()
+
+
+async def open_storage(settings: Settings, database: str | None = None) -> Storage:
+    """The database of `settings` (or `database`), as its partnership's storage."""
+    return await Storage.open(
+        database or settings.database_target(),
+        settings.partnership,
+        default_partnership=settings.default_partnership,
+    )

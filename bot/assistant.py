@@ -22,7 +22,9 @@ class Registered(Protocol):
     registry: Registry
     clock: Callable[[], float]
 
-    async def use_registry(self, registry: Registry, storage: Storage) -> list[str]: ...
+    async def use_registry(
+        self, registry: Registry, storage: Storage, who: str = ...
+    ) -> list[str]: ...
 
 
 @dataclass

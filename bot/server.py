@@ -1,21 +1,28 @@
 """The assistant's HTTP side, one ASGI app (Starlette, served by uvicorn): `python main.py serve`.
 
-    POST <telegram.webhook_path>   Telegram updates (webhook mode), checked against the secret
+    POST <telegram.webhook_path>   Telegram updates (webhook mode), checked against the secret;
+                                   one path per partnership served (docs/partnerships.md)
+    /widget.js, /chat, /chat/...   the web chat (bot/channels/web/http.py), and / its demo page
     GET  /healthz                  the process is alive and its event loop answers
     GET  /readyz                   database writable, knowledge loaded (503 if not); outbox
                                    backlog and last email delivery, for information
     GET  /metrics                  Prometheus metrics (bot/ops/metrics.py)
 
-In polling mode the same app runs (health and metrics for the container or service manager)
-and the Telegram updater polls in the background. Other channels (email webhooks, Teams) will
-mount their routes here.
+Channels: Telegram for each partnership with a token (polling, or the webhook), and the web
+chat of the first partnership (the default's) unless its `web.enabled` is false; without any
+token the web chat runs alone. The email channels are the installation's (bot/installation.py).
+In polling mode our poller (bot/channels/telegram_polling.py) fetches each bot's updates in
+the background of the same app. Either way an update is stored before Telegram is told it
+arrived (bot/channels/intake.py).
 
-Start-up, in order: count mail deliveries and note outbox claims, start the outbox and the
-retention job, start the Telegram Application (menu registration retried in the background),
-then set the webhook or start polling. Shutdown (SIGTERM or Ctrl+C): uvicorn stops accepting
-requests and finishes those in progress; then polling stops, the Application handles every
-update already received (PTB's stop() drains its queue, concurrent ones included), and the
-outbox lets a send in progress finish briefly before releasing what it still claims.
+Start-up, for each partnership served, in order: count mail deliveries and note outbox claims,
+start the outbox and the retention job, handle web messages received before a crash, start the
+Telegram Application (menu registration retried in the background), handle what an earlier run
+left unhandled, then set the webhook or start polling. Shutdown (SIGTERM or Ctrl+C): uvicorn
+stops accepting requests, closes the web chat's sockets and finishes the requests in progress;
+then the web messages already received are handled, polling stops, the updates being handled
+get a moment to finish (the others stay stored for the next start), and the outbox lets a send
+in progress finish briefly before releasing what it still claims.
 """
 
 from __future__ import annotations
@@ -25,26 +32,34 @@ import contextlib
 import hmac
 import logging
 import signal
+import socket
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from telegram import Update
 from telegram.ext import Application
 
 from bot.assistant import Assistant
-from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, build_application, start_polling
+from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, arrival, build_application
+from bot.channels.telegram_polling import Poller, intake_of, start_updates, stop_updates
+from bot.channels.web.channel import WebChannel
+from bot.channels.web.http import MAX_BODY_BYTES, WebRoutes
+from bot.core.replies import Reply
 from bot.mail.claims import ClaimLedger, stop_outbox, track_claims
 from bot.ops.metrics import MeteredTransport, Metrics
-from config.settings import SettingsError
+from config.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -100,35 +115,153 @@ def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp else None
 
 
+class NoSniff:
+    """Every response says X-Content-Type-Options: nosniff (a browser takes each file for
+    what its Content-Type says, never guesses): pure ASGI, so sockets and streams pass as
+    they are."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
+@dataclass
+class Served:
+    """One partnership that `serve` runs: its assistant, and its Telegram bot if it has one."""
+
+    assistant: Assistant
+    application: Application | None = None
+    channel: TelegramChannel | None = None
+    web: WebChannel | None = None
+    poller: Poller | None = None  # polling mode: fetches the bot's updates
+    ledger: ClaimLedger | None = None
+    started: bool = False
+
+
 class Service:
-    """What `serve` runs: the assistant, its Telegram Application and the ASGI app around them."""
+    """What `serve` runs: the assistants of the partnerships served, their channels (Telegram,
+    the web chat) and the ASGI app around them. `assistant` is the first (the default
+    partnership's), whose web chat is served; the installation adds the others with
+    `add_partnership`, at start or at /reload."""
+
+    @staticmethod
+    def check(settings: Sequence[Settings], webhook: bool) -> None:
+        """Raise SettingsError when these partnerships' settings give `serve` nothing to serve
+        (the first is the one whose web chat would run)."""
+        tokens = [s for s in settings if s.telegram_token]
+        if not tokens and not (settings and settings[0].web.enabled):
+            raise SettingsError(
+                "serve needs TELEGRAM_BOT_TOKEN or the web chat (web.enabled: true); "
+                "for the console: main.py chat"
+            )
+        if webhook and not tokens:
+            raise SettingsError("webhook mode needs TELEGRAM_BOT_TOKEN")
 
     def __init__(self, assistant: Assistant, webhook: bool, metrics: Metrics | None = None) -> None:
+        # What there is to serve is checked by the caller, over every partnership (`check`).
         settings = assistant.settings
-        if not settings.telegram_token:
-            raise SettingsError("serve needs TELEGRAM_BOT_TOKEN (for the console: main.py chat)")
-        if webhook and not settings.webhook_secret:
-            raise SettingsError(
-                "webhook mode needs TELEGRAM_WEBHOOK_SECRET: Telegram sends it with every "
-                "update, and requests without it are refused"
-            )
         self.assistant = assistant
         self.webhook = webhook
         self.metrics = metrics or Metrics()
-        self.application: Application = build_application(
-            assistant, metrics=self.metrics, updater=not webhook
-        )
-        self.channel: TelegramChannel = self.application.bot_data["channel"]
         self.probe = DatabaseProbe(assistant, settings.telegram.ready_timeout_seconds)
-        self.ledger: ClaimLedger | None = None
-        routes = [
+        self.served: dict[str, Served] = {}
+        self.by_path: dict[str, Served] = {}  # webhook path -> the partnership it belongs to
+        self.started = False
+        routes: list[BaseRoute] = [
             Route("/healthz", self.healthz),
             Route("/readyz", self.readyz),
             Route("/metrics", self.metrics_page),
         ]
-        if webhook:
-            routes.append(Route(settings.telegram.webhook_path, self.update, methods=["POST"]))
-        self.app = Starlette(routes=routes, lifespan=self.lifespan)
+        self.web: WebChannel | None = None
+        if settings.web.enabled:
+            self.web = WebChannel(assistant, self.metrics)
+            routes += WebRoutes(self.web, settings).routes()
+        self.app = Starlette(
+            routes=routes, lifespan=self.lifespan, middleware=[Middleware(NoSniff)]
+        )
+        first = self._prepare(assistant)
+        first.web = self.web
+        self._push_to_every_channel(first)
+        self.application: Application | None = first.application
+        self.channel: TelegramChannel | None = first.channel
+
+    @staticmethod
+    def _push_to_every_channel(served: Served) -> None:
+        """News nobody asked for (a hand-off's answer) goes to whichever of the partnership's
+        channels has the chat; each channel's push ignores the others' chats."""
+        conversation = served.assistant.conversation
+        pushes: list[Callable[[str, list[Reply]], Awaitable[None]]] = []
+        if served.application is not None and conversation.push is not None:
+            pushes.append(conversation.push)  # set by build_application
+        if served.web is not None:
+            pushes.append(served.web.push)
+        if len(pushes) == 1:
+            conversation.push = pushes[0]
+        if len(pushes) < 2:
+            return
+
+        async def push(chat: str, replies: list[Reply]) -> None:
+            for each in pushes:
+                await each(chat, replies)
+
+        conversation.push = push
+
+    @property
+    def ledger(self) -> ClaimLedger | None:
+        return self.served[self.assistant.settings.partnership].ledger
+
+    def _prepare(self, assistant: Assistant) -> Served:
+        """`assistant`'s partnership, with its Telegram Application and webhook route."""
+        settings = assistant.settings
+        served = Served(assistant)
+        if settings.telegram_token:
+            if self.webhook and not settings.webhook_secret:
+                raise SettingsError(
+                    "webhook mode needs TELEGRAM_WEBHOOK_SECRET: Telegram sends it with every "
+                    "update, and requests without it are refused"
+                )
+            served.application = build_application(assistant, metrics=self.metrics)
+            served.channel = served.application.bot_data["channel"]
+            if self.webhook:
+                path = settings.telegram.webhook_path
+                self.by_path[path] = served
+                self.app.router.routes.append(Route(path, self.update, methods=["POST"]))
+        self.served[settings.partnership] = served
+        return served
+
+    async def add_partnership(self, assistant: Assistant) -> None:
+        """Serve another partnership: started now if the service runs, else with the rest."""
+        if assistant.settings.partnership in self.served:
+            return
+        served = self._prepare(assistant)
+        if self.started:
+            await self._start(served)
+
+    async def remove_partnership(self, partnership: str) -> None:
+        """Stop serving a partnership (its assistant is closed by its owner)."""
+        served = self.served.pop(partnership, None)
+        if served is None:
+            return
+        path = served.assistant.settings.telegram.webhook_path
+        if self.by_path.get(path) is served:
+            del self.by_path[path]
+            self.app.router.routes[:] = [
+                r for r in self.app.router.routes if getattr(r, "path", None) != path
+            ]
+        await self._stop(served)
 
     # --- start and stop ---------------------------------------------------------------------
 
@@ -141,59 +274,98 @@ class Service:
             await self.stop()
 
     async def start(self) -> None:
-        outbox = self.assistant.outbox
+        self.started = True
+        for served in list(self.served.values()):
+            await self._start(served)
+
+    async def _start(self, served: Served) -> None:
+        assistant = served.assistant
+        outbox = assistant.outbox
         outbox.transport = MeteredTransport(outbox.transport, self.metrics)
-        self.ledger = track_claims(outbox)
+        served.ledger = track_claims(outbox)
         outbox.start()  # delivers queued email, including any left from the last run
-        self.assistant.retention.start()
-        application = self.application
+        assistant.retention.start()
+        served.started = True
+        if served.web is not None:
+            await served.web.start()  # messages received but not handled before a crash
+        application, channel = served.application, served.channel
+        if application is None or channel is None:
+            if served.web is not None:
+                log.info("web chat started (no Telegram token: Telegram is off)")
+            else:
+                log.info("%s: no Telegram token, Telegram is off", assistant.settings.partnership)
+            return
         await application.initialize()
-        await self.channel.post_init(application)
+        await channel.post_init(application)
         await application.start()
-        telegram = self.assistant.settings.telegram
-        if not self.webhook:
-            await start_polling(application, self.assistant)
-        elif telegram.webhook_url:
+        telegram = assistant.settings.telegram
+        # What an earlier run left unhandled is handled first, then whatever arrives.
+        served.poller = start_updates(application, assistant, polling=not self.webhook)
+        if self.webhook and telegram.webhook_url:
             await application.bot.set_webhook(
                 url=telegram.webhook_url,
-                secret_token=self.assistant.settings.webhook_secret.reveal(),
+                secret_token=assistant.settings.webhook_secret.reveal(),
                 allowed_updates=ALLOWED_UPDATES,
                 max_connections=telegram.webhook_max_connections,
             )
             log.info("Telegram webhook set; serving updates at %s", telegram.webhook_path)
-        else:
+        elif self.webhook:
             log.info("webhook mode, telegram.webhook_url empty: setWebhook left as it is")
 
     async def stop(self) -> None:
-        application = self.application
-        await self.channel.stop()
-        if application.updater is not None and application.updater.running:
-            await application.updater.stop()
-        if application.running:
-            await application.stop()  # handles every update already received
-        await application.shutdown()
-        if self.ledger is not None:
-            await stop_outbox(self.assistant.outbox, self.ledger, OUTBOX_GRACE_SECONDS)
-        await self.assistant.retention.stop()
+        for served in reversed(list(self.served.values())):
+            await self._stop(served)
         await self.probe.close()
         log.info("stopped: in-flight updates handled, outbox claims released")
+
+    async def _stop(self, served: Served) -> None:
+        if not served.started:
+            return
+        served.started = False
+        if served.web is not None:
+            await served.web.stop()  # the web messages already received are answered
+        application, channel = served.application, served.channel
+        if application is not None and channel is not None:
+            await channel.stop()
+            # Stops polling; updates being handled get a moment to finish, the rest stay stored.
+            await stop_updates(application, served.poller)
+            served.poller = None
+            if application.running:
+                await application.stop()
+            await application.shutdown()
+        if served.ledger is not None:
+            await stop_outbox(served.assistant.outbox, served.ledger, OUTBOX_GRACE_SECONDS)
+        await served.assistant.retention.stop()
 
     # --- routes -----------------------------------------------------------------------------
 
     async def update(self, request: Request) -> Response:
-        """One update from Telegram, queued for the Application; 403 without the secret."""
-        expected = self.assistant.settings.webhook_secret.reveal().encode()
+        """One update from Telegram for the partnership whose webhook path it came to: stored,
+        then 200, then handled; 403 without that partnership's secret, 503 when it cannot be
+        stored (Telegram sends it again later)."""
+        served = self.by_path.get(request.url.path)
+        if served is None or served.application is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        application = served.application
+        expected = served.assistant.settings.webhook_secret.reveal().encode()
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not expected or not hmac.compare_digest(given, expected):
             log.warning("webhook request refused: missing or wrong secret token")
             return PlainTextResponse("Forbidden", status_code=403)
         try:
-            update = Update.de_json(await request.json(), self.application.bot)
+            payload = await request.json()
+            update = Update.de_json(payload, application.bot)
         except Exception as exc:  # not JSON, or not an update: Telegram never sends that
             log.warning("webhook request refused: not an update (%s)", type(exc).__name__)
             return PlainTextResponse("Bad Request", status_code=400)
-        # Answered at once, handled by the Application: Telegram would send a slow update again.
-        await self.application.update_queue.put(update)
+        intake = intake_of(application)
+        try:
+            new = await intake.receive([arrival(update, payload)])
+        except Exception as exc:  # not stored: not acknowledged, so Telegram sends it again
+            log.error("webhook update not stored: %s", type(exc).__name__)
+            return PlainTextResponse("Service Unavailable", status_code=503)
+        # Acknowledged once stored, handled after: Telegram would send a slow update again.
+        intake.dispatch(new)
         return Response(status_code=200)
 
     async def healthz(self, request: Request) -> Response:
@@ -220,9 +392,17 @@ class Service:
             "last_delivery": _iso(last),
             "last_delivery_age_seconds": round(now - last, 1) if last else None,
         }
+        # Each partnership served (the first's are above, as before there were several).
+        report["partnerships"] = {
+            pid: {
+                "topics": len(s.assistant.conversation.knowledge.topics),
+                "reports": len(s.assistant.conversation.knowledge.reports),
+            }
+            for pid, s in self.served.items()
+        }
         # A mail backlog is reported, not a reason to take the instance out of service: it
         # cannot fix the mail server, and chat still works. Alert on the metrics instead.
-        ready = database == "ok" and bool(knowledge.topics)
+        ready = database == "ok" and all(p["topics"] for p in report["partnerships"].values())
         report["ready"] = ready
         return ready, report
 
@@ -235,6 +415,20 @@ class Service:
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, which tells the web chat when it starts to stop: its long polls are
+    answered then, rather than holding the shutdown for up to their whole wait."""
+
+    def __init__(self, config: uvicorn.Config, service: Service) -> None:
+        super().__init__(config)
+        self.service = service
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.service.web is not None:
+            self.service.web.close_pages()
+        await super().shutdown(sockets)
+
+
 def server_for(service: Service, host: str, port: int) -> uvicorn.Server:
     config = uvicorn.Config(
         service.app,
@@ -243,16 +437,26 @@ def server_for(service: Service, host: str, port: int) -> uvicorn.Server:
         lifespan="on",
         log_config=None,  # our logging (bot/ops/logs.py) masks secrets; uvicorn's own would not
         access_log=False,  # request lines carry nothing useful and would flood the log
-        proxy_headers=False,
+        proxy_headers=False,  # the web chat believes only web.trusted_proxies (guard.py)
         server_header=False,
+        ws="websockets-sansio",
+        ws_max_size=MAX_BODY_BYTES,
+        # The chat's frames are a few hundred bytes of JSON: compressing each cost more CPU
+        # than it saved (bench/webchat.py).
+        ws_per_message_deflate=False,
     )
-    return uvicorn.Server(config)
+    return Server(config, service)
 
 
 async def run_server(assistant: Assistant, webhook: bool) -> None:
+    """Serve one assistant until SIGTERM or Ctrl+C (see `run_service`)."""
+    Service.check([assistant.settings], webhook)
+    await run_service(Service(assistant, webhook))
+
+
+async def run_service(service: Service) -> None:
     """Serve until SIGTERM or Ctrl+C, then shut down gracefully (see the module's docstring)."""
-    service = Service(assistant, webhook)
-    telegram = assistant.settings.telegram
+    telegram = service.assistant.settings.telegram
     server = server_for(service, telegram.listen_host, telegram.listen_port)
     # uvicorn sends the signal to itself again once it has shut down, so that the default
     # action runs; we have drained by then and still have to close the database, so SIGTERM

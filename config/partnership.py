@@ -36,6 +36,24 @@ KEYS = frozenset(
 )
 
 
+# What `main.py new-partnership` writes where the partnership's own value must go: a pack that
+# still holds one is refused (by `check`, and at start), naming each.
+PLACEHOLDER = "REPLACE:"
+
+
+def is_placeholder(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().startswith(PLACEHOLDER)
+
+
+def _placeholders(node: Any, where: str) -> list[str]:
+    """The fields under `node` still holding a placeholder, as `where.field`."""
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _placeholders(v, f"{where}.{k}")]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node, 1) for p in _placeholders(v, f"{where}[{i}]")]
+    return [where] if is_placeholder(node) else []
+
+
 def shipped_packs() -> Path:
     """The packs installed with the program (knowledge/partnerships/), wherever it is installed."""
     return Path(str(resources.files("knowledge"))) / "partnerships"
@@ -94,6 +112,10 @@ def read_pack(folder: Path, problems: list[str]) -> Pack:
         return Pack(folder.name, folder)
     for key in sorted(set(raw) - KEYS):
         problems.append(f"{where}: {key}: unknown field (known: {', '.join(sorted(KEYS))})")
+    for field_ in _placeholders(raw, "")[:50]:
+        problems.append(
+            f"{where}: {field_.lstrip('.')}: still a placeholder: give the partnership's own"
+        )
     texts = {}
     for key in ("name", "short_name", "area", "website"):
         value = raw.get(key, "")

@@ -3,16 +3,20 @@
 Every option has a default that works on a fresh clone: a SQLite file and an .eml folder under
 var/, no Telegram token (console chat) and no SMTP server. What is local to one partnership (its
 name, the safety route's contacts, who receives notifications, whose email is answered) comes from
-its pack (config/partnership.py), under whatever the settings file says. Secrets come only from
-the environment and are wrapped in `Secret`, whose repr and str never show the value.
+its pack (config/partnership.py), under whatever the settings file says. A file may list several
+partnerships for one installation to serve (`load_installation`; the list's rules are in
+config/installation.py). Secrets come only from the environment and are wrapped in `Secret`,
+whose repr and str never show the value.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hmac
+import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,17 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from config.partnership import REGISTRY_FILE, Pack, read_pack, shipped_packs
+from config.colours import TEXT, WHITE, colour_problem
+from config.installation import (
+    ENTRY_SCALARS,
+    OWN_SECRETS,
+    SHARED_SECRETS,
+    own_place,
+    read_entries,
+    secret_for,
+    shared_only,
+)
+from config.partnership import REGISTRY_FILE, Pack, is_placeholder, read_pack, shipped_packs
 from config.validation import SAFE_LOADER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +72,15 @@ class Secret:
 
     def __bool__(self) -> bool:
         return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        # Equal settings are equal secrets too (a reload compares them); in constant time.
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(self._value)
 
 
 class SettingsError(Exception):
@@ -150,6 +173,22 @@ class RetentionSettings:
     delivered_content_days: float = 30.0
     # Questions the knowledge base could not answer, kept for the board to see (/unanswered).
     unanswered_days: float = 90.0
+
+
+@dataclass(frozen=True)
+class IncomingSettings:
+    """Incoming chat messages (bot/channels/intake.py): each is stored before it is acknowledged
+    and handled once; these say when another process takes up what one left."""
+
+    # A message still not handled this long after it was stored is handled by whichever
+    # instance looks next (its own process died, or hung). At start, at once.
+    lease_seconds: float = 30.0
+    # Replies still not sent this long after their message was handled are sent again.
+    reply_lease_seconds: float = 60.0
+    # How often each instance looks for such messages.
+    sweep_seconds: float = 10.0
+    # A handled message's bare record (no text) is kept this long to recognise a repeat.
+    keep_hours: float = 24.0
 
 
 # The contacts of the safety route, in the order a full route lists them.
@@ -247,10 +286,74 @@ class EmailSettings:
 
 
 @dataclass(frozen=True)
+class EndpointSettings:
+    """What names this partnership on the channels that many partnerships reach through one
+    address (docs/partnerships.md). Its Telegram bot (TELEGRAM_BOT_TOKEN) and its mailbox
+    (`email:`) are named by their own settings."""
+
+    # The web widget's site key: the <script> tag on the partnership's own site carries it.
+    web_site_key: str = ""
+    # The Microsoft Teams (Bot Framework) app id; its password: TEAMS_APP_PASSWORD__<ID>.
+    teams_app_id: str = ""
+
+
+@dataclass(frozen=True)
 class FormSettings:
     # How the notification identifies the child: "initials" (initials, date of birth and an
     # optional LA or NHS number; the full name and address are not asked) or "full".
     identify_child: str = "initials"
+
+
+# The web chat's colours when neither the settings nor the pack's `branding:` give them.
+WEB_COLOUR = "#1d4f91"
+WEB_ACCENT = "#e8f0fb"
+SAMESITE = ("Strict", "Lax", "None")
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The web chat (docs/web.md): the widget for the partnership's own pages, its chat panel
+    and socket, served by `python main.py serve` on the HTTP server (telegram.listen_host and
+    listen_port)."""
+
+    # On by default: `serve` without a Telegram token runs the web chat alone.
+    enabled: bool = True
+    # The sites (scheme://host[:port]) whose pages may show the chat. The assistant's own
+    # address always may; any other page is refused the widget, the panel and the socket.
+    origins: tuple[str, ...] = ()
+    # A page laid out like a partnership's site with the widget on it, at / (to try it).
+    demo_page: bool = True
+    # The panel's heading; empty: "<the partnership's short name> assistant".
+    title: str = ""
+    # The main colour (header, buttons and your own messages, with white text on it) and the
+    # accent (the assistant's messages, with dark text on it); each must give text a contrast
+    # of at least 4.5:1. Empty: the pack's `branding:` (colour, accent), else ours.
+    colour: str = ""
+    accent: str = ""
+    # The longest message accepted; a longer one is refused with the limit, and stays typed.
+    max_message_chars: int = 4000
+    # Messages one conversation may send a minute; messages and new conversations one network
+    # address may send or start (a council's staff may share one address behind its proxy).
+    messages_per_minute: int = 30
+    ip_messages_per_minute: int = 600
+    ip_new_conversations_per_hour: int = 300
+    # The conversation's cookie: Strict when the chat is on the assistant's own site or the
+    # same site; None (with Partitioned) when another site embeds it (docs/web.md).
+    cookie_samesite: str = "Strict"
+    # Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (addresses or
+    # networks, such as 127.0.0.1 or 10.0.0.0/8); empty: the connection's own address.
+    trusted_proxies: tuple[str, ...] = ()
+    # How long a conversation's messages stay on screen for a reload or another tab, after
+    # its last message; its state (a draft) follows the retention settings.
+    history_hours: float = 24.0
+
+    @property
+    def main_colour(self) -> str:
+        return self.colour or WEB_COLOUR
+
+    @property
+    def accent_colour(self) -> str:
+        return self.accent or WEB_ACCENT
 
 
 @dataclass(frozen=True)
@@ -260,9 +363,12 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    incoming: IncomingSettings = field(default_factory=IncomingSettings)
     email: EmailSettings | None = None  # None: no email channel, no hand-off
     contacts: ContactSettings = field(default_factory=ContactSettings)
     form: FormSettings = field(default_factory=FormSettings)
+    endpoints: EndpointSettings = field(default_factory=EndpointSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     database: str = "var/assistant.db"
     # What start-up derives from the knowledge, kept between starts (knowledge/cache.py);
     # empty: the default place (`cache_path`); "off": nothing kept.
@@ -272,8 +378,15 @@ class Settings:
     # The partnership served, and where its pack is (empty: the packs installed with the program).
     partnership: str = DEFAULT_PARTNERSHIP
     partnerships_dir: str = ""
+    # The installation's default partnership (the file's `partnership:`; the same as
+    # `partnership` unless these are the settings of another one it serves): the rows of a
+    # database from before there were several partnerships are its own.
+    default_partnership: str = field(default=DEFAULT_PARTNERSHIP, metadata={"derived": True})
     # The registry of liaison officers; empty: the pack's liaison_officers.yaml.
     registry_file: str = ""
+    # Addresses whose /reload (signed in as an administrator of their partnership) also re-reads
+    # the installation's partnerships and starts the new ones (docs/partnerships.md).
+    installation_admins: tuple[str, ...] = ()
     log_level: str = "INFO"
     telegram_token: Secret = field(default_factory=lambda: Secret(""))
     smtp_password: Secret = field(default_factory=lambda: Secret(""))
@@ -379,8 +492,11 @@ _SECTIONS: dict[str, type] = {
     "mail": MailSettings,
     "smtp": SmtpSettings,
     "retention": RetentionSettings,
+    "incoming": IncomingSettings,
     "email": EmailSettings,
     "form": FormSettings,
+    "endpoints": EndpointSettings,
+    "web": WebSettings,
 }
 _SCALARS = (
     "database",
@@ -389,6 +505,7 @@ _SCALARS = (
     "partnership",
     "partnerships_dir",
     "registry_file",
+    "installation_admins",
     "log_level",
 )
 _SECRET_KEYS = ("token", "password", "secret")
@@ -483,8 +600,9 @@ def _contacts(
                 problems.append(f"{where}.{name}: unknown field")
         given.setdefault("confirmed", False)
         values[key] = dataclasses.replace(shipped, **given)
-        if "@" not in values[key].email and values[key].email:
-            problems.append(f"{where}.email: not an email address: {values[key].email!r}")
+        email = values[key].email
+        if email and "@" not in email and not is_placeholder(email):  # (placeholders: named)
+            problems.append(f"{where}.email: not an email address: {email!r}")
         if not (values[key].phone or values[key].email or values[key].web):
             problems.append(f"{where}: give at least a phone, an email or a web page")
         if key == "partnership" and not values[key].email:
@@ -537,7 +655,25 @@ def pack_defaults(pack: Pack, problems: list[str]) -> dict[str, Any]:
         "mail": mail,
         "retention": retention,
         "contacts": contacts,
+        "web": _branding(pack.branding, f"{where}branding", problems),
     }
+
+
+BRANDING = ("colour", "accent")
+
+
+def _branding(raw: dict[str, Any], where: str, problems: list[str]) -> WebSettings:
+    """The web chat's colours from the pack's `branding:` (checked with the web settings)."""
+    for key in sorted(set(raw) - set(BRANDING)):
+        problems.append(f"{where}.{key}: unknown field (known: {', '.join(BRANDING)})")
+    web = _section(WebSettings, {k: v for k, v in raw.items() if k in BRANDING}, where, problems)
+    # A colour the pack gets wrong is named here, where it is, and not again as web.colour.
+    for key, against in (("colour", WHITE), ("accent", TEXT)):
+        value = getattr(web, key)
+        if value and (problem := colour_problem(value, against, f"{where}.{key}")):
+            problems.append(problem)
+            web = dataclasses.replace(web, **{key: ""})
+    return web
 
 
 def _missing_contacts(contacts: ContactSettings) -> list[str]:
@@ -553,51 +689,143 @@ def default_settings() -> Settings:
     return load_settings(path=None, environ={"ASSISTANT_SETTINGS": ""}, use_file=False)
 
 
-def load_settings(
-    path: Path | None = None, environ: Mapping[str, str] = os.environ, use_file: bool = True
-) -> Settings:
-    """Read settings from `path` (default config/settings.yaml if it exists and `use_file`),
-    the partnership's pack and `environ`.
+@dataclass(frozen=True)
+class InstallationSettings:
+    """Every partnership one installation serves, each with its whole settings (config/
+    installation.py). `default` is the partnership of a database from before there were several:
+    its rows become this one's when the database is upgraded."""
 
-    Environment: TELEGRAM_BOT_TOKEN, SMTP_PASSWORD, TELEGRAM_WEBHOOK_SECRET, and
-    ASSISTANT_SETTINGS (another settings file), ASSISTANT_DATABASE (the SQLite path or a
-    postgresql:// URL), ASSISTANT_CACHE_DIR (`cache_dir`), DATABASE_PASSWORD (the PostgreSQL
-    password, or libpq's PGPASSWORD).
-    Raises SettingsError listing every problem.
-    """
+    default: str
+    partnerships: tuple[Settings, ...]
+    file: Path | None = None
+
+    def get(self, partnership: str) -> Settings | None:
+        return next((s for s in self.partnerships if s.partnership == partnership), None)
+
+    @property
+    def first(self) -> Settings:
+        """The default partnership's settings if it is served, else the first's: what is the
+        installation's own (the database, the HTTP server, logging) is the same in all."""
+        return self.get(self.default) or self.partnerships[0]
+
+
+def _read_file(
+    path: Path | None, environ: Mapping[str, str], use_file: bool
+) -> tuple[Path | None, dict[str, Any]]:
     if path is None:
         env_path = environ.get("ASSISTANT_SETTINGS")
         path = Path(env_path) if env_path else DEFAULT_SETTINGS_FILE
         if not env_path and (not path.exists() or not use_file):
-            path = None
-    raw: dict[str, Any] = {}
-    problems: list[str] = []
-    if path is not None:
-        try:
-            loaded = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=SAFE_LOADER)
-        except FileNotFoundError:
-            raise SettingsError(f"{path}: file not found") from None
-        except yaml.YAMLError as exc:
-            raise SettingsError(f"{path}: not valid YAML: {exc}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise SettingsError(f"{path}: expected a mapping of settings")
-        raw = loaded or {}
-    problems += _move_old_contact_email(raw)
+            return None, {}
+    try:
+        loaded = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: not valid YAML: {exc}") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise SettingsError(f"{path}: expected a mapping of settings")
+    return path, loaded or {}
+
+
+def _raise(path: Path | None, problems: list[str]) -> None:
+    if problems:
+        where = f"{path}: " if path else ""
+        unique = dict.fromkeys(problems)  # shared settings' problems, once for all partnerships
+        raise SettingsError("\n".join(where + p for p in unique))
+
+
+def load_settings(
+    path: Path | None = None,
+    environ: Mapping[str, str] = os.environ,
+    use_file: bool = True,
+    partnership: str | None = None,
+) -> Settings:
+    """Read the settings of one partnership (`partnership`, default the file's `partnership:`)
+    from `path` (default config/settings.yaml if it exists and `use_file`), its pack and
+    `environ`; with a `partnerships:` list in the file, its entry there too.
+
+    Environment: TELEGRAM_BOT_TOKEN, SMTP_PASSWORD, TELEGRAM_WEBHOOK_SECRET (each also as
+    NAME__<ID> for one partnership: config/installation.py), and ASSISTANT_SETTINGS (another
+    settings file), ASSISTANT_DATABASE (the SQLite path or a postgresql:// URL),
+    ASSISTANT_CACHE_DIR (`cache_dir`), DATABASE_PASSWORD (the PostgreSQL password, or libpq's
+    PGPASSWORD).
+    Raises SettingsError listing every problem.
+    """
+    path, raw = _read_file(path, environ, use_file)
+    problems = _move_old_contact_email(raw)
+    entries = read_entries(raw, problems)
+    default = _default_partnership(raw, problems)
+    chosen = partnership or default
+    settings = _build(raw, entries.get(chosen), chosen, chosen == default, environ, problems)
+    _raise(path, problems)
+    return settings
+
+
+def load_installation(
+    path: Path | None = None, environ: Mapping[str, str] = os.environ, use_file: bool = True
+) -> InstallationSettings:
+    """Every partnership the settings file lists under `partnerships:`, or the one it names by
+    `partnership:` when there is no list; each with its settings as `load_settings` gives them.
+    Two partnerships may not share an endpoint (a bot, a mailbox, a site key, a Teams app, a
+    webhook path, an outbox folder). Raises SettingsError listing every problem."""
+    path, raw = _read_file(path, environ, use_file)
+    problems = _move_old_contact_email(raw)
+    entries = read_entries(raw, problems)
+    default = _default_partnership(raw, problems)
+    served = list(entries) or [default]
+    partnerships = tuple(
+        _build(raw, entries.get(p), p, p == default, environ, problems) for p in served
+    )
+    problems += shared_endpoints(partnerships)
+    _raise(path, problems)
+    return InstallationSettings(default, partnerships, path)
+
+
+def _default_partnership(raw: dict[str, Any], problems: list[str]) -> str:
+    value = raw.get("partnership", DEFAULT_PARTNERSHIP)
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"partnership: expected the name of a pack's folder, got {value!r}")
+        return DEFAULT_PARTNERSHIP
+    return value.strip()
+
+
+def _build(
+    raw: dict[str, Any],
+    entry: dict[str, Any] | None,
+    partnership: str,
+    is_default: bool,
+    environ: Mapping[str, str],
+    problems: list[str],
+) -> Settings:
+    """One partnership's settings: the built-in defaults, its pack, the file's sections, and
+    its `partnerships:` entry (if any), each over the one before."""
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key in _SCALARS:
             values[key] = _coerce("settings", key, getattr(Settings(), key), value, problems)
-        elif key not in _SECTIONS and key != "contacts":
+        elif key not in _SECTIONS and key not in ("contacts", "partnerships"):
             problems.append(f"{key}: unknown option")
+    values["partnership"] = partnership
+    values["default_partnership"] = _default_partnership(raw, [])
+    if not is_default:
+        # What the top of a file says of one partnership is the default one's (a file with no
+        # list): another partnership never takes its contacts, recipients, mailbox or registry.
+        raw = shared_only(raw)
+        values.pop("registry_file", None)
     # The partnership's pack first, then what the file says over it.
     scalars = Settings(**values)
-    defaults = pack_defaults(read_pack(scalars.pack_path, problems), problems)
-    for key, value in raw.items():
-        if key in _SECTIONS:
-            values[key] = _section(_SECTIONS[key], value, key, problems, defaults.get(key))
-        elif key == "contacts":
-            values[key] = _contacts(value, problems, defaults["contacts"])
-    values = {**defaults, **values}
+    sections: dict[str, Any] = pack_defaults(read_pack(scalars.pack_path, problems), problems)
+    _apply_sections(raw, "", sections, problems)
+    if "partnerships" in raw and not is_default:
+        _own_places(sections, partnership)
+    if entry is not None:
+        where = f"partnerships.{partnership}."
+        _apply_sections(entry, where, sections, problems)
+        for key in ENTRY_SCALARS:
+            if key in entry:
+                values[key] = _coerce(where.rstrip("."), key, "", entry[key], problems)
+    values = {**values, **sections}
     problems += _missing_contacts(values["contacts"])
     smtp = values.get("smtp", SmtpSettings())
     if smtp.security not in ("starttls", "tls", "none"):
@@ -609,28 +837,90 @@ def load_settings(
             f"form.identify_child: must be initials or full, not {form.identify_child!r}"
         )
     problems += _telegram_problems(values.get("telegram", TelegramSettings()))
+    problems += _web_problems(values.get("web", WebSettings()))
     problems += _database_problems(environ.get("ASSISTANT_DATABASE") or values.get("database", ""))
-    webhook_secret = environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
-    if webhook_secret and not WEBHOOK_SECRET.fullmatch(webhook_secret):
+    secrets = {
+        name: secret_for(environ, name, partnership, is_default)
+        for name in (*OWN_SECRETS, *SHARED_SECRETS)
+    }
+    webhook_secret, variable = secrets["TELEGRAM_WEBHOOK_SECRET"]
+    if webhook_secret.strip() and not WEBHOOK_SECRET.fullmatch(webhook_secret.strip()):
         problems.append(
-            "TELEGRAM_WEBHOOK_SECRET: 1 to 256 characters, only A-Z, a-z, 0-9, _ and - "
-            "(what Telegram accepts)"
+            f"{variable}: 1 to 256 characters, only A-Z, a-z, 0-9, _ and - (what Telegram accepts)"
         )
-    if problems:
-        where = f"{path}: " if path else ""
-        raise SettingsError("\n".join(where + p for p in problems))
     if environ.get("ASSISTANT_DATABASE"):
         values["database"] = environ["ASSISTANT_DATABASE"]
     if "ASSISTANT_CACHE_DIR" in environ:
         values["cache_dir"] = environ["ASSISTANT_CACHE_DIR"]
     return Settings(
         **values,
-        telegram_token=Secret(environ.get("TELEGRAM_BOT_TOKEN", "").strip()),
-        smtp_password=Secret(environ.get("SMTP_PASSWORD", "")),
-        email_password=Secret(environ.get("EMAIL_PASSWORD", "")),
-        oauth_client_secret=Secret(environ.get("OAUTH_CLIENT_SECRET", "")),
-        webhook_secret=Secret(webhook_secret),
+        telegram_token=Secret(secrets["TELEGRAM_BOT_TOKEN"][0].strip()),
+        smtp_password=Secret(secrets["SMTP_PASSWORD"][0]),
+        email_password=Secret(secrets["EMAIL_PASSWORD"][0]),
+        oauth_client_secret=Secret(secrets["OAUTH_CLIENT_SECRET"][0]),
+        webhook_secret=Secret(webhook_secret.strip()),
     )
+
+
+def _apply_sections(
+    raw: dict[str, Any], where: str, sections: dict[str, Any], problems: list[str]
+) -> None:
+    """The sections `raw` gives (the file's top, or one partnership's entry), over `sections`."""
+    for key, value in raw.items():
+        if key in _SECTIONS:
+            defaults = sections.get(key)
+            sections[key] = _section(_SECTIONS[key], value, where + key, problems, defaults)
+        elif key == "contacts":
+            sections[key] = _contacts(value, problems, sections["contacts"], where)
+
+
+def _own_places(sections: dict[str, Any], partnership: str) -> None:
+    """A partnership other than the default one gets its own outbox folder and webhook path
+    inside the installation's (its entry may still set others)."""
+    mail = sections.get("mail", MailSettings())
+    telegram = sections.get("telegram", TelegramSettings())
+    sections["mail"] = dataclasses.replace(mail, outbox_dir=own_place(mail.outbox_dir, partnership))
+    sections["telegram"] = dataclasses.replace(
+        telegram,
+        webhook_path=own_place(telegram.webhook_path, partnership),
+        webhook_url=own_place(telegram.webhook_url, partnership),
+    )
+
+
+def shared_endpoints(partnerships: Sequence[Settings]) -> list[str]:
+    """What two partnerships would share, though each is one partnership's own: one bot, one
+    mailbox, one site key or Teams app, one webhook path or one outbox folder."""
+    owners: dict[tuple[str, str], str] = {}
+    problems = []
+    for settings in partnerships:
+        email = settings.email
+        mailbox = ""
+        if email is not None:
+            mailbox = (
+                email.graph_mailbox
+                if email.source == "graph"
+                else f"{email.imap_username}@{email.imap_host}:{email.imap_folder}"
+            ).lower()
+        ends = {
+            "a Telegram bot (TELEGRAM_BOT_TOKEN)": settings.telegram_token.reveal(),
+            "a mailbox (email:)": mailbox,
+            "a web site key (endpoints.web_site_key)": settings.endpoints.web_site_key,
+            "a Teams app (endpoints.teams_app_id)": settings.endpoints.teams_app_id,
+            "a webhook path (telegram.webhook_path)": settings.telegram.webhook_path
+            if settings.telegram_token
+            else "",
+            "an outbox folder (mail.outbox_dir)": str(settings.path(settings.mail.outbox_dir)),
+        }
+        for what, value in ends.items():
+            if not value:
+                continue
+            other = owners.setdefault((what, value), settings.partnership)
+            if other != settings.partnership:
+                problems.append(
+                    f"partnerships: {other} and {settings.partnership} share {what}: each "
+                    "partnership needs its own"
+                )
+    return problems
 
 
 def _email_problems(email: EmailSettings | None) -> list[str]:
@@ -652,6 +942,50 @@ def _email_problems(email: EmailSettings | None) -> list[str]:
         email.graph_mailbox and email.oauth_tenant and email.oauth_client_id
     ):
         problems.append("email: source graph needs graph_mailbox, oauth_tenant and oauth_client_id")
+    return problems
+
+
+# scheme://host[:port]: what browsers send as Origin (also written into the frame-ancestors
+# header, so nothing else may pass: no path, no spaces, no separators).
+ORIGIN = re.compile(
+    r"https?://(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
+)
+
+
+def _web_problems(web: WebSettings) -> list[str]:
+    problems = [
+        problem
+        for problem in (
+            colour_problem(web.main_colour, WHITE, "web.colour"),
+            colour_problem(web.accent_colour, TEXT, "web.accent"),
+        )
+        if problem
+    ]
+    for origin in web.origins:
+        if not ORIGIN.fullmatch(origin):
+            problems.append(
+                f"web.origins: {origin!r} is not an origin: give scheme://host[:port], "
+                "such as https://www.example.org, without a path"
+            )
+    if web.cookie_samesite not in SAMESITE:
+        problems.append(
+            f"web.cookie_samesite: must be {', '.join(SAMESITE)}, not {web.cookie_samesite!r}"
+        )
+    for proxy in web.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            problems.append(f"web.trusted_proxies: {proxy!r} is not an address or a network")
+    for name in (
+        "max_message_chars",
+        "messages_per_minute",
+        "ip_messages_per_minute",
+        "ip_new_conversations_per_hour",
+    ):
+        if getattr(web, name) < 1:
+            problems.append(f"web.{name}: must be 1 or more")
+    if web.history_hours <= 0:
+        problems.append("web.history_hours: must be more than 0")
     return problems
 
 

@@ -5,6 +5,8 @@ anyone else is told so, and how to sign in. /reload re-reads and validates the k
 the registry together: if either has a problem, neither is replaced and the problems are shown.
 /outbox lists the emails the mail server refused for good, and `/outbox retry REF` queues one
 again once the cause is fixed (`python main.py outbox retry REF` does the same from a shell).
+Each sees its own partnership's data only. An installation administrator's /reload also re-reads
+the partnerships the installation serves (bot/installation.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from bot.core.loading import load_all
 from bot.core.numbers import counted
 from bot.core.replies import Button, Reply
 from bot.mail.outbox import refused_line
+from config.registry import normal_email
+from config.settings import SettingsError
 from config.validation import KnowledgeError
 from handlers.handoff import open_handoffs
 from handlers.notification.flow import FLOW_NAME as NOTIFY_FLOW
@@ -29,6 +33,28 @@ UNANSWERED_LIMIT = 30
 REFUSED_SHOWN = 20
 RETRY_BUTTONS = 5
 PROBLEMS_SHOWN = 40  # enough to fix a bad edit; a long list would be split into many messages
+
+
+async def unanswered_emails(ctx: Context) -> list[Reply]:
+    """The emails the email channel did not answer (their sender was over the hourly limit, or
+    the email could not be read): who, when, and the question without personal details."""
+    emails = await ctx.storage.inbox.unanswered_emails(UNANSWERED_LIMIT)
+    if not emails:
+        return []
+    lines = [
+        f"- {time.strftime('%d %b %Y %H:%M', time.localtime(at))}, from {sender}: "
+        f"{kept.get('question') or kept.get('subject') or '(no text)'}"
+        for sender, at, kept in emails
+    ]
+    return [
+        Reply(
+            "\n".join(lines) + "\n\nThe sender was told when answers resume; reply to them "
+            "yourself if it cannot wait.",
+            kind="unanswered_emails",
+            title=f"{counted(len(emails), 'email')} not answered (over the hourly limit, or "
+            "unreadable), newest first",
+        )
+    ]
 
 
 class Admin:
@@ -52,9 +78,10 @@ class Admin:
         return guarded
 
     async def unanswered(self, ctx: Context, arg: str) -> list[Reply]:
-        """/unanswered: the latest questions the knowledge base could not answer."""
+        """/unanswered: the latest questions the knowledge base could not answer, the questions
+        waiting for the partnership, and the emails left unanswered (over the hourly limit)."""
         questions = await ctx.storage.questions.unanswered(UNANSWERED_LIMIT)
-        handoffs = await open_handoffs(ctx)
+        handoffs = [*await open_handoffs(ctx), *await unanswered_emails(ctx)]
         if not questions:
             return [Reply("No unanswered questions so far.", kind="unanswered"), *handoffs]
         lines = [
@@ -92,7 +119,9 @@ class Admin:
             ]
         knowledge, registry = loaded.knowledge, loaded.registry
         ctx.conversation.replace_knowledge(knowledge)
-        signed_out = await self.access.use_registry(registry, ctx.storage)
+        signed_out = await self.access.use_registry(
+            registry, ctx.storage, f"chat {ctx.chat} (/reload)"
+        )
         # This chat's own session is saved after we return: clear its draft here too, or the save
         # would bring it back.
         if ctx.session.flow == NOTIFY_FLOW and await self.access.officer(ctx) is None:
@@ -106,7 +135,33 @@ class Admin:
                 f"{counted(len(registry.administrators), 'administrator')}. Chats signed out "
                 f"because their address is no longer registered: {len(signed_out)}.",
                 kind="reloaded",
-            )
+            ),
+            *await self.reload_installation(ctx),
+        ]
+
+    async def reload_installation(self, ctx: Context) -> list[Reply]:
+        """For an installation administrator (settings `installation_admins`), /reload also
+        re-reads the partnerships the installation serves and starts the new ones."""
+        hook = ctx.conversation.reload_installation
+        email = await self.access.signed_in_as(ctx)
+        admins = {normal_email(a) for a in ctx.settings.installation_admins}
+        if hook is None or email is None or normal_email(email) not in admins:
+            return []
+        try:
+            lines = await hook()
+        except SettingsError as exc:
+            problems = str(exc).splitlines()
+            log.warning("installation reload refused: %s", counted(len(problems), "problem"))
+            return [
+                Reply(
+                    "\n".join(problems[:PROBLEMS_SHOWN]),
+                    kind="reload_failed",
+                    title="The partnerships were not re-read; those running carry on.",
+                )
+            ]
+        await ctx.storage.audit.audit("reload_installation", ctx.chat, at=self.access.clock())
+        return [
+            Reply("\n".join(f"- {line}" for line in lines), kind="reloaded", title="Partnerships")
         ]
 
     async def outbox(self, ctx: Context, arg: str) -> list[Reply]:

@@ -60,6 +60,7 @@ async def privacy(ctx: Context, arg: str) -> list[Reply]:
     """/privacy: what is stored, where, for how long, and who receives it."""
     settings = ctx.settings
     retention, board = settings.retention, settings.board
+    arrivals = counted(round(settings.incoming.keep_hours), "hour")
     receivers = ", ".join(settings.mail.board_addresses)
     deletion = (
         "In Telegram, once a notification is submitted I delete the form's questions and your "
@@ -76,7 +77,12 @@ async def privacy(ctx: Context, arg: str) -> list[Reply]:
             "with what looks like names and personal details (dates of birth, addresses, phone "
             "numbers, emails) removed first; a message about a child at risk is never kept. "
             "Please leave personal details out all the same.\n"
+            "- Every chat message reaches my database as it arrives, so that a crash cannot lose "
+            "it, and its text is erased as soon as it has been handled (usually within a "
+            "second), my replies as soon as they are sent. A record that a message arrived, "
+            f"without its text, is kept for {arrivals}.\n"
             f"{_email_data(settings)}"
+            f"{_web_data(settings)}"
             "- Sign-in (Liaison Officers and partnership staff only): your work email address, "
             "linked to this chat until you type /signout or the partnership removes you from "
             "its list. The one-time code is stored only in scrambled (hashed) form, works once and "
@@ -117,6 +123,20 @@ def _email_data(settings: Settings) -> str:
         'then deleted. A question you choose to send to the partnership ("Ask the '
         'partnership") is emailed to its staff with a reference; the question and their answer '
         "are kept with that reference as the partnership's record of the exchange.\n"
+    )
+
+
+def _web_data(settings: Settings) -> str:
+    """What the web chat keeps, when it is on."""
+    if not settings.web.enabled:
+        return ""
+    return (
+        "- On the website: the chat shows the conversation again after a reload or in another "
+        "tab, so its messages are kept for "
+        f"{counted(round(settings.web.history_hours), 'hour')} after the last one. The form's "
+        "questions and answers are deleted from it once the notification is submitted, and "
+        "what a message about a child at risk said is never kept. Your browser holds only a "
+        "random key to the conversation, in a cookie that lasts as long.\n"
     )
 
 

@@ -213,15 +213,19 @@ async def narrow(ctx: Context, arg: str) -> list[Reply]:
 
 
 async def list_reports(ctx: Context, arg: str) -> list[Reply]:
-    """/reports: the groups as buttons; /reports GROUP: that group's documents as buttons."""
+    """/reports: the groups as buttons; /reports GROUP: that group's documents as buttons.
+    A group with no document (a heading of the national catalogue that this partnership's pack
+    does not fill, such as its local reviews) is not offered."""
     knowledge = ctx.knowledge
     group = knowledge.groups.get(arg)
     if group is None:
-        buttons = tuple(Button(g.title, f"/reports {g.id}") for g in knowledge.groups.values())
+        used = {r.group for r in knowledge.reports.values()}
+        groups = [g for g in knowledge.groups.values() if g.id in used]
+        buttons = tuple(Button(g.title, f"/reports {g.id}") for g in groups)
         intro = "Which documents would you like to see?"
         if arg:
             intro = f'There is no group called "{arg}". {intro}'
-        return [Reply(intro, kind="groups", ids=tuple(knowledge.groups), buttons=buttons)]
+        return [Reply(intro, kind="groups", ids=tuple(g.id for g in groups), buttons=buttons)]
     reports = [r for r in knowledge.reports.values() if r.group == group.id]
     return [
         Reply(

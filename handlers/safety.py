@@ -14,14 +14,14 @@ from __future__ import annotations
 import dataclasses
 
 from bot.core.conversation import Context
-from bot.core.replies import Button, Link, Reply
+from bot.core.replies import URGENT, Button, Link, Reply
 from config.settings import CONTACT_KEYS, Contact, Settings
 from knowledge.decision import decide
 from knowledge.loader import Knowledge
 from knowledge.query import read_query
 from knowledge.urgent import Kind
 
-KIND = "urgent"
+KIND = URGENT
 TITLE = "If a child may be at risk"
 URGENT_COMMAND = "/urgent"
 # Marks a number the partnership has not yet confirmed (see `contacts:` in the settings).

@@ -25,7 +25,8 @@ from bot.core.numbers import counted, is_ascii_digits
 from bot.core.replies import Button, Reply
 from bot.mail.message import OutgoingEmail, make_message_id, message_id_domain
 from bot.storage import SigninCode, Storage
-from config.registry import Officer, Registry, is_email, normal_email
+from bot.storage.records import RegistryInUse
+from config.registry import Officer, Registry, RegistryChanged, is_email, normal_email
 from handlers.notification.flow import FLOW_NAME as NOTIFY_FLOW
 from handlers.safety import safety_line
 
@@ -119,24 +120,75 @@ class Access:
         now = self.clock()
         return math.ceil((until - now) / 60) if until is not None and until > now else 0
 
-    async def use_registry(self, registry: Registry, storage: Storage) -> list[str]:
-        """Put `registry` in use and sign out chats whose address it no longer lists.
-
-        Their notification drafts go too, and so do the drafts of chats whose address is still
-        registered but no longer as an SLO. Returns the chats signed out.
-        """
+    async def start_with(self, registry: Registry, storage: Storage, path: object) -> None:
+        """At start: `registry` (read from `path`) must be the registry in use on this
+        database. A database that records none records it; one that records another makes the
+        process refuse to start (RegistryChanged), signing nobody out. The registry changes
+        only deliberately: /reload, or `python main.py registry apply`."""
         self.registry = registry
-        signed_out = []
-        for chat, email in await storage.signin.linked_chats():
-            if not registry.knows(email):
-                await storage.signin.unlink_chat(chat)
-                await storage.audit.audit("signed_out_removed", chat, who=email, at=self.clock())
-                log.info("chat %s signed out: address no longer registered", chat)
-                signed_out.append(chat)
-            if registry.officer(email) is None and await storage.sessions.clear_flow(
-                chat, NOTIFY_FLOW
-            ):
-                log.info("chat %s: notification draft deleted (no longer an SLO)", chat)
+        in_use = await storage.signin.registry_in_use()
+        if in_use is None:
+            await storage.signin.record_registry(self._record(registry, "the first start"))
+            return
+        if in_use.fingerprint == registry.fingerprint():
+            return
+        since = time.strftime("%d %b %Y %H:%M", time.localtime(in_use.adopted_at))
+        raise RegistryChanged(
+            f"The registry of liaison officers in {path} is not the one in use on this "
+            f"database: that one ({counted(in_use.officers, 'liaison officer')}, "
+            f"{counted(in_use.administrators, 'administrator')}) was put in use on {since} by "
+            f"{in_use.adopted_by}; the file lists "
+            f"{counted(len(registry.officers), 'liaison officer')} and "
+            f"{counted(len(registry.administrators), 'administrator')}. Nobody has been "
+            "signed out. To put the file's registry in use (the chats whose address it no "
+            "longer lists are signed out), run `python main.py registry apply`, or type /reload "
+            "in a running assistant as an administrator; to keep the one in use, put the file "
+            "back as it was."
+        )
+
+    def _record(self, registry: Registry, who: str) -> RegistryInUse:
+        return RegistryInUse(
+            registry.fingerprint(),
+            len(registry.officers),
+            len(registry.administrators),
+            self.clock(),
+            who,
+        )
+
+    async def use_registry(
+        self, registry: Registry, storage: Storage, who: str = "the command line"
+    ) -> list[str]:
+        """Put `registry` in use, deliberately (/reload, `main.py registry apply`): sign out
+        the chats whose address it no longer lists, delete the drafts of chats whose address
+        is still registered but no longer as an SLO, and record it as the registry in use on
+        the database, all in one transaction; the counts are logged. Returns the chats signed
+        out."""
+        signed_out: list[str] = []
+        drafts = 0
+        async with storage.db.transaction():
+            for chat, email in await storage.signin.linked_chats():
+                if not registry.knows(email):
+                    await storage.signin.unlink_chat(chat)
+                    await storage.audit.audit(
+                        "signed_out_removed", chat, who=email, at=self.clock()
+                    )
+                    log.info("chat %s signed out: address no longer registered", chat)
+                    signed_out.append(chat)
+                if registry.officer(email) is None and await storage.sessions.clear_flow(
+                    chat, NOTIFY_FLOW
+                ):
+                    log.info("chat %s: notification draft deleted (no longer an SLO)", chat)
+                    drafts += 1
+            await storage.signin.record_registry(self._record(registry, who))
+        self.registry = registry
+        log.info(
+            "registry put in use by %s: %s, %s; %s signed out, %s deleted",
+            who,
+            counted(len(registry.officers), "liaison officer"),
+            counted(len(registry.administrators), "administrator"),
+            counted(len(signed_out), "chat"),
+            counted(drafts, "draft"),
+        )
         return signed_out
 
 
@@ -378,6 +430,8 @@ def who(registry: Registry, email: str) -> str:
         roles.append(f"as {officer.name}, Liaison Officer for {officer.agency}")
     if registry.is_admin(email):
         roles.append(f"as a partnership administrator ({email})")
+    elif registry.is_staff(email):
+        roles.append(f"as a member of the partnership's staff ({email})")
     return " and ".join(roles)
 
 

@@ -16,7 +16,8 @@ evaluation sets that expects a topic passes through untouched, tests/test_casewo
   a child on a plan ...", "is there a ...": those are general);
 - a child by initial, as records and reviews name them: "the rapid review for baby k" (not a
   letter the knowledge base uses, as "child j" names a published review);
-- a request to act: "can you chair / book / ring / contact / write ...", "book me a room";
+- a request to act: "can you chair / book / ring / contact / write ...", "book me a room",
+  "write my section 47 report";
 - what happened at a meeting: "the outcome of the strategy meeting", "minutes from yesterday's";
 - one child's or one day's meeting, plan or worker: "ruby's conference", "jayden's social
   worker", "today's core group" (a possessive the knowledge base does not use, and not a
@@ -103,6 +104,10 @@ ACT = re.compile(
     rf"^(?:please\s+)?(?:can|could|will|would)\s+you\s+(?:please\s+)?(?:{VERBS})\s+"
     r"(?!me\b|us\b|999\b|101\b|(?:the\s+)?police\b|an ambulance\b)"
     r"|^(?:please\s+)?(?:book|arrange|schedule|organise|organize|set up)\s+(?:me|us|a|an)\b"
+    # "write my section 47 report", "do our chronology": someone's own casework to produce
+    # ("write a briefing on neglect" is not theirs, and is the learning asks' to answer)
+    r"|^(?:please\s+)?(?:write|draft|do|complete|prepare|type up|write up)\s+(?:up\s+)?"
+    r"(?:my|our)\b(?!.*\bnotification\b)"
 )
 RESULT = re.compile(
     r"\b(?:outcome|result|minutes|decision|notes)\s+(?:of|from)\s+"

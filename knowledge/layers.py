@@ -73,9 +73,9 @@ def layered(
     extend: tuple[str, Extend] | None = None,
 ) -> list[tuple[str, int, dict[str, Any]]]:
     """(file, position, raw entry) of every entry under `key` in `name`, national first; an
-    entry of a later layer with an earlier one's id replaces it, or, with `extend` = (a key,
-    how), extends it when it lacks that key. Duplicate ids within one file are reported by the
-    caller."""
+    entry of a later layer with an earlier one's id replaces it in its place, or, with `extend`
+    = (a key, how), extends it when it lacks that key. Duplicate ids within one file are
+    reported by the caller."""
     entries: list[tuple[str, int, dict[str, Any]]] = []
     names = layers.names
     for path, file in layers.files(name):
@@ -83,10 +83,19 @@ def layered(
         if file != name and isinstance(data, dict) and key not in data:
             continue  # a pack's file may leave out a list it adds nothing to
         own = [(file, i, raw) for i, raw in enumerate(entry_list(data, key, file, problems), 1)]
-        if file != name and extend is not None:
+        if file == name:
+            entries += own
+            continue
+        if extend is not None:
             own = _extended(entries, own, file, extend, problems)
-        replaced = {raw.get("id") for _, _, raw in own} if file != name else set()
-        entries = [e for e in entries if e[2].get("id") not in replaced] + own
+        # A pack's entry replaces the national one of its id in its place (a pack's group keeps
+        # the national heading's position); its new entries come after.
+        first: dict[Any, tuple[str, int, dict[str, Any]]] = {}
+        for entry in own:
+            first.setdefault(entry[2].get("id"), entry)
+        replacing = [first.get(e[2].get("id"), e) for e in entries]
+        placed = {id(e) for e in replacing}
+        entries = replacing + [e for e in own if id(e) not in placed]
     return entries
 
 

@@ -447,7 +447,14 @@ def content_key(layers: Layers) -> str:
     knowledge. Other packs beside the national files are not part of it."""
     digest = hashlib.sha256()
     for folder, label in layers.folders():
-        files = (p for p in folder.rglob("*") if p.is_file() and "partnerships" not in p.parts)
+        digest.update(label.encode() + b"\0")  # national alone, or with this pack
+        # Relative parts: the national folder's partnerships/ is left out, not a pack itself,
+        # which lives in a folder of that name too.
+        files = (
+            p
+            for p in folder.rglob("*")
+            if p.is_file() and "partnerships" not in p.relative_to(folder).parts
+        )
         for path in sorted(files):
             name = label + str(path.relative_to(folder))
             digest.update(name.encode() + b"\0" + path.read_bytes())

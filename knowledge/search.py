@@ -481,10 +481,12 @@ class SearchIndex:
         return scores
 
     def name_words(self, entry_id: str) -> frozenset[str]:
-        """The folded words of every name of one entry (its title and aliases)."""
+        """The folded words of every name of one entry (its title and aliases) and of its kind
+        ("lessons" names a practitioner briefing)."""
         for entry in self.entries:
             if entry.id == entry_id:
-                return frozenset(w for name in entry.names for w in words(name))
+                named = {w for name in entry.names for w in words(name)}
+                return frozenset(named | kind_words(entry.kind))
         return frozenset()
 
     def knows(self, word: str) -> bool:

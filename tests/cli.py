@@ -49,14 +49,18 @@ class Result:
 
 @contextlib.contextmanager
 def _environment(env: dict[str, str]) -> Iterator[None]:
+    """`env` as the environment; main() also sets the umask, which is put back after."""
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)
+    umask = os.umask(0o022)
+    os.umask(umask)
     try:
         yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
+        os.umask(umask)
 
 
 @contextlib.contextmanager

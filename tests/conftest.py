@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ import pytest
 from bot.app import build_assistant
 from bot.assistant import Assistant
 from bot.core.replies import Button, Incoming, Reply
-from config.settings import Settings, default_settings
+from config.partnership import shipped_packs
+from config.settings import DEFAULT_PARTNERSHIP, Settings, default_settings
 from knowledge import loader
 from tests.email_support import ImapServer, Mailbox, pymap_server
 from tests.postgres_support import (
@@ -38,6 +40,44 @@ loader.shared = {}
 sqlite_only = pytest.mark.skipif(
     os.environ.get("TEST_DATABASE") == "postgresql", reason="a test of SQLite's own mechanics"
 )
+
+
+# A pack's knowledge files add to, or extend, the shipped national entries, which fixture
+# knowledge does not have; a test on fixture knowledge keeps only the pack's own settings.
+PACK_KNOWLEDGE = ("topics.yaml", "reports.yaml", "learning.yaml", "threshold.yaml", "urgent.yaml")
+
+
+def fixture_packs(tmp_path: Path) -> Path:
+    """The partnerships folder for a test on fixture national knowledge: the shipped pack
+    without its knowledge files (PACK_KNOWLEDGE)."""
+    packs = tmp_path / "fixture_packs"
+    pack = packs / DEFAULT_PARTNERSHIP
+    if not pack.exists():
+        ignore = shutil.ignore_patterns(*PACK_KNOWLEDGE)
+        shutil.copytree(shipped_packs() / DEFAULT_PARTNERSHIP, pack, ignore=ignore)
+    return packs
+
+
+def on_fixture_knowledge(settings: Settings, directory: Path, tmp_path: Path) -> Settings:
+    """`settings` on the fixture national knowledge in `directory` (see fixture_packs)."""
+    packs = fixture_packs(tmp_path)
+    return dataclasses.replace(settings, knowledge_dir=str(directory), partnerships_dir=str(packs))
+
+
+def fixture_settings_file(directory: Path, tmp_path: Path) -> str:
+    """The settings file's lines for the same, for `main.py` (tests/cli.py run_main)."""
+    return f"knowledge_dir: {directory}\npartnerships_dir: {fixture_packs(tmp_path)}\n"
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item,
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Each phase's report on the test (`item.rep_call`...), for fixtures that act on a failure
+    (the browser tests keep a screenshot)."""
+    report: pytest.TestReport = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
 
 
 @pytest.fixture

@@ -52,6 +52,8 @@ class FakeBotApi:
         self._new_update = asyncio.Event()
         self._update_ids = itertools.count(1)
         self.sent = asyncio.Event()  # set at every sendMessage
+        # The sendMessage calls that succeeded (`calls` has the refused ones too).
+        self.delivered: list[dict[str, Any]] = []
         self._writers: set[asyncio.StreamWriter] = set()
 
     @property
@@ -102,6 +104,8 @@ class FakeBotApi:
                 else:
                     answer = {"ok": True, "result": result}
                     status = b"200 OK"
+                    if method == "sendMessage":
+                        self.delivered.append(self._params(headers, body))
                 payload = json.dumps(answer).encode()
                 writer.write(
                     b"HTTP/1.1 "

@@ -13,7 +13,9 @@ import pytest
 from telegram.ext import AIORateLimiter, Application
 
 from bot.assistant import Assistant
-from bot.channels.telegram import TelegramChannel, build_application, start_polling
+from bot.channels import telegram_polling
+from bot.channels.telegram import TelegramChannel, build_application
+from bot.channels.telegram_polling import start_updates, stop_updates
 from bot.core.conversation import Context
 from bot.core.replies import Incoming, Reply
 from config.settings import Secret, SettingsError, load_settings
@@ -112,10 +114,9 @@ async def test_polling_with_configured_timeout_answers(
     )
     async with application:
         await application.start()
-        await start_polling(application, assistant)
+        poller = start_updates(application, assistant, polling=True)
         await wait_for(lambda: api.method_calls("sendMessage"), "the reply")
-        assert application.updater is not None
-        await application.updater.stop()
+        await stop_updates(application, poller)
         await application.stop()
     reply = api.method_calls("sendMessage")[0]
     assert reply["chat_id"] == 31
@@ -147,7 +148,7 @@ async def test_a_server_answering_polls_at_once_is_not_polled_in_a_spin(
     application = build_application(assistant)
     async with application:
         await application.start()
-        await start_polling(application, assistant)
+        poller = start_updates(application, assistant, polling=True)
         await wait_for(lambda: api.method_calls("getUpdates"), "the first poll")
         first = len(api.method_calls("getUpdates"))
         await asyncio.sleep(2.0)
@@ -161,11 +162,39 @@ async def test_a_server_answering_polls_at_once_is_not_polled_in_a_spin(
         # After the update the pauses start from the shortest again (0.05, 0.1, 0.2...), not
         # from a second.
         assert len(api.method_calls("getUpdates")) - answered_at >= 2
-        assert application.updater is not None
-        await application.updater.stop()
+        await stop_updates(application, poller)
         await application.stop()
     assert api.method_calls("sendMessage")[0]["chat_id"] == 31
+    # Every poll but the last (at shutdown, confirming what was stored) asked to be held.
     assert all(call["timeout"] == 10 for call in api.method_calls("getUpdates")[:-1])
+
+
+async def test_polling_waits_while_handling_is_behind(
+    assistant: Assistant, api: FakeBotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While more messages wait to be handled than the limit, the next getUpdates waits (in a
+    burst, polling ran ahead and held every fetched update in memory); once handling catches
+    up, the rest is fetched and every message is answered."""
+    monkeypatch.setattr(telegram_polling, "MOST_WAITING", 2)
+    api.send_delay = 0.3  # each reply takes a while to send: handling falls behind
+    use_api(assistant, api, poll_timeout_seconds=10.0, rate_limit=False)
+    application = build_application(assistant)
+    for chat in range(41, 46):
+        api.queue_update(a_message(chat, "what is an SCR?"))
+    async with application:
+        await application.start()
+        poller = start_updates(application, assistant, polling=True)
+        await wait_for(lambda: api.method_calls("getUpdates"), "the first poll")
+        for chat in range(46, 51):
+            api.queue_update(a_message(chat, "what is an SCR?"))
+        await wait_for(lambda: len(api.method_calls("getUpdates")) >= 2, "the second poll")
+        # Five fetched, and at most two may wait: the next poll came only after three (or
+        # more) were answered. Without the limit it came at once, before any reply was sent.
+        assert len(api.delivered) >= 3
+        await wait_for(lambda: len(api.delivered) >= 10, "every reply")
+        await stop_updates(application, poller)
+        await application.stop()
+    assert sorted(reply["chat_id"] for reply in api.delivered) == list(range(41, 51))
 
 
 async def test_failed_command_menu_is_retried_in_the_background(

@@ -12,7 +12,6 @@ on invented topics (tests/fixtures/decision/), so that the shipped content can c
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 from collections.abc import AsyncIterator
@@ -26,7 +25,7 @@ from config.settings import Settings
 from knowledge.loader import FIRST_REPLY_MAX
 from knowledge.query import facet_of
 from tests.cli import run_main
-from tests.conftest import Chat
+from tests.conftest import Chat, fixture_settings_file, on_fixture_knowledge
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -44,7 +43,7 @@ def decision_knowledge(tmp_path: Path) -> Path:
 @pytest.fixture
 async def assistant(settings: Settings, tmp_path: Path) -> AsyncIterator[Assistant]:
     knowledge = decision_knowledge(tmp_path)
-    built = await build_assistant(dataclasses.replace(settings, knowledge_dir=str(knowledge)))
+    built = await build_assistant(on_fixture_knowledge(settings, knowledge, tmp_path))
     yield built
     await built.close()
 
@@ -206,7 +205,7 @@ def test_ask_json_why_prints_the_signals(tmp_path: Path) -> None:
         "--json",
         "--why",
         "how long does a widget review take",
-        settings=f"knowledge_dir: {knowledge}\n",
+        settings=fixture_settings_file(knowledge, tmp_path),
     )
     assert result.returncode == 0, result.stderr
     reply = json.loads(result.stdout.splitlines()[-1])

@@ -246,7 +246,7 @@ async def test_handoff_during_a_draft_says_what_is_in_progress(
     """A stale "Ask the partnership" pressed mid-form must not throw the draft away."""
     registry = tmp_path / "liaison_officers.yaml"
     registry.write_text(REGISTRY, encoding="utf-8")
-    await assistant.access.use_registry(load_registry(registry), assistant.storage)
+    await assistant.access.use_registry(load_registry(registry), assistant.storage, "a test")
     await assistant.storage.signin.link_chat(chat.chat, SLO, time.time())
     await chat.say("/notify")
     await chat.press("Start")
@@ -281,3 +281,33 @@ async def test_asking_for_a_person_without_email_gives_the_address(
     reply = chat.replies[-1]
     assert default_settings().partnership_email in reply.text
     assert [b.label for b in chat.buttons] == ["A child may be at risk"]
+
+
+SIGNATURE = "Sam Staff\nPartnership Officer\nBedford Borough Council\nTel: 01234 567890"
+
+
+@pytest.mark.parametrize(
+    ("path", "closing"),
+    [
+        ("a reply in the thread", "Kind regards,\n"),
+        ("a reply in the thread", "Thanks\n"),
+        ("a new email naming the reference", "Many thanks,\n\n"),
+        ("a new email naming the reference", ""),  # just the name, as From gives it
+    ],
+)
+async def test_the_staff_signature_is_not_relayed(
+    world: EmailWorld, path: str, closing: str
+) -> None:
+    reference, question = await ask_by_email(world)
+    body = f"Renew it online, at the civic offices' page.\n\n{closing}{SIGNATURE}\n"
+    if path == "a reply in the thread":
+        answer = reply_to(question, STAFF, body)
+    else:
+        answer = written(STAFF, body, f"Answer to {reference}")
+    del answer["From"]
+    answer["From"] = f"Sam Staff <{STAFF}>"
+    [relayed] = to(await world.send(answer), PRACTITIONER)
+    said = text_of(relayed)
+    assert "Renew it online, at the civic offices' page." in said
+    for line in ("Partnership Officer", "01234 567890", "Sam Staff", "regards", "Thanks\n"):
+        assert line not in said, (path, line)

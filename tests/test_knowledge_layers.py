@@ -88,3 +88,18 @@ def test_an_extension_of_nothing_is_refused(tmp_path: Path) -> None:
         "partnerships/example-vale/topics.yaml: no-such-topic: id: extends no national entry "
         "of this id"
     ]
+
+
+def test_packs_in_partnerships_folders_are_told_apart(tmp_path: Path) -> None:
+    # Shipped packs live in a folder named partnerships/, which the national folder's own
+    # partnerships/ shares: each pack's files still count in what the loaded knowledge is.
+    folder = national(tmp_path)
+    answers = []
+    for place in ("first", "second"):
+        local = {"id": "widget-review", "local": f"The {place} pack's own line."}
+        packs = tmp_path / place / "partnerships"
+        packs.mkdir(parents=True)
+        own = pack(tmp_path / place, [local]).rename(packs / "example-vale")
+        answers.append(load_knowledge(folder, own, semantic=False).topics["widget-review"].answer)
+    assert answers[0].endswith("The first pack's own line.")
+    assert answers[1].endswith("The second pack's own line.")

@@ -3,8 +3,9 @@ and under TYPE_CHECKING. Each room of the house may import only the rooms below 
 no import circle, and nothing is exempt but bot/app.py, the one module that wires the flows
 (handlers/) into the core.
 
-    config < knowledge < bot.mail.message < bot.storage < bot.core < bot.mail < bot.ops
-           < handlers < bot.assistant < bot.channels < bot.server < bot.app < bot.cli < main
+    config < knowledge < bot.mail.headers < bot.mail.message < bot.storage < bot.core < bot.mail
+           < bot.ops < handlers < bot.assistant < bot.channels < bot.server < bot.app
+           < bot.installation < bot.cli < main
 
 (docs/architecture.md draws the same.) A module's room is the longest name below that it
 starts with; a room may always import itself. handlers/ sits in the order for what it may import;
@@ -20,6 +21,7 @@ ORDER = (
     "bot",  # bot/__init__.py; a new module at bot's root must be given its place below
     "config",
     "knowledge",
+    "bot.mail.headers",
     "bot.mail.message",
     "bot.storage",
     "bot.core",
@@ -30,6 +32,7 @@ ORDER = (
     "bot.channels",
     "bot.server",
     "bot.app",
+    "bot.installation",
     "bot.cli",
     "main",
 )

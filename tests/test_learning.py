@@ -12,7 +12,6 @@ of the shipped records.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import os
 import stat
@@ -33,7 +32,7 @@ from config.validation import KnowledgeError
 from knowledge.layers import Layers
 from knowledge.learning import load_learning
 from knowledge.loader import load_knowledge
-from tests.conftest import Chat
+from tests.conftest import Chat, on_fixture_knowledge
 from tests.telegram_support import FakeBotApi, start_harness
 from tests.test_decision import decision_knowledge
 
@@ -43,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 async def assistant(settings: Settings, tmp_path: Path) -> AsyncIterator[Assistant]:
     knowledge = decision_knowledge(tmp_path)
-    built = await build_assistant(dataclasses.replace(settings, knowledge_dir=str(knowledge)))
+    built = await build_assistant(on_fixture_knowledge(settings, knowledge, tmp_path))
     yield built
     await built.close()
 

@@ -34,7 +34,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from bot.assistant import Assistant
 from bot.channels.console import run_console
-from bot.core.replies import Reply
+from bot.core.replies import Incoming, Reply
 from bot.mail.message import OutgoingEmail, build_message, make_message_id
 from bot.mail.outbox import Outbox
 from bot.mail.transport import SmtpTransport, eml_path, make_transport
@@ -648,3 +648,68 @@ async def test_logs_name_references_not_people(storage: Storage, settings: Setti
     assert f"email {refused} (notification) was refused" in logged
     assert f"email {sent} sent" in logged
     assert SLO not in logged and CHILD not in logged and "agency.example.org" not in logged
+
+
+# --- what /status and the reports call a failure ------------------------------------------
+
+
+@dataclass
+class RefusingRecorder(Recorder):
+    """Answers every recipient with `reply` (a 4xx or 5xx line)."""
+
+    reply: str = "451 4.3.0 Try again later"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        return self.reply
+
+
+@pytest.mark.parametrize(
+    ("server", "status", "report"),
+    [
+        (
+            "451 4.3.0 Try again later",
+            "not sent yet: the mail server refused it for now (451, a temporary refusal); "
+            "I keep trying",
+            "the mail server refused it for now (451",
+        ),
+        (
+            None,
+            "not sent yet: the mail server could not be reached; I keep trying",
+            "the mail server could not be reached",
+        ),
+        (
+            "550 5.1.1 No such mailbox",
+            "not sent: the mail server refused it (550). The partnership's administrators",
+            "could not be delivered to the partnership by email: the mail server refused it (550)",
+        ),
+    ],
+)
+async def test_status_and_reports_name_the_real_state(
+    assistant: Assistant, server: str | None, status: str, report: str
+) -> None:
+    """A server that answered 451 was reached and said "not now"; one that never answered
+    could not be reached; 550 is a refusal."""
+    storage, settings = assistant.storage, assistant.settings
+    pushed = Pushed()
+    clock = FakeClock()
+    port = free_port()
+    settings = with_smtp(settings, port)
+    reference = await submit(storage, settings)
+    worker = outbox(storage, settings, pushed, clock)
+
+    async def attempts() -> None:
+        assert await worker.run_once() == 0
+        clock.advance(settings.mail.report_failure_after_minutes * 60 + 1)
+        assert await worker.run_once() == 0  # tried again, and reported overdue
+
+    if server is None:
+        await attempts()  # nothing listens on the port
+    else:
+        with smtp_server(RefusingRecorder(reply=server), port=port):
+            await attempts()
+    [said] = await assistant.conversation.handle(Incoming("test:1", "/status"))
+    assert f"{reference}, submitted " in said.text
+    assert status in said.text, said.text
+    assert any(report in text for _, text in pushed.messages), pushed.messages

@@ -93,7 +93,7 @@ async def test_refused_then_fixed_then_retried_is_delivered_exactly_once(
     [told_admin] = phones.by_chat[admin.chat]
     assert f"/outbox retry {reference}" in told_admin and str(copy) in told_admin
     await slo.say("/status")
-    assert "refused by the mail server" in slo.text
+    assert "not sent: the mail server refused it (550)" in slo.text
 
     assert await outbox.run_once() == 0  # not retried by itself
     await slo.say(f"/outbox retry {reference}")

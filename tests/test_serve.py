@@ -91,7 +91,51 @@ def test_webhook_needs_its_secret(tmp_path: Path) -> None:
     assert "webhook mode needs TELEGRAM_WEBHOOK_SECRET" in result.stderr
 
 
-def test_serve_needs_a_token(tmp_path: Path) -> None:
-    result = run_main(tmp_path, "serve")
+def test_serve_needs_a_token_when_the_web_chat_is_off(tmp_path: Path) -> None:
+    result = run_main(tmp_path, "serve", settings="web:\n  enabled: false\n")
     assert result.returncode == 1
-    assert "serve needs TELEGRAM_BOT_TOKEN" in result.stderr
+    assert "serve needs TELEGRAM_BOT_TOKEN or the web chat (web.enabled: true)" in result.stderr
+
+
+async def test_serve_without_a_token_serves_the_web_chat_and_its_demo_page(
+    tmp_path: Path,
+) -> None:
+    """A fresh clone's `python main.py serve`: no token, the web chat alone, then SIGTERM."""
+    port = free_port()
+    env = main_env(tmp_path, f"telegram:\n  listen_port: {port}\n")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "main.py"),
+        "serve",
+        env=env,
+        cwd=tmp_path,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            deadline = time.monotonic() + 60
+            while True:
+                assert time.monotonic() < deadline, "serve did not start"
+                try:
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            demo = await http.get("/")
+            assert demo.status_code == 200
+            assert '<script src="/widget.js"' in demo.text
+            widget = await http.get("/widget.js")
+            assert widget.status_code == 200
+            assert widget.headers["content-type"].startswith("text/javascript")
+            panel = await http.get("/chat")
+            assert panel.status_code == 200 and "sa_chat=" in panel.headers["set-cookie"]
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert "web chat started (no Telegram token: Telegram is off)" in log
+    assert "Traceback" not in log

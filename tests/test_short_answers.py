@@ -9,7 +9,6 @@ shipped content.
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -24,7 +23,8 @@ from config.settings import Settings
 from config.validation import KnowledgeError
 from knowledge.loader import FIRST_REPLY_MAX, load_knowledge
 from tests.cli import run_main
-from tests.conftest import Chat
+from tests.conftest import Chat, fixture_settings_file
+from tests.packs_support import FIXTURE_PACKS, VALE, pack_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "small_knowledge"
@@ -52,8 +52,9 @@ def entry(items: list[dict[str, Any]], entry_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def small(settings: Settings) -> AsyncIterator[Assistant]:
-    assistant = await build_assistant(dataclasses.replace(settings, knowledge_dir=str(FIXTURE)))
+async def small(settings: Settings, tmp_path: Path) -> AsyncIterator[Assistant]:
+    # A fixture partnership (its pack's documents refer to no group the small base lacks).
+    assistant = await build_assistant(pack_settings(settings, tmp_path, knowledge=FIXTURE))
     yield assistant
     await assistant.close()
 
@@ -114,7 +115,7 @@ def test_check_command_refuses_a_coverage_only_full_report(tmp_path: Path) -> No
         entry(data["reports"], "beta-archive")["link"] = "coverage"
 
     directory = fixture_copy(tmp_path, "reports.yaml", change)
-    result = run_main(tmp_path, "check", settings=f"knowledge_dir: {directory}\n")
+    result = run_main(tmp_path, "check", settings=fixture_settings_file(directory, tmp_path))
     assert result.returncode == 1
     assert "reports.yaml: beta-archive: link: a full report whose only link is news" in (
         result.stderr
@@ -172,7 +173,7 @@ async def test_more_of_an_unknown_topic_is_answered_plainly(small: Assistant) ->
 
 
 def test_more_in_the_console_is_a_numbered_option(tmp_path: Path) -> None:
-    settings = f"knowledge_dir: {FIXTURE}\n"
+    settings = f"knowledge_dir: {FIXTURE}\npartnership: {VALE}\npartnerships_dir: {FIXTURE_PACKS}\n"
     result = run_main(
         tmp_path, "chat", stdin="what is a widget review\n1\nquit\n", settings=settings
     )
@@ -220,7 +221,7 @@ async def test_no_known_copy_says_whom_to_ask(small: Assistant) -> None:
     await chat.say("/report delta-unknown")
     reply = chat.replies[0]
     assert reply.links == ()
-    assert "ask the partnership (BBSCP) for a copy" in reply.text
+    assert "ask the partnership (EVSCP) for a copy" in reply.text
 
 
 # --- threshold order -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@ files, time moved by a test clock, the registry a YAML file the test writes and 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import shutil
 import time
@@ -14,10 +15,11 @@ import yaml
 from bot.app import build_assistant
 from bot.assistant import Assistant
 from bot.cli import main
-from config.registry import load_registry
+from config.registry import RegistryChanged, load_registry
 from config.settings import Settings, default_settings
 from config.validation import KnowledgeError
-from tests.conftest import Chat
+from tests.cli import run_main
+from tests.conftest import Chat, sqlite_only
 from tests.signin_support import (
     ADMIN,
     OTHER_SLO,
@@ -375,15 +377,41 @@ async def test_slo_removed_from_registry_loses_access_at_reload(
     assert "signed_out_removed" in [e.event for e in await assistant.storage.audit.audit_events()]
 
 
-async def test_slo_removed_from_registry_loses_access_at_restart(
-    settings: Settings, registry_path: Path
+@sqlite_only  # the command line is given the SQLite file (run_main)
+async def test_a_changed_registry_file_stops_a_start_and_signs_nobody_out(
+    settings: Settings, registry_path: Path, tmp_path: Path
 ) -> None:
     first = await build_assistant(settings)
     try:
         await sign_in(Chat(first, "test:slo"), Mailbox(first), OTHER_SLO, start="/notify")
+        # Another process on the same database, started with another registry file: refused,
+        # and the first one's chats keep their sign-in (they used to be signed out).
+        other_file = tmp_path / "other_registry.yaml"
+        other_file.write_text(REGISTRY.replace(OTHER_SLO, "someone.new@example.org"), "utf-8")
+        other = dataclasses.replace(settings, registry_file=str(other_file))
+        with pytest.raises(RegistryChanged, match="is not the one in use on this database"):
+            await build_assistant(other)
+        assert await first.storage.signin.linked_email("test:slo") == OTHER_SLO
+        chat = Chat(first, "test:slo")
+        await chat.say("/signin")
+        assert "already signed in" in chat.text
     finally:
         await first.close()
+
+    # The same change, then a restart: refused with what to do, until the staff apply it.
     registry_path.write_text(REGISTRY.replace(OTHER_SLO, "someone.new@example.org"), "utf-8")
+    # (main() runs its own event loop: in a thread of its own here.)
+    result = await asyncio.to_thread(
+        run_main, tmp_path, "chat", settings=settings_file(settings, tmp_path)
+    )
+    assert result.returncode == 1
+    assert "Not starting. The registry of liaison officers in" in result.stderr
+    assert "python main.py registry apply" in result.stderr
+    applied = await asyncio.to_thread(
+        run_main, tmp_path, "registry", "apply", settings=settings_file(settings, tmp_path)
+    )
+    assert applied.returncode == 0, applied.stderr
+    assert "Chats signed out because their address is no longer registered: 1." in applied.stdout
     restarted = await build_assistant(settings)
     try:
         chat = Chat(restarted, "test:slo")
@@ -393,6 +421,14 @@ async def test_slo_removed_from_registry_loses_access_at_restart(
         assert "What is your work email address?" in chat.text
     finally:
         await restarted.close()
+
+
+def settings_file(settings: Settings, tmp_path: Path) -> str:
+    """The settings file `run_main` gives `main.py` for these settings."""
+    return (
+        f"database: {settings.database}\nregistry_file: {settings.registry_file}\n"
+        f"mail: {{outbox_dir: {settings.mail.outbox_dir}}}\n"
+    )
 
 
 async def test_audit_records_who_and_what_never_the_code(

@@ -3,18 +3,24 @@
 Holds no feature logic: an Update becomes an `Incoming`, each `Reply` becomes an HTML message
 (all text escaped) with inline buttons. Commands arrive as plain text messages, so the core
 sees "/report pelka" exactly as the console does.
+
+Every update, from the webhook (bot/server.py) or from polling (bot/channels/telegram_polling.py),
+is stored before Telegram is told it arrived, and handled through `Intake`
+(bot/channels/intake.py): the Application's handlers see it with its receipt, the conversation
+marks it handled in its own transaction, and `answer` marks it answered once the replies are
+sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import functools
 import html
 import logging
 import time
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from telegram import (
@@ -41,11 +47,14 @@ from telegram.ext import (
 )
 
 from bot.assistant import Assistant
+from bot.channels.intake import Intake
 from bot.channels.private_messages import PrivateMessages
-from bot.channels.telegram_http import AiohttpRequest, LongPollRequest
+from bot.channels.telegram_http import AiohttpRequest
+from bot.core.conversation import sent_later
 from bot.core.numbers import is_ascii_digits
 from bot.core.replies import BUTTON_DATA_LIMIT, Incoming, Reply
 from bot.ops.metrics import Metrics
+from bot.storage import Arrival, Received
 from knowledge.loader import Report
 from knowledge.report_lookup import find_reports, report_facts, where_to_find
 
@@ -55,6 +64,7 @@ TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096 characters after entity parsin
 DELETE_LIMIT = 100  # message ids one deleteMessages call accepts
 COMMANDS_RETRY_MAX_SECONDS = 600.0
 ALLOWED_UPDATES = ["message", "callback_query", "inline_query"]
+CHANNEL = "telegram"  # the channel's name in the store of incoming messages
 # Links in replies are sources, listed as buttons: no preview. (LinkPreviewOptions' JSON: the
 # object costs 15 microseconds a message to build and turn back into this.)
 NO_PREVIEW = {"is_disabled": True}
@@ -62,6 +72,42 @@ NO_PREVIEW = {"is_disabled": True}
 
 def chat_key(chat_id: int) -> str:
     return f"telegram:{chat_id}"
+
+
+def arrival(update: Update, payload: dict[str, Any] | None = None) -> Arrival:
+    """An update as the store of incoming messages keeps it, keyed by its update_id; `payload`
+    is the JSON Telegram sent (by webhook), else the update's own."""
+    chat = update.effective_chat
+    return Arrival(
+        str(update.update_id),
+        chat_key(chat.id) if chat is not None else "",
+        payload if payload is not None else update.to_dict(),
+        original=update,
+    )
+
+
+# Set while a stored update goes through the Application (`process_stored`): its key.
+_stored: ContextVar[str | None] = ContextVar("stored_update", default=None)
+
+
+def to_incoming(update: Update) -> Incoming | None:
+    """What the conversation is given for an update (a text message or a pressed button; with
+    its receipt when it was stored as it arrived), or None for an update it does not handle
+    (an inline query, a photo)."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    key = _stored.get()
+    receipt = (CHANNEL, key) if key == str(update.update_id) else None
+    query = update.callback_query
+    if query is not None:
+        return Incoming(chat_key(chat.id), query.data or "", pressed=True, receipt=receipt)
+    message = update.effective_message
+    if message is None or message.text is None:
+        return None
+    return Incoming(
+        chat_key(chat.id), message.text, message_ref=str(message.message_id), receipt=receipt
+    )
 
 
 def split_html(text: str, limit: int = TEXT_LIMIT) -> list[str]:
@@ -135,6 +181,10 @@ class TelegramChannel:
         self.private = PrivateMessages(assistant.storage)
         self.metrics = metrics or Metrics()
         self._commands_task: asyncio.Task[None] | None = None
+        # Set by build_application: stores and hands out the updates (webhook and polling).
+        self.intake: Intake | None = None
+        # getUpdates' own client, which keeps the JSON of the last batch (the poller stores it).
+        self.updates_request = AiohttpRequest(1)
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """The core's replies to `incoming`, counted and timed for /metrics."""
@@ -171,8 +221,11 @@ class TelegramChannel:
     async def answer(
         self, bot: Bot, chat_id: int, incoming: Incoming, replies: list[Reply]
     ) -> None:
-        """Send the replies to `incoming`; after a submission, delete the form's messages."""
+        """Send the replies to `incoming`; after a submission, delete the form's messages.
+        A stored update is then marked answered (until then, its replies are kept)."""
         sent = await self.send_each(bot, chat_id, replies)
+        if incoming.receipt is not None and replies and self.intake is not None:
+            await self.intake.answered(incoming.receipt[1])
         if not self.assistant.settings.telegram.delete_form_messages:
             return
         refs = await self.private.after_turn(
@@ -192,23 +245,54 @@ class TelegramChannel:
             await self.send(bot, int(chat_id), replies)
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
+        incoming = to_incoming(update)
         chat = update.effective_chat
-        if message is None or chat is None or message.text is None:
+        if incoming is None or chat is None:
             return
-        incoming = Incoming(chat_key(chat.id), message.text, message_ref=str(message.message_id))
         replies = await self.handle(incoming)
         await self.answer(context.bot, chat.id, incoming, replies)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
+        incoming = to_incoming(update)
         chat = update.effective_chat
-        if query is None or chat is None:
+        if query is None or incoming is None or chat is None:
             return
-        await query.answer()
-        incoming = Incoming(chat_key(chat.id), query.data or "", pressed=True)
         replies = await self.handle(incoming)
+        if replies:  # [] when this update was handled before, and its query answered then
+            try:
+                await query.answer()
+            except TelegramError as exc:  # pressed before a restart: too old to answer now
+                log.info("button press not acknowledged: %s", type(exc).__name__)
         await self.answer(context.bot, chat.id, incoming, replies)
+
+    async def process_stored(self, application: Application, received: Received) -> None:
+        """Handle a stored update through the Application's handlers (`Intake`'s `handle`).
+        An update the conversation does not take (an inline query) is done once they ran."""
+        if received.payload is None:
+            return
+        update = received.original
+        if not isinstance(update, Update):  # from the store: parsed again
+            update = Update.de_json(received.payload, application.bot)
+        token = _stored.set(received.key)
+        try:
+            await application.process_update(update)
+        finally:
+            _stored.reset(token)
+        if to_incoming(update) is None:
+            await self.assistant.storage.incoming.settle(CHANNEL, received.key, time.time())
+
+    async def resend(self, bot: Bot, received: Received) -> None:
+        """Send the kept replies of an update handled by a process that died before sending
+        them (`Intake`'s `resend`)."""
+        replies, message_ref = sent_later(received.replies or {})
+        _, _, chat_id = received.chat.partition(":")
+        if not replies or not is_ascii_digits(chat_id.removeprefix("-"), 20):
+            return
+        incoming = Incoming(
+            received.chat, "", message_ref=message_ref, receipt=(CHANNEL, received.key)
+        )
+        await self.answer(bot, int(chat_id), incoming, replies)
 
     async def on_inline(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Inline mode ("@bot pelka" in any chat): the matching documents; choosing one posts
@@ -273,14 +357,15 @@ def build_application(
     assistant: Assistant,
     rate_limit: bool | None = None,
     metrics: Metrics | None = None,
-    updater: bool = True,
 ) -> Application:
     """The Application, wired: every text (commands included) and every button to the core.
 
     `rate_limit` defaults to the telegram.rate_limit setting. Updates are handled concurrently
     (telegram.concurrent_updates at once): one chat waiting on the Bot API or on the rate
     limiter no longer holds up the others, and the core's per-chat lock keeps each chat in
-    order. `updater=False` builds it without long polling, for the webhook.
+    order. Updates come from the webhook or from our own polling (telegram_polling.py), both
+    through the channel's `Intake`, never from PTB's Updater, which would confirm an update to
+    Telegram before it is stored.
     """
     settings = assistant.settings
     telegram = settings.telegram
@@ -292,12 +377,10 @@ def build_application(
         .base_file_url(telegram.base_file_url)
         .concurrent_updates(telegram.concurrent_updates)
         .request(AiohttpRequest(telegram.max_requests))
-        # One long poll at a time, pausing when the server answers at once with nothing; PTB
-        # adds the poll's own timeout to the read timeout.
-        .get_updates_request(polling := LongPollRequest())
+        # One long poll at a time; PTB adds the poll's own timeout to the read timeout.
+        .get_updates_request(channel.updates_request)
     )
-    if not updater:
-        builder = builder.updater(None)
+    builder = builder.updater(None)
     if telegram.rate_limit if rate_limit is None else rate_limit:
         limiter = AIORateLimiter(
             overall_max_rate=telegram.rate_limit_per_second,
@@ -309,46 +392,20 @@ def build_application(
         # AIORateLimiter's type parameter (per-request retry data) is not the builder's default.
         builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]
     application = builder.build()
-    polling.backlog = application.update_queue.qsize
     application.bot_data["channel"] = channel
+    storage = assistant.storage
+    channel.intake = Intake(
+        CHANNEL,
+        storage.incoming,
+        settings.incoming,
+        functools.partial(channel.process_stored, application),
+        functools.partial(channel.resend, application.bot),
+        concurrency=telegram.concurrent_updates,
+        single_process=storage.db.dialect == "sqlite",
+    )
     assistant.conversation.push = functools.partial(channel.push, application.bot)
     application.add_handler(MessageHandler(filters.TEXT, channel.on_message))
     application.add_handler(CallbackQueryHandler(channel.on_button))
     application.add_handler(InlineQueryHandler(channel.on_inline))
     application.add_error_handler(channel.on_error)
     return application
-
-
-async def start_polling(application: Application, assistant: Assistant) -> None:
-    """Start long polling with the configured interval and timeout (the Application is
-    initialised and started)."""
-    telegram = assistant.settings.telegram
-    assert application.updater is not None
-    await application.updater.start_polling(
-        poll_interval=telegram.poll_interval_seconds,
-        timeout=dt.timedelta(seconds=telegram.poll_timeout_seconds),
-        allowed_updates=ALLOWED_UPDATES,
-    )
-    log.info("Telegram bot started (long polling)")
-
-
-async def run_polling(assistant: Assistant) -> None:
-    """Long polling until interrupted (Ctrl+C or SIGTERM), in the caller's event loop."""
-    import signal
-
-    application = build_application(assistant)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with application:
-        channel: TelegramChannel = application.bot_data["channel"]
-        await channel.post_init(application)  # Application.post_init runs only under run_*()
-        await application.start()
-        await start_polling(application, assistant)
-        await stop.wait()
-        await channel.stop()
-        assert application.updater is not None
-        await application.updater.stop()
-        # Handles what was already fetched (in-flight updates) before returning.
-        await application.stop()

@@ -4,12 +4,19 @@ python main.py                 Telegram if TELEGRAM_BOT_TOKEN is set, else the c
 python main.py chat            the console chat
 python main.py ask "what is an SCR" [--json [--why]]   replies as the chat would give them
                                ("-": one question per stdin line); --why: the signals behind it
-python main.py check           validate knowledge and configuration
+python main.py check           validate knowledge and configuration, every partnership's pack
+python main.py coverage        write docs/coverage.md, the canonical index and what answers it
 python main.py eval FILE.yaml [--json] [--min 0.9]   score the answers to a file of questions
 python main.py eval URGENT.txt  (or FILE.yaml --urgent URGENT.txt)   urgent recall and precision
 python main.py outbox [retry REF]   list emails the mail server refused; queue one again
-python main.py serve [--webhook]   Telegram with the HTTP server: webhook, /healthz, /readyz,
-                               /metrics (polling unless --webhook or telegram.mode: webhook)
+python main.py registry apply   put the registry file in use (signs out chats it no longer lists)
+python main.py serve [--webhook]   the HTTP server: the web chat (docs/web.md), and Telegram
+                               for each partnership with a token (polling unless --webhook or
+                               telegram.mode: webhook); /healthz, /readyz, /metrics
+python main.py new-partnership "NAME"   a new partnership's pack, to fill in (docs/partnerships.md)
+
+ask, eval, chat and outbox take --partnership ID (default: the settings' `partnership:`); the
+assistant itself serves every partnership the settings list.
 """
 
 from __future__ import annotations
@@ -21,26 +28,42 @@ import ctypes
 import dataclasses
 import gc
 import json
+import logging
+import os
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.app import build_assistant
+from bot.app import apply_registry, build_assistant
 from bot.channels.console import render_all, run_console
+from bot.cli.packs import check_packs, scaffold
 from bot.core.loading import load_all
 from bot.core.numbers import counted
 from bot.core.replies import Incoming, Reply
+from bot.installation import Installation, PollingBots, Workers
 from bot.mail.outbox import IDLE_POLL_SECONDS, refused_line
 from bot.ops.logs import setup_logging
 from bot.storage import Storage
 from bot.storage.interface import DatabaseError
-from config.settings import Settings, SettingsError, is_database_url, load_settings
+from config.private import UMASK, private_file
+from config.registry import RegistryChanged
+from config.settings import (
+    InstallationSettings,
+    Settings,
+    SettingsError,
+    is_database_url,
+    load_installation,
+    load_settings,
+)
 from config.validation import KnowledgeError
-from knowledge.coverage import as_markdown, gaps
+from knowledge.coverage import as_markdown
 from knowledge.decision import decide
 from knowledge.loader import Knowledge
 from knowledge.query import read_query
+
+log = logging.getLogger(__name__)
 
 NO_TOKEN_BANNER = (
     "No TELEGRAM_BOT_TOKEN set: starting the local console chat. "
@@ -156,29 +179,51 @@ def fraction(text: str) -> float:
     return value
 
 
-def check(settings: Settings) -> int:
-    problems: list[str] = []
-    knowledge = None
-    try:
-        knowledge = load_all(settings).knowledge
-        # The vectors of the names and examples, computed now and kept in the cache
-        # (knowledge/embedding.py), so that the next start (or `ask`) reads them back.
-        knowledge.wait()
-    except KnowledgeError as exc:
-        problems = exc.problems
-    for warning in warnings(settings, knowledge):
+def check(
+    settings: Settings,
+    settings_of: Callable[[str], Settings] | None = None,
+    installation_problems: Sequence[str] = (),
+) -> int:
+    """Validate every pack (with `settings_of`, which reads another pack's settings; else the
+    partnership of `settings` alone) and the partnerships the settings list; problems exit 1,
+    warnings do not."""
+    checked = check_packs(settings, settings_of)
+    for warning in checked.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    problems = [*installation_problems, *checked.problems]
     if problems:
         print("\n".join(problems), file=sys.stderr)
         print(f"{counted(len(problems), 'problem')} found.", file=sys.stderr)
         return 1
-    print("Knowledge and configuration are valid.")
+    served = ", ".join(checked.partnerships)
+    print(f"Knowledge and configuration are valid ({served}).")
+    return 0
+
+
+def new_partnership(settings: Settings, name: str, pid: str | None) -> int:
+    """Scaffold a pack in the partnerships folder (where `check` and the installation look)."""
+    folder = settings.pack_path.parent
+    try:
+        target = scaffold(folder, name, pid)
+    except (ValueError, OSError) as exc:
+        print(f"No pack written: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"Wrote {target}. Replace each REPLACE: value, check every contact with the partnership "
+        f"and set confirmed: true, then run `main.py check` (docs/partnerships.md). To serve "
+        f"it, add `- id: {target.name}` under partnerships: in the settings, and /reload."
+    )
     return 0
 
 
 async def outbox(settings: Settings, action: str | None, reference: str | None) -> int:
-    """List the refused emails, or queue one again (the running assistant sends it)."""
-    storage = await Storage.open(settings.database_target())
+    """List `settings`' partnership's refused emails, or queue one again (the running
+    assistant sends it)."""
+    storage = await Storage.open(
+        settings.database_target(),
+        settings.partnership,
+        default_partnership=settings.default_partnership,
+    )
     try:
         if action == "retry" and reference:
             if not await storage.outbox.requeue_failed_email(
@@ -201,29 +246,24 @@ async def outbox(settings: Settings, action: str | None, reference: str | None) 
         await storage.close()
 
 
-def warnings(settings: Settings, knowledge: Knowledge | None = None) -> list[str]:
-    """What works but must be settled: unconfirmed safety-route contacts; items of the canonical
-    index that nothing answers; learning records not yet checked against the report itself."""
-    found = [
-        f"settings: contacts.{key}: example details ({settings.contacts.get(key).name}), not yet "
-        "confirmed by the partnership: check them, then set confirmed: true"
-        for key in settings.contacts.unconfirmed()
-    ]
-    if knowledge is not None:
-        found += gaps(knowledge.coverage)
-        found += [
-            f"learning.yaml: {r.id}: some points rest on others' summaries, not yet checked "
-            "against the report itself"
-            for r in knowledge.learning.unchecked()
-        ]
-    return found
-
-
 def coverage(settings: Settings, out: Path) -> int:
     """Write the canonical index as markdown (docs/coverage.md)."""
     knowledge = load_all(settings, semantic=False).knowledge
     out.write_text(as_markdown(knowledge.coverage), encoding="utf-8")
     print(f"Wrote {out}.")
+    return 0
+
+
+async def registry(settings: Settings) -> int:
+    """`registry apply`: the staff action that puts an edited registry in use."""
+    applied, signed_out = await apply_registry(settings)
+    print(
+        f"The registry in {settings.registry_path} is now in use: "
+        f"{counted(len(applied.officers), 'liaison officer')}, "
+        f"{counted(len(applied.administrators), 'administrator')}. Chats signed out because "
+        f"their address is no longer registered: {len(signed_out)}. Restart the running "
+        "assistants (or type /reload in each) so they use it too."
+    )
     return 0
 
 
@@ -240,31 +280,67 @@ def freeze_startup_objects() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-async def serve(settings: Settings, console: bool) -> None:
-    """Build the assistant and run one channel in this event loop until it stops."""
-    assistant = await build_assistant(settings)
-    await assistant.knowledge.ready()  # the model and vectors, read from the cache: a moment
+async def settle(installation: Installation) -> None:
+    """Wait for every partnership's vectors (read from the cache: a moment), so that they are
+    among what start-up built, then freeze it all (`freeze_startup_objects`)."""
+    for assistant in installation.assistants.values():
+        await assistant.knowledge.ready()
     freeze_startup_objects()
-    assistant.outbox.start()  # delivers queued email, including any left from the last run
-    assistant.retention.start()  # runs now, then hourly
-    email_channel = None
-    if settings.email is not None:
-        from bot.channels.email.channel import make_email_channel
 
-        # Beside the chat channel, in the same event loop and database.
-        email_channel = make_email_channel(assistant)
-        email_channel.start()
+
+async def open_installation(
+    adjust: Callable[[Settings], Settings] = lambda settings: settings,
+) -> Installation:
+    """Every partnership the settings serve, built over one database (bot/installation.py);
+    `adjust` applies the command line's options to each (and again at each /reload)."""
+
+    def read() -> InstallationSettings:
+        found = load_installation()
+        return dataclasses.replace(found, partnerships=tuple(map(adjust, found.partnerships)))
+
+    return await Installation.open(await asyncio.to_thread(read), reread=read)
+
+
+async def serve(settings: Settings, console: bool) -> None:
+    """Serve every partnership in this event loop until stopped: their Telegram bots by long
+    polling, or the console chat (with `settings`' partnership) when asked or when none has a
+    token; each partnership's outbox, retention and mailbox beside them."""
+    installation = await open_installation()
+    await settle(installation)
+    has_bots = any(a.settings.telegram_token for a in installation.assistants.values())
+    runner = Workers() if console or not has_bots else PollingBots()
+    chosen = installation.assistants.get(settings.partnership)
+    alone = None  # a pack the installation does not serve, tried in the console
     try:
-        if console or not settings.telegram_token:
-            await run_console(assistant.conversation, banner=None if console else NO_TOKEN_BANNER)
-        else:
-            from bot.channels.telegram import run_polling
-
-            await run_polling(assistant)
+        await installation.start(runner)
+        if isinstance(runner, PollingBots):
+            log_started(installation)
+            await until_stopped()
+            return
+        if chosen is None:
+            view = installation.storage.for_partnership(settings.partnership)
+            chosen = alone = await build_assistant(settings, storage=view)
+            await runner.add_partnership(alone)
+        await run_console(chosen.conversation, banner=None if console else NO_TOKEN_BANNER)
     finally:
-        if email_channel is not None:
-            await email_channel.stop()
-        await assistant.close()
+        if alone is not None:
+            await runner.remove_partnership(settings.partnership)
+            await alone.close()
+        await installation.close()
+
+
+def log_started(installation: Installation) -> None:
+    names = ", ".join(installation.assistants)
+    log.info("serving %d partnership(s): %s", len(installation.assistants), names)
+
+
+async def until_stopped() -> None:
+    """Wait for Ctrl+C or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
 
 
 def serve_settings(
@@ -281,26 +357,34 @@ def serve_settings(
     return dataclasses.replace(settings, telegram=telegram)
 
 
-async def serve_http(settings: Settings, webhook: bool) -> None:
-    """Telegram behind the ASGI app (bot/server.py), polling or webhook, until SIGTERM/Ctrl+C."""
-    from bot.server import run_server
+async def serve_http(
+    settings: Settings, webhook: bool, adjust: Callable[[Settings], Settings] = lambda s: s
+) -> None:
+    """The ASGI app (bot/server.py): the default partnership's web chat, and every
+    partnership's Telegram bot (polling or webhook) where it has a token, until SIGTERM or
+    Ctrl+C; `adjust` applies the command line's options to each partnership."""
+    from bot.server import Service, run_service
 
-    if not settings.telegram_token:
-        raise SettingsError("serve needs TELEGRAM_BOT_TOKEN (for the console: main.py chat)")
-    assistant = await build_assistant(settings)
-    await assistant.knowledge.ready()
-    freeze_startup_objects()
+    installation = await open_installation(adjust)
     try:
-        await run_server(assistant, webhook)
+        # The default partnership first: its web chat is the one served.
+        default = installation.default
+        others = [a for a in installation.assistants.values() if a is not default]
+        Service.check([a.settings for a in (default, *others)], webhook)
+        service = Service(default, webhook)
+        await settle(installation)
+        await installation.start(service)  # the others join the service; mailboxes start
+        log_started(installation)
+        await run_service(service)
     finally:
-        await assistant.close()
+        await installation.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="Telegram if TELEGRAM_BOT_TOKEN is set, else the console chat")
-    sub.add_parser("chat", help="the local console chat")
+    chat_parser = sub.add_parser("chat", help="the local console chat")
     ask_parser = sub.add_parser("ask", help="print the replies to questions, as chat gives them")
     ask_parser.add_argument("questions", nargs="+", help='questions, or "-" for one per stdin line')
     ask_parser.add_argument("--json", action="store_true", help="one JSON object per question")
@@ -337,18 +421,35 @@ def main(argv: list[str] | None = None) -> int:
     outbox_parser = sub.add_parser("outbox", help="list refused emails; retry REF queues one again")
     outbox_parser.add_argument("action", nargs="?", choices=["retry"])
     outbox_parser.add_argument("reference", nargs="?", help="e.g. SIN-2026-0001")
+    registry_parser = sub.add_parser(
+        "registry", help="apply: put the edited registry file in use on the database"
+    )
+    registry_parser.add_argument("action", choices=["apply"])
     serve_parser = sub.add_parser(
-        "serve", help="Telegram with the HTTP server (webhook, /healthz, /readyz, /metrics)"
+        "serve",
+        help="the HTTP server: the web chat, Telegram if its token is set, /healthz, /readyz",
     )
     serve_parser.add_argument(
         "--webhook", action="store_true", help="receive updates by webhook (default: polling)"
     )
     serve_parser.add_argument("--host", help="listen on this address (telegram.listen_host)")
     serve_parser.add_argument("--port", type=int, help="listen on this port (telegram.listen_port)")
+    for chosen in (chat_parser, ask_parser, eval_parser, outbox_parser):
+        chosen.add_argument(
+            "--partnership",
+            metavar="ID",
+            help="the partnership's pack (default: the settings' partnership:)",
+        )
+    new_parser = sub.add_parser("new-partnership", help="write a new partnership's pack to fill in")
+    new_parser.add_argument("name", help='its name, e.g. "Example Vale Safeguarding Partnership"')
+    new_parser.add_argument("--id", help="its pack's folder name (default: from the name)")
     args = parser.parse_args(argv)
+    # Everything this process creates (the data folder, the database and its WAL, the log, the
+    # .eml files) is the owner's only, whatever umask it was started with (config/private.py).
+    os.umask(UMASK)
 
     try:
-        settings = load_settings()
+        settings = load_settings(partnership=getattr(args, "partnership", None))
     except SettingsError as exc:
         print(f"Configuration problem:\n{exc}", file=sys.stderr)
         return 1
@@ -360,15 +461,21 @@ def main(argv: list[str] | None = None) -> int:
         # database instead, and the console says where.
         # (With PostgreSQL there is no database file: var/ then.)
         beside = "var/db" if is_database_url(settings.database) else settings.database
-        log_path = settings.path(beside).parent / "assistant.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path = private_file(settings.path(beside).parent / "assistant.log")
         log_file = log_path.open("a", encoding="utf-8")
         setup_logging(settings, log_file)
         print(f"Logs: {log_path}", file=sys.stderr)
     else:
         setup_logging(settings)
     if args.command == "check":
-        return check(settings)
+        try:
+            load_installation()
+            listed: list[str] = []
+        except SettingsError as exc:
+            listed = str(exc).splitlines()
+        return check(settings, lambda p: load_settings(partnership=p), listed)
+    if args.command == "new-partnership":
+        return new_partnership(settings, args.name, args.id)
     if args.command == "coverage":
         return coverage(settings, args.out)
     if args.command == "serve":
@@ -378,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.action == "retry" and not args.reference:
                 parser.error("outbox retry needs a reference, e.g. SIN-2026-0001")
             return asyncio.run(outbox(settings, args.action, args.reference))
+        if args.command == "registry":
+            return asyncio.run(registry(settings))
         if args.command == "ask":
             questions = args.questions
             if questions == ["-"]:
@@ -390,12 +499,22 @@ def main(argv: list[str] | None = None) -> int:
                 evaluate(settings, args.file, args.json, args.min, args.answerable, args.urgent)
             )
         if args.command == "serve":
-            asyncio.run(serve_http(settings, settings.telegram.mode == "webhook"))
+            options = (args.webhook, args.host, args.port)
+            asyncio.run(
+                serve_http(
+                    settings,
+                    settings.telegram.mode == "webhook",
+                    lambda one: serve_settings(one, *options),
+                )
+            )
         else:
             asyncio.run(serve(settings, console=args.command == "chat"))
     except KnowledgeError as exc:
         print("The knowledge base or the registry is invalid; not starting.", file=sys.stderr)
         print("\n".join(exc.problems), file=sys.stderr)
+        return 1
+    except RegistryChanged as exc:
+        print(f"Not starting. {exc}", file=sys.stderr)
         return 1
     except DatabaseError as exc:
         # E.g. a schema newer than this program, or a lock held too long by another process.

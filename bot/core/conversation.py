@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from bot.core.controls import Said, read, split_command
 from bot.core.flow import Turn
@@ -69,6 +71,9 @@ Answerer = Callable[[Context, str], Awaitable[list[Reply] | None]]
 SharedLock = Callable[[str], AbstractAsyncContextManager[None]]
 # Which replies of a turn are private, from the flow the chat was in before and after it.
 Privacy = Callable[[str | None, str | None, list[Reply]], list[Reply]]
+# A channel's record of a turn (the web chat's numbered messages), written in the same
+# transaction as the session, so a crash keeps both or neither.
+Record = Callable[[list[Reply]], Awaitable[None]]
 
 
 class Flow(Protocol):
@@ -157,7 +162,26 @@ class ChatLocks:
 
 
 def _do_nothing() -> None:
-    """The default `wake_outbox`, before an outbox is wired."""
+    """The default `outbox_waker`, before an outbox is wired."""
+
+
+class HandledBefore(Exception):
+    """A stored message's turn found it no longer pending: its changes are rolled back."""
+
+
+# Inside a stored message's turn: the wake-ups of the outbox asked for, done after the commit.
+_AFTER_COMMIT: ContextVar[list[bool] | None] = ContextVar("after_commit", default=None)
+
+
+def to_send(incoming: Incoming, replies: list[Reply]) -> dict[str, Any]:
+    """What a handled message keeps until its replies are sent: the replies, and the message's
+    own id (a channel that deletes form messages needs it)."""
+    return {"replies": [r.to_json() for r in replies], "message_ref": incoming.message_ref}
+
+
+def sent_later(stored: dict[str, Any]) -> tuple[list[Reply], str | None]:
+    """The replies and message id `to_send` kept."""
+    return [Reply.from_json(r) for r in stored.get("replies", ())], stored.get("message_ref")
 
 
 class Conversation:
@@ -180,12 +204,16 @@ class Conversation:
         self.locks = ChatLocks(storage.chat_lock)
         # Set by the channel that runs: sends messages the user did not ask for (a mail failure).
         self.push: Callable[[str, list[Reply]], Awaitable[None]] | None = None
-        # Set by build_assistant to the outbox's wake(): a submitted email goes out at once.
-        self.wake_outbox: Callable[[], None] = _do_nothing
+        # Set by build_assistant to the outbox's wake(); handlers call `wake_outbox()`.
+        self.outbox_waker: Callable[[], None] = _do_nothing
         # Set by wire(): the safety route for a message that is a live concern, else None.
         self.safety: Answerer | None = None
         # Set by wire(): THE rule marking a turn's replies private (handlers/privacy.py).
         self.privacy: Privacy | None = None
+        # Set by the installation serving several partnerships (bot/installation.py): re-read
+        # them and start the new ones, for an installation administrator's /reload; the lines
+        # say what changed.
+        self.reload_installation: Callable[[], Awaitable[list[str]]] | None = None
 
     def add_command(self, name: str, handler: Command, description: str | None = None) -> None:
         """Register `/name`; with a description it is also listed in /help and Telegram's menu."""
@@ -210,14 +238,32 @@ class Conversation:
         """Swap in a freshly validated knowledge base (/reload); conversations carry on."""
         self.knowledge = knowledge
 
-    async def handle(self, incoming: Incoming) -> list[Reply]:
+    def wake_outbox(self) -> None:
+        """Have the outbox look at its queue now (a submitted email goes out at once). Inside a
+        stored message's turn, once the turn has committed: until then the outbox would not
+        see the email, and would sleep until its next due time."""
+        woken = _AFTER_COMMIT.get()
+        if woken is None:
+            self.outbox_waker()
+        else:
+            woken.append(True)
+
+    async def handle(self, incoming: Incoming, record: Record | None = None) -> list[Reply]:
+        """The replies to `incoming`; [] for a stored message handled before (by this process
+        before a restart, or by another instance): it is never handled twice. With `record`,
+        the channel's record of the turn is written in the session's transaction (and alone,
+        with the apology, after an error)."""
         async with self.locks.hold(incoming.chat):
+            receipt = incoming.receipt
             session = await self.storage.sessions.load_session(incoming.chat)
             ctx = Context(incoming, session, self.knowledge, self.storage, self.settings, self)
             try:
-                with one_message():  # the safety screen and the matcher embed the text once
-                    replies = await self._private(ctx)
-                await self.storage.sessions.save_session(session)
+                if receipt is None:
+                    return await self._turn(ctx, record)
+                return await self._stored_turn(ctx, receipt, record)
+            except HandledBefore:
+                log.info("chat %s: message %s was handled before", incoming.chat, receipt)
+                return []
             except Exception as exc:  # the conversation must survive any bug
                 # The message text and exception message may hold personal data: log neither.
                 frames = "".join(traceback.format_tb(exc.__traceback__))
@@ -227,8 +273,90 @@ class Conversation:
                     type(exc).__name__,
                     frames,
                 )
-                return [Reply(SORRY, kind="error")]
-            return replies
+                replies = [Reply(SORRY, kind="error")]
+                if receipt is not None:
+                    await self._handled_anyway(receipt, incoming, replies)
+                if record is not None:
+                    await record(replies)  # a failure here is the channel's to report
+                return replies
+
+    async def _turn(self, ctx: Context, record: Record | None = None) -> list[Reply]:
+        """Route the message; save the session only if that succeeded, so an error leaves the
+        user where they were. The channel's `record` of it goes in the same transaction."""
+        with one_message():  # the safety screen and the matcher embed the text once
+            replies = await self._private(ctx)
+        if record is None:
+            await self.storage.sessions.save_session(ctx.session)
+        else:
+            async with self.storage.db.transaction():
+                await self.storage.sessions.save_session(ctx.session)
+                await record(replies)
+        return replies
+
+    async def _stored_turn(
+        self, ctx: Context, receipt: tuple[str, str], record: Record | None = None
+    ) -> list[Reply]:
+        """The turn of a stored incoming message: everything it changes, and the mark that it
+        was handled (with the replies to send), in one transaction. A crash before the commit
+        leaves nothing of it, and the message pending; after it, the message handled once."""
+        # Outside the transaction: right after start the model may take seconds to load, and
+        # on SQLite the transaction holds the one writer (every other chat would wait).
+        await self.knowledge.semantic.ready()
+        woken: list[bool] = []
+        token = _AFTER_COMMIT.set(woken)
+        try:
+            # On SQLite it begins with the turn's first write: a turn that writes nothing (a
+            # question answered) holds no lock, and its mark is one statement on its own.
+            async with self.storage.db.transaction_on_write() as written:
+                replies = await self._turn(ctx, record)
+                if written.begun:
+                    await self._mark_handled(ctx, receipt, replies)
+            if not written.begun:
+                await self._mark_handled(ctx, receipt, replies)
+        finally:
+            _AFTER_COMMIT.reset(token)
+        if woken:
+            self.outbox_waker()
+        return replies
+
+    async def _mark_handled(
+        self, ctx: Context, receipt: tuple[str, str], replies: list[Reply]
+    ) -> None:
+        """Under the chat lock, which every instance takes: whoever had it before us has
+        committed whatever it did with this message. If it is no longer pending, HandledBefore
+        undoes this turn."""
+        if not await self.storage.incoming.handled(
+            *receipt, to_send(ctx.incoming, replies), time.time()
+        ):
+            raise HandledBefore
+
+    async def _handled_anyway(
+        self, receipt: tuple[str, str], incoming: Incoming, replies: list[Reply]
+    ) -> None:
+        """A turn that failed changed nothing: mark its message handled with the apology, so a
+        message that always fails is not tried for ever. If even that cannot be written (the
+        database is down), it stays pending and is handled again later."""
+        try:
+            await self.storage.incoming.handled(*receipt, to_send(incoming, replies), time.time())
+        except Exception as exc:
+            log.error(
+                "chat %s: message %s left to handle again: %s",
+                incoming.chat,
+                receipt[1],
+                type(exc).__name__,
+            )
+
+    async def safety_route(self, chat: str, text: str) -> list[Reply] | None:
+        """The safety route if `text` is a live concern, else None, without a turn: nothing is
+        loaded, stored or changed. For a channel that will not answer `text` otherwise (email
+        from a sender over the hourly limit): a live concern is always answered."""
+        if self.safety is None:
+            return None
+        ctx = Context(
+            Incoming(chat, text), Session(chat), self.knowledge, self.storage, self.settings, self
+        )
+        with one_message():
+            return await self.safety(ctx, text)
 
     async def _private(self, ctx: Context) -> list[Reply]:
         """The turn's replies, marked private by the one rule wired in (`privacy`)."""

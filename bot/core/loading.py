@@ -26,7 +26,7 @@ def load_all(settings: Settings, semantic: bool = True) -> Loaded:
     """The knowledge base and the registry, or KnowledgeError listing every problem of both.
 
     Blocking (it parses files): async callers run it in a thread. With `semantic`, the names'
-    vectors start being computed in the background (`check` has no use for them)."""
+    vectors start being computed (or read from the cache) in the background."""
     problems: list[str] = []
     knowledge = registry = None
     try:

@@ -7,6 +7,7 @@ core knows which channel a conversation happens on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 # The kind of the reply that confirms a submitted notification. A channel that can delete
 # messages (Telegram) clears the form's private messages when it sees it, and keeps this one.
@@ -16,6 +17,11 @@ HANDOFF_SENT = "handoff_sent"
 # The reply to a message about one particular child or family (knowledge/casework.py): the
 # assistant says it cannot see cases or act for anyone, rather than answering a topic.
 CASEWORK = "casework"
+# The kind of the safety route's reply (handlers/safety.py): a child may be at risk.
+URGENT = "urgent"
+# A message answered with one of these kinds was about a child at risk or one particular case:
+# what the user said is never kept (not as an unanswered question, not in a web page's history).
+UNKEPT_KINDS = frozenset((URGENT, CASEWORK))
 # Telegram carries at most this many bytes of a button's data (callback_data); longer data is
 # refused, so every flow keeps its button data within it.
 BUTTON_DATA_LIMIT = 64
@@ -68,6 +74,33 @@ class Reply:
     expects_text: bool = False
     files: tuple[File, ...] = ()
 
+    def to_json(self) -> dict[str, Any]:
+        """The reply as JSON (by hand: dataclasses.asdict costs ten times as much, on every
+        message whose replies are kept until sent)."""
+        return {
+            "text": self.text,
+            "kind": self.kind,
+            "title": self.title,
+            "id": self.id,
+            "ids": list(self.ids),
+            "buttons": [{"label": b.label, "data": b.data} for b in self.buttons],
+            "links": [{"label": link.label, "url": link.url} for link in self.links],
+            "private": self.private,
+            "expects_text": self.expects_text,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Reply:
+        """A reply stored with `to_json` (replies kept until they are sent)."""
+        return cls(
+            **{
+                **data,
+                "ids": tuple(data.get("ids", ())),
+                "buttons": tuple(Button(**b) for b in data.get("buttons", ())),
+                "links": tuple(Link(**link) for link in data.get("links", ())),
+            }
+        )
+
 
 @dataclass(frozen=True)
 class Incoming:
@@ -75,7 +108,10 @@ class Incoming:
 
     `chat` is the channel-qualified conversation key ("telegram:42", "console:local"); `text` is
     what was typed, or a pressed button's data. `message_ref` is the channel's own id for the
-    message, kept only so an adapter can delete it later.
+    message, kept only so an adapter can delete it later. `receipt` (channel, key), given only
+    for a message stored as it arrived (bot/storage/incoming.py), names it: the turn then marks
+    it handled in the same transaction as its own changes, and one handled before is not
+    handled again.
     """
 
     chat: str
@@ -83,3 +119,4 @@ class Incoming:
     pressed: bool = False
     message_ref: str | None = None
     user_name: str | None = field(default=None, repr=False)
+    receipt: tuple[str, str] | None = None

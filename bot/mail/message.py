@@ -12,14 +12,15 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any
 
+from bot.mail.headers import set_header, structured, text
 from config.addresses import is_email
 from config.settings import MailSettings
 
-MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
+# No encoded word ("=?") either: the id is written into headers as it is.
+MESSAGE_ID = re.compile(r"<(?![^<>]*=\?)[!-;=?A-~]+@[!-;=?A-~]+>")
 
 
 @dataclass(frozen=True)
@@ -99,48 +100,57 @@ def make_message_id(local_part: str, domain: str, *, derived: bool = False) -> s
     return f"<{local_part}.{secrets.token_hex(8)}@{domain}>"
 
 
-def _address(value: str) -> Address:
+def _address(value: str) -> str:
     """One plain address ('name@example.org'); anything else (a list, a header) is refused."""
     value = value.strip()
-    if not is_email(value):  # the same rule as the registry and the form
+    # The same rule as the registry and the form (which refuses encoded words too), and ASCII:
+    # the address is written into the header as it is, never parsed.
+    if not is_email(value) or not value.isascii():
         raise ValueError("not a single email address")
-    try:
-        return Address(addr_spec=value)
-    except Exception as exc:  # the parser raises several types; callers need one
-        raise ValueError("not a single email address") from exc
+    return value
 
 
-def _addresses(values: Sequence[str]) -> list[Address]:
+def _addresses(values: Sequence[str]) -> list[str]:
     # The same address twice (the SLO is also a board address) would be delivered twice.
     unique = dict.fromkeys(v.strip().lower() for v in values)
     return [_address(v) for v in unique]
 
 
+class BuiltMessage(EmailMessage):
+    """A MIME message and the envelope it is sent with. The envelope comes from the stored
+    email, never from reading the message's own headers back."""
+
+    envelope_from: str = ""
+    envelope_to: tuple[str, ...] = ()
+
+
 def build_message(
     email_: OutgoingEmail, from_address: str, date: float | None = None
-) -> EmailMessage:
-    """The MIME message for `email_`, headers set through the email API.
+) -> BuiltMessage:
+    """The MIME message for `email_`, every header set as text, never parsed (`headers.py`).
 
-    User text can never add a header: the subject's line breaks are folded to spaces, every
-    address must be exactly one address, and EmailMessage itself refuses a header value with a
-    line break. `date` (seconds since the epoch, default now) lets a resend be identical to the
-    first send. Raises ValueError when the email cannot be built.
+    User text can never add a header: a subject is text to be encoded, so an encoded word
+    typed into it stays literal and no line break survives in any decoded form; every address
+    must be exactly one address; Message-IDs must look like one. `date` (seconds since the
+    epoch, default now) lets a resend be identical to the first send. Raises ValueError when the
+    email cannot be built.
     """
     if not email_.to:
         raise ValueError("an email needs at least one recipient")
     if not MESSAGE_ID.fullmatch(email_.message_id):
         raise ValueError("the Message-ID must look like <id@domain>")
-    message = EmailMessage()
+    message = BuiltMessage()
     message["From"] = from_address
-    message["To"] = _addresses(email_.to)
-    cc = [a for a in _addresses(email_.cc) if a.addr_spec.lower() not in _lowered(email_.to)]
+    to = _addresses(email_.to)
+    set_header(message, "To", structured(to, ", "))
+    cc = [a for a in _addresses(email_.cc) if a not in to]
     if cc:
-        message["Cc"] = cc
+        set_header(message, "Cc", structured(cc, ", "))
     if email_.reply_to:
-        message["Reply-To"] = _address(email_.reply_to)
-    message["Subject"] = " ".join(email_.subject.split())
+        set_header(message, "Reply-To", structured([_address(email_.reply_to)]))
+    set_header(message, "Subject", text(email_.subject))
     message["Date"] = email.utils.formatdate(date, localtime=True)
-    message["Message-ID"] = email_.message_id
+    set_header(message, "Message-ID", structured([email_.message_id]))
     _set_thread_headers(message, email_)
     message.set_content(email_.text)
     if email_.html is not None:
@@ -150,6 +160,9 @@ def build_message(
         message.add_attachment(
             attachment.content(), maintype=maintype, subtype=subtype, filename=attachment.filename
         )
+    # Given to the mail server explicitly: what the message's headers say is never re-read.
+    message.envelope_from = _address(from_address) if is_email(from_address) else from_address
+    message.envelope_to = (*to, *cc)
     return message
 
 
@@ -160,15 +173,11 @@ def _set_thread_headers(message: EmailMessage, email_: OutgoingEmail) -> None:
     if any(not MESSAGE_ID.fullmatch(i) for i in ids):
         raise ValueError("In-Reply-To and References must be Message-IDs")
     if email_.in_reply_to:
-        message["In-Reply-To"] = email_.in_reply_to
+        set_header(message, "In-Reply-To", structured([email_.in_reply_to]))
     if email_.references:
-        message["References"] = " ".join(email_.references)
+        set_header(message, "References", structured(list(email_.references)))
     if email_.auto_submitted not in ("auto-generated", "auto-replied"):
         raise ValueError("Auto-Submitted must be auto-generated or auto-replied")
     message["Auto-Submitted"] = email_.auto_submitted
     # Exchange: no out-of-office or delivery receipts back to the assistant.
     message["X-Auto-Response-Suppress"] = "All"
-
-
-def _lowered(values: Sequence[str]) -> set[str]:
-    return {v.strip().lower() for v in values}

@@ -36,7 +36,14 @@ from typing import TYPE_CHECKING
 from bot.core.background import BackgroundTask
 from bot.core.replies import Reply
 from bot.mail.message import build_message
-from bot.mail.transport import Transport, describe_error, eml_file, is_permanent, write_eml
+from bot.mail.transport import (
+    Transport,
+    describe_error,
+    eml_file,
+    failure_words,
+    is_permanent,
+    write_eml,
+)
 from config.settings import Settings
 
 if TYPE_CHECKING:
@@ -185,14 +192,14 @@ class Outbox(BackgroundTask):
         if item.kind == "notification":
             text = (
                 f"Your notification {reference} could not be delivered to the partnership by "
-                f"email: "
-                f"{MAIL_SERVER} refused it. It is saved here, and the partnership's administrators "
-                "have been told, so they can send it again once the problem is fixed. If it is "
-                f"urgent, contact the partnership at {contact}, quoting {reference}."
+                f"email: {failure_words(error)}. It is saved here, and the partnership's "
+                "administrators have been told, so they can send it again once the problem is "
+                f"fixed. If it is urgent, contact the partnership at {contact}, quoting "
+                f"{reference}."
             )
         else:
             text = (
-                f"{_sentence(_what(item))} could not be delivered: the mail server refused it. "
+                f"{_sentence(_what(item))} could not be delivered: {failure_words(error)}. "
                 f"Please check the address, or contact the partnership at {contact}, quoting "
                 f"{reference}."
             )
@@ -249,11 +256,10 @@ class Outbox(BackgroundTask):
             )
             await self._push(
                 item,
-                f"{_sentence(_what(item))} has not reached {_where(item)} yet: sending has been "
-                f"failing for more than {minutes:g} minutes. It is saved and I keep trying. If it "
-                f"is urgent, contact the partnership at {self.settings.partnership_email} and "
-                f"quote "
-                f"{item.human_reference}.",
+                f"{_sentence(_what(item))} has not reached {_where(item)} yet: for more than "
+                f"{minutes:g} minutes, {failure_words(item.last_error)}. It is saved and I keep "
+                "trying. If it is urgent, contact the partnership at "
+                f"{self.settings.partnership_email} and quote {item.human_reference}.",
             )
 
     async def _push(self, item: OutboxItem, text: str) -> None:

@@ -15,6 +15,8 @@ from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
 from typing import Protocol
 
+from bot.mail.message import BuiltMessage
+from config.private import private_folder
 from config.settings import Secret, Settings, SmtpSettings
 
 log = logging.getLogger(__name__)
@@ -25,8 +27,9 @@ class Transport(Protocol):
 
     def describe(self) -> str: ...
 
-    async def send(self, message: EmailMessage, name: str) -> None:
-        """Deliver `message`; `name` (a reference) labels it where a transport stores files."""
+    async def send(self, message: BuiltMessage, name: str) -> None:
+        """Deliver `message` to its envelope's recipients; `name` (a reference) labels it where
+        a transport stores files."""
         ...
 
 
@@ -53,12 +56,17 @@ class SmtpTransport:
             login = " with XOAUTH2 login"
         return f"SMTP {self.smtp.host}:{self.smtp.port} ({self.smtp.security}{login})"
 
-    async def send(self, message: EmailMessage, name: str) -> None:
+    async def send(self, message: BuiltMessage, name: str) -> None:
         import aiosmtplib  # here: `ask` and a bot without SMTP never need it (a tenth of a second)
 
         smtp = self.smtp
+        if not message.envelope_to:
+            raise ValueError("an email needs its envelope's recipients")
         errors, _ = await aiosmtplib.send(
             message,
+            # Always given: aiosmtplib would otherwise read them from the To, Cc and Bcc headers.
+            sender=message.envelope_from,
+            recipients=list(message.envelope_to),
             hostname=smtp.host,
             port=smtp.port,
             username=smtp.username or None,
@@ -106,7 +114,7 @@ class FolderTransport:
     def describe(self) -> str:
         return f"writing .eml files to {self.settings.path(self.settings.mail.outbox_dir)}"
 
-    async def send(self, message: EmailMessage, name: str) -> None:
+    async def send(self, message: BuiltMessage, name: str) -> None:
         await write_eml(eml_file(self.settings, name), message)
 
 
@@ -114,7 +122,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     # A reader (or a crash) never sees half a file; a resend replaces it with the same bytes.
     # The folder holds notification content and sign-in codes: the owner's only (mkstemp makes
     # the file 0600).
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_folder(path.parent, ours=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:
@@ -152,6 +160,34 @@ def is_permanent(exc: BaseException) -> bool:
     # Everything else (connection, timeout, TLS, a refused login, a 4xx) can be fixed by waiting
     # or by the administrator correcting the configuration, after which the retry succeeds.
     return False
+
+
+# What a failed attempt means for the people waiting on the email (/status, the reports).
+REFUSED_FOR_NOW = "refused for now"  # the server answered 4xx: a temporary refusal
+REFUSED = "refused"  # the server answered 5xx
+UNREACHABLE = "unreachable"  # no answer: connection refused, timeout, TLS
+
+
+def failure_of(error: str | None) -> str:
+    """REFUSED_FOR_NOW, REFUSED or UNREACHABLE, from a recorded error (`describe_error`'s
+    "SMTPDataError 451"): a server that answered 451 was reached, and said "not now"."""
+    code = error.rsplit(" ", 1)[-1] if error else ""
+    if not code.isdigit():
+        return UNREACHABLE
+    return REFUSED_FOR_NOW if code.startswith("4") else REFUSED
+
+
+def failure_words(error: str | None) -> str:
+    """The state in words a person reads: 'the mail server refused it for now (451)'."""
+    if (error or "").startswith("invalid email"):
+        return "it could not be made into an email (the server log says why)"
+    failure = failure_of(error)
+    if failure == UNREACHABLE:
+        return "the mail server could not be reached"
+    code = (error or "").rsplit(" ", 1)[-1]
+    if failure == REFUSED_FOR_NOW:
+        return f"the mail server refused it for now ({code}, a temporary refusal)"
+    return f"the mail server refused it ({code})"
 
 
 def describe_error(exc: BaseException) -> str:

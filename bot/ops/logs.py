@@ -2,8 +2,9 @@
 
 Libraries would otherwise leak: httpx logs every request URL, and Bot API URLs contain the
 bot token; aiohttp (the Bot API client) can name a URL at DEBUG; python-telegram-bot logs
-message texts at DEBUG. Their loggers are held at
-WARNING, and a filter on the handler masks any configured secret that slips through anyway.
+message texts at DEBUG; uvicorn names each WebSocket's network address. Their loggers are held
+at WARNING (uvicorn's lines about connections are dropped), and a filter on the handler masks
+any configured secret that slips through anyway.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ QUIET_LOGGERS = (
     "mail.log",
     "asyncio",
     "bm25s",
+    "websockets",
 )
 
 
@@ -42,11 +44,28 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class NoConnectionLines(logging.Filter):
+    """uvicorn logs every WebSocket with the browser's network address (personal data) and
+    every connection opening and closing (a line per page view), and at DEBUG each socket's
+    handshake, cookie included (the key to a web conversation): none of it goes in our logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("uvicorn"):
+            return True
+        if record.levelno <= logging.DEBUG:
+            return False
+        return not isinstance(record.msg, str) or not (
+            record.msg.startswith('%s - "WebSocket')
+            or record.msg in ("connection open", "connection closed")
+        )
+
+
 def setup_logging(settings: Settings, stream: TextIO | None = None) -> logging.Handler:
     # sys.stderr as it is at the call, not at import: a caller may have redirected it.
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets([settings.telegram_token, settings.smtp_password]))
+    handler.addFilter(NoConnectionLines())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(settings.log_level.upper())

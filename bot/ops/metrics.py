@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from email.message import EmailMessage
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from bot.core.replies import Reply
+from bot.mail.message import BuiltMessage
 from bot.mail.transport import Transport, is_permanent
 
 # Reply kinds that mean someone typed a wrong sign-in code, or was locked out by one.
@@ -95,7 +95,7 @@ class MeteredTransport:
     def describe(self) -> str:
         return self.transport.describe()
 
-    async def send(self, message: EmailMessage, name: str) -> None:
+    async def send(self, message: BuiltMessage, name: str) -> None:
         try:
             await self.transport.send(message, name)
         except BaseException as exc:

@@ -10,6 +10,8 @@
   expired (the outbox blanks a sign-in email's body as soon as it is sent);
 - the remembered ids of form messages after two days (Telegram deletes a bot's messages only
   within 48 hours, so older ids are of no use);
+- a web chat's messages `web.history_hours` after its last message, and the conversation's
+  numbering after 30 days (bot/storage/web.py);
 - the .eml files in mail.outbox_dir (written when no SMTP server is set up, or as the copy of a
   refused email) with their database row: a notification's when its content goes, a sign-in
   email's when its row goes, and any file whose email is no longer on record at all; and
@@ -33,6 +35,7 @@ from bot.core.background import BackgroundTask
 from bot.core.lifetimes import CODE_MINUTES, NOTIFY_FLOW, SHORT_FLOW_HOURS, SHORT_FLOWS
 from bot.mail.transport import eml_file
 from bot.storage import Storage
+from bot.storage.web import CONVERSATION_DAYS
 from config.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ class Removed:
     unanswered: int
     eml_files: int = 0
     short_flows: int = 0
+    web_messages: int = 0
 
 
 async def apply_retention(storage: Storage, settings: Settings, now: float) -> Removed:
@@ -76,6 +80,9 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
                 for flow in SHORT_FLOWS
             ]
         ),
+        web_messages=await storage.web.delete_idle(
+            now - settings.web.history_hours * 3600, now - CONVERSATION_DAYS * DAY
+        ),
     )
     # After the rows: a file goes once its row (or its row's content) has gone.
     kept = await storage.retention.outbox_labels() - await storage.retention.delivered_labels(
@@ -91,7 +98,7 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
         log.info(
             "retention: deleted %d notification content(s), %d draft(s), %d code(s), "
             "%d sign-in email(s), %d message id(s), %d unanswered question(s), %d .eml file(s), "
-            "%d idle sign-in/check/question flow(s)",
+            "%d idle sign-in/check/question flow(s), %d web chat message(s)",
             removed.notification_contents,
             removed.drafts,
             removed.codes,
@@ -100,6 +107,7 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
             removed.unanswered,
             removed.eml_files,
             removed.short_flows,
+            removed.web_messages,
         )
     return removed
 

@@ -1,4 +1,4 @@
-"""What every store shares: the database helper (one connection and its transactions)."""
+"""What every store shares: one partnership's view of the database (bot/storage/scoped.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,16 @@ import json
 from typing import Any
 
 from bot.storage.interface import Db
+from bot.storage.scoped import PartnershipDb
 
 
 class Store:
-    def __init__(self, db: Db) -> None:
+    """A store reads and writes one partnership's rows: every statement names `partnership`
+    for each table it uses and passes `self.partnership` (the view refuses one that does not)."""
+
+    def __init__(self, db: PartnershipDb) -> None:
         self.db = db
+        self.partnership = db.partnership
 
 
 def json_overwrite(db: Db, column: str, values: dict[str, Any]) -> str:

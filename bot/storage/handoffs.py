@@ -28,14 +28,17 @@ class HandoffStore(Store):
         async with self.db.transaction():
             await self.db.serialize("handoffs")
             row = await self.db.fetchone(
-                "SELECT COALESCE(MAX(number), 0) + 1 FROM handoffs WHERE year = ?", (year,)
+                "SELECT COALESCE(MAX(number), 0) + 1 FROM handoffs"
+                " WHERE partnership = ? AND year = ?",
+                (self.partnership, year),
             )
             number = int(row[0]) if row else 1
             reference = f"Q-{year}-{number:04d}"
             rows = await self.db.write_returning(
-                "INSERT INTO handoffs (reference, year, number, chat, question, message_id,"
-                " thread, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                "INSERT INTO handoffs (partnership, reference, year, number, chat, question,"
+                " message_id, thread, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
                 (
+                    self.partnership,
                     reference,
                     year,
                     number,
@@ -53,31 +56,40 @@ class HandoffStore(Store):
             return None
         marks = ", ".join("?" * len(ids))
         rows = await self.db.fetch(
-            f"SELECT * FROM handoffs WHERE message_id IN ({marks}) LIMIT 1", ids
+            f"SELECT * FROM handoffs WHERE partnership = ? AND message_id IN ({marks}) LIMIT 1",
+            [self.partnership, *ids],
         )
         return handoff(rows[0]) if rows else None
 
     async def handoff_by_reference(self, reference: str) -> Handoff | None:
-        rows = await self.db.fetch("SELECT * FROM handoffs WHERE reference = ?", (reference,))
+        rows = await self.db.fetch(
+            "SELECT * FROM handoffs WHERE partnership = ? AND reference = ?",
+            (self.partnership, reference),
+        )
         return handoff(rows[0]) if rows else None
 
     async def handoffs(self, status: str) -> list[Handoff]:
-        rows = await self.db.fetch("SELECT * FROM handoffs WHERE status = ? ORDER BY id", (status,))
+        rows = await self.db.fetch(
+            "SELECT * FROM handoffs WHERE partnership = ? AND status = ? ORDER BY id",
+            (self.partnership, status),
+        )
         return [handoff(row) for row in rows]
 
     async def finish_handoff(self, handoff_id: int, status: str, answer: str | None) -> bool:
         """Answer or close an open hand-off; False if it was no longer open (exactly once)."""
         changed = await self.db.execute(
             "UPDATE handoffs SET status = ?, answer = ?, finished_at = ?"
-            " WHERE id = ? AND status = 'open'",
-            (status, answer, time.time(), handoff_id),
+            " WHERE partnership = ? AND id = ? AND status = 'open'",
+            (status, answer, time.time(), self.partnership, handoff_id),
         )
         return changed == 1
 
     async def handoffs_to_tell(self) -> list[Handoff]:
         """Answered or closed hand-offs whose person has not been told yet."""
         rows = await self.db.fetch(
-            "SELECT * FROM handoffs WHERE status != 'open' AND told_at IS NULL ORDER BY id"
+            "SELECT * FROM handoffs WHERE partnership = ? AND status != 'open'"
+            " AND told_at IS NULL ORDER BY id",
+            (self.partnership,),
         )
         return [handoff(row) for row in rows]
 
@@ -86,26 +98,30 @@ class HandoffStore(Store):
         """Hold a hand-off against every other instance while its person is told; yields
         whether they still need telling (another instance may have told them meanwhile)."""
         async with self.db.chat_lock(f"handoff:{handoff_id}"):
-            row = await self.db.fetchone("SELECT told_at FROM handoffs WHERE id = ?", (handoff_id,))
+            row = await self.db.fetchone(
+                "SELECT told_at FROM handoffs WHERE partnership = ? AND id = ?",
+                (self.partnership, handoff_id),
+            )
             yield row is not None and row["told_at"] is None
 
     async def mark_handoff_told(self, handoff_id: int) -> bool:
         changed = await self.db.execute(
-            "UPDATE handoffs SET told_at = ? WHERE id = ? AND told_at IS NULL",
-            (time.time(), handoff_id),
+            "UPDATE handoffs SET told_at = ? WHERE partnership = ? AND id = ? AND told_at IS NULL",
+            (time.time(), self.partnership, handoff_id),
         )
         return changed == 1
 
     async def mark_handoff_reminded(self, handoff_id: int) -> None:
         await self.db.execute(
-            "UPDATE handoffs SET reminded_at = ? WHERE id = ?", (time.time(), handoff_id)
+            "UPDATE handoffs SET reminded_at = ? WHERE partnership = ? AND id = ?",
+            (time.time(), self.partnership, handoff_id),
         )
 
     async def set_handoff_thread(self, reference: str, chat: str, thread: dict[str, Any]) -> None:
         """Remember the email thread a hand-off was asked in, so the answer joins it."""
         await self.db.execute(
-            "UPDATE handoffs SET thread = ? WHERE reference = ? AND chat = ?",
-            (json.dumps(thread), reference, chat),
+            "UPDATE handoffs SET thread = ? WHERE partnership = ? AND reference = ? AND chat = ?",
+            (json.dumps(thread), self.partnership, reference, chat),
         )
 
     async def forget_handoffs(self, told_before: float) -> int:
@@ -113,7 +129,7 @@ class HandoffStore(Store):
         reference, chat and timestamps stay for the record."""
         changed = await self.db.execute(
             "UPDATE handoffs SET question = '', answer = NULL"
-            " WHERE told_at < ? AND (question != '' OR answer IS NOT NULL)",
-            (told_before,),
+            " WHERE partnership = ? AND told_at < ? AND (question != '' OR answer IS NOT NULL)",
+            (self.partnership, told_before),
         )
         return changed

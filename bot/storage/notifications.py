@@ -10,13 +10,13 @@ from typing import Any
 from bot.mail.message import OutgoingEmail
 from bot.storage.audit import AuditStore
 from bot.storage.base import Store
-from bot.storage.interface import Db
 from bot.storage.outbox import OutboxStore
 from bot.storage.records import NotificationStatus, delivery
+from bot.storage.scoped import PartnershipDb
 
 
 class NotificationStore(Store):
-    def __init__(self, db: Db, outbox: OutboxStore, audit: AuditStore) -> None:
+    def __init__(self, db: PartnershipDb, outbox: OutboxStore, audit: AuditStore) -> None:
         super().__init__(db)
         self.outbox = outbox
         self.audit = audit
@@ -53,10 +53,11 @@ class NotificationStore(Store):
             email = make_email(reference)
             outbox_id = await self.outbox.insert_email(email, chat, "notification", reference, now)
             await self.db.execute(
-                "INSERT INTO notifications (reference, year, number, draft_key, chat,"
-                " agency, answers, created_at, outbox_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO notifications (partnership, reference, year, number, draft_key,"
+                " chat, agency, answers, created_at, outbox_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
+                    self.partnership,
                     reference,
                     year,
                     number,
@@ -73,23 +74,27 @@ class NotificationStore(Store):
 
     async def _notification_reference(self, draft_key: str) -> str | None:
         row = await self.db.fetchone(
-            "SELECT reference FROM notifications WHERE draft_key = ?", (draft_key,)
+            "SELECT reference FROM notifications WHERE partnership = ? AND draft_key = ?",
+            (self.partnership, draft_key),
         )
         return str(row["reference"]) if row else None
 
     async def _next_notification_number(self, year: int) -> int:
         row = await self.db.fetchone(
-            "SELECT COALESCE(MAX(number), 0) + 1 FROM notifications WHERE year = ?", (year,)
+            "SELECT COALESCE(MAX(number), 0) + 1 FROM notifications"
+            " WHERE partnership = ? AND year = ?",
+            (self.partnership, year),
         )
         return int(row[0]) if row else 1
 
     async def notifications_for(self, chat: str) -> list[NotificationStatus]:
         """The chat's notifications, newest first, with the state of their email."""
         rows = await self.db.fetch(
-            "SELECT n.reference, n.agency, n.created_at, o.status, o.attempts, o.sent_at"
-            " FROM notifications n JOIN outbox o ON o.id = n.outbox_id"
-            " WHERE n.chat = ? ORDER BY n.created_at DESC, n.id DESC",
-            (chat,),
+            "SELECT n.reference, n.agency, n.created_at, o.status, o.attempts, o.sent_at,"
+            " o.last_error FROM notifications n JOIN outbox o ON o.partnership = n.partnership"
+            " AND o.id = n.outbox_id WHERE n.partnership = ? AND n.chat = ?"
+            " ORDER BY n.created_at DESC, n.id DESC",
+            (self.partnership, chat),
         )
         return [
             NotificationStatus(
@@ -98,6 +103,7 @@ class NotificationStore(Store):
                 r["created_at"],
                 delivery(r["status"], r["attempts"]),
                 r["sent_at"],
+                r["last_error"],
             )
             for r in rows
         ]

@@ -8,12 +8,12 @@ import time
 from bot.mail.message import OutgoingEmail
 from bot.storage.audit import AuditStore
 from bot.storage.base import Store, json_overwrite
-from bot.storage.interface import Db
 from bot.storage.records import OUTBOX_COLUMNS, OutboxItem, outbox_item
+from bot.storage.scoped import PartnershipDb
 
 
 class OutboxStore(Store):
-    def __init__(self, db: Db, audit: AuditStore) -> None:
+    def __init__(self, db: PartnershipDb, audit: AuditStore) -> None:
         super().__init__(db)
         self.audit = audit
 
@@ -21,9 +21,18 @@ class OutboxStore(Store):
         self, email: OutgoingEmail, chat: str | None, kind: str, reference: str | None, now: float
     ) -> int:
         rows = await self.db.write_returning(
-            "INSERT INTO outbox (kind, chat, reference, message_id, email, created_at,"
-            " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (kind, chat, reference, email.message_id, json.dumps(email.to_json()), now, now),
+            "INSERT INTO outbox (partnership, kind, chat, reference, message_id, email,"
+            " created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                self.partnership,
+                kind,
+                chat,
+                reference,
+                email.message_id,
+                json.dumps(email.to_json()),
+                now,
+                now,
+            ),
         )
         return int(rows[0]["id"])
 
@@ -39,7 +48,8 @@ class OutboxStore(Store):
             # Two instances queueing the same email: the second waits, then finds the first's.
             await self.db.serialize(f"outbox:{email.message_id}")
             row = await self.db.fetchone(
-                "SELECT id FROM outbox WHERE message_id = ?", (email.message_id,)
+                "SELECT id FROM outbox WHERE partnership = ? AND message_id = ?",
+                (self.partnership, email.message_id),
             )
             if row is not None:
                 return int(row["id"])
@@ -57,12 +67,18 @@ class OutboxStore(Store):
         """
         rows = await self.db.write_returning(
             "UPDATE outbox SET status = 'sending', claimed_at = ?, attempts = attempts + 1"
-            " WHERE id = (SELECT id FROM outbox"
-            "  WHERE (status IN ('queued', 'retrying') AND next_attempt_at <= ?)"
-            "  OR (status = 'sending' AND claimed_at <= ?)"
+            " WHERE partnership = ? AND id = (SELECT id FROM outbox WHERE partnership = ?"
+            "  AND ((status IN ('queued', 'retrying') AND next_attempt_at <= ?)"
+            "  OR (status = 'sending' AND claimed_at <= ?))"
             f"  ORDER BY next_attempt_at, id LIMIT 1{self.db.skip_locked})"
             f" RETURNING {OUTBOX_COLUMNS}",
-            (now, now if due_by is None else due_by, now - lease),
+            (
+                now,
+                self.partnership,
+                self.partnership,
+                now if due_by is None else due_by,
+                now - lease,
+            ),
         )
         return outbox_item(rows[0]) if rows else None
 
@@ -73,8 +89,8 @@ class OutboxStore(Store):
                 "UPDATE outbox SET status = 'sent', sent_at = ?, claimed_at = NULL,"
                 " last_error = NULL, email = CASE kind WHEN 'signin' THEN"
                 f" {json_overwrite(self.db, 'email', {'text': ''})} ELSE email END"
-                " WHERE id = ?",
-                (now, outbox_id),
+                " WHERE partnership = ? AND id = ?",
+                (now, self.partnership, outbox_id),
             )
             await self.audit.delivery(outbox_id, "delivered", now)
 
@@ -82,8 +98,8 @@ class OutboxStore(Store):
         """Record a transient failure (error type and code only) and when to try again."""
         await self.db.execute(
             "UPDATE outbox SET status = 'retrying', next_attempt_at = ?, claimed_at = NULL,"
-            " last_error = ? WHERE id = ? AND status = 'sending'",
-            (next_attempt_at, error, outbox_id),
+            " last_error = ? WHERE partnership = ? AND id = ? AND status = 'sending'",
+            (next_attempt_at, error, self.partnership, outbox_id),
         )
 
     async def mark_email_failed(self, outbox_id: int, error: str, now: float) -> None:
@@ -92,16 +108,18 @@ class OutboxStore(Store):
         async with self.db.transaction():
             await self.db.execute(
                 "UPDATE outbox SET status = 'failed', claimed_at = NULL, last_error = ?,"
-                " failure_reported_at = COALESCE(failure_reported_at, ?) WHERE id = ?",
-                (error, now, outbox_id),
+                " failure_reported_at = COALESCE(failure_reported_at, ?)"
+                " WHERE partnership = ? AND id = ?",
+                (error, now, self.partnership, outbox_id),
             )
             await self.audit.delivery(outbox_id, "delivery_failed", now)
 
     async def failed_emails(self, limit: int = 50) -> list[OutboxItem]:
         """Emails refused for good, newest first (the admins' /outbox list)."""
         rows = await self.db.fetch(
-            f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'failed' ORDER BY id DESC LIMIT ?",
-            (limit,),
+            f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE partnership = ? AND status = 'failed'"
+            " ORDER BY id DESC LIMIT ?",
+            (self.partnership, limit),
         )
         return [outbox_item(row) for row in rows]
 
@@ -110,7 +128,9 @@ class OutboxStore(Store):
         human reference such as CODE-2026-0003). False if no refused email has it."""
         async with self.db.transaction():
             rows = await self.db.fetch(
-                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status = 'failed' ORDER BY id"
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE partnership = ?"
+                " AND status = 'failed' ORDER BY id",
+                (self.partnership,),
             )
             wanted = reference.strip().upper()
             item = next(
@@ -122,8 +142,9 @@ class OutboxStore(Store):
             # attempt count starts again so the backoff does too.
             await self.db.execute(
                 "UPDATE outbox SET status = 'queued', next_attempt_at = ?, attempts = 0,"
-                " failure_reported_at = NULL WHERE id = ? AND status = 'failed'",
-                (now, item.id),
+                " failure_reported_at = NULL"
+                " WHERE partnership = ? AND id = ? AND status = 'failed'",
+                (now, self.partnership, item.id),
             )
             await self.audit.audit(
                 "requeued", item.chat, who=who or "console", reference=item.human_reference, at=now
@@ -133,36 +154,45 @@ class OutboxStore(Store):
     async def overdue_emails(self, created_before: float) -> list[OutboxItem]:
         """Undelivered emails queued before `created_before` whose failure is not yet reported."""
         rows = await self.db.fetch(
-            f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE status IN ('queued', 'sending', 'retrying')"
+            f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE partnership = ?"
+            " AND status IN ('queued', 'sending', 'retrying')"
             " AND failure_reported_at IS NULL AND created_at <= ? ORDER BY id",
-            (created_before,),
+            (self.partnership, created_before),
         )
         return [outbox_item(row) for row in rows]
 
     async def mark_failure_reported(self, outbox_id: int, now: float) -> None:
         await self.db.execute(
-            "UPDATE outbox SET failure_reported_at = ? WHERE id = ?", (now, outbox_id)
+            "UPDATE outbox SET failure_reported_at = ? WHERE partnership = ? AND id = ?",
+            (now, self.partnership, outbox_id),
         )
 
     async def outbox_deadlines(self) -> tuple[float | None, float | None, float | None]:
         """(earliest retry time, oldest claim, oldest unreported undelivered email's creation)."""
+        p = self.partnership
         row = await self.db.fetchone(
             "SELECT"
-            " (SELECT MIN(next_attempt_at) FROM outbox WHERE status IN ('queued', 'retrying')),"
-            " (SELECT MIN(claimed_at) FROM outbox WHERE status = 'sending'),"
-            " (SELECT MIN(created_at) FROM outbox"
-            "  WHERE status IN ('queued', 'sending', 'retrying') AND failure_reported_at IS NULL)"
+            " (SELECT MIN(next_attempt_at) FROM outbox WHERE partnership = ?"
+            "  AND status IN ('queued', 'retrying')),"
+            " (SELECT MIN(claimed_at) FROM outbox WHERE partnership = ? AND status = 'sending'),"
+            " (SELECT MIN(created_at) FROM outbox WHERE partnership = ?"
+            "  AND status IN ('queued', 'sending', 'retrying') AND failure_reported_at IS NULL)",
+            (p, p, p),
         )
         return (row[0], row[1], row[2]) if row else (None, None, None)
 
     async def outbox_has(self, message_id: str) -> bool:
-        rows = await self.db.fetch("SELECT 1 FROM outbox WHERE message_id = ?", (message_id,))
+        rows = await self.db.fetch(
+            "SELECT 1 FROM outbox WHERE partnership = ? AND message_id = ?",
+            (self.partnership, message_id),
+        )
         return bool(rows)
 
     async def outbox_backlog(self) -> tuple[int, float | None]:
         """(emails not yet delivered nor failed, the creation time of the oldest of them)."""
         row = await self.db.fetchone(
             "SELECT COUNT(*), MIN(created_at) FROM outbox"
-            " WHERE status IN ('queued', 'sending', 'retrying')"
+            " WHERE partnership = ? AND status IN ('queued', 'sending', 'retrying')",
+            (self.partnership,),
         )
         return (int(row[0]), row[1]) if row else (0, None)

@@ -24,13 +24,13 @@ import asyncio
 import os
 import re
 import zlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 
-from bot.storage.interface import DatabaseError, Params, TransactionFailed
+from bot.storage.interface import Begun, DatabaseError, Params, TransactionFailed
 
 # Advisory lock key spaces (the first of the two int4 keys), so ours never meet another's.
 CHAT_LOCKS = 0x5347_0001
@@ -125,6 +125,12 @@ class PostgresDatabase:
     async def write_returning(self, sql: str, params: Params = ()) -> list[asyncpg.Record]:
         return await self.fetch(sql, params)
 
+    async def write_each_returning(
+        self, sql: str, rows: Sequence[Params]
+    ) -> list[list[asyncpg.Record]]:
+        async with self.transaction():
+            return [await self.write_returning(sql, params) for params in rows]
+
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         async with self.transaction(), self._connection() as connection:
             await connection.executemany(to_postgres(sql), [_args(r) for r in rows])
@@ -150,6 +156,15 @@ class PostgresDatabase:
                 ) from exc
 
     exclusive = transaction
+
+    @asynccontextmanager
+    async def transaction_on_write(self) -> AsyncIterator[Begun]:
+        """`transaction` (SQLite defers it to the first write; here BEGIN costs one round trip
+        on a connection the chat lock already holds)."""
+        state = Begun()
+        state.begun = True
+        async with self.transaction():
+            yield state
 
     async def serialize(self, name: str) -> None:
         """Inside a transaction: wait for, then hold until it ends, the lock named `name`."""

@@ -13,15 +13,20 @@ class QuestionStore(Store):
         # cannot be stored as UTF-8: keep what can be read rather than fail the reply.
         text = question[:500].encode("utf-8", "replace").decode("utf-8")
         await self.db.execute(
-            "INSERT INTO unanswered (chat, question, asked_at) VALUES (?, ?, ?)",
-            (chat, text, time.time()),
+            "INSERT INTO unanswered (partnership, chat, question, asked_at) VALUES (?, ?, ?, ?)",
+            (self.partnership, chat, text, time.time()),
         )
 
     async def delete_unanswered(self, asked_before: float) -> int:
-        return await self.db.execute("DELETE FROM unanswered WHERE asked_at < ?", (asked_before,))
+        return await self.db.execute(
+            "DELETE FROM unanswered WHERE partnership = ? AND asked_at < ?",
+            (self.partnership, asked_before),
+        )
 
     async def unanswered(self, limit: int = 50) -> list[tuple[str, float]]:
         rows = await self.db.fetch(
-            "SELECT question, asked_at FROM unanswered ORDER BY id DESC LIMIT ?", (limit,)
+            "SELECT question, asked_at FROM unanswered WHERE partnership = ?"
+            " ORDER BY id DESC LIMIT ?",
+            (self.partnership, limit),
         )
         return [(row["question"], row["asked_at"]) for row in rows]

@@ -69,6 +69,7 @@ class NotificationStatus:
     created_at: float
     delivery: str  # queued | sent | retrying | failed
     sent_at: float | None
+    last_error: str | None = None  # the last failed attempt's error type and SMTP code
 
 
 @dataclass(frozen=True)
@@ -156,3 +157,81 @@ def handoff(row: Any) -> Handoff:
         row["finished_at"],
         row["told_at"],
     )
+
+
+@dataclass(frozen=True)
+class WebMessage:
+    """One message of a web conversation, as its pages show it: `seq` orders it (numbers are
+    never reused, though some may be missing once private messages are deleted), `role` is
+    "user" or "assistant", `body` what the page draws (bot/channels/web/render.py)."""
+
+    seq: int
+    role: str
+    body: dict[str, Any]
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class WebInbound:
+    """A message a browser sent, recorded before it was acknowledged and not yet handled."""
+
+    chat: str
+    client_id: str
+    text: str
+    label: str | None
+    pressed: bool
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A message a channel has received and not yet acknowledged: its own key for it (Telegram's
+    update_id), the conversation it belongs to ("" for none), and the message as received."""
+
+    key: str
+    chat: str
+    payload: dict[str, Any]
+    # The channel's own parsed object for it (a PTB Update), so a message received and handled
+    # in one process is not parsed twice; never stored.
+    original: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Received:
+    """An incoming message as stored (bot/storage/incoming.py)."""
+
+    id: int  # arrival order
+    channel: str
+    key: str
+    chat: str
+    status: str  # pending | handled | answered
+    payload: dict[str, Any] | None  # until handled
+    replies: dict[str, Any] | None  # once handled, until sent: {"replies": [...], ...}
+    attempts: int
+    original: Any = field(default=None, compare=False, repr=False)  # see Arrival
+
+
+INCOMING_COLUMNS = "id, channel, message_key, chat, status, payload, replies, attempts"
+
+
+def received(row: Any) -> Received:
+    return Received(
+        row["id"],
+        row["channel"],
+        row["message_key"],
+        row["chat"],
+        row["status"],
+        json.loads(row["payload"]) if row["payload"] is not None else None,
+        json.loads(row["replies"]) if row["replies"] is not None else None,
+        row["attempts"],
+    )
+
+
+@dataclass(frozen=True)
+class RegistryInUse:
+    """Which registry of liaison officers the processes on a database use, without names."""
+
+    fingerprint: str
+    officers: int
+    administrators: int
+    adopted_at: float
+    adopted_by: str  # "the first start", "chat telegram:42 (/reload)", "the command line"

@@ -23,15 +23,18 @@ class RetentionStore(Store):
         the copy to the SLO.
         """
         async with self.db.transaction():
+            p = self.partnership
             forgotten = await self.db.execute(
-                "UPDATE notifications SET answers = '{}' WHERE answers != '{}' AND outbox_id IN"
-                " (SELECT id FROM outbox WHERE status = 'sent' AND sent_at < ?)",
-                (sent_before,),
+                "UPDATE notifications SET answers = '{}' WHERE partnership = ?"
+                " AND answers != '{}' AND outbox_id IN (SELECT id FROM outbox"
+                "  WHERE partnership = ? AND status = 'sent' AND sent_at < ?)",
+                (p, p, sent_before),
             )
             await self.db.execute(
                 f"UPDATE outbox SET email = {json_overwrite(self.db, 'email', BLANKED)}"
-                " WHERE kind = 'notification' AND status = 'sent' AND sent_at < ?",
-                (sent_before,),
+                " WHERE partnership = ? AND kind = 'notification' AND status = 'sent'"
+                " AND sent_at < ?",
+                (p, sent_before),
             )
         return forgotten
 
@@ -41,19 +44,23 @@ class RetentionStore(Store):
         One still being sent is left to finish; the next run takes it.
         """
         return await self.db.execute(
-            "DELETE FROM outbox WHERE kind = 'signin' AND status != 'sending' AND created_at < ?",
-            (created_before,),
+            "DELETE FROM outbox WHERE partnership = ? AND kind = 'signin'"
+            " AND status != 'sending' AND created_at < ?",
+            (self.partnership, created_before),
         )
 
     async def outbox_labels(self) -> set[str]:
         """The file labels (`OutboxItem.label`) of every email still on record."""
-        rows = await self.db.fetch("SELECT id, reference FROM outbox")
+        rows = await self.db.fetch(
+            "SELECT id, reference FROM outbox WHERE partnership = ?", (self.partnership,)
+        )
         return {row["reference"] or f"mail-{row['id']}" for row in rows}
 
     async def delivered_labels(self, sent_before: float) -> set[str]:
         """Labels of emails whose content retention has removed (delivered before the time)."""
         rows = await self.db.fetch(
-            "SELECT id, reference FROM outbox WHERE status = 'sent' AND sent_at < ?",
-            (sent_before,),
+            "SELECT id, reference FROM outbox WHERE partnership = ? AND status = 'sent'"
+            " AND sent_at < ?",
+            (self.partnership, sent_before),
         )
         return {row["reference"] or f"mail-{row['id']}" for row in rows}

@@ -12,7 +12,8 @@ from bot.storage.records import Session
 class SessionStore(Store):
     async def load_session(self, chat: str) -> Session:
         row = await self.db.fetch_point(
-            "SELECT flow, step, data, updated_at FROM sessions WHERE chat = ?", (chat,)
+            "SELECT flow, step, data, updated_at FROM sessions WHERE partnership = ? AND chat = ?",
+            (self.partnership, chat),
         )
         if row is None:
             session = Session(chat)
@@ -31,10 +32,12 @@ class SessionStore(Store):
             return
         session.updated_at = time.time()
         await self.db.execute(
-            "INSERT INTO sessions (chat, flow, step, data, updated_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT(chat) DO UPDATE SET flow = excluded.flow, step = excluded.step,"
-            " data = excluded.data, updated_at = excluded.updated_at",
+            "INSERT INTO sessions (partnership, chat, flow, step, data, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(partnership, chat) DO UPDATE SET"
+            " flow = excluded.flow, step = excluded.step, data = excluded.data,"
+            " updated_at = excluded.updated_at",
             (
+                self.partnership,
                 session.chat,
                 session.flow,
                 session.step,
@@ -48,14 +51,15 @@ class SessionStore(Store):
         """Forget `flow` state (drafts) untouched since `older_than`; returns how many."""
         return await self.db.execute(
             "UPDATE sessions SET flow = NULL, step = NULL, data = '{}'"
-            " WHERE flow = ? AND updated_at < ?",
-            (flow, older_than),
+            " WHERE partnership = ? AND flow = ? AND updated_at < ?",
+            (self.partnership, flow, older_than),
         )
 
     async def clear_flow(self, chat: str, flow: str) -> bool:
         """Forget `chat`'s state in `flow` (its draft), if it is in that flow."""
         changed = await self.db.execute(
-            "UPDATE sessions SET flow = NULL, step = NULL, data = '{}' WHERE chat = ? AND flow = ?",
-            (chat, flow),
+            "UPDATE sessions SET flow = NULL, step = NULL, data = '{}'"
+            " WHERE partnership = ? AND chat = ? AND flow = ?",
+            (self.partnership, chat, flow),
         )
         return changed > 0

@@ -18,25 +18,34 @@ Sharing a file between processes (the console beside the bot) relies on WAL mode
 retry; `migrate` runs under an exclusive lock and reads the schema version only once it has it.
 A nested `transaction()` in the same task is a SAVEPOINT. The helper knows nothing of the schema,
 so the stores built on it can share it.
+
+Incoming messages (issue 30) made two writes of every message (stored on arrival, marked handled)
+and one more after its replies; through the writer's thread, each hop handing the GIL over and
+back, that doubled the CPU a message costs. So: a one-statement write outside a transaction is
+a transaction by itself (autocommit), run on the event loop's thread through a point writer
+when the database is free that instant (`_statement`), and a conversation's turn takes the
+writer only from its first write (`transaction_on_write`). The point writer never waits: busy,
+the write goes the writer's way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
-from bot.storage.interface import DatabaseBusy, Params, TransactionFailed
+from bot.storage.interface import Begun, DatabaseBusy, Params, TransactionFailed
+from config.private import narrow, private_file
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 # How long a write waits for another process's write lock before giving up, in all: SQLite's
@@ -46,6 +55,9 @@ WRITE_DEADLINE_SECONDS = 60.0
 # SQLITE_BUSY and its extended codes (BUSY_RECOVERY 261, BUSY_SNAPSHOT 517, BUSY_TIMEOUT 773),
 # and SQLITE_LOCKED (6): all mean "someone else has it now, try again".
 BUSY_CODES = frozenset((5, 6, 261, 517, 773))
+# The WAL is checkpointed (by the writer's thread) after this many writes of the point writer:
+# SQLite's own default is every 1000 pages.
+CHECKPOINT_EVERY = 500
 
 
 def is_busy(exc: BaseException) -> bool:
@@ -63,18 +75,9 @@ def create_private_file(path: Path) -> None:
     an earlier release, or copied in, may already be readable by others: it holds children's
     details, so it (and any -wal and -shm beside it) is narrowed to the owner at start.
     """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    os.close(fd)
-    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        try:
-            if file.stat().st_mode & 0o077:
-                file.chmod(0o600)
-                log.info("database file %s was readable by others: now owner only", file.name)
-        except FileNotFoundError:
-            continue
-        except PermissionError:  # not ours to change: say so, and carry on
-            log.warning("database file %s is readable by others and cannot be changed", file.name)
+    private_file(path)
+    for file in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        narrow(file)
 
 
 async def _open_reader(path: str | Path) -> aiosqlite.Connection:
@@ -104,6 +107,23 @@ def _open_point_reader(path: str | Path) -> sqlite3.Connection:
     return point
 
 
+def _open_point_writer(path: str | Path) -> sqlite3.Connection:
+    """A plain sqlite3 connection for one-statement writes on the event loop's thread
+    (`Database._statement`). It never waits for a lock (timeout 0: a busy database is written
+    through the writer's thread instead), syncs as the writer does (NORMAL: no fsync at each
+    commit), and never checkpoints the WAL (the writer does, on its own thread)."""
+    point = sqlite3.connect(str(path), timeout=0, isolation_level=None)
+    point.row_factory = sqlite3.Row
+    try:
+        for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "secure_delete=ON"):
+            point.execute(f"PRAGMA {pragma}")
+        point.execute("PRAGMA wal_autocheckpoint=0")
+    except BaseException:
+        point.close()
+        raise
+    return point
+
+
 class Database:
     """The connection and its lock. Use `fetch`/`fetchone` to read, `execute` for a one-statement
     write, and `async with transaction():` around several statements that must stand together."""
@@ -122,10 +142,16 @@ class Database:
         self.reader = reader
         # A third, for reads of one row by its key (fetch_point), without a thread hop.
         self.point: sqlite3.Connection | None = None
+        # A fourth, for writes of one statement outside a transaction, without a thread hop.
+        self.point_writer: sqlite3.Connection | None = None
+        self._point_writes = 0  # since the last checkpoint (which the writer's thread does)
+        self._checkpoint: asyncio.Task[None] | None = None
         self._read_lock = asyncio.Lock()
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None  # the task holding the lock
         self._depth = 0  # transaction nesting depth of the owner
+        # Tasks inside `transaction_on_write` that have not written yet.
+        self._waiting: dict[asyncio.Task[Any], Begun] = {}
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -148,6 +174,7 @@ class Database:
             if str(path) != ":memory:":
                 database.reader = await _open_reader(path)
                 database.point = _open_point_reader(path)
+                database.point_writer = _open_point_writer(path)
         except BaseException:
             await connection.close()
             if database.reader is not None:
@@ -156,6 +183,8 @@ class Database:
         return database
 
     async def close(self) -> None:
+        if self._checkpoint is not None:
+            await self._checkpoint
         async with self._lock:
             await self.connection.close()
         if self.reader is not None:
@@ -164,6 +193,9 @@ class Database:
         if self.point is not None:
             self.point.close()
             self.point = None
+        if self.point_writer is not None:
+            self.point_writer.close()
+            self.point_writer = None
 
     # --- statements -------------------------------------------------------------------------
 
@@ -206,18 +238,120 @@ class Database:
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one writing statement in a transaction of its own (or the current one); returns
         the number of rows changed."""
-        async with self.transaction():
-            cursor = await self.connection.execute(sql, params)
-            try:
-                return cursor.rowcount
-            finally:
-                await cursor.close()
+
+        async def run() -> int:
+            # The statement runs to its end in one thread hop, and the connection's change
+            # counter, ours while we hold it, gives the rows changed.
+            before = self.connection.total_changes
+            await self.connection.execute_fetchall(sql, params)
+            return self.connection.total_changes - before
+
+        def now(point: sqlite3.Connection) -> int:
+            before = point.total_changes
+            point.execute(sql, params).fetchall()
+            return point.total_changes - before
+
+        return await self._statement(run, now)
 
     async def write_returning(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
         """A writing statement with RETURNING: its rows, read to the end inside its transaction
         (a RETURNING statement finishes only when it has been read to its end)."""
-        async with self.transaction():
+
+        async def run() -> list[aiosqlite.Row]:
             return list(await self.connection.execute_fetchall(sql, params))
+
+        def now(point: sqlite3.Connection) -> list[aiosqlite.Row]:
+            return point.execute(sql, params).fetchall()
+
+        return await self._statement(run, now)
+
+    async def write_each_returning(
+        self, sql: str, rows: Sequence[Params]
+    ) -> list[list[aiosqlite.Row]]:
+        """One writing statement with RETURNING for each of `rows` (its parameters), all in one
+        transaction; the rows each returned. On the point writer when the database is free this
+        instant (a batch of incoming messages in one go on this thread), else as a
+        transaction on the writer's thread."""
+        await self._begin_if_waiting()
+        task = asyncio.current_task()
+        point = self.point_writer
+        if point is not None and not (task is not None and self._owner is task):
+            try:
+                point.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+            else:
+                try:
+                    returned = [point.execute(sql, params).fetchall() for params in rows]
+                    point.execute("COMMIT")
+                except BaseException:
+                    if point.in_transaction:
+                        point.execute("ROLLBACK")
+                    raise
+                self._wrote_on_point()
+                return returned
+        async with self.transaction():
+            return [await self.write_returning(sql, params) for params in rows]
+
+    def _wrote_on_point(self) -> None:
+        """The point writer never checkpoints the WAL (that would stall the event loop): every
+        CHECKPOINT_EVERY of its writes, the writer's thread does (PASSIVE: nobody waits)."""
+        self._point_writes += 1
+        if self._point_writes < CHECKPOINT_EVERY:
+            return
+        if self._checkpoint is None or self._checkpoint.done():
+            self._point_writes = 0
+            self._checkpoint = asyncio.get_running_loop().create_task(self._checkpoint_wal())
+
+    async def _checkpoint_wal(self) -> None:
+        try:
+            async with self._use():
+                await self.connection.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+        except (sqlite3.Error, ValueError) as exc:  # closed meanwhile, or busy: next time
+            log.debug("WAL checkpoint skipped: %s", type(exc).__name__)
+
+    async def _statement(
+        self, run: Callable[[], Awaitable[T]], now: Callable[[sqlite3.Connection], T]
+    ) -> T:
+        """Run one writing statement. Inside this task's transaction: in it, as it is (a
+        statement is atomic by itself: no SAVEPOINT). Else in a transaction of its own, which
+        SQLite makes itself for one statement (autocommit): `now`, on this thread, through
+        the point writer, when the database is free this instant (in microseconds, without
+        handing the GIL to the writer's thread and back: every incoming message makes two
+        such writes); else `run`, on the writer's thread. While another process holds the
+        write lock SQLite waits there (busy_timeout); a statement it still refuses as busy
+        changed nothing, and is run again, up to the same deadline as a BEGIN."""
+        await self._begin_if_waiting()
+        task = asyncio.current_task()
+        if self._depth and task is not None and self._owner is task:
+            return await run()
+        point = self.point_writer
+        if point is not None:
+            try:
+                done = now(point)
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+            else:
+                self._wrote_on_point()
+                return done
+        async with self._use():
+            deadline = time.monotonic() + WRITE_DEADLINE_SECONDS
+            delay = 0.005
+            while True:
+                try:
+                    return await run()
+                except sqlite3.OperationalError as exc:
+                    if not is_busy(exc):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise DatabaseBusy(
+                            "the database is in use by another process and stayed locked for "
+                            f"{WRITE_DEADLINE_SECONDS:g} seconds"
+                        ) from exc
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.25)
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         async with self.transaction():
@@ -242,6 +376,7 @@ class Database:
         Inside, this task alone uses the connection. Nested in the same task, a SAVEPOINT: the
         inner block's changes are undone if it raises, and the outer one decides the rest.
         """
+        await self._begin_if_waiting()
         async with self._use():
             if self._depth:
                 async with self._savepoint():
@@ -251,6 +386,64 @@ class Database:
                 "BEGIN IMMEDIATE", "the change could not be saved and was undone"
             ):
                 yield
+
+    @asynccontextmanager
+    async def transaction_on_write(self) -> AsyncIterator[Begun]:
+        """A transaction that begins with this task's first write (BEGIN IMMEDIATE then, and
+        from then on as `transaction`), and ends with the block: COMMIT, or ROLLBACK if the
+        body raises. Until that write the task holds nothing: its reads see the last commit,
+        and other tasks use the connection meanwhile. Yields a `Begun`, whose `begun` says
+        whether it began.
+
+        For a turn of the conversation: most write nothing (a question answered), and holding
+        the one writer, with a BEGIN and a COMMIT, for each would make every chat wait.
+        """
+        task = asyncio.current_task()
+        state = Begun()
+        if task is None or self._owner is task or task in self._waiting:
+            state.begun = True  # inside a transaction already: part of it
+            yield state
+            return
+        self._waiting[task] = state
+        try:
+            yield state
+        except BaseException:
+            if state.begun:
+                await self._rollback()
+            raise
+        else:
+            if state.begun:
+                try:
+                    await self.connection.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    await self._rollback()
+                    raise TransactionFailed(
+                        f"the change could not be saved and was undone ({type(exc).__name__}: "
+                        f"{exc})"
+                    ) from exc
+        finally:
+            del self._waiting[task]
+            if state.begun:
+                self._depth = 0
+                self._owner = None
+                self._lock.release()
+
+    async def _begin_if_waiting(self) -> None:
+        """This task's first write inside `transaction_on_write`: take the connection, BEGIN."""
+        task = asyncio.current_task()
+        state = self._waiting.get(task) if task is not None else None
+        if state is None or state.begun:
+            return
+        await self._lock.acquire()
+        self._owner = task
+        try:
+            await self._retry_busy(lambda: self.connection.execute("BEGIN IMMEDIATE"))
+        except BaseException:
+            self._owner = None
+            self._lock.release()
+            raise
+        self._depth = 1
+        state.begun = True
 
     @asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:

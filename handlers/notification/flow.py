@@ -39,6 +39,7 @@ from bot.core.controls import Control, Said, fold
 from bot.core.conversation import Context, FreeText
 from bot.core.flow import Turn
 from bot.core.replies import Reply
+from bot.mail.transport import failure_words
 from bot.storage.records import Session
 from handlers import safety
 from handlers.notification.answers import show_days
@@ -213,16 +214,19 @@ async def status(ctx: Context, arg: str) -> list[Reply]:
     contact = ctx.settings.partnership_email
     states = {
         "queued": "queued: the partnership's mail server does not have it yet",
-        "retrying": "not sent yet: the mail server could not be reached, I keep trying",
         "failed": (
-            "refused by the mail server: the partnership's administrators have been told and can "
-            f"send it again; if it is urgent, email the partnership at {contact}"
+            "The partnership's administrators have been told and can send it again; if it is "
+            f"urgent, email the partnership at {contact}"
         ),
     }
     lines = []
     for row in rows:
         state = states.get(row.delivery, row.delivery)
-        if row.delivery == "sent":
+        if row.delivery == "retrying":
+            state = f"not sent yet: {failure_words(row.last_error)}; I keep trying"
+        elif row.delivery == "failed":
+            state = f"not sent: {failure_words(row.last_error)}. {state}"
+        elif row.delivery == "sent":
             state = (
                 f"sent on {when(row.sent_at or row.created_at)} (the partnership's mail "
                 "server has it)"

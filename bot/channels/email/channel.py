@@ -5,9 +5,12 @@ The path of an email, and what makes it happen once:
 1. fetch: the source hands over unread mail; each is parsed and recorded in the inbox table
    under its Message-ID (a Message-ID seen before is dropped here), then marked read.
 2. process: every pending row, in order. Ignored: no sender, our own address, automatic mail
-   (auto-replies, bounces, lists), too many emails from the sender this hour. A staff reply to
-   a hand-off is relayed. A sender outside the allowed domains and the registry gets at most
-   one notice a day. Everyone else gets the core's answer.
+   (auto-replies, bounces, lists). A staff reply to a hand-off is relayed. A sender outside the
+   allowed domains and the registry gets at most one notice a day. A sender over the hourly
+   limit still gets the safety route for a live concern, else one short notice an hour, and
+   staff see each such email in /unanswered. Everyone else gets the core's answer to the
+   question (the subject and first paragraphs, `question_of`), in email words ("reply with
+   the number"), never chat commands.
 3. the reply is queued with a Message-ID derived from the inbound one, then the row is marked
    answered. A crash anywhere before that leaves the row pending: after a restart the email is
    answered again, and the outbox refuses the second copy of the same Message-ID.
@@ -25,14 +28,23 @@ from typing import TYPE_CHECKING
 
 from bot.channels.email import render
 from bot.channels.email.handoffs import HandoffDesk
-from bot.channels.email.parse import InboundEmail, parse_email
+from bot.channels.email.parse import InboundEmail, parse_email, question_of
 from bot.channels.email.sources import MailboxSource
 from bot.core.background import BackgroundTask
 from bot.core.conversation import Conversation, split_command
 from bot.core.lifetimes import INBOX_KEEP_SECONDS
+from bot.core.redaction import redact
 from bot.core.replies import HANDOFF_SENT, Incoming, Reply
-from bot.mail.message import Attachment, OutgoingEmail, make_message_id, message_id_domain
+from bot.mail.message import (
+    MESSAGE_ID,
+    Attachment,
+    OutgoingEmail,
+    make_message_id,
+    message_id_domain,
+)
 from bot.storage import Storage
+from bot.storage.inbox import LEFT_UNANSWERED
+from config.addresses import is_email
 from config.registry import Registry, normal_email
 from config.settings import EmailSettings, Settings
 
@@ -135,12 +147,16 @@ class EmailChannel(BackgroundTask):
             async with self.storage.inbox.take_email(message_id) as still_pending:
                 if not still_pending:
                     continue
+                keep = None
                 try:
-                    status = await self.process(InboundEmail.from_json(data))
+                    mail = InboundEmail.from_json(data)
+                    status = await self.process(mail)
+                    if status in LEFT_UNANSWERED:
+                        keep = self.kept_for_staff(mail)
                 except Exception as exc:  # one bad email must not block the others
                     log.error("email could not be processed: %s", type(exc).__name__)
-                    status = "failed"
-                await self.storage.inbox.finish_email(message_id, status)
+                    status, keep = "failed", {"subject": "", "question": "(could not be read)"}
+                await self.storage.inbox.finish_email(message_id, status, keep)
                 log.info("email processed: %s", status)
         return len(pending)
 
@@ -158,7 +174,7 @@ class EmailChannel(BackgroundTask):
 
     async def process(self, mail: InboundEmail) -> str:
         """Deal with one email; returns what became of it (the inbox row's status)."""
-        if not mail.sender or "@" not in mail.sender:
+        if not is_email(mail.sender):  # none, or one no reply could be addressed to
             return "ignored"
         if mail.sender in self.own_addresses():
             return "own"  # a copy of our own mail, or a loop: never answered
@@ -174,23 +190,58 @@ class EmailChannel(BackgroundTask):
             return "ignored"
         if not self.allowed(mail.sender):
             return await self._outsider(mail)
-        hour_ago = self.clock() - 3600
-        if (
-            await self.storage.inbox.count_inbox(mail.sender, "answered", hour_ago)
-            >= self.email.max_per_hour
-        ):
-            log.warning("email sender over the hourly limit; not answered")
-            return "limited"
+        answered = await self.storage.inbox.received_times(
+            mail.sender, "answered", self.clock() - 3600
+        )
+        if len(answered) >= self.email.max_per_hour:
+            return await self._limited(mail, answered)
         replies = await self.answer(mail)
         await self.reply(mail, replies)
         return "answered"
 
+    async def _limited(self, mail: InboundEmail, answered: list[float]) -> str:
+        """A sender over the hourly limit is never left in silence: a live concern gets the
+        safety route all the same, and anyone else one short notice an hour (when answers
+        resume, who to call if a child is at risk). Each email is kept for staff (/unanswered)."""
+        route = await self.conversation.safety_route(chat_of(mail.sender), question_of(mail))
+        if route:
+            log.warning("email sender over the hourly limit: a live concern, answered")
+            await self.reply(mail, route)
+            return "answered"
+        log.warning("email sender over the hourly limit; not answered")
+        hour_ago = self.clock() - 3600
+        if await self.storage.inbox.count_inbox(mail.sender, "limit_notice", hour_ago):
+            return "limited"
+        resume = answered[len(answered) - self.email.max_per_hour] + 3600
+        await self.reply(mail, [self.limit_notice(resume)])
+        return "limit_notice"
+
+    def limit_notice(self, resume: float) -> Reply:
+        contacts = self.settings.contacts
+        front_door, out_of_hours = contacts.front_door, contacts.out_of_hours
+        at = time.strftime("%H:%M", time.localtime(resume))
+        return Reply(
+            f"You have sent more than {self.email.max_per_hour} emails in an hour, so I'm "
+            f"pausing my answers to this address until {at}. Your emails are kept, and the "
+            "partnership's staff can see them. If a child is in immediate danger, call 999. "
+            f"If you are worried about a child now, call {front_door.name}"
+            f"{f' on {front_door.phone}' if front_door.phone else ''} (out of hours: "
+            f"{out_of_hours.name}{f' on {out_of_hours.phone}' if out_of_hours.phone else ''}).",
+            kind="limited",
+            title="I'll answer again soon",
+        )
+
+    def kept_for_staff(self, mail: InboundEmail) -> dict[str, str]:
+        """What staff see of an email left unanswered: its subject and question, without
+        names or other personal details (as unanswered questions are kept)."""
+        return {"subject": redact(mail.subject)[:200], "question": redact(question_of(mail))[:500]}
+
     async def answer(self, mail: InboundEmail) -> list[Reply]:
-        """The core's replies to the email's text (a number or label picks an offered option)."""
+        """The core's replies to the email's question (a number or a word picks an option)."""
         chat = chat_of(mail.sender)
         options, numbered = await self.storage.inbox.email_choices(chat)
         picked = render.choose(mail.text, options, numbered)
-        text = picked if picked is not None else mail.text
+        text = picked if picked is not None else question_of(mail)
         if self.chat_only(text):
             replies = [self.chat_only_reply()]
         else:
@@ -200,13 +251,10 @@ class EmailChannel(BackgroundTask):
         for reply in replies:
             if reply.kind == HANDOFF_SENT and reply.id:
                 # The answer will come back in this thread (see `deliver`).
-                thread = {
-                    "subject": mail.subject,
-                    "references": [*mail.references, mail.message_id],
-                }
+                thread = {"subject": mail.subject, "references": list(thread_ids(mail))}
                 await self.storage.handoffs.set_handoff_thread(reply.id, chat, thread)
         await self.storage.inbox.save_email_choices(
-            chat, [[b.label, b.data] for b in render.buttons_of(replies)], render.by_number(replies)
+            chat, render.options_of(replies), render.by_number(replies)
         )
         return replies
 
@@ -229,8 +277,8 @@ class EmailChannel(BackgroundTask):
             "police (101 when it is not an emergency), and tell your designated safeguarding "
             "lead. A notification to the partnership never replaces an urgent referral.\n\n"
             "The significant incident notification is not taken by email: your agency's "
-            "Liaison Officer fills it in through the assistant's chat, after signing in "
-            f"(type /notify there). For help with it, contact the {board.short_name} at "
+            "Liaison Officer fills it in through the assistant's chat (Telegram), after "
+            f"signing in there. For help with it, contact the {board.short_name} at "
             f"{self.settings.partnership_email}.",
             kind="chat_only",
             title="Notifications are made in the chat, not by email",
@@ -254,6 +302,15 @@ class EmailChannel(BackgroundTask):
         return "noticed"
 
     # --- sending -----------------------------------------------------------------------------
+
+    def own(self, seed: str) -> str:
+        """`seed` of a derived Message-ID, made this partnership's: the same email in two
+        partnerships' mailboxes gets two answers with two ids. (The default partnership's ids
+        stay as they were before there were several, so an answer in flight keeps its id.)"""
+        settings = self.settings
+        if settings.partnership == settings.default_partnership:
+            return seed
+        return f"{settings.partnership}|{seed}"
 
     def footer(self) -> str:
         board = self.settings.board
@@ -295,14 +352,14 @@ class EmailChannel(BackgroundTask):
         subject = mail.subject or "Your question"
         if not subject.lower().startswith("re:"):
             subject = f"Re: {subject}"
-        seed = hashlib.sha256(mail.message_id.encode()).hexdigest()[:32]
-        references = (*mail.references, mail.message_id)[-MAX_REFERENCES:]
+        seed = hashlib.sha256(self.own(mail.message_id).encode()).hexdigest()[:32]
+        references = thread_ids(mail)[-MAX_REFERENCES:]
         outgoing = self.compose(
             mail.sender,
             subject,
             replies,
             make_message_id(f"reply.{seed}", message_id_domain(self.settings.mail), derived=True),
-            in_reply_to=mail.message_id,
+            in_reply_to=mail.message_id if MESSAGE_ID.fullmatch(mail.message_id) else None,
             references=references,
         )
         await self.storage.outbox.enqueue_email(outgoing, chat_of(mail.sender), "email_reply")
@@ -318,7 +375,7 @@ class EmailChannel(BackgroundTask):
             await push(chat, replies)
             return True
         first = replies[0]
-        seed = hashlib.sha256(f"{chat}|{first.kind}|{first.id}".encode()).hexdigest()[:32]
+        seed = hashlib.sha256(self.own(f"{chat}|{first.kind}|{first.id}").encode()).hexdigest()[:32]
         subject = first.title or f"Your question {first.id or ''}".strip()
         handoff = await self.storage.handoffs.handoff_by_reference(first.id) if first.id else None
         thread = handoff.thread if handoff is not None and handoff.chat == chat else {}
@@ -337,6 +394,13 @@ class EmailChannel(BackgroundTask):
         await self.storage.outbox.enqueue_email(outgoing, chat, "email_news")
         self.conversation.wake_outbox()
         return True
+
+
+def thread_ids(mail: InboundEmail) -> tuple[str, ...]:
+    """The Message-IDs a reply to `mail` refers to, the email's own last: only well-formed
+    ones (a sender's odd id must not stop the reply being built)."""
+    ids = (*mail.references, mail.message_id)
+    return tuple(i for i in dict.fromkeys(ids) if MESSAGE_ID.fullmatch(i))
 
 
 def make_source(settings: Settings) -> MailboxSource:
