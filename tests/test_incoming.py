@@ -16,7 +16,7 @@ from bot.app import build_assistant
 from bot.assistant import Assistant
 from bot.channels.intake import MAX_RESENDS, Intake
 from bot.core.conversation import sent_later
-from bot.core.replies import Button, Incoming, Link, Reply
+from bot.core.replies import Button, File, Incoming, Link, Reply
 from bot.storage import Arrival, Received
 from config.settings import IncomingSettings, Settings
 
@@ -176,6 +176,7 @@ def test_a_reply_kept_to_send_later_keeps_every_field() -> None:
         links=(Link("label", "https://example.org"),),
         private=True,
         expects_text=True,
+        files=(File("briefing.docx", "application/octet-stream", b"PK\x03\x04 bytes"),),
     )
     assert set(reply.to_json()) == {f.name for f in fields(Reply)}
     assert Reply.from_json(reply.to_json()) == reply

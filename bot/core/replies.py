@@ -6,6 +6,7 @@ core knows which channel a conversation happens on.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +88,15 @@ class Reply:
             "links": [{"label": link.label, "url": link.url} for link in self.links],
             "private": self.private,
             "expects_text": self.expects_text,
+            # A briefing's .docx travels with its reply when the reply waits to be sent.
+            "files": [
+                {
+                    "filename": f.filename,
+                    "content_type": f.content_type,
+                    "data": base64.b64encode(f.data).decode("ascii"),
+                }
+                for f in self.files
+            ],
         }
 
     @classmethod
@@ -98,6 +108,10 @@ class Reply:
                 "ids": tuple(data.get("ids", ())),
                 "buttons": tuple(Button(**b) for b in data.get("buttons", ())),
                 "links": tuple(Link(**link) for link in data.get("links", ())),
+                "files": tuple(
+                    File(f["filename"], f["content_type"], base64.b64decode(f["data"]))
+                    for f in data.get("files", ())
+                ),
             }
         )
 

@@ -223,7 +223,7 @@ MIGRATIONS: list[str | dict[str, str]] = [
     CREATE INDEX incoming_open ON incoming (partnership, channel, status, claimed_at);
     CREATE INDEX incoming_by_chat ON incoming (partnership, channel, chat, status, id);
     CREATE TABLE registry_in_use (
-        partnership TEXT PRIMARY KEY,
+        partnership TEXT NOT NULL PRIMARY KEY,
         fingerprint TEXT NOT NULL,
         officers INTEGER NOT NULL,
         administrators INTEGER NOT NULL,
