@@ -8,7 +8,7 @@ work), in the same run, alternating, each a fresh process.
 For each: the wall time and peak RSS of the whole process (medians of the runs), its CPU time
 (user + system, all threads: less sensitive to the machine's load than the wall clock), the
 Python heap's peak under tracemalloc, and the modules imported (`-X importtime`, the packages
-that take longest). The baseline is checked out into a temporary git worktree and run with
+that take longest). The baseline is unpacked into a temporary folder (`git archive`) and run with
 this checkout's virtualenv. Both use the cache their settings give (`cache_dir`); one run
 first fills it, as `check` would. Results go to docs/benchmarks.md by hand.
 """
@@ -112,56 +112,54 @@ def main() -> None:
     print(f"load average at the start: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "baseline"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(base), args.baseline],
+        # The baseline's files from `git archive`: no worktree registered in the repository.
+        base.mkdir()
+        tree = subprocess.run(
+            ["git", "archive", "--format=tar", args.baseline],
             cwd=ROOT,
             check=True,
             capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(base)], input=tree, check=True)
+        env = {k: v for k, v in os.environ.items() if k != "ASSISTANT_SETTINGS"}
+        env["ASSISTANT_CACHE_DIR"] = str(Path(tmp) / "cache")
+        folders = {"baseline": base, "now": ROOT}
+        for folder in folders.values():
+            run(folder, env)  # fills the cache and the bytecode, as `check` would
+        results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in folders}
+        for _ in range(args.runs):
+            for name, folder in folders.items():
+                wall, cpu, _, _ = run(folder, env)
+                results[name].append((wall, cpu, peak_rss(folder, env)))
+        traced = {}
+        for name, folder in folders.items():
+            err = run(folder, env, "-c", TRACED)[3]
+            traced[name] = next(
+                int(line.split()[1]) / 1e6
+                for line in err.splitlines()
+                if line.startswith("traced-peak")
+            )
+        print(f"`main.py ask {QUESTION!r}`, {args.runs} runs each, alternating")
+        print(
+            "| commit | wall s (median) | each | CPU s (median) | peak RSS MB (median) "
+            "| tracemalloc peak MB |"
         )
-        try:
-            env = {k: v for k, v in os.environ.items() if k != "ASSISTANT_SETTINGS"}
-            env["ASSISTANT_CACHE_DIR"] = str(Path(tmp) / "cache")
-            folders = {"baseline": base, "now": ROOT}
-            for folder in folders.values():
-                run(folder, env)  # fills the cache and the bytecode, as `check` would
-            results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in folders}
-            for _ in range(args.runs):
-                for name, folder in folders.items():
-                    wall, cpu, _, _ = run(folder, env)
-                    results[name].append((wall, cpu, peak_rss(folder, env)))
-            traced = {}
-            for name, folder in folders.items():
-                err = run(folder, env, "-c", TRACED)[3]
-                traced[name] = next(
-                    int(line.split()[1]) / 1e6
-                    for line in err.splitlines()
-                    if line.startswith("traced-peak")
-                )
-            print(f"`main.py ask {QUESTION!r}`, {args.runs} runs each, alternating")
+        print("|---|---|---|---|---|---|")
+        for name, rows in results.items():
+            label = f"{name} ({args.baseline})" if name == "baseline" else "now"
+            walls = ", ".join(f"{w:.2f}" for w, _, _ in rows)
             print(
-                "| commit | wall s (median) | each | CPU s (median) | peak RSS MB (median) "
-                "| tracemalloc peak MB |"
+                f"| {label} | {statistics.median(w for w, _, _ in rows):.2f} | {walls} "
+                f"| {statistics.median(c for _, c, _ in rows):.2f} "
+                f"| {statistics.median(r for _, _, r in rows):.0f} | {traced[name]:.0f} |"
             )
-            print("|---|---|---|---|---|---|")
-            for name, rows in results.items():
-                label = f"{name} ({args.baseline})" if name == "baseline" else "now"
-                walls = ", ".join(f"{w:.2f}" for w, _, _ in rows)
-                print(
-                    f"| {label} | {statistics.median(w for w, _, _ in rows):.2f} | {walls} "
-                    f"| {statistics.median(c for _, c, _ in rows):.2f} "
-                    f"| {statistics.median(r for _, _, r in rows):.0f} | {traced[name]:.0f} |"
-                )
-            print("\nImport time by package (ms, self, one run; `-X importtime`):")
-            for name, folder in folders.items():
-                packages, count = imports(folder, env)
-                top = ", ".join(f"{p} {ms}" for p, ms in packages.most_common(12))
-                print(f"- {name}: {count} modules, {sum(packages.values())} ms; {top}")
-            load = os.getloadavg()
-            print(f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
-        finally:
-            subprocess.run(
-                ["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False
-            )
+        print("\nImport time by package (ms, self, one run; `-X importtime`):")
+        for name, folder in folders.items():
+            packages, count = imports(folder, env)
+            top = ", ".join(f"{p} {ms}" for p, ms in packages.most_common(12))
+            print(f"- {name}: {count} modules, {sum(packages.values())} ms; {top}")
+        load = os.getloadavg()
+        print(f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
 
 
 if __name__ == "__main__":

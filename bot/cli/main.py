@@ -35,6 +35,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.app import apply_registry, build_assistant
 from bot.channels.console import render_all, run_console
@@ -42,7 +43,6 @@ from bot.cli.packs import check_packs, scaffold
 from bot.core.loading import load_all
 from bot.core.numbers import counted
 from bot.core.replies import Incoming, Reply
-from bot.installation import Installation, PollingBots, Workers
 from bot.mail.outbox import IDLE_POLL_SECONDS, refused_line
 from bot.ops.logs import setup_logging
 from bot.storage import Storage
@@ -62,6 +62,9 @@ from knowledge.coverage import as_markdown
 from knowledge.decision import decide
 from knowledge.loader import Knowledge
 from knowledge.query import read_query
+
+if TYPE_CHECKING:  # imported where used: `ask`, `check` and `eval` never need Telegram's libraries
+    from bot.installation import Installation
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +296,7 @@ async def open_installation(
 ) -> Installation:
     """Every partnership the settings serve, built over one database (bot/installation.py);
     `adjust` applies the command line's options to each (and again at each /reload)."""
+    from bot.installation import Installation
 
     def read() -> InstallationSettings:
         found = load_installation()
@@ -305,6 +309,8 @@ async def serve(settings: Settings, console: bool) -> None:
     """Serve every partnership in this event loop until stopped: their Telegram bots by long
     polling, or the console chat (with `settings`' partnership) when asked or when none has a
     token; each partnership's outbox, retention and mailbox beside them."""
+    from bot.installation import PollingBots, Workers
+
     installation = await open_installation()
     await settle(installation)
     has_bots = any(a.settings.telegram_token for a in installation.assistants.values())
