@@ -5,6 +5,7 @@ the conversation core's latency with 50 chats at once.
     .venv/bin/python bench/throughput.py                  # rate limiter off (an emulator)
     .venv/bin/python bench/throughput.py --rate-limit     # both bots at Telegram's limits
     .venv/bin/python bench/throughput.py --messages 400   # a quicker run
+    .venv/bin/python bench/throughput.py --messages 10000 --core-messages 0  # memory after 10k
 
 The emulator is tests/telegram_support.FakeBotApi (getUpdates long polling, sendMessage...),
 one instance per bot, in this process. Each bot runs as its own process, started the way a
@@ -442,8 +443,10 @@ async def main_async(args: argparse.Namespace) -> None:
             cpu_percent, polls = await idle_cost(bot, args.idle)
             print(f"| {LABELS[bot]} | {cpu_percent:.1f} | {polls:.1f} |", flush=True)
 
-    results = await core_latency(args.messages, args.chats, args.core_rate)
-    print(f"\ncore ({args.messages} messages from {args.chats} chats, SQLite file):")
+    if not args.core_messages:
+        return
+    results = await core_latency(args.core_messages, args.chats, args.core_rate)
+    print(f"\ncore ({args.core_messages} messages from {args.chats} chats, SQLite file):")
     print("| run | what | p50 ms | p99 ms | mean ms |\n|---|---|---|---|---|")
     core_runs = {
         "saturated": f"{args.chats} chats, each sending as soon as answered",
@@ -477,6 +480,9 @@ def main() -> None:
     parser.add_argument("--concurrent", type=int, default=64, help="concurrent_updates, both")
     parser.add_argument(
         "--core-rate", type=float, default=100.0, help="messages/s of the paced core run"
+    )
+    parser.add_argument(
+        "--core-messages", type=int, default=2_000, help="messages of each core run (0: none)"
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each bot, alternating")
     parser.add_argument(
