@@ -166,17 +166,6 @@ class Installation:
         """The default partnership's assistant if it is served, else the first's."""
         return self.assistants.get(self.settings.default) or next(iter(self.assistants.values()))
 
-    def by_site_key(self, key: str) -> Assistant | None:
-        """The partnership whose web widget carries this site key (the web channel's lookup)."""
-        return next(
-            (
-                a
-                for a in self.assistants.values()
-                if key and a.settings.endpoints.web_site_key == key
-            ),
-            None,
-        )
-
     def by_teams_app(self, app_id: str) -> Assistant | None:
         """The partnership of this Teams (Bot Framework) app id (the Teams channel's lookup)."""
         found = (a for a in self.assistants.values() if a.settings.endpoints.teams_app_id == app_id)

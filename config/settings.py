@@ -290,7 +290,8 @@ class EndpointSettings:
     address (docs/partnerships.md). Its Telegram bot (TELEGRAM_BOT_TOKEN) and its mailbox
     (`email:`) are named by their own settings."""
 
-    # The web widget's site key: the <script> tag on the partnership's own site carries it.
+    # The web widget's site key: the partnership's chat is served under /site/<key>/, so the
+    # <script> tag on its own site carries it in the widget's address (docs/web.md).
     web_site_key: str = ""
     # The Microsoft Teams (Bot Framework) app id; its password: TEAMS_APP_PASSWORD__<ID>.
     teams_app_id: str = ""
@@ -818,6 +819,12 @@ def _build(
         )
     problems += _telegram_problems(values.get("telegram", TelegramSettings()))
     problems += _web_problems(values.get("web", WebSettings()))
+    site_key = values.get("endpoints", EndpointSettings()).web_site_key
+    if site_key and not SITE_KEY.fullmatch(site_key):
+        problems.append(
+            f"endpoints.web_site_key: {site_key!r}: 1 to 64 characters, only a-z, 0-9 and - "
+            "(it is part of the widget's address)"
+        )
     problems += _database_problems(environ.get("ASSISTANT_DATABASE") or values.get("database", ""))
     secrets = {
         name: secret_for(environ, name, partnership, is_default)
@@ -928,6 +935,10 @@ def _email_problems(email: EmailSettings | None) -> list[str]:
 ORIGIN = re.compile(
     r"https?://(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
 )
+
+
+# The web widget's site key is a path segment (/site/<key>/widget.js): nothing to escape.
+SITE_KEY = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 
 
 def _web_problems(web: WebSettings) -> list[str]:
