@@ -176,7 +176,10 @@ async def say(ctx: Context, query: Query, decision: Decision) -> list[Reply]:
             comparison_reply(knowledge, decision.ids, same_as=bool(SAME_AS.search(query.folded)))
         ]
     if outcome == "about":
-        return [about_reply(knowledge.actions[decision.ids[0]])]
+        replies = [about_reply(knowledge.actions[decision.ids[0]])]
+        if knowledge.urgent.settled(query.text):  # as for an answer, above
+            replies.append(Reply(safety_line(ctx.settings), kind="safety-line"))
+        return replies
     if outcome == "confirm":
         return [confirm_report(ctx, knowledge.reports[decision.ids[0]])]
     if outcome == "choices":
