@@ -54,6 +54,7 @@ class Assistant:
         self.conversation.settings = settings
 
     async def close(self) -> None:
+        await self.conversation.usage.flush(self.storage)  # the last minute's counts
         await self.outbox.stop()  # before the database it writes to is closed
         await self.retention.stop()
         await self.storage.close()
