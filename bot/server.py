@@ -7,6 +7,7 @@
     GET  /readyz                   database writable, knowledge loaded (503 if not); outbox
                                    backlog and last email delivery, for information
     GET  /metrics                  Prometheus metrics (bot/ops/metrics.py)
+    /staff, /staff/...             the staff page of the first partnership (bot/channels/staff/)
 
 Channels: Telegram for each partnership with a token (polling, or the webhook), and the web
 chat of the first partnership (the default's) unless its `web.enabled` is false; without any
@@ -52,6 +53,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.assistant import Assistant
+from bot.channels.staff.pages import StaffRoutes
 from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, arrival, build_application
 from bot.channels.telegram_polling import Poller, intake_of, start_updates, stop_updates
 from bot.channels.web.channel import WebChannel
@@ -185,6 +187,8 @@ class Service:
             Route("/readyz", self.readyz),
             Route("/metrics", self.metrics_page),
         ]
+        # The staff page of the first partnership (docs/staff.md): sign-in by emailed code.
+        routes += StaffRoutes(assistant).routes()
         self.web: WebChannel | None = None
         if settings.web.enabled:
             self.web = WebChannel(assistant, self.metrics)

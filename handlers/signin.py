@@ -187,6 +187,55 @@ class Access:
         """Minutes left of the chat's sign-in lockout; 0 when it may sign in."""
         return await locked_minutes(ctx.storage, ctx.chat, self.clock())
 
+    async def staff_code(
+        self, storage: Storage, settings: Settings, chat: str, email: str
+    ) -> str | None:
+        """The staff page's sign-in: email a code to `email` if it is on the partnership's
+        staff, by the chat's rules (lockout, codes an hour, the same work for any address).
+        Returns what stops it (said the same whatever the address), or None: "if the address
+        is on the staff, a code is on its way"."""
+        now = self.clock()
+        minutes = await locked_minutes(storage, chat, now)
+        if minutes:
+            return (
+                f"Sign-in is locked for another {counted(minutes, 'minute')}, after too many "
+                f"wrong codes. If you need help, contact {settings.partnership_email}."
+            )
+        if await too_many_codes(storage, chat, now):
+            return (
+                "Several codes have been asked for in the last hour, so no other can be sent "
+                "just now. Use the newest code you received, or try again later."
+            )
+        email = normal_email(email)
+        staff = self.registry.is_staff(email)
+        await send_code(storage, settings, chat, email, now, staff, where="the staff page")
+        log.info("staff page: sign-in code requested")
+        return None
+
+    async def staff_signin(
+        self, storage: Storage, chat: str, code: str
+    ) -> tuple[str | None, str | None]:
+        """(the staff address signed in, None) or (None, what to tell the person)."""
+        now = self.clock()
+        if await locked_minutes(storage, chat, now):
+            return None, "Sign-in is locked for now, after too many wrong codes."
+        checked = await check_code(storage, chat, "".join(code.split()), now)
+        if checked.email is not None and self.registry.is_staff(checked.email):
+            await storage.signin.clear_signin_failures(chat)
+            await storage.audit.audit("staff_signed_in", chat, who=checked.email, at=now)
+            return checked.email, None
+        if checked.email is not None:  # removed from the staff since the code was sent
+            return None, "This address is no longer on the partnership's staff."
+        if checked.problem is not None:
+            return None, f"{checked.problem} Ask for a new code."
+        if checked.tries_left:
+            left = checked.tries_left
+            return None, f"That code is not right. {left} tr{'y' if left == 1 else 'ies'} left."
+        return None, (
+            f"That code is not right, and that was the {MAX_FAILURES}th wrong code: sign-in "
+            f"is locked for {LOCKOUT_MINUTES} minutes."
+        )
+
     async def start_with(self, registry: Registry, storage: Storage, path: object) -> None:
         """At start: `registry` (read from `path`) must be the registry in use on this
         database. A database that records none records it; one that records another makes the

@@ -1,0 +1,79 @@
+"""Who is on the staff page: the session cookie, CSRF tokens, the headers every page carries.
+
+- Signing in: a code emailed to a staff address (the chat sign-in's rules, handlers/signin.py
+  through `Assistant.access`). Its lockout and its limit of codes an hour are kept per
+  address, under the key "staff:" + a hash of the address, so the audit and the lockout table
+  never hold an address typed by someone who is not staff.
+- A signed-in browser holds a random token (256 bits) in a cookie that is Secure, HttpOnly,
+  SameSite=Strict and only sent to /staff; the database keeps its SHA-256 only. A session ends
+  SESSION_HOURS after sign-in, at sign-out, or when its address leaves the staff.
+- CSRF: every form carries a token; a POST whose token is not the session's (or, before sign-in,
+  the one in the browser's pre-sign-in cookie) is refused, and so is one from another origin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from starlette.requests import Request
+
+from bot.channels.web.guard import Guard, RateLimiter
+from config.registry import normal_email
+from config.settings import WebSettings
+
+SESSION_COOKIE = "sa_staff"
+PRE_COOKIE = "sa_staff_pre"  # the CSRF token of the sign-in forms, before there is a session
+PATH = "/staff"
+SESSION_HOURS = 8.0  # a working day; then sign in again
+PRE_SECONDS = 3600
+CHAT_PREFIX = "staff:"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def signin_key(email: str) -> str:
+    """The "chat" of an address's sign-in on the page: its lockout and codes are kept under it."""
+    return CHAT_PREFIX + hashlib.sha256(normal_email(email).encode()).hexdigest()[:32]
+
+
+def cookie(name: str, value: str, max_age: int) -> str:
+    return f"{name}={value}; Path={PATH}; Max-Age={max_age}; Secure; HttpOnly; SameSite=Strict"
+
+
+def same(given: str, expected: str) -> bool:
+    return bool(given) and bool(expected) and hmac.compare_digest(given, expected)
+
+
+class StaffGuard:
+    def __init__(self, web: WebSettings) -> None:
+        self.web = Guard(web)  # the client's address and our own origin, as the web chat sees
+        self.signins = RateLimiter(20, 60)  # sign-in forms posted per address per minute
+
+    def same_origin(self, request: Request) -> bool:
+        """A POST from a browser names the page it came from: it must be ours."""
+        origin = request.headers.get("origin")
+        return origin is None or origin == self.web.own_origin(request)
+
+    def may_try(self, request: Request) -> bool:
+        return self.signins.allow(self.web.client_address(request))
+
+
+# What every page of the staff page carries: no script at all, our own styles, no framing.
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}

@@ -1,0 +1,480 @@
+"""The staff page's routes on bot/server.py's app (docs/staff.md), server-rendered, no script.
+
+    GET  /staff                          the overview: the charts of use
+    GET  /staff/signin, POST /staff/signin, POST /staff/code, POST /staff/signout
+    GET  /staff/notifications            reference, agency, date, delivery state
+    GET  /staff/notifications/<ref>      one in full (audited); .../<ref>.docx its Word copy
+    POST /staff/notifications/<ref>/retry   "Send again": what `main.py outbox retry` does
+    GET  /staff/handoffs                 open and answered; POST /staff/handoffs/<ref>/answer
+    GET  /staff/unanswered               grouped; POST /staff/unanswered/suggest
+    GET  /staff/suggestions.yaml         the suggestions as a patch of topics.yaml (audited)
+    GET  /staff/audit                    the audit trail (administrators)
+
+Every page but sign-in needs a session (guard.py); every POST its CSRF token. What staff do
+(sign in and out, view, download, send again, answer, suggest, export) is audited: who, when,
+what.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.assistant import Assistant
+from bot.channels.email.handoffs import HandoffDesk
+from bot.channels.staff import guard
+from bot.channels.staff.guard import HEADERS, StaffGuard
+from bot.channels.staff.improve import group_questions, suggestions_yaml
+from bot.channels.staff.use import charts
+from bot.core.replies import Reply
+from bot.storage.staff import StaffSession
+from config.registry import is_email
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+UNANSWERED_SHOWN = 200
+AUDIT_SHOWN = 200
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+STATES = {"failed": "refused", "retrying": "being retried", "queued": "queued", "sent": "sent"}
+FORGED = (
+    "This form did not come from your staff page, or it has expired. Go back, reload the "
+    "page and try again."
+)
+
+
+def when(timestamp: float | None) -> str:
+    return time.strftime("%d %b %Y %H:%M", time.localtime(timestamp)) if timestamp else ""
+
+
+class Signed:
+    """The member of staff a request comes from."""
+
+    def __init__(self, session: StaffSession, token_hash: str, name: str, admin: bool) -> None:
+        self.email = session.email
+        self.csrf = session.csrf
+        self.token_hash = token_hash
+        self.name = name or session.email
+        self.admin = admin
+
+
+class StaffRoutes:
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.guard = StaffGuard(assistant.settings.web)
+        self.templates = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.templates.filters["when"] = when
+        self.css = (HERE / "static" / "staff.css").read_bytes()
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/staff", self.overview),
+            Route("/staff/static/staff.css", self.stylesheet),
+            Route("/staff/signin", self.signin_page),
+            Route("/staff/signin", self.signin, methods=["POST"]),
+            Route("/staff/code", self.code, methods=["POST"]),
+            Route("/staff/signout", self.signout, methods=["POST"]),
+            Route("/staff/notifications", self.notifications),
+            Route("/staff/notifications/{reference}.docx", self.docx),
+            Route("/staff/notifications/{reference}", self.notification),
+            Route("/staff/notifications/{reference}/retry", self.retry, methods=["POST"]),
+            Route("/staff/handoffs", self.handoffs),
+            Route("/staff/handoffs/{reference}/answer", self.answer, methods=["POST"]),
+            Route("/staff/unanswered", self.unanswered),
+            Route("/staff/unanswered/suggest", self.suggest, methods=["POST"]),
+            Route("/staff/suggestions.yaml", self.export),
+            Route("/staff/audit", self.audit_trail),
+        ]
+
+    @property
+    def storage(self) -> Any:
+        return self.assistant.storage
+
+    def clock(self) -> float:
+        return self.assistant.access.clock()
+
+    # --- rendering ------------------------------------------------------------------------
+
+    def page(
+        self, template: str, status: int = 200, cookies: tuple[str, ...] = (), **values: Any
+    ) -> Response:
+        settings = self.assistant.settings
+        board = settings.board
+        body = self.templates.get_template(template).render(
+            board=board.short_name or board.name, partnership=board.name, **values
+        )
+        response = Response(body, status_code=status, media_type="text/html; charset=utf-8")
+        for name, value in HEADERS.items():
+            response.headers[name] = value
+        for each in cookies:
+            response.headers.append("Set-Cookie", each)
+        return response
+
+    def go(self, path: str, cookies: tuple[str, ...] = ()) -> Response:
+        response = RedirectResponse(path, status_code=303)
+        for name, value in HEADERS.items():
+            response.headers[name] = value
+        for each in cookies:
+            response.headers.append("Set-Cookie", each)
+        return response
+
+    def refused(self, message: str = FORGED, status: int = 403) -> Response:
+        return self.page("refused.html", status=status, message=message)
+
+    async def stylesheet(self, request: Request) -> Response:
+        return Response(
+            self.css,
+            media_type="text/css; charset=utf-8",
+            headers={"Content-Security-Policy": "default-src 'none'", "Cache-Control": "no-cache"},
+        )
+
+    # --- who is asking --------------------------------------------------------------------
+
+    async def signed(self, request: Request) -> Signed | None:
+        token = request.cookies.get(guard.SESSION_COOKIE, "")
+        if not token:
+            return None
+        key = guard.token_hash(token)
+        session = await self.storage.staff.session(key, self.clock())
+        if session is None:
+            return None
+        registry = self.assistant.access.registry
+        member = registry.member(session.email)
+        if member is None:  # no longer on the staff: the session ends now
+            await self.storage.staff.end_session(key)
+            return None
+        return Signed(session, key, member.name, member.role == "admin")
+
+    async def form(self, request: Request, signed: Signed) -> FormData | None:
+        """The posted form, if its CSRF token is the session's and it came from our page."""
+        form = await request.form()
+        given = form.get("csrf")
+        if not self.guard.same_origin(request) or not guard.same(
+            given if isinstance(given, str) else "", signed.csrf
+        ):
+            log.warning("staff page: a POST without its CSRF token was refused")
+            return None
+        return form
+
+    async def audit(self, event: str, signed: Signed, reference: str | None = None) -> None:
+        await self.storage.audit.audit(
+            event, "staff-page", who=signed.email, reference=reference, at=self.clock()
+        )
+
+    def to_signin(self) -> Response:
+        return self.go("/staff/signin")
+
+    # --- sign-in --------------------------------------------------------------------------
+
+    def signin_form(
+        self,
+        request: Request,
+        template: str = "signin.html",
+        status: int = 200,
+        **values: Any,
+    ) -> Response:
+        pre = request.cookies.get(guard.PRE_COOKIE, "")
+        cookies: tuple[str, ...] = ()
+        if len(pre) != 43:
+            pre = guard.new_token()
+            cookies = (guard.cookie(guard.PRE_COOKIE, pre, guard.PRE_SECONDS),)
+        return self.page(template, status=status, cookies=cookies, csrf=pre, **values)
+
+    async def signin_page(self, request: Request) -> Response:
+        if await self.signed(request) is not None:
+            return self.go("/staff")
+        message = "You're signed out." if request.query_params.get("out") else None
+        return self.signin_form(request, message=message)
+
+    async def pre_form(self, request: Request) -> FormData | None:
+        form = await request.form()
+        given = form.get("csrf")
+        expected = request.cookies.get(guard.PRE_COOKIE, "")
+        if not self.guard.same_origin(request) or not guard.same(
+            given if isinstance(given, str) else "", expected
+        ):
+            log.warning("staff page: a sign-in form without its CSRF token was refused")
+            return None
+        return form
+
+    async def signin(self, request: Request) -> Response:
+        form = await self.pre_form(request)
+        if form is None:
+            return self.refused()
+        if not self.guard.may_try(request):
+            return self.signin_form(
+                request, status=429, problem="Too many tries from your network. Wait a minute."
+            )
+        email = str(form.get("email") or "").strip()
+        if not is_email(email):
+            return self.signin_form(
+                request,
+                status=422,
+                email=email,
+                problem="That doesn't look like an email address: it needs an @ and a domain, "
+                "like name@partnership.org.",
+            )
+        settings = self.assistant.settings
+        stopped = await self.assistant.access.staff_code(
+            self.storage, settings, guard.signin_key(email), email
+        )
+        self.assistant.outbox.wake()
+        if stopped is not None:
+            return self.signin_form(request, status=429, email=email, problem=stopped)
+        return self.signin_form(request, "code.html", email=email)
+
+    async def code(self, request: Request) -> Response:
+        form = await self.pre_form(request)
+        if form is None:
+            return self.refused()
+        email = str(form.get("email") or "").strip()
+        code = str(form.get("code") or "")
+        if not self.guard.may_try(request) or not is_email(email):
+            return self.signin_form(request, status=429, problem="Please start again.")
+        digits = "".join(code.split())
+        if not (digits.isascii() and digits.isdigit() and len(digits) == 6):
+            return self.signin_form(
+                request,
+                "code.html",
+                status=422,
+                email=email,
+                problem="A code is 6 digits, like 123456.",
+            )
+        address, problem = await self.assistant.access.staff_signin(
+            self.storage, guard.signin_key(email), digits
+        )
+        if address is None:
+            return self.signin_form(request, "code.html", status=422, email=email, problem=problem)
+        token, now = guard.new_token(), self.clock()
+        expires = now + guard.SESSION_HOURS * 3600
+        await self.storage.staff.start_session(
+            guard.token_hash(token), address, guard.new_token(), now, expires
+        )
+        log.info("staff page: signed in")
+        return self.go(
+            "/staff",
+            cookies=(
+                guard.cookie(guard.SESSION_COOKIE, token, round(guard.SESSION_HOURS * 3600)),
+                guard.cookie(guard.PRE_COOKIE, "", 0),
+            ),
+        )
+
+    async def signout(self, request: Request) -> Response:
+        signed = await self.signed(request)
+        if signed is None:
+            return self.to_signin()
+        if await self.form(request, signed) is None:
+            return self.refused()
+        await self.storage.staff.end_session(signed.token_hash)
+        await self.audit("staff_signed_out", signed)
+        return self.go("/staff/signin?out=1", cookies=(guard.cookie(guard.SESSION_COOKIE, "", 0),))
+
+    # --- pages ----------------------------------------------------------------------------
+
+    async def overview(self, request: Request) -> Response:
+        signed = await self.signed(request)
+        if signed is None:
+            return self.to_signin()
+        # This process's latest counts first (the others add theirs within a minute).
+        await self.assistant.conversation.usage.flush(self.storage)
+        drawn = await charts(self.storage, self.assistant.knowledge, time.time())
+        return self.page("overview.html", signed=signed, here="overview", charts=drawn)
+
+    async def notifications(self, request: Request) -> Response:
+        signed = await self.signed(request)
+        if signed is None:
+            return self.to_signin()
+        rows = await self.storage.staff.notifications()
+        return self.page(
+            "notifications.html", signed=signed, here="notifications", rows=rows, states=STATES
+        )
+
+    async def notification(self, request: Request) -> Response:
+        signed = await self.signed(request)
+        if signed is None:
+            return self.to_signin()
+        reference = request.path_params["reference"]
+        found = await self.storage.staff.notification(reference)
+        if found is None:
+            return self.page("missing.html", status=404, signed=signed, what=reference)
+        await self.audit("staff_viewed", signed, reference)
+        docx = next((a for a in found.email.attachments if a.content_type == DOCX), None)
+        return self.page(
+            "notification.html",
+            signed=signed,
+            here="notifications",
+            n=found.row,
+            text=found.email.text,
+            docx=docx is not None,
+            states=STATES,
+            done=request.query_params.get("done"),
+        )
+
+    async def docx(self, request: Request) -> Response:
+        signed = await self.signed(request)
+        if signed is None:
+            return self.to_signin()
+        reference = request.path_params["reference"]
+        found = await self.storage.staff.notification(reference)
+        docx = found and next((a for a in found.email.attachments if a.content_type == DOCX), None)
+        if not docx:
+            return self.page("missing.html", status=404, signed=signed, what=f"{reference}.docx")
+        await self.audit("staff_downloaded", signed, reference)
+        return Response(
+            docx.content(),
+            media_type=DOCX,
+            headers={
+                "Content-Disposition": f"attachment; filename={quote(docx.filename)}",
+                "Cache-Control": "no-store",
+                "Content-Security-Policy": "default-src 'none'",
+            },
+        )
+
+    async def retry(self, request: Request) -> Response:
+        """ "Send again": the refused email queued again, as `main.py outbox retry` does."""
+        signed = await self.signed(request)
+        if signed is None:
+            return self.to_signin()
+        if await self.form(request, signed) is None:
+            return self.refused()
+        reference = request.path_params["reference"]
+        path = f"/staff/notifications/{quote(reference)}"
+        if not await self.storage.outbox.requeue_failed_email(reference, time.time(), signed.email):
+            return self.go(f"{path}?done=not-refused")
+        await self.audit("staff_retried", signed, reference)
+        self.assistant.outbox.wake()
+        return self.go(f"{path}?done=queued")
+
+    async def handoffs(self, request: Request) -> Response:
+        signed = await self.signed(request)
+        if signed is None:
+            return self.to_signin()
+        handoffs = self.storage.handoffs
+        return self.page(
+            "handoffs.html",
+            signed=signed,
+            here="handoffs",
+            open=await handoffs.handoffs("open"),
+            answered=list(reversed(await handoffs.handoffs("answered")))[:50],
+            closed=list(reversed(await handoffs.handoffs("closed")))[:20],
+            done=request.query_params.get("done"),
+            available=self.assistant.settings.email is not None,
+        )
+
+    async def answer(self, request: Request) -> Response:
+        signed = await self.signed(request)
+        if signed is None:
+            return self.to_signin()
+        form = await self.form(request, signed)
+        if form is None:
+            return self.refused()
+        reference = request.path_params["reference"]
+        text = str(form.get("answer") or "")
+        handoff = await self.storage.handoffs.handoff_by_reference(reference)
+        if handoff is None:
+            return self.go("/staff/handoffs?done=unknown")
+        if not text.strip():
+            return self.go(f"/staff/handoffs?done=empty#{quote(reference)}")
+        desk = HandoffDesk(self.storage, self.assistant.settings, self.clock)
+        if not await desk.answer(handoff, text, signed.email):
+            return self.go("/staff/handoffs?done=already")
+        # Told now, in their own channel, once: the same pass the email channel runs.
+        await desk.tell(self.deliver)
+        return self.go("/staff/handoffs?done=answered")
+
+    async def deliver(self, chat: str, replies: list[Reply]) -> bool:
+        """News for a chat: through the email channel when it runs (it sends an email chat's
+        by email and the others' through the chat channels), else a chat channel's push; an
+        email chat then waits for the email channel's next pass."""
+        if self.assistant.deliver_news is not None:
+            return await self.assistant.deliver_news(chat, replies)
+        push = self.assistant.conversation.push
+        if push is None or chat.startswith("email:"):
+            return False
+        await push(chat, replies)
+        return True
+
+    async def unanswered(self, request: Request) -> Response:
+        signed = await self.signed(request)
+        if signed is None:
+            return self.to_signin()
+        asked = await self.storage.questions.unanswered(UNANSWERED_SHOWN)
+        topics = sorted(
+            ((t.id, t.title) for t in self.assistant.knowledge.topics.values()),
+            key=lambda pair: pair[1].lower(),
+        )
+        return self.page(
+            "unanswered.html",
+            signed=signed,
+            here="unanswered",
+            groups=group_questions(asked),
+            topics=topics,
+            suggestions=await self.storage.staff.suggestions(),
+            done=request.query_params.get("done"),
+        )
+
+    async def suggest(self, request: Request) -> Response:
+        signed = await self.signed(request)
+        if signed is None:
+            return self.to_signin()
+        form = await self.form(request, signed)
+        if form is None:
+            return self.refused()
+        topic = str(form.get("topic") or "")
+        if topic not in self.assistant.knowledge.topics:
+            return self.go("/staff/unanswered?done=no-topic")
+        # Only questions that were stored as unanswered (and redacted then) can be suggested.
+        stored = {q for q, _ in await self.storage.questions.unanswered(UNANSWERED_SHOWN)}
+        chosen = [q for q in form.getlist("question") if isinstance(q, str) and q in stored]
+        for question in chosen:
+            await self.storage.staff.suggest(question, topic, signed.email, self.clock())
+        await self.audit("staff_suggested", signed, topic)
+        return self.go("/staff/unanswered?done=suggested")
+
+    async def export(self, request: Request) -> Response:
+        signed = await self.signed(request)
+        if signed is None:
+            return self.to_signin()
+        await self.audit("staff_exported", signed)
+        text = suggestions_yaml(
+            await self.storage.staff.suggestions(),
+            self.assistant.settings.partnership,
+            time.time(),
+        )
+        return PlainTextResponse(
+            text,
+            media_type="application/yaml; charset=utf-8",
+            headers={
+                "Content-Disposition": "attachment; filename=suggested-questions.yaml",
+                "Cache-Control": "no-store",
+                "Content-Security-Policy": "default-src 'none'",
+            },
+        )
+
+    async def audit_trail(self, request: Request) -> Response:
+        signed = await self.signed(request)
+        if signed is None:
+            return self.to_signin()
+        if not signed.admin:
+            return self.page(
+                "refused.html",
+                status=403,
+                signed=signed,
+                message="Only the partnership's administrators can see the audit trail.",
+            )
+        events = await self.storage.audit.audit_events(AUDIT_SHOWN)
+        return self.page("audit.html", signed=signed, here="audit", events=events)
