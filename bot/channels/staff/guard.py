@@ -16,10 +16,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 
 from bot.channels.web.guard import Guard, RateLimiter
+from bot.channels.web.http import read_body
 from config.registry import normal_email
 from config.settings import WebSettings
 
@@ -46,6 +48,34 @@ def signin_key(email: str) -> str:
 
 def cookie(name: str, value: str, max_age: int) -> str:
     return f"{name}={value}; Path={PATH}; Max-Age={max_age}; Secure; HttpOnly; SameSite=Strict"
+
+
+class Form:
+    """A posted form (application/x-www-form-urlencoded, all our forms send), read here rather
+    than through python-multipart: a few fields of text, at most the web chat's body limit."""
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        self.fields = fields
+
+    def get(self, name: str) -> str:
+        values = self.fields.get(name)
+        return values[0] if values else ""
+
+    def getlist(self, name: str) -> list[str]:
+        return self.fields.get(name, [])
+
+
+async def read_form(request: Request) -> Form | None:
+    """The form posted, or None when it is too long or not a form."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = await read_body(request)
+    if body is None or kind != "application/x-www-form-urlencoded":
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return Form(parse_qs(text, keep_blank_values=True, max_num_fields=500))
 
 
 def same(given: str, expected: str) -> bool:

@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -32,7 +31,7 @@ from starlette.routing import BaseRoute, Route
 from bot.assistant import Assistant
 from bot.channels.email.handoffs import HandoffDesk
 from bot.channels.staff import guard
-from bot.channels.staff.guard import HEADERS, StaffGuard
+from bot.channels.staff.guard import HEADERS, Form, StaffGuard, read_form
 from bot.channels.staff.improve import group_questions, suggestions_yaml
 from bot.channels.staff.use import charts
 from bot.core.replies import Reply
@@ -159,12 +158,13 @@ class StaffRoutes:
             return None
         return Signed(session, key, member.name, member.role == "admin")
 
-    async def form(self, request: Request, signed: Signed) -> FormData | None:
+    async def form(self, request: Request, signed: Signed) -> Form | None:
         """The posted form, if its CSRF token is the session's and it came from our page."""
-        form = await request.form()
-        given = form.get("csrf")
-        if not self.guard.same_origin(request) or not guard.same(
-            given if isinstance(given, str) else "", signed.csrf
+        form = await read_form(request)
+        if (
+            form is None
+            or not self.guard.same_origin(request)
+            or not guard.same(form.get("csrf"), signed.csrf)
         ):
             log.warning("staff page: a POST without its CSRF token was refused")
             return None
@@ -200,12 +200,13 @@ class StaffRoutes:
         message = "You're signed out." if request.query_params.get("out") else None
         return self.signin_form(request, message=message)
 
-    async def pre_form(self, request: Request) -> FormData | None:
-        form = await request.form()
-        given = form.get("csrf")
+    async def pre_form(self, request: Request) -> Form | None:
+        form = await read_form(request)
         expected = request.cookies.get(guard.PRE_COOKIE, "")
-        if not self.guard.same_origin(request) or not guard.same(
-            given if isinstance(given, str) else "", expected
+        if (
+            form is None
+            or not self.guard.same_origin(request)
+            or not guard.same(form.get("csrf"), expected)
         ):
             log.warning("staff page: a sign-in form without its CSRF token was refused")
             return None
@@ -439,7 +440,7 @@ class StaffRoutes:
             return self.go("/staff/unanswered?done=no-topic")
         # Only questions that were stored as unanswered (and redacted then) can be suggested.
         stored = {q for q, _ in await self.storage.questions.unanswered(UNANSWERED_SHOWN)}
-        chosen = [q for q in form.getlist("question") if isinstance(q, str) and q in stored]
+        chosen = [q for q in form.getlist("question") if q in stored]
         for question in chosen:
             await self.storage.staff.suggest(question, topic, signed.email, self.clock())
         await self.audit("staff_suggested", signed, topic)

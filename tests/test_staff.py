@@ -1,0 +1,156 @@
+"""The staff page over HTTP (the browser's side is tests/test_staff_browser.py): one
+partnership's staff never see another's notifications, hand-offs, questions or audit, on
+SQLite and PostgreSQL; sessions expire; what staff do is audited; the charts' counts hold no
+text; the suggestions' export is a patch in topics.yaml's shape."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from bot.core.usage import Usage
+from tests.conftest import Chat
+from tests.signin_support import Mailbox, fill_in_chat
+from tests.signin_support import sign_in as chat_sign_in
+from tests.staff_support import csrf_of, sign_in, staff_client
+from tests.test_partnership_isolation import (  # noqa: F401 (fixtures)
+    BEDFORD_ADMIN,
+    BEDFORD_SLO,
+    VALE_ADMIN,
+    Two,
+    packs,
+    two,
+)
+
+REFERENCE = re.compile(r"SIN-\d{4}-\d{4}")
+
+
+async def submit(chat: Chat, mailbox: Mailbox, address: str) -> str:
+    """A notification through the conversation, as the console chat sends it."""
+    await chat_sign_in(chat, mailbox, address, start="/notify")
+    await fill_in_chat(chat, {})
+    await chat.press("Submit")
+    found = REFERENCE.search(chat.text)
+    assert found, chat.text
+    return found.group(0)
+
+
+async def test_one_partnerships_staff_never_see_anothers_rows(two: Two) -> None:  # noqa: F811
+    bedford, vale = two.bedford, two.vale
+    bedford_mail, vale_mail = Mailbox(bedford), Mailbox(vale)
+    user = Chat(bedford, "console:bedford-user")
+    reference = await submit(user, bedford_mail, BEDFORD_SLO)
+    await user.say("when does the mobile library visit the estate")
+    await user.press("Ask the partnership")
+    await user.press("Send")
+    question = re.search(r"Q-\d{4}-\d{4}", user.text)
+    assert question, user.text
+
+    async with staff_client(vale) as vale_page, staff_client(bedford) as bedford_page:
+        home = await sign_in(vale_page, VALE_ADMIN, vale_mail.code_for)
+        assert "Use of the assistant" in home.text
+        await sign_in(bedford_page, BEDFORD_ADMIN, bedford_mail.code_for)
+        # Bedford's own staff see them (so the checks below could fail)...
+        listed = await bedford_page.get("/staff/notifications")
+        assert reference in listed.text
+        assert question.group(0) in (await bedford_page.get("/staff/handoffs")).text
+        assert "mobile library" in (await bedford_page.get("/staff/unanswered")).text
+        assert (await bedford_page.get(f"/staff/notifications/{reference}")).status_code == 200
+        # ...and Example Vale's see none of them, by the list or by their address.
+        for path in ("/staff/notifications", "/staff/handoffs", "/staff/unanswered", "/staff"):
+            page = await vale_page.get(path)
+            assert page.status_code == 200
+            assert reference not in page.text and question.group(0) not in page.text
+            assert "mobile library" not in page.text
+        assert (await vale_page.get(f"/staff/notifications/{reference}")).status_code == 404
+        assert (await vale_page.get(f"/staff/notifications/{reference}.docx")).status_code == 404
+        audit = await vale_page.get("/staff/audit")
+        assert audit.status_code == 200 and reference not in audit.text
+        assert BEDFORD_ADMIN not in audit.text
+        # Bedford's session cookie opens nothing on Example Vale's page.
+        cookie = bedford_page.cookies.get("sa_staff")
+        assert cookie
+        async with staff_client(vale) as stranger:
+            stranger.cookies.set("sa_staff", cookie, domain="staff.test", path="/staff")
+            assert (await stranger.get("/staff/notifications")).status_code == 303
+
+
+async def test_sessions_expire_sign_out_ends_them_and_views_are_audited(two: Two) -> None:  # noqa: F811
+    bedford = two.bedford
+    mailbox = Mailbox(bedford)
+    reference = await submit(Chat(bedford, "console:slo"), mailbox, BEDFORD_SLO)
+    async with staff_client(bedford) as page:
+        await sign_in(page, BEDFORD_ADMIN, mailbox.code_for)
+        assert (await page.get(f"/staff/notifications/{reference}")).status_code == 200
+        trail = (await page.get("/staff/audit")).text
+        assert "staff_viewed" in trail and reference in trail and BEDFORD_ADMIN in trail
+        assert "staff_signed_in" in trail
+        # Sign-out needs its CSRF token too; then the cookie opens nothing.
+        home = await page.get("/staff")
+        assert (await page.post("/staff/signout", data={})).status_code == 403
+        out = await page.post("/staff/signout", data={"csrf": csrf_of(home.text)})
+        assert out.status_code == 303 and out.headers["location"] == "/staff/signin?out=1"
+        assert (await page.get("/staff")).headers["location"] == "/staff/signin"
+
+        # A session past its hours is over, whatever the cookie says.
+        await sign_in(page, BEDFORD_ADMIN, mailbox.code_for)
+        assert (await page.get("/staff")).status_code == 200
+        real = bedford.access.clock
+        bedford.access.clock = lambda: real() + 9 * 3600
+        try:
+            assert (await page.get("/staff")).status_code == 303
+        finally:
+            bedford.access.clock = real
+
+
+async def test_the_charts_count_turns_and_keep_no_text(two: Two) -> None:  # noqa: F811
+    bedford = two.bedford
+    bedford.conversation.usage = Usage()
+    chat = Chat(bedford, "telegram:5")
+    await chat.say("what is a widget review")
+    await chat.say("a child is in danger right now")
+    await chat.say("when does the mobile library visit the estate")
+    await bedford.conversation.usage.flush(bedford.storage)
+    counts = await bedford.storage.staff.usage("2000-01-01")
+    outcomes = {c.kind: c.turns for c in counts}
+    assert outcomes.get("urgent") == 1
+    assert sum(outcomes.values()) == 3
+    assert {c.channel for c in counts} == {"telegram"}
+    stored = " ".join(f"{c.day} {c.channel} {c.kind} {c.item}" for c in counts)
+    assert "library" not in stored and "danger" not in stored
+
+
+async def test_suggestions_export_as_a_topics_patch(two: Two) -> None:  # noqa: F811
+    bedford = two.bedford
+    mailbox = Mailbox(bedford)
+    chat = Chat(bedford, "console:asker")
+    await chat.say("when does the mobile library visit the estate")
+    await chat.say("when does the mobile library visit our estate please")
+    topic = next(iter(bedford.knowledge.topics))
+    async with staff_client(bedford) as page:
+        await sign_in(page, BEDFORD_ADMIN, mailbox.code_for)
+        listing = await page.get("/staff/unanswered")
+        # Similar questions are one group: one form for both.
+        assert listing.text.count('action="/staff/unanswered/suggest"') == 1
+        token = csrf_of(listing.text)
+        posted = await page.post(
+            "/staff/unanswered/suggest",
+            data={
+                "csrf": token,
+                "topic": topic,
+                "question": [
+                    "when does the mobile library visit the estate",
+                    "something never asked",
+                ],
+            },
+        )
+        assert posted.status_code == 303
+        export = await page.get("/staff/suggestions.yaml")
+        patch = yaml.safe_load(export.text)
+        assert patch == {
+            "topics": [
+                {"id": topic, "questions": ["when does the mobile library visit the estate"]}
+            ]
+        }
+        assert "staff_exported" in (await page.get("/staff/audit")).text
