@@ -41,6 +41,7 @@ from config.registry import is_email
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
+STATIC = {"staff.css": "text/css; charset=utf-8", "icon.svg": "image/svg+xml"}
 UNANSWERED_SHOWN = 200
 AUDIT_SHOWN = 200
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -77,12 +78,12 @@ class StaffRoutes:
             lstrip_blocks=True,
         )
         self.templates.filters["when"] = when
-        self.css = (HERE / "static" / "staff.css").read_bytes()
+        self.files = {name: (HERE / "static" / name).read_bytes() for name in STATIC}
 
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/staff", self.overview),
-            Route("/staff/static/staff.css", self.stylesheet),
+            Route("/staff/static/{name}", self.static),
             Route("/staff/signin", self.signin_page),
             Route("/staff/signin", self.signin, methods=["POST"]),
             Route("/staff/code", self.code, methods=["POST"]),
@@ -134,10 +135,13 @@ class StaffRoutes:
     def refused(self, message: str = FORGED, status: int = 403) -> Response:
         return self.page("refused.html", status=status, message=message)
 
-    async def stylesheet(self, request: Request) -> Response:
+    async def static(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in STATIC:
+            return PlainTextResponse("Not Found", status_code=404)
         return Response(
-            self.css,
-            media_type="text/css; charset=utf-8",
+            self.files[name],
+            media_type=STATIC[name],
             headers={"Content-Security-Policy": "default-src 'none'", "Cache-Control": "no-cache"},
         )
 
