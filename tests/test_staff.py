@@ -10,18 +10,15 @@ import re
 import yaml
 
 from bot.core.usage import Usage
+from tests import test_partnership_isolation as isolation
 from tests.conftest import Chat
 from tests.signin_support import Mailbox, fill_in_chat
 from tests.signin_support import sign_in as chat_sign_in
 from tests.staff_support import csrf_of, sign_in, staff_client
-from tests.test_partnership_isolation import (  # noqa: F401 (fixtures)
-    BEDFORD_ADMIN,
-    BEDFORD_SLO,
-    VALE_ADMIN,
-    Two,
-    packs,
-    two,
-)
+from tests.test_partnership_isolation import BEDFORD_ADMIN, BEDFORD_SLO, VALE_ADMIN, Two
+
+# Bedford Borough and Example Vale on one database, SQLite and PostgreSQL (their fixtures).
+packs, two = isolation.packs, isolation.two
 
 REFERENCE = re.compile(r"SIN-\d{4}-\d{4}")
 
@@ -36,7 +33,7 @@ async def submit(chat: Chat, mailbox: Mailbox, address: str) -> str:
     return found.group(0)
 
 
-async def test_one_partnerships_staff_never_see_anothers_rows(two: Two) -> None:  # noqa: F811
+async def test_one_partnerships_staff_never_see_anothers_rows(two: Two) -> None:
     bedford, vale = two.bedford, two.vale
     bedford_mail, vale_mail = Mailbox(bedford), Mailbox(vale)
     user = Chat(bedford, "console:bedford-user")
@@ -76,7 +73,7 @@ async def test_one_partnerships_staff_never_see_anothers_rows(two: Two) -> None:
             assert (await stranger.get("/staff/notifications")).status_code == 303
 
 
-async def test_sessions_expire_sign_out_ends_them_and_views_are_audited(two: Two) -> None:  # noqa: F811
+async def test_sessions_expire_sign_out_ends_them_and_views_are_audited(two: Two) -> None:
     bedford = two.bedford
     mailbox = Mailbox(bedford)
     reference = await submit(Chat(bedford, "console:slo"), mailbox, BEDFORD_SLO)
@@ -104,7 +101,7 @@ async def test_sessions_expire_sign_out_ends_them_and_views_are_audited(two: Two
             bedford.access.clock = real
 
 
-async def test_the_charts_count_turns_and_keep_no_text(two: Two) -> None:  # noqa: F811
+async def test_the_charts_count_turns_and_keep_no_text(two: Two) -> None:
     bedford = two.bedford
     bedford.conversation.usage = Usage()
     chat = Chat(bedford, "telegram:5")
@@ -121,7 +118,7 @@ async def test_the_charts_count_turns_and_keep_no_text(two: Two) -> None:  # noq
     assert "library" not in stored and "danger" not in stored
 
 
-async def test_suggestions_export_as_a_topics_patch(two: Two) -> None:  # noqa: F811
+async def test_suggestions_export_as_a_topics_patch(two: Two) -> None:
     bedford = two.bedford
     mailbox = Mailbox(bedford)
     chat = Chat(bedford, "console:asker")

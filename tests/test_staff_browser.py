@@ -30,21 +30,17 @@ import pytest
 
 from bot.assistant import Assistant
 from config.settings import EmailSettings, default_settings
+from tests import test_webchat_browser as webchat
 from tests.conftest import Chat
 from tests.form_fixture import with_fixture_form
 from tests.signin_support import ADMIN, OTHER_SLO, SLO, fill_in_chat
 from tests.test_mailer import Recorder
-from tests.test_webchat_browser import (  # noqa: F401 (fixtures)
-    AXE,
-    WCAG,
-    browser,
-    code_from,
-    context,
-    mail,
-    no_errors,
-    open_panel,
-)
+from tests.test_webchat_browser import AXE, WCAG, code_from, no_errors, open_panel
 from tests.web_support import ThreadedServer
+
+# The web chat's browser tests' fixtures: one browser and one SMTP server for the module, a
+# context of its own for each test (which keeps screenshots of a failure).
+browser, context, mail = webchat.browser, webchat.context, webchat.mail
 
 STAFF = "sam.staff@example.org"
 # A second member: an address may ask for 5 codes an hour, as in the chat.
@@ -61,7 +57,7 @@ WAIT_S = 15.0
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, mail: Recorder) -> Iterator[ThreadedServer]:  # noqa: F811
+def server(tmp_path_factory: pytest.TempPathFactory, mail: Recorder) -> Iterator[ThreadedServer]:
     """`serve` with the web chat and the staff page, the test registry with a member of staff,
     email through the SMTP server, and the email settings on (so hand-offs are offered; the
     mailbox itself is not read here)."""
@@ -149,7 +145,7 @@ def console_notification(
         recorder.refuse_recipients = False
 
 
-def staff_sign_in(context: Any, server: ThreadedServer, mail: Recorder, address: str) -> Any:  # noqa: F811
+def staff_sign_in(context: Any, server: ThreadedServer, mail: Recorder, address: str) -> Any:
     page = context.new_page()
     page.goto(f"{server.base}/staff")
     assert page.url.endswith("/staff/signin")
@@ -176,9 +172,9 @@ def only_refusals(context: Any, statuses: set[int]) -> None:
 
 
 def test_staff_sign_in_see_a_notification_in_full_and_download_its_word_copy(
-    context: Any,  # noqa: F811
+    context: Any,
     server: ThreadedServer,
-    mail: Recorder,  # noqa: F811
+    mail: Recorder,
 ) -> None:
     reference = console_notification(server, mail, "console:staff-1")
     page = context.new_page()
@@ -216,9 +212,9 @@ def test_staff_sign_in_see_a_notification_in_full_and_download_its_word_copy(
 
 
 def test_send_again_a_notification_the_mail_server_refused(
-    context: Any,  # noqa: F811
+    context: Any,
     server: ThreadedServer,
-    mail: Recorder,  # noqa: F811
+    mail: Recorder,
 ) -> None:
     reference = console_notification(server, mail, "console:staff-2", refuse=True)
     page = staff_sign_in(context, server, mail, STAFF)
@@ -240,9 +236,9 @@ def test_send_again_a_notification_the_mail_server_refused(
 
 
 def test_answer_a_hand_off_and_the_asker_sees_it_in_the_web_chat(
-    context: Any,  # noqa: F811
+    context: Any,
     server: ThreadedServer,
-    mail: Recorder,  # noqa: F811
+    mail: Recorder,
 ) -> None:
     panel = open_panel(context, server)
     panel.say(UNANSWERABLE)
@@ -273,9 +269,9 @@ def test_answer_a_hand_off_and_the_asker_sees_it_in_the_web_chat(
 
 
 def test_unanswered_questions_grouped_and_a_suggestion_recorded(
-    context: Any,  # noqa: F811
+    context: Any,
     server: ThreadedServer,
-    mail: Recorder,  # noqa: F811
+    mail: Recorder,
 ) -> None:
     assert server.assistant is not None
     chat = Chat(server.assistant, "console:staff-4")
@@ -304,9 +300,9 @@ def test_unanswered_questions_grouped_and_a_suggestion_recorded(
 
 
 def test_the_charts_render(
-    context: Any,  # noqa: F811
+    context: Any,
     server: ThreadedServer,
-    mail: Recorder,  # noqa: F811
+    mail: Recorder,
 ) -> None:
     panel = open_panel(context, server)
     panel.say("what is an SCR")
@@ -329,9 +325,9 @@ def test_the_charts_render(
 
 
 def test_a_non_staff_address_is_told_the_same_and_sent_nothing(
-    context: Any,  # noqa: F811
+    context: Any,
     server: ThreadedServer,
-    mail: Recorder,  # noqa: F811
+    mail: Recorder,
 ) -> None:
     shown = {}
     for address in ("nobody.here@example.org", OTHER_SLO, STAFF):
@@ -357,9 +353,9 @@ def test_a_non_staff_address_is_told_the_same_and_sent_nothing(
 
 
 def test_a_forged_post_is_refused(
-    context: Any,  # noqa: F811
+    context: Any,
     server: ThreadedServer,
-    mail: Recorder,  # noqa: F811
+    mail: Recorder,
 ) -> None:
     page = staff_sign_in(context, server, mail, OTHER_STAFF)
     base = server.base
