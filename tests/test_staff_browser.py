@@ -249,6 +249,8 @@ def test_answer_a_hand_off_and_the_asker_sees_it_in_the_web_chat(
     question = found.group(0)
     page = staff_sign_in(context, server, mail, STAFF)
     page.get_by_role("link", name="Hand-offs").click()
+    assert f"{question}, asked" in page.locator("main").inner_text()
+    assert "by the web chat" in page.locator("main").inner_text()
     axe(page)
     shot(page, "handoffs")
     answer = "The mobile library is run by the council's libraries team, not the partnership."

@@ -257,7 +257,6 @@ class Conversation:
         the channel's record of the turn is written in the session's transaction (and alone,
         with the apology, after an error). The turn is counted for the charts (usage.py)."""
         replies = await self._handle(incoming, record)
-        self.usage.count(incoming.chat, replies)
         if self.usage.due():
             await self.usage.flush(self.storage)
         return replies
@@ -372,6 +371,7 @@ class Conversation:
         """The turn's replies, marked private by the one rule wired in (`privacy`)."""
         before = ctx.session.flow
         replies = await self._route(ctx)
+        self.usage.count(ctx.chat, replies, in_flow=before is not None)
         if self.privacy is None:
             return replies
         return self.privacy(before, ctx.session.flow, replies)

@@ -68,9 +68,11 @@ class Usage:
         self.counts: Counter[tuple[str, str, str, str]] = Counter()
         self.flushed_at = clock()
 
-    def count(self, chat: str, replies: Sequence[Reply]) -> None:
+    def count(self, chat: str, replies: Sequence[Reply], in_flow: bool = False) -> None:
+        """Count a turn; one inside a flow (a form's step, its choices) only if it showed the
+        safety route."""
         found = outcome_of(replies)
-        if found is None:
+        if found is None or (in_flow and found[0] != "urgent"):
             return
         day = time.strftime("%Y-%m-%d", time.gmtime(self.clock()))
         self.counts[(day, channel_of(chat), *found)] += 1

@@ -26,6 +26,19 @@ class Chart:
     empty: bool
 
 
+MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+
+def tick(column: str) -> str:
+    """A column's label on the axis: "05 Dec" for 2026-12-05, "Dec 26" for 2026-12."""
+    parts = column.split("-")
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        return f"{parts[2]} {MONTHS[int(parts[1]) - 1]}"
+    if len(parts) == 2 and all(p.isdigit() for p in parts):
+        return f"{MONTHS[int(parts[1]) - 1]} {parts[0][2:]}"
+    return column[-6:]
+
+
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
@@ -102,7 +115,7 @@ def stacked_columns(
         if count <= 16 or i % max(1, count // 8) == 0:
             parts.append(
                 f'<text x="{x + bar_width / 2:.1f}" y="{BAR_AREA + 26}" text-anchor="middle" '
-                f'class="label">{_e(column[-5:])}</text>'
+                f'class="label">{_e(tick(column))}</text>'
             )
     x = 35.0
     for s, name in enumerate(series):

@@ -35,6 +35,7 @@ from bot.channels.staff.guard import HEADERS, Form, StaffGuard, read_form
 from bot.channels.staff.improve import group_questions, suggestions_yaml
 from bot.channels.staff.use import charts
 from bot.core.replies import Reply
+from bot.mail.handoff import channel_name
 from bot.storage.staff import StaffSession
 from config.registry import is_email
 
@@ -78,6 +79,7 @@ class StaffRoutes:
             lstrip_blocks=True,
         )
         self.templates.filters["when"] = when
+        self.templates.filters["channel"] = channel_name
         self.files = {name: (HERE / "static" / name).read_bytes() for name in STATIC}
 
     def routes(self) -> list[BaseRoute]:
