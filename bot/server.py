@@ -7,7 +7,8 @@
     GET  /readyz                   database writable, knowledge loaded (503 if not); outbox
                                    backlog and last email delivery, for information
     GET  /metrics                  Prometheus metrics (bot/ops/metrics.py)
-    /staff, /staff/...             the staff page of the first partnership (bot/channels/staff/)
+    /staff, /staff/...             the staff page of the first partnership (bot/channels/staff/);
+                                   /staff-<id>/... another's
 
 Channels: Telegram for each partnership with a token (polling, or the webhook), and the web
 chat of the first partnership (the default's) unless its `web.enabled` is false; without any
@@ -53,6 +54,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.assistant import Assistant
+from bot.channels.staff.guard import root_of as staff_root
 from bot.channels.staff.pages import StaffRoutes
 from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, arrival, build_application
 from bot.channels.telegram_polling import Poller, intake_of, start_updates, stop_updates
@@ -187,8 +189,6 @@ class Service:
             Route("/readyz", self.readyz),
             Route("/metrics", self.metrics_page),
         ]
-        # The staff page of the first partnership (docs/staff.md): sign-in by emailed code.
-        routes += StaffRoutes(assistant).routes()
         self.web: WebChannel | None = None
         if settings.web.enabled:
             self.web = WebChannel(assistant, self.metrics)
@@ -243,6 +243,9 @@ class Service:
                 path = settings.telegram.webhook_path
                 self.by_path[path] = served
                 self.app.router.routes.append(Route(path, self.update, methods=["POST"]))
+        # Its staff page (docs/staff.md): /staff for the first partnership, /staff-<id> after.
+        root = staff_root(settings.partnership, first=not self.served)
+        self.app.router.routes.extend(StaffRoutes(assistant, root).routes())
         self.served[settings.partnership] = served
         return served
 
@@ -259,6 +262,15 @@ class Service:
         served = self.served.pop(partnership, None)
         if served is None:
             return
+        staff = staff_root(partnership, first=False)
+        self.app.router.routes[:] = [
+            r
+            for r in self.app.router.routes
+            if not (
+                getattr(r, "path", None) == staff
+                or f"{getattr(r, 'path', '')}".startswith(f"{staff}/")
+            )
+        ]
         path = served.assistant.settings.telegram.webhook_path
         if self.by_path.get(path) is served:
             del self.by_path[path]

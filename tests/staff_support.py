@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -21,24 +22,30 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def staff_client(assistant: Assistant) -> httpx.AsyncClient:
-    """A client of `assistant`'s staff page. https, so that the Secure cookies are sent."""
-    app = Starlette(routes=StaffRoutes(assistant).routes())
+def staff_client(assistant: Assistant | None, app: Any = None) -> httpx.AsyncClient:
+    """A client of `assistant`'s staff page (or of `app`, serve's whole app). https, so that
+    the Secure cookies are sent."""
+    if app is None:
+        assert assistant is not None
+        app = Starlette(routes=StaffRoutes(assistant).routes())
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="https://staff.test", timeout=30
     )
 
 
 async def sign_in(
-    client: httpx.AsyncClient, address: str, code_for: Callable[[str], Awaitable[str]]
+    client: httpx.AsyncClient,
+    address: str,
+    code_for: Callable[[str], Awaitable[str]],
+    root: str = "/staff",
 ) -> httpx.Response:
-    """Sign in on the page as `address`, with the code `code_for(address)` reads from its mail;
-    returns the page the browser ends on."""
-    page = await client.get("/staff/signin")
+    """Sign in on the page at `root` as `address`, with the code `code_for(address)` reads
+    from its mail; returns the page the browser ends on."""
+    page = await client.get(f"{root}/signin")
     token = csrf_of(page.text)
-    sent = await client.post("/staff/signin", data={"csrf": token, "email": address})
+    sent = await client.post(f"{root}/signin", data={"csrf": token, "email": address})
     assert sent.status_code == 200, sent.text
     code = await code_for(address)
     return await client.post(
-        "/staff/code", data={"csrf": token, "email": address, "code": code}, follow_redirects=True
+        f"{root}/code", data={"csrf": token, "email": address, "code": code}, follow_redirects=True
     )

@@ -10,6 +10,7 @@ import re
 import yaml
 
 from bot.core.usage import Usage
+from bot.server import Service
 from tests import test_partnership_isolation as isolation
 from tests.conftest import Chat
 from tests.signin_support import Mailbox, fill_in_chat
@@ -71,6 +72,30 @@ async def test_one_partnerships_staff_never_see_anothers_rows(two: Two) -> None:
         async with staff_client(vale) as stranger:
             stranger.cookies.set("sa_staff", cookie, domain="staff.test", path="/staff")
             assert (await stranger.get("/staff/notifications")).status_code == 303
+
+
+async def test_serve_gives_each_partnership_its_own_staff_page(two: Two) -> None:
+    """`serve` (bot/server.py): the first partnership's page at /staff, another's at
+    /staff-<id>, each with its own cookies and only its own rows."""
+    bedford, vale = two.bedford, two.vale
+    reference = await submit(Chat(bedford, "console:slo"), Mailbox(bedford), BEDFORD_SLO)
+    service = Service(bedford, webhook=False)
+    await service.add_partnership(vale)
+    root = f"/staff-{vale.settings.partnership}"
+    async with staff_client(None, service.app) as page:
+        home = await sign_in(page, VALE_ADMIN, Mailbox(vale).code_for, root)
+        assert home.status_code == 200 and str(home.url).endswith(root)
+        assert "Vale Administrator" in home.text
+        assert f'href="{root}/notifications"' in home.text
+        listed = await page.get(f"{root}/notifications")
+        assert listed.status_code == 200 and reference not in listed.text
+        # Its session cookie is for its own page only: Bedford's page asks for sign-in.
+        assert {c.path for c in page.cookies.jar} == {root}
+        assert (await page.get("/staff/notifications")).headers["location"] == "/staff/signin"
+        # Stopping the partnership takes its page away.
+        await service.remove_partnership(vale.settings.partnership)
+        assert (await page.get(f"{root}/notifications")).status_code == 404
+        assert (await page.get("/staff/signin")).status_code == 200
 
 
 async def test_sessions_expire_sign_out_ends_them_and_views_are_audited(two: Two) -> None:

@@ -27,7 +27,7 @@ from config.settings import WebSettings
 
 SESSION_COOKIE = "sa_staff"
 PRE_COOKIE = "sa_staff_pre"  # the CSRF token of the sign-in forms, before there is a session
-PATH = "/staff"
+ROOT = "/staff"  # the first partnership's page; another's is at /staff-<its id>
 SESSION_HOURS = 8.0  # a working day; then sign in again
 PRE_SECONDS = 3600
 CHAT_PREFIX = "staff:"
@@ -46,8 +46,14 @@ def signin_key(email: str) -> str:
     return CHAT_PREFIX + hashlib.sha256(normal_email(email).encode()).hexdigest()[:32]
 
 
-def cookie(name: str, value: str, max_age: int) -> str:
-    return f"{name}={value}; Path={PATH}; Max-Age={max_age}; Secure; HttpOnly; SameSite=Strict"
+def root_of(partnership: str, first: bool) -> str:
+    """Where a partnership's staff page is: /staff for the first served, /staff-<id> for the
+    others (a path of its own, so each one's cookies go to its own page only)."""
+    return ROOT if first else f"{ROOT}-{partnership}"
+
+
+def cookie(name: str, value: str, max_age: int, path: str = ROOT) -> str:
+    return f"{name}={value}; Path={path}; Max-Age={max_age}; Secure; HttpOnly; SameSite=Strict"
 
 
 class Form:

@@ -69,8 +69,9 @@ class Signed:
 
 
 class StaffRoutes:
-    def __init__(self, assistant: Assistant) -> None:
+    def __init__(self, assistant: Assistant, root: str = guard.ROOT) -> None:
         self.assistant = assistant
+        self.root = root
         self.guard = StaffGuard(assistant.settings.web)
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
@@ -83,23 +84,24 @@ class StaffRoutes:
         self.files = {name: (HERE / "static" / name).read_bytes() for name in STATIC}
 
     def routes(self) -> list[BaseRoute]:
+        r = self.root
         return [
-            Route("/staff", self.overview),
-            Route("/staff/static/{name}", self.static),
-            Route("/staff/signin", self.signin_page),
-            Route("/staff/signin", self.signin, methods=["POST"]),
-            Route("/staff/code", self.code, methods=["POST"]),
-            Route("/staff/signout", self.signout, methods=["POST"]),
-            Route("/staff/notifications", self.notifications),
-            Route("/staff/notifications/{reference}.docx", self.docx),
-            Route("/staff/notifications/{reference}", self.notification),
-            Route("/staff/notifications/{reference}/retry", self.retry, methods=["POST"]),
-            Route("/staff/handoffs", self.handoffs),
-            Route("/staff/handoffs/{reference}/answer", self.answer, methods=["POST"]),
-            Route("/staff/unanswered", self.unanswered),
-            Route("/staff/unanswered/suggest", self.suggest, methods=["POST"]),
-            Route("/staff/suggestions.yaml", self.export),
-            Route("/staff/audit", self.audit_trail),
+            Route(r, self.overview),
+            Route(f"{r}/static/{{name}}", self.static),
+            Route(f"{r}/signin", self.signin_page),
+            Route(f"{r}/signin", self.signin, methods=["POST"]),
+            Route(f"{r}/code", self.code, methods=["POST"]),
+            Route(f"{r}/signout", self.signout, methods=["POST"]),
+            Route(f"{r}/notifications", self.notifications),
+            Route(f"{r}/notifications/{{reference}}.docx", self.docx),
+            Route(f"{r}/notifications/{{reference}}", self.notification),
+            Route(f"{r}/notifications/{{reference}}/retry", self.retry, methods=["POST"]),
+            Route(f"{r}/handoffs", self.handoffs),
+            Route(f"{r}/handoffs/{{reference}}/answer", self.answer, methods=["POST"]),
+            Route(f"{r}/unanswered", self.unanswered),
+            Route(f"{r}/unanswered/suggest", self.suggest, methods=["POST"]),
+            Route(f"{r}/suggestions.yaml", self.export),
+            Route(f"{r}/audit", self.audit_trail),
         ]
 
     @property
@@ -117,7 +119,7 @@ class StaffRoutes:
         settings = self.assistant.settings
         board = settings.board
         body = self.templates.get_template(template).render(
-            board=board.short_name or board.name, partnership=board.name, **values
+            board=board.short_name or board.name, partnership=board.name, root=self.root, **values
         )
         response = Response(body, status_code=status, media_type="text/html; charset=utf-8")
         for name, value in HEADERS.items():
@@ -127,7 +129,7 @@ class StaffRoutes:
         return response
 
     def go(self, path: str, cookies: tuple[str, ...] = ()) -> Response:
-        response = RedirectResponse(path, status_code=303)
+        response = RedirectResponse(f"{self.root}{path}", status_code=303)
         for name, value in HEADERS.items():
             response.headers[name] = value
         for each in cookies:
@@ -182,7 +184,7 @@ class StaffRoutes:
         )
 
     def to_signin(self) -> Response:
-        return self.go("/staff/signin")
+        return self.go("/signin")
 
     # --- sign-in --------------------------------------------------------------------------
 
@@ -197,12 +199,12 @@ class StaffRoutes:
         cookies: tuple[str, ...] = ()
         if len(pre) != 43:
             pre = guard.new_token()
-            cookies = (guard.cookie(guard.PRE_COOKIE, pre, guard.PRE_SECONDS),)
+            cookies = (guard.cookie(guard.PRE_COOKIE, pre, guard.PRE_SECONDS, self.root),)
         return self.page(template, status=status, cookies=cookies, csrf=pre, **values)
 
     async def signin_page(self, request: Request) -> Response:
         if await self.signed(request) is not None:
-            return self.go("/staff")
+            return self.go("")
         message = "You're signed out." if request.query_params.get("out") else None
         return self.signin_form(request, message=message)
 
@@ -273,10 +275,12 @@ class StaffRoutes:
         )
         log.info("staff page: signed in")
         return self.go(
-            "/staff",
+            "",
             cookies=(
-                guard.cookie(guard.SESSION_COOKIE, token, round(guard.SESSION_HOURS * 3600)),
-                guard.cookie(guard.PRE_COOKIE, "", 0),
+                guard.cookie(
+                    guard.SESSION_COOKIE, token, round(guard.SESSION_HOURS * 3600), self.root
+                ),
+                guard.cookie(guard.PRE_COOKIE, "", 0, self.root),
             ),
         )
 
@@ -288,7 +292,9 @@ class StaffRoutes:
             return self.refused()
         await self.storage.staff.end_session(signed.token_hash)
         await self.audit("staff_signed_out", signed)
-        return self.go("/staff/signin?out=1", cookies=(guard.cookie(guard.SESSION_COOKIE, "", 0),))
+        return self.go(
+            "/signin?out=1", cookies=(guard.cookie(guard.SESSION_COOKIE, "", 0, self.root),)
+        )
 
     # --- pages ----------------------------------------------------------------------------
 
@@ -359,7 +365,7 @@ class StaffRoutes:
         if await self.form(request, signed) is None:
             return self.refused()
         reference = request.path_params["reference"]
-        path = f"/staff/notifications/{quote(reference)}"
+        path = f"/notifications/{quote(reference)}"
         if not await self.storage.outbox.requeue_failed_email(reference, time.time(), signed.email):
             return self.go(f"{path}?done=not-refused")
         await self.audit("staff_retried", signed, reference)
@@ -393,15 +399,15 @@ class StaffRoutes:
         text = str(form.get("answer") or "")
         handoff = await self.storage.handoffs.handoff_by_reference(reference)
         if handoff is None:
-            return self.go("/staff/handoffs?done=unknown")
+            return self.go("/handoffs?done=unknown")
         if not text.strip():
-            return self.go(f"/staff/handoffs?done=empty#{quote(reference)}")
+            return self.go(f"/handoffs?done=empty#{quote(reference)}")
         desk = HandoffDesk(self.storage, self.assistant.settings, self.clock)
         if not await desk.answer(handoff, text, signed.email):
-            return self.go("/staff/handoffs?done=already")
+            return self.go("/handoffs?done=already")
         # Told now, in their own channel, once: the same pass the email channel runs.
         await desk.tell(self.deliver)
-        return self.go("/staff/handoffs?done=answered")
+        return self.go("/handoffs?done=answered")
 
     async def deliver(self, chat: str, replies: list[Reply]) -> bool:
         """News for a chat: through the email channel when it runs (it sends an email chat's
@@ -443,14 +449,14 @@ class StaffRoutes:
             return self.refused()
         topic = str(form.get("topic") or "")
         if topic not in self.assistant.knowledge.topics:
-            return self.go("/staff/unanswered?done=no-topic")
+            return self.go("/unanswered?done=no-topic")
         # Only questions that were stored as unanswered (and redacted then) can be suggested.
         stored = {q for q, _ in await self.storage.questions.unanswered(UNANSWERED_SHOWN)}
         chosen = [q for q in form.getlist("question") if q in stored]
         for question in chosen:
             await self.storage.staff.suggest(question, topic, signed.email, self.clock())
         await self.audit("staff_suggested", signed, topic)
-        return self.go("/staff/unanswered?done=suggested")
+        return self.go("/unanswered?done=suggested")
 
     async def export(self, request: Request) -> Response:
         signed = await self.signed(request)
