@@ -9,6 +9,7 @@ import re
 
 import yaml
 
+from bot.channels.email.channel import make_email_channel
 from bot.core.usage import Usage
 from bot.server import Service
 from tests import test_partnership_isolation as isolation
@@ -96,6 +97,39 @@ async def test_serve_gives_each_partnership_its_own_staff_page(two: Two) -> None
         await service.remove_partnership(vale.settings.partnership)
         assert (await page.get(f"{root}/notifications")).status_code == 404
         assert (await page.get("/staff/signin")).status_code == 200
+
+
+async def test_a_hand_off_asked_by_email_is_answered_by_email_once(two: Two) -> None:
+    """Answered on the page, the answer goes the way an answer by email would: to the asker's
+    address, by the email channel's own delivery, once whatever is posted twice."""
+    bedford = two.bedford
+    mailbox = Mailbox(bedford)
+    asker = Chat(bedford, "email:practitioner@example.org")
+    await asker.say("when does the mobile library visit the estate")
+    await asker.press("Ask the partnership")
+    await asker.press("Send")
+    found = re.search(r"Q-\d{4}-\d{4}", asker.text)
+    assert found, asker.text
+    question = found.group(0)
+    bedford.deliver_news = make_email_channel(bedford).deliver  # as the installation sets it
+    answer = "The mobile library is the council's libraries team's: ask them."
+    async with staff_client(bedford) as page:
+        await sign_in(page, BEDFORD_ADMIN, mailbox.code_for)
+        token = csrf_of((await page.get("/staff/handoffs")).text)
+        path = f"/staff/handoffs/{question}/answer"
+        first = await page.post(path, data={"csrf": token, "answer": answer})
+        assert first.headers["location"] == "/staff/handoffs?done=answered"
+        again = await page.post(path, data={"csrf": token, "answer": "a second answer"})
+        assert again.headers["location"] == "/staff/handoffs?done=already"
+        trail = (await page.get("/staff/audit")).text
+        assert "handoff_answered" in trail and question in trail
+    arrived = [
+        m
+        for m in await mailbox.new_messages()
+        if "practitioner@example.org" in str(m["To"]) and answer in m.as_string()
+    ]
+    assert len(arrived) == 1
+    assert not [m for m in await mailbox.new_messages() if "a second answer" in m.as_string()]
 
 
 async def test_sessions_expire_sign_out_ends_them_and_views_are_audited(two: Two) -> None:

@@ -23,6 +23,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import docx
@@ -235,6 +236,30 @@ def test_send_again_a_notification_the_mail_server_refused(
     no_errors(context)
 
 
+def test_send_again_from_the_list_of_refused_emails(
+    context: Any,
+    server: ThreadedServer,
+    mail: Recorder,
+) -> None:
+    reference = console_notification(server, mail, "console:staff-3", refuse=True)
+    page = staff_sign_in(context, server, mail, ADMIN)
+    page.get_by_role("link", name="Refused emails").click()
+    row = page.get_by_role("row").filter(has_text=reference)
+    assert "a notification" in row.inner_text()
+    axe(page)
+    shot(page, "outbox")
+    before = len(mail.received)
+    row.get_by_role("button", name=f"Send again {reference}").click()
+    page.get_by_text(f"{reference} is queued again").wait_for()
+    wait_for(
+        lambda: [m for m in mail.received[before:] if reference.encode() in m.raw],
+        "the notification sent again",
+    )
+    page.goto(f"{server.base}/staff/notifications/{reference}")
+    page.locator(".facts .state-sent").wait_for()
+    no_errors(context)
+
+
 def test_answer_a_hand_off_and_the_asker_sees_it_in_the_web_chat(
     context: Any,
     server: ThreadedServer,
@@ -386,3 +411,25 @@ def test_a_forged_post_is_refused(
     session = cookies["sa_staff"]
     assert session["secure"] and session["httpOnly"] and session["sameSite"] == "Strict"
     assert session["path"] == "/staff"
+
+
+def test_a_failing_test_leaves_a_screenshot_of_each_page(
+    browser: Any, server: ThreadedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the context fixture does when a test fails (webchat.keep_screenshots)."""
+    monkeypatch.setattr(webchat, "ARTIFACTS", tmp_path)
+    opened = webchat.watched(browser)
+    try:
+        opened.new_page().goto(f"{server.base}/staff/signin")
+        failed = SimpleNamespace(
+            node=SimpleNamespace(name="a-test", rep_call=SimpleNamespace(failed=True))
+        )
+        webchat.keep_screenshots(opened, failed)  # type: ignore[arg-type]
+        passed = SimpleNamespace(
+            node=SimpleNamespace(name="b-test", rep_call=SimpleNamespace(failed=False))
+        )
+        webchat.keep_screenshots(opened, passed)  # type: ignore[arg-type]
+    finally:
+        opened.close()
+    assert [p.name for p in tmp_path.iterdir()] == ["a-test-0.png"]
+    assert (tmp_path / "a-test-0.png").read_bytes().startswith(b"\x89PNG")

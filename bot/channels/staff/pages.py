@@ -5,6 +5,7 @@
     GET  /staff/notifications            reference, agency, date, delivery state
     GET  /staff/notifications/<ref>      one in full (audited); .../<ref>.docx its Word copy
     POST /staff/notifications/<ref>/retry   "Send again": what `main.py outbox retry` does
+    GET  /staff/outbox                   every email refused; POST /staff/outbox/<ref>/retry
     GET  /staff/handoffs                 open and answered; POST /staff/handoffs/<ref>/answer
     GET  /staff/unanswered               grouped; POST /staff/unanswered/suggest
     GET  /staff/suggestions.yaml         the suggestions as a patch of topics.yaml (audited)
@@ -36,6 +37,7 @@ from bot.channels.staff.improve import group_questions, suggestions_yaml
 from bot.channels.staff.use import charts
 from bot.core.replies import Reply
 from bot.mail.handoff import channel_name
+from bot.mail.outbox import KIND_NAMES
 from bot.storage.staff import StaffSession
 from config.registry import is_email
 
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 STATIC = {"staff.css": "text/css; charset=utf-8", "icon.svg": "image/svg+xml"}
 UNANSWERED_SHOWN = 200
+REFUSED_SHOWN = 100
 AUDIT_SHOWN = 200
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 STATES = {"failed": "refused", "retrying": "being retried", "queued": "queued", "sent": "sent"}
@@ -96,6 +99,8 @@ class StaffRoutes:
             Route(f"{r}/notifications/{{reference}}.docx", self.docx),
             Route(f"{r}/notifications/{{reference}}", self.notification),
             Route(f"{r}/notifications/{{reference}}/retry", self.retry, methods=["POST"]),
+            Route(f"{r}/outbox", self.outbox),
+            Route(f"{r}/outbox/{{reference}}/retry", self.retry_email, methods=["POST"]),
             Route(f"{r}/handoffs", self.handoffs),
             Route(f"{r}/handoffs/{{reference}}/answer", self.answer, methods=["POST"]),
             Route(f"{r}/unanswered", self.unanswered),
@@ -371,6 +376,35 @@ class StaffRoutes:
         await self.audit("staff_retried", signed, reference)
         self.assistant.outbox.wake()
         return self.go(f"{path}?done=queued")
+
+    async def outbox(self, request: Request) -> Response:
+        """Every email the mail server refused (a hand-off's, an answer by email, a code...),
+        as /outbox lists them, each with Send again."""
+        signed = await self.signed(request)
+        if signed is None:
+            return self.to_signin()
+        return self.page(
+            "outbox.html",
+            signed=signed,
+            here="outbox",
+            refused=await self.storage.outbox.failed_emails(REFUSED_SHOWN),
+            kinds=KIND_NAMES,
+            done=request.query_params.get("done"),
+            ref=request.query_params.get("ref", ""),
+        )
+
+    async def retry_email(self, request: Request) -> Response:
+        signed = await self.signed(request)
+        if signed is None:
+            return self.to_signin()
+        if await self.form(request, signed) is None:
+            return self.refused()
+        reference = request.path_params["reference"]
+        if not await self.storage.outbox.requeue_failed_email(reference, time.time(), signed.email):
+            return self.go(f"/outbox?done=not-refused&ref={quote(reference)}")
+        await self.audit("staff_retried", signed, reference)
+        self.assistant.outbox.wake()
+        return self.go(f"/outbox?done=queued&ref={quote(reference)}")
 
     async def handoffs(self, request: Request) -> Response:
         signed = await self.signed(request)
