@@ -210,3 +210,32 @@ async def test_suggestions_export_as_a_topics_patch(two: Two) -> None:
             ]
         }
         assert "staff_exported" in (await page.get("/staff/audit")).text
+
+
+async def test_five_wrong_codes_lock_the_address_out(two: Two) -> None:
+    """The chat sign-in's rules on the page: the lockout is the address's, whichever browser."""
+    bedford = two.bedford
+    mailbox = Mailbox(bedford)
+    async with staff_client(bedford) as page:
+        token = csrf_of((await page.get("/staff/signin")).text)
+        await page.post("/staff/signin", data={"csrf": token, "email": BEDFORD_ADMIN})
+        code = await mailbox.code_for(BEDFORD_ADMIN)
+        wrong = "000000" if code != "000000" else "111111"
+        said = []
+        for _ in range(5):
+            answer = await page.post(
+                "/staff/code", data={"csrf": token, "email": BEDFORD_ADMIN, "code": wrong}
+            )
+            said.append(answer.text)
+        assert "4 tries left" in said[0] and "1 try left" in said[3]
+        assert "sign-in is locked for 15 minutes" in said[4]
+        # The right code no longer works, and another browser cannot ask for a new one.
+        late = await page.post(
+            "/staff/code", data={"csrf": token, "email": BEDFORD_ADMIN, "code": code}
+        )
+        assert late.status_code == 422 and "locked" in late.text
+    async with staff_client(bedford) as other:
+        token = csrf_of((await other.get("/staff/signin")).text)
+        asked = await other.post("/staff/signin", data={"csrf": token, "email": BEDFORD_ADMIN})
+        assert "Sign-in is locked for another 15 minutes" in asked.text
+    assert not [m for m in await mailbox.new_messages() if BEDFORD_ADMIN in str(m["To"])]
