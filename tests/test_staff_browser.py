@@ -312,6 +312,10 @@ def test_unanswered_questions_grouped_and_a_suggestion_recorded(
     group.get_by_label("This should have been the topic").select_option(index=1)
     group.get_by_role("button", name="Suggest").click()
     page.get_by_text("Suggestion recorded.").wait_for()
+    assert (
+        "Suggested for the topic"
+        in page.locator(".group").filter(has_text="swimming pools").inner_text()
+    )
     axe(page)
     shot(page, "unanswered")
     with page.expect_download() as download:

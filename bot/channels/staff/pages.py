@@ -464,13 +464,16 @@ class StaffRoutes:
             ((t.id, t.title) for t in self.assistant.knowledge.topics.values()),
             key=lambda pair: pair[1].lower(),
         )
+        suggestions = await self.storage.staff.suggestions()
         return self.page(
             "unanswered.html",
             signed=signed,
             here="unanswered",
             groups=group_questions(asked),
             topics=topics,
-            suggestions=await self.storage.staff.suggestions(),
+            titles=dict(topics),
+            suggested={s.question: s.topic for s in suggestions},
+            suggestions=suggestions,
             done=request.query_params.get("done"),
         )
 
