@@ -153,6 +153,8 @@ def staff_sign_in(context: Any, server: ThreadedServer, mail: Recorder, address:
     page.get_by_label("Work email address").fill(address)
     before = len(mail.received)
     page.get_by_role("button", name="Email me a code").click()
+    page.get_by_label("Code").wait_for()
+    shot(page, "code")
     page.get_by_label("Code").fill(code_from(mail, address, before))
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Use of the assistant").wait_for()

@@ -35,6 +35,7 @@ from bot.channels.staff import guard
 from bot.channels.staff.guard import HEADERS, Form, StaffGuard, read_form
 from bot.channels.staff.improve import group_questions, suggestions_yaml
 from bot.channels.staff.use import charts
+from bot.core.lifetimes import CODE_MINUTES
 from bot.core.replies import Reply
 from bot.mail.handoff import channel_name
 from bot.mail.outbox import KIND_NAMES
@@ -205,7 +206,9 @@ class StaffRoutes:
         if len(pre) != 43:
             pre = guard.new_token()
             cookies = (guard.cookie(guard.PRE_COOKIE, pre, guard.PRE_SECONDS, self.root),)
-        return self.page(template, status=status, cookies=cookies, csrf=pre, **values)
+        return self.page(
+            template, status=status, cookies=cookies, csrf=pre, minutes=CODE_MINUTES, **values
+        )
 
     async def signin_page(self, request: Request) -> Response:
         if await self.signed(request) is not None:
