@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -31,7 +32,9 @@ from starlette.routing import BaseRoute, Route
 
 from bot.assistant import Assistant
 from bot.channels.email.handoffs import HandoffDesk
-from bot.channels.staff import guard
+from bot.channels.staff import entra, guard
+from bot.channels.staff.entra import EntraSignIn, Refused
+from bot.channels.staff.entra import configured as entra_configured
 from bot.channels.staff.guard import HEADERS, Form, StaffGuard, read_form
 from bot.channels.staff.improve import group_questions, suggestions_yaml
 from bot.channels.staff.use import charts
@@ -40,7 +43,7 @@ from bot.core.replies import Reply
 from bot.mail.handoff import channel_name
 from bot.mail.outbox import KIND_NAMES
 from bot.storage.staff import StaffSession
-from config.registry import is_email
+from config.registry import is_email, normal_email
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,12 @@ class StaffRoutes:
         self.templates.filters["when"] = when
         self.templates.filters["channel"] = channel_name
         self.files = {name: (HERE / "static" / name).read_bytes() for name in STATIC}
+        settings = assistant.settings
+        self.entra = (
+            EntraSignIn(settings.staff, settings.oauth_client_secret, root)
+            if entra_configured(settings.staff)
+            else None
+        )
 
     def routes(self) -> list[BaseRoute]:
         r = self.root
@@ -96,6 +105,8 @@ class StaffRoutes:
             Route(f"{r}/signin", self.signin, methods=["POST"]),
             Route(f"{r}/code", self.code, methods=["POST"]),
             Route(f"{r}/signout", self.signout, methods=["POST"]),
+            Route(f"{r}/oidc/start", self.entra_start),
+            Route(f"{r}/oidc/callback", self.entra_callback),
             Route(f"{r}/notifications", self.notifications),
             Route(f"{r}/notifications/{{reference}}.docx", self.docx),
             Route(f"{r}/notifications/{{reference}}", self.notification),
@@ -207,7 +218,13 @@ class StaffRoutes:
             pre = guard.new_token()
             cookies = (guard.cookie(guard.PRE_COOKIE, pre, guard.PRE_SECONDS, self.root),)
         return self.page(
-            template, status=status, cookies=cookies, csrf=pre, minutes=CODE_MINUTES, **values
+            template,
+            status=status,
+            cookies=cookies,
+            csrf=pre,
+            minutes=CODE_MINUTES,
+            entra=self.entra is not None,
+            **values,
         )
 
     async def signin_page(self, request: Request) -> Response:
@@ -276,21 +293,71 @@ class StaffRoutes:
         )
         if address is None:
             return self.signin_form(request, "code.html", status=422, email=email, problem=problem)
+        return self.go("", cookies=await self.session_cookies(address))
+
+    async def session_cookies(self, address: str) -> tuple[str, ...]:
+        """Start a session for `address` (signed in): the cookies that carry it."""
         token, now = guard.new_token(), self.clock()
         expires = now + guard.SESSION_HOURS * 3600
         await self.storage.staff.start_session(
             guard.token_hash(token), address, guard.new_token(), now, expires
         )
         log.info("staff page: signed in")
-        return self.go(
-            "",
-            cookies=(
-                guard.cookie(
-                    guard.SESSION_COOKIE, token, round(guard.SESSION_HOURS * 3600), self.root
-                ),
-                guard.cookie(guard.PRE_COOKIE, "", 0, self.root),
-            ),
+        return (
+            guard.cookie(guard.SESSION_COOKIE, token, round(guard.SESSION_HOURS * 3600), self.root),
+            guard.cookie(guard.PRE_COOKIE, "", 0, self.root),
         )
+
+    async def entra_start(self, request: Request) -> Response:
+        if self.entra is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        try:
+            url, remembered = await self.entra.start()
+        except (Refused, aiohttp.ClientError, TimeoutError, KeyError) as exc:
+            log.warning("staff page: Entra ID unavailable: %s", type(exc).__name__)
+            return self.signin_form(
+                request, status=503, problem="Microsoft's sign-in service did not answer."
+            )
+        response = RedirectResponse(url, status_code=303)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.append(
+            "Set-Cookie",
+            f"{entra.COOKIE}={remembered}; Path={self.root}/oidc; Max-Age={entra.COOKIE_SECONDS};"
+            " Secure; HttpOnly; SameSite=Lax",
+        )
+        return response
+
+    async def entra_callback(self, request: Request) -> Response:
+        """Entra sends the browser back here: check its answer, then sign in a staff address."""
+        if self.entra is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        forget = (
+            f"{entra.COOKIE}=; Path={self.root}/oidc; Max-Age=0; Secure; HttpOnly; SameSite=Lax"
+        )
+        try:
+            address = await self.entra.finish(
+                dict(request.query_params), request.cookies.get(entra.COOKIE, "")
+            )
+        except (aiohttp.ClientError, TimeoutError, KeyError) as exc:
+            log.warning("staff page: Entra ID sign-in failed: %s", type(exc).__name__)
+            address, problem = "", "Microsoft's sign-in service did not answer."
+        except Refused as exc:
+            address, problem = "", str(exc)
+        else:
+            problem = "That Microsoft account is not on the partnership's staff."
+        registry = self.assistant.access.registry
+        if not address or not registry.is_staff(address):
+            await self.storage.audit.audit("staff_entra_refused", "staff:entra", at=self.clock())
+            response = self.signin_form(request, status=403, problem=problem)
+            response.headers.append("Set-Cookie", forget)
+            return response
+        email = normal_email(address)
+        await self.storage.audit.audit("staff_signed_in", "staff:entra", who=email, at=self.clock())
+        # A page, not a redirect: cookies SameSite=Strict are not sent on the rest of a
+        # redirect chain that began at Entra's site, so the browser goes on from here.
+        response = self.page("welcome.html", cookies=await self.session_cookies(email))
+        response.headers.append("Set-Cookie", forget)
+        return response
 
     async def signout(self, request: Request) -> Response:
         signed = await self.signed(request)
