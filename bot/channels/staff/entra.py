@@ -10,7 +10,7 @@ the partnership's staff: Entra says who someone is, the registry what they may d
                                   keys), issuer, audience, expiry and nonce are checked
 
 The HTTP client is aiohttp (already the Bot API's); the token is checked with PyJWT (MIT,
-installed with msal), so this adds no dependency.
+which msal installs too).
 """
 
 from __future__ import annotations
