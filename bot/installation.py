@@ -185,6 +185,7 @@ class Installation:
         if assistant.settings.email is not None:
             channel = make_email_channel(assistant)
             self.email_channels[assistant.settings.partnership] = channel
+            assistant.deliver_news = channel.deliver  # the staff page's hand-off answers
             channel.start()
 
     async def _stop(self, partnership: str) -> None:
@@ -267,6 +268,7 @@ class Installation:
                 await channel.stop()
                 fresh = make_email_channel(assistant)
                 self.email_channels[settings.partnership] = fresh
+                assistant.deliver_news = fresh.deliver
                 fresh.start()
         assistant.conversation.replace_knowledge(knowledge)
         await assistant.access.use_registry(registry, assistant.storage)

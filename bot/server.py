@@ -9,6 +9,8 @@
     GET  /readyz                   database writable, knowledge loaded (503 if not); outbox
                                    backlog and last email delivery, for information
     GET  /metrics                  Prometheus metrics (bot/ops/metrics.py)
+    /staff, /staff/...             the staff page of the first partnership (bot/channels/staff/);
+                                   /staff-<id>/... another's
 
 Channels: Telegram for each partnership with a token (polling, or the webhook), and the web
 chat of each partnership whose `web.enabled` is true: the first's (the default's) at the top,
@@ -55,6 +57,8 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.assistant import Assistant
+from bot.channels.staff.guard import root_of as staff_root
+from bot.channels.staff.pages import StaffRoutes
 from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, arrival, build_application
 from bot.channels.telegram_polling import Poller, intake_of, start_updates, stop_updates
 from bot.channels.web.channel import WebChannel
@@ -150,7 +154,7 @@ class Served:
     channel: TelegramChannel | None = None
     web: WebChannel | None = None
     poller: Poller | None = None  # polling mode: fetches the bot's updates
-    routes: list[BaseRoute] = field(default_factory=list)  # its web chat's routes
+    routes: list[BaseRoute] = field(default_factory=list)  # its web chat's and staff page's
     ledger: ClaimLedger | None = None
     started: bool = False
 
@@ -246,8 +250,11 @@ class Service:
         prefix = self._web_prefix(settings, first=not self.served)
         if prefix is not None:
             served.web = WebChannel(assistant, self.metrics)
-            served.routes = WebRoutes(served.web, settings, prefix).routes()
-            self.app.router.routes += served.routes
+            served.routes += WebRoutes(served.web, settings, prefix).routes()
+        # Its staff page (docs/staff.md): /staff for the first partnership, /staff-<id> after.
+        root = staff_root(settings.partnership, first=not self.served)
+        served.routes += StaffRoutes(assistant, root).routes()
+        self.app.router.routes += served.routes
         self._push_to_every_channel(served)
         self.served[settings.partnership] = served
         return served

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from bot.core.conversation import Context
 from bot.core.numbers import is_ascii_digits
 from bot.core.redaction import redact
-from bot.core.replies import BUTTON_DATA_LIMIT, CASEWORK, Button, Link, Reply
+from bot.core.replies import BUTTON_DATA_LIMIT, CASEWORK, DECLINED_ID, Button, Link, Reply
 from config.addresses import is_email
 from config.settings import Settings
 from handlers import learning
@@ -263,6 +263,8 @@ def decline_reply(ctx: Context, kind: str) -> Reply:
         f"{DECLINED.get(kind, DECLINED['other'])} Type /help to see what I can do, or contact "
         f"{ctx.settings.partnership_email}.\n\n{safety_line(ctx.settings)}",
         kind="fallback",
+        # What was declined (counted for the staff page's charts, bot/core/usage.py).
+        id=f"{DECLINED_ID}{kind}",
         buttons=(Button("Help", "/help"), Button("A child may be at risk", "/urgent")),
     )
 

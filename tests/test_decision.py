@@ -183,7 +183,7 @@ async def test_an_adults_matter_is_declined_not_routed_as_urgent(chat: Chat) -> 
     replies = await chat.say("my elderly neighbour is being neglected and I am worried")
     assert replies[0].kind == "fallback"
     assert "adult social care" in replies[0].text
-    assert replies[0].id is None
+    assert replies[0].id == "decline:adult"  # no topic: declined, as the charts count it
 
 
 async def test_a_request_to_act_on_one_case_is_casework(chat: Chat) -> None:
@@ -193,7 +193,7 @@ async def test_a_request_to_act_on_one_case_is_casework(chat: Chat) -> None:
 
 async def test_the_office_is_declined_and_kept_for_the_partnership(chat: Chat) -> None:
     replies = await chat.say("what's on the canteen menu today")
-    assert replies[0].kind == "fallback" and replies[0].id is None
+    assert replies[0].kind == "fallback" and replies[0].id == "decline:other"
     assert len(await chat.assistant.storage.questions.unanswered()) == 1
 
 
