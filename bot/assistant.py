@@ -3,11 +3,12 @@ line use it: storage, the wired conversation, the outbox, the registry in use, r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot.core.conversation import Conversation
+from bot.core.replies import Reply
 from bot.mail.outbox import Outbox
 from bot.ops.retention import RetentionJob
 from bot.storage import Storage
@@ -26,6 +27,15 @@ class Registered(Protocol):
         self, registry: Registry, storage: Storage, who: str = ...
     ) -> list[str]: ...
 
+    # The staff page's sign-in, by the chat sign-in's rules (bot/channels/staff/).
+    async def staff_code(
+        self, storage: Storage, settings: Settings, chat: str, email: str
+    ) -> str | None: ...
+
+    async def staff_signin(
+        self, storage: Storage, chat: str, code: str
+    ) -> tuple[str | None, str | None]: ...
+
 
 @dataclass
 class Assistant:
@@ -37,6 +47,10 @@ class Assistant:
     access: Registered
     # Started with the outbox by main.py serve(): deletes data past its retention period.
     retention: RetentionJob
+    # News for any chat of the partnership, by email for an email chat (the email channel's
+    # `deliver`, set by the installation when it runs one): a hand-off answered on the staff
+    # page reaches the asker where they asked.
+    deliver_news: Callable[[str, list[Reply]], Awaitable[bool]] | None = None
 
     # One source of truth: the conversation holds the knowledge and settings in use (/reload
     # replaces its knowledge), and these read them there, so they can never be a stale copy.
@@ -54,6 +68,7 @@ class Assistant:
         self.conversation.settings = settings
 
     async def close(self) -> None:
+        await self.conversation.usage.flush(self.storage)  # the last minute's counts
         await self.outbox.stop()  # before the database it writes to is closed
         await self.retention.stop()
         await self.storage.close()

@@ -166,17 +166,6 @@ class Installation:
         """The default partnership's assistant if it is served, else the first's."""
         return self.assistants.get(self.settings.default) or next(iter(self.assistants.values()))
 
-    def by_site_key(self, key: str) -> Assistant | None:
-        """The partnership whose web widget carries this site key (the web channel's lookup)."""
-        return next(
-            (
-                a
-                for a in self.assistants.values()
-                if key and a.settings.endpoints.web_site_key == key
-            ),
-            None,
-        )
-
     def by_teams_app(self, app_id: str) -> Assistant | None:
         """The partnership of this Teams (Bot Framework) app id (the Teams channel's lookup)."""
         found = (a for a in self.assistants.values() if a.settings.endpoints.teams_app_id == app_id)
@@ -196,6 +185,7 @@ class Installation:
         if assistant.settings.email is not None:
             channel = make_email_channel(assistant)
             self.email_channels[assistant.settings.partnership] = channel
+            assistant.deliver_news = channel.deliver  # the staff page's hand-off answers
             channel.start()
 
     async def _stop(self, partnership: str) -> None:
@@ -278,6 +268,7 @@ class Installation:
                 await channel.stop()
                 fresh = make_email_channel(assistant)
                 self.email_channels[settings.partnership] = fresh
+                assistant.deliver_news = fresh.deliver
                 fresh.start()
         assistant.conversation.replace_knowledge(knowledge)
         await assistant.access.use_registry(registry, assistant.storage)

@@ -2,18 +2,23 @@
 
     POST <telegram.webhook_path>   Telegram updates (webhook mode), checked against the secret;
                                    one path per partnership served (docs/partnerships.md)
-    /widget.js, /chat, /chat/...   the web chat (bot/channels/web/http.py), and / its demo page
+    /widget.js, /chat, /chat/...   the default partnership's web chat (bot/channels/web/http.py),
+                                   and / its demo page
+    /site/<key>/widget.js, ...     another partnership's web chat, by its endpoints.web_site_key
     GET  /healthz                  the process is alive and its event loop answers
     GET  /readyz                   database writable, knowledge loaded (503 if not); outbox
                                    backlog and last email delivery, for information
     GET  /metrics                  Prometheus metrics (bot/ops/metrics.py)
+    /staff, /staff/...             the staff page of the first partnership (bot/channels/staff/);
+                                   /staff-<id>/... another's
 
 Channels: Telegram for each partnership with a token (polling, or the webhook), and the web
-chat of the first partnership (the default's) unless its `web.enabled` is false; without any
-token the web chat runs alone. The email channels are the installation's (bot/installation.py).
-In polling mode our poller (bot/channels/telegram_polling.py) fetches each bot's updates in
-the background of the same app. Either way an update is stored before Telegram is told it
-arrived (bot/channels/intake.py).
+chat of each partnership whose `web.enabled` is true: the first's (the default's) at the top,
+another's only if it has a site key; without any token the web chat runs alone. The email
+channels are the installation's (bot/installation.py). In polling mode our poller
+(bot/channels/telegram_polling.py) fetches each bot's updates in the background of the same
+app. Either way an update is stored before Telegram is told it arrived
+(bot/channels/intake.py).
 
 Start-up, for each partnership served, in order: count mail deliveries and note outbox claims,
 start the outbox and the retention job, handle web messages received before a crash, start the
@@ -36,7 +41,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +57,8 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.assistant import Assistant
+from bot.channels.staff.guard import root_of as staff_root
+from bot.channels.staff.pages import StaffRoutes
 from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, arrival, build_application
 from bot.channels.telegram_polling import Poller, intake_of, start_updates, stop_updates
 from bot.channels.web.channel import WebChannel
@@ -147,6 +154,7 @@ class Served:
     channel: TelegramChannel | None = None
     web: WebChannel | None = None
     poller: Poller | None = None  # polling mode: fetches the bot's updates
+    routes: list[BaseRoute] = field(default_factory=list)  # its web chat's and staff page's
     ledger: ClaimLedger | None = None
     started: bool = False
 
@@ -154,15 +162,20 @@ class Served:
 class Service:
     """What `serve` runs: the assistants of the partnerships served, their channels (Telegram,
     the web chat) and the ASGI app around them. `assistant` is the first (the default
-    partnership's), whose web chat is served; the installation adds the others with
+    partnership's), whose web chat is at the top; the installation adds the others with
     `add_partnership`, at start or at /reload."""
 
     @staticmethod
     def check(settings: Sequence[Settings], webhook: bool) -> None:
         """Raise SettingsError when these partnerships' settings give `serve` nothing to serve
-        (the first is the one whose web chat would run)."""
+        (the first is the default partnership)."""
         tokens = [s for s in settings if s.telegram_token]
-        if not tokens and not (settings and settings[0].web.enabled):
+        web = [
+            s
+            for i, s in enumerate(settings)
+            if Service._web_prefix(s, first=i == 0, quiet=True) is not None
+        ]
+        if not tokens and not web:
             raise SettingsError(
                 "serve needs TELEGRAM_BOT_TOKEN or the web chat (web.enabled: true); "
                 "for the console: main.py chat"
@@ -185,16 +198,11 @@ class Service:
             Route("/readyz", self.readyz),
             Route("/metrics", self.metrics_page),
         ]
-        self.web: WebChannel | None = None
-        if settings.web.enabled:
-            self.web = WebChannel(assistant, self.metrics)
-            routes += WebRoutes(self.web, settings).routes()
         self.app = Starlette(
             routes=routes, lifespan=self.lifespan, middleware=[Middleware(NoSniff)]
         )
         first = self._prepare(assistant)
-        first.web = self.web
-        self._push_to_every_channel(first)
+        self.web: WebChannel | None = first.web
         self.application: Application | None = first.application
         self.channel: TelegramChannel | None = first.channel
 
@@ -239,8 +247,33 @@ class Service:
                 path = settings.telegram.webhook_path
                 self.by_path[path] = served
                 self.app.router.routes.append(Route(path, self.update, methods=["POST"]))
+        prefix = self._web_prefix(settings, first=not self.served)
+        if prefix is not None:
+            served.web = WebChannel(assistant, self.metrics)
+            served.routes += WebRoutes(served.web, settings, prefix).routes()
+        # Its staff page (docs/staff.md): /staff for the first partnership, /staff-<id> after.
+        root = staff_root(settings.partnership, first=not self.served)
+        served.routes += StaffRoutes(assistant, root).routes()
+        self.app.router.routes += served.routes
+        self._push_to_every_channel(served)
         self.served[settings.partnership] = served
         return served
+
+    @staticmethod
+    def _web_prefix(settings: Settings, first: bool, quiet: bool = False) -> str | None:
+        """Where a partnership's web chat is served: the first (default) partnership's at the
+        top (/widget.js, /chat), each other's under /site/<its site key>/; None for none (web
+        chat off, or another partnership with no site key)."""
+        if not settings.web.enabled:
+            return None
+        if first:
+            return ""
+        key = settings.endpoints.web_site_key
+        if not key:
+            if not quiet:
+                log.info("%s: no endpoints.web_site_key: no web chat", settings.partnership)
+            return None
+        return f"/site/{key}"
 
     async def add_partnership(self, assistant: Assistant) -> None:
         """Serve another partnership: started now if the service runs, else with the rest."""
@@ -256,11 +289,11 @@ class Service:
         if served is None:
             return
         path = served.assistant.settings.telegram.webhook_path
+        gone = list(served.routes)
         if self.by_path.get(path) is served:
             del self.by_path[path]
-            self.app.router.routes[:] = [
-                r for r in self.app.router.routes if getattr(r, "path", None) != path
-            ]
+            gone += [r for r in self.app.router.routes if getattr(r, "path", None) == path]
+        self.app.router.routes[:] = [r for r in self.app.router.routes if r not in gone]
         await self._stop(served)
 
     # --- start and stop ---------------------------------------------------------------------

@@ -291,7 +291,8 @@ class EndpointSettings:
     address (docs/partnerships.md). Its Telegram bot (TELEGRAM_BOT_TOKEN) and its mailbox
     (`email:`) are named by their own settings."""
 
-    # The web widget's site key: the <script> tag on the partnership's own site carries it.
+    # The web widget's site key: the partnership's chat is served under /site/<key>/, so the
+    # <script> tag on its own site carries it in the widget's address (docs/web.md).
     web_site_key: str = ""
     # The Microsoft Teams (Bot Framework) app id; its password: TEAMS_APP_PASSWORD__<ID>.
     teams_app_id: str = ""
@@ -302,6 +303,21 @@ class FormSettings:
     # How the notification identifies the child: "initials" (initials, date of birth and an
     # optional LA or NHS number; the full name and address are not asked) or "full".
     identify_child: str = "initials"
+
+
+@dataclass(frozen=True)
+class StaffSettings:
+    """The staff page (docs/staff.md). Sign-in is by a code emailed to a staff address; with
+    `entra_client_id`, also with a Microsoft 365 account (OpenID Connect with Microsoft Entra
+    ID), whose address must still be on the staff. The app registration's client secret is
+    OAUTH_CLIENT_SECRET (environment only), as for the email channel's."""
+
+    entra_tenant: str = ""  # the directory (tenant) id
+    entra_client_id: str = ""  # the app registration's application (client) id; empty: off
+    entra_authority: str = "https://login.microsoftonline.com"
+    # The address people reach the assistant at (https://assistant.example.org): Entra sends
+    # them back to <public_url>/staff/oidc/callback, which the app registration must list.
+    public_url: str = ""
 
 
 # The web chat's colours when neither the settings nor the pack's `branding:` give them.
@@ -369,6 +385,7 @@ class Settings:
     form: FormSettings = field(default_factory=FormSettings)
     endpoints: EndpointSettings = field(default_factory=EndpointSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    staff: StaffSettings = field(default_factory=StaffSettings)
     database: str = "var/assistant.db"
     # What start-up derives from the knowledge, kept between starts (knowledge/cache.py);
     # empty: the default place (`cache_path`); "off": nothing kept.
@@ -497,6 +514,7 @@ _SECTIONS: dict[str, type] = {
     "form": FormSettings,
     "endpoints": EndpointSettings,
     "web": WebSettings,
+    "staff": StaffSettings,
 }
 _SCALARS = (
     "database",
@@ -838,6 +856,14 @@ def _build(
         )
     problems += _telegram_problems(values.get("telegram", TelegramSettings()))
     problems += _web_problems(values.get("web", WebSettings()))
+    site_key = values.get("endpoints", EndpointSettings()).web_site_key
+    if site_key and not SITE_KEY.fullmatch(site_key):
+        problems.append(
+            f"endpoints.web_site_key: {site_key!r}: 1 to 64 characters, only a-z, 0-9 and - "
+            "(it is part of the widget's address)"
+        )
+
+    problems += _staff_problems(values.get("staff", StaffSettings()))
     problems += _database_problems(environ.get("ASSISTANT_DATABASE") or values.get("database", ""))
     secrets = {
         name: secret_for(environ, name, partnership, is_default)
@@ -950,6 +976,26 @@ def _email_problems(email: EmailSettings | None) -> list[str]:
 ORIGIN = re.compile(
     r"https?://(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
 )
+
+
+# The web widget's site key is a path segment (/site/<key>/widget.js): nothing to escape.
+SITE_KEY = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+
+
+def _staff_problems(staff: StaffSettings) -> list[str]:
+    if not staff.entra_client_id:
+        return []
+    problems = []
+    if not staff.entra_tenant:
+        problems.append("staff.entra_tenant: needed with staff.entra_client_id")
+    for name in ("public_url", "entra_authority"):
+        value = getattr(staff, name)
+        if not ORIGIN.fullmatch(value.rstrip("/")) or not value.startswith("https://"):
+            problems.append(
+                f"staff.{name}: {value!r} must be an https:// address without a path, "
+                "such as https://assistant.example.org"
+            )
+    return problems
 
 
 def _web_problems(web: WebSettings) -> list[str]:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from bot.core.conversation import Context
 from bot.core.numbers import is_ascii_digits
 from bot.core.redaction import redact
-from bot.core.replies import BUTTON_DATA_LIMIT, CASEWORK, Button, Link, Reply
+from bot.core.replies import BUTTON_DATA_LIMIT, CASEWORK, DECLINED_ID, Button, Link, Reply
 from config.addresses import is_email
 from config.settings import Settings
 from handlers import learning
@@ -182,7 +182,10 @@ async def say(ctx: Context, query: Query, decision: Decision) -> list[Reply]:
             comparison_reply(knowledge, decision.ids, same_as=bool(SAME_AS.search(query.folded)))
         ]
     if outcome == "about":
-        return [about_reply(knowledge.actions[decision.ids[0]])]
+        replies = [about_reply(knowledge.actions[decision.ids[0]])]
+        if knowledge.urgent.settled(query.text):  # as for an answer, above
+            replies.append(Reply(safety_line(ctx.settings), kind="safety-line"))
+        return replies
     if outcome == "confirm":
         return [confirm_report(ctx, knowledge.reports[decision.ids[0]])]
     if outcome == "choices":
@@ -268,6 +271,8 @@ def decline_reply(ctx: Context, kind: str) -> Reply:
         f"{DECLINED.get(kind, DECLINED['other'])} Type /help to see what I can do, or contact "
         f"{ctx.settings.partnership_email}.\n\n{safety_line(ctx.settings)}",
         kind="fallback",
+        # What was declined (counted for the staff page's charts, bot/core/usage.py).
+        id=f"{DECLINED_ID}{kind}",
         buttons=(Button("Help", "/help"), Button("A child may be at risk", "/urgent")),
     )
 

@@ -16,6 +16,7 @@ import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from bot.core.controls import Control, Said
 from bot.core.conversation import Command, Context
@@ -27,6 +28,7 @@ from bot.mail.message import OutgoingEmail, make_message_id, message_id_domain
 from bot.storage import SigninCode, Storage
 from bot.storage.records import RegistryInUse
 from config.registry import Officer, Registry, RegistryChanged, is_email, normal_email
+from config.settings import Settings
 from handlers.notification.flow import FLOW_NAME as NOTIFY_FLOW
 from handlers.safety import safety_line
 
@@ -85,6 +87,73 @@ def prefill_of(officer: Officer) -> dict[str, str]:
     return values
 
 
+async def send_code(
+    storage: Storage,
+    settings: Settings,
+    chat: str,
+    email: str,
+    now: float,
+    registered: bool,
+    where: str = "the chat",
+) -> None:
+    """Make a code and its email; store the hash and queue the email only if `registered`.
+    The same work either way, so the time taken tells nothing (the chat's sign-in and the
+    staff page's both come here)."""
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    salt = secrets.token_hex(16)
+    stored = SigninCode(0, email, salt, hash_code(salt, code), now + CODE_MINUTES * 60, "active")
+    await storage.signin.request_signin_code(
+        chat, email, stored, code_email(settings, email, code, where), registered, now
+    )
+
+
+async def too_many_codes(storage: Storage, chat: str, now: float) -> bool:
+    """Whether `chat` has asked for MAX_CODE_REQUESTS_PER_HOUR codes in the last hour."""
+    requests = await storage.audit.count_audit(chat, CODE_REQUEST_EVENTS, now - 3600)
+    return requests >= MAX_CODE_REQUESTS_PER_HOUR
+
+
+async def locked_minutes(storage: Storage, chat: str, now: float) -> int:
+    """Minutes left of `chat`'s sign-in lockout; 0 when it may sign in."""
+    until = await storage.signin.signin_locked_until(chat)
+    return math.ceil((until - now) / 60) if until is not None and until > now else 0
+
+
+@dataclass(frozen=True)
+class CodeChecked:
+    """What a typed code turned out to be: the address it signs in (`email`), a code of the
+    chat that no longer works (`problem`), or a wrong one (`tries_left`; 0: now locked out)."""
+
+    email: str | None = None
+    problem: str | None = None
+    tries_left: int = 0
+
+
+async def check_code(storage: Storage, chat: str, code: str, now: float) -> CodeChecked:
+    """THE rule for a typed code: it works once, within CODE_MINUTES, only its newest; a wrong
+    one counts, and MAX_FAILURES of them lock `chat` out for LOCKOUT_MINUTES."""
+    for stored in await storage.signin.signin_codes(chat):
+        if hmac.compare_digest(hash_code(stored.salt, code), stored.code_hash):
+            if stored.state == "replaced":
+                problem = "That code was replaced by a newer one: use the latest email."
+            elif now >= stored.expires_at:
+                problem = f"That code has expired: codes are valid for {CODE_MINUTES} minutes."
+            elif stored.state == "used" or not await storage.signin.use_signin_code(stored.id):
+                problem = "That code has already been used: each code works only once."
+            else:
+                return CodeChecked(email=stored.email)
+            return CodeChecked(problem=problem)
+    failures = await storage.signin.add_signin_failure(chat)
+    await storage.audit.audit("code_failed", chat, at=now)
+    if failures < MAX_FAILURES:
+        return CodeChecked(tries_left=MAX_FAILURES - failures)
+    await storage.signin.lock_signin(chat, now + LOCKOUT_MINUTES * 60)
+    await storage.signin.retire_signin_codes(chat)
+    await storage.audit.audit("locked_out", chat, at=now)
+    log.warning("chat %s locked out of sign-in after %d wrong codes", chat, failures)
+    return CodeChecked()
+
+
 class Access:
     """Who may do what: the registry in use, and the clock (tests replace it to move time)."""
 
@@ -116,9 +185,56 @@ class Access:
 
     async def locked_minutes(self, ctx: Context) -> int:
         """Minutes left of the chat's sign-in lockout; 0 when it may sign in."""
-        until = await ctx.storage.signin.signin_locked_until(ctx.chat)
+        return await locked_minutes(ctx.storage, ctx.chat, self.clock())
+
+    async def staff_code(
+        self, storage: Storage, settings: Settings, chat: str, email: str
+    ) -> str | None:
+        """The staff page's sign-in: email a code to `email` if it is on the partnership's
+        staff, by the chat's rules (lockout, codes an hour, the same work for any address).
+        Returns what stops it (said the same whatever the address), or None: "if the address
+        is on the staff, a code is on its way"."""
         now = self.clock()
-        return math.ceil((until - now) / 60) if until is not None and until > now else 0
+        minutes = await locked_minutes(storage, chat, now)
+        if minutes:
+            return (
+                f"Sign-in is locked for another {counted(minutes, 'minute')}, after too many "
+                f"wrong codes. If you need help, contact {settings.partnership_email}."
+            )
+        if await too_many_codes(storage, chat, now):
+            return (
+                "Several codes have been asked for in the last hour, so no other can be sent "
+                "just now. Use the newest code you received, or try again later."
+            )
+        email = normal_email(email)
+        staff = self.registry.is_staff(email)
+        await send_code(storage, settings, chat, email, now, staff, where="the staff page")
+        log.info("staff page: sign-in code requested")
+        return None
+
+    async def staff_signin(
+        self, storage: Storage, chat: str, code: str
+    ) -> tuple[str | None, str | None]:
+        """(the staff address signed in, None) or (None, what to tell the person)."""
+        now = self.clock()
+        if await locked_minutes(storage, chat, now):
+            return None, "Sign-in is locked for now, after too many wrong codes."
+        checked = await check_code(storage, chat, "".join(code.split()), now)
+        if checked.email is not None and self.registry.is_staff(checked.email):
+            await storage.signin.clear_signin_failures(chat)
+            await storage.audit.audit("staff_signed_in", chat, who=checked.email, at=now)
+            return checked.email, None
+        if checked.email is not None:  # removed from the staff since the code was sent
+            return None, "This address is no longer on the partnership's staff."
+        if checked.problem is not None:
+            return None, f"{checked.problem} Ask for a new code."
+        if checked.tries_left:
+            left = checked.tries_left
+            return None, f"That code is not right. {left} tr{'y' if left == 1 else 'ies'} left."
+        return None, (
+            f"That code is not right, and that was the {MAX_FAILURES}th wrong code: sign-in "
+            f"is locked for {LOCKOUT_MINUTES} minutes."
+        )
 
     async def start_with(self, registry: Registry, storage: Storage, path: object) -> None:
         """At start: `registry` (read from `path`) must be the registry in use on this
@@ -287,8 +403,7 @@ class SignInFlow:
             return Turn([reply], EMAIL)
         email = normal_email(address)
         now = self.access.clock()
-        requests = await ctx.storage.audit.count_audit(ctx.chat, CODE_REQUEST_EVENTS, now - 3600)
-        if requests >= MAX_CODE_REQUESTS_PER_HOUR:
+        if await too_many_codes(ctx.storage, ctx.chat, now):
             log.info("chat %s: too many sign-in code requests", ctx.chat)
             reply = Reply(
                 "You've asked for several codes in the last hour, so I can't send another "
@@ -321,15 +436,7 @@ class SignInFlow:
         return Turn([reply], CODE)
 
     async def send_code(self, ctx: Context, email: str, now: float, registered: bool) -> None:
-        """Make a code and its email; store the hash and queue the email only if `registered`."""
-        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-        salt = secrets.token_hex(16)
-        stored = SigninCode(
-            0, email, salt, hash_code(salt, code), now + CODE_MINUTES * 60, "active"
-        )
-        await ctx.storage.signin.request_signin_code(
-            ctx.chat, email, stored, code_email(ctx, email, code), registered, now
-        )
+        await send_code(ctx.storage, ctx.settings, ctx.chat, email, now, registered)
         ctx.conversation.wake_outbox()
 
     async def on_code(self, ctx: Context, said: Said) -> Turn:
@@ -349,32 +456,18 @@ class SignInFlow:
                 buttons=STEP_BUTTONS,
             )
             return Turn([reply], CODE)
-        now = self.access.clock()
-        for stored in await ctx.storage.signin.signin_codes(ctx.chat):
-            if hmac.compare_digest(hash_code(stored.salt, code), stored.code_hash):
-                if stored.state == "replaced":
-                    problem = "That code was replaced by a newer one: use the latest email."
-                elif now >= stored.expires_at:
-                    problem = f"That code has expired: codes are valid for {CODE_MINUTES} minutes."
-                elif stored.state == "used" or not await ctx.storage.signin.use_signin_code(
-                    stored.id
-                ):
-                    problem = "That code has already been used: each code works only once."
-                else:
-                    return await self.signed_in(ctx, stored.email, now)
-                reply = Reply(
-                    f"{problem} Type back to ask for a new code.",
-                    kind="invalid",
-                    buttons=STEP_BUTTONS,
-                )
-                return Turn([reply], CODE)
-        return await self.wrong_code(ctx, now)
-
-    async def wrong_code(self, ctx: Context, now: float) -> Turn:
-        failures = await ctx.storage.signin.add_signin_failure(ctx.chat)
-        await ctx.storage.audit.audit("code_failed", ctx.chat, at=now)
-        if failures < MAX_FAILURES:
-            left = MAX_FAILURES - failures
+        checked = await check_code(ctx.storage, ctx.chat, code, self.access.clock())
+        if checked.email is not None:
+            return await self.signed_in(ctx, checked.email, self.access.clock())
+        if checked.problem is not None:
+            reply = Reply(
+                f"{checked.problem} Type back to ask for a new code.",
+                kind="invalid",
+                buttons=STEP_BUTTONS,
+            )
+            return Turn([reply], CODE)
+        if checked.tries_left:
+            left = checked.tries_left
             reply = Reply(
                 f"That code is not right. {left} tr{'y' if left == 1 else 'ies'} left. Check "
                 "the latest email, or type back to ask for a new code.",
@@ -382,10 +475,6 @@ class SignInFlow:
                 buttons=STEP_BUTTONS,
             )
             return Turn([reply], CODE)
-        await ctx.storage.signin.lock_signin(ctx.chat, now + LOCKOUT_MINUTES * 60)
-        await ctx.storage.signin.retire_signin_codes(ctx.chat)
-        await ctx.storage.audit.audit("locked_out", ctx.chat, at=now)
-        log.warning("chat %s locked out of sign-in after %d wrong codes", ctx.chat, failures)
         reply = Reply(
             f"That code is not right, and that was the {MAX_FAILURES}th wrong code. To keep "
             f"notifications safe, sign-in is locked for this chat for {LOCKOUT_MINUTES} "
@@ -435,21 +524,21 @@ def who(registry: Registry, email: str) -> str:
     return " and ".join(roles)
 
 
-def code_email(ctx: Context, email: str, code: str) -> OutgoingEmail:
-    board, contact = ctx.settings.board, ctx.settings.partnership_email
+def code_email(settings: Settings, email: str, code: str, where: str = "the chat") -> OutgoingEmail:
+    board, contact = settings.board, settings.partnership_email
     return OutgoingEmail(
         to=(email,),
         subject=f"Your sign-in code for the {board.short_name} assistant",
         text=(
             f"Your one-time sign-in code is:\n\n    {code}\n\n"
-            f"Type it in the chat where you asked for it. It is valid for {CODE_MINUTES} minutes "
+            f"Type it in {where} where you asked for it. It is valid for {CODE_MINUTES} minutes "
             "and works once.\n\n"
             "If you did not ask for a code, you can ignore this email: no one can sign in "
             f"without it. Questions? Contact the partnership at {contact}.\n\n"
             f"{board.name}\n"
         ),
         html=None,
-        message_id=make_message_id("signin", message_id_domain(ctx.settings.mail)),
+        message_id=make_message_id("signin", message_id_domain(settings.mail)),
     )
 
 

@@ -49,7 +49,7 @@ from rapidfuzz import fuzz
 from knowledge.learning_ask import LearningAsk, read_learning_ask
 from knowledge.loader import Knowledge, Report
 from knowledge.passages import Lead, lead
-from knowledge.query import Query
+from knowledge.query import Query, read_query
 from knowledge.search import (
     ANSWER_CUTOFF,
     KIND_WORDS,
@@ -153,6 +153,17 @@ def decide(knowledge: Knowledge, query: Query) -> Decision:
     declined = _declined(knowledge, query, decision, why)
     if declined is not None:
         return why(declined)
+    if decision.outcome == "none" and query.closing and _tells_of_harm(query.text):
+        # A case told, then a short question ("baby with a fractured skull, dad admitted
+        # shaking him, who has to notify the panel"): the story's words outweigh the
+        # question's in the averaged meaning, so the question is decided alone. Only for a
+        # story of a child's harm, so "my manager shouts at me, what should I do" stays
+        # unanswered.
+        closing = read_query(query.closing, knowledge.index)
+        retried = _decide_one(knowledge, closing, why, documents_named=False)
+        if retried.outcome in ("answer", "about", "choices"):
+            why.note("rule: the story's closing question, decided alone")
+            decision = retried  # what it leads with is still read from the whole story
     if (
         decision.outcome in ("answer", "compare")
         and decision.best not in knowledge.reports
@@ -324,15 +335,24 @@ def _text_alone(query: Query, share: float) -> bool:
     return share >= TEXT_ALONE and len(own) >= TEXT_ALONE_WORDS
 
 
-def _decide_one(knowledge: Knowledge, query: Query, why: Why) -> Decision:
+def _decide_one(
+    knowledge: Knowledge, query: Query, why: Why, documents_named: bool = True
+) -> Decision:
+    """The decision on one question; with `documents_named` false, no document is looked up
+    by name (a story's closing question: "does that need a review" names no report)."""
     text = query.text
     lexical = knowledge.index.search(text)
     best = lexical.best
-    if lexical.decision == "answer" and best is not None and best.id in knowledge.reports:
+    if (
+        documents_named
+        and lexical.decision == "answer"
+        and best is not None
+        and best.id in knowledge.reports
+    ):
         why.note(f"document named: {best.id} {best.score:.0f}")
         return Decision("answer", (best.id,))
     documents: tuple[str, ...] = ()
-    if lexical.decision == "choices":
+    if documents_named and lexical.decision == "choices":
         offered = [m.id for m in choices_of(lexical)]
         documents = tuple(i for i in offered if i in knowledge.reports)
         if len(documents) == len(offered) and len(documents) > 1:
@@ -463,6 +483,28 @@ def clear_lead(knowledge: Knowledge, query: Query, ranked: list[tuple[str, float
 def has_safeguarding_sign(text: str) -> bool:
     """Whether `text` has a word only a question about children's safety would have."""
     return not SAFEGUARDING_SIGNS.isdisjoint(words(text))
+
+
+def _tells_of_harm(text: str) -> bool:
+    """A story of a child's harm: a sign of safeguarding, a harm done, or an age."""
+    said = words(text)
+    return (
+        has_safeguarding_sign(text)
+        or not HARM_DONE.isdisjoint(said)
+        or AGE.search(" ".join(said)) is not None
+    )
+
+
+# What was done to a child in the stories that end in a process question ("15yo seriously
+# assaulted by a gang, do we notify"), beyond SAFEGUARDING_SIGNS.
+HARM_DONE = frozenset(
+    """
+    assault assaulted attacked stabbed stabbing killed murdered drowned shaken shaking
+    fracture fractured fractures bruise bruises bruising burn burns burned scalded injuries
+    overdose overdosed suicide strangled suffocated
+    """.split()
+)
+AGE = re.compile(r"\b\d{1,2} ?(?:yo|yr|yrs|year|years|month|months|week|weeks|day)\b|\b\d{1,2}yo\b")
 
 
 # Words of children, harm and the work around it. Not "case", "serious", "review", "missing",

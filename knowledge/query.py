@@ -9,7 +9,9 @@ what the question asks for is read from its form:
   often), "who" (does it, decides, chairs), "how" (to refer, to do it), "next" (what happens
   after), "yesno" (do we still ..., is X needed ...), "compare" (X vs Y), or "" for a bare topic;
 - `compared`: the things a comparison names ("the difference between an SCR and a SILP");
-- `request`: whether it asks to do something ("I want to notify") rather than about it.
+- `request`: whether it asks to do something ("I want to notify") rather than about it;
+- `closing`: the short question that ends a story ("a toddler drowned in the bath, does that
+  need a review"), for when the story's words drown the question (knowledge/decision.py).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Query:
     facet: str = ""  # one of FACETS, or "" (a bare topic)
     compared: tuple[str, ...] | None = None  # what a comparison names
     request: bool = False  # asks to do something, not about it
+    closing: str | None = None  # the short question ending a story, if it is one
 
     @property
     def folded(self) -> str:
@@ -65,6 +68,7 @@ def read_query(text: str, index: SearchIndex) -> Query:
         facet="compare" if compared else facet_of(text),
         compared=tuple(compared) if compared else None,
         request=is_request(text),
+        closing=closing_question(text),
     )
 
 
@@ -139,6 +143,24 @@ def facet_of(text: str) -> str:
             if pattern.search(candidate):
                 return facet
     return ""
+
+
+# A story told before a short question: at least this many words of it, a question of at most
+# CLOSING_MOST words after its last comma or full stop.
+CLOSING_STORY = 4
+CLOSING_MOST = 10
+
+
+def closing_question(text: str) -> str | None:
+    """The question that ends a story, when the message is one: "15yo seriously assaulted by
+    a gang, do we notify" -> "do we notify". None for a message that is only a question."""
+    parts = _LAST_SENTENCE.split(text.strip().rstrip("?!. "))
+    if len(parts) < 2:
+        return None
+    story, question = words(parts[0]), words(parts[-1])
+    if len(story) < CLOSING_STORY or not 2 <= len(question) <= CLOSING_MOST:
+        return None
+    return parts[-1].strip() if facet_of(parts[-1]) else None
 
 
 # --- comparisons -------------------------------------------------------------------------------

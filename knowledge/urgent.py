@@ -18,9 +18,10 @@ The phrase lists and rules are data (urgent.yaml), validated at load like every 
               reply leads with, after 999), `more` (topic ids for the "More" button, the
               first that exists is used) and `advice` (one sentence on what to do).
     framing:  `knowledge` groups that make a message a knowledge question, and `live` groups
-              whose presence overrides that; `settled` rules (lists of groups) that make a
-              message not live whatever else it has (a worry about oneself; a process question
-              about something past and in hand), answered with one safety line.
+              whose presence overrides that; `settled` rules (lists of groups; `-group`: that
+              group absent) that make a message not live whatever else it has (a worry about
+              oneself; a process question about something past and in hand), answered with
+              one safety line.
     semantic: when the rules find nothing, a second opinion by meaning (urgent_meaning.py):
               `signals` (groups, one of which must be present), `kind` (the kind given),
               `margin` and `neighbours`; examples in urgent_examples.yaml.
@@ -177,6 +178,13 @@ class UrgentDetector:
     # process question about something past and in hand; never a live concern.
     settled_rules: tuple[tuple[str, ...], ...] = ()
 
+    def _settled(self, present: set[str]) -> bool:
+        """A settled rule holds: its groups present, and its `-group`s absent."""
+        return any(
+            all((g[1:] not in present) if g.startswith("-") else (g in present) for g in rule)
+            for rule in self.settled_rules
+        )
+
     def present(self, text: str) -> set[str]:
         """The groups whose phrases occur in the message."""
         said = message_words(text)
@@ -191,7 +199,7 @@ class UrgentDetector:
         return [k for k in self.kinds if any(map(present.issuperset, k.rules))]
 
     def _framed_as_knowledge(self, present: set[str]) -> bool:
-        if any(map(present.issuperset, self.settled_rules)):
+        if self._settled(present):
             return True
         framed = not present.isdisjoint(self.knowledge_frames)
         return framed and present.isdisjoint(self.live_markers)
@@ -200,7 +208,7 @@ class UrgentDetector:
         """Whether `text` would be a live concern but for a settled frame (something past and
         in hand; a worry about oneself): its answer gets one safety line."""
         present = self.present(text)
-        return bool(self._found(present)) and any(map(present.issuperset, self.settled_rules))
+        return bool(self._found(present)) and self._settled(present)
 
     def kinds_of(self, text: str) -> list[Kind]:
         """Every kind of concern the message shows, in priority order (empty: not urgent)."""
@@ -266,11 +274,16 @@ def _phrases(name: str, raw: Any, problems: Problems) -> tuple[str, ...]:
     return tuple(phrases)
 
 
-def _names(raw: Any, groups: Mapping[str, Any], where: str, problems: Problems) -> tuple[str, ...]:
+def _names(
+    raw: Any, groups: Mapping[str, Any], where: str, problems: Problems, absent: bool = False
+) -> tuple[str, ...]:
+    """A list of group names; with `absent`, `-name` (that group absent) too."""
     if not isinstance(raw, list) or not raw or not all(isinstance(g, str) for g in raw):
         problems.add(FILE, where, "-", "expected a non-empty list of group names")
         return ()
     for name in raw:
+        if absent and name.startswith("-"):
+            name = name[1:]
         if name not in groups:
             problems.add(FILE, where, "-", f"unknown group {name!r}")
     return tuple(raw)
@@ -345,7 +358,7 @@ def read_urgent(
         problems.add(FILE, "framing", "settled", "expected a list of rules (lists of group names)")
         raw_settled = []
     settled = tuple(
-        _names(rule, groups, f"framing.settled[{n}]", problems)
+        _names(rule, groups, f"framing.settled[{n}]", problems, absent=True)
         for n, rule in enumerate(raw_settled, 1)
     )
     meaning, signals, meaning_kind = _read_meaning(

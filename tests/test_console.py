@@ -63,7 +63,7 @@ def test_ask_json_several_questions(tmp_path: Path) -> None:
     objects = [json.loads(line) for line in result.stdout.splitlines()]
     assert [o["kind"] for o in objects] == ["answer", "fallback", "greeting"]
     assert objects[0]["id"] == "serious-case-review"
-    assert objects[1]["id"] is None
+    assert objects[1]["id"] == "decline:other"  # declined as not ours (counted as such)
     assert objects[0]["links"][0]["url"].startswith("https://")
     assert set(objects[0]) >= {"kind", "id", "ids", "text", "links"}
 

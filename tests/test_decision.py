@@ -101,6 +101,21 @@ async def test_a_facet_the_topic_lacks_leads_with_its_sentence_that_fits(chat: C
     assert first_sentence(replies[0].text) == "Results are kept for seven years."
 
 
+async def test_a_story_that_ends_in_a_short_question_is_answered_on_the_question(
+    chat: Chat,
+) -> None:
+    # The story's words outweigh the question's; the question alone decides.
+    story = "a child was badly hurt on the stairs at the garden centre on saturday morning"
+    assert (await chat.say(story))[0].kind == "fallback"
+    replies = await chat.say(f"{story}, who holds a widget review")
+    assert (replies[0].kind, replies[0].id) == ("answer", "widget-review")
+    topic = chat.assistant.knowledge.topics["widget-review"]
+    assert first_sentence(replies[0].text) == topic.facet("who")
+    # A story of no child's harm is not read for its last clause.
+    other = "the printer on the third floor jammed again and nobody has fixed it in weeks"
+    assert (await chat.say(f"{other}, who holds a widget review"))[0].kind == "fallback"
+
+
 # --- yes or no ------------------------------------------------------------------------------
 
 
@@ -168,7 +183,7 @@ async def test_an_adults_matter_is_declined_not_routed_as_urgent(chat: Chat) -> 
     replies = await chat.say("my elderly neighbour is being neglected and I am worried")
     assert replies[0].kind == "fallback"
     assert "adult social care" in replies[0].text
-    assert replies[0].id is None
+    assert replies[0].id == "decline:adult"  # no topic: declined, as the charts count it
 
 
 async def test_a_request_to_act_on_one_case_is_casework(chat: Chat) -> None:
@@ -178,7 +193,7 @@ async def test_a_request_to_act_on_one_case_is_casework(chat: Chat) -> None:
 
 async def test_the_office_is_declined_and_kept_for_the_partnership(chat: Chat) -> None:
     replies = await chat.say("what's on the canteen menu today")
-    assert replies[0].kind == "fallback" and replies[0].id is None
+    assert replies[0].kind == "fallback" and replies[0].id == "decline:other"
     assert len(await chat.assistant.storage.questions.unanswered()) == 1
 
 

@@ -1,6 +1,7 @@
-"""One process serving several partnerships: each Telegram bot answers as its own partnership
-behind one HTTP server; an installation administrator's /reload starts a partnership newly
-listed (and stops one no longer listed) with no restart; each partnership's retention is its own.
+"""One process serving several partnerships: each Telegram bot, and each web chat, answers as
+its own partnership behind one HTTP server; an installation administrator's /reload starts a
+partnership newly listed (and stops one no longer listed) with no restart; each partnership's
+retention is its own.
 """
 
 from __future__ import annotations
@@ -17,20 +18,25 @@ import pytest
 from bot.installation import Installation, PollingBots, Workers
 from bot.ops.retention import apply_retention
 from bot.server import SECRET_HEADER, Service, server_for
-from config.settings import InstallationSettings, Secret, load_installation
+from config.settings import InstallationSettings, Secret, SettingsError, load_installation
 from tests.conftest import Chat
 from tests.packs_support import BEDFORD, SMALL_KNOWLEDGE, VALE, two_packs
 from tests.signin_support import Mailbox, sign_in
 from tests.telegram_support import FakeBotApi
 from tests.test_concurrency import wait_for
 from tests.test_web import message
+from tests.web_support import new_page
 
 BEDFORD_ADMIN = "board.admin@example.org"
 
 
-def write_settings(tmp_path: Path, listed: list[str], extra: str = "") -> Path:
+def write_settings(
+    tmp_path: Path, listed: list[str], extra: str = "", entry: dict[str, str] | None = None
+) -> Path:
+    """The settings file listing these partnerships; `entry` adds lines to a partnership's
+    entry (indented as its keys)."""
     path = tmp_path / "settings.yaml"
-    entries = "".join(f"  - id: {p}\n" for p in listed)
+    entries = "".join(f"  - id: {p}\n{(entry or {}).get(p, '')}" for p in listed)
     path.write_text(
         f"partnership: {BEDFORD}\n"
         f"partnerships_dir: {tmp_path / 'packs'}\n"
@@ -240,3 +246,54 @@ async def test_two_bots_behind_one_http_server_each_answer_as_their_partnership(
     assert "lscb@bedford.gov.uk" in bedford_text and "vale" not in bedford_text.lower()
     assert "evscp@example-vale.org" in vale_text and "bedford" not in vale_text.lower()
     assert len(apis[VALE].method_calls("sendMessage")) == 1, "the refused update was not handled"
+
+
+async def test_each_partnerships_web_chat_is_its_own_behind_one_server(tmp_path: Path) -> None:
+    two_packs(tmp_path)
+    path = write_settings(
+        tmp_path,
+        [BEDFORD, VALE],
+        entry={VALE: "    endpoints:\n      web_site_key: vale-chat\n"},
+    )
+    installation = await Installation.open(load_installation(path, environ={}))
+    service = Service(installation.assistants[BEDFORD], webhook=False)
+    await installation.start(service)
+    server = server_for(service, "127.0.0.1", 0)
+    task = asyncio.create_task(server.serve())
+    try:
+        await wait_for(lambda: server.started or task.done(), "the server to start")
+        base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        async with httpx.AsyncClient(base_url=base) as http:
+            vale_panel = await http.get("/site/vale-chat/chat")
+            assert vale_panel.status_code == 200
+            # The panel's files and its cookie are the partnership's own.
+            assert 'src="/site/vale-chat/chat/static/panel.js"' in vale_panel.text
+            assert "Path=/site/vale-chat/chat;" in vale_panel.headers["set-cookie"]
+            assert (await http.get("/site/vale-chat/widget.js")).status_code == 200
+            assert (await http.get("/site/no-such-key/widget.js")).status_code == 404
+            assert "Path=/chat;" in (await http.get("/chat")).headers["set-cookie"]
+        replies = {}
+        for pid, where in ((BEDFORD, base), (VALE, f"{base}/site/vale-chat")):
+            page = new_page(where)
+            await page.connect()
+            try:
+                replies[pid] = " ".join(r["text"] for r in await page.ask("/contact"))
+            finally:
+                await page.close()
+    finally:
+        server.should_exit = True
+        await task
+        await installation.close()
+    assert "lscb@bedford.gov.uk" in replies[BEDFORD] and "vale" not in replies[BEDFORD].lower()
+    assert "evscp@example-vale.org" in replies[VALE] and "bedford" not in replies[VALE].lower()
+
+
+def test_a_site_key_must_fit_in_an_address(tmp_path: Path) -> None:
+    two_packs(tmp_path)
+    path = write_settings(
+        tmp_path,
+        [BEDFORD, VALE],
+        entry={VALE: "    endpoints:\n      web_site_key: vale/../chat\n"},
+    )
+    with pytest.raises(SettingsError, match=r"endpoints\.web_site_key"):
+        load_installation(path, environ={})

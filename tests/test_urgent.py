@@ -536,6 +536,37 @@ def test_settled_frames_are_never_live_even_with_a_live_sign(tmp_path: Path) -> 
     assert not detector.settled("what is a hurt child")
 
 
+def test_a_settled_rule_can_need_a_group_absent(tmp_path: Path) -> None:
+    fixture = (
+        ROUTE_FIXTURE.replace(
+            "  live: [right now]\n", "  live: [right now]\n  age: [<number> year old]\n"
+        )
+        .replace(
+            "  process_ask: [do we tell]\n",
+            "  process_ask: [do we tell]\n  review_ask: [notify the panel]\n",
+        )
+        .replace(
+            "rules: [[worry, child], [harm, child]]",
+            "rules: [[worry, child], [harm, child], [harm, age]]",
+        )
+        .replace("  live: [live]\n", "  live: [live, age]\n")
+        .replace(
+            "[past_process, process_ask]]", "[past_process, process_ask], [review_ask, -live]]"
+        )
+    )
+    detector = load_urgent(write_fixture(tmp_path, fixture))
+    # An age alone does not outrank a question about the review process...
+    assert detector.match("a 15 year old was hurt, do we notify the panel") is None
+    assert detector.settled("a 15 year old was hurt, do we notify the panel")
+    # ...but a sign of now does, and an age with no such question is a live concern.
+    assert detector.match("a 15 year old is hurt right now, do we notify the panel") is not None
+    assert detector.match("a 15 year old was hurt") is not None
+    broken = fixture.replace("[review_ask, -live]", "[review_ask, -nothing_like_it]")
+    with pytest.raises(KnowledgeError) as caught:
+        load_urgent(write_fixture(tmp_path, broken))
+    assert "unknown group 'nothing_like_it'" in caught.value.problems[0]
+
+
 def test_settled_rules_name_known_groups(tmp_path: Path) -> None:
     broken = ROUTE_FIXTURE.replace("[[own_worry], ", "[[nothing_like_it], ")
     with pytest.raises(KnowledgeError) as caught:

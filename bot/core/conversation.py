@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 from bot.core.controls import Said, read, split_command
 from bot.core.flow import Turn
 from bot.core.replies import Incoming, Reply
+from bot.core.usage import Usage
 from bot.storage import Storage
 from bot.storage.records import Session
 from config.settings import Settings
@@ -214,6 +215,8 @@ class Conversation:
         # them and start the new ones, for an installation administrator's /reload; the lines
         # say what changed.
         self.reload_installation: Callable[[], Awaitable[list[str]]] | None = None
+        # Turns counted for the staff page's charts (numbers only).
+        self.usage = Usage()
 
     def add_command(self, name: str, handler: Command, description: str | None = None) -> None:
         """Register `/name`; with a description it is also listed in /help and Telegram's menu."""
@@ -252,7 +255,13 @@ class Conversation:
         """The replies to `incoming`; [] for a stored message handled before (by this process
         before a restart, or by another instance): it is never handled twice. With `record`,
         the channel's record of the turn is written in the session's transaction (and alone,
-        with the apology, after an error)."""
+        with the apology, after an error). The turn is counted for the charts (usage.py)."""
+        replies = await self._handle(incoming, record)
+        if self.usage.due():
+            await self.usage.flush(self.storage)
+        return replies
+
+    async def _handle(self, incoming: Incoming, record: Record | None) -> list[Reply]:
         async with self.locks.hold(incoming.chat):
             receipt = incoming.receipt
             session = await self.storage.sessions.load_session(incoming.chat)
@@ -362,6 +371,7 @@ class Conversation:
         """The turn's replies, marked private by the one rule wired in (`privacy`)."""
         before = ctx.session.flow
         replies = await self._route(ctx)
+        self.usage.count(ctx.chat, replies, in_flow=before is not None)
         if self.privacy is None:
             return replies
         return self.privacy(before, ctx.session.flow, replies)

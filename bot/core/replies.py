@@ -20,6 +20,8 @@ HANDOFF_SENT = "handoff_sent"
 CASEWORK = "casework"
 # The kind of the safety route's reply (handlers/safety.py): a child may be at risk.
 URGENT = "urgent"
+# The id of a fallback that declined a question as not ours (knowledge/decline.py), + its kind.
+DECLINED_ID = "decline:"
 # A message answered with one of these kinds was about a child at risk or one particular case:
 # what the user said is never kept (not as an unanswered question, not in a web page's history).
 UNKEPT_KINDS = frozenset((URGENT, CASEWORK))

@@ -19,9 +19,12 @@ def partnership_address(settings: Settings) -> str:
 
 
 def channel_name(chat: str) -> str:
-    return {"telegram": "Telegram", "email": "email", "console": "the console chat"}.get(
-        chat.partition(":")[0], "chat"
-    )
+    return {
+        "telegram": "Telegram",
+        "email": "email",
+        "console": "the console chat",
+        "web": "the web chat",
+    }.get(chat.partition(":")[0], "chat")
 
 
 def partnership_email(

@@ -293,7 +293,14 @@ class Outbox(BackgroundTask):
 
 
 MAIL_SERVER = "the partnership's mail server"
-KIND_NAMES = {"notification": "a notification", "signin": "a sign-in code"}
+# What each kind of email is, for people (/outbox, the admins' notice, the staff page).
+KIND_NAMES = {
+    "notification": "a notification",
+    "signin": "a sign-in code",
+    "handoff": "a question for the partnership",
+    "email_reply": "an answer by email",
+    "email_news": "news by email (a hand-off's answer)",
+}
 
 
 def _what(item: OutboxItem) -> str:

@@ -59,6 +59,8 @@ class Removed:
     eml_files: int = 0
     short_flows: int = 0
     web_messages: int = 0
+    staff_sessions: int = 0
+    suggestions: int = 0
 
 
 async def apply_retention(storage: Storage, settings: Settings, now: float) -> Removed:
@@ -83,6 +85,9 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
         web_messages=await storage.web.delete_idle(
             now - settings.web.history_hours * 3600, now - CONVERSATION_DAYS * DAY
         ),
+        staff_sessions=await storage.staff.delete_expired_sessions(now),
+        # A suggestion quotes a question (redacted as stored): kept as long as questions are.
+        suggestions=await storage.staff.delete_suggestions(now - retention.unanswered_days * DAY),
     )
     # After the rows: a file goes once its row (or its row's content) has gone.
     kept = await storage.retention.outbox_labels() - await storage.retention.delivered_labels(
@@ -98,7 +103,8 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
         log.info(
             "retention: deleted %d notification content(s), %d draft(s), %d code(s), "
             "%d sign-in email(s), %d message id(s), %d unanswered question(s), %d .eml file(s), "
-            "%d idle sign-in/check/question flow(s), %d web chat message(s)",
+            "%d idle sign-in/check/question flow(s), %d web chat message(s), "
+            "%d staff session(s), %d suggestion(s)",
             removed.notification_contents,
             removed.drafts,
             removed.codes,
@@ -108,6 +114,8 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
             removed.eml_files,
             removed.short_flows,
             removed.web_messages,
+            removed.staff_sessions,
+            removed.suggestions,
         )
     return removed
 

@@ -231,6 +231,39 @@ MIGRATIONS: list[str | dict[str, str]] = [
         adopted_by TEXT NOT NULL
     );
     """,
+    # 8: the staff page (bot/channels/staff/). staff_sessions: a signed-in browser, by the
+    # SHA-256 of its cookie's token (the key opens nothing), with its CSRF token and expiry;
+    # suggestions: "this question should have been topic X", for the knowledge editors;
+    # usage_counts: turns per day, channel, reply kind and topic or report id, counts only
+    # (no text, no chat), for the charts.
+    """
+    CREATE TABLE staff_sessions (
+        partnership TEXT NOT NULL,
+        token_hash TEXT NOT NULL,
+        email TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (partnership, token_hash)
+    );
+    CREATE TABLE suggestions (
+        id INTEGER PRIMARY KEY,
+        partnership TEXT NOT NULL,
+        question TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        who TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE TABLE usage_counts (
+        partnership TEXT NOT NULL,
+        day TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        item TEXT NOT NULL,
+        turns INTEGER NOT NULL,
+        PRIMARY KEY (partnership, day, channel, kind, item)
+    );
+    """,
 ]
 
 # Where a migration's script names the partnership that owns the rows already there.

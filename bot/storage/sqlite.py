@@ -337,21 +337,7 @@ class Database:
                 self._wrote_on_point()
                 return done
         async with self._use():
-            deadline = time.monotonic() + WRITE_DEADLINE_SECONDS
-            delay = 0.005
-            while True:
-                try:
-                    return await run()
-                except sqlite3.OperationalError as exc:
-                    if not is_busy(exc):
-                        raise
-                    if time.monotonic() >= deadline:
-                        raise DatabaseBusy(
-                            "the database is in use by another process and stayed locked for "
-                            f"{WRITE_DEADLINE_SECONDS:g} seconds"
-                        ) from exc
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.25)
+            return await self._retry_busy(run)
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         async with self.transaction():
@@ -508,7 +494,8 @@ class Database:
                 self._owner = None
 
     async def _retry_busy(self, start: Any) -> Any:
-        """Run `start()` (a BEGIN), retrying while another process holds the lock."""
+        """Run `start()` (a BEGIN, or a statement on its own), retrying while another process
+        holds the lock."""
         deadline = time.monotonic() + WRITE_DEADLINE_SECONDS
         delay = 0.005
         while True:

@@ -59,16 +59,24 @@ class HandoffDesk:
         return await self.storage.handoffs.handoff_by_reference(found[0]) or False
 
     async def accept(self, handoff: Handoff, mail: InboundEmail) -> bool:
-        """Record the staff answer; False if the hand-off was already answered or closed."""
-        answer = mail.text.strip()[:MAX_ANSWER]
+        """Record the staff answer by email; False if the hand-off was already answered or
+        closed."""
+        return await self.answer(handoff, mail.text, None)
+
+    async def answer(self, handoff: Handoff, text: str, who: str | None) -> bool:
+        """Record a staff answer (by email, or `who` on the staff page); False if it has no
+        text or the hand-off was already answered or closed: the first answer wins, once."""
+        answer = text.strip()[:MAX_ANSWER]
         if not answer:
             log.warning("reply to %s has no text; not relayed", handoff.reference)
             return False
         if not await self.storage.handoffs.finish_handoff(handoff.id, "answered", answer):
             log.info("reply to %s ignored: no longer open", handoff.reference)
             return False
+        # By email the chat is the asker's (who is then their signed-in address, if any); on
+        # the page, the member of staff who answered.
         await self.storage.audit.audit(
-            "handoff_answered", handoff.chat, reference=handoff.reference
+            "handoff_answered", handoff.chat, who=who, reference=handoff.reference
         )
         log.info("hand-off %s answered by staff", handoff.reference)
         return True

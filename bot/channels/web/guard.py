@@ -43,11 +43,12 @@ def chat_for(token: str) -> str:
     return CHAT_PREFIX + hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
-def cookie_header(token: str, web: WebSettings) -> str:
-    """The Set-Cookie value that gives a browser its conversation, for `history_hours`."""
+def cookie_header(token: str, web: WebSettings, prefix: str = "") -> str:
+    """The Set-Cookie value that gives a browser its conversation, for `history_hours`; only
+    the chat's own paths get it (each partnership's chat has its own `prefix`)."""
     parts = [
         f"{COOKIE}={token}",
-        f"Path={COOKIE_PATH}",
+        f"Path={prefix}{COOKIE_PATH}",
         f"Max-Age={round(web.history_hours * 3600)}",
         "Secure",
         "HttpOnly",

@@ -29,7 +29,7 @@ from typing import Any
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bot.channels.web.channel import HISTORY_LIMIT, Sent, WebChannel
@@ -103,8 +103,13 @@ def message_json(seq: int, role: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 class WebRoutes:
-    def __init__(self, channel: WebChannel, settings: Settings) -> None:
+    """One partnership's web chat. `prefix` is where its paths start: "" for the default
+    partnership, `/site/<site key>` for the others (bot/server.py), so one server holds each
+    partnership's widget, panel and cookie apart."""
+
+    def __init__(self, channel: WebChannel, settings: Settings, prefix: str = "") -> None:
         self.channel = channel
+        self.prefix = prefix
         self.web = settings.web
         self.guard = Guard(settings.web)
         self.files = {name: (STATIC / name).read_bytes() for name in (*ASSETS, WIDGET)}
@@ -115,6 +120,8 @@ class WebRoutes:
             "name": html.escape(board.name),
             "short_name": html.escape(board.short_name or board.name),
             "area": html.escape(board.area),
+            "chat": html.escape(prefix + "/chat"),
+            "widget": html.escape(prefix + "/widget.js"),
         }
         self.panel_page = Template((STATIC / "panel.html").read_text()).substitute(fields)
         self.demo_page = Template((STATIC / "demo.html").read_text()).substitute(fields)
@@ -124,6 +131,8 @@ class WebRoutes:
         ).encode()
 
     def routes(self) -> list[BaseRoute]:
+        """Its routes: at the top for the default partnership (with the demo page at /, if
+        enabled), else mounted under the prefix."""
         routes: list[BaseRoute] = [
             Route("/widget.js", self.widget),
             Route("/chat", self.panel),
@@ -133,6 +142,8 @@ class WebRoutes:
             Route("/chat/api/messages", self.messages),
             Route("/chat/api/send", self.send, methods=["POST"]),
         ]
+        if self.prefix:
+            return [Mount(self.prefix, routes=routes)]
         if self.web.demo_page:
             routes.append(Route("/", self.demo))
         return routes
@@ -199,7 +210,7 @@ class WebRoutes:
         token = token_of(request) or new_token()
         response = self._document(self.panel_page)
         # Sent again every time, so the conversation lasts history_hours after its last visit.
-        response.headers.append("Set-Cookie", cookie_header(token, self.web))
+        response.headers.append("Set-Cookie", cookie_header(token, self.web, self.prefix))
         return response
 
     async def demo(self, request: Request) -> Response:

@@ -19,6 +19,8 @@
   var closeButton = document.getElementById("close");
   var urgentButton = document.getElementById("urgent");
   var framed = window.parent !== window;
+  // The panel's own address (/chat, or /site/KEY/chat): its socket and API are below it.
+  var chat = location.pathname.replace(/\/+$/, "");
 
   var shown = 0; // the number of the last message shown: what the panel acknowledges
   var unconfirmed = []; // messages sent and not yet confirmed as stored, oldest first
@@ -260,7 +262,7 @@
 
   function socketAddress() {
     var scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    return scheme + "//" + location.host + "/chat/socket?after=" + shown;
+    return scheme + "//" + location.host + chat + "/socket?after=" + shown;
   }
 
   function connect() {
@@ -322,7 +324,7 @@
   function poll() {
     if (polling || stopped) return;
     polling = true;
-    fetch("/chat/api/messages?wait=25&after=" + shown, {
+    fetch(chat + "/api/messages?wait=25&after=" + shown, {
       credentials: "same-origin",
       cache: "no-store",
     })
@@ -353,7 +355,7 @@
   }
 
   function post(payload) {
-    fetch("/chat/api/send", {
+    fetch(chat + "/api/send", {
       method: "POST",
       credentials: "same-origin",
       cache: "no-store",

@@ -2,6 +2,7 @@
  *
  *   <script src="https://ASSISTANT/widget.js" defer></script>
  *
+ * (a partnership other than the installation's default: https://ASSISTANT/site/KEY/widget.js).
  * It adds a button that opens the chat panel (a frame served by the assistant, so the page
  * never sees the conversation and the panel's own security rules apply) and closes it again.
  * Optional attributes on the script tag: data-label (the button's text), data-title (the
@@ -12,7 +13,10 @@
 
   var script = document.currentScript;
   if (!script || document.getElementById("sa-launcher")) return;
-  var base = new URL(script.src, document.baseURI).origin;
+  var source = new URL(script.src, document.baseURI);
+  var origin = source.origin; // who the panel's messages must come from
+  // Where this partnership's chat lives: the widget's own address without "/widget.js".
+  var base = origin + source.pathname.replace(/\/widget\.js$/, "");
   var label = script.getAttribute("data-label") || "Ask the safeguarding assistant";
   var title = script.getAttribute("data-title") || "Chat with the safeguarding assistant";
   var remembered = "sa-chat-open";
@@ -51,7 +55,7 @@
 
   function focusPanel() {
     frame.focus();
-    frame.contentWindow.postMessage("sa:focus", base);
+    frame.contentWindow.postMessage("sa:focus", origin);
   }
 
   function open(takeFocus) {
@@ -85,7 +89,7 @@
   });
 
   window.addEventListener("message", function (event) {
-    if (frame && event.origin === base && event.source === frame.contentWindow) {
+    if (frame && event.origin === origin && event.source === frame.contentWindow) {
       if (event.data === "sa:close") close();
     }
   });
