@@ -228,8 +228,9 @@ def _documents(rng: random.Random, case: Case, number: int) -> list[SearchEntry]
         (f"{case.label} - practitioner briefing", "practitioner briefing"),
     ]
     count = rng.choice((1, 1, 2, 3))
+    facets = (("area", area), ("year", str(case.year)))
     return [
-        SearchEntry(f"case-{number}-{i}", kind, (title, *aliases))
+        SearchEntry(f"case-{number}-{i}", kind, (title, *aliases), facets)
         for i, (title, kind) in enumerate(documents[:count])
     ]
 
@@ -238,7 +239,20 @@ def _thematic(rng: random.Random, number: int) -> SearchEntry:
     theme, area = rng.choice(THEMES), _PLACES.draw(rng)
     title = f"Thematic review: {theme} ({area.capitalize()})"
     author = f"{rng.choice(FIRST_NAMES)} {_SURNAMES.draw(rng)}"
-    return SearchEntry(f"thematic-{number}", "full report", (title, f"{area} {theme}", author))
+    year = str(2012 + number % 13)  # not drawn: the catalogue stays what it was
+    return SearchEntry(
+        f"thematic-{number}",
+        "full report",
+        (title, f"{area} {theme}", author),
+        (("area", area.capitalize()), ("year", year)),
+    )
+
+
+def related(entry_id: str) -> str:
+    """What relates documents: the case they are of ("case-12"), as reports.yaml relates the
+    documents of one case (every document sharing an alias with another lists it in
+    `related`, so its reply offers the others as buttons)."""
+    return entry_id.rsplit("-", 1)[0] if entry_id.startswith("case-") else entry_id
 
 
 def build_catalogue(size: int, seed: int = SEED) -> list[SearchEntry]:

@@ -30,9 +30,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
-from bench.catalogue import SEED, build_catalogue  # noqa: E402
+from bench.catalogue import SEED, build_catalogue, related  # noqa: E402
 from knowledge.loader import build_index, load_knowledge  # noqa: E402
-from knowledge.search import SearchEntry, SearchIndex, _typo_cutoff, choices_of  # noqa: E402
+from knowledge.narrowing import narrow_to  # noqa: E402
+from knowledge.search import (  # noqa: E402
+    MAX_CHOICES,
+    SearchEntry,
+    SearchIndex,
+    _typo_cutoff,
+    choices_of,
+)
 
 SIZES = (1_000, 10_000, 100_000)
 BASELINE_SUBSET = 12  # queries the baseline runs at 100k, where each one takes about a second
@@ -164,12 +171,15 @@ def timed(call: Callable[[], object], repeat: int) -> list[float]:
 class Row:
     size: int
     build_s: float
+    build_cpu_s: float
     memory_mb: float
     peak_mb: float
     p50: float
     p99: float
     worst: float
     found: str
+    found_before: str  # without narrowing, as the matcher did before (the baseline)
+    most_questions: int  # the most narrowing questions one query needed
     answered_misses: int
     base_p50: float
     base_p99: float
@@ -185,9 +195,9 @@ class Row:
 def measure(size: int, base: list[SearchEntry], queries: list[Query], repeat: int) -> Row:
     entries = base + build_catalogue(size)
     gc.collect()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     index = SearchIndex(entries)
-    build_s = time.perf_counter() - start
+    build_s, build_cpu_s = time.perf_counter() - start, time.process_time() - cpu
     del index
     gc.collect()
     # Memory in a second build: tracemalloc slows Python down, so it must not touch the timing.
@@ -200,7 +210,8 @@ def measure(size: int, base: list[SearchEntry], queries: list[Query], repeat: in
     ours_by_query: list[float] = []
     by_kind: dict[str, list[float]] = {kind: [] for kind in KINDS}
     cpu_by_kind: dict[str, list[float]] = {kind: [] for kind in KINDS}
-    found = named = answered_misses = 0
+    found = found_before = named = answered_misses = most_questions = 0
+    by_id = {e.id: e for e in entries}
     for query in queries:
         result = index.search(query.text)  # warm-up, and the answer checked below
         samples = timed(lambda q=query.text: index.search(q), repeat)  # type: ignore[misc]
@@ -211,6 +222,18 @@ def measure(size: int, base: list[SearchEntry], queries: list[Query], repeat: in
         offered = {m.id for m in choices_of(result)} if result.decision else set()
         if query.target is not None:
             named += 1
+            found_before += query.target in offered
+            if result.decision == "answer" and result.best is not None:
+                # Its reply offers the documents related to it (the case's others).
+                offered |= {e.id for e in entries if related(e.id) == related(result.best.id)}
+            if query.target not in offered:
+                # More fit than the buttons hold: narrowed by area, year and kind.
+                fitting = index.fitting(query.text)
+                if any(e.id == query.target for e in fitting):
+                    left, asked = narrow_to(fitting, by_id[query.target])
+                    most_questions = max(most_questions, asked)
+                    if len(left) <= MAX_CHOICES:
+                        offered |= {e.id for e in left}
             found += query.target in offered
         elif query.category == "junk" and result.decision == "answer":
             answered_misses += 1
@@ -240,12 +263,15 @@ def measure(size: int, base: list[SearchEntry], queries: list[Query], repeat: in
     return Row(
         size=size,
         build_s=build_s,
+        build_cpu_s=build_cpu_s,
         memory_mb=kept / 1e6,
         peak_mb=peak / 1e6,
         p50=percentile(ours, 0.50),
         p99=percentile(ours, 0.99),
         worst=max(ours),
         found=f"{found}/{named}",
+        found_before=f"{found_before}/{named}",
+        most_questions=most_questions,
         answered_misses=answered_misses,
         base_p50=percentile(baseline, 0.50),
         base_p99=percentile(baseline, 0.99),
@@ -271,16 +297,17 @@ def print_table(rows: list[Row], queries: list[Query], repeat: int) -> None:
     print(f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"Date: {time.strftime('%Y-%m-%d')}; {len(queries)} queries x {repeat} runs each\n")
     print(
-        "| documents | build (s) | index MB (peak) | p50 (ms) | p99 (ms) | max (ms) "
-        "| named found | misses answered | difflib p50 (ms) | difflib p99 (ms) "
-        "| difflib queries | speed-up p50 | speed-up mean |"
+        "| documents | build (s) | build CPU (s) | index MB (peak) | p50 (ms) | p99 (ms) "
+        "| max (ms) | named found (before: top 4 only) | questions | misses answered "
+        "| difflib p50 (ms) | difflib p99 (ms) | difflib queries | speed-up p50 | speed-up mean |"
     )
-    print("|" + "---:|" * 13)
+    print("|" + "---:|" * 15)
     for r in rows:
         print(
-            f"| {r.size:,} | {r.build_s:.2f} | {r.memory_mb:.0f} ({r.peak_mb:.0f}) "
-            f"| {r.p50:.2f} | {r.p99:.2f} "
-            f"| {r.worst:.2f} | {r.found} | {r.answered_misses} | {r.base_p50:.1f} "
+            f"| {r.size:,} | {r.build_s:.2f} | {r.build_cpu_s:.2f} "
+            f"| {r.memory_mb:.0f} ({r.peak_mb:.0f}) | {r.p50:.2f} | {r.p99:.2f} "
+            f"| {r.worst:.2f} | {r.found} ({r.found_before}) | {r.most_questions} "
+            f"| {r.answered_misses} | {r.base_p50:.1f} "
             f"| {r.base_p99:.1f} | {r.base_queries} | {r.speedup_p50:.0f}x "
             f"| {r.speedup_mean:.0f}x |"
         )

@@ -5,6 +5,7 @@ the conversation core's latency with 50 chats at once.
     .venv/bin/python bench/throughput.py                  # rate limiter off (an emulator)
     .venv/bin/python bench/throughput.py --rate-limit     # both bots at Telegram's limits
     .venv/bin/python bench/throughput.py --messages 400   # a quicker run
+    .venv/bin/python bench/throughput.py --messages 10000 --core-messages 0  # memory after 10k
 
 The emulator is tests/telegram_support.FakeBotApi (getUpdates long polling, sendMessage...),
 one instance per bot, in this process. Each bot runs as its own process, started the way a
@@ -184,6 +185,14 @@ def assistant_settings(folder: Path, api: FakeBotApi, rate_limit: bool, concurre
     return path
 
 
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """A process's resident memory now (VmRSS) or at its highest (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc), all its threads included."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -192,10 +201,10 @@ def cpu_seconds(pid: int) -> float:
 
 async def measure_bot(
     name: str, command: list[str], env: dict[str, str], api: FakeBotApi, messages: int, chats: int
-) -> tuple[float, float]:
+) -> tuple[float, float, float, float]:
     """Start the bot, wait until it polls, send the burst; returns (replies per second, the
-    bot's CPU milliseconds per update). CPU time hardly depends on what else the machine is
-    doing; the wall-clock rate does."""
+    bot's CPU milliseconds per update, its RSS in MB once polling and after the burst). CPU
+    time hardly depends on what else the machine is doing; the wall-clock rate does."""
     process = await asyncio.create_subprocess_exec(*command, env=env, cwd=ROOT)
     try:
         while not api.method_calls("getUpdates"):
@@ -203,6 +212,7 @@ async def measure_bot(
                 raise RuntimeError(f"{name} exited with {process.returncode}")
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)  # past start-up work (menu registration, first empty poll)
+        rss_start = rss_mb(process.pid)
         before = len(api.method_calls("sendMessage"))
         cpu_before = cpu_seconds(process.pid)
         started = time.perf_counter()
@@ -214,6 +224,7 @@ async def measure_bot(
             await asyncio.sleep(0.005)
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(process.pid) - cpu_before
+        rss_after = rss_mb(process.pid)
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -222,44 +233,83 @@ async def measure_bot(
             except TimeoutError:
                 process.kill()
                 await process.wait()
-    return messages / elapsed, cpu * 1000 / messages
+    return messages / elapsed, cpu * 1000 / messages, rss_start, rss_after
+
+
+def bot_command(
+    bot: str, api: FakeBotApi, folder: Path, rate_limit: bool, concurrent: int
+) -> tuple[list[str], dict[str, str]]:
+    """How to start `bot` against `api`: its command line and environment."""
+    base_env = {k: v for k, v in os.environ.items() if k != "ASSISTANT_SETTINGS"}
+    if not bot.startswith("echo"):
+        settings = assistant_settings(folder, api, rate_limit, concurrent)
+        env = base_env | {"TELEGRAM_BOT_TOKEN": TOKEN, "ASSISTANT_SETTINGS": str(settings)}
+        command = [sys.executable, str(ROOT / "main.py"), "run"]
+        if bot == "memory":
+            command = [sys.executable, str(Path(__file__).resolve()), "--in-memory"]
+        return command, env
+    command = [sys.executable, str(Path(__file__).resolve()), "--echo-bot"]
+    command += [api.base_url, "--concurrent", str(concurrent)]
+    command += ["--rate-limit"] if rate_limit else []
+    command += ["--aiohttp"] if bot == "echo-aiohttp" else []
+    return command, base_env
+
+
+async def idle_cost(bot: str, seconds: float) -> tuple[float, float]:
+    """The bot with no updates, against a Bot API that answers getUpdates at once (an emulator
+    or proxy that does not hold long polls): its CPU (% of one core) and getUpdates calls per
+    second over `seconds`, after a few seconds to settle."""
+    api = FakeBotApi()
+    api.instant_polls = True
+    await api.start()
+    folder = tempfile.TemporaryDirectory()
+    command, env = bot_command(bot, api, Path(folder.name), rate_limit=False, concurrent=64)
+    process = await asyncio.create_subprocess_exec(*command, env=env, cwd=ROOT)
+    try:
+        while not api.method_calls("getUpdates"):
+            if process.returncode is not None:
+                raise RuntimeError(f"exited with {process.returncode}")
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(3.0)
+        polls, cpu = len(api.method_calls("getUpdates")), cpu_seconds(process.pid)
+        await asyncio.sleep(seconds)
+        polls = len(api.method_calls("getUpdates")) - polls
+        cpu = cpu_seconds(process.pid) - cpu
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 30)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+        await api.stop()
+        folder.cleanup()
+    return 100 * cpu / seconds, polls / seconds
 
 
 async def throughput(
     bots: tuple[str, ...], messages: int, chats: int, rate_limit: bool, concurrent: int, repeat: int
-) -> dict[str, list[tuple[float, float]]]:
-    """(replies per second, CPU ms per update) of each bot, `repeat` times, alternating which
-    goes first (the machine's load changes over a run; alternating spreads it over both)."""
-    results: dict[str, list[tuple[float, float]]] = {bot: [] for bot in bots}
-    base_env = {k: v for k, v in os.environ.items() if k != "ASSISTANT_SETTINGS"}
+) -> dict[str, list[tuple[float, float, float, float]]]:
+    """(replies per second, CPU ms per update, RSS MB at start and after) of each bot, `repeat`
+    times, alternating which goes first (the machine's load changes over a run; alternating
+    spreads it over both)."""
+    results: dict[str, list[tuple[float, float, float, float]]] = {bot: [] for bot in bots}
     for round_ in range(repeat):
         order = bots if round_ % 2 == 0 else tuple(reversed(bots))
         for bot in order:
             with tempfile.TemporaryDirectory() as tmp:
                 api = FakeBotApi()
                 await api.start()
-                if not bot.startswith("echo"):
-                    settings = assistant_settings(Path(tmp), api, rate_limit, concurrent)
-                    env = base_env | {
-                        "TELEGRAM_BOT_TOKEN": TOKEN,
-                        "ASSISTANT_SETTINGS": str(settings),
-                    }
-                    command = [sys.executable, str(ROOT / "main.py"), "run"]
-                    if bot == "memory":
-                        command = [sys.executable, str(Path(__file__).resolve()), "--in-memory"]
-                else:
-                    env = base_env
-                    command = [sys.executable, str(Path(__file__).resolve()), "--echo-bot"]
-                    command += [api.base_url, "--concurrent", str(concurrent)]
-                    command += ["--rate-limit"] if rate_limit else []
-                    command += ["--aiohttp"] if bot == "echo-aiohttp" else []
+                command, env = bot_command(bot, api, Path(tmp), rate_limit, concurrent)
                 try:
-                    rate, cpu = await measure_bot(bot, command, env, api, messages, chats)
+                    measured = await measure_bot(bot, command, env, api, messages, chats)
                 finally:
                     await api.stop()
-                results[bot].append((rate, cpu))
+                results[bot].append(measured)
+                rate, cpu, rss_start, rss_after = measured
                 print(
-                    f"  round {round_ + 1}: {bot} {rate:.0f} updates/s, {cpu:.2f} CPU ms/update",
+                    f"  round {round_ + 1}: {bot} {rate:.0f} updates/s, {cpu:.2f} CPU ms/update,"
+                    f" RSS {rss_start:.0f} -> {rss_after:.0f} MB",
                     flush=True,
                 )
     return results
@@ -360,16 +410,24 @@ async def main_async(args: argparse.Namespace) -> None:
     runs = await throughput(
         bots, args.messages, args.chats, args.rate_limit, args.concurrent, args.repeat
     )
-    rates = {bot: statistics.median(r for r, _ in values) for bot, values in runs.items()}
-    cpus = {bot: statistics.median(c for _, c in values) for bot, values in runs.items()}
-    print("| bot | updates/s (median) | each run | CPU ms/update (median) | each run |")
-    print("|---|---|---|---|---|")
+    rates = {bot: statistics.median(r[0] for r in values) for bot, values in runs.items()}
+    cpus = {bot: statistics.median(r[1] for r in values) for bot, values in runs.items()}
+    print(
+        "| bot | updates/s (median) | each run | CPU ms/update (median) | each run "
+        f"| RSS MB polling | RSS MB after {args.messages:,} |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for bot, label in LABELS.items():
         if bot not in runs:
             continue
-        each = ", ".join(f"{r:.0f}" for r, _ in runs[bot])
-        each_cpu = ", ".join(f"{c:.2f}" for _, c in runs[bot])
-        print(f"| {label} | {rates[bot]:.0f} | {each} | {cpus[bot]:.2f} | {each_cpu} |")
+        each = ", ".join(f"{r[0]:.0f}" for r in runs[bot])
+        each_cpu = ", ".join(f"{r[1]:.2f}" for r in runs[bot])
+        start = statistics.median(r[2] for r in runs[bot])
+        after = statistics.median(r[3] for r in runs[bot])
+        print(
+            f"| {label} | {rates[bot]:.0f} | {each} | {cpus[bot]:.2f} | {each_cpu} "
+            f"| {start:.0f} | {after:.0f} |"
+        )
     for bot in ("assistant", "memory"):
         for echo in ("echo", "echo-aiohttp"):
             if bot in runs and echo in runs:
@@ -378,8 +436,17 @@ async def main_async(args: argparse.Namespace) -> None:
                     f" by CPU per update {cpus[echo] / cpus[bot]:.0%} (target >= 90%)"
                 )
 
-    results = await core_latency(args.messages, args.chats, args.core_rate)
-    print(f"\ncore ({args.messages} messages from {args.chats} chats, SQLite file):")
+    if args.idle:
+        print(f"\nidle, {args.idle:g} s against a Bot API answering getUpdates at once:")
+        print("| bot | CPU % of one core | getUpdates/s |\n|---|---|---|")
+        for bot in bots:
+            cpu_percent, polls = await idle_cost(bot, args.idle)
+            print(f"| {LABELS[bot]} | {cpu_percent:.1f} | {polls:.1f} |", flush=True)
+
+    if not args.core_messages:
+        return
+    results = await core_latency(args.core_messages, args.chats, args.core_rate)
+    print(f"\ncore ({args.core_messages} messages from {args.chats} chats, SQLite file):")
     print("| run | what | p50 ms | p99 ms | mean ms |\n|---|---|---|---|---|")
     core_runs = {
         "saturated": f"{args.chats} chats, each sending as soon as answered",
@@ -414,7 +481,13 @@ def main() -> None:
     parser.add_argument(
         "--core-rate", type=float, default=100.0, help="messages/s of the paced core run"
     )
+    parser.add_argument(
+        "--core-messages", type=int, default=2_000, help="messages of each core run (0: none)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each bot, alternating")
+    parser.add_argument(
+        "--idle", type=float, default=10.0, help="seconds of the idle measurement (0: none)"
+    )
     parser.add_argument(
         "--bots", default=",".join(BOTS), help=f"which of {', '.join(LABELS)} (comma-separated)"
     )

@@ -68,6 +68,7 @@ def wire(conversation: Conversation, access: Access) -> None:
     add("learning", learning.learning_command)  # a review's findings, reviews on a theme
     add("others", questions.show_others)  # "Not what you meant?" after an uncertain answer
     add("report", reports.show_report)
+    add("narrow", reports.narrow)  # a question narrowing a choice among many documents
     add("form", notification.form_closed)  # a notification form's button, once the form is closed
     add("handoff", handoff.start)  # "Ask the partnership", offered by the fallback
     conversation.add_flow(threshold.ThresholdFlow())

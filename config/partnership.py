@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from config.validation import SAFE_LOADER
+
 PACK_FILE = "partnership.yaml"
 REGISTRY_FILE = "liaison_officers.yaml"
 # What partnership.yaml may hold; docs/partnerships.md explains each.
@@ -98,7 +100,7 @@ def read_pack(folder: Path, problems: list[str]) -> Pack:
     """The pack in `folder`, with what is wrong with it added to `problems` (as `file: what`)."""
     where = f"{folder.name}/{PACK_FILE}"
     try:
-        raw = yaml.safe_load((folder / PACK_FILE).read_text(encoding="utf-8")) or {}
+        raw = yaml.load((folder / PACK_FILE).read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
     except FileNotFoundError:
         problems.append(f"partnership: no pack at {folder} (it needs a {PACK_FILE})")
         return Pack(folder.name, folder)

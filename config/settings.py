@@ -35,6 +35,7 @@ from config.installation import (
     shared_only,
 )
 from config.partnership import REGISTRY_FILE, Pack, is_placeholder, read_pack, shipped_packs
+from config.validation import SAFE_LOADER
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SETTINGS_FILE = ROOT / "config" / "settings.yaml"
@@ -386,6 +387,9 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     staff: StaffSettings = field(default_factory=StaffSettings)
     database: str = "var/assistant.db"
+    # What start-up derives from the knowledge, kept between starts (knowledge/cache.py);
+    # empty: the default place (`cache_path`); "off": nothing kept.
+    cache_dir: str = ""
     # The national knowledge; empty: the knowledge installed with the program.
     knowledge_dir: str = ""
     # The partnership served, and where its pack is (empty: the packs installed with the program).
@@ -418,6 +422,20 @@ class Settings:
         """Resolve a configured path; relative paths are relative to `home()`."""
         p = Path(value)
         return p if p.is_absolute() else home() / p
+
+    @property
+    def cache_path(self) -> Path | None:
+        """Where derived files are kept: `cache_dir`; by default var/cache in a checkout or
+        under ASSISTANT_HOME, else (an installed wheel, run from any folder) the user's cache
+        folder, so that `ask` leaves nothing in the folder it is run from. None: "off"."""
+        if self.cache_dir == "off":
+            return None
+        if self.cache_dir:
+            return self.path(self.cache_dir)
+        if os.environ.get("ASSISTANT_HOME") or (ROOT / "pyproject.toml").exists():
+            return home() / "var" / "cache"
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "safeguarding-assistant"
 
     @property
     def allowed_email_domains(self) -> tuple[str, ...]:
@@ -500,6 +518,7 @@ _SECTIONS: dict[str, type] = {
 }
 _SCALARS = (
     "database",
+    "cache_dir",
     "knowledge_dir",
     "partnership",
     "partnerships_dir",
@@ -717,7 +736,7 @@ def _read_file(
         if not env_path and (not path.exists() or not use_file):
             return None, {}
     try:
-        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        loaded = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except FileNotFoundError:
         raise SettingsError(f"{path}: file not found") from None
     except yaml.YAMLError as exc:
@@ -747,7 +766,8 @@ def load_settings(
     Environment: TELEGRAM_BOT_TOKEN, SMTP_PASSWORD, TELEGRAM_WEBHOOK_SECRET (each also as
     NAME__<ID> for one partnership: config/installation.py), and ASSISTANT_SETTINGS (another
     settings file), ASSISTANT_DATABASE (the SQLite path or a postgresql:// URL),
-    DATABASE_PASSWORD (the PostgreSQL password, or libpq's PGPASSWORD).
+    ASSISTANT_CACHE_DIR (`cache_dir`), DATABASE_PASSWORD (the PostgreSQL password, or libpq's
+    PGPASSWORD).
     Raises SettingsError listing every problem.
     """
     path, raw = _read_file(path, environ, use_file)
@@ -856,6 +876,8 @@ def _build(
         )
     if environ.get("ASSISTANT_DATABASE"):
         values["database"] = environ["ASSISTANT_DATABASE"]
+    if "ASSISTANT_CACHE_DIR" in environ:
+        values["cache_dir"] = environ["ASSISTANT_CACHE_DIR"]
     return Settings(
         **values,
         telegram_token=Secret(secrets["TELEGRAM_BOT_TOKEN"][0].strip()),

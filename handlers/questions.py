@@ -14,7 +14,13 @@ from bot.core.replies import BUTTON_DATA_LIMIT, CASEWORK, DECLINED_ID, Button, L
 from config.addresses import is_email
 from config.settings import Settings
 from handlers import learning
-from handlers.reports import REPORT_WORDS, confirm_report, not_in_catalogue, report_reply
+from handlers.reports import (
+    REPORT_WORDS,
+    confirm_report,
+    narrow_reply,
+    not_in_catalogue,
+    report_reply,
+)
 from handlers.safety import contact_lines, safety_line
 from knowledge.casework import about_one_case
 from knowledge.decision import Decision, decide
@@ -184,6 +190,8 @@ async def say(ctx: Context, query: Query, decision: Decision) -> list[Reply]:
         return [confirm_report(ctx, knowledge.reports[decision.ids[0]])]
     if outcome == "choices":
         return [choices_reply(ctx, list(decision.ids))]
+    if outcome == "narrow":
+        return [narrow_reply(ctx, list(decision.ids))]
     if outcome == "casework":
         # Not stored as unanswered: it is about a real child, so likely to hold personal data.
         return [casework_reply(ctx, decision)]

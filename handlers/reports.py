@@ -10,8 +10,9 @@ from bot.core.replies import Button, Link, Reply
 from config.settings import Settings
 from handlers.safety import safety_line
 from knowledge.loader import Report
+from knowledge.narrowing import Question, keep, next_question
 from knowledge.report_lookup import report_facts
-from knowledge.search import choices_of
+from knowledge.search import MAX_CHOICES, SearchEntry, choices_of
 
 # A request with one of these words that matches nothing is a request for a document.
 REPORT_WORDS = frozenset(
@@ -139,6 +140,76 @@ async def show_report(ctx: Context, arg: str) -> list[Reply]:
             buttons=tuple(Button(reports[r].title, f"/report {r}") for r in offered),
         )
     ]
+
+
+# Session data while a choice among many documents is narrowed: the documents left and the
+# facets asked. Kept until the next narrowing question, or a question, replaces it.
+NARROWING = "narrowing"
+
+
+def documents_reply(ctx: Context, ids: list[str]) -> Reply:
+    """A few documents to choose from, one button each; one document is asked about."""
+    reports = ctx.knowledge.reports
+    if len(ids) == 1:
+        return confirm_report(ctx, reports[ids[0]])
+    shown = ids[:MAX_CHOICES]
+    return Reply(
+        "Which of these documents do you mean?",
+        kind="choices",
+        ids=tuple(shown),
+        buttons=tuple(Button(reports[r].title, f"/report {r}") for r in shown),
+    )
+
+
+def narrow_reply(ctx: Context, ids: list[str], asked: tuple[str, ...] = ()) -> Reply:
+    """More documents fit than the buttons hold: ask what tells them apart (area, year, kind
+    of document), one question at a time (knowledge/narrowing.py); once few are left, they
+    are the choices."""
+    entries = _entries(ctx, ids)
+    question = next_question(entries, asked)
+    if question is None:
+        ctx.session.data.pop(NARROWING, None)
+        return documents_reply(ctx, [e.id for e in entries])
+    ctx.session.data[NARROWING] = {"ids": [e.id for e in entries], "asked": list(asked)}
+    return Reply(
+        question.text,
+        kind="narrow",
+        id=question.facet,
+        ids=tuple(e.id for e in entries),
+        buttons=_narrow_buttons(question),
+    )
+
+
+def _narrow_buttons(question: Question) -> tuple[Button, ...]:
+    return tuple(
+        Button(value, f"/narrow {question.facet} {n}") for n, value in enumerate(question.values)
+    )
+
+
+def _entries(ctx: Context, ids: list[str]) -> list[SearchEntry]:
+    wanted = set(ids)
+    return [e for e in ctx.knowledge.index.entries if e.id in wanted]
+
+
+async def narrow(ctx: Context, arg: str) -> list[Reply]:
+    """/narrow FACET N (the data of a narrowing question's buttons): keep the documents with
+    the Nth value, then ask the next question or offer what is left."""
+    state = ctx.session.data.get(NARROWING)
+    facet, _, number = arg.partition(" ")
+    if not isinstance(state, dict) or not number.isdigit():
+        return [
+            Reply(
+                "That choice is no longer open. Please ask for the document again.",
+                kind="narrow-closed",
+            )
+        ]
+    ids, asked = list(state.get("ids", [])), tuple(state.get("asked", []))
+    entries = _entries(ctx, ids)
+    question = next_question(entries, asked)
+    if question is None or question.facet != facet or int(number) >= len(question.values):
+        return [narrow_reply(ctx, [e.id for e in entries], asked)]  # a stale button: ask again
+    left = keep(entries, question, question.values[int(number)])
+    return [narrow_reply(ctx, [e.id for e in left], (*asked, facet))]
 
 
 async def list_reports(ctx: Context, arg: str) -> list[Reply]:

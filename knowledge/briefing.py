@@ -14,9 +14,6 @@ import io
 import re
 from dataclasses import dataclass
 
-import docx  # python-docx
-from docx.shared import Pt
-
 from knowledge.learning import Learning, Point, Review
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -136,6 +133,9 @@ def as_text(briefing: Briefing) -> str:
 
 def to_docx(briefing: Briefing, partnership: str) -> bytes:
     """The briefing as a Word document, ready to print for a team meeting."""
+    import docx  # python-docx; imported here: only a briefing's download needs it
+    from docx.shared import Pt
+
     document = docx.Document()
     document.styles["Normal"].font.size = Pt(11)
     document.add_heading(briefing.title, level=1)

@@ -29,8 +29,10 @@ out-of-scope questions' best topic scores 0.54 at most when no word of a name su
 while right answers without word support score at least 0.75, with it at least 0.58.
 
 The outcomes: "answer" (one entry; `sure` when clearly ahead, else `others` behind "Not what
-you meant?"), "choices" (two to four entries too close to pick), "compare", "about" (a question
-about a conversation the assistant runs, answered with what it is and a button to start it),
+you meant?"), "choices" (two to four entries too close to pick), "narrow" (more documents fit
+than the buttons hold: all of them, to narrow by area, year and kind), "compare", "about" (a
+question about a conversation the assistant runs, answered with what it is and a button to start
+it),
 "confirm" (one document may be meant: asked, not linked), "casework" and "decline" (not ours:
 `kind` says which), "missing" (a document the catalogue lacks), "learning" (`learning` says
 what is asked of the reviews), "greeting", "thanks", "help" and "none".
@@ -354,6 +356,11 @@ def _decide_one(
         offered = [m.id for m in choices_of(lexical)]
         documents = tuple(i for i in offered if i in knowledge.reports)
         if len(documents) == len(offered) and len(documents) > 1:
+            fitting = [e.id for e in knowledge.index.fitting(text) if e.id in knowledge.reports]
+            if len(fitting) > MAX_CHOICES:
+                # More than the buttons hold: the choice is narrowed (knowledge/narrowing.py).
+                why.note(f"documents: {len(fitting)} fit the name")
+                return Decision("narrow", tuple(fitting))
             why.note("documents: several fit the name")
             return Decision("choices", documents)
         if documents and _names_document_kind(knowledge, text, documents):

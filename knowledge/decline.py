@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.validation import Problems, load_yaml
+from knowledge.cache import Cache
 from knowledge.casework import about_one_case
 from knowledge.search import words
 from knowledge.semantic import SemanticIndex
@@ -60,8 +61,8 @@ class Decline:
     ours: re.Pattern[str] = field(default_factory=lambda: _pattern(()))
     meaning: SemanticIndex = field(default_factory=lambda: SemanticIndex(()))
 
-    def start(self) -> None:
-        self.meaning.start()
+    def start(self, cache: Cache | None = None) -> None:
+        self.meaning.start(cache)
 
     def adult_only(self, text: str) -> bool:
         """Whether `text` is about an adult by a sure sign (an adult's age, "elderly", "adult

@@ -10,16 +10,15 @@ notification is submitted, not after.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import re
 from pathlib import Path
 from typing import Any, TypedDict
 
-import jinja2
-from docxtpl import DocxTemplate
-
 from config.settings import TEMPLATE
 from config.validation import Problems
+from knowledge.cache import Cache
 from knowledge.form import Form
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -55,6 +54,11 @@ def plain(text: str) -> str:
 
 def render(template: Path, context: Context) -> bytes:
     """The filled document; raises jinja2.TemplateError when a tag does not resolve."""
+    # Imported here: docxtpl, python-docx and Jinja take a quarter of a second to import, and
+    # only a notification's Word copy needs them (start-up's check is cached: check_template).
+    import jinja2
+    from docxtpl import DocxTemplate
+
     document = DocxTemplate(str(template))
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=True)
     document.render(dict(context), environment)
@@ -84,6 +88,8 @@ def sample_context(form: Form, partnership: str = "Example Safeguarding Partners
 
 def describe(error: Exception) -> str:
     """What is wrong with a template, in words a partnership's staff can act on."""
+    import jinja2
+
     if isinstance(error, jinja2.UndefinedError):
         return f"a tag does not resolve: {error.message}"
     if isinstance(error, jinja2.TemplateSyntaxError):
@@ -93,16 +99,39 @@ def describe(error: Exception) -> str:
     return f"not a Word document that can be filled ({type(error).__name__})"
 
 
-def check_template(path: Path, form: Form, problems: Problems) -> None:
-    """Render the template at `path` with sample answers; each problem goes to `problems`."""
+def check_template(path: Path, form: Form, problems: Problems, cache: Cache | None = None) -> None:
+    """Render the template at `path` with sample answers; each problem goes to `problems`.
+    A template that passed with the same form and libraries before (in `cache`) passes."""
     name = TEMPLATE.as_posix()
     if not path.is_file():
         problems.add(name, "-", "-", "missing: run python knowledge/templates/make_template.py")
         return
+    context = sample_context(form)
+    inputs: list[bytes | str] = [path.read_bytes(), repr(context), *_libraries()]
+    if cache is not None and cache.passed("template", inputs):
+        return
     try:
-        render(path, sample_context(form))
+        render(path, context)
     except Exception as error:  # a broken template is a problem to report, never a crash
         problems.add(name, "-", "tags", describe(error))
+        return
+    if cache is not None:
+        cache.note_passed("template", inputs)
+
+
+def _libraries() -> list[str]:
+    """Which docxtpl, python-docx and Jinja render, found without importing them: another
+    version may read the same template differently, so it is checked again."""
+    found = []
+    for package in ("docxtpl", "docx", "jinja2"):
+        spec = importlib.util.find_spec(package)
+        origin = Path(spec.origin) if spec is not None and spec.origin else None
+        if origin is not None and origin.is_file():
+            stat = origin.stat()
+            found.append(f"{origin}:{stat.st_size}:{stat.st_mtime_ns}")
+        else:
+            found.append(f"{package}: not found")
+    return found
 
 
 def answers_for_template(form: Form, shown: dict[str, str]) -> dict[str, str]:

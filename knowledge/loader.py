@@ -25,6 +25,7 @@ from config.validation import (
     entry_list,
     load_yaml,
 )
+from knowledge.cache import Cache
 from knowledge.coverage import Source as CoverageSource
 from knowledge.coverage import load_coverage
 from knowledge.decline import Decline, load_decline
@@ -108,6 +109,15 @@ class Knowledge:
         """Wait (without blocking the event loop) until questions can be matched by meaning."""
         await self.semantic.ready()
         await self.decline.meaning.ready()
+        if self.urgent.meaning is not None:
+            await self.urgent.meaning.ready()
+
+    def wait(self) -> None:
+        """Wait until every vector is there (`check`, which writes them to the cache)."""
+        self.semantic.wait()
+        self.decline.meaning.wait()
+        if self.urgent.meaning is not None:
+            self.urgent.meaning.wait()
 
     def comparison(self, first: str, second: str) -> str | None:
         """The note on how two topics differ, written under either of them, or None."""
@@ -403,9 +413,17 @@ def build_index(
     topics: dict[str, Topic], reports: dict[str, Report], actions: dict[str, Action]
 ) -> SearchIndex:
     entries = [SearchEntry(t.id, "topic", topic_names(t)) for t in topics.values()]
-    entries += [SearchEntry(r.id, r.kind, (r.title, *r.aliases)) for r in reports.values()]
+    entries += [
+        SearchEntry(r.id, r.kind, (r.title, *r.aliases), _narrowed_by(r)) for r in reports.values()
+    ]
     entries += [SearchEntry(a.id, "action", a.phrases) for a in actions.values()]
     return SearchIndex(entries)
+
+
+def _narrowed_by(report: Report) -> tuple[tuple[str, str], ...]:
+    """What tells documents of one name apart besides their kind (knowledge/narrowing.py)."""
+    facets = [("area", report.area)] if report.area else []
+    return (*facets, *([("year", str(report.year))] if report.year else []))
 
 
 def build_semantic(topics: dict[str, Topic], actions: dict[str, Action]) -> SemanticIndex:
@@ -443,34 +461,39 @@ def content_key(layers: Layers) -> str:
     return digest.hexdigest()
 
 
-def load_knowledge(directory: Path, pack: Path | None = None, semantic: bool = True) -> Knowledge:
+def load_knowledge(
+    directory: Path,
+    pack: Path | None = None,
+    semantic: bool = True,
+    cache: Cache | None = None,
+) -> Knowledge:
     """Load and validate the national knowledge in `directory` and the partnership's `pack`
     over it; raise KnowledgeError if invalid.
 
-    With `semantic`, the names' vectors start being computed in the background straight away
-    (`check` has no use for them)."""
+    With `semantic`, the names' vectors start being computed (or read from `cache`) in the
+    background straight away."""
     layers = Layers(directory, pack)
     if shared is None:
-        return _load_knowledge(layers, semantic)
+        return _load_knowledge(layers, semantic, cache)
     key = content_key(layers)
     if key not in shared:
         shared[key] = _load_knowledge(layers, semantic=False)
     knowledge = shared[key]
     if semantic:
-        _start(knowledge)
+        _start(knowledge, cache)
     return knowledge
 
 
-def _start(knowledge: Knowledge) -> None:
+def _start(knowledge: Knowledge, cache: Cache | None) -> None:
     """Embed the names, then the decline examples and the urgent examples, in the background
     now rather than on the first message that needs them."""
-    knowledge.semantic.start()
-    knowledge.decline.start()
+    knowledge.semantic.start(cache)
+    knowledge.decline.start(cache)
     if knowledge.urgent.meaning is not None:
-        knowledge.urgent.meaning.start()
+        knowledge.urgent.meaning.start(cache)
 
 
-def _load_knowledge(layers: Layers, semantic: bool) -> Knowledge:
+def _load_knowledge(layers: Layers, semantic: bool, cache: Cache | None = None) -> Knowledge:
     problems = Problems()
     directory = layers.national
     topics = _load_topics(layers, problems)
@@ -508,5 +531,5 @@ def _load_knowledge(layers: Layers, semantic: bool) -> Knowledge:
         coverage=coverage,
     )
     if semantic:
-        _start(knowledge)
+        _start(knowledge, cache)
     return knowledge

@@ -5,10 +5,11 @@ The lexical matcher (search.py) knows names, typos and nicknames, but not that "
 (wordllama, MIT, 256 dimensions, shipped inside its wheel) does: a text's vector is the average
 of its tokens' vectors, so embedding a query costs tens of microseconds and needs no GPU.
 
-The model is loaded once per process, in a background thread, so that start-up (the first poll)
-does not wait for it; a knowledge base computes its names' vectors in the same thread as soon as
-the model is there, and `ready()` waits for both. Nothing is ever downloaded: the weights and
-tokenizer are read from the installed package (`disable_download=True`).
+The model (knowledge/embedding.py: wordllama's files, read without importing wordllama) is
+loaded once per process, in a background thread, so that start-up (the first poll) does not
+wait for it; a knowledge base gets its names' vectors in the same thread (from the vector cache
+when the names are unchanged, else embedded and cached), and `ready()` waits for both. Nothing
+is ever downloaded.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from knowledge.cache import Cache
+from knowledge.embedding import StaticModel
 from knowledge.search import ABBREVIATIONS, words
 
 log = logging.getLogger(__name__)
@@ -44,12 +46,8 @@ _embedding = threading.Lock()
 
 
 def load_model() -> Embedder:
-    """Read wordllama's shipped model from its own package folder, never from the network."""
-    import wordllama  # imported here: importing it costs a quarter of a second
-
-    folder = Path(wordllama.__file__).parent
-    model: Embedder = wordllama.WordLlama.load(cache_dir=folder, disable_download=True)
-    return model
+    """wordllama's shipped model, from its own package folder, never from the network."""
+    return StaticModel()
 
 
 def model_future() -> Future[Embedder]:
@@ -92,6 +90,13 @@ def text_vector(model: Embedder, prepared: str) -> Any:
     if vectors is not None:
         vectors[key] = vector
     return vector
+
+
+def embed_all(model: Embedder, texts: list[str], cache: Cache | None) -> np.ndarray:
+    """The normalised vectors of `texts`, through `cache` (call under the embedding lock)."""
+    if not texts:
+        return np.zeros((0, 1), dtype=np.float32)
+    return (cache or Cache(None)).vectors(model, texts)
 
 
 def prepare(text: str) -> str:
@@ -141,25 +146,26 @@ class SemanticIndex:
         self._failed = False
         self._row_of: dict[str, int] | None = None
 
-    def start(self) -> None:
-        """Begin loading the model (if needed) and embedding the names, in the background."""
+    def start(self, cache: Cache | None = None) -> None:
+        """Begin loading the model (if needed) and the names' vectors (from `cache` when it
+        holds them), in the background."""
         with self._lock:
             if self._future is None:
                 model = self._load_model()
-                self._future = _executor.submit(self._build, model)
+                self._future = _executor.submit(self._build, model, cache)
 
-    def _build(self, model: Future[Embedder]) -> None:
+    def _build(self, model: Future[Embedder], cache: Cache | None) -> None:
         try:
-            self._build_from(model.result())
+            self._build_from(model.result(), cache)
         except Exception:
             # Matching goes on by words alone rather than failing every question.
             log.exception("the semantic model could not be loaded: matching by words only")
             self._failed = True
 
-    def _build_from(self, embedder: Embedder) -> None:
+    def _build_from(self, embedder: Embedder, cache: Cache | None = None) -> None:
         with _embedding:
-            matrix = embedder.embed(self._texts, norm=True) if self._texts else np.zeros((0, 1))
-        self._matrix = np.asarray(matrix, dtype=np.float32)
+            matrix = embed_all(embedder, self._texts, cache)
+        self._matrix = matrix if self._texts else np.zeros((0, 1), dtype=np.float32)
         self._model = embedder
 
     async def ready(self) -> None:
@@ -170,7 +176,7 @@ class SemanticIndex:
             await asyncio.wrap_future(self._future)
 
     def wait(self) -> None:
-        """`ready()` for synchronous callers (eval, the benchmark)."""
+        """`ready()` for synchronous callers (eval, the benchmark, `check`)."""
         self.start()
         assert self._future is not None
         self._future.result()

@@ -30,7 +30,7 @@ The phrase lists and rules are data (urgent.yaml), validated at load like every 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -75,10 +75,39 @@ def phrase_regex(phrase: str) -> str:
     return " ".join(parts)
 
 
-def group_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
-    """One pattern for a whole group: any of its phrases, on word boundaries."""
+def group_regex(phrases: tuple[str, ...]) -> str:
+    """One regular expression for a whole group: any of its phrases, on word boundaries."""
     alternatives = "|".join(phrase_regex(p) for p in phrases) or "(?!)"
-    return re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])")
+    return rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])"
+
+
+def group_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(group_regex(phrases))
+
+
+class GroupPatterns(Mapping[str, re.Pattern[str]]):
+    """Each group's pattern, compiled when first searched. Compiling all forty took a tenth
+    of a second at every start (`ask` pays it), and a message is searched for a handful of
+    them (`Starts`). The expressions are built from escaped phrases, so none can fail later."""
+
+    def __init__(self, phrases: dict[str, tuple[str, ...]]) -> None:
+        self._phrases = phrases
+        self._compiled: dict[str, re.Pattern[str]] = {}
+
+    def __getitem__(self, name: str) -> re.Pattern[str]:
+        pattern = self._compiled.get(name)
+        if pattern is None:
+            pattern = self._compiled[name] = group_pattern(self._phrases[name])
+        return pattern
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._phrases  # without compiling it
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._phrases)
+
+    def __len__(self) -> int:
+        return len(self._phrases)
 
 
 @dataclass(frozen=True)
@@ -135,7 +164,7 @@ class Starts:
 @dataclass(frozen=True)
 class UrgentDetector:
     # Each group's phrases compiled into one pattern (a few microseconds per message).
-    groups: dict[str, re.Pattern[str]]
+    groups: Mapping[str, re.Pattern[str]]
     kinds: tuple[Kind, ...]
     knowledge_frames: tuple[str, ...]
     live_markers: tuple[str, ...]
@@ -246,7 +275,7 @@ def _phrases(name: str, raw: Any, problems: Problems) -> tuple[str, ...]:
 
 
 def _names(
-    raw: Any, groups: dict[str, Any], where: str, problems: Problems, absent: bool = False
+    raw: Any, groups: Mapping[str, Any], where: str, problems: Problems, absent: bool = False
 ) -> tuple[str, ...]:
     """A list of group names; with `absent`, `-name` (that group absent) too."""
     if not isinstance(raw, list) or not raw or not all(isinstance(g, str) for g in raw):
@@ -278,7 +307,7 @@ def read_urgent(
     phrases = {
         str(name): _phrases(f"groups.{name}", raw, problems) for name, raw in raw_groups.items()
     }
-    groups = {name: group_pattern(group) for name, group in phrases.items()}
+    groups = GroupPatterns(phrases)
     kinds: list[Kind] = []
     raw_kinds = data.get("kinds")
     if not isinstance(raw_kinds, list) or not raw_kinds:
@@ -351,7 +380,7 @@ def read_urgent(
 def _read_meaning(
     directory: Path,
     raw: Any,
-    groups: dict[str, re.Pattern[str]],
+    groups: Mapping[str, re.Pattern[str]],
     kinds: list[Kind],
     knowledge_examples: Sequence[str],
     problems: Problems,

@@ -23,7 +23,16 @@ from concurrent.futures import Future
 
 import numpy as np
 
-from knowledge.semantic import Embedder, _embedding, _executor, model_future, prepare, text_vector
+from knowledge.cache import Cache
+from knowledge.semantic import (
+    Embedder,
+    _embedding,
+    _executor,
+    embed_all,
+    model_future,
+    prepare,
+    text_vector,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +60,18 @@ class UrgentMeaning:
         self._knowledge: np.ndarray | None = None
         self._failed = False
 
-    def start(self) -> None:
+    def start(self, cache: Cache | None = None) -> None:
+        """Begin embedding the examples (or reading them from `cache`), in the background."""
         with self._lock:
             if self._future is None:
-                self._future = _executor.submit(self._build, self._load_model())
+                self._future = _executor.submit(self._build, self._load_model(), cache)
 
-    def _build(self, model: Future[Embedder]) -> None:
+    def _build(self, model: Future[Embedder], cache: Cache | None) -> None:
         try:
             embedder = model.result()
             with _embedding:
-                live = embedder.embed(self.live_texts, norm=True)
-                knowledge = embedder.embed(self.knowledge_texts, norm=True)
-            self._live = np.asarray(live, dtype=np.float32)
-            self._knowledge = np.asarray(knowledge, dtype=np.float32)
+                self._live = embed_all(embedder, self.live_texts, cache)
+                self._knowledge = embed_all(embedder, self.knowledge_texts, cache)
             self._model = embedder
         except Exception:
             # The phrase rules still apply; the fallback and /start carry the safety line.
@@ -75,6 +83,12 @@ class UrgentMeaning:
         assert self._future is not None
         if not self._future.done():
             await asyncio.wrap_future(self._future)
+
+    def wait(self) -> None:
+        """`ready()` for synchronous callers (`check`)."""
+        self.start()
+        assert self._future is not None
+        self._future.result()
 
     def difference(self, text: str) -> float | None:
         """Mean similarity to the nearest live examples minus that to the nearest knowledge

@@ -30,6 +30,7 @@ def main_env(tmp_path: Path, settings: str | None = None) -> dict[str, str]:
         k: v for k, v in os.environ.items() if k not in ("TELEGRAM_BOT_TOKEN", "ASSISTANT_SETTINGS")
     }
     env["ASSISTANT_DATABASE"] = str(tmp_path / "assistant.db")
+    env["ASSISTANT_CACHE_DIR"] = str(tmp_path / "cache")
     if settings is not None:
         path = tmp_path / "settings.yaml"
         path.write_text(settings, encoding="utf-8")

@@ -91,6 +91,7 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     return dataclasses.replace(
         base,
         database=database,
+        cache_dir=str(tmp_path / "cache"),
         mail=dataclasses.replace(base.mail, outbox_dir=str(tmp_path / "outbox")),
     )
 

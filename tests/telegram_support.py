@@ -44,6 +44,9 @@ class FakeBotApi:
         self.fail_methods: dict[str, int] = {}
         # sendMessage answers after this many seconds (a slow Bot API, for shutdown tests).
         self.send_delay = 0.0
+        # getUpdates answered at once, ignoring its timeout (an emulator or proxy that does not
+        # hold long polls), instead of held until an update arrives.
+        self.instant_polls = False
         # Updates served by getUpdates (long polling), oldest first; see `queue_update`.
         self.pending_updates: list[dict[str, Any]] = []
         self._new_update = asyncio.Event()
@@ -139,7 +142,7 @@ class FakeBotApi:
         self.calls.append(("getUpdates", params))
         offset = int(params.get("offset") or 0)
         self.pending_updates = [u for u in self.pending_updates if u["update_id"] >= offset]
-        if not self.pending_updates:
+        if not self.pending_updates and not self.instant_polls:
             self._new_update.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_update.wait(), float(params.get("timeout", 0)))

@@ -13,6 +13,7 @@ import pytest
 from telegram.ext import AIORateLimiter, Application
 
 from bot.assistant import Assistant
+from bot.channels import telegram_polling
 from bot.channels.telegram import TelegramChannel, build_application
 from bot.channels.telegram_polling import start_updates, stop_updates
 from bot.core.conversation import Context
@@ -121,6 +122,79 @@ async def test_polling_with_configured_timeout_answers(
     assert reply["chat_id"] == 31
     assert reply["text"].startswith("<b>Serious case review")
     assert api.method_calls("getUpdates")[0]["timeout"] == 1
+
+
+def a_message(chat: int, text: str) -> dict[str, object]:
+    return {
+        "message": {
+            "message_id": 1,
+            "date": int(time.time()),
+            "chat": {"id": chat, "type": "private"},
+            "from": {"id": chat, "is_bot": False, "first_name": "Sam"},
+            "text": text,
+        }
+    }
+
+
+async def test_a_server_answering_polls_at_once_is_not_polled_in_a_spin(
+    assistant: Assistant, api: FakeBotApi
+) -> None:
+    """Against a server that answers every getUpdates at once with nothing, the bot pauses
+    between polls, longer after each empty answer, instead of asking again at once (it asked
+    over a thousand times a second). An update that arrives is still answered, and the pauses
+    start again from the shortest."""
+    api.instant_polls = True
+    use_api(assistant, api, poll_timeout_seconds=10.0, rate_limit=False)
+    application = build_application(assistant)
+    async with application:
+        await application.start()
+        poller = start_updates(application, assistant, polling=True)
+        await wait_for(lambda: api.method_calls("getUpdates"), "the first poll")
+        first = len(api.method_calls("getUpdates"))
+        await asyncio.sleep(2.0)
+        # Pauses of 0.05, 0.1, 0.2, 0.4, 0.8 and then 1 s: at most 6 more polls in 2 s, however
+        # fast the machine (a slower one polls less). A spin makes hundreds.
+        assert len(api.method_calls("getUpdates")) - first <= 7
+        api.queue_update(a_message(31, "what is an SCR?"))
+        await wait_for(lambda: api.method_calls("sendMessage"), "the reply")
+        answered_at = len(api.method_calls("getUpdates"))
+        await asyncio.sleep(0.6)
+        # After the update the pauses start from the shortest again (0.05, 0.1, 0.2...), not
+        # from a second.
+        assert len(api.method_calls("getUpdates")) - answered_at >= 2
+        await stop_updates(application, poller)
+        await application.stop()
+    assert api.method_calls("sendMessage")[0]["chat_id"] == 31
+    # Every poll but the last (at shutdown, confirming what was stored) asked to be held.
+    assert all(call["timeout"] == 10 for call in api.method_calls("getUpdates")[:-1])
+
+
+async def test_polling_waits_while_handling_is_behind(
+    assistant: Assistant, api: FakeBotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While more messages wait to be handled than the limit, the next getUpdates waits (in a
+    burst, polling ran ahead and held every fetched update in memory); once handling catches
+    up, the rest is fetched and every message is answered."""
+    monkeypatch.setattr(telegram_polling, "MOST_WAITING", 2)
+    api.send_delay = 0.3  # each reply takes a while to send: handling falls behind
+    use_api(assistant, api, poll_timeout_seconds=10.0, rate_limit=False)
+    application = build_application(assistant)
+    for chat in range(41, 46):
+        api.queue_update(a_message(chat, "what is an SCR?"))
+    async with application:
+        await application.start()
+        poller = start_updates(application, assistant, polling=True)
+        await wait_for(lambda: api.method_calls("getUpdates"), "the first poll")
+        for chat in range(46, 51):
+            api.queue_update(a_message(chat, "what is an SCR?"))
+        await wait_for(lambda: len(api.method_calls("getUpdates")) >= 2, "the second poll")
+        # Five fetched, and at most two may wait: the next poll came only after three (or
+        # more) were answered. Without the limit it came at once, before any reply was sent.
+        assert len(api.delivered) >= 3
+        await wait_for(lambda: len(api.delivered) >= 10, "every reply")
+        await stop_updates(application, poller)
+        await application.stop()
+    assert sorted(reply["chat_id"] for reply in api.delivered) == list(range(41, 51))
 
 
 async def test_failed_command_menu_is_retried_in_the_background(

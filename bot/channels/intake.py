@@ -126,6 +126,12 @@ class Intake(BackgroundTask):
                         type(exc).__name__,
                     )
 
+    @property
+    def waiting(self) -> int:
+        """How many handlings are under way or waiting for a slot (one per message received;
+        one per chat for what a sweep found): the poller's backlog."""
+        return len(self._tasks)
+
     async def answered(self, key: str) -> None:
         """The replies to message `key` are sent: mark it so. If the database cannot be
         written now, the mark waits in memory for the next sweep (a restart in between sends

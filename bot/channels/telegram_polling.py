@@ -32,12 +32,33 @@ log = logging.getLogger(__name__)
 
 RETRY_MIN_SECONDS = 1.0
 RETRY_MAX_SECONDS = 60.0
+# After a getUpdates answered at once with nothing, the next waits this long, doubling with
+# each such answer up to the longest (`Poller.run` says why).
+FIRST_PAUSE = 0.05
+LONGEST_PAUSE = 1.0
+# Messages handed out and not yet handled, past which the next getUpdates waits (`backlog`),
+# looking again this often.
+MOST_WAITING = 200
+BACKLOG_CHECK = 0.02
 # On shutdown, updates being handled get this long to finish; the rest stay stored.
 DRAIN_SECONDS = 10.0
 
 
 class Poller(BackgroundTask):
-    """getUpdates in a loop: store each batch, then move the offset, then hand it out."""
+    """getUpdates in a loop: store each batch, then move the offset, then hand it out.
+
+    Two waits keep it from running ahead of what it is for. Long polling asks the server to
+    hold getUpdates until an update arrives or the timeout passes, so an idle bot asks once per
+    timeout; a server that answers at once instead (an emulator, a proxy, a Bot API server
+    misbehaving) turned the loop into a spin: 1,500 polls a second, half a core, doing nothing.
+    After such an answer the next poll waits `FIRST_PAUSE`, doubling with each empty answer up
+    to `LONGEST_PAUSE`; any update, or a poll the server held, ends the pause. A message then
+    waits at most `LONGEST_PAUSE` longer, and only on a server that breaks the contract.
+    And in a burst, polling ran far ahead of handling: 10,000 updates fetched at once held
+    45 MB until the process ended, while Telegram keeps what is not yet fetched for a day.
+    While more than `MOST_WAITING` messages wait to be handled, the next poll waits. Neither
+    wait comes between storing a batch and confirming it (the next getUpdates).
+    """
 
     name = "telegram-polling"
 
@@ -54,22 +75,31 @@ class Poller(BackgroundTask):
         self.telegram = telegram
         self.raw = raw  # getUpdates' client: the JSON of each batch as Telegram sent it
         self.offset: int | None = None  # the first update_id not yet stored
+        self.pause = 0.0  # before the next poll: the server answered the last ones at once
 
     async def run(self) -> None:
         await self._no_webhook()
         log.info("Telegram bot started (long polling)")
         delay = RETRY_MIN_SECONDS
+        loop = asyncio.get_running_loop()
+        held_for = self.telegram.poll_timeout_seconds
         while True:
+            if self.pause:
+                await asyncio.sleep(self.pause)
+            while self.intake.waiting > MOST_WAITING:
+                await asyncio.sleep(BACKLOG_CHECK)
+            started = loop.time()
             try:
                 updates = await self.bot.get_updates(
                     offset=self.offset,
-                    timeout=dt.timedelta(seconds=self.telegram.poll_timeout_seconds),
+                    timeout=dt.timedelta(seconds=held_for),
                     allowed_updates=ALLOWED_UPDATES,
                 )
             except RetryAfter as exc:  # Telegram's own flood control: wait as told
                 await asyncio.sleep(_seconds(exc.retry_after))
                 continue
             except TimedOut:  # the long poll outlived its read timeout: ask again
+                self.pause = 0.0  # it was held
                 continue
             except TelegramError as exc:  # a network error, a conflict: back off
                 log.warning("getUpdates failed (%s); retrying in %g s", type(exc).__name__, delay)
@@ -77,6 +107,8 @@ class Poller(BackgroundTask):
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
             delay = RETRY_MIN_SECONDS
+            at_once = loop.time() - started < held_for / 2
+            self.pause = next_pause(self.pause) if at_once and not updates else 0.0
             if updates:
                 try:
                     new = await self.intake.receive(self._arrivals(updates))
@@ -123,6 +155,11 @@ class Poller(BackgroundTask):
                 await self.bot.get_updates(
                     offset=self.offset, timeout=0, allowed_updates=ALLOWED_UPDATES
                 )
+
+
+def next_pause(pause: float) -> float:
+    """The pause after another getUpdates answered at once with nothing."""
+    return min(LONGEST_PAUSE, max(FIRST_PAUSE, pause * 2))
 
 
 def _seconds(value: object) -> float:

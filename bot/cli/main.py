@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import dataclasses
 import gc
 import json
@@ -33,6 +35,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.app import apply_registry, build_assistant
 from bot.channels.console import render_all, run_console
@@ -40,7 +43,6 @@ from bot.cli.packs import check_packs, scaffold
 from bot.core.loading import load_all
 from bot.core.numbers import counted
 from bot.core.replies import Incoming, Reply
-from bot.installation import Installation, PollingBots, Workers
 from bot.mail.outbox import IDLE_POLL_SECONDS, refused_line
 from bot.ops.logs import setup_logging
 from bot.storage import Storage
@@ -60,6 +62,9 @@ from knowledge.coverage import as_markdown
 from knowledge.decision import decide
 from knowledge.loader import Knowledge
 from knowledge.query import read_query
+
+if TYPE_CHECKING:  # imported where used: `ask`, `check` and `eval` never need Telegram's libraries
+    from bot.installation import Installation
 
 log = logging.getLogger(__name__)
 
@@ -269,9 +274,21 @@ def freeze_startup_objects() -> None:
     """Keep what start-up built (the knowledge, its indexes, the libraries) out of every later
     garbage collection: it lives as long as the process, yet each full collection would walk
     its 110,000 objects again (about 80 ms; one ran in every burst of 2,000 messages in
-    bench/throughput.py)."""
+    bench/throughput.py). Then give the memory start-up used and freed (parsed YAML, the
+    tokenizer's JSON) back to the system: glibc keeps freed memory in the process otherwise,
+    10 MB of the bot's resident memory (docs/benchmarks.md)."""
     gc.collect()
     gc.freeze()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to give back
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+async def settle(installation: Installation) -> None:
+    """Wait for every partnership's vectors (read from the cache: a moment), so that they are
+    among what start-up built, then freeze it all (`freeze_startup_objects`)."""
+    for assistant in installation.assistants.values():
+        await assistant.knowledge.ready()
+    freeze_startup_objects()
 
 
 async def open_installation(
@@ -279,6 +296,7 @@ async def open_installation(
 ) -> Installation:
     """Every partnership the settings serve, built over one database (bot/installation.py);
     `adjust` applies the command line's options to each (and again at each /reload)."""
+    from bot.installation import Installation
 
     def read() -> InstallationSettings:
         found = load_installation()
@@ -291,8 +309,10 @@ async def serve(settings: Settings, console: bool) -> None:
     """Serve every partnership in this event loop until stopped: their Telegram bots by long
     polling, or the console chat (with `settings`' partnership) when asked or when none has a
     token; each partnership's outbox, retention and mailbox beside them."""
+    from bot.installation import PollingBots, Workers
+
     installation = await open_installation()
-    freeze_startup_objects()
+    await settle(installation)
     has_bots = any(a.settings.telegram_token for a in installation.assistants.values())
     runner = Workers() if console or not has_bots else PollingBots()
     chosen = installation.assistants.get(settings.partnership)
@@ -358,7 +378,7 @@ async def serve_http(
         others = [a for a in installation.assistants.values() if a is not default]
         Service.check([a.settings for a in (default, *others)], webhook)
         service = Service(default, webhook)
-        freeze_startup_objects()
+        await settle(installation)
         await installation.start(service)  # the others join the service; mailboxes start
         log_started(installation)
         await run_service(service)

@@ -78,7 +78,10 @@ def check_packs(
             continue
         checked.partnerships.append(pid)
         try:
-            knowledge = load_all(own, semantic=False).knowledge
+            knowledge = load_all(own).knowledge
+            # The vectors of the names and examples, computed now and kept in the cache
+            # (knowledge/embedding.py), so that the next start (or `ask`) reads them back.
+            knowledge.wait()
         except KnowledgeError as exc:
             checked.problems += exc.problems
         else:

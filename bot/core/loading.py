@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from config.registry import Registry, load_registry
 from config.settings import Settings
 from config.validation import KnowledgeError, Problems
+from knowledge.cache import Cache
 from knowledge.document import check_template
 from knowledge.loader import Knowledge, load_knowledge
 
@@ -25,13 +26,14 @@ def load_all(settings: Settings, semantic: bool = True) -> Loaded:
     """The knowledge base and the registry, or KnowledgeError listing every problem of both.
 
     Blocking (it parses files): async callers run it in a thread. With `semantic`, the names'
-    vectors start being computed in the background (`check` has no use for them)."""
+    vectors start being computed (or read from the cache) in the background."""
     problems: list[str] = []
     knowledge = registry = None
     try:
-        knowledge = load_knowledge(settings.knowledge_path, settings.pack_path, semantic)
+        cache = Cache(settings.cache_path)
+        knowledge = load_knowledge(settings.knowledge_path, settings.pack_path, semantic, cache)
         template = Problems()
-        check_template(settings.template_path, knowledge.form, template)
+        check_template(settings.template_path, knowledge.form, template, cache)
         problems += template.items
     except KnowledgeError as exc:
         problems += exc.problems

@@ -15,8 +15,6 @@ from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
 from typing import Protocol
 
-import aiosmtplib
-
 from bot.mail.message import BuiltMessage
 from config.private import private_folder
 from config.settings import Secret, Settings, SmtpSettings
@@ -59,6 +57,8 @@ class SmtpTransport:
         return f"SMTP {self.smtp.host}:{self.smtp.port} ({self.smtp.security}{login})"
 
     async def send(self, message: BuiltMessage, name: str) -> None:
+        import aiosmtplib  # here: `ask` and a bot without SMTP never need it (a tenth of a second)
+
         smtp = self.smtp
         if not message.envelope_to:
             raise ValueError("an email needs its envelope's recipients")
@@ -148,6 +148,8 @@ def make_transport(settings: Settings) -> Transport:
 
 def is_permanent(exc: BaseException) -> bool:
     """True when retrying cannot help: the server refused the sender, recipients or content."""
+    import aiosmtplib
+
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         return all(r.code >= 500 for r in exc.recipients)
     if isinstance(
@@ -190,6 +192,8 @@ def failure_words(error: str | None) -> str:
 
 def describe_error(exc: BaseException) -> str:
     """The error's type and SMTP code: server messages can quote addresses, so never the text."""
+    import aiosmtplib
+
     code = getattr(exc, "code", None)
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
         code = exc.recipients[0].code

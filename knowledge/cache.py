@@ -1,0 +1,110 @@
+"""What start-up derives from the knowledge, kept between runs: named by what it comes from.
+
+Embedding the knowledge's texts (the names, the urgent and decline examples) and filling the
+Word template with sample answers cost more than the rest of loading together, and give the
+same result until the knowledge, the template or the model changes. `Cache` keeps each result
+in a folder (settings `cache_dir`, var/cache by default) in a file named by a digest of
+everything it was computed from: an edit simply makes a new name, so nothing is ever stale, and
+`check` writes them for the next start. When the folder cannot be written (a read-only
+installation), everything is computed at each start, as before. Files unused for a month are
+deleted when a new one is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+STALE_SECONDS = 30 * 24 * 3600
+VERSION = b"cache-1"  # change it when what a file holds changes meaning
+
+
+def digest(parts: Iterable[bytes | str]) -> str:
+    """A name for what `parts` compute."""
+    hashed = hashlib.sha256(VERSION)
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        hashed.update(len(data).to_bytes(8, "little") + data)
+    return hashed.hexdigest()[:40]
+
+
+class Cache:
+    """Results derived from content, in `folder`; with None, nothing is kept."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+
+    def vectors(self, model: Any, texts: Sequence[str]) -> np.ndarray:
+        """The normalised float32 vectors of `texts` by `model`: read back, or computed and
+        kept. A model without a `fingerprint` (a test's stand-in) is never cached."""
+        fingerprint = getattr(model, "fingerprint", None)
+        if self.folder is None or fingerprint is None:
+            return np.asarray(model.embed(list(texts), norm=True), dtype=np.float32)
+        path = self.folder / f"vectors-{digest([fingerprint(), *texts])}.npy"
+        try:
+            vectors = np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            vectors = None  # not there yet, or unreadable: computed again
+        if vectors is not None and vectors.shape[0] == len(texts) and vectors.dtype == np.float32:
+            self._used(path)
+            return vectors
+        vectors = np.asarray(model.embed(list(texts), norm=True), dtype=np.float32)
+        self._write(path, lambda f: np.save(f, vectors, allow_pickle=False))
+        return vectors
+
+    def passed(self, check: str, parts: Iterable[bytes | str]) -> bool:
+        """Whether `check` passed before on exactly these inputs."""
+        if self.folder is None:
+            return False
+        path = self._mark(check, parts)
+        if path.is_file():
+            self._used(path)
+            return True
+        return False
+
+    def note_passed(self, check: str, parts: Iterable[bytes | str]) -> None:
+        if self.folder is not None:
+            self._write(self._mark(check, parts), lambda f: None)
+
+    def _mark(self, check: str, parts: Iterable[bytes | str]) -> Path:
+        assert self.folder is not None
+        return self.folder / f"{check}-{digest(parts)}.passed"
+
+    @staticmethod
+    def _used(path: Path) -> None:
+        with contextlib.suppress(OSError):
+            os.utime(path)  # in use, so not stale
+
+    def _write(self, path: Path, write: Any) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Written whole, then renamed: another process never reads half a file.
+            with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
+                try:
+                    write(f)
+                except BaseException:
+                    os.unlink(f.name)
+                    raise
+            os.replace(f.name, path)
+            self._prune(path)
+        except OSError as exc:
+            log.info("the cache cannot be written (%s): computing at each start", exc)
+
+    @staticmethod
+    def _prune(keep: Path) -> None:
+        now = time.time()
+        for old in keep.parent.iterdir():
+            with contextlib.suppress(OSError):
+                if old != keep and now - old.stat().st_mtime > STALE_SECONDS:
+                    old.unlink()
