@@ -35,6 +35,7 @@ from bot.core.background import BackgroundTask
 from bot.core.lifetimes import CODE_MINUTES, NOTIFY_FLOW, SHORT_FLOW_HOURS, SHORT_FLOWS
 from bot.mail.transport import eml_file
 from bot.storage import Storage
+from bot.storage.teams import REFERENCE_DAYS
 from bot.storage.web import CONVERSATION_DAYS
 from config.settings import Settings
 
@@ -59,6 +60,7 @@ class Removed:
     eml_files: int = 0
     short_flows: int = 0
     web_messages: int = 0
+    teams_references: int = 0
 
 
 async def apply_retention(storage: Storage, settings: Settings, now: float) -> Removed:
@@ -83,6 +85,7 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
         web_messages=await storage.web.delete_idle(
             now - settings.web.history_hours * 3600, now - CONVERSATION_DAYS * DAY
         ),
+        teams_references=await storage.teams.forget(now - REFERENCE_DAYS * DAY),
     )
     # After the rows: a file goes once its row (or its row's content) has gone.
     kept = await storage.retention.outbox_labels() - await storage.retention.delivered_labels(
@@ -98,7 +101,8 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
         log.info(
             "retention: deleted %d notification content(s), %d draft(s), %d code(s), "
             "%d sign-in email(s), %d message id(s), %d unanswered question(s), %d .eml file(s), "
-            "%d idle sign-in/check/question flow(s), %d web chat message(s)",
+            "%d idle sign-in/check/question flow(s), %d web chat message(s), "
+            "%d Teams conversation reference(s)",
             removed.notification_contents,
             removed.drafts,
             removed.codes,
@@ -108,6 +112,7 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
             removed.eml_files,
             removed.short_flows,
             removed.web_messages,
+            removed.teams_references,
         )
     return removed
 

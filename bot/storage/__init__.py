@@ -1,12 +1,13 @@
 """The assistant's storage: every store (bot/storage/) over one database, SQLite or PostgreSQL.
 
-Each store holds the SQL of one job (sessions, outbox, notifications, sign-in, audit, retention,
-private messages, the email inbox, incoming chat messages, hand-offs, the web chat), for one
-partnership (bot/storage/scoped.py). `Storage` is the thin facade the rest of the assistant
-uses; a part that needs only one job can take that store alone. The connection, its lock and
-its transactions are `bot.storage.sqlite` (SQLite) or `bot.storage.postgres` (PostgreSQL): no
-statement is ever left half-read, and none joins another task's transaction. Whatever a method
-has returned has been committed, so it survives a crash.
+Each store holds the SQL of one job (sessions, outbox, notifications, sign-in, audit,
+retention, private messages, the email inbox, incoming chat messages, hand-offs, the web chat,
+Teams' conversation references), for one partnership (bot/storage/scoped.py). `Storage` is the
+thin facade the rest of the assistant uses; a part that needs only one job can take that store
+alone. The connection, its lock and its transactions are `bot.storage.sqlite` (SQLite) or
+`bot.storage.postgres` (PostgreSQL): no statement is ever left half-read, and none joins
+another task's transaction. Whatever a method has returned has been committed, so it survives a
+crash.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from bot.storage.scoped import PartnershipDb, UnscopedStatement
 from bot.storage.sessions import SessionStore
 from bot.storage.signin import SigninStore
 from bot.storage.sqlite import Database
+from bot.storage.teams import TeamsStore
 from bot.storage.web import WebStore
 from config.settings import DEFAULT_PARTNERSHIP
 
@@ -94,6 +96,7 @@ class Storage:
         self.incoming = IncomingStore(scoped)
         self.handoffs = HandoffStore(scoped)
         self.web = WebStore(scoped)
+        self.teams = TeamsStore(scoped)
 
     def for_partnership(self, partnership: str) -> Storage:
         """The same database, seen by another partnership's stores. Closing it leaves the

