@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.assistant import Assistant
 from bot.server import Service, server_for
-from config.settings import EndpointSettings, Secret, Settings, TeamsSettings
+from config.settings import Secret, Settings, TeamsSettings
 from tests.web_support import port_of
 
 APP_ID = "00000000-0000-4000-8000-0000000000a1"
@@ -115,6 +115,7 @@ class FakeMicrosoft:
     sent: list[Sent] = field(default_factory=list)
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    member_requests: list[str] = field(default_factory=list)
     key_requests: int = 0
     refuse_sends: bool = False
     url: str = ""
@@ -158,6 +159,7 @@ class FakeMicrosoft:
         return web.json_response({"id": f"sent-{next(self._ids)}"})
 
     async def member(self, request: web.Request) -> web.Response:
+        self.member_requests.append(request.match_info["member"])
         profile = self.members.get(request.match_info["member"])
         if profile is None:
             return web.json_response({"error": {"code": "NotFound"}}, status=404)
@@ -232,6 +234,11 @@ class TeamsUser:
     user_id: str = field(default_factory=lambda: f"29:user-{uuid.uuid4().hex[:8]}")
     name: str = "Robin Tester"
 
+    @property
+    def conversation_chat(self) -> str:
+        """The assistant's key for this conversation."""
+        return f"teams:{self.conversation}"
+
     def activity(self, text: str | None, **extra: Any) -> dict[str, Any]:
         return {
             "type": "message",
@@ -277,10 +284,11 @@ class TeamsUser:
         return await self.send(self.activity(text, **extra))
 
     async def press(self, label: str, sent: list[Sent] | None = None) -> list[Sent]:
-        """Press the button labelled `label` on the latest card (or in `sent`)."""
+        """Press the button whose label holds `label` on the latest card (or in `sent`)."""
         cards = [s for s in (sent or self.fake.messages(self.conversation)) if s.buttons]
         assert cards, "no card with buttons"
-        data = cards[-1].buttons[label]
+        buttons = cards[-1].buttons
+        data = buttons.get(label) or next(d for shown, d in buttons.items() if label in shown)
         return await self.send(
             self.activity(data, value={"button": data}, replyToId=cards[-1].reply_to)
         )

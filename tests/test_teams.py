@@ -4,8 +4,13 @@ the replies, group chats, proactive news, and the Entra identity standing for th
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import re
 import time
 from collections.abc import AsyncIterator
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -13,13 +18,18 @@ import pytest
 
 from bot.app import build_assistant
 from bot.assistant import Assistant
+from bot.channels.email.channel import make_email_channel
 from bot.core.replies import Incoming, Reply
 from config.settings import Settings
+from tests.email_support import PARTNERSHIP, Mailbox, email_settings, reply_to
+from tests.form_fixture import with_fixture_form
+from tests.signin_support import SLO, fill_form
 from tests.teams_support import (
     APP_ID,
     BOT_TOKEN,
     FakeMicrosoft,
     Keys,
+    Sent,
     TeamsUser,
     connector_claims,
     fake_microsoft,
@@ -27,6 +37,8 @@ from tests.teams_support import (
     teams_settings,
     texts,
 )
+from tests.test_handoff import UNANSWERABLE
+from tests.test_mailer import Recorder
 
 
 @pytest.fixture
@@ -56,7 +68,7 @@ async def test_a_signed_message_is_answered_with_the_typing_indicator_first(
     user: TeamsUser, fake: FakeMicrosoft
 ) -> None:
     sent = await user.say("what is an SCR")
-    assert [s.type for s in sent][0] == "typing"
+    assert sent[0].type == "typing"
     messages = [s for s in sent if s.type == "message"]
     assert messages and "review" in texts(messages).lower()
     # The replies go to the person's conversation, as replies to their message, with the bot's
@@ -154,3 +166,138 @@ async def test_in_a_group_chat_only_a_mention_is_answered_and_notify_moves_to_a_
     )
     session = await user.service.assistant.storage.sessions.load_session("teams:19:group@thread.v2")
     assert session.flow is None  # no sign-in or form was opened in the group
+
+
+def smtp_to(settings: Settings, port: int) -> Settings:
+    return dataclasses.replace(
+        settings,
+        smtp=dataclasses.replace(
+            settings.smtp, host="127.0.0.1", port=port, security="none", timeout_seconds=5
+        ),
+    )
+
+
+async def until(condition: Any, seconds: float = 20.0) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (found := condition()):
+        assert time.monotonic() < deadline, "gave up waiting"
+        await asyncio.sleep(0.02)
+    return found
+
+
+def emails(recorder: Recorder, to: str | None = None, subject: str = "") -> list[EmailMessage]:
+    return [
+        r.message
+        for r in recorder.received
+        if (to is None or to in [a.lower() for a in r.rcpt_tos])
+        and subject in str(r.message["Subject"])
+    ]
+
+
+async def fill_the_form(user: TeamsUser) -> list[Sent]:
+    """Answer the open form up to its summary, as a person in Teams would."""
+
+    def last() -> tuple[str, dict[str, str]]:
+        latest = user.fake.messages(user.conversation)[-1]
+        return latest.text, latest.buttons
+
+    async def press(data: str) -> None:
+        label = next(label for label, value in last()[1].items() if value == data)
+        await user.press(label)
+
+    form = user.service.assistant.conversation.knowledge.form
+    await fill_form(form, last, user.say, press, {})
+    return user.fake.messages(user.conversation)
+
+
+async def test_the_whole_notification_form_ends_in_exactly_one_email_and_a_receipt_in_teams(
+    settings: Settings, fake: FakeMicrosoft, smtp_recorder: Recorder, tmp_path: Path
+) -> None:
+    port = smtp_recorder.port  # type: ignore[attr-defined]
+    configured = teams_settings(smtp_to(with_fixture_form(settings, tmp_path), port), fake)
+    assistant = await build_assistant(configured)
+    try:
+        async with served(assistant) as (service, base):
+            user = TeamsUser(service, base, fake)
+            await user.say("/notify")
+            await user.say(SLO)
+            code_email = await until(lambda: emails(smtp_recorder, SLO))
+            code = re.findall(r"\b\d{6}\b", code_email[0].get_body(("plain",)).get_content())[0]
+            await user.say(code)
+            await fill_the_form(user)
+            submitted = await user.press("Submit")
+            reference = re.findall(r"SIN-\d{4}-\d{4}", texts(submitted))[0]
+            # The receipt: the mail server has the notification, told in Teams, unasked.
+            receipt = await until(
+                lambda: [s for s in fake.messages(user.conversation) if "has reached" in s.text]
+            )
+            assert reference in receipt[0].text and receipt[0].reply_to is None
+            await asyncio.sleep(0.3)  # nothing more comes
+            assert len(emails(smtp_recorder, subject=reference)) == 1
+            assert len([s for s in fake.messages() if "has reached" in s.text]) == 1
+    finally:
+        await assistant.close()
+
+
+async def test_an_slo_whose_teams_identity_is_registered_starts_notify_without_a_code(
+    settings: Settings, fake: FakeMicrosoft, tmp_path: Path
+) -> None:
+    configured = teams_settings(with_fixture_form(settings, tmp_path), fake, entra_signin=True)
+    assistant = await build_assistant(configured)
+    try:
+        async with served(assistant) as (service, base):
+            slo = TeamsUser(service, base, fake)
+            fake.members[slo.user_id] = {"id": slo.user_id, "userPrincipalName": SLO.upper()}
+            started = await slo.say("/notify")
+            # The form itself, at once: no address asked, no code emailed.
+            form = assistant.conversation.knowledge.form
+            assert form.title in texts(started) and "Start" in started[-1].buttons
+            assert (await assistant.storage.signin.linked_email(slo.conversation_chat)) == SLO
+            # Anyone else (an unregistered identity, or none) signs in by code, as before.
+            other = TeamsUser(service, base, fake)
+            fake.members[other.user_id] = {"id": other.user_id, "email": "someone@example.org"}
+            assert "sign in" in texts(await other.say("/notify")).lower()
+            nobody = TeamsUser(service, base, fake)
+            assert "sign in" in texts(await nobody.say("/notify")).lower()
+    finally:
+        await assistant.close()
+
+
+async def test_without_the_setting_a_teams_identity_does_not_stand_for_the_code(
+    user: TeamsUser, fake: FakeMicrosoft
+) -> None:
+    fake.members[user.user_id] = {"id": user.user_id, "userPrincipalName": SLO}
+    assert "sign in" in texts(await user.say("/notify")).lower()
+    assert fake.member_requests == []  # not even looked up
+
+
+async def test_the_partnerships_answer_to_a_handed_off_question_arrives_once(
+    settings: Settings, fake: FakeMicrosoft, imap_mailbox: Mailbox, smtp_recorder: Recorder
+) -> None:
+    port = smtp_recorder.port  # type: ignore[attr-defined]
+    configured = teams_settings(email_settings(settings, imap_mailbox, port), fake)
+    assistant = await build_assistant(configured)
+    email = make_email_channel(assistant)
+    email.start()
+    try:
+        async with served(assistant) as (service, base):
+            user = TeamsUser(service, base, fake)
+            await user.say(UNANSWERABLE)
+            await user.press("Ask the partnership")
+            receipt = await user.press("Send")
+            reference = re.findall(r"Q-\d{4}-\d{4}", texts(receipt))[0]
+            question = await until(lambda: emails(smtp_recorder, PARTNERSHIP, reference))
+            imap_mailbox.deliver(reply_to(question[0], PARTNERSHIP, "Renew it online."))
+            email.wake()
+            relayed = await until(
+                lambda: [
+                    s for s in fake.messages(user.conversation) if "Renew it online." in s.text
+                ]
+            )
+            assert relayed[0].reply_to is None  # news, not a reply to anything they said
+            email.wake()
+            await asyncio.sleep(0.5)
+            assert len([s for s in fake.messages() if "Renew it online." in s.text]) == 1
+    finally:
+        await email.stop()
+        await assistant.close()
