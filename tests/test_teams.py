@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import re
+import shutil
 import time
+import zipfile
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,7 +22,10 @@ import pytest
 from bot.app import build_assistant
 from bot.assistant import Assistant
 from bot.channels.email.channel import make_email_channel
+from bot.cli.main import teams_app
+from bot.cli.packs import TEAMS_APP, teams_app_problems
 from bot.core.replies import Incoming, Reply
+from config import teams_manifest
 from config.settings import Settings
 from tests.email_support import PARTNERSHIP, Mailbox, email_settings, reply_to
 from tests.form_fixture import with_fixture_form
@@ -301,3 +307,50 @@ async def test_the_partnerships_answer_to_a_handed_off_question_arrives_once(
     finally:
         await email.stop()
         await assistant.close()
+
+
+# --- the Teams app's manifest (deploy/teams/) ------------------------------------------------
+
+
+def test_the_shipped_manifest_and_icons_validate_for_every_shipped_partnership(
+    settings: Settings,
+) -> None:
+    assert (TEAMS_APP / "manifest.json").is_file()
+    assert teams_app_problems(settings, "") == []
+    with_app = dataclasses.replace(
+        settings, endpoints=dataclasses.replace(settings.endpoints, teams_app_id=APP_ID)
+    )
+    assert teams_app_problems(with_app, "") == []
+
+
+def test_a_broken_manifest_is_named_problem_by_problem(tmp_path: Path) -> None:
+    folder = tmp_path / "teams"
+    shutil.copytree(TEAMS_APP, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["name"]["short"] = "{{short_name}} " + "x" * 40
+    manifest["bots"][0]["botId"] = "another"
+    manifest["validDomains"] = ["https://www.example.org/path"]
+    manifest["developer"]["privacyUrl"] = "{{privacy}}"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "outline.png").write_bytes((folder / "color.png").read_bytes())
+    values = teams_manifest.values_for(APP_ID, "Test Partnership", "TSCP", "https://t.example")
+    found = "\n".join(teams_manifest.problems(folder, values))
+    assert "name.short: 45 characters, Teams allows 30" in found
+    assert "bots[1].botId: must be the app's id" in found
+    assert "validDomains: expected host names" in found
+    assert "{{privacy}}: no value for this placeholder" in found
+    assert "icons.outline: outline.png: 192x192, Teams wants 32x32" in found
+
+
+def test_teams_app_writes_the_package_to_upload(settings: Settings, tmp_path: Path) -> None:
+    with_app = dataclasses.replace(
+        settings, endpoints=dataclasses.replace(settings.endpoints, teams_app_id=APP_ID)
+    )
+    out = tmp_path / "app.zip"
+    assert teams_app(with_app, out) == 0
+    with zipfile.ZipFile(out) as archive:
+        assert sorted(archive.namelist()) == ["color.png", "manifest.json", "outline.png"]
+        manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["id"] == manifest["bots"][0]["botId"] == APP_ID
+    assert manifest["name"]["short"].startswith(settings.board.short_name)
+    assert "{{" not in json.dumps(manifest)
