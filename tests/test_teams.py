@@ -354,3 +354,29 @@ def test_teams_app_writes_the_package_to_upload(settings: Settings, tmp_path: Pa
     assert manifest["id"] == manifest["bots"][0]["botId"] == APP_ID
     assert manifest["name"]["short"].startswith(settings.board.short_name)
     assert "{{" not in json.dumps(manifest)
+
+
+async def test_an_activity_acknowledged_before_a_crash_is_answered_at_the_next_start(
+    settings: Settings, fake: FakeMicrosoft
+) -> None:
+    configured = teams_settings(settings, fake)
+    first = await build_assistant(configured)
+    try:
+        async with served(first) as (service, base):
+            user = TeamsUser(service, base, fake)
+            teams = service.served[configured.partnership].teams
+            assert teams is not None
+            token = fake.keys.sign(connector_claims(fake.url))
+            body = json.dumps(user.activity("what is an SCR")).encode()
+            # Stored (Teams would have had its 202), and the process dies before handling it.
+            assert await teams.accept(f"Bearer {token}", body)
+    finally:
+        await first.close()
+    assert fake.messages() == []
+    second = await build_assistant(configured)
+    try:
+        async with served(second):
+            answered = await until(lambda: fake.messages(user.conversation))
+            assert "review" in answered[0].text.lower()
+    finally:
+        await second.close()
