@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import json
+import logging
 import re
 import shutil
 import time
@@ -25,8 +27,10 @@ from bot.channels.email.channel import make_email_channel
 from bot.cli.main import teams_app
 from bot.cli.packs import TEAMS_APP, teams_app_problems
 from bot.core.replies import Incoming, Reply
+from bot.ops.logs import setup_logging
 from config import teams_manifest
 from config.settings import Settings
+from tests.cli import _logging_restored
 from tests.email_support import PARTNERSHIP, Mailbox, email_settings, reply_to
 from tests.form_fixture import with_fixture_form
 from tests.signin_support import SLO, fill_form
@@ -380,3 +384,21 @@ async def test_an_activity_acknowledged_before_a_crash_is_answered_at_the_next_s
             assert "review" in answered[0].text.lower()
     finally:
         await second.close()
+
+
+async def test_the_log_names_nothing_said_no_one_and_no_secret(
+    teams_assistant: Assistant, fake: FakeMicrosoft
+) -> None:
+    stream = io.StringIO()
+    with _logging_restored():
+        setup_logging(teams_assistant.settings, stream)
+        logging.getLogger().setLevel(logging.DEBUG)
+        async with served(teams_assistant) as (service, base):
+            user = TeamsUser(service, base, fake, name="Jane Smith")
+            await user.say("my colleague Alex Example asked about an SCR")
+            refused = await user.post(user.activity("hello"), token=unsigned({"aud": APP_ID}))
+            assert refused.status_code == 401
+    log = stream.getvalue()
+    assert "Teams request refused" in log
+    for secret in ("Jane Smith", "Alex Example", "teams-app-secret", BOT_TOKEN, user.user_id):
+        assert secret not in log, secret
