@@ -319,6 +319,9 @@ class TeamsSettings:
         "https://sts.windows.net/{tenant}/",
         "https://login.microsoftonline.com/{tenant}/v2.0",
     )
+    # A certificate instead of the client secret (TEAMS_APP_PASSWORD): a PEM file with the
+    # private key and the certificate uploaded to the app registration (docs/teams.md).
+    certificate_file: str = ""
     # A registered SLO whose Teams (Entra ID) identity is their registered address may start
     # /notify without the emailed code (docs/signin.md). Off: everyone signs in by code.
     entra_signin: bool = False
@@ -433,7 +436,10 @@ class Settings:
 
     @property
     def teams_enabled(self) -> bool:
-        return bool(self.endpoints.teams_app_id and self.teams_app_password)
+        """A Teams app, and its secret or its certificate."""
+        return bool(
+            self.endpoints.teams_app_id and (self.teams_app_password or self.teams.certificate_file)
+        )
 
     @property
     def partnership_email(self) -> str:

@@ -11,6 +11,7 @@ endpoint on a real uvicorn server (bot/server.py's Service).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import html
@@ -26,6 +27,8 @@ from typing import Any
 import httpx
 import jwt
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.assistant import Assistant
@@ -118,6 +121,7 @@ class FakeMicrosoft:
     member_requests: list[str] = field(default_factory=list)
     key_requests: int = 0
     refuse_sends: bool = False
+    certificate: x509.Certificate | None = None  # the app's, when it proves itself by one
     url: str = ""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -136,13 +140,32 @@ class FakeMicrosoft:
         return web.json_response(self.keys.jwks)
 
     async def token(self, request: web.Request) -> web.Response:
-        form = dict(await request.post())
-        self.token_requests.append({k: str(v) for k, v in form.items()})
-        if form.get("client_secret") != "teams-app-secret":
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        self.token_requests.append(form)
+        if not (form.get("client_secret") == "teams-app-secret" or self._proven(form)):
             return web.json_response({"error": "invalid_client"}, status=401)
         return web.json_response(
             {"access_token": BOT_TOKEN, "expires_in": 3600, "token_type": "Bearer"}
         )
+
+    def _proven(self, form: dict[str, str]) -> bool:
+        """A client assertion signed with the certificate's key, as Entra ID checks it."""
+        if self.certificate is None or "client_assertion" not in form:
+            return False
+        assertion = form["client_assertion"]
+        thumbprint = base64.urlsafe_b64encode(self.certificate.fingerprint(hashes.SHA1()))
+        if jwt.get_unverified_header(assertion).get("x5t") != thumbprint.decode().rstrip("="):
+            return False
+        try:
+            claims = jwt.decode(
+                assertion,
+                self.certificate.public_key(),  # type: ignore[arg-type]
+                algorithms=["RS256"],
+                audience=f"{self.url}/token",
+            )
+        except jwt.PyJWTError:
+            return False
+        return claims["iss"] == claims["sub"] == APP_ID
 
     async def activity(self, request: web.Request) -> web.Response:
         if self.refuse_sends:

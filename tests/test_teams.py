@@ -20,6 +20,8 @@ from typing import Any
 
 import jwt
 import pytest
+import trustme
+from cryptography import x509
 
 from bot.app import build_assistant
 from bot.assistant import Assistant
@@ -29,7 +31,7 @@ from bot.cli.packs import TEAMS_APP, teams_app_problems
 from bot.core.replies import Incoming, Reply
 from bot.ops.logs import setup_logging
 from config import teams_manifest
-from config.settings import Settings
+from config.settings import Secret, Settings
 from tests.cli import _logging_restored
 from tests.email_support import PARTNERSHIP, Mailbox, email_settings, reply_to
 from tests.form_fixture import with_fixture_form
@@ -402,3 +404,25 @@ async def test_the_log_names_nothing_said_no_one_and_no_secret(
     assert "Teams request refused" in log
     for secret in ("Jane Smith", "Alex Example", "teams-app-secret", BOT_TOKEN, user.user_id):
         assert secret not in log, secret
+
+
+async def test_the_bot_can_prove_itself_by_certificate_instead_of_a_secret(
+    settings: Settings, fake: FakeMicrosoft, tmp_path: Path
+) -> None:
+    rsa = trustme.KeyType.RSA  # Entra ID's assertions are RS256
+    leaf = trustme.CA(key_type=rsa).issue_cert("assistant.example.org", key_type=rsa)
+    pem = tmp_path / "teams-app.pem"
+    pem.write_bytes(leaf.private_key_and_cert_chain_pem.bytes())
+    fake.certificate = x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes())
+    configured = teams_settings(settings, fake, certificate_file=str(pem))
+    configured = dataclasses.replace(configured, teams_app_password=Secret(""))
+    assert configured.teams_enabled
+    assistant = await build_assistant(configured)
+    try:
+        async with served(assistant) as (service, base):
+            sent = await TeamsUser(service, base, fake).say("what is an SCR")
+            assert "review" in texts(sent).lower()
+            assert "client_secret" not in fake.token_requests[0]
+            assert all(s.authorization == f"Bearer {BOT_TOKEN}" for s in sent)
+    finally:
+        await assistant.close()

@@ -8,20 +8,27 @@ addresses in the settings instead (teams.jwks_url, teams.entra_jwks_url), so the
 never reaches an address it was not configured with, and tests serve the keys on loopback.
 
 Out: replies and proactive messages go to the Bot Connector with the bot's own token, from the
-client-credentials grant of its app registration (teams.login_url, TEAMS_APP_PASSWORD), cached
-until shortly before it expires. `Connections` hands the SDK that one token source.
+client-credentials grant of its app registration (teams.login_url, with TEAMS_APP_PASSWORD or a
+certificate, teams.certificate_file), cached until shortly before it expires. `Connections`
+hands the SDK that one token source.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import threading
 import time
+import uuid
+from pathlib import Path
 from typing import Any
 
 import aiohttp
-from jwt import PyJWK, PyJWKClient, decode
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt import PyJWK, PyJWKClient, decode, encode
 from microsoft_agents.hosting.core import (
     AccessTokenProviderBase,
     AgentAuthConfiguration,
@@ -37,6 +44,7 @@ from config.settings import Secret, TeamsSettings
 
 log = logging.getLogger(__name__)
 
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # A token is renewed this long before it expires.
 RENEW_SECONDS = 300.0
 # The SDK's own addresses for the keys, which KeySource maps to the settings' addresses.
@@ -153,9 +161,13 @@ class AppToken(AccessTokenProviderBase):
         form = {
             "grant_type": "client_credentials",
             "client_id": self.app_id,
-            "client_secret": self._secret.reveal(),
             "scope": self.teams.connector_scope,
         }
+        if self.teams.certificate_file:
+            form["client_assertion_type"] = ASSERTION_TYPE
+            form["client_assertion"] = await asyncio.to_thread(self._assertion)
+        else:
+            form["client_secret"] = self._secret.reveal()
         timeout = aiohttp.ClientTimeout(total=self.teams.timeout_seconds)
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
@@ -167,6 +179,27 @@ class AppToken(AccessTokenProviderBase):
             error = body.get("error", response.status) if isinstance(body, dict) else "?"
             raise PermissionError(f"no token for the Bot Connector: {error}")
         return token, float(body.get("expires_in", 3600))
+
+    def _assertion(self) -> str:
+        """The app's proof by certificate: a short-lived JWT signed with its private key, naming
+        the certificate by its SHA-1 thumbprint (what Entra ID asks for, instead of a secret)."""
+        pem = Path(self.teams.certificate_file).read_bytes()
+        certificate = x509.load_pem_x509_certificate(pem)
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):  # Entra ID takes RS256 assertions only
+            raise PermissionError("teams.certificate_file: expected an RSA private key")
+        thumbprint = certificate.fingerprint(hashes.SHA1())
+        now = int(time.time())
+        claims = {
+            "aud": self.teams.url(self.teams.login_url),
+            "iss": self.app_id,
+            "sub": self.app_id,
+            "jti": str(uuid.uuid4()),
+            "nbf": now,
+            "exp": now + 600,
+        }
+        x5t = base64.urlsafe_b64encode(thumbprint).decode().rstrip("=")
+        return encode(claims, key, algorithm="RS256", headers={"x5t": x5t})
 
     def get_token_credential(self) -> Any:
         raise NotImplementedError("the Teams channel only needs app tokens")
