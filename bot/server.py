@@ -177,8 +177,8 @@ class Service:
         teams = [s for s in settings if s.teams_enabled]
         if not tokens and not teams and not (settings and settings[0].web.enabled):
             raise SettingsError(
-                "serve needs TELEGRAM_BOT_TOKEN, a Teams app (endpoints.teams_app_id and "
-                "TEAMS_APP_PASSWORD) or the web chat (web.enabled: true); for the console: "
+                "serve needs TELEGRAM_BOT_TOKEN or the web chat (web.enabled: true), or a Teams "
+                "app (endpoints.teams_app_id and TEAMS_APP_PASSWORD); for the console: "
                 "main.py chat"
             )
         if webhook and not tokens:

@@ -30,6 +30,7 @@ from bot.cli.main import teams_app
 from bot.cli.packs import TEAMS_APP, teams_app_problems
 from bot.core.replies import Incoming, Reply
 from bot.ops.logs import setup_logging
+from bot.ops.retention import DAY, apply_retention
 from config import teams_manifest
 from config.settings import Secret, Settings
 from tests.cli import _logging_restored
@@ -426,3 +427,20 @@ async def test_the_bot_can_prove_itself_by_certificate_instead_of_a_secret(
             assert all(s.authorization == f"Bearer {BOT_TOKEN}" for s in sent)
     finally:
         await assistant.close()
+
+
+async def test_a_conversation_reference_is_forgotten_after_a_month_without_a_message(
+    user: TeamsUser, teams_assistant: Assistant
+) -> None:
+    await user.say("what is an SCR")
+    storage = teams_assistant.storage
+    assert await storage.teams.reference(user.conversation_chat) is not None
+    soon = await apply_retention(storage, teams_assistant.settings, time.time() + 29 * DAY)
+    assert soon.teams_references == 0
+    later = await apply_retention(storage, teams_assistant.settings, time.time() + 31 * DAY)
+    assert later.teams_references == 1
+    assert await storage.teams.reference(user.conversation_chat) is None
+    with pytest.raises(LookupError):  # news for it can no longer be delivered, and says so
+        await user.service.served[teams_assistant.settings.partnership].teams.push(  # type: ignore[union-attr]
+            user.conversation_chat, [Reply("news")]
+        )
