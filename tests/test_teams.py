@@ -26,6 +26,7 @@ from cryptography import x509
 from bot.app import build_assistant
 from bot.assistant import Assistant
 from bot.channels.email.channel import make_email_channel
+from bot.channels.teams.auth import TokenCheck
 from bot.cli.main import teams_app
 from bot.cli.packs import TEAMS_APP, teams_app_problems
 from bot.core.replies import Incoming, Reply
@@ -444,3 +445,17 @@ async def test_a_conversation_reference_is_forgotten_after_a_month_without_a_mes
         await user.service.served[teams_assistant.settings.partnership].teams.push(  # type: ignore[union-attr]
             user.conversation_chat, [Reply("news")]
         )
+
+
+async def test_the_sdks_validator_itself_refuses_another_apps_token(
+    teams_assistant: Assistant, fake: FakeMicrosoft
+) -> None:
+    """The route already refuses a token for an app it does not serve; the check behind it
+    (the SDK's JwtTokenValidator, keys from the configured address) refuses it too."""
+    check = TokenCheck(APP_ID, teams_assistant.settings.teams)
+    valid = fake.keys.sign(connector_claims(fake.url))
+    assert (await check.claims(f"Bearer {valid}")) is not None
+    other = fake.keys.sign(connector_claims(fake.url, aud="another-app"))
+    assert await check.claims(f"Bearer {other}") is None
+    assert await check.claims(valid) is None  # not a bearer token
+    assert fake.key_requests >= 1  # the keys came from the configured address
