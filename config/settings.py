@@ -1036,6 +1036,12 @@ def _teams_problems(teams: TeamsSettings, endpoints: EndpointSettings | None) ->
         )
     if teams.timeout_seconds <= 0:
         problems.append("teams.timeout_seconds: must be more than 0")
+    certificate = Path(teams.certificate_file) if teams.certificate_file else None
+    if certificate is not None and not (home() / certificate).is_file():  # (absolute: as given)
+        problems.append(
+            f"teams.certificate_file: {teams.certificate_file}: no such file (a PEM file with the "
+            "app's RSA private key and certificate)"
+        )
     return problems
 
 

@@ -224,3 +224,10 @@ def test_each_partnership_has_its_own_teams_app_and_secret(tmp_path: Path, packs
 def test_teams_settings_are_checked(tmp_path: Path, packs: Path, text: str, message: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(message)):
         load_settings(settings_file(tmp_path, packs, text), environ={})
+
+
+def test_a_teams_certificate_that_is_not_there_is_named(tmp_path: Path, packs: Path) -> None:
+    text = f"teams:\n  certificate_file: {tmp_path / 'missing.pem'}\n"
+    wanted = r"teams\.certificate_file: .*missing\.pem: no such file"
+    with pytest.raises(SettingsError, match=wanted):
+        load_settings(settings_file(tmp_path, packs, text), environ={})

@@ -134,10 +134,13 @@ class TokenCheck:
 class AppToken(AccessTokenProviderBase):
     """The bot's own token for the Bot Connector (client credentials), cached."""
 
-    def __init__(self, app_id: str, secret: Secret, teams: TeamsSettings) -> None:
+    def __init__(
+        self, app_id: str, secret: Secret, teams: TeamsSettings, certificate: Path | None = None
+    ) -> None:
         self.app_id = app_id
         self._secret = secret
         self.teams = teams
+        self.certificate = certificate  # the PEM file (teams.certificate_file), resolved
         self._configuration = AgentAuthConfiguration(client_id=app_id, tenant_id=teams.tenant_id)
         self._token = ""
         self._expires = 0.0
@@ -163,7 +166,7 @@ class AppToken(AccessTokenProviderBase):
             "client_id": self.app_id,
             "scope": self.teams.connector_scope,
         }
-        if self.teams.certificate_file:
+        if self.certificate is not None:
             form["client_assertion_type"] = ASSERTION_TYPE
             form["client_assertion"] = await asyncio.to_thread(self._assertion)
         else:
@@ -183,7 +186,8 @@ class AppToken(AccessTokenProviderBase):
     def _assertion(self) -> str:
         """The app's proof by certificate: a short-lived JWT signed with its private key, naming
         the certificate by its SHA-1 thumbprint (what Entra ID asks for, instead of a secret)."""
-        pem = Path(self.teams.certificate_file).read_bytes()
+        assert self.certificate is not None
+        pem = self.certificate.read_bytes()
         certificate = x509.load_pem_x509_certificate(pem)
         key = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(key, rsa.RSAPrivateKey):  # Entra ID takes RS256 assertions only

@@ -87,7 +87,13 @@ class TeamsChannel:
         self.app_id = settings.endpoints.teams_app_id
         self.metrics = metrics or Metrics()
         self.check = TokenCheck(self.app_id, self.teams)
-        self.token = AppToken(self.app_id, settings.teams_app_password, self.teams)
+        certificate = self.teams.certificate_file
+        self.token = AppToken(
+            self.app_id,
+            settings.teams_app_password,
+            self.teams,
+            settings.path(certificate) if certificate else None,
+        )
         self.adapter = TeamsAdapter(RestChannelServiceClientFactory(OneConnection(self.token)))
         storage = assistant.storage
         self.intake = Intake(
