@@ -121,6 +121,7 @@ class FakeMicrosoft:
     member_requests: list[str] = field(default_factory=list)
     key_requests: int = 0
     refuse_sends: bool = False
+    refused: int = 0
     certificate: x509.Certificate | None = None  # the app's, when it proves itself by one
     url: str = ""
     news: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -171,6 +172,7 @@ class FakeMicrosoft:
 
     async def activity(self, request: web.Request) -> web.Response:
         if self.refuse_sends:
+            self.refused += 1
             return web.json_response({"error": {"code": "ServiceError"}}, status=503)
         body = await request.json()
         self.sent.append(

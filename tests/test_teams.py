@@ -285,7 +285,7 @@ async def test_without_the_setting_a_teams_identity_does_not_stand_for_the_code(
     assert fake.member_requests == []  # not even looked up
 
 
-async def test_the_partnerships_answer_to_a_handed_off_question_arrives_once(
+async def test_the_partnerships_answer_to_a_handed_off_question_arrives_once_after_an_outage(
     settings: Settings, fake: FakeMicrosoft, imap_mailbox: Mailbox, smtp_recorder: Recorder
 ) -> None:
     port = smtp_recorder.port  # type: ignore[attr-defined]
@@ -302,6 +302,13 @@ async def test_the_partnerships_answer_to_a_handed_off_question_arrives_once(
             reference = re.findall(r"Q-\d{4}-\d{4}", texts(receipt))[0]
             question = await until(lambda: emails(smtp_recorder, PARTNERSHIP, reference))
             imap_mailbox.deliver(reply_to(question[0], PARTNERSHIP, "Renew it online."))
+            # Teams is down when the answer comes: it is kept, and tried again.
+            fake.refuse_sends = True
+            email.wake()
+            handoffs = assistant.storage.handoffs
+            await until(lambda: fake.refused)
+            assert [h.reference for h in await handoffs.handoffs_to_tell()] == [reference]
+            fake.refuse_sends = False
             email.wake()
             relayed = await until(
                 lambda: [
