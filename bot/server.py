@@ -414,11 +414,17 @@ class Service:
         if served is None or served.teams is None:
             log.warning("Teams request refused: no valid token for a Teams app served here")
             return PlainTextResponse("Unauthorized", status_code=401)
-        if int(request.headers.get("content-length") or 0) > TEAMS_MAX_BYTES:
-            return PlainTextResponse("Payload Too Large", status_code=413)
         teams = served.teams
+        claims = await teams.check.claims(authorization)  # before anything else is read
+        if claims is None:
+            return PlainTextResponse("Unauthorized", status_code=401)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > TEAMS_MAX_BYTES:  # not read further
+                return PlainTextResponse("Payload Too Large", status_code=413)
         try:
-            new = await teams.accept(authorization, await request.body())
+            new = await teams.accept(claims, bytes(body))
         except Refused as refused:
             return PlainTextResponse(str(refused.status), status_code=refused.status)
         except Exception as exc:  # not stored: not acknowledged, so it is sent again

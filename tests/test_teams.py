@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 import trustme
@@ -384,7 +385,8 @@ async def test_an_activity_acknowledged_before_a_crash_is_answered_at_the_next_s
             token = fake.keys.sign(connector_claims(fake.url))
             body = json.dumps(user.activity("what is an SCR")).encode()
             # Stored (Teams would have had its 202), and the process dies before handling it.
-            assert await teams.accept(f"Bearer {token}", body)
+            claims = await teams.check.claims(f"Bearer {token}")
+            assert claims is not None and await teams.accept(claims, body)
     finally:
         await first.close()
     assert fake.messages() == []
@@ -466,3 +468,21 @@ async def test_the_sdks_validator_itself_refuses_another_apps_token(
     assert await check.claims(f"Bearer {other}") is None
     assert await check.claims(valid) is None  # not a bearer token
     assert fake.key_requests >= 1  # the keys came from the configured address
+
+
+async def test_a_request_too_large_is_refused_unread_and_bad_json_named(user: TeamsUser) -> None:
+    huge = user.activity("x" * (300 * 1024))
+    assert (await user.post(huge)).status_code == 413
+    token = user.fake.keys.sign(connector_claims(user.fake.url))
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{user.base}/api/messages",
+            content=b"{not json",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert response.status_code == 400
+    # Without a valid token, even a huge request gets 401.
+    assert (
+        await user.post(huge, token=unsigned(connector_claims(user.fake.url)))
+    ).status_code == 401
+    assert user.fake.sent == []

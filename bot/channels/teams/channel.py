@@ -107,13 +107,9 @@ class TeamsChannel:
 
     # --- in ---------------------------------------------------------------------------------
 
-    async def accept(self, authorization: str | None, raw: bytes) -> list[Received]:
-        """Check and store one request (committed on return: the caller may answer 202);
-        returns the messages not received before. Raises `Refused`: 401 before anything of
-        the request but its token is read."""
-        claims = await self.check.claims(authorization)
-        if claims is None:
-            raise Refused(401)
+    async def accept(self, claims: ClaimsIdentity, raw: bytes) -> list[Received]:
+        """Store one request whose token `check` accepted (committed on return: the caller
+        may answer 202); returns the messages not received before. Raises `Refused`."""
         try:
             body = json.loads(raw)
             activity = Activity.model_validate(body)
