@@ -5,6 +5,9 @@
     /widget.js, /chat, /chat/...   the default partnership's web chat (bot/channels/web/http.py),
                                    and / its demo page
     /site/<key>/widget.js, ...     another partnership's web chat, by its endpoints.web_site_key
+    POST <teams.path>              Microsoft Teams activities (/api/messages), checked against the
+                                   Bot Connector's token; the app id it is for names the
+                                   partnership (bot/channels/teams/, docs/teams.md)
     GET  /healthz                  the process is alive and its event loop answers
     GET  /readyz                   database writable, knowledge loaded (503 if not); outbox
                                    backlog and last email delivery, for information
@@ -14,7 +17,8 @@
 
 Channels: Telegram for each partnership with a token (polling, or the webhook), and the web
 chat of each partnership whose `web.enabled` is true: the first's (the default's) at the top,
-another's only if it has a site key; without any token the web chat runs alone. The email
+another's only if it has a site key; without any token the web chat runs alone. Teams for each
+partnership with a Teams app (endpoints.teams_app_id and TEAMS_APP_PASSWORD). The email
 channels are the installation's (bot/installation.py). In polling mode our poller
 (bot/channels/telegram_polling.py) fetches each bot's updates in the background of the same
 app. Either way an update is stored before Telegram is told it arrived
@@ -43,7 +47,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -68,11 +72,18 @@ from bot.mail.claims import ClaimLedger, stop_outbox, track_claims
 from bot.ops.metrics import MeteredTransport, Metrics
 from config.settings import Settings, SettingsError
 
+if TYPE_CHECKING:  # the Teams SDK takes a second to import: only when a Teams app is set
+    from bot.channels.teams.channel import TeamsChannel
+
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # On shutdown, a send in progress gets this long to finish before its claim is released.
 OUTBOX_GRACE_SECONDS = 10.0
+# On shutdown, Teams messages being handled get this long to finish; the rest stay stored.
+TEAMS_GRACE_SECONDS = 10.0
+# A Teams activity is a few kilobytes of JSON; a larger request is refused unread.
+TEAMS_MAX_BYTES = 256 * 1024
 
 
 class DatabaseProbe:
@@ -155,6 +166,7 @@ class Served:
     web: WebChannel | None = None
     poller: Poller | None = None  # polling mode: fetches the bot's updates
     routes: list[BaseRoute] = field(default_factory=list)  # its web chat's and staff page's
+    teams: TeamsChannel | None = None
     ledger: ClaimLedger | None = None
     started: bool = False
 
@@ -175,10 +187,12 @@ class Service:
             for i, s in enumerate(settings)
             if Service._web_prefix(s, first=i == 0, quiet=True) is not None
         ]
-        if not tokens and not web:
+        teams = [s for s in settings if s.teams_enabled]
+        if not tokens and not teams and not web:
             raise SettingsError(
-                "serve needs TELEGRAM_BOT_TOKEN or the web chat (web.enabled: true); "
-                "for the console: main.py chat"
+                "serve needs TELEGRAM_BOT_TOKEN or the web chat (web.enabled: true), or a Teams "
+                "app (endpoints.teams_app_id and TEAMS_APP_PASSWORD); for the console: "
+                "main.py chat"
             )
         if webhook and not tokens:
             raise SettingsError("webhook mode needs TELEGRAM_BOT_TOKEN")
@@ -192,6 +206,7 @@ class Service:
         self.probe = DatabaseProbe(assistant, settings.telegram.ready_timeout_seconds)
         self.served: dict[str, Served] = {}
         self.by_path: dict[str, Served] = {}  # webhook path -> the partnership it belongs to
+        self.by_teams_app: dict[str, Served] = {}  # Teams app id -> its partnership
         self.started = False
         routes: list[BaseRoute] = [
             Route("/healthz", self.healthz),
@@ -216,6 +231,8 @@ class Service:
             pushes.append(conversation.push)  # set by build_application
         if served.web is not None:
             pushes.append(served.web.push)
+        if served.teams is not None:
+            pushes.append(served.teams.push)
         if len(pushes) == 1:
             conversation.push = pushes[0]
         if len(pushes) < 2:
@@ -247,6 +264,14 @@ class Service:
                 path = settings.telegram.webhook_path
                 self.by_path[path] = served
                 self.app.router.routes.append(Route(path, self.update, methods=["POST"]))
+        if settings.teams_enabled:
+            from bot.channels.teams.channel import TeamsChannel
+
+            served.teams = TeamsChannel(assistant, self.metrics)
+            self.by_teams_app[settings.endpoints.teams_app_id] = served
+            path = settings.teams.path
+            if not any(getattr(r, "path", None) == path for r in self.app.router.routes):
+                self.app.router.routes.append(Route(path, self.teams_update, methods=["POST"]))
         prefix = self._web_prefix(settings, first=not self.served)
         if prefix is not None:
             served.web = WebChannel(assistant, self.metrics)
@@ -294,6 +319,9 @@ class Service:
             del self.by_path[path]
             gone += [r for r in self.app.router.routes if getattr(r, "path", None) == path]
         self.app.router.routes[:] = [r for r in self.app.router.routes if r not in gone]
+        app_id = served.assistant.settings.endpoints.teams_app_id
+        if self.by_teams_app.get(app_id) is served:
+            del self.by_teams_app[app_id]
         await self._stop(served)
 
     # --- start and stop ---------------------------------------------------------------------
@@ -321,11 +349,14 @@ class Service:
         served.started = True
         if served.web is not None:
             await served.web.start()  # messages received but not handled before a crash
+        if served.teams is not None:
+            served.teams.start()  # what an earlier run left, then what arrives
+            log.info("%s: Teams started", assistant.settings.partnership)
         application, channel = served.application, served.channel
         if application is None or channel is None:
             if served.web is not None:
                 log.info("web chat started (no Telegram token: Telegram is off)")
-            else:
+            elif served.teams is None:
                 log.info("%s: no Telegram token, Telegram is off", assistant.settings.partnership)
             return
         await application.initialize()
@@ -357,6 +388,8 @@ class Service:
         served.started = False
         if served.web is not None:
             await served.web.stop()  # the web messages already received are answered
+        if served.teams is not None:
+            await served.teams.stop(TEAMS_GRACE_SECONDS)
         application, channel = served.application, served.channel
         if application is not None and channel is not None:
             await channel.stop()
@@ -400,6 +433,37 @@ class Service:
         # Acknowledged once stored, handled after: Telegram would send a slow update again.
         intake.dispatch(new)
         return Response(status_code=200)
+
+    async def teams_update(self, request: Request) -> Response:
+        """One activity from Teams' Bot Connector: its token checked first (401, unread,
+        without a valid one), then stored, then 202, then handled; 503 when it cannot be
+        stored (the Bot Connector tries again)."""
+        from bot.channels.teams.auth import audience_of
+        from bot.channels.teams.channel import Refused
+
+        authorization = request.headers.get("authorization")
+        served = self.by_teams_app.get(audience_of(authorization) or "")
+        if served is None or served.teams is None:
+            log.warning("Teams request refused: no valid token for a Teams app served here")
+            return PlainTextResponse("Unauthorized", status_code=401)
+        teams = served.teams
+        claims = await teams.check.claims(authorization)  # before anything else is read
+        if claims is None:
+            return PlainTextResponse("Unauthorized", status_code=401)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > TEAMS_MAX_BYTES:  # not read further
+                return PlainTextResponse("Payload Too Large", status_code=413)
+        try:
+            new = await teams.accept(claims, bytes(body))
+        except Refused as refused:
+            return PlainTextResponse(str(refused.status), status_code=refused.status)
+        except Exception as exc:  # not stored: not acknowledged, so it is sent again
+            log.error("Teams activity not stored: %s", type(exc).__name__)
+            return PlainTextResponse("Service Unavailable", status_code=503)
+        teams.intake.dispatch(new)
+        return Response(status_code=202)
 
     async def healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok")

@@ -33,6 +33,7 @@ ENTRY_SECTIONS = (
     "form",
     "endpoints",
     "web",
+    "teams",
 )
 ENTRY_SCALARS = ("registry_file",)
 # One partnership's own, so never at the top of a file with a `partnerships:` list.
@@ -45,7 +46,7 @@ SHARED_OPTIONS: dict[str, tuple[str, ...]] = {
 
 # A partnership's own endpoints' secrets: a bot token or a mailbox password opens one
 # partnership's channel, so another partnership never falls back on it.
-OWN_SECRETS = frozenset(("TELEGRAM_BOT_TOKEN", "EMAIL_PASSWORD"))
+OWN_SECRETS = frozenset(("TELEGRAM_BOT_TOKEN", "EMAIL_PASSWORD", "TEAMS_APP_PASSWORD"))
 # Secrets an installation may share (one mail relay, one app registration, its own webhook
 # secret): a partnership's own variable if set, else the shared one.
 SHARED_SECRETS = frozenset(("SMTP_PASSWORD", "OAUTH_CLIENT_SECRET", "TELEGRAM_WEBHOOK_SECRET"))

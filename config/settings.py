@@ -299,6 +299,46 @@ class EndpointSettings:
 
 
 @dataclass(frozen=True)
+class TeamsSettings:
+    """The Microsoft Teams channel (docs/teams.md): on for a partnership with an app id
+    (endpoints.teams_app_id) and its secret (TEAMS_APP_PASSWORD), at `path` on serve's server.
+    Every Microsoft address is a setting, so nothing is fetched from anywhere unconfigured (and
+    the tests point them at loopback); "{tenant}" in one stands for `tenant_id`."""
+
+    # The Entra tenant (directory id) of the bot's app registration (a single-tenant bot).
+    tenant_id: str = ""
+    path: str = "/api/messages"
+    # Where the bot gets its own token for the Bot Connector (client credentials).
+    login_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+    connector_scope: str = "https://api.botframework.com/.default"
+    # Where the keys that sign the Bot Connector's requests are published: the Bot Framework's,
+    # and the tenant's (Entra-issued tokens).
+    jwks_url: str = "https://login.botframework.com/v1/.well-known/keys"
+    entra_jwks_url: str = "https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys"
+    # Who may sign a request to the bot (a token from anyone else gets 401).
+    issuers: tuple[str, ...] = (
+        "https://api.botframework.com",
+        "https://sts.windows.net/{tenant}/",
+        "https://login.microsoftonline.com/{tenant}/v2.0",
+    )
+    # A certificate instead of the client secret (TEAMS_APP_PASSWORD): a PEM file with the
+    # private key and the certificate uploaded to the app registration (docs/teams.md).
+    certificate_file: str = ""
+    # A registered SLO whose Teams (Entra ID) identity is their registered address may start
+    # /notify without the emailed code (docs/signin.md). Off: everyone signs in by code.
+    entra_signin: bool = False
+    # How long an HTTP call to the Bot Connector or the token endpoint may take.
+    timeout_seconds: float = 15.0
+
+    def url(self, value: str) -> str:
+        return value.replace("{tenant}", self.tenant_id or "common")
+
+    @property
+    def accepted_issuers(self) -> tuple[str, ...]:
+        return tuple(self.url(i) for i in self.issuers)
+
+
+@dataclass(frozen=True)
 class FormSettings:
     # How the notification identifies the child: "initials" (initials, date of birth and an
     # optional LA or NHS number; the full name and address are not asked) or "full".
@@ -383,6 +423,7 @@ class Settings:
     email: EmailSettings | None = None  # None: no email channel, no hand-off
     contacts: ContactSettings = field(default_factory=ContactSettings)
     form: FormSettings = field(default_factory=FormSettings)
+    teams: TeamsSettings = field(default_factory=TeamsSettings)
     endpoints: EndpointSettings = field(default_factory=EndpointSettings)
     web: WebSettings = field(default_factory=WebSettings)
     staff: StaffSettings = field(default_factory=StaffSettings)
@@ -411,6 +452,15 @@ class Settings:
     oauth_client_secret: Secret = field(default_factory=lambda: Secret(""))
     # Webhook mode: Telegram sends it in X-Telegram-Bot-Api-Secret-Token with every update.
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    # The Teams app's client secret (its app registration's), with endpoints.teams_app_id.
+    teams_app_password: Secret = field(default_factory=lambda: Secret(""))
+
+    @property
+    def teams_enabled(self) -> bool:
+        """A Teams app, and its secret or its certificate."""
+        return bool(
+            self.endpoints.teams_app_id and (self.teams_app_password or self.teams.certificate_file)
+        )
 
     @property
     def partnership_email(self) -> str:
@@ -515,6 +565,7 @@ _SECTIONS: dict[str, type] = {
     "endpoints": EndpointSettings,
     "web": WebSettings,
     "staff": StaffSettings,
+    "teams": TeamsSettings,
 }
 _SCALARS = (
     "database",
@@ -862,8 +913,8 @@ def _build(
             f"endpoints.web_site_key: {site_key!r}: 1 to 64 characters, only a-z, 0-9 and - "
             "(it is part of the widget's address)"
         )
-
     problems += _staff_problems(values.get("staff", StaffSettings()))
+    problems += _teams_problems(values.get("teams", TeamsSettings()), values.get("endpoints"))
     problems += _database_problems(environ.get("ASSISTANT_DATABASE") or values.get("database", ""))
     secrets = {
         name: secret_for(environ, name, partnership, is_default)
@@ -885,6 +936,7 @@ def _build(
         email_password=Secret(secrets["EMAIL_PASSWORD"][0]),
         oauth_client_secret=Secret(secrets["OAUTH_CLIENT_SECRET"][0]),
         webhook_secret=Secret(webhook_secret.strip()),
+        teams_app_password=Secret(secrets["TEAMS_APP_PASSWORD"][0].strip()),
     )
 
 
@@ -1032,6 +1084,31 @@ def _web_problems(web: WebSettings) -> list[str]:
             problems.append(f"web.{name}: must be 1 or more")
     if web.history_hours <= 0:
         problems.append("web.history_hours: must be more than 0")
+    return problems
+
+
+def _teams_problems(teams: TeamsSettings, endpoints: EndpointSettings | None) -> list[str]:
+    problems = []
+    if not teams.path.startswith("/"):
+        problems.append("teams.path: must start with /")
+    for name in ("login_url", "jwks_url", "entra_jwks_url"):
+        if not urlsplit(getattr(teams, name)).scheme.startswith("http"):
+            problems.append(f"teams.{name}: expected an http(s) address")
+    if not teams.issuers:
+        problems.append("teams.issuers: at least one issuer")
+    if endpoints is not None and endpoints.teams_app_id and not teams.tenant_id:
+        problems.append(
+            "teams.tenant_id: needed with endpoints.teams_app_id: the directory (tenant) id of "
+            "the bot's app registration"
+        )
+    if teams.timeout_seconds <= 0:
+        problems.append("teams.timeout_seconds: must be more than 0")
+    certificate = Path(teams.certificate_file) if teams.certificate_file else None
+    if certificate is not None and not (home() / certificate).is_file():  # (absolute: as given)
+        problems.append(
+            f"teams.certificate_file: {teams.certificate_file}: no such file (a PEM file with the "
+            "app's RSA private key and certificate)"
+        )
     return problems
 
 

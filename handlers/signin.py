@@ -171,6 +171,21 @@ class Access:
         email = await self.signed_in_as(ctx)
         return self.registry.officer(email) if email else None
 
+    async def by_verified_identity(self, ctx: Context) -> Officer | None:
+        """Sign in a registered SLO whose channel vouches for their address (Teams' Entra ID
+        identity, when teams.entra_signin is on): that stands for the emailed code. Only an
+        officer: an administrator still signs in by code. None if it does not apply."""
+        address = normal_email(ctx.incoming.verified_email or "")
+        officer = self.registry.officer(address) if address else None
+        if officer is None:
+            return None
+        now = self.clock()
+        await ctx.storage.signin.link_chat(ctx.chat, address, now)
+        await ctx.storage.signin.clear_signin_failures(ctx.chat)
+        await ctx.storage.audit.audit("signed_in_by_identity", ctx.chat, who=address, at=now)
+        log.info("chat %s signed in by its verified identity", ctx.chat)
+        return officer
+
     async def is_admin(self, ctx: Context) -> bool:
         email = await self.signed_in_as(ctx)
         return email is not None and self.registry.is_admin(email)
@@ -593,6 +608,8 @@ class SignIn:
 
         async def notify(ctx: Context, arg: str) -> list[Reply]:
             officer = await self.access.officer(ctx)
+            if officer is None and await self.access.signed_in_as(ctx) is None:
+                officer = await self.access.by_verified_identity(ctx)
             if officer is not None:
                 return await start(ctx, prefill_of(officer))
             if await self.access.signed_in_as(ctx) is not None:

@@ -3,6 +3,7 @@ its own entry; its secrets come from NAME__<ID>; nothing one partnership owns is
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -189,3 +190,44 @@ def test_another_partnership_never_takes_what_the_file_says_of_the_default_one(
     assert vale.contacts.lado.phone == "01632 960103"
     assert vale.mail.board_addresses == ("notifications@example-vale.org",)
     assert vale.registry_path == packs / VALE / "liaison_officers.yaml"
+
+
+def test_each_partnership_has_its_own_teams_app_and_secret(tmp_path: Path, packs: Path) -> None:
+    path = settings_file(
+        tmp_path,
+        packs,
+        f"partnership: {BEDFORD}\nteams:\n  tenant_id: t-1\npartnerships:\n"
+        f"  - id: {BEDFORD}\n    endpoints:\n      teams_app_id: app-bedford\n"
+        f"  - id: {VALE}\n    endpoints:\n      teams_app_id: app-vale\n",
+    )
+    environ = {"TEAMS_APP_PASSWORD": "bedford-secret", "TEAMS_APP_PASSWORD__EXAMPLE_VALE": "v"}
+    bedford, vale = load_installation(path, environ=environ).partnerships
+    assert bedford.teams_enabled and bedford.teams_app_password.reveal() == "bedford-secret"
+    assert vale.teams_enabled and vale.teams_app_password.reveal() == "v"
+    # A partnership never falls back on another's app secret.
+    _, vale = load_installation(path, environ={"TEAMS_APP_PASSWORD": "bedford-secret"}).partnerships
+    assert not vale.teams_enabled
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "endpoints:\n  teams_app_id: app-1\n",
+            "teams.tenant_id: needed with endpoints.teams_app_id",
+        ),
+        ("teams:\n  path: api/messages\n", "teams.path: must start with /"),
+        ("teams:\n  jwks_url: keys.example.org\n", "teams.jwks_url: expected an http(s) address"),
+        ("teams:\n  client_secret: x\n", "teams.client_secret: secrets are read only from"),
+    ],
+)
+def test_teams_settings_are_checked(tmp_path: Path, packs: Path, text: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings(settings_file(tmp_path, packs, text), environ={})
+
+
+def test_a_teams_certificate_that_is_not_there_is_named(tmp_path: Path, packs: Path) -> None:
+    text = f"teams:\n  certificate_file: {tmp_path / 'missing.pem'}\n"
+    wanted = r"teams\.certificate_file: .*missing\.pem: no such file"
+    with pytest.raises(SettingsError, match=wanted):
+        load_settings(settings_file(tmp_path, packs, text), environ={})

@@ -39,7 +39,13 @@ from typing import TYPE_CHECKING
 
 from bot.app import apply_registry, build_assistant
 from bot.channels.console import render_all, run_console
-from bot.cli.packs import check_packs, scaffold
+from bot.cli.packs import (
+    TEAMS_APP,
+    check_packs,
+    scaffold,
+    teams_app_problems,
+    teams_app_values,
+)
 from bot.core.loading import load_all
 from bot.core.numbers import counted
 from bot.core.replies import Incoming, Reply
@@ -47,6 +53,7 @@ from bot.mail.outbox import IDLE_POLL_SECONDS, refused_line
 from bot.ops.logs import setup_logging
 from bot.storage import Storage
 from bot.storage.interface import DatabaseError
+from config import teams_manifest
 from config.private import UMASK, private_file
 from config.registry import RegistryChanged
 from config.settings import (
@@ -200,6 +207,22 @@ def check(
         return 1
     served = ", ".join(checked.partnerships)
     print(f"Knowledge and configuration are valid ({served}).")
+    return 0
+
+
+def teams_app(settings: Settings, out: Path | None) -> int:
+    """Write the partnership's Teams app package, to upload in Teams (docs/teams.md)."""
+    if not settings.endpoints.teams_app_id:
+        print("Set endpoints.teams_app_id (the Azure Bot's app id) first.", file=sys.stderr)
+        return 1
+    problems = teams_app_problems(settings, "")
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 1
+    target = out or settings.path(f"var/teams-app-{settings.partnership}.zip")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(teams_manifest.package(TEAMS_APP, teams_app_values(settings)))
+    print(f"Wrote {target}: upload it in Teams (Apps, Manage your apps, Upload an app).")
     return 0
 
 
@@ -440,7 +463,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve_parser.add_argument("--host", help="listen on this address (telegram.listen_host)")
     serve_parser.add_argument("--port", type=int, help="listen on this port (telegram.listen_port)")
-    for chosen in (chat_parser, ask_parser, eval_parser, outbox_parser):
+    teams_parser = sub.add_parser(
+        "teams-app", help="write the Teams app package (manifest and icons) to upload"
+    )
+    teams_parser.add_argument(
+        "--out", type=Path, default=None, help="default var/teams-app-<partnership>.zip"
+    )
+    for chosen in (chat_parser, ask_parser, eval_parser, outbox_parser, teams_parser):
         chosen.add_argument(
             "--partnership",
             metavar="ID",
@@ -482,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
         return check(settings, lambda p: load_settings(partnership=p), listed)
     if args.command == "new-partnership":
         return new_partnership(settings, args.name, args.id)
+    if args.command == "teams-app":
+        return teams_app(settings, args.out)
     if args.command == "coverage":
         return coverage(settings, args.out)
     if args.command == "serve":

@@ -21,12 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.core.loading import load_all
+from config import teams_manifest
 from config.partnership import PACK_FILE, REGISTRY_FILE, Pack, read_pack
-from config.settings import Settings, SettingsError
+from config.settings import ROOT, Settings, SettingsError
 from config.validation import ID_CHARS, KnowledgeError
 from knowledge.coverage import gaps
 from knowledge.loader import Knowledge
 from knowledge.local_names import named_partnerships
+
+# The Teams app's manifest template and icons (docs/teams.md).
+TEAMS_APP = ROOT / "deploy" / "teams"
 
 
 @dataclass
@@ -87,11 +91,26 @@ def check_packs(
         else:
             checked.warnings += knowledge_warnings(knowledge)
         checked.warnings += unconfirmed(own, label)
+        checked.problems += teams_app_problems(own, label if len(ids) > 1 else "")
         packs.append(read_pack(own.pack_path, []))
     checked.warnings += named_partnerships(settings.knowledge_path, packs)
     checked.problems = list(dict.fromkeys(checked.problems))  # national problems once
     checked.warnings = list(dict.fromkeys(checked.warnings))
     return checked
+
+
+def teams_app_values(settings: Settings) -> dict[str, str]:
+    board = settings.board
+    return teams_manifest.values_for(
+        settings.endpoints.teams_app_id, board.name, board.short_name, board.website
+    )
+
+
+def teams_app_problems(settings: Settings, label: str) -> list[str]:
+    """The Teams app's manifest (deploy/teams/, in a checkout) filled for this partnership."""
+    if not (TEAMS_APP / teams_manifest.MANIFEST).is_file():
+        return []  # installed from the wheel: the template lives in the repository
+    return teams_manifest.problems(TEAMS_APP, teams_app_values(settings), label)
 
 
 def knowledge_warnings(knowledge: Knowledge) -> list[str]:

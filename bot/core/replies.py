@@ -136,3 +136,6 @@ class Incoming:
     message_ref: str | None = None
     user_name: str | None = field(default=None, repr=False)
     receipt: tuple[str, str] | None = None
+    # An address the channel has verified is the person's own (Teams: their Entra ID identity,
+    # with teams.entra_signin on): a registered SLO's may stand for the emailed code.
+    verified_email: str | None = field(default=None, repr=False)

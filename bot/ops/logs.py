@@ -1,10 +1,10 @@
 """Logging set-up that keeps secrets and personal data out of the logs.
 
-Libraries would otherwise leak: httpx logs every request URL, and Bot API URLs contain the
-bot token; aiohttp (the Bot API client) can name a URL at DEBUG; python-telegram-bot logs
-message texts at DEBUG; uvicorn names each WebSocket's network address. Their loggers are held
-at WARNING (uvicorn's lines about connections are dropped), and a filter on the handler masks
-any configured secret that slips through anyway.
+Libraries would otherwise leak: httpx logs every request URL, and Bot API URLs contain the bot
+token; aiohttp (the Bot API client) can name a URL at DEBUG; python-telegram-bot logs message
+texts at DEBUG; the Teams SDK names conversations and Teams ids; uvicorn names each WebSocket's
+network address. Their loggers are held at WARNING (uvicorn's lines about connections are
+dropped), and a filter on the handler masks any configured secret that slips through anyway.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ QUIET_LOGGERS = (
     "asyncio",
     "bm25s",
     "websockets",
+    # the Teams SDK names conversations and people's Teams ids at INFO, and a refused call's
+    # response at ERROR; the channel logs what matters itself, by type
+    "microsoft_agents",
 )
 
 
@@ -64,7 +67,11 @@ def setup_logging(settings: Settings, stream: TextIO | None = None) -> logging.H
     # sys.stderr as it is at the call, not at import: a caller may have redirected it.
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecrets([settings.telegram_token, settings.smtp_password]))
+    handler.addFilter(
+        RedactSecrets(
+            [settings.telegram_token, settings.smtp_password, settings.teams_app_password]
+        )
+    )
     handler.addFilter(NoConnectionLines())
     root = logging.getLogger()
     root.handlers = [handler]

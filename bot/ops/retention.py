@@ -35,6 +35,7 @@ from bot.core.background import BackgroundTask
 from bot.core.lifetimes import CODE_MINUTES, NOTIFY_FLOW, SHORT_FLOW_HOURS, SHORT_FLOWS
 from bot.mail.transport import eml_file
 from bot.storage import Storage
+from bot.storage.teams import REFERENCE_DAYS
 from bot.storage.web import CONVERSATION_DAYS
 from config.settings import Settings
 
@@ -61,6 +62,7 @@ class Removed:
     web_messages: int = 0
     staff_sessions: int = 0
     suggestions: int = 0
+    teams_references: int = 0
 
 
 async def apply_retention(storage: Storage, settings: Settings, now: float) -> Removed:
@@ -88,6 +90,7 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
         staff_sessions=await storage.staff.delete_expired_sessions(now),
         # A suggestion quotes a question (redacted as stored): kept as long as questions are.
         suggestions=await storage.staff.delete_suggestions(now - retention.unanswered_days * DAY),
+        teams_references=await storage.teams.forget(now - REFERENCE_DAYS * DAY),
     )
     # After the rows: a file goes once its row (or its row's content) has gone.
     kept = await storage.retention.outbox_labels() - await storage.retention.delivered_labels(
@@ -104,7 +107,7 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
             "retention: deleted %d notification content(s), %d draft(s), %d code(s), "
             "%d sign-in email(s), %d message id(s), %d unanswered question(s), %d .eml file(s), "
             "%d idle sign-in/check/question flow(s), %d web chat message(s), "
-            "%d staff session(s), %d suggestion(s)",
+            "%d staff session(s), %d suggestion(s), %d Teams conversation reference(s)",
             removed.notification_contents,
             removed.drafts,
             removed.codes,
@@ -116,6 +119,7 @@ async def apply_retention(storage: Storage, settings: Settings, now: float) -> R
             removed.web_messages,
             removed.staff_sessions,
             removed.suggestions,
+            removed.teams_references,
         )
     return removed
 

@@ -2,11 +2,11 @@
 
 Each store holds the SQL of one job (sessions, outbox, notifications, sign-in, audit, retention,
 private messages, the email inbox, incoming chat messages, hand-offs, the web chat, the staff
-page), for one partnership (bot/storage/scoped.py). `Storage` is the thin facade the rest of the
-assistant uses; a part that needs only one job can take that store alone. The connection, its
-lock and its transactions are `bot.storage.sqlite` (SQLite) or `bot.storage.postgres`
-(PostgreSQL): no statement is ever left half-read, and none joins another task's transaction.
-Whatever a method has returned has been committed, so it survives a crash.
+page, Teams' conversation references), for one partnership (bot/storage/scoped.py). `Storage`
+is the thin facade the rest of the assistant uses; a part that needs only one job can take that
+store alone. The connection, its lock and its transactions are `bot.storage.sqlite` (SQLite) or
+`bot.storage.postgres` (PostgreSQL): no statement is ever left half-read, and none joins another
+task's transaction. Whatever a method has returned has been committed, so it survives a crash.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from bot.storage.sessions import SessionStore
 from bot.storage.signin import SigninStore
 from bot.storage.sqlite import Database
 from bot.storage.staff import StaffStore
+from bot.storage.teams import TeamsStore
 from bot.storage.web import WebStore
 from config.settings import DEFAULT_PARTNERSHIP
 
@@ -96,6 +97,7 @@ class Storage:
         self.handoffs = HandoffStore(scoped)
         self.web = WebStore(scoped)
         self.staff = StaffStore(scoped)
+        self.teams = TeamsStore(scoped)
 
     def for_partnership(self, partnership: str) -> Storage:
         """The same database, seen by another partnership's stores. Closing it leaves the

@@ -264,6 +264,20 @@ MIGRATIONS: list[str | dict[str, str]] = [
         PRIMARY KEY (partnership, day, channel, kind, item)
     );
     """,
+    # 9: the Teams channel's conversation references (bot/storage/teams.py): where a Teams
+    # chat's news (a hand-off's answer, a notification's receipt) is sent later, unasked.
+    # reference: the Bot Connector's ConversationReference as JSON (service URL, conversation,
+    # the bot's and the person's Teams ids); kept while the chat is used, for CONVERSATION_DAYS.
+    """
+    CREATE TABLE teams_conversations (
+        partnership TEXT NOT NULL,
+        chat TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (partnership, chat)
+    );
+    CREATE INDEX teams_conversations_by_age ON teams_conversations (partnership, updated_at);
+    """,
 ]
 
 # Where a migration's script names the partnership that owns the rows already there.
