@@ -56,8 +56,10 @@ class Poller(BackgroundTask):
     waits at most `LONGEST_PAUSE` longer, and only on a server that breaks the contract.
     And in a burst, polling ran far ahead of handling: 10,000 updates fetched at once held
     45 MB until the process ended, while Telegram keeps what is not yet fetched for a day.
-    While more than `MOST_WAITING` messages wait to be handled, the next poll waits. Neither
-    wait comes between storing a batch and confirming it (the next getUpdates).
+    While more than `MOST_WAITING` messages wait to be handled, the next poll waits. Both
+    waits come after the last batch was stored, before the next getUpdates confirms it: a
+    process killed while waiting is sent that batch again, and each update is recognised by
+    its update_id, so nothing is lost or handled twice.
     """
 
     name = "telegram-polling"
