@@ -8,8 +8,10 @@ configuration needs nothing from knowledge/.
 
 from __future__ import annotations
 
+import contextlib
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,27 @@ class Problems:
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# Where parsed files are kept between runs, while one is set (`parsed_from`): a function of the
+# text and the parser, which gives what the parser would (knowledge/cache.py's `Cache.parsed`).
+Keeper = Callable[[str, Callable[[str], Any]], Any]
+_KEEPER: ContextVar[Keeper | None] = ContextVar("yaml_keeper", default=None)
+
+
+@contextlib.contextmanager
+def parsed_from(keeper: Keeper | None) -> Iterator[None]:
+    """While the block runs, `load_yaml` reads what `keeper` kept of a text parsed before
+    (parsing the knowledge's YAML was a fifth of `ask`'s start)."""
+    token = _KEEPER.set(keeper)
+    try:
+        yield
+    finally:
+        _KEEPER.reset(token)
+
+
+def _parse(text: str) -> Any:
+    return yaml.load(text, Loader=SAFE_LOADER)
+
+
 def load_yaml(path: Path, problems: Problems, names: Mapping[str, str] | None = None) -> Any:
     """Parse one YAML file; a missing or unparsable file is a problem, not an exception.
     `names` fill in the placeholders of national knowledge ($partnership, $area...: see
@@ -68,7 +91,8 @@ def load_yaml(path: Path, problems: Problems, names: Mapping[str, str] | None = 
         text = path.read_text(encoding="utf-8")
         if names:
             text = string.Template(text).safe_substitute(names)
-        return yaml.load(text, Loader=SAFE_LOADER)
+        keeper = _KEEPER.get()
+        return keeper(text, _parse) if keeper is not None else _parse(text)
     except FileNotFoundError:
         problems.add(path.name, "-", "-", "file not found")
         problems.unreadable.add(path.name)

@@ -1,24 +1,26 @@
 """What start-up derives from the knowledge, kept between runs: named by what it comes from.
 
-Embedding the knowledge's texts (the names, the urgent and decline examples) and filling the
-Word template with sample answers cost more than the rest of loading together, and give the
-same result until the knowledge, the template or the model changes. `Cache` keeps each result
-in a folder (settings `cache_dir`, var/cache by default) in a file named by a digest of
-everything it was computed from: an edit simply makes a new name, so nothing is ever stale, and
-`check` writes them for the next start. When the folder cannot be written (a read-only
-installation), everything is computed at each start, as before. Files unused for a month are
-deleted when a new one is written.
+Embedding the knowledge's texts (the names, the urgent and decline examples), filling the Word
+template with sample answers and parsing the YAML cost more than the rest of loading together,
+and give the same result until the knowledge, the template or the model changes. `Cache` keeps
+each result in a folder (settings `cache_dir`, var/cache by default) in a file named by a
+digest of everything it was computed from: an edit simply makes a new name, so nothing is ever
+stale, and `check` writes them for the next start. When the folder cannot be written (a
+read-only installation), everything is computed at each start, as before. Files unused for a
+month are deleted when a new one is written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
+import json
 import logging
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,28 @@ class Cache:
         vectors = np.asarray(model.embed(list(texts), norm=True), dtype=np.float32)
         self._write(path, lambda f: np.save(f, vectors, allow_pickle=False))
         return vectors
+
+    def parsed(self, text: str, parse: Callable[[str], Any]) -> Any:
+        """What `parse(text)` gives (a YAML file's data), read back as JSON, or parsed and kept.
+        Data JSON cannot give back exactly (a number as a key, say) is not kept."""
+        if self.folder is None:
+            return parse(text)
+        path = self.folder / f"parsed-{digest([text])}.json"
+        try:
+            data = json.loads(path.read_bytes(), object_hook=_from_json)
+        except (OSError, ValueError):
+            pass  # not there yet, or unreadable: parsed again
+        else:
+            self._used(path)
+            return data
+        data = parse(text)
+        try:
+            encoded = json.dumps(data, default=_to_json, ensure_ascii=False).encode()
+        except (TypeError, ValueError):
+            return data
+        if json.loads(encoded, object_hook=_from_json) == data:
+            self._write(path, lambda f: f.write(encoded))
+        return data
 
     def passed(self, check: str, parts: Iterable[bytes | str]) -> bool:
         """Whether `check` passed before on exactly these inputs."""
@@ -108,3 +132,18 @@ class Cache:
             with contextlib.suppress(OSError):
                 if old != keep and now - old.stat().st_mtime > STALE_SECONDS:
                     old.unlink()
+
+
+DATE = "__date__"  # a YAML date (learning records' `checked:`), as JSON holds it
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return {DATE: value.isoformat()}
+    raise TypeError(f"{type(value).__name__} is not kept")
+
+
+def _from_json(value: dict[str, Any]) -> Any:
+    if len(value) == 1 and DATE in value:
+        return dt.date.fromisoformat(value[DATE])
+    return value

@@ -24,6 +24,7 @@ from config.validation import (
     check_unique_ids,
     entry_list,
     load_yaml,
+    parsed_from,
 )
 from knowledge.cache import Cache
 from knowledge.coverage import Source as CoverageSource
@@ -474,7 +475,8 @@ def load_knowledge(
     background straight away."""
     layers = Layers(directory, pack)
     if shared is None:
-        return _load_knowledge(layers, semantic, cache)
+        with parsed_from(cache.parsed if cache is not None else None):
+            return _load_knowledge(layers, semantic, cache)
     key = content_key(layers)
     if key not in shared:
         shared[key] = _load_knowledge(layers, semantic=False)

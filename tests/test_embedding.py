@@ -3,11 +3,13 @@ and the template check kept in the cache are used again only for the same inputs
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from config.validation import Problems
 from knowledge.cache import Cache
@@ -126,15 +128,53 @@ def test_a_template_that_passed_is_not_filled_again_but_an_edited_one_is(
 
 
 def test_check_writes_what_the_next_start_reads(tmp_path: Path) -> None:
-    """Real processes: `check` computes and keeps the vectors and the template's pass; `ask`
-    then finds every one of them under the same names (it writes nothing new)."""
+    """Real processes: `check` computes and keeps the vectors, the template's pass and the
+    parsed knowledge files; `ask` then finds every one of them under the same names (it writes
+    nothing new)."""
     result = run_main_subprocess(tmp_path, "check")
     assert result.returncode == 0, result.stderr
     cache = tmp_path / "cache"
     kept = sorted(p.name for p in cache.iterdir())
-    # the names, the decline examples, the urgent live and knowledge examples; the template
-    assert [name.split("-")[0] for name in kept] == ["template", *["vectors"] * 4]
+    # the names, the decline examples, the urgent live and knowledge examples; the template;
+    # the knowledge's YAML files
+    kinds = [name.split("-")[0] for name in kept]
+    assert [k for k in kinds if k != "parsed"] == ["template", *["vectors"] * 4]
+    assert kinds.count("parsed") >= 10
     asked = run_main_subprocess(tmp_path, "ask", "what is a rapid review")
     assert asked.returncode == 0, asked.stderr
     assert "rapid review" in asked.stdout.lower()
     assert sorted(p.name for p in cache.iterdir()) == kept
+
+
+def test_parsed_yaml_is_read_back_as_it_was_and_an_edit_is_parsed_again(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def parse(text: str) -> object:
+        calls.append(text)
+        return yaml.safe_load(text)
+
+    cache = Cache(tmp_path / "cache")
+    text = "records:\n  - id: a\n    checked: 2026-12-01\n    points: [one, two]\n    weight: 0.5\n"
+    first = cache.parsed(text, parse)
+    again = cache.parsed(text, parse)
+    assert again == first == yaml.safe_load(text)
+    assert again["records"][0]["checked"] == dt.date(2026, 12, 1)  # a date, as YAML gives it
+    assert calls == [text]  # read back, not parsed again
+    edited = text.replace("one", "three")
+    assert cache.parsed(edited, parse)["records"][0]["points"] == ["three", "two"]
+    # Data JSON would change (a number as a key) is parsed every time, never kept changed.
+    numbered = "2019: a year\n"
+    assert cache.parsed(numbered, parse) == cache.parsed(numbered, parse) == {2019: "a year"}
+    assert calls.count(numbered) == 2
+
+
+def test_knowledge_loaded_from_parsed_files_is_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("knowledge.loader.shared", None)  # as it runs: loaded, not shared
+    cache = Cache(tmp_path / "cache")
+    fresh = load_knowledge(ROOT / "knowledge", semantic=False, cache=cache)
+    assert list((tmp_path / "cache").glob("parsed-*.json"))
+    kept = load_knowledge(ROOT / "knowledge", semantic=False, cache=cache)
+    assert kept.topics == fresh.topics and kept.reports == fresh.reports
+    assert kept.learning == fresh.learning
