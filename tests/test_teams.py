@@ -41,6 +41,7 @@ from tests.form_fixture import with_fixture_form
 from tests.signin_support import SLO, fill_form
 from tests.teams_support import (
     APP_ID,
+    TENANT,
     BOT_TOKEN,
     FakeMicrosoft,
     Keys,
@@ -486,3 +487,34 @@ async def test_a_request_too_large_is_refused_unread_and_bad_json_named(user: Te
         await user.post(huge, token=unsigned(connector_claims(user.fake.url)))
     ).status_code == 401
     assert user.fake.sent == []
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        # An Entra-issued token of the bot's own tenant (any app registered there can get one
+        # for the bot's app id): it names no service URL.
+        pytest.param(
+            lambda f: {
+                **connector_claims(f.url, iss=f"https://sts.windows.net/{TENANT}/", tid=TENANT),
+                "serviceurl": None,
+            },
+            id="no-service-url",
+        ),
+        pytest.param(lambda f: connector_claims(f.url), id="another-service-url"),
+    ],
+)
+async def test_replies_never_go_to_a_service_url_the_token_does_not_name(
+    user: TeamsUser, fake: FakeMicrosoft, teams_assistant: Assistant, claims: Any
+) -> None:
+    async with fake_microsoft() as elsewhere:
+        token = fake.keys.sign({k: v for k, v in claims(fake).items() if v is not None})
+        activity = {**user.activity("what is an SCR"), "serviceUrl": elsewhere.url}
+        response = await user.post(activity, token=token)
+        assert response.status_code == 401
+        teams = user.service.served[teams_assistant.settings.partnership].teams
+        assert teams is not None
+        await teams.intake.drain(20)
+        # The bot's token never went there, and nothing was stored to be handled later.
+        assert elsewhere.sent == [] and elsewhere.member_requests == []
+        assert await teams_assistant.storage.db.fetch("SELECT * FROM incoming", ()) == []

@@ -117,9 +117,11 @@ class TeamsChannel:
             raise Refused(400) from None
         if not activity.conversation or not activity.conversation.id or not activity.service_url:
             raise Refused(400)
-        # A Bot Connector token names the service its request came from: the replies go there.
+        # A Bot Connector token names the service its request came from: the replies go there,
+        # with the bot's own token. A token naming none (an Entra-issued one, which any app of
+        # the tenant can get for the bot's app id) binds no address: refused, not trusted.
         claimed = claims.get_claim_value("serviceurl")
-        if claimed and claimed.rstrip("/") != activity.service_url.rstrip("/"):
+        if not claimed or claimed.rstrip("/") != activity.service_url.rstrip("/"):
             log.warning("Teams request refused: its service URL is not its token's")
             raise Refused(401)
         own = activity.id or hashlib.sha256(repr(sorted(body.items())).encode()).hexdigest()
