@@ -41,8 +41,8 @@ from tests.form_fixture import with_fixture_form
 from tests.signin_support import SLO, fill_form
 from tests.teams_support import (
     APP_ID,
-    TENANT,
     BOT_TOKEN,
+    TENANT,
     FakeMicrosoft,
     Keys,
     Sent,
@@ -518,3 +518,17 @@ async def test_replies_never_go_to_a_service_url_the_token_does_not_name(
         # The bot's token never went there, and nothing was stored to be handled later.
         assert elsewhere.sent == [] and elsewhere.member_requests == []
         assert await teams_assistant.storage.db.fetch("SELECT * FROM incoming", ()) == []
+
+
+@pytest.mark.parametrize("command", ["/notify@Safeguarding", "/SignIn@bot"])
+async def test_a_personal_command_written_as_the_core_reads_it_still_moves_to_a_personal_chat(
+    user: TeamsUser, command: str
+) -> None:
+    """The core reads "/notify@Name" as /notify: so must the rule that keeps it out of groups."""
+    group = TeamsUser(
+        user.service, user.base, user.fake, conversation="19:other@thread.v2", kind="groupChat"
+    )
+    moved = await group.say(command, mention=True)
+    assert "personal chat" in texts(moved)
+    session = await user.service.assistant.storage.sessions.load_session(group.conversation_chat)
+    assert session.flow is None

@@ -45,6 +45,7 @@ from bot.channels.teams.render import (
     to_activity,
     typing,
 )
+from bot.core.controls import split_command
 from bot.core.conversation import sent_later
 from bot.core.replies import Incoming, Link, Reply
 from bot.ops.metrics import Metrics
@@ -255,4 +256,6 @@ class TeamsChannel:
 
 
 def _command(text: str) -> str:
-    return text.split(maxsplit=1)[0].lower() if text.startswith("/") else ""
+    """The command `text` is, as the core reads it ("/Notify@Name" is /notify), or ""."""
+    text = text.strip()
+    return split_command(text)[0] if text.startswith("/") else ""
