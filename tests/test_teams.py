@@ -532,3 +532,23 @@ async def test_a_personal_command_written_as_the_core_reads_it_still_moves_to_a_
     assert "personal chat" in texts(moved)
     session = await user.service.assistant.storage.sessions.load_session(group.conversation_chat)
     assert session.flow is None
+
+
+async def test_only_teams_itself_vouches_for_an_identity(
+    settings: Settings, fake: FakeMicrosoft, tmp_path: Path
+) -> None:
+    """The same Azure Bot also answers its other channels (Web Chat, Direct Line), whose
+    senders choose who they say they are: their member look-up stands for no one."""
+    configured = teams_settings(with_fixture_form(settings, tmp_path), fake, entra_signin=True)
+    assistant = await build_assistant(configured)
+    try:
+        async with served(assistant) as (service, base):
+            web = TeamsUser(service, base, fake)
+            fake.members[web.user_id] = {"id": web.user_id, "userPrincipalName": SLO}
+            activity = web.activity("/notify", channelId="directline")
+            del activity["conversation"]["conversationType"]
+            assert "sign in" in texts(await web.send(activity)).lower()
+            assert await assistant.storage.signin.linked_email(web.conversation_chat) is None
+            assert fake.member_requests == []
+    finally:
+        await assistant.close()

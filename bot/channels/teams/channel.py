@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "teams"  # the channel's name in the store of incoming messages
 CHAT_PREFIX = "teams:"
+# The Bot Connector's channel id of Teams (the bot's other channels have their own).
+TEAMS_CHANNEL_ID = "msteams"
 # Commands for one person only: in a group chat or a channel, the bot offers a personal chat.
 PERSONAL_ONLY = frozenset(("/notify", "/signin", "/signout", "/status"))
 # The Bot Connector's audience for the bot's own calls.
@@ -190,9 +192,13 @@ class TeamsChannel:
 
     async def _verified_email(self, context: TurnContext) -> str | None:
         """The person's work address from their Teams (Entra ID) profile, when
-        teams.entra_signin is on and this is a personal chat; else None."""
+        teams.entra_signin is on and this is a personal chat in Teams; else None. The bot's
+        other channels (Web Chat, Direct Line) answer a look-up with whoever the sender said
+        they were: only Teams' answer comes from Entra ID."""
         activity = context.activity
-        if not self.teams.entra_signin or not is_personal(activity):
+        if not self.teams.entra_signin or activity.channel_id != TEAMS_CHANNEL_ID:
+            return None
+        if not is_personal(activity):
             return None
         client = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
         person = activity.from_property
