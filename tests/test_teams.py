@@ -42,6 +42,7 @@ from tests.signin_support import SLO, fill_form
 from tests.teams_support import (
     APP_ID,
     BOT_TOKEN,
+    TENANT,
     FakeMicrosoft,
     Keys,
     Sent,
@@ -486,3 +487,68 @@ async def test_a_request_too_large_is_refused_unread_and_bad_json_named(user: Te
         await user.post(huge, token=unsigned(connector_claims(user.fake.url)))
     ).status_code == 401
     assert user.fake.sent == []
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        # An Entra-issued token of the bot's own tenant (any app registered there can get one
+        # for the bot's app id): it names no service URL.
+        pytest.param(
+            lambda f: {
+                **connector_claims(f.url, iss=f"https://sts.windows.net/{TENANT}/", tid=TENANT),
+                "serviceurl": None,
+            },
+            id="no-service-url",
+        ),
+        pytest.param(lambda f: connector_claims(f.url), id="another-service-url"),
+    ],
+)
+async def test_replies_never_go_to_a_service_url_the_token_does_not_name(
+    user: TeamsUser, fake: FakeMicrosoft, teams_assistant: Assistant, claims: Any
+) -> None:
+    async with fake_microsoft() as elsewhere:
+        token = fake.keys.sign({k: v for k, v in claims(fake).items() if v is not None})
+        activity = {**user.activity("what is an SCR"), "serviceUrl": elsewhere.url}
+        response = await user.post(activity, token=token)
+        assert response.status_code == 401
+        teams = user.service.served[teams_assistant.settings.partnership].teams
+        assert teams is not None
+        await teams.intake.drain(20)
+        # The bot's token never went there, and nothing was stored to be handled later.
+        assert elsewhere.sent == [] and elsewhere.member_requests == []
+        assert await teams_assistant.storage.db.fetch("SELECT * FROM incoming", ()) == []
+
+
+@pytest.mark.parametrize("command", ["/notify@Safeguarding", "/SignIn@bot"])
+async def test_a_personal_command_written_as_the_core_reads_it_still_moves_to_a_personal_chat(
+    user: TeamsUser, command: str
+) -> None:
+    """The core reads "/notify@Name" as /notify: so must the rule that keeps it out of groups."""
+    group = TeamsUser(
+        user.service, user.base, user.fake, conversation="19:other@thread.v2", kind="groupChat"
+    )
+    moved = await group.say(command, mention=True)
+    assert "personal chat" in texts(moved)
+    session = await user.service.assistant.storage.sessions.load_session(group.conversation_chat)
+    assert session.flow is None
+
+
+async def test_only_teams_itself_vouches_for_an_identity(
+    settings: Settings, fake: FakeMicrosoft, tmp_path: Path
+) -> None:
+    """The same Azure Bot also answers its other channels (Web Chat, Direct Line), whose
+    senders choose who they say they are: their member look-up stands for no one."""
+    configured = teams_settings(with_fixture_form(settings, tmp_path), fake, entra_signin=True)
+    assistant = await build_assistant(configured)
+    try:
+        async with served(assistant) as (service, base):
+            web = TeamsUser(service, base, fake)
+            fake.members[web.user_id] = {"id": web.user_id, "userPrincipalName": SLO}
+            activity = web.activity("/notify", channelId="directline")
+            del activity["conversation"]["conversationType"]
+            assert "sign in" in texts(await web.send(activity)).lower()
+            assert await assistant.storage.signin.linked_email(web.conversation_chat) is None
+            assert fake.member_requests == []
+    finally:
+        await assistant.close()

@@ -45,6 +45,7 @@ from bot.channels.teams.render import (
     to_activity,
     typing,
 )
+from bot.core.controls import split_command
 from bot.core.conversation import sent_later
 from bot.core.replies import Incoming, Link, Reply
 from bot.ops.metrics import Metrics
@@ -54,6 +55,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "teams"  # the channel's name in the store of incoming messages
 CHAT_PREFIX = "teams:"
+# The Bot Connector's channel id of Teams (the bot's other channels have their own).
+TEAMS_CHANNEL_ID = "msteams"
 # Commands for one person only: in a group chat or a channel, the bot offers a personal chat.
 PERSONAL_ONLY = frozenset(("/notify", "/signin", "/signout", "/status"))
 # The Bot Connector's audience for the bot's own calls.
@@ -117,9 +120,11 @@ class TeamsChannel:
             raise Refused(400) from None
         if not activity.conversation or not activity.conversation.id or not activity.service_url:
             raise Refused(400)
-        # A Bot Connector token names the service its request came from: the replies go there.
+        # A Bot Connector token names the service its request came from: the replies go there,
+        # with the bot's own token. A token naming none (an Entra-issued one, which any app of
+        # the tenant can get for the bot's app id) binds no address: refused, not trusted.
         claimed = claims.get_claim_value("serviceurl")
-        if claimed and claimed.rstrip("/") != activity.service_url.rstrip("/"):
+        if not claimed or claimed.rstrip("/") != activity.service_url.rstrip("/"):
             log.warning("Teams request refused: its service URL is not its token's")
             raise Refused(401)
         own = activity.id or hashlib.sha256(repr(sorted(body.items())).encode()).hexdigest()
@@ -187,9 +192,13 @@ class TeamsChannel:
 
     async def _verified_email(self, context: TurnContext) -> str | None:
         """The person's work address from their Teams (Entra ID) profile, when
-        teams.entra_signin is on and this is a personal chat; else None."""
+        teams.entra_signin is on and this is a personal chat in Teams; else None. The bot's
+        other channels (Web Chat, Direct Line) answer a look-up with whoever the sender said
+        they were: only Teams' answer comes from Entra ID."""
         activity = context.activity
-        if not self.teams.entra_signin or not is_personal(activity):
+        if not self.teams.entra_signin or activity.channel_id != TEAMS_CHANNEL_ID:
+            return None
+        if not is_personal(activity):
             return None
         client = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
         person = activity.from_property
@@ -253,4 +262,6 @@ class TeamsChannel:
 
 
 def _command(text: str) -> str:
-    return text.split(maxsplit=1)[0].lower() if text.startswith("/") else ""
+    """The command `text` is, as the core reads it ("/Notify@Name" is /notify), or ""."""
+    text = text.strip()
+    return split_command(text)[0] if text.startswith("/") else ""
