@@ -915,6 +915,9 @@ def _build(
         )
     problems += _staff_problems(values.get("staff", StaffSettings()))
     problems += _teams_problems(values.get("teams", TeamsSettings()), values.get("endpoints"))
+    problems += _path_problems(
+        values.get("telegram", TelegramSettings()), values.get("teams", TeamsSettings())
+    )
     problems += _database_problems(environ.get("ASSISTANT_DATABASE") or values.get("database", ""))
     secrets = {
         name: secret_for(environ, name, partnership, is_default)
@@ -1109,6 +1112,26 @@ def _teams_problems(teams: TeamsSettings, endpoints: EndpointSettings | None) ->
             f"teams.certificate_file: {teams.certificate_file}: no such file (a PEM file with the "
             "app's RSA private key and certificate)"
         )
+    return problems
+
+
+# The paths `serve` answers itself (bot/server.py): the health checks, the web chat, the staff
+# pages and the demo page at /. A webhook or Teams path here would never be reached.
+SERVED_PATHS = frozenset(("/", "/healthz", "/readyz", "/metrics", "/widget.js", "/chat", "/staff"))
+SERVED_PREFIXES = ("/chat/", "/site/", "/staff/", "/staff-")
+
+
+def _path_problems(telegram: TelegramSettings, teams: TeamsSettings) -> list[str]:
+    """The Telegram webhook's and Teams' paths must be their own (an HTTP path has one route)."""
+    problems = []
+    for name, path in (
+        ("telegram.webhook_path", telegram.webhook_path),
+        ("teams.path", teams.path),
+    ):
+        if path.rstrip("/") in SERVED_PATHS or path == "/" or path.startswith(SERVED_PREFIXES):
+            problems.append(f"{name}: {path} is one of serve's own paths: choose another")
+    if telegram.webhook_path == teams.path:
+        problems.append("teams.path: the same as telegram.webhook_path: each needs its own")
     return problems
 
 

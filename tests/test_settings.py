@@ -105,6 +105,25 @@ def test_a_password_in_the_database_url_is_refused(tmp_path: Path) -> None:
         load_settings(environ={"ASSISTANT_DATABASE": "postgres://a:b@h/d"})
 
 
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("teams:\n  path: /healthz\n", "teams.path: /healthz is one of serve's own paths"),
+        ("telegram:\n  webhook_path: /chat/in\n", "telegram.webhook_path: /chat/in is one of"),
+        ("teams:\n  path: /staff\n", "teams.path: /staff is one of serve's own paths"),
+        ("teams:\n  path: /telegram\n", "teams.path: the same as telegram.webhook_path"),
+    ],
+)
+def test_a_webhook_or_teams_path_that_serve_already_answers_is_refused(
+    tmp_path: Path, text: str, named: str
+) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path, environ={})
+    assert named in str(caught.value)
+
+
 # --- the partnership's email: one setting -------------------------------------------------------
 
 
