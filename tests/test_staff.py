@@ -239,3 +239,20 @@ async def test_five_wrong_codes_lock_the_address_out(two: Two) -> None:
         asked = await other.post("/staff/signin", data={"csrf": token, "email": BEDFORD_ADMIN})
         assert "Sign-in is locked for another 15 minutes" in asked.text
     assert not [m for m in await mailbox.new_messages() if BEDFORD_ADMIN in str(m["To"])]
+
+
+async def test_a_form_of_too_many_fields_is_refused_not_a_crash(two: Two) -> None:
+    """parse_qs raises past its field limit: the page says the form is not its own, before
+    sign-in and after, rather than failing with a server error."""
+    bedford = two.bedford
+    many = {"content-type": "application/x-www-form-urlencoded"}
+    async with staff_client(bedford) as page:
+        token = csrf_of((await page.get("/staff/signin")).text)
+        body = f"csrf={token}&" + "&".join(["email=a@b.org"] * 600)
+        refused = await page.post("/staff/signin", content=body, headers=many)
+        assert refused.status_code == 403 and "did not come from your staff page" in refused.text
+        await sign_in(page, BEDFORD_ADMIN, Mailbox(bedford).code_for)
+        token = csrf_of((await page.get("/staff")).text)
+        body = f"csrf={token}&" + "&".join(["question=x"] * 600)
+        refused = await page.post("/staff/unanswered/suggest", content=body, headers=many)
+        assert refused.status_code == 403 and "did not come from your staff page" in refused.text
