@@ -256,3 +256,34 @@ async def test_a_form_of_too_many_fields_is_refused_not_a_crash(two: Two) -> Non
         body = f"csrf={token}&" + "&".join(["question=x"] * 600)
         refused = await page.post("/staff/unanswered/suggest", content=body, headers=many)
         assert refused.status_code == 403 and "did not come from your staff page" in refused.text
+
+
+async def test_a_control_character_in_a_reference_or_an_answer_is_a_clear_message(
+    two: Two,
+) -> None:
+    """A NUL (which PostgreSQL cannot store or even compare) in the address or in an answer
+    gets the page's own message, and the hand-off stays open for a readable answer."""
+    bedford = two.bedford
+    mailbox = Mailbox(bedford)
+    asker = Chat(bedford, "console:asker")
+    await asker.say("when does the mobile library visit the estate")
+    await asker.press("Ask the partnership")
+    await asker.press("Send")
+    found = re.search(r"Q-\d{4}-\d{4}", asker.text)
+    assert found, asker.text
+    question = found.group(0)
+    async with staff_client(bedford) as page:
+        await sign_in(page, BEDFORD_ADMIN, mailbox.code_for)
+        for path in ("/staff/notifications/SIN%00", "/staff/notifications/SIN%00.docx"):
+            missing = await page.get(path)
+            assert missing.status_code == 404 and "There is nothing here called" in missing.text
+        token = csrf_of((await page.get("/staff/handoffs")).text)
+        unknown = await page.post(
+            "/staff/handoffs/Q%00/answer", data={"csrf": token, "answer": "x"}
+        )
+        assert unknown.headers["location"] == "/staff/handoffs?done=unknown"
+        path = f"/staff/handoffs/{question}/answer"
+        bad = await page.post(path, data={"csrf": token, "answer": "ask the\x00 library"})
+        assert bad.status_code == 422 and "invisible control character" in bad.text
+        good = await page.post(path, data={"csrf": token, "answer": "Ask the library."})
+        assert good.headers["location"] == "/staff/handoffs?done=answered"

@@ -41,8 +41,9 @@ from bot.channels.staff.use import charts
 from bot.core.lifetimes import CODE_MINUTES
 from bot.core.replies import Reply
 from bot.mail.handoff import channel_name
+from bot.mail.message import CONTROL_CHARACTERS
 from bot.mail.outbox import KIND_NAMES
-from bot.storage.staff import StaffSession
+from bot.storage.staff import NotificationInFull, StaffSession
 from config.registry import is_email, normal_email
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,20 @@ REFUSED_SHOWN = 100
 AUDIT_SHOWN = 200
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 STATES = {"failed": "refused", "retrying": "being retried", "queued": "queued", "sent": "sent"}
+UNSENDABLE = (
+    "That answer has an invisible control character that cannot be sent. Please type it "
+    "again, or paste it as plain text."
+)
 FORGED = (
     "This form did not come from your staff page, or it has expired. Go back, reload the "
     "page and try again."
 )
+
+
+def ours(reference: str) -> bool:
+    """Whether a reference from the address could be one of ours: none has a control
+    character (and PostgreSQL cannot even compare a NUL), so such a one is not looked up."""
+    return reference.isprintable()
 
 
 def when(timestamp: float | None) -> str:
@@ -396,7 +407,7 @@ class StaffRoutes:
         if signed is None:
             return self.to_signin()
         reference = request.path_params["reference"]
-        found = await self.storage.staff.notification(reference)
+        found = await self.notification_of(reference)
         if found is None:
             return self.page("missing.html", status=404, signed=signed, what=reference)
         await self.audit("staff_viewed", signed, reference)
@@ -412,12 +423,15 @@ class StaffRoutes:
             done=request.query_params.get("done"),
         )
 
+    async def notification_of(self, reference: str) -> NotificationInFull | None:
+        return await self.storage.staff.notification(reference) if ours(reference) else None
+
     async def docx(self, request: Request) -> Response:
         signed = await self.signed(request)
         if signed is None:
             return self.to_signin()
         reference = request.path_params["reference"]
-        found = await self.storage.staff.notification(reference)
+        found = await self.notification_of(reference)
         docx = found and next((a for a in found.email.attachments if a.content_type == DOCX), None)
         if not docx:
             return self.page("missing.html", status=404, signed=signed, what=f"{reference}.docx")
@@ -480,15 +494,22 @@ class StaffRoutes:
         signed = await self.signed(request)
         if signed is None:
             return self.to_signin()
+        return await self.handoffs_page(signed, request.query_params.get("done"))
+
+    async def handoffs_page(
+        self, signed: Signed, done: str | None, problem: str | None = None, status: int = 200
+    ) -> Response:
         handoffs = self.storage.handoffs
         return self.page(
             "handoffs.html",
+            status=status,
             signed=signed,
             here="handoffs",
             open=await handoffs.handoffs("open"),
             answered=list(reversed(await handoffs.handoffs("answered")))[:50],
             closed=list(reversed(await handoffs.handoffs("closed")))[:20],
-            done=request.query_params.get("done"),
+            done=done,
+            problem=problem,
             available=self.assistant.settings.email is not None,
         )
 
@@ -501,11 +522,14 @@ class StaffRoutes:
             return self.refused()
         reference = request.path_params["reference"]
         text = str(form.get("answer") or "")
-        handoff = await self.storage.handoffs.handoff_by_reference(reference)
+        handoffs = self.storage.handoffs
+        handoff = await handoffs.handoff_by_reference(reference) if ours(reference) else None
         if handoff is None:
             return self.go("/handoffs?done=unknown")
         if not text.strip():
             return self.go(f"/handoffs?done=empty#{quote(reference)}")
+        if CONTROL_CHARACTERS.search(text):  # what the asker's email or chat could not carry
+            return await self.handoffs_page(signed, None, UNSENDABLE, status=422)
         desk = HandoffDesk(self.storage, self.assistant.settings, self.clock)
         if not await desk.answer(handoff, text, signed.email):
             return self.go("/handoffs?done=already")
