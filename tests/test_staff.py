@@ -11,6 +11,7 @@ import yaml
 
 from bot.channels.email.channel import make_email_channel
 from bot.core.usage import Usage
+from bot.ops.retention import apply_retention
 from bot.server import Service
 from tests import test_partnership_isolation as isolation
 from tests.conftest import Chat
@@ -287,3 +288,35 @@ async def test_a_control_character_in_a_reference_or_an_answer_is_a_clear_messag
         assert bad.status_code == 422 and "invisible control character" in bad.text
         good = await page.post(path, data={"csrf": token, "answer": "Ask the library."})
         assert good.headers["location"] == "/staff/handoffs?done=answered"
+
+
+async def test_a_suggestion_goes_when_its_question_does(two: Two) -> None:
+    """Retention: a suggestion quotes an unanswered question, so it is deleted with the
+    question, however late it was made."""
+    bedford = two.bedford
+    mailbox = Mailbox(bedford)
+    await Chat(bedford, "console:asker").say("when does the mobile library visit the estate")
+    topic = next(iter(bedford.knowledge.topics))
+    days = bedford.settings.retention.unanswered_days
+    real = bedford.access.clock
+    # Suggested in the last hour of the question's life; its session outlives the question.
+    bedford.access.clock = lambda: real() + days * 86400 - 3600
+    try:
+        async with staff_client(bedford) as page:
+            await sign_in(page, BEDFORD_ADMIN, mailbox.code_for)
+            token = csrf_of((await page.get("/staff/unanswered")).text)
+            posted = await page.post(
+                "/staff/unanswered/suggest",
+                data={
+                    "csrf": token,
+                    "topic": topic,
+                    "question": "when does the mobile library visit the estate",
+                },
+            )
+            assert posted.headers["location"] == "/staff/unanswered?done=suggested"
+            assert "mobile library" in (await page.get("/staff/suggestions.yaml")).text
+            await apply_retention(bedford.storage, bedford.settings, real() + days * 86400 + 60)
+            export = await page.get("/staff/suggestions.yaml")
+            assert export.status_code == 200 and "mobile library" not in export.text
+    finally:
+        bedford.access.clock = real
