@@ -320,3 +320,25 @@ async def test_a_suggestion_goes_when_its_question_does(two: Two) -> None:
             assert export.status_code == 200 and "mobile library" not in export.text
     finally:
         bedford.access.clock = real
+
+
+async def test_a_code_is_read_as_the_chat_reads_it(two: Two) -> None:
+    """One rule for what a typed code is: "123-456" signs in on the page as in the chat."""
+    bedford = two.bedford
+    mailbox = Mailbox(bedford)
+
+    async def hyphenated(address: str) -> str:
+        code = await mailbox.code_for(address)
+        return f"{code[:3]}-{code[3:]}"
+
+    async with staff_client(bedford) as page:
+        home = await sign_in(page, BEDFORD_ADMIN, hyphenated)
+        assert home.status_code == 200 and "Use of the assistant" in home.text
+    async with staff_client(bedford) as other:
+        token = csrf_of((await other.get("/staff/signin")).text)
+        await other.post("/staff/signin", data={"csrf": token, "email": BEDFORD_ADMIN})
+        asked = await other.post(
+            "/staff/code", data={"csrf": token, "email": BEDFORD_ADMIN, "code": "12345"}
+        )
+        assert asked.status_code == 422 and "A code is 6 digits" in asked.text
+        assert 'pattern="[0-9 \\-]{6,8}"' in asked.text

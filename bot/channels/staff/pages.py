@@ -39,6 +39,7 @@ from bot.channels.staff.guard import HEADERS, Form, StaffGuard, read_form
 from bot.channels.staff.improve import group_questions, suggestions_yaml
 from bot.channels.staff.use import charts
 from bot.core.lifetimes import CODE_MINUTES
+from bot.core.numbers import CODE_DIGITS, typed_code
 from bot.core.replies import Reply
 from bot.mail.handoff import channel_name
 from bot.mail.message import CONTROL_CHARACTERS
@@ -234,6 +235,7 @@ class StaffRoutes:
             cookies=cookies,
             csrf=pre,
             minutes=CODE_MINUTES,
+            digits=CODE_DIGITS,
             entra=self.entra is not None,
             **values,
         )
@@ -290,14 +292,14 @@ class StaffRoutes:
         code = str(form.get("code") or "")
         if not self.guard.may_try(request) or not is_email(email):
             return self.signin_form(request, status=429, problem="Please start again.")
-        digits = "".join(code.split())
-        if not (digits.isascii() and digits.isdigit() and len(digits) == 6):
+        digits = typed_code(code)
+        if digits is None:
             return self.signin_form(
                 request,
                 "code.html",
                 status=422,
                 email=email,
-                problem="A code is 6 digits, like 123456.",
+                problem=f"A code is {CODE_DIGITS} digits, like 123456.",
             )
         address, problem = await self.assistant.access.staff_signin(
             self.storage, guard.signin_key(email), digits
