@@ -6,6 +6,7 @@ text; the suggestions' export is a patch in topics.yaml's shape."""
 from __future__ import annotations
 
 import re
+import time
 
 import yaml
 
@@ -342,3 +343,27 @@ async def test_a_code_is_read_as_the_chat_reads_it(two: Two) -> None:
         )
         assert asked.status_code == 422 and "A code is 6 digits" in asked.text
         assert 'pattern="[0-9 \\-]{6,8}"' in asked.text
+
+
+async def test_a_suggestion_of_no_stored_question_is_not_said_to_be_recorded(two: Two) -> None:
+    """A question gone since the page was read (retention) is not suggested, and the page says
+    so rather than "Suggestion recorded"; nothing is audited as suggested."""
+    bedford = two.bedford
+    await Chat(bedford, "console:asker").say("when does the mobile library visit the estate")
+    topic = next(iter(bedford.knowledge.topics))
+    async with staff_client(bedford) as page:
+        await sign_in(page, BEDFORD_ADMIN, Mailbox(bedford).code_for)
+        token = csrf_of((await page.get("/staff/unanswered")).text)
+        await bedford.storage.questions.delete_unanswered(time.time() + 1)
+        posted = await page.post(
+            "/staff/unanswered/suggest",
+            data={
+                "csrf": token,
+                "topic": topic,
+                "question": "when does the mobile library visit the estate",
+            },
+            follow_redirects=True,
+        )
+        assert "Suggestion recorded" not in posted.text
+        assert "no longer stored" in posted.text
+        assert "staff_suggested" not in (await page.get("/staff/audit")).text

@@ -586,6 +586,8 @@ class StaffRoutes:
         # Only questions that were stored as unanswered (and redacted then) can be suggested.
         stored = {q for q, _ in await self.storage.questions.unanswered(UNANSWERED_SHOWN)}
         chosen = [q for q in form.getlist("question") if q in stored]
+        if not chosen:  # deleted (retention) since the page was read: nothing to record
+            return self.go("/unanswered?done=gone")
         for question in chosen:
             await self.storage.staff.suggest(question, topic, signed.email, self.clock())
         await self.audit("staff_suggested", signed, topic)
