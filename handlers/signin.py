@@ -22,7 +22,7 @@ from bot.core.controls import Control, Said
 from bot.core.conversation import Command, Context
 from bot.core.flow import Turn, button_data
 from bot.core.lifetimes import CODE_MINUTES, SIGNIN_FLOW
-from bot.core.numbers import counted, is_ascii_digits
+from bot.core.numbers import CODE_DIGITS, counted, typed_code
 from bot.core.replies import Button, Reply
 from bot.mail.message import OutgoingEmail, make_message_id, message_id_domain
 from bot.storage import SigninCode, Storage
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 NAME = SIGNIN_FLOW
 COMMAND = "/signin"
 EMAIL, CODE = "email", "code"  # the steps: asking for the address, then for the code
-CODE_DIGITS = 6
 MAX_FAILURES = 5
 LOCKOUT_MINUTES = 15
 # Codes one chat may ask for in an hour, whether the address is registered or not (the same
@@ -459,8 +458,8 @@ class SignInFlow:
         if _asks_help(said):
             return Turn([Reply(CODE_HELP, kind="help", buttons=STEP_BUTTONS)], CODE)
         text = said.answer
-        code = "".join(text.split()).replace("-", "")
-        if not (is_ascii_digits(code) and len(code) == CODE_DIGITS):
+        code = typed_code(text)
+        if code is None:
             answer = await ctx.answer_question(text)
             if answer is not None:
                 again = Reply(f"To carry on signing in: {ASK_CODE}", kind="signin_code")

@@ -6,11 +6,13 @@ text; the suggestions' export is a patch in topics.yaml's shape."""
 from __future__ import annotations
 
 import re
+import time
 
 import yaml
 
 from bot.channels.email.channel import make_email_channel
 from bot.core.usage import Usage
+from bot.ops.retention import apply_retention
 from bot.server import Service
 from tests import test_partnership_isolation as isolation
 from tests.conftest import Chat
@@ -239,3 +241,129 @@ async def test_five_wrong_codes_lock_the_address_out(two: Two) -> None:
         asked = await other.post("/staff/signin", data={"csrf": token, "email": BEDFORD_ADMIN})
         assert "Sign-in is locked for another 15 minutes" in asked.text
     assert not [m for m in await mailbox.new_messages() if BEDFORD_ADMIN in str(m["To"])]
+
+
+async def test_a_form_of_too_many_fields_is_refused_not_a_crash(two: Two) -> None:
+    """parse_qs raises past its field limit: the page says the form is not its own, before
+    sign-in and after, rather than failing with a server error."""
+    bedford = two.bedford
+    many = {"content-type": "application/x-www-form-urlencoded"}
+    async with staff_client(bedford) as page:
+        token = csrf_of((await page.get("/staff/signin")).text)
+        body = f"csrf={token}&" + "&".join(["email=a@b.org"] * 600)
+        refused = await page.post("/staff/signin", content=body, headers=many)
+        assert refused.status_code == 403 and "did not come from your staff page" in refused.text
+        await sign_in(page, BEDFORD_ADMIN, Mailbox(bedford).code_for)
+        token = csrf_of((await page.get("/staff")).text)
+        body = f"csrf={token}&" + "&".join(["question=x"] * 600)
+        refused = await page.post("/staff/unanswered/suggest", content=body, headers=many)
+        assert refused.status_code == 403 and "did not come from your staff page" in refused.text
+
+
+async def test_a_control_character_in_a_reference_or_an_answer_is_a_clear_message(
+    two: Two,
+) -> None:
+    """A NUL (which PostgreSQL cannot store or even compare) in the address or in an answer
+    gets the page's own message, and the hand-off stays open for a readable answer."""
+    bedford = two.bedford
+    mailbox = Mailbox(bedford)
+    asker = Chat(bedford, "console:asker")
+    await asker.say("when does the mobile library visit the estate")
+    await asker.press("Ask the partnership")
+    await asker.press("Send")
+    found = re.search(r"Q-\d{4}-\d{4}", asker.text)
+    assert found, asker.text
+    question = found.group(0)
+    async with staff_client(bedford) as page:
+        await sign_in(page, BEDFORD_ADMIN, mailbox.code_for)
+        for path in ("/staff/notifications/SIN%00", "/staff/notifications/SIN%00.docx"):
+            missing = await page.get(path)
+            assert missing.status_code == 404 and "There is nothing here called" in missing.text
+        token = csrf_of((await page.get("/staff/handoffs")).text)
+        unknown = await page.post(
+            "/staff/handoffs/Q%00/answer", data={"csrf": token, "answer": "x"}
+        )
+        assert unknown.headers["location"] == "/staff/handoffs?done=unknown"
+        path = f"/staff/handoffs/{question}/answer"
+        bad = await page.post(path, data={"csrf": token, "answer": "ask the\x00 library"})
+        assert bad.status_code == 422 and "invisible control character" in bad.text
+        good = await page.post(path, data={"csrf": token, "answer": "Ask the library."})
+        assert good.headers["location"] == "/staff/handoffs?done=answered"
+
+
+async def test_a_suggestion_goes_when_its_question_does(two: Two) -> None:
+    """Retention: a suggestion quotes an unanswered question, so it is deleted with the
+    question, however late it was made."""
+    bedford = two.bedford
+    mailbox = Mailbox(bedford)
+    await Chat(bedford, "console:asker").say("when does the mobile library visit the estate")
+    topic = next(iter(bedford.knowledge.topics))
+    days = bedford.settings.retention.unanswered_days
+    real = bedford.access.clock
+    # Suggested in the last hour of the question's life; its session outlives the question.
+    bedford.access.clock = lambda: real() + days * 86400 - 3600
+    try:
+        async with staff_client(bedford) as page:
+            await sign_in(page, BEDFORD_ADMIN, mailbox.code_for)
+            token = csrf_of((await page.get("/staff/unanswered")).text)
+            posted = await page.post(
+                "/staff/unanswered/suggest",
+                data={
+                    "csrf": token,
+                    "topic": topic,
+                    "question": "when does the mobile library visit the estate",
+                },
+            )
+            assert posted.headers["location"] == "/staff/unanswered?done=suggested"
+            assert "mobile library" in (await page.get("/staff/suggestions.yaml")).text
+            await apply_retention(bedford.storage, bedford.settings, real() + days * 86400 + 60)
+            export = await page.get("/staff/suggestions.yaml")
+            assert export.status_code == 200 and "mobile library" not in export.text
+    finally:
+        bedford.access.clock = real
+
+
+async def test_a_code_is_read_as_the_chat_reads_it(two: Two) -> None:
+    """One rule for what a typed code is: "123-456" signs in on the page as in the chat."""
+    bedford = two.bedford
+    mailbox = Mailbox(bedford)
+
+    async def hyphenated(address: str) -> str:
+        code = await mailbox.code_for(address)
+        return f"{code[:3]}-{code[3:]}"
+
+    async with staff_client(bedford) as page:
+        home = await sign_in(page, BEDFORD_ADMIN, hyphenated)
+        assert home.status_code == 200 and "Use of the assistant" in home.text
+    async with staff_client(bedford) as other:
+        token = csrf_of((await other.get("/staff/signin")).text)
+        await other.post("/staff/signin", data={"csrf": token, "email": BEDFORD_ADMIN})
+        asked = await other.post(
+            "/staff/code", data={"csrf": token, "email": BEDFORD_ADMIN, "code": "12345"}
+        )
+        assert asked.status_code == 422 and "A code is 6 digits" in asked.text
+        assert 'pattern="[0-9 \\-]{6,8}"' in asked.text
+
+
+async def test_a_suggestion_of_no_stored_question_is_not_said_to_be_recorded(two: Two) -> None:
+    """A question gone since the page was read (retention) is not suggested, and the page says
+    so rather than "Suggestion recorded"; nothing is audited as suggested."""
+    bedford = two.bedford
+    await Chat(bedford, "console:asker").say("when does the mobile library visit the estate")
+    topic = next(iter(bedford.knowledge.topics))
+    async with staff_client(bedford) as page:
+        await sign_in(page, BEDFORD_ADMIN, Mailbox(bedford).code_for)
+        token = csrf_of((await page.get("/staff/unanswered")).text)
+        await bedford.storage.questions.delete_unanswered(time.time() + 1)
+        posted = await page.post(
+            "/staff/unanswered/suggest",
+            data={
+                "csrf": token,
+                "topic": topic,
+                "question": "when does the mobile library visit the estate",
+            },
+            follow_redirects=True,
+        )
+        assert "Suggestion recorded" not in posted.text
+        assert "no longer stored" in posted.text
+        assert "staff_suggested" not in (await page.get("/staff/audit")).text

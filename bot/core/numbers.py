@@ -8,6 +8,7 @@ typed number uses this module instead, so one rule holds for every channel.
 from __future__ import annotations
 
 ASCII_DIGITS = frozenset("0123456789")
+CODE_DIGITS = 6  # a sign-in code's length (handlers/signin.py makes them)
 
 
 def is_ascii_digits(text: str, max_length: int | None = None) -> bool:
@@ -15,6 +16,13 @@ def is_ascii_digits(text: str, max_length: int | None = None) -> bool:
     if not text or (max_length is not None and len(text) > max_length):
         return False
     return all(c in ASCII_DIGITS for c in text)
+
+
+def typed_code(text: str) -> str | None:
+    """The sign-in code in what someone typed ("123456", "123 456", "123-456"), or None when
+    it is not one: the chat's sign-in and the staff page's read a code the same way."""
+    code = "".join(text.split()).replace("-", "")
+    return code if is_ascii_digits(code) and len(code) == CODE_DIGITS else None
 
 
 def parse_number(text: str, max_digits: int = 4) -> int | None:

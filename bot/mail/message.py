@@ -19,6 +19,12 @@ from bot.mail.headers import set_header, structured, text
 from config.addresses import is_email
 from config.settings import MailSettings
 
+# What an email cannot carry: lone surrogates (from undecodable input, e.g. a console in another
+# encoding) cannot be written as UTF-8 at all, and control characters (other than tab and line
+# breaks) can be refused by mail servers, mean nothing in an answer, and a NUL cannot even be
+# stored in PostgreSQL.
+BROKEN_TEXT = re.compile("[\ud800-\udfff]")
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # No encoded word ("=?") either: the id is written into headers as it is.
 MESSAGE_ID = re.compile(r"<(?![^<>]*=\?)[!-;=?A-~]+@[!-;=?A-~]+>")
 

@@ -172,9 +172,13 @@ class StaffStore(Store):
         return [Suggestion(r["question"], r["topic"], r["who"], r["at"]) for r in rows]
 
     async def delete_suggestions(self, made_before: float) -> int:
+        """Delete the suggestions made before `made_before`, and any whose question is no
+        longer stored as unanswered (retention deleted it): a suggestion quotes its question,
+        so it must not keep the text longer than the question is kept."""
         return await self.db.execute(
-            "DELETE FROM suggestions WHERE partnership = ? AND at < ?",
-            (self.partnership, made_before),
+            "DELETE FROM suggestions WHERE partnership = ? AND (at < ? OR question NOT IN"
+            " (SELECT question FROM unanswered WHERE partnership = ?))",
+            (self.partnership, made_before, self.partnership),
         )
 
     # --- usage counts -------------------------------------------------------------------------

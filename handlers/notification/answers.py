@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.core import controls
 from bot.core.controls import fold
 from bot.core.numbers import is_ascii_digits, pick_number
+from bot.mail.message import BROKEN_TEXT, CONTROL_CHARACTERS
 from config.addresses import email_problem, phone_problem
 from knowledge.form import Field, Form
 
@@ -35,11 +36,6 @@ _ISO = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
 _NAMED = re.compile(
     r"^([0-9]{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([a-z]+)\.?,?\s+([0-9]{4}|[0-9]{2})$"
 )
-# What an email cannot carry: lone surrogates (from undecodable input, e.g. a console in another
-# encoding) cannot be written as UTF-8 at all, and control characters (other than tab and line
-# breaks) can be refused by mail servers and mean nothing in an answer.
-_BROKEN = re.compile("[\ud800-\udfff]")
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class AnswerError(ValueError):
@@ -216,13 +212,13 @@ def pick_choices(field: Field, text: str) -> list[str]:
 
 def check_sendable(text: str) -> None:
     """Refuse text the board's email could not carry, whatever the channel it came from."""
-    if _BROKEN.search(text):
+    if BROKEN_TEXT.search(text):
         raise AnswerError(
             "Part of that answer could not be read: it has a broken character, which can happen "
             "when text is pasted from another program or typed in a terminal set to another "
             "language. Please type the answer again."
         )
-    if _CONTROL.search(text):
+    if CONTROL_CHARACTERS.search(text):
         raise AnswerError(
             "That answer has an invisible control character that cannot be emailed. Please "
             "type it again, or paste it as plain text."

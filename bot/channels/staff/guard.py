@@ -72,16 +72,16 @@ class Form:
 
 
 async def read_form(request: Request) -> Form | None:
-    """The form posted, or None when it is too long or not a form."""
+    """The form posted, or None when it is too long, has too many fields or is not a form."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await read_body(request)
     if body is None or kind != "application/x-www-form-urlencoded":
         return None
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
+        # parse_qs raises ValueError past max_num_fields: no form of ours has that many.
+        return Form(parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=500))
+    except (UnicodeDecodeError, ValueError):
         return None
-    return Form(parse_qs(text, keep_blank_values=True, max_num_fields=500))
 
 
 def same(given: str, expected: str) -> bool:

@@ -39,10 +39,12 @@ from bot.channels.staff.guard import HEADERS, Form, StaffGuard, read_form
 from bot.channels.staff.improve import group_questions, suggestions_yaml
 from bot.channels.staff.use import charts
 from bot.core.lifetimes import CODE_MINUTES
+from bot.core.numbers import CODE_DIGITS, typed_code
 from bot.core.replies import Reply
 from bot.mail.handoff import channel_name
+from bot.mail.message import CONTROL_CHARACTERS
 from bot.mail.outbox import KIND_NAMES
-from bot.storage.staff import StaffSession
+from bot.storage.staff import NotificationInFull, StaffSession
 from config.registry import is_email, normal_email
 
 log = logging.getLogger(__name__)
@@ -54,10 +56,20 @@ REFUSED_SHOWN = 100
 AUDIT_SHOWN = 200
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 STATES = {"failed": "refused", "retrying": "being retried", "queued": "queued", "sent": "sent"}
+UNSENDABLE = (
+    "That answer has an invisible control character that cannot be sent. Please type it "
+    "again, or paste it as plain text."
+)
 FORGED = (
     "This form did not come from your staff page, or it has expired. Go back, reload the "
     "page and try again."
 )
+
+
+def ours(reference: str) -> bool:
+    """Whether a reference from the address could be one of ours: none has a control
+    character (and PostgreSQL cannot even compare a NUL), so such a one is not looked up."""
+    return reference.isprintable()
 
 
 def when(timestamp: float | None) -> str:
@@ -223,6 +235,7 @@ class StaffRoutes:
             cookies=cookies,
             csrf=pre,
             minutes=CODE_MINUTES,
+            digits=CODE_DIGITS,
             entra=self.entra is not None,
             **values,
         )
@@ -279,14 +292,14 @@ class StaffRoutes:
         code = str(form.get("code") or "")
         if not self.guard.may_try(request) or not is_email(email):
             return self.signin_form(request, status=429, problem="Please start again.")
-        digits = "".join(code.split())
-        if not (digits.isascii() and digits.isdigit() and len(digits) == 6):
+        digits = typed_code(code)
+        if digits is None:
             return self.signin_form(
                 request,
                 "code.html",
                 status=422,
                 email=email,
-                problem="A code is 6 digits, like 123456.",
+                problem=f"A code is {CODE_DIGITS} digits, like 123456.",
             )
         address, problem = await self.assistant.access.staff_signin(
             self.storage, guard.signin_key(email), digits
@@ -396,7 +409,7 @@ class StaffRoutes:
         if signed is None:
             return self.to_signin()
         reference = request.path_params["reference"]
-        found = await self.storage.staff.notification(reference)
+        found = await self.notification_of(reference)
         if found is None:
             return self.page("missing.html", status=404, signed=signed, what=reference)
         await self.audit("staff_viewed", signed, reference)
@@ -412,12 +425,15 @@ class StaffRoutes:
             done=request.query_params.get("done"),
         )
 
+    async def notification_of(self, reference: str) -> NotificationInFull | None:
+        return await self.storage.staff.notification(reference) if ours(reference) else None
+
     async def docx(self, request: Request) -> Response:
         signed = await self.signed(request)
         if signed is None:
             return self.to_signin()
         reference = request.path_params["reference"]
-        found = await self.storage.staff.notification(reference)
+        found = await self.notification_of(reference)
         docx = found and next((a for a in found.email.attachments if a.content_type == DOCX), None)
         if not docx:
             return self.page("missing.html", status=404, signed=signed, what=f"{reference}.docx")
@@ -480,15 +496,22 @@ class StaffRoutes:
         signed = await self.signed(request)
         if signed is None:
             return self.to_signin()
+        return await self.handoffs_page(signed, request.query_params.get("done"))
+
+    async def handoffs_page(
+        self, signed: Signed, done: str | None, problem: str | None = None, status: int = 200
+    ) -> Response:
         handoffs = self.storage.handoffs
         return self.page(
             "handoffs.html",
+            status=status,
             signed=signed,
             here="handoffs",
             open=await handoffs.handoffs("open"),
             answered=list(reversed(await handoffs.handoffs("answered")))[:50],
             closed=list(reversed(await handoffs.handoffs("closed")))[:20],
-            done=request.query_params.get("done"),
+            done=done,
+            problem=problem,
             available=self.assistant.settings.email is not None,
         )
 
@@ -501,11 +524,14 @@ class StaffRoutes:
             return self.refused()
         reference = request.path_params["reference"]
         text = str(form.get("answer") or "")
-        handoff = await self.storage.handoffs.handoff_by_reference(reference)
+        handoffs = self.storage.handoffs
+        handoff = await handoffs.handoff_by_reference(reference) if ours(reference) else None
         if handoff is None:
             return self.go("/handoffs?done=unknown")
         if not text.strip():
             return self.go(f"/handoffs?done=empty#{quote(reference)}")
+        if CONTROL_CHARACTERS.search(text):  # what the asker's email or chat could not carry
+            return await self.handoffs_page(signed, None, UNSENDABLE, status=422)
         desk = HandoffDesk(self.storage, self.assistant.settings, self.clock)
         if not await desk.answer(handoff, text, signed.email):
             return self.go("/handoffs?done=already")
@@ -560,6 +586,8 @@ class StaffRoutes:
         # Only questions that were stored as unanswered (and redacted then) can be suggested.
         stored = {q for q, _ in await self.storage.questions.unanswered(UNANSWERED_SHOWN)}
         chosen = [q for q in form.getlist("question") if q in stored]
+        if not chosen:  # deleted (retention) since the page was read: nothing to record
+            return self.go("/unanswered?done=gone")
         for question in chosen:
             await self.storage.staff.suggest(question, topic, signed.email, self.clock())
         await self.audit("staff_suggested", signed, topic)
