@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import build_assistant
 from bot.assistant import Assistant
 from bot.mail.message import build_message
 from config.settings import Settings
@@ -171,3 +172,20 @@ async def test_sign_in_steps_survive_hostile_input(assistant: Assistant) -> None
     await fuzz_here(chat, assistant)  # the code step
     await chat.say("١٢٣٤٥٦")  # six digits of another script: not a code, and not a wrong one
     assert "A code is 6 digits" in chat.text and "tries left" not in chat.text
+
+
+async def test_a_nul_in_a_question_gets_the_usual_reply_on_either_database(
+    settings: Settings, database_target: str
+) -> None:
+    # PostgreSQL refuses a NUL in any text: the question kept as unanswered failed, and the
+    # person got the apology instead of the fallback.
+    assistant = await build_assistant(dataclasses.replace(settings, database=database_target))
+    try:
+        chat = Chat(assistant)
+        await chat.say("when does the mobile\x00 library visit the estate")
+        plain = Chat(assistant, "test:plain")
+        await plain.say("when does the mobile library visit the estate")
+        assert [r.kind for r in chat.replies] == [r.kind for r in plain.replies]
+        assert "went wrong" not in chat.text
+    finally:
+        await assistant.close()
