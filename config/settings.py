@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from config.certificates import read_app_certificate
 from config.colours import TEXT, WHITE, colour_problem
 from config.installation import (
     ENTRY_SCALARS,
@@ -1112,6 +1113,11 @@ def _teams_problems(teams: TeamsSettings, endpoints: EndpointSettings | None) ->
             f"teams.certificate_file: {teams.certificate_file}: no such file (a PEM file with the "
             "app's RSA private key and certificate)"
         )
+    elif certificate is not None:
+        try:
+            read_app_certificate(home() / certificate)
+        except (OSError, ValueError) as exc:
+            problems.append(f"teams.certificate_file: {teams.certificate_file}: {exc}")
     return problems
 
 

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import trustme
 
 from config.settings import ROOT, SettingsError, load_installation, load_settings
 from tests.packs_support import FIXTURE_PACKS
@@ -231,3 +232,31 @@ def test_a_teams_certificate_that_is_not_there_is_named(tmp_path: Path, packs: P
     wanted = r"teams\.certificate_file: .*missing\.pem: no such file"
     with pytest.raises(SettingsError, match=wanted):
         load_settings(settings_file(tmp_path, packs, text), environ={})
+
+
+def test_a_teams_certificate_file_that_cannot_serve_is_named(tmp_path: Path, packs: Path) -> None:
+    not_pem = tmp_path / "notes.pem"
+    not_pem.write_text("this is not a certificate\n")
+    ec = trustme.CA(key_type=trustme.KeyType.ECDSA).issue_cert(
+        "assistant.example.org", key_type=trustme.KeyType.ECDSA
+    )
+    ec_pem = tmp_path / "ec.pem"
+    ec_pem.write_bytes(ec.private_key_and_cert_chain_pem.bytes())
+    rsa = trustme.CA(key_type=trustme.KeyType.RSA).issue_cert(
+        "assistant.example.org", key_type=trustme.KeyType.RSA
+    )
+    cert_only = tmp_path / "cert-only.pem"
+    cert_only.write_bytes(rsa.cert_chain_pems[0].bytes())
+    for path, wanted in (
+        (not_pem, "no PEM certificate in it"),
+        (ec_pem, "its private key is not an RSA key"),
+        (cert_only, "no unencrypted PEM private key in it"),
+    ):
+        text = f"teams:\n  certificate_file: {path}\n"
+        with pytest.raises(SettingsError, match=re.escape(f"{path.name}: {wanted}")):
+            load_settings(settings_file(tmp_path, packs, text), environ={})
+    good = tmp_path / "good.pem"
+    good.write_bytes(rsa.private_key_and_cert_chain_pem.bytes())
+    load_settings(
+        settings_file(tmp_path, packs, f"teams:\n  certificate_file: {good}\n"), environ={}
+    )

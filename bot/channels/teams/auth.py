@@ -25,9 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes
 from jwt import PyJWK, PyJWKClient, decode, encode
 from microsoft_agents.hosting.core import (
     AccessTokenProviderBase,
@@ -40,6 +38,7 @@ from microsoft_agents.hosting.core.authorization.authentication_constants import
 )
 from microsoft_agents.hosting.core.authorization.jwt import JwtTokenValidator
 
+from config.certificates import read_app_certificate
 from config.settings import Secret, TeamsSettings
 
 log = logging.getLogger(__name__)
@@ -187,11 +186,10 @@ class AppToken(AccessTokenProviderBase):
         """The app's proof by certificate: a short-lived JWT signed with its private key, naming
         the certificate by its SHA-1 thumbprint (what Entra ID asks for, instead of a secret)."""
         assert self.certificate is not None
-        pem = self.certificate.read_bytes()
-        certificate = x509.load_pem_x509_certificate(pem)
-        key = serialization.load_pem_private_key(pem, password=None)
-        if not isinstance(key, rsa.RSAPrivateKey):  # Entra ID takes RS256 assertions only
-            raise PermissionError("teams.certificate_file: expected an RSA private key")
+        try:
+            certificate, key = read_app_certificate(self.certificate)
+        except (OSError, ValueError) as exc:
+            raise PermissionError(f"teams.certificate_file: {exc}") from None
         thumbprint = certificate.fingerprint(hashes.SHA1())
         now = int(time.time())
         claims = {
