@@ -125,6 +125,21 @@ async def test_a_request_without_a_valid_token_gets_401_and_reaches_no_handler(
     assert rows == []
 
 
+async def test_tokens_naming_made_up_keys_do_not_make_the_keys_be_fetched_each_time(
+    user: TeamsUser, fake: FakeMicrosoft
+) -> None:
+    # Anyone can send them; a fetch each time would hold real requests behind it. PyJWT's JWK
+    # client has a cooldown since 2.15 (pyproject.toml): this guards against losing it.
+    assert await user.say("what is an SCR")  # the real key: the set is read once
+    fetched = fake.key_requests
+    for n in range(5):
+        junk = Keys(f"made-up-{n}").sign(connector_claims(fake.url))
+        response = await user.post(user.activity("hello"), token=junk)
+        assert response.status_code == 401
+    assert fake.key_requests <= fetched + 1
+    assert await user.say("what is an SCR")  # and the real key still opens the door
+
+
 async def core_replies(assistant: Assistant, text: str) -> list[Reply]:
     """What the core says to `text` in a chat of its own (the mechanics to compare with)."""
     return await assistant.conversation.handle(Incoming(f"test:{time.monotonic_ns()}", text))
