@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -87,6 +88,11 @@ class Signed:
         self.admin = admin
 
 
+# A page's handler, given who is signed in; a POST's, given the checked form too.
+Viewed = Callable[[Request, Signed], Awaitable[Response]]
+Posted = Callable[[Request, Signed, Form], Awaitable[Response]]
+
+
 class StaffRoutes:
     def __init__(self, assistant: Assistant, root: str = guard.ROOT) -> None:
         self.assistant = assistant
@@ -111,26 +117,26 @@ class StaffRoutes:
     def routes(self) -> list[BaseRoute]:
         r = self.root
         return [
-            Route(r, self.overview),
+            self.viewed(r, self.overview),
             Route(f"{r}/static/{{name}}", self.static),
             Route(f"{r}/signin", self.signin_page),
             Route(f"{r}/signin", self.signin, methods=["POST"]),
             Route(f"{r}/code", self.code, methods=["POST"]),
-            Route(f"{r}/signout", self.signout, methods=["POST"]),
+            self.posted(f"{r}/signout", self.signout),
             Route(f"{r}/oidc/start", self.entra_start),
             Route(f"{r}/oidc/callback", self.entra_callback),
-            Route(f"{r}/notifications", self.notifications),
-            Route(f"{r}/notifications/{{reference}}.docx", self.docx),
-            Route(f"{r}/notifications/{{reference}}", self.notification),
-            Route(f"{r}/notifications/{{reference}}/retry", self.retry, methods=["POST"]),
-            Route(f"{r}/outbox", self.outbox),
-            Route(f"{r}/outbox/{{reference}}/retry", self.retry_email, methods=["POST"]),
-            Route(f"{r}/handoffs", self.handoffs),
-            Route(f"{r}/handoffs/{{reference}}/answer", self.answer, methods=["POST"]),
-            Route(f"{r}/unanswered", self.unanswered),
-            Route(f"{r}/unanswered/suggest", self.suggest, methods=["POST"]),
-            Route(f"{r}/suggestions.yaml", self.export),
-            Route(f"{r}/audit", self.audit_trail),
+            self.viewed(f"{r}/notifications", self.notifications),
+            self.viewed(f"{r}/notifications/{{reference}}.docx", self.docx),
+            self.viewed(f"{r}/notifications/{{reference}}", self.notification),
+            self.posted(f"{r}/notifications/{{reference}}/retry", self.retry),
+            self.viewed(f"{r}/outbox", self.outbox),
+            self.posted(f"{r}/outbox/{{reference}}/retry", self.retry_email),
+            self.viewed(f"{r}/handoffs", self.handoffs),
+            self.posted(f"{r}/handoffs/{{reference}}/answer", self.answer),
+            self.viewed(f"{r}/unanswered", self.unanswered),
+            self.posted(f"{r}/unanswered/suggest", self.suggest),
+            self.viewed(f"{r}/suggestions.yaml", self.export),
+            self.viewed(f"{r}/audit", self.audit_trail),
         ]
 
     @property
@@ -214,6 +220,27 @@ class StaffRoutes:
 
     def to_signin(self) -> Response:
         return self.go("/signin")
+
+    # Every page but sign-in needs a session, and every POST its CSRF token too: the route
+    # table (`routes`) makes each such route with one of these, so no handler can forget
+    # either check.
+
+    def viewed(self, path: str, handler: Viewed) -> Route:
+        async def endpoint(request: Request) -> Response:
+            signed = await self.signed(request)
+            return self.to_signin() if signed is None else await handler(request, signed)
+
+        return Route(path, endpoint)
+
+    def posted(self, path: str, handler: Posted) -> Route:
+        async def endpoint(request: Request) -> Response:
+            signed = await self.signed(request)
+            if signed is None:
+                return self.to_signin()
+            form = await self.form(request, signed)
+            return self.refused() if form is None else await handler(request, signed, form)
+
+        return Route(path, endpoint, methods=["POST"])
 
     # --- sign-in --------------------------------------------------------------------------
 
@@ -372,12 +399,7 @@ class StaffRoutes:
         response.headers.append("Set-Cookie", forget)
         return response
 
-    async def signout(self, request: Request) -> Response:
-        signed = await self.signed(request)
-        if signed is None:
-            return self.to_signin()
-        if await self.form(request, signed) is None:
-            return self.refused()
+    async def signout(self, request: Request, signed: Signed, form: Form) -> Response:
         await self.storage.staff.end_session(signed.token_hash)
         await self.audit("staff_signed_out", signed)
         return self.go(
@@ -386,28 +408,19 @@ class StaffRoutes:
 
     # --- pages ----------------------------------------------------------------------------
 
-    async def overview(self, request: Request) -> Response:
-        signed = await self.signed(request)
-        if signed is None:
-            return self.to_signin()
+    async def overview(self, request: Request, signed: Signed) -> Response:
         # This process's latest counts first (the others add theirs within a minute).
         await self.assistant.conversation.usage.flush(self.storage)
         drawn = await charts(self.storage, self.assistant.knowledge, time.time())
         return self.page("overview.html", signed=signed, here="overview", charts=drawn)
 
-    async def notifications(self, request: Request) -> Response:
-        signed = await self.signed(request)
-        if signed is None:
-            return self.to_signin()
+    async def notifications(self, request: Request, signed: Signed) -> Response:
         rows = await self.storage.staff.notifications()
         return self.page(
             "notifications.html", signed=signed, here="notifications", rows=rows, states=STATES
         )
 
-    async def notification(self, request: Request) -> Response:
-        signed = await self.signed(request)
-        if signed is None:
-            return self.to_signin()
+    async def notification(self, request: Request, signed: Signed) -> Response:
         reference = request.path_params["reference"]
         found = await self.notification_of(reference)
         if found is None:
@@ -428,47 +441,33 @@ class StaffRoutes:
     async def notification_of(self, reference: str) -> NotificationInFull | None:
         return await self.storage.staff.notification(reference) if ours(reference) else None
 
-    async def docx(self, request: Request) -> Response:
-        signed = await self.signed(request)
-        if signed is None:
-            return self.to_signin()
+    async def docx(self, request: Request, signed: Signed) -> Response:
         reference = request.path_params["reference"]
         found = await self.notification_of(reference)
         docx = found and next((a for a in found.email.attachments if a.content_type == DOCX), None)
         if not docx:
             return self.page("missing.html", status=404, signed=signed, what=f"{reference}.docx")
         await self.audit("staff_downloaded", signed, reference)
-        return Response(
-            docx.content(),
-            media_type=DOCX,
-            headers={
-                "Content-Disposition": f"attachment; filename={quote(docx.filename)}",
-                "Cache-Control": "no-store",
-                "Content-Security-Policy": "default-src 'none'",
-            },
-        )
+        return download(docx.content(), DOCX, quote(docx.filename))
 
-    async def retry(self, request: Request) -> Response:
+    async def retry(self, request: Request, signed: Signed, form: Form) -> Response:
         """ "Send again": the refused email queued again, as `main.py outbox retry` does."""
-        signed = await self.signed(request)
-        if signed is None:
-            return self.to_signin()
-        if await self.form(request, signed) is None:
-            return self.refused()
         reference = request.path_params["reference"]
-        path = f"/notifications/{quote(reference)}"
+        done = "queued" if await self.send_again(reference, signed) else "not-refused"
+        return self.go(f"/notifications/{quote(reference)}?done={done}")
+
+    async def send_again(self, reference: str, signed: Signed) -> bool:
+        """What `main.py outbox retry` does: a refused email queued again (False: it was not
+        refused), audited, and the outbox woken."""
         if not await self.storage.outbox.requeue_failed_email(reference, time.time(), signed.email):
-            return self.go(f"{path}?done=not-refused")
+            return False
         await self.audit("staff_retried", signed, reference)
         self.assistant.outbox.wake()
-        return self.go(f"{path}?done=queued")
+        return True
 
-    async def outbox(self, request: Request) -> Response:
+    async def outbox(self, request: Request, signed: Signed) -> Response:
         """Every email the mail server refused (a hand-off's, an answer by email, a code...),
         as /outbox lists them, each with Send again."""
-        signed = await self.signed(request)
-        if signed is None:
-            return self.to_signin()
         return self.page(
             "outbox.html",
             signed=signed,
@@ -479,23 +478,12 @@ class StaffRoutes:
             ref=request.query_params.get("ref", ""),
         )
 
-    async def retry_email(self, request: Request) -> Response:
-        signed = await self.signed(request)
-        if signed is None:
-            return self.to_signin()
-        if await self.form(request, signed) is None:
-            return self.refused()
+    async def retry_email(self, request: Request, signed: Signed, form: Form) -> Response:
         reference = request.path_params["reference"]
-        if not await self.storage.outbox.requeue_failed_email(reference, time.time(), signed.email):
-            return self.go(f"/outbox?done=not-refused&ref={quote(reference)}")
-        await self.audit("staff_retried", signed, reference)
-        self.assistant.outbox.wake()
-        return self.go(f"/outbox?done=queued&ref={quote(reference)}")
+        done = "queued" if await self.send_again(reference, signed) else "not-refused"
+        return self.go(f"/outbox?done={done}&ref={quote(reference)}")
 
-    async def handoffs(self, request: Request) -> Response:
-        signed = await self.signed(request)
-        if signed is None:
-            return self.to_signin()
+    async def handoffs(self, request: Request, signed: Signed) -> Response:
         return await self.handoffs_page(signed, request.query_params.get("done"))
 
     async def handoffs_page(
@@ -515,13 +503,7 @@ class StaffRoutes:
             available=self.assistant.settings.email is not None,
         )
 
-    async def answer(self, request: Request) -> Response:
-        signed = await self.signed(request)
-        if signed is None:
-            return self.to_signin()
-        form = await self.form(request, signed)
-        if form is None:
-            return self.refused()
+    async def answer(self, request: Request, signed: Signed, form: Form) -> Response:
         reference = request.path_params["reference"]
         text = str(form.get("answer") or "")
         handoffs = self.storage.handoffs
@@ -551,10 +533,7 @@ class StaffRoutes:
         await push(chat, replies)
         return True
 
-    async def unanswered(self, request: Request) -> Response:
-        signed = await self.signed(request)
-        if signed is None:
-            return self.to_signin()
+    async def unanswered(self, request: Request, signed: Signed) -> Response:
         asked = await self.storage.questions.unanswered(UNANSWERED_SHOWN)
         topics = sorted(
             ((t.id, t.title) for t in self.assistant.knowledge.topics.values()),
@@ -573,13 +552,7 @@ class StaffRoutes:
             done=request.query_params.get("done"),
         )
 
-    async def suggest(self, request: Request) -> Response:
-        signed = await self.signed(request)
-        if signed is None:
-            return self.to_signin()
-        form = await self.form(request, signed)
-        if form is None:
-            return self.refused()
+    async def suggest(self, request: Request, signed: Signed, form: Form) -> Response:
         topic = str(form.get("topic") or "")
         if topic not in self.assistant.knowledge.topics:
             return self.go("/unanswered?done=no-topic")
@@ -593,30 +566,18 @@ class StaffRoutes:
         await self.audit("staff_suggested", signed, topic)
         return self.go("/unanswered?done=suggested")
 
-    async def export(self, request: Request) -> Response:
-        signed = await self.signed(request)
-        if signed is None:
-            return self.to_signin()
+    async def export(self, request: Request, signed: Signed) -> Response:
         await self.audit("staff_exported", signed)
         text = suggestions_yaml(
             await self.storage.staff.suggestions(),
             self.assistant.settings.partnership,
             time.time(),
         )
-        return PlainTextResponse(
-            text,
-            media_type="application/yaml; charset=utf-8",
-            headers={
-                "Content-Disposition": "attachment; filename=suggested-questions.yaml",
-                "Cache-Control": "no-store",
-                "Content-Security-Policy": "default-src 'none'",
-            },
+        return download(
+            text.encode(), "application/yaml; charset=utf-8", "suggested-questions.yaml"
         )
 
-    async def audit_trail(self, request: Request) -> Response:
-        signed = await self.signed(request)
-        if signed is None:
-            return self.to_signin()
+    async def audit_trail(self, request: Request, signed: Signed) -> Response:
         if not signed.admin:
             return self.page(
                 "refused.html",
@@ -626,3 +587,16 @@ class StaffRoutes:
             )
         events = await self.storage.audit.audit_events(AUDIT_SHOWN)
         return self.page("audit.html", signed=signed, here="audit", events=events)
+
+
+def download(body: bytes, media_type: str, filename: str) -> Response:
+    """A file to save (never shown in the page, never kept by a cache)."""
+    return Response(
+        body,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f"attachment; filename={filename}",
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'",
+        },
+    )
