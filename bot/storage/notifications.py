@@ -11,7 +11,7 @@ from bot.mail.message import OutgoingEmail
 from bot.storage.audit import AuditStore
 from bot.storage.base import Store
 from bot.storage.outbox import OutboxStore
-from bot.storage.records import NotificationStatus, delivery
+from bot.storage.records import NotificationStatus, notification_status
 from bot.storage.scoped import PartnershipDb
 
 
@@ -96,14 +96,4 @@ class NotificationStore(Store):
             " ORDER BY n.created_at DESC, n.id DESC",
             (self.partnership, chat),
         )
-        return [
-            NotificationStatus(
-                r["reference"],
-                r["agency"],
-                r["created_at"],
-                delivery(r["status"], r["attempts"]),
-                r["sent_at"],
-                r["last_error"],
-            )
-            for r in rows
-        ]
+        return [notification_status(r) for r in rows]

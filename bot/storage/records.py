@@ -62,7 +62,8 @@ class AuditEvent:
 
 @dataclass(frozen=True)
 class NotificationStatus:
-    """A submitted notification as /status shows it."""
+    """A submitted notification as /status and the staff page's list show it: enough to tell
+    cases apart, nothing about the child."""
 
     reference: str
     agency: str
@@ -122,6 +123,19 @@ def delivery(status: str, attempts: int) -> str:
     if status == "sending":
         return "queued" if attempts <= 1 else "retrying"
     return status
+
+
+def notification_status(r: Any) -> NotificationStatus:
+    """A notification joined with its outbox row (reference, agency, created_at, status,
+    attempts, sent_at, last_error), as /status and the staff page show it."""
+    return NotificationStatus(
+        r["reference"],
+        r["agency"],
+        r["created_at"],
+        delivery(r["status"], r["attempts"]),
+        r["sent_at"],
+        r["last_error"],
+    )
 
 
 @dataclass(frozen=True)

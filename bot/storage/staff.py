@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.mail.message import OutgoingEmail
 from bot.storage.base import Store
-from bot.storage.records import delivery
+from bot.storage.records import NotificationStatus, notification_status
 
 
 @dataclass(frozen=True)
@@ -21,20 +21,8 @@ class StaffSession:
 
 
 @dataclass(frozen=True)
-class NotificationRow:
-    """One notification as the staff list shows it: enough to tell cases apart, no child."""
-
-    reference: str
-    agency: str
-    created_at: float
-    state: str  # queued, retrying, sent, failed (shown as "refused")
-    sent_at: float | None
-    last_error: str | None
-
-
-@dataclass(frozen=True)
 class NotificationInFull:
-    row: NotificationRow
+    row: NotificationStatus
     answers: dict[str, Any]  # {} once retention has deleted them
     email: OutgoingEmail  # its attachments hold the .docx until retention blanks it
 
@@ -61,17 +49,6 @@ _NOTIFICATION = (
     " o.last_error, o.email FROM notifications n JOIN outbox o ON o.partnership = n.partnership"
     " AND o.id = n.outbox_id WHERE n.partnership = ?"
 )
-
-
-def _row(r: Any) -> NotificationRow:
-    return NotificationRow(
-        r["reference"],
-        r["agency"],
-        r["created_at"],
-        delivery(r["status"], r["attempts"]),
-        r["sent_at"],
-        r["last_error"],
-    )
 
 
 class StaffStore(Store):
@@ -120,13 +97,13 @@ class StaffStore(Store):
 
     # --- notifications ------------------------------------------------------------------------
 
-    async def notifications(self, limit: int = 200) -> list[NotificationRow]:
+    async def notifications(self, limit: int = 200) -> list[NotificationStatus]:
         """Newest first, with the state of their email."""
         rows = await self.db.fetch(
             f"{_NOTIFICATION} ORDER BY n.created_at DESC, n.id DESC LIMIT ?",
             (self.partnership, limit),
         )
-        return [_row(r) for r in rows]
+        return [notification_status(r) for r in rows]
 
     async def notification(self, reference: str) -> NotificationInFull | None:
         rows = await self.db.fetch(
@@ -136,7 +113,9 @@ class StaffStore(Store):
             return None
         r = rows[0]
         return NotificationInFull(
-            _row(r), json.loads(r["answers"]), OutgoingEmail.from_json(json.loads(r["email"]))
+            notification_status(r),
+            json.loads(r["answers"]),
+            OutgoingEmail.from_json(json.loads(r["email"])),
         )
 
     async def notification_times(self) -> list[float]:
