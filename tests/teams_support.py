@@ -31,10 +31,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.assistant import Assistant
-from bot.server import Service, server_for
+from bot.server import Service
 from config.settings import Secret, Settings, TeamsSettings
-from tests.web_support import port_of
+from tests.web_support import served_web
 
 APP_ID = "00000000-0000-4000-8000-0000000000a1"
 TENANT = "00000000-0000-4000-8000-0000000000b2"
@@ -236,22 +235,9 @@ def teams_settings(settings: Settings, fake: FakeMicrosoft, **teams: Any) -> Set
     )
 
 
-@contextlib.asynccontextmanager
-async def served(assistant: Assistant) -> AsyncIterator[tuple[Service, str]]:
-    """`python main.py serve` for the assistant, on 127.0.0.1, until the block ends."""
-    service = Service(assistant, webhook=False)
-    server = server_for(service, "127.0.0.1", 0)
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert not task.done(), "the server stopped while starting"
-        assert time.monotonic() < deadline, "the server did not start"
-        await asyncio.sleep(0.01)
-    try:
-        yield service, f"http://127.0.0.1:{port_of(server)}"
-    finally:
-        server.should_exit = True
-        await task
+# `python main.py serve` for the assistant, on 127.0.0.1, until the block ends (the web chat's
+# helper serves Teams too).
+served = served_web
 
 
 @dataclass

@@ -36,8 +36,8 @@ def port_of(server: uvicorn.Server) -> int:
 
 @contextlib.asynccontextmanager
 async def served_web(assistant: Assistant, port: int = 0) -> AsyncIterator[tuple[Service, str]]:
-    """Serve the assistant (web chat on, no Telegram) until the block ends; yields the service
-    and its base address. Stops as SIGTERM does."""
+    """Serve the assistant (no Telegram: the web chat, and Teams when its settings name an app)
+    until the block ends; yields the service and its base address. Stops as SIGTERM does."""
     service = Service(assistant, webhook=False)
     server = server_for(service, "127.0.0.1", port)
     task = asyncio.create_task(server.serve())
