@@ -165,9 +165,9 @@ class WebRoutes:
             },
         )
 
-    def _file(self, name: str, media_type: str) -> Response:
+    def _asset(self, body: bytes, media_type: str) -> Response:
         return Response(
-            self.files[name],
+            body,
             media_type=media_type,
             headers={
                 "Content-Security-Policy": ASSET_CSP,
@@ -180,7 +180,7 @@ class WebRoutes:
     async def widget(self, request: Request) -> Response:
         if not self.guard.page_allowed(request):
             return self._refused_page()
-        return self._file(WIDGET, "text/javascript; charset=utf-8")
+        return self._asset(self.files[WIDGET], "text/javascript; charset=utf-8")
 
     async def asset(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -188,20 +188,12 @@ class WebRoutes:
             return PlainTextResponse("Not Found", status_code=404)
         if not self.guard.page_allowed(request):
             return self._refused_page()
-        return self._file(name, ASSETS[name])
+        return self._asset(self.files[name], ASSETS[name])
 
     async def theme_css(self, request: Request) -> Response:
         if not self.guard.page_allowed(request):
             return self._refused_page()
-        return Response(
-            self.theme,
-            media_type="text/css; charset=utf-8",
-            headers={
-                "Content-Security-Policy": ASSET_CSP,
-                "Cache-Control": "no-cache",
-                "Cross-Origin-Resource-Policy": "cross-origin",
-            },
-        )
+        return self._asset(self.theme, "text/css; charset=utf-8")
 
     async def panel(self, request: Request) -> Response:
         """The panel, with the browser's conversation cookie (a new one if it has none)."""
