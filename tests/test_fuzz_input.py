@@ -24,6 +24,7 @@ from knowledge.form import Field
 from tests.cli import ROOT, main_env
 from tests.conftest import Chat
 from tests.signin_support import REGISTRY, SLO, sample_answer
+from tests.web_support import new_page, served_web
 
 FUZZ = (
     "²",
@@ -189,3 +190,19 @@ async def test_a_nul_in_a_question_gets_the_usual_reply_on_either_database(
         assert "went wrong" not in chat.text
     finally:
         await assistant.close()
+
+
+async def test_a_nul_in_a_web_chat_message_is_answered_on_either_database(
+    settings: Settings, database_target: str
+) -> None:
+    # The web chat keeps the person's message in its transcript: the same NUL broke that write.
+    assistant = await build_assistant(dataclasses.replace(settings, database=database_target))
+    try:
+        async with served_web(assistant) as (_, base):
+            page = new_page(base)
+            await page.connect()
+            replies = await page.ask("when does the mobile\x00 library visit the estate")
+            await page.close()
+    finally:
+        await assistant.close()
+    assert replies and "went wrong" not in " ".join(r["text"] for r in replies)

@@ -10,7 +10,6 @@ is logged without the message's content and the user gets an apology, never a tr
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 import traceback
@@ -257,10 +256,6 @@ class Conversation:
         before a restart, or by another instance): it is never handled twice. With `record`,
         the channel's record of the turn is written in the session's transaction (and alone,
         with the apology, after an error). The turn is counted for the charts (usage.py)."""
-        if "\x00" in incoming.text:
-            # PostgreSQL refuses a NUL in any text, so the question could not even be kept as
-            # unanswered; it carries nothing a person typed.
-            incoming = dataclasses.replace(incoming, text=incoming.text.replace("\x00", ""))
         replies = await self._handle(incoming, record)
         if self.usage.due():
             await self.usage.flush(self.storage)

@@ -60,9 +60,15 @@ def _rowcount(status: str) -> int:
 
 
 def _args(params: Params) -> list[Any]:
+    """The parameters as asyncpg takes them. PostgreSQL refuses a NUL in any text (SQLite keeps
+    it): it is dropped here, once for every store, so a NUL typed or pasted into a chat, a form
+    or a page is never an error on one database and not the other."""
     if isinstance(params, dict):
         raise TypeError("named parameters are not supported with PostgreSQL")
-    return list(params)
+    return [
+        value.replace("\x00", "") if isinstance(value, str) and "\x00" in value else value
+        for value in params
+    ]
 
 
 class PostgresDatabase:
