@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
@@ -153,7 +154,7 @@ def decide(knowledge: Knowledge, query: Query) -> Decision:
     declined = _declined(knowledge, query, decision, why)
     if declined is not None:
         return why(declined)
-    if decision.outcome == "none" and query.closing and _tells_of_harm(query.text):
+    if decision.outcome == "none" and query.closing and _tells_of_harm(query.words):
         # A case told, then a short question ("baby with a fractured skull, dad admitted
         # shaking him, who has to notify the panel"): the story's words outweigh the
         # question's in the averaged meaning, so the question is decided alone. Only for a
@@ -485,11 +486,11 @@ def has_safeguarding_sign(text: str) -> bool:
     return not SAFEGUARDING_SIGNS.isdisjoint(words(text))
 
 
-def _tells_of_harm(text: str) -> bool:
-    """A story of a child's harm: a sign of safeguarding, a harm done, or an age."""
-    said = words(text)
+def _tells_of_harm(said: Sequence[str]) -> bool:
+    """A story of a child's harm (its folded words): a sign of safeguarding, a harm done, or
+    an age."""
     return (
-        has_safeguarding_sign(text)
+        not SAFEGUARDING_SIGNS.isdisjoint(said)
         or not HARM_DONE.isdisjoint(said)
         or AGE.search(" ".join(said)) is not None
     )
