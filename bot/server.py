@@ -183,9 +183,7 @@ class Service:
         (the first is the default partnership)."""
         tokens = [s for s in settings if s.telegram_token]
         web = [
-            s
-            for i, s in enumerate(settings)
-            if Service._web_prefix(s, first=i == 0, quiet=True) is not None
+            s for i, s in enumerate(settings) if Service._web_prefix(s, first=i == 0) is not None
         ]
         teams = [s for s in settings if s.teams_enabled]
         if not tokens and not teams and not web:
@@ -276,6 +274,8 @@ class Service:
         if prefix is not None:
             served.web = WebChannel(assistant, self.metrics)
             served.routes += WebRoutes(served.web, settings, prefix).routes()
+        elif settings.web.enabled:
+            log.info("%s: no endpoints.web_site_key: no web chat", settings.partnership)
         # Its staff page (docs/staff.md): /staff for the first partnership, /staff-<id> after.
         root = staff_root(settings.partnership, first=not self.served)
         served.routes += StaffRoutes(assistant, root).routes()
@@ -285,7 +285,7 @@ class Service:
         return served
 
     @staticmethod
-    def _web_prefix(settings: Settings, first: bool, quiet: bool = False) -> str | None:
+    def _web_prefix(settings: Settings, first: bool) -> str | None:
         """Where a partnership's web chat is served: the first (default) partnership's at the
         top (/widget.js, /chat), each other's under /site/<its site key>/; None for none (web
         chat off, or another partnership with no site key)."""
@@ -294,11 +294,7 @@ class Service:
         if first:
             return ""
         key = settings.endpoints.web_site_key
-        if not key:
-            if not quiet:
-                log.info("%s: no endpoints.web_site_key: no web chat", settings.partnership)
-            return None
-        return f"/site/{key}"
+        return f"/site/{key}" if key else None
 
     async def add_partnership(self, assistant: Assistant) -> None:
         """Serve another partnership: started now if the service runs, else with the rest."""
