@@ -12,7 +12,8 @@ to the facet asked, or the yes or no), and `why`, the signals that chose it
 4. a document named (search.py): linked only when clearly named, else a yes-or-no question or
    choices, never a guess;
 5. topics and conversations, by three signals: names by words (search.py), names by meaning
-   (semantic.py) and the topics' own text (passages.py, BM25);
+   (semantic.py) and the topics' own text (passages.py, BM25); a topic that meaning and text
+   both put clearly first is answered as a guess though neither is sure (AGREE_FLOOR);
 6. what is not ours (knowledge/decline.py): casework about one child or family, an adult's
    matter, anything else; never answered with a children's topic;
 7. a document asked for that the catalogue does not have ("a copy of the child Q report");
@@ -83,6 +84,18 @@ TEXT_ALONE = 0.85
 TEXT_ALONE_WORDS = 5
 QUESTION_WORDS = frozenset("when where why whose".split())
 MEANING_ALONE = 0.62  # a topic no name's words support must be at least this close in meaning
+# Two signals agree: the topic nearest in meaning is also the one whose own text has most of
+# the question (BM25's best, holding at least TEXT_SHARE of it). Each alone is a weak sign; the
+# two independent ones together are answered (with "Not what you meant?") down to this meaning,
+# when the text has at least AGREE_SHARE of the question (a chatty question's own words, "yr 8
+# boy staying with his best mate's family", are in no topic).
+AGREE_FLOOR = 0.5
+AGREE_SHARE = 0.3
+# ... and each signal puts it clearly first: by this much in meaning, and with the text's
+# runner-up at most AGREE_TEXT_NEXT of it ("who is the leader of bedford borough council" is
+# as near to two topics that name the council).
+AGREE_LEAD = 0.05
+AGREE_TEXT_NEXT = 0.8
 WEAK_WORDS = 0.1  # taken off a lexical score under search.ANSWER_CUTOFF
 RUNNER_UP = 0.15  # entries this close to an uncertain best are offered as "Not what you meant?"
 ABOUT_MARGIN = 0.05  # a topic this near a conversation asked about is answered instead
@@ -284,10 +297,12 @@ def ranked_entries(
     query: Query | None = None,
     why: Why | None = None,
     text_bonus: dict[str, float] | None = None,
+    agreed: set[str] | None = None,
 ) -> list[tuple[str, float]]:
     """Topics and actions, each with its fused score (0-1 and a little over), best first.
     `words_found` is the lexical matcher's result for `text`, when the caller has it; what the
-    topics' own text added goes into `text_bonus` (a rule asks what the names alone say)."""
+    topics' own text added goes into `text_bonus` (a rule asks what the names alone say), and
+    the topic both meaning and text put first into `agreed` (see AGREE_FLOOR)."""
     index = knowledge.index
     corrected = query.corrected if query is not None else index.corrected(text)
     combined = dict(knowledge.semantic.scores(corrected))
@@ -320,6 +335,8 @@ def ranked_entries(
                 scored[entry_id] = scored.get(entry_id, 0.0) + bonus
                 if text_bonus is not None:
                     text_bonus[entry_id] = bonus
+        if agreed is not None:
+            agreed.update(_agreed_on(knowledge, query, combined, text_scores))
         if why is not None:
             why.scores("words", lexical)
             why.scores("meaning", combined)
@@ -328,6 +345,28 @@ def ranked_entries(
     if why is not None:
         why.scores("fused", ranked)
     return ranked
+
+
+def _agreed_on(
+    knowledge: Knowledge, query: Query, meaning: dict[str, float], text: dict[str, float]
+) -> set[str]:
+    """The topic both meaning and the topics' own text put clearly first (AGREE_FLOOR)."""
+    by_meaning = sorted(meaning.items(), key=lambda item: -item[1])[:2]
+    by_text = sorted(text.values(), reverse=True)[:2]
+    if not by_meaning or not by_text:
+        return set()
+    nearest, near = by_meaning[0]
+    meaning_next = by_meaning[1][1] if len(by_meaning) > 1 else 0.0
+    text_next = by_text[1] if len(by_text) > 1 else 0.0
+    if (
+        near >= AGREE_FLOOR
+        and near - meaning_next >= AGREE_LEAD
+        and text.get(nearest) == 1.0
+        and text_next <= AGREE_TEXT_NEXT
+        and knowledge.text.share_of(query, nearest) >= AGREE_SHARE
+    ):
+        return {nearest}
+    return set()
 
 
 def _text_alone(query: Query, share: float) -> bool:
@@ -376,7 +415,8 @@ def _decide_one(
     if len(documents) == 1 and not _names_in_earnest(knowledge, text, documents[0]):
         documents = ()  # "report a broken streetlight" is not Operation Brooke
     text_bonus: dict[str, float] = {}
-    ranked = ranked_entries(knowledge, text, lexical, query, why, text_bonus)
+    agreed: set[str] = set()
+    ranked = ranked_entries(knowledge, text, lexical, query, why, text_bonus, agreed)
     request = query.request
     if ranked and ranked[0][1] >= ABSTAIN and not request:
         top_action = knowledge.actions.get(ranked[0][0])
@@ -411,6 +451,8 @@ def _decide_one(
         others = tuple(dict.fromkeys([*offered_flows, *runners]))[: MAX_CHOICES - 1]
         return Decision("answer", (top_id,), sure=False, others=others)
     if not ranked or ranked[0][1] < ABSTAIN:
+        if not documents and ranked and ranked[0][0] in agreed:
+            return _agreed(ranked, offered_flows, why)
         return _documents(documents)
     top_id = ranked[0][0]
     names_score = ranked[0][1] - text_bonus.get(top_id, 0.0)
@@ -418,6 +460,8 @@ def _decide_one(
         top_id in knowledge.topics and _text_alone(query, knowledge.text.share_of(query, top_id))
     )
     if names_score < MEANING_ALONE and not supported:
+        if not documents and top_id in agreed:
+            return _agreed(ranked, offered_flows, why)
         # Meaning alone, and not much of it: "the outcome of the strategy meeting" is near
         # a topic on disagreeing with decisions, but is a question about one case.
         why.note("rule: meaning alone, and not much of it")
@@ -443,6 +487,16 @@ def _decide_one(
     runners += [d for d in documents if _lexical_score(lexical, d) >= SUGGEST_CUTOFF]
     others = tuple(dict.fromkeys([*offered_flows, *runners]))[: MAX_CHOICES - 1]
     return Decision("answer", (top_id,), sure=top >= SURE and not others, others=others)
+
+
+def _agreed(ranked: list[tuple[str, float]], offered_flows: list[str], why: Why) -> Decision:
+    """The topic meaning and text agree on, answered as a guess: the near ones behind "Not
+    what you meant?"."""
+    why.note("rule: meaning and the topic's own text agree")
+    top_id, top = ranked[0]
+    runners = [i for i, s in ranked[1:] if top - s < RUNNER_UP]
+    others = tuple(dict.fromkeys([*offered_flows, *runners]))[: MAX_CHOICES - 1]
+    return Decision("answer", (top_id,), sure=False, others=others)
 
 
 def _asks_for_a_review(query: Query) -> bool:

@@ -47,8 +47,9 @@ def _pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])")
 
 
-# An adult's age: "a 40 year old", "aged 67"; 18 and over.
-_AGE = re.compile(r"\b(?:(\d{2,3}) (?:year|yr)s? old|aged (\d{2,3}))\b")
+# A person's age: "a 40 year old", "15 yo", "aged 67" (adult: 18 and over). Every age said
+# counts: "a 15 yo pregnant by her 24 yr old boyfriend" is about a child.
+_AGE = re.compile(r"\b(?:(\d{1,3}) ?(?:year|yr)s? old|(\d{1,3}) ?yo|aged (\d{1,3}))\b")
 
 
 @dataclass
@@ -97,7 +98,7 @@ class Decline:
 
 
 def _ages(folded: str) -> list[int]:
-    return [int(a or b) for a, b in _AGE.findall(folded)]
+    return [int(a or b or c) for a, b, c in _AGE.findall(folded)]
 
 
 def _adult_age(folded: str) -> bool:

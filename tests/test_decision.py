@@ -22,8 +22,10 @@ import pytest
 from bot.app import build_assistant
 from bot.assistant import Assistant
 from config.settings import Settings
+from knowledge.decision import _agreed_on
+from knowledge.decline import Decline
 from knowledge.loader import FIRST_REPLY_MAX
-from knowledge.query import facet_of
+from knowledge.query import facet_of, read_query
 from tests.cli import run_main
 from tests.conftest import Chat, fixture_settings_file, on_fixture_knowledge
 
@@ -233,3 +235,29 @@ def test_ask_json_why_prints_the_signals(tmp_path: Path) -> None:
 def test_why_needs_json(tmp_path: Path) -> None:
     result = run_main(tmp_path, "ask", "--why", "what is an scr")
     assert result.returncode == 2 and "--why goes with --json" in result.stderr
+
+
+# --- two signals that agree -----------------------------------------------------------------
+
+
+async def test_meaning_and_text_agree_only_when_each_puts_the_topic_clearly_first(
+    assistant: Assistant,
+) -> None:
+    knowledge = assistant.knowledge
+    query = read_query("is a failed batch scrapped and the supplier told", knowledge.index)
+    text = knowledge.text.scores(query)
+    best = max(text, key=lambda i: text[i])
+    other = next(i for i in knowledge.topics if i != best)
+    assert _agreed_on(knowledge, query, {best: 0.55, other: 0.3}, text) == {best}
+    assert _agreed_on(knowledge, query, {best: 0.45, other: 0.3}, text) == set()  # too far
+    assert _agreed_on(knowledge, query, {best: 0.55, other: 0.53}, text) == set()  # no lead
+    assert _agreed_on(knowledge, query, {best: 0.55}, {**text, other: 0.95}) == set()  # text tie
+    assert _agreed_on(knowledge, query, {other: 0.55, best: 0.3}, text) == set()  # they differ
+
+
+def test_every_age_said_counts_before_a_message_is_called_an_adults() -> None:
+    decline = Decline()
+    assert decline.adult_only("my 84 year old neighbour is being neglected")
+    # a child's age anywhere makes it a child's matter, however it is written
+    assert not decline.adult_only("15 yo told me she is pregnant by her 24 yr old boyfriend")
+    assert not decline.adult_only("a 9 year old with her 30 year old mum's new partner")

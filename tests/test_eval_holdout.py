@@ -101,6 +101,9 @@ URGENT_FLOORS = [
     ("urgent_fresh7.txt", 0.9, 0.1),
     # written blind with fresh22; 93.3% recall, 1 of 15 flagged when first measured
     ("urgent_fresh8.txt", 0.93, 0.1),
+    # written blind as a development set (2026-12-07): 100% recall, 1 of 15 flagged when first
+    # measured; tuned on since
+    ("urgent_dev21c.txt", 1.0, 0.0),
 ]
 
 
