@@ -146,7 +146,9 @@ def reviews_reply(
             kind="learning",
             buttons=(Button("All reviews on it", f"/learning reviews {theme}"),),
         )
-    lines = [f"{short_title(r)}: {r.happened}" for r in found[:LIST_MAX]]
+    # A list is for scanning: each review's name and one short line of what happened; the
+    # whole record is one button away.
+    lines = [f"{short_title(r)}: {_gist(r.happened)}" for r in found[:LIST_MAX]]
     text, _ = _fit(f"Reviews on {title.lower()}{f' ({narrowed})' if narrowed else ''}, newest "
                    "first:", lines, FIRST_MAX + 300)  # fmt: skip
     buttons = [Button(_label(r), f"/learning review {r.id}") for r in found[:4]]
@@ -156,6 +158,17 @@ def reviews_reply(
     buttons.append(Button("What recurs across them", f"/learning recurring {theme}"))
     return Reply(text, kind="learning-list", title=f"Reviews: {title}",
                  ids=tuple(r.id for r in found), buttons=tuple(buttons))  # fmt: skip
+
+
+GIST_MAX = 90
+
+
+def _gist(text: str) -> str:
+    """The start of `text`, cut at a word under GIST_MAX characters."""
+    first = text.split(". ")[0].rstrip(".")
+    if len(first) <= GIST_MAX:
+        return first
+    return first[:GIST_MAX].rsplit(" ", 1)[0] + "..."
 
 
 def _label(review: Review) -> str:

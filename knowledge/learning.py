@@ -13,8 +13,10 @@ Pure: loading, and the look-ups the replies need (records by theme, by sector, b
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,11 +98,33 @@ class Review:
         return any(p.secondary for p in (*self.learning, *self.recommendations))
 
 
+# Capitalised words of titles that name no one review: kinds of document and bodies.
+_NOT_NAMES = frozenset(
+    (
+        "serious case review reviews scr lcspr csprp panel national report reports briefing "
+        "briefings summary executive full overview practitioner thematic learning lessons "
+        "child children safeguarding board partnership borough council local annual "
+        "practice inquiry presentation england the and of in on into for a an independent "
+        "sexual exploitation abuse neglect murders murder death deaths young people person "
+        "disabled lord operation out second first third multi agency north south east west "
+        "department education nspcc baby bedford gps covid sudi"
+    ).split()
+)
+
+
 @dataclass(frozen=True)
 class Learning:
     themes: dict[str, Theme] = field(default_factory=dict)
     sectors: dict[str, Sector] = field(default_factory=dict)
     reviews: dict[str, Review] = field(default_factory=dict)
+    # Each proper name of a record's title or area ("Pelka", "Bullfinch", "Coventry"), folded,
+    # with the records holding their learning: made by load_learning.
+    names: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def named_by(self, said: Iterable[str]) -> set[str]:
+        """The records a question names by a proper name of their title: "lessons from the
+        Patrick review for adult services" names one even when the whole name does not fit."""
+        return {r for word in said for r in self.names.get(word, ())}
 
     def record(self, review_id: str) -> Review | None:
         """The record holding a review's learning (a briefing's, its review's)."""
@@ -232,7 +256,42 @@ def load_learning(layers: Layers, problems: Problems) -> Learning:
         for other in review.same_as:
             if other not in by_id:
                 problems.add(FILE, review.id, "same_as", f"no record with id {other!r}")
-    return Learning(themes, sectors, by_id)
+    return Learning(themes, sectors, by_id, _proper_names(by_id))
+
+
+def without_topic_words(learning: Learning, topics: Mapping[str, Any]) -> Learning:
+    """`learning` whose proper names leave out every word of a topic's names: "Sprocket" in
+    "Sprocket failure review" names the review only if no topic is asked for by that word."""
+    used = {
+        w
+        for t in topics.values()
+        for name in (t.title, *t.aliases, *t.questions)
+        for w in words(name)
+    }
+    names = {w: ids for w, ids in learning.names.items() if w not in used}
+    return dataclasses.replace(learning, names=names)
+
+
+def _proper_names(reviews: dict[str, Review]) -> dict[str, frozenset[str]]:
+    """Each capitalised word of a title (a name: "Serious case review - Daniel Pelka") or of
+    its area ("Coventry"), not a kind of document, with the records whose learning it leads
+    to."""
+    in_titles: dict[str, set[str]] = {}
+    in_areas: dict[str, set[str]] = {}
+    for review in reviews.values():
+        holder = review.same_as[0] if review.same_as and not review.findings else review.id
+        for found, text in ((in_titles, review.title), (in_areas, review.area)):
+            for part in re.findall(r"[^\W\d_]{3,}", text):
+                folded = " ".join(words(part))
+                if part[0].isupper() and folded and folded not in _NOT_NAMES:
+                    found.setdefault(folded, set()).add(holder)
+    # A title's name shared by two records names both ("Rochdale": the question is which);
+    # an area shared names neither ("Bedford", the home of several).
+    names = {word: ids for word, ids in in_areas.items() if len(ids) == 1}
+    for word, ids in in_titles.items():
+        if len(ids) <= 2:
+            names[word] = ids | names.get(word, set())
+    return {word: frozenset(ids) for word, ids in names.items()}
 
 
 def _review(r: EntryReader, themes: dict[str, Theme], sectors: dict[str, Sector]) -> Review:

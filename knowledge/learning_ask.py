@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from knowledge.learning import Learning
 from knowledge.query import Query
-from knowledge.search import SearchIndex, choices_of, stem, tokens
+from knowledge.search import SearchIndex, choices_of, stem, tokens, words
 
 FINDINGS = "findings"
 RECOMMENDATIONS = "recommendations"
@@ -46,24 +46,31 @@ _RECOMMEND = re.compile(
 )
 _FINDINGS = re.compile(
     r"\b(?:find|finds|found|findings|conclude|concluded|conclusions?|lessons?|learning|learnt|"
-    r"learned|key points|went wrong|summary of|what did .{1,60} (?:say|show)|"
+    r"learned|key points|went wrong|summary of|takeaways?|take (?:away )?from|"
+    r"what did .{1,60} (?:say|show)|"
     r"what does .{1,60} (?:say|show))\b"
 )
 _REVIEWS_OF = re.compile(
     r"\b(?:reviews|scrs|lcsprs|cases|inquiries|reports)\b.{0,30}\b(?:about|on|involving|into|"
     r"where|with|concerning|relating to|around|featuring|in which|that involved|involved)\b|"
-    r"\b(?:which|any|what) (?:case )?(?:reviews|scrs|lcsprs)\b"
+    r"\b(?:which|any|what) (?:case )?(?:reviews|scrs|lcsprs)\b|"
+    # "domestic abuse as a theme in the reviews - which ones?"
+    r"\bin (?:the )?(?:case )?(?:reviews|scrs|lcsprs)\b.{0,20}\bwhich\b"
 )
 _RECURRING = re.compile(
     r"\bwhat do (?:case |serious case |national )?(?:reviews|scrs|lcsprs) (?:say|tell us|show|"
     r"find)\b|\b(?:learning|lessons|themes) (?:about|on|around|for|from (?:case )?reviews)\b|"
-    r"\bwhat have (?:we|reviews) learn(?:t|ed)\b|\bkey learning (?:from|about|on)\b"
+    r"\bwhat have (?:we|reviews) learn(?:t|ed)\b|\bkey learning (?:from|about|on)\b|"
+    # "disguised compliance examples from the reviews"
+    r"\b(?:examples?|lessons?|learning|themes?|findings) (?:from|in|across) (?:the )?"
+    r"(?:case |serious case |national |local )?(?:reviews|scrs|lcsprs)\b"
 )
 _ABOUT_REVIEWS = re.compile(r"\b(?:reviews|scrs|lcsprs|case reviews|inquiries)\b")
 # A review described rather than named ("the review about the boy who starved in Coventry").
 _DESCRIBED = re.compile(
     r"\b(?:the|that) (?:review|scr|report|inquiry|one)\b.{0,12}\b(?:about|where|into|on|of)\b"
 )
+_A_REVIEW = re.compile(r"\b(?:review|scr|report|inquiry|case|the one)\b")
 # How close a review described by what happened must be, by its text, to be asked about.
 DESCRIBED_SHARE = 0.5
 
@@ -78,7 +85,8 @@ def read_learning_ask(learning: Learning, index: SearchIndex, query: Query) -> L
     sector = found_sector.id if found_sector else None
     scope = "national" if re.search(r"\bnational\b", text) else ""
     scope = "local" if re.search(r"\b(?:local|our|bedford)\b", text) and not scope else scope
-    named, own_name = _named_review(learning, index, query)
+    found = _named_review(learning, index, query)
+    named, own_name = found.review, found.own_name
     if _SEVEN_MINUTES.search(text) or (_BRIEFING_ON.search(text) and not named):
         # "a briefing on the Patrick review" is the catalogue's briefing; "a 7-minute briefing
         # on it", or "a briefing on neglect", is composed.
@@ -93,6 +101,10 @@ def read_learning_ask(learning: Learning, index: SearchIndex, query: Query) -> L
             return LearningAsk(RECOMMENDATIONS, named)
         if _FINDINGS.search(asked):
             return LearningAsk(FINDINGS, named)
+        if not found.whole and _A_REVIEW.search(text):
+            # "the bristol review about teenage girls being groomed": a review meant by one
+            # of its names, not the whole of one: asked, never linked.
+            return LearningAsk(FINDINGS, guessed=(named,))
         return None  # a document asked for by name: the catalogue's reply
     # "learning about CSE" asks of the reviews; "learning for schools" only when it says so
     # ("lessons for schools from case reviews"), not "there's learning for schools here".
@@ -100,7 +112,9 @@ def read_learning_ask(learning: Learning, index: SearchIndex, query: Query) -> L
         return LearningAsk(RECURRING, theme=theme, sector=sector, scope=scope)
     if _REVIEWS_OF.search(text) and theme:
         return LearningAsk(REVIEWS, theme=theme, sector=sector, scope=scope)
-    if _DESCRIBED.search(text):
+    if _DESCRIBED.search(text) and not found.documents:
+        # Only when no document's name fits: "the one about grooming in rochdale" is the
+        # choice of the two Rochdale reviews, not a guess between them.
         guessed = described_reviews(learning, query)
         if guessed:
             want = RECOMMENDATIONS if _RECOMMEND.search(text) else FINDINGS
@@ -108,11 +122,17 @@ def read_learning_ask(learning: Learning, index: SearchIndex, query: Query) -> L
     return None
 
 
-def _named_review(
-    learning: Learning, index: SearchIndex, query: Query
-) -> tuple[str | None, frozenset[str]]:
+@dataclass(frozen=True)
+class _Named:
+    review: str | None = None  # the record of the review named
+    own_name: frozenset[str] = frozenset()  # the words of the names that named it
+    whole: bool = False  # a whole name fitted (else one proper name of its title or area)
+    documents: bool = False  # the name matcher offered a review's document, named or not
+
+
+def _named_review(learning: Learning, index: SearchIndex, query: Query) -> _Named:
     """The review the question names, when the name matcher is sure of it (never a guess),
-    and the words of the names of the documents that named it."""
+    or when one proper name of one review's title or area is in the question."""
     result = index.search(query.text)
     best = result.best
     matches = []
@@ -121,12 +141,25 @@ def _named_review(
     elif result.decision == "choices":
         matches = [m.id for m in choices_of(result)]
     records = {learning.record(m) for m in matches}
-    if len(records) != 1 or None in records:
-        # Several reviews, or a topic among them: no one review is named.
-        return None, frozenset()
-    record = records.pop()
-    assert record is not None
-    return record.id, frozenset(w for m in matches for w in index.name_words(m))
+    documents = any(m in learning.reviews for m in matches)
+    by_name = learning.named_by(query.words)
+    if len(by_name) > 1:
+        # "lessons from the CSE reviews (rochdale, oxford, bristol)": several reviews named.
+        return _Named(documents=documents)
+    if len(records) == 1 and None not in records:
+        record = records.pop()
+        assert record is not None
+        own = frozenset(w for m in matches for w in index.name_words(m))
+        return _Named(record.id, own, whole=True, documents=documents)
+    # Several reviews, a topic among them, or no name fitting whole: a review is named only by
+    # a proper name of its title that no other record has ("Arthur and Star", where a topic
+    # shares the name; "the Patrick review for adult services staff", too long to fit whole).
+    fitting = {r.id for r in records if r is not None}
+    if len(by_name) == 1 and (not fitting or by_name <= fitting):
+        record_id = next(iter(by_name))
+        own = frozenset(words(learning.reviews[record_id].title))
+        return _Named(record_id, own, documents=documents)
+    return _Named(documents=documents)
 
 
 def described_reviews(learning: Learning, query: Query) -> tuple[str, ...]:
@@ -137,8 +170,10 @@ def described_reviews(learning: Learning, query: Query) -> tuple[str, ...]:
         return ()
     scored = []
     for review in learning.with_findings():
+        themes = " ".join(w for t in review.themes if t in learning.themes
+                          for w in learning.themes[t].words)  # fmt: skip
         has = {stem(t) for t in tokens(f"{review.title} {review.area} {review.year or ''} "
-                                       f"{review.happened}")}  # fmt: skip
+                                       f"{review.happened} {themes}")}  # fmt: skip
         share = len(said & has) / len(said)
         if share >= DESCRIBED_SHARE:
             scored.append((share, review.id))

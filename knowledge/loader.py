@@ -33,7 +33,7 @@ from knowledge.decline import Decline, load_decline
 from knowledge.entries import Action, Check, Group, Report, Topic
 from knowledge.form import Form, load_form
 from knowledge.layers import Layers, layered
-from knowledge.learning import Learning, load_learning
+from knowledge.learning import Learning, load_learning, without_topic_words
 from knowledge.passages import TopicText
 from knowledge.search import SearchEntry, SearchIndex
 from knowledge.semantic import SemanticIndex
@@ -513,7 +513,7 @@ def _load_knowledge(layers: Layers, semantic: bool, cache: Cache | None = None) 
     # The topics' questions are the knowledge side of the urgent second opinion.
     urgent = read_urgent(directory, problems, [q for t in topics.values() for q in t.questions])
     decline = load_decline(directory, problems)
-    learning = load_learning(layers, problems)
+    learning = without_topic_words(load_learning(layers, problems), topics)
     _check_learning_ids(learning, reports, problems)
     coverage = load_coverage(directory, set(topics), set(reports), problems)
     problems.raise_if_any()

@@ -120,6 +120,20 @@ async def test_a_review_described_not_named_is_asked_about(chat: Chat) -> None:
     assert chat.replies[0].id == "sprocket-failure-2022"
 
 
+async def test_a_review_is_named_by_one_proper_name_of_its_title_or_area(chat: Chat) -> None:
+    # "Northern" is in one review's area only: the whole name need not fit.
+    replies = await chat.say("what should suppliers take from the northern folk's batch report")
+    assert replies[0].kind == "learning" and replies[0].id == "flange-review-2020"
+    # a word a topic is asked by names no review ("sprocket audit" is a topic)
+    assert "sprocket" not in chat.assistant.knowledge.learning.names
+    assert "northern" in chat.assistant.knowledge.learning.names
+
+
+async def test_two_reviews_named_are_not_answered_as_one(chat: Chat) -> None:
+    replies = await chat.say("lessons from the gadget and the northern reviews for suppliers")
+    assert replies[0].id not in ("gadget-review-2015", "flange-review-2020")
+
+
 # --- themes and sectors ---------------------------------------------------------------------
 
 
@@ -127,6 +141,12 @@ async def test_reviews_on_a_theme_newest_first_and_narrowed(chat: Chat) -> None:
     replies = await chat.say("which reviews are about overloaded parts")
     assert replies[0].kind == "learning-list"
     assert replies[0].ids == ("sprocket-failure-2022", "flange-review-2020")  # newest first
+    # one short line each, to scan: a name and the start of what happened
+    learning = chat.assistant.knowledge.learning
+    for review_id in replies[0].ids:
+        review = learning.reviews[review_id]
+        [line] = [x for x in replies[0].text.splitlines() if review.title in x]
+        assert len(line) <= len(review.title) + 110
     await chat.press("National only")
     assert chat.replies[0].ids == ("sprocket-failure-2022",)
     await chat.say("/learning reviews load-limits local")
