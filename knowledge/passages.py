@@ -33,6 +33,8 @@ CHECK_NEAR = 0.72
 CHECK_WORDS = 0.6
 # A sentence of the text leads only when it shares this much (IDF-weighted) of the question.
 SENTENCE_SHARE = 0.5
+# ... and, for "what is", this much more of it than the topic's opening has.
+WHAT_PART = 0.3
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])")
 # What a "when" answer has: a number of days, weeks..., or a deadline word.
 _TIME = re.compile(
@@ -138,9 +140,15 @@ def lead(
         check = _nearest_check(topic, query, text, near)
         if check is not None:
             return Lead(check, "check")
-    if facet in ("", "compare", "what"):
+    if facet in ("", "compare"):
         return None
     sentence = _best_sentence(topic, query, text)
+    if facet == "what" and sentence is not None:
+        # What the topic is, its opening says; a part of it asked about ("what is the NRM" in
+        # the topic on exploitation) is the sentence that has clearly more of the question.
+        opening = topic.facet("what") or topic.answer
+        if text.share(query, sentence) - text.share(query, opening) < WHAT_PART:
+            return None
     return Lead(sentence, "sentence") if sentence else None
 
 

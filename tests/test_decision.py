@@ -261,3 +261,12 @@ def test_every_age_said_counts_before_a_message_is_called_an_adults() -> None:
     # a child's age anywhere makes it a child's matter, however it is written
     assert not decline.adult_only("15 yo told me she is pregnant by her 24 yr old boyfriend")
     assert not decline.adult_only("a 9 year old with her 30 year old mum's new partner")
+
+
+async def test_what_is_a_part_of_a_topic_leads_with_the_sentence_on_it(chat: Chat) -> None:
+    # "What is X" where X is one part of a topic's text, not what the topic is: that part first.
+    replies = await chat.say("what is the widget log")
+    assert replies[0].id == "widget-review"
+    assert first_sentence(replies[0].text).startswith("The widget log lists every failure")
+    replies = await chat.say("what is a widget review")
+    assert replies[0].text.startswith("A widget review looks again")  # what it is: the opening
