@@ -35,7 +35,7 @@ from knowledge.form import Form, load_form
 from knowledge.layers import Layers, layered
 from knowledge.learning import Learning, load_learning, without_topic_words
 from knowledge.passages import TopicText
-from knowledge.search import SearchEntry, SearchIndex
+from knowledge.search import SearchEntry, SearchIndex, words
 from knowledge.semantic import SemanticIndex
 from knowledge.threshold import ThresholdGuide, load_threshold
 from knowledge.urgent import UrgentDetector, read_urgent
@@ -280,6 +280,19 @@ def _compare_notes(r: EntryReader, value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(notes)
 
 
+def _check_aliases(topics: dict[str, Topic], problems: Problems) -> None:
+    """An alias names one topic: the same short name on two would make the matcher choose
+    between them on every question that uses it ("scr": serious case review, safer recruitment)."""
+    owner: dict[str, str] = {}
+    for topic in topics.values():
+        for alias in topic.aliases:
+            folded = " ".join(words(alias))
+            first = owner.setdefault(folded, topic.id)
+            if first != topic.id:
+                said = f"{alias!r} is also an alias of {first}"
+                problems.add("topics.yaml", topic.id, "aliases", said)
+
+
 def _check_compare(topics: dict[str, Topic], problems: Problems) -> None:
     written: set[frozenset[str]] = set()
     for topic in topics.values():
@@ -502,6 +515,7 @@ def _load_knowledge(layers: Layers, semantic: bool, cache: Cache | None = None) 
     groups, reports = _load_reports(layers, problems)
     actions = _load_actions(directory, problems)
     _check_related("topics.yaml", topics, problems)
+    _check_aliases(topics, problems)
     _check_compare(topics, problems)
     _check_related("reports.yaml", reports, problems)
     for entry_id in set(topics) & set(reports):

@@ -62,6 +62,21 @@ def test_related_id_that_does_not_exist(tmp_path: Path) -> None:
     ]
 
 
+def test_an_alias_on_two_topics_is_refused(tmp_path: Path) -> None:
+    directory = knowledge_copy(tmp_path)
+
+    def change(topics: list[dict]) -> None:
+        for topic in topics:
+            if topic["id"] == "rapid-review":
+                topic["aliases"] = [*topic.get("aliases", []), "Serious Case Review"]
+            if topic["id"] == "serious-case-review":
+                topic["aliases"] = [*topic.get("aliases", []), "serious case review"]
+
+    edit_topics(directory, change)
+    problems = [p for p in problems_of(directory) if "aliases" in p]
+    assert len(problems) == 1 and "is also an alias of" in problems[0]
+
+
 def test_missing_answer_and_malformed_link_all_reported(tmp_path: Path) -> None:
     directory = knowledge_copy(tmp_path)
 
