@@ -31,6 +31,11 @@ NAME_WEIGHT = 2
 # of their meanings, or the share of the check's words the question has).
 CHECK_NEAR = 0.72
 CHECK_WORDS = 0.6
+# A check less near than that, but clearly the nearest of its topic's, still leads, with its
+# own question in front, so that the reader sees which question the yes or no answers ("Is
+# living with grandparents private fostering? No. ...", asked about an aunt).
+CHECK_FRAMED = 0.6
+CHECK_AHEAD = 0.15
 # A sentence of the text leads only when it shares this much (IDF-weighted) of the question.
 SENTENCE_SHARE = 0.5
 # ... and, for "what is", this much more of it than the topic's opening has.
@@ -166,6 +171,10 @@ def _nearest_check(
     )
     if by_meaning[best] >= CHECK_NEAR or by_words[best] >= CHECK_WORDS:
         return topic.checks[best].say
+    runner_up = max((m for i, m in enumerate(by_meaning) if i != best), default=0.0)
+    if by_meaning[best] >= CHECK_FRAMED and by_meaning[best] - runner_up >= CHECK_AHEAD:
+        check = topic.checks[best]
+        return f"{check.ask[0].upper()}{check.ask[1:].rstrip('?')}? {check.say}"
     return None
 
 

@@ -127,6 +127,18 @@ async def test_a_yes_no_question_leads_with_the_check_that_fits(chat: Chat) -> N
     assert replies[0].text.startswith("No. A widget review follows only a failure")
 
 
+async def test_a_check_less_near_but_clearly_nearest_leads_with_its_own_question(
+    chat: Chat,
+) -> None:
+    # Near enough to the check on harm, and far nearer than to the one on blame: answered, with
+    # the check's question in front so the reader sees what the "No" answers.
+    text = "if a widget broke but no one got injured, do the partners still hold a widget review?"
+    replies = await chat.say(text)
+    assert replies[0].text.startswith(
+        "Does a widget review happen if nobody was hurt? No. A widget review follows only"
+    )
+
+
 async def test_a_yes_no_question_is_never_a_menu(chat: Chat) -> None:
     # Both topics are equally near; a menu would be the answer to "which one?", not to "is it".
     replies = await chat.say("is it a widget review or a sprocket audit that runs every quarter")
