@@ -414,6 +414,11 @@ def _decide_one(
             return _documents(documents)
     if len(documents) == 1 and not _names_in_earnest(knowledge, text, documents[0]):
         documents = ()  # "report a broken streetlight" is not Operation Brooke
+    if len(documents) == 1 and _named_by_its_proper_name(knowledge, query, documents[0]):
+        # "the hertfordshire one about sophie": the name fits weakly in a long question, but
+        # a proper name of that review alone is in it: asked, before any topic is guessed.
+        why.note("rule: a document named by a proper name of its review")
+        return _documents(documents)
     text_bonus: dict[str, float] = {}
     agreed: set[str] = set()
     ranked = ranked_entries(knowledge, text, lexical, query, why, text_bonus, agreed)
@@ -596,6 +601,13 @@ def _names_in_earnest(knowledge: Knowledge, text: str, document: str) -> bool:
         if len(word) > SHORT_WORD
         for name_word in own
     )
+
+
+def _named_by_its_proper_name(knowledge: Knowledge, query: Query, document: str) -> bool:
+    """Whether the question has a proper name of the document's review and of no other
+    ("Sophie", "Hertfordshire"): learning.py's names."""
+    record = knowledge.learning.record(document)
+    return record is not None and knowledge.learning.named_by(query.words) == {record.id}
 
 
 def _documents(documents: tuple[str, ...]) -> Decision:

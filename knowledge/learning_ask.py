@@ -70,7 +70,11 @@ _ABOUT_REVIEWS = re.compile(r"\b(?:reviews|scrs|lcsprs|case reviews|inquiries)\b
 _DESCRIBED = re.compile(
     r"\b(?:the|that) (?:review|scr|report|inquiry|one)\b.{0,12}\b(?:about|where|into|on|of)\b"
 )
-_A_REVIEW = re.compile(r"\b(?:review|scr|report|inquiry|case|the one)\b")
+# A review or one of its documents asked for ("the hertfordshire one about sophie").
+_A_REVIEW = re.compile(
+    r"\b(?:reviews?|scrs?|reports?|inquiry|case|summary|briefing|presentation|powerpoint|"
+    r"slides|pdf|link|the (?:\w+ )?one)\b"
+)
 # How close a review described by what happened must be, by its text, to be asked about.
 DESCRIBED_SHARE = 0.5
 

@@ -22,7 +22,7 @@ import pytest
 from bot.app import build_assistant
 from bot.assistant import Assistant
 from config.settings import Settings
-from knowledge.decision import _agreed_on
+from knowledge.decision import _agreed_on, _named_by_its_proper_name
 from knowledge.decline import Decline
 from knowledge.loader import FIRST_REPLY_MAX
 from knowledge.query import facet_of, read_query
@@ -282,3 +282,14 @@ async def test_what_is_a_part_of_a_topic_leads_with_the_sentence_on_it(chat: Cha
     assert first_sentence(replies[0].text).startswith("The widget log lists every failure")
     replies = await chat.say("what is a widget review")
     assert replies[0].text.startswith("A widget review looks again")  # what it is: the opening
+
+
+async def test_a_document_is_named_by_a_proper_name_of_its_review_only(
+    assistant: Assistant,
+) -> None:
+    knowledge = assistant.knowledge
+    asked = read_query("the northern one, for the team", knowledge.index)
+    assert _named_by_its_proper_name(knowledge, asked, "flange-review-2020")
+    assert not _named_by_its_proper_name(knowledge, asked, "gadget-review-2015")
+    both = read_query("the northern one or the gadget one", knowledge.index)
+    assert not _named_by_its_proper_name(knowledge, both, "flange-review-2020")
