@@ -15,7 +15,7 @@ from __future__ import annotations
 from bot.core.conversation import Context
 from bot.core.replies import Button, File, Link, Reply
 from knowledge.briefing import CONTENT_TYPE, cited, compose, short_title, to_docx
-from knowledge.learning import Learning, Point, Review
+from knowledge.learning import Learning, Point, Review, on_focus
 from knowledge.learning_ask import (
     BRIEFING,
     FINDINGS,
@@ -59,7 +59,7 @@ async def reply(ctx: Context, ask: LearningAsk) -> list[Reply]:
         review = learning.reviews[ask.review]
         if ask.want == RECOMMENDATIONS:
             return [recommendations_reply(review)]
-        return [findings_reply(review)]
+        return [findings_reply(review, ask.focus)]
     if ask.want == REVIEWS and ask.theme:
         return [reviews_reply(learning, ask.theme, ask.scope, ask.sector)]
     return [recurring_reply(learning, ask.theme, ask.sector)]
@@ -77,14 +77,16 @@ def _fit(head: str, lines: list[str], limit: int = FIRST_MAX) -> tuple[str, list
     return text, rest
 
 
-def findings_reply(review: Review) -> Reply:
-    """What happened, then the key learning (as much as fits), the link, and More."""
+def findings_reply(review: Review, focus: frozenset[str] = frozenset()) -> Reply:
+    """What happened, then the key learning (as much as fits, the points on what was asked
+    first), the link, and More."""
     buttons = []
     if not review.findings:
         text = f"{review.happened}\n\n{NOT_HELD}".strip()
         return Reply(text, kind="learning", title=review.title, id=review.id,
                      links=_links(review))  # fmt: skip
-    text, rest = _fit(f"{review.happened}\n\nKey learning:", [p.text for p in review.learning])
+    points = [p.text for p in on_focus(review.learning, focus)]
+    text, rest = _fit(f"{review.happened}\n\nKey learning:", points)
     if rest or review.recommendations:
         buttons.append(Button("More", f"/learning review {review.id} more"))
     buttons.append(Button("7-minute briefing", f"/briefing {review.id}"))
@@ -208,10 +210,10 @@ def briefing_reply(ctx: Context, ask: LearningAsk) -> Reply:
     """The briefing in short, with its Word document attached."""
     learning = ctx.knowledge.learning
     review = learning.reviews.get(ask.review or "")
-    briefing = compose(learning, review, ask.theme, ask.sector)
+    briefing = compose(learning, review, ask.theme, ask.sector, ask.focus)
     if briefing is None:
         if review is not None:
-            return findings_reply(review)
+            return findings_reply(review, ask.focus)
         return Reply("I hold no recorded learning to make that briefing from.", kind="learning")
     data = to_docx(briefing, ctx.settings.board.name)
     key = briefing.parts[3]

@@ -14,7 +14,7 @@ import io
 import re
 from dataclasses import dataclass
 
-from knowledge.learning import Learning, Point, Review
+from knowledge.learning import Learning, Point, Review, on_focus
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MAX_POINTS = 7  # key learning points (and recommendations) in one briefing
@@ -35,8 +35,9 @@ class Briefing:
 
     @property
     def filename(self) -> str:
-        slug = re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")[:60]
-        return f"7-minute-briefing-{slug}.docx"
+        # The title starts "7-minute briefing: ..."; its slug is the whole name.
+        slug = re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")[:78]
+        return f"{slug}.docx"
 
 
 def cited(point: Point, review: Review) -> str:
@@ -54,14 +55,15 @@ def compose(
     review: Review | None = None,
     theme: str | None = None,
     sector: str | None = None,
+    focus: frozenset[str] = frozenset(),
 ) -> Briefing | None:
-    """The briefing on one review, or on a theme (optionally for a sector), or for a sector;
-    None when no record with findings fits."""
+    """The briefing on one review (its points on `focus` first: learning.on_focus), or on a
+    theme (optionally for a sector), or for a sector; None when no record with findings fits."""
     if review is not None:
         reviews = [review] if review.findings else []
         subject = review.title
         themes = list(review.themes)
-        points = [cited(p, review) for p in review.learning][:MAX_POINTS]
+        points = [cited(p, review) for p in on_focus(review.learning, focus)][:MAX_POINTS]
         changes = [cited(p, review) for p in review.recommendations][:MAX_POINTS]
     else:
         ranked = learning.points_on(theme, sector)

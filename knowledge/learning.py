@@ -176,6 +176,17 @@ class Learning:
         return [r for r in self.with_findings() if r.secondary]
 
 
+def on_focus(points: Iterable[Point], focus: frozenset[str]) -> list[Point]:
+    """`points`, those with most of the `focus` stems first ("what should nursery staff take
+    from the review about bruising": its points on bruises and nurseries), else as recorded."""
+    listed = list(points)
+    if not focus:
+        return listed
+    hits = [len(focus & {stem(w) for w in words(p.text)}) for p in listed]
+    order = sorted(range(len(listed)), key=lambda i: -hits[i])
+    return [listed[i] for i in order]
+
+
 def _mentions(text: str, phrases: list[str]) -> int:
     """How many of `phrases` (folded) `text` uses, a word's other forms counting."""
     said = f" {' '.join(stem(w) for w in words(text))} "

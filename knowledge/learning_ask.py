@@ -36,6 +36,9 @@ class LearningAsk:
     sector: str | None = None
     scope: str = ""  # "national", "local" or "" (both)
     guessed: tuple[str, ...] = ()  # reviews the question may describe, not name: to ask
+    # What the question is about beyond the review's name ("bruising", "nursery"): stems that
+    # put the review's points on it first.
+    focus: frozenset[str] = frozenset()
 
 
 _SEVEN_MINUTES = re.compile(r"\b(?:7|seven)\s?min(?:ute)?s?\b.{0,20}\bbriefings?\b")
@@ -91,20 +94,25 @@ def read_learning_ask(learning: Learning, index: SearchIndex, query: Query) -> L
     scope = "local" if re.search(r"\b(?:local|our|bedford)\b", text) and not scope else scope
     found = _named_review(learning, index, query)
     named, own_name = found.review, found.own_name
+    focus = _focus(query, own_name) | (
+        frozenset(stem(w) for p in found_sector.words for w in p.split())
+        if found_sector
+        else frozenset()
+    )
     if _SEVEN_MINUTES.search(text) or (_BRIEFING_ON.search(text) and not named):
         # "a briefing on the Patrick review" is the catalogue's briefing; "a 7-minute briefing
         # on it", or "a briefing on neglect", is composed.
         if named or theme or sector:
-            return LearningAsk(BRIEFING, named, theme, sector)
+            return LearningAsk(BRIEFING, named, theme, sector, focus=focus)
         return None
     if named is not None:
         # The words of the document's own name do not ask for its findings: "Child J lessons
         # learned" and "learning for GPs from case reviews" are documents so named.
         asked = " ".join(w for w in query.words if w not in own_name)
         if _RECOMMEND.search(asked):
-            return LearningAsk(RECOMMENDATIONS, named)
+            return LearningAsk(RECOMMENDATIONS, named, focus=focus)
         if _FINDINGS.search(asked):
-            return LearningAsk(FINDINGS, named)
+            return LearningAsk(FINDINGS, named, focus=focus)
         if not found.whole and _A_REVIEW.search(text):
             # "the bristol review about teenage girls being groomed": a review meant by one
             # of its names, not the whole of one: asked, never linked.
@@ -164,6 +172,13 @@ def _named_review(learning: Learning, index: SearchIndex, query: Query) -> _Name
         own = frozenset(words(learning.reviews[record_id].title))
         return _Named(record_id, own, documents=documents)
     return _Named(documents=documents)
+
+
+def _focus(query: Query, own_name: frozenset[str]) -> frozenset[str]:
+    """The question's own words beyond the review's name and the words every question about
+    reviews has, stemmed."""
+    name = {stem(w) for w in own_name}
+    return frozenset(stem(t) for t in query.tokens if len(t) > 3 and stem(t) not in _GENERIC | name)
 
 
 def described_reviews(learning: Learning, query: Query) -> tuple[str, ...]:

@@ -90,6 +90,15 @@ async def test_what_a_review_found(chat: Chat, text: str) -> None:
         assert [link.url for link in replies[0].links] == [review.url]
 
 
+async def test_the_points_on_what_was_asked_come_first(chat: Chat) -> None:
+    replies = await chat.say("what did the northern plant review find about the supplier")
+    key = replies[0].text.split("Key learning:\n- ", 1)[1]
+    assert key.startswith("The supplier was never told of earlier near misses.")
+    replies = await chat.say("what did the northern plant review find")
+    key = replies[0].text.split("Key learning:\n- ", 1)[1]
+    assert key.startswith("The lab tested flanges below the load")  # as recorded
+
+
 async def test_more_gives_every_point_with_where_it_comes_from(chat: Chat) -> None:
     await chat.say("what did the northern plant review find")
     await chat.press("More")
@@ -204,6 +213,8 @@ async def test_a_briefing_on_a_named_review(chat: Chat) -> None:
         "Test every batch at the load it will carry, not the catalogue load. (Flange testing at "
         "the northern plant, 2020: Report, recommendation 1)"
     ]
+    [file] = replies[0].files
+    assert file.filename == "7-minute-briefing-flange-testing-at-the-northern-plant.docx"
 
 
 async def test_briefing_without_a_subject_offers_themes(chat: Chat) -> None:
