@@ -122,7 +122,9 @@ POSSESSIVE = re.compile(
     r"\b(?P<name>[a-z]{2,}(?<![siu])s)\s+"
     r"(?:child protection (?:conference|plan)|cp (?:conference|plan)|core group|conference|"
     r"strategy (?:meeting|discussion)|cin (?:meeting|plan)|child in need (?:meeting|plan)|"
-    r"review meeting|social worker|plan|referral|assessment|section 47|return home interview)\b"
+    r"review meeting|social worker|plan|referral|assessment|section 47|return home interview|"
+    # one person's details: "ellie brown's foster carer's address"
+    r"foster carers?|carers?|address|phone number|date of birth|dob|new school|placement)\b"
 )
 # Words ending in "s" that stand before those nouns without naming a child or a day: the
 # knowledge base does not use all of them ("the father's social worker" is a general question).

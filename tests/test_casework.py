@@ -46,6 +46,8 @@ ONE_CASE = [
     ("who is jayden's social worker now", "possessive"),
     ("is the conference for ella still on, or was it amys conference", "possessive"),
     ("type up today's strategy meeting", "possessive"),
+    ("what is the address of ellie brown's foster carer", "possessive"),
+    ("can you give me kayden's date of birth", "possessive"),
     ("has the referral for amira been accepted", "progress"),
     ("is the conference for jayden still on", "progress"),
     ("was the assessment on kacper done in time", "progress"),
