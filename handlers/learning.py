@@ -55,6 +55,8 @@ async def reply(ctx: Context, ask: LearningAsk) -> list[Reply]:
         ]
     if ask.want == BRIEFING:
         return [briefing_reply(ctx, ask)]
+    if ask.several:
+        return [several_reply([learning.reviews[i] for i in ask.several], ask.focus)]
     if ask.review is not None:
         review = learning.reviews[ask.review]
         if ask.want == RECOMMENDATIONS:
@@ -204,6 +206,27 @@ def recurring_reply(learning: Learning, theme: str | None, sector: str | None) -
     return Reply(text, kind="learning-recurring", title=f"Learning: {subject or audience.strip()}",
                  ids=tuple(r.id for _, r in chosen), buttons=tuple(buttons),
                  links=_links(*(r for _, r in chosen)))  # fmt: skip
+
+
+def several_reply(reviews: list[Review], focus: frozenset[str] = frozenset()) -> Reply:
+    """The reviews named together, each with its points on what was asked first, in turn:
+    the first point of each, then the second of each, as many as fit."""
+    held = [r for r in reviews if r.findings and r.learning]
+    ranked = [on_focus(r.learning, focus) for r in held]
+    lines = [
+        cited(points[n], review)
+        for n in range(max((len(p) for p in ranked), default=0))
+        for review, points in zip(held, ranked, strict=True)
+        if n < len(points)
+    ]
+    names = "; ".join(short_title(r) for r in reviews)
+    if not lines:
+        return Reply(f"I hold no findings for {names}.", kind="learning")
+    text, _ = _fit(f"What the reviews found ({names}):", lines, FIRST_MAX + 300)
+    buttons = tuple(Button(_label(r), f"/learning review {r.id}") for r in held[:4])
+    return Reply(text, kind="learning-recurring", title="What the reviews found",
+                 ids=tuple(r.id for r in held), buttons=buttons,
+                 links=_links(*held))  # fmt: skip
 
 
 def briefing_reply(ctx: Context, ask: LearningAsk) -> Reply:

@@ -39,6 +39,7 @@ class LearningAsk:
     # What the question is about beyond the review's name ("bruising", "nursery"): stems that
     # put the review's points on it first.
     focus: frozenset[str] = frozenset()
+    several: tuple[str, ...] = ()  # reviews named together ("the rochdale SCRs"): FINDINGS
 
 
 _SEVEN_MINUTES = re.compile(r"\b(?:7|seven)\s?min(?:ute)?s?\b.{0,20}\bbriefings?\b")
@@ -78,6 +79,7 @@ _A_REVIEW = re.compile(
     r"\b(?:reviews?|scrs?|reports?|inquiry|case|summary|briefing|presentation|powerpoint|"
     r"slides|pdf|link|the (?:\w+ )?one)\b"
 )
+SEVERAL_MAX = 4  # reviews named together whose findings are given side by side
 # How close a review described by what happened must be, by its text, to be asked about.
 DESCRIBED_SHARE = 0.5
 
@@ -118,6 +120,10 @@ def read_learning_ask(learning: Learning, index: SearchIndex, query: Query) -> L
             # of its names, not the whole of one: asked, never linked.
             return LearningAsk(FINDINGS, guessed=(named,))
         return None  # a document asked for by name: the catalogue's reply
+    if 1 < len(found.several) <= SEVERAL_MAX and _FINDINGS.search(text):
+        # "what did the rochdale SCRs find": each review's points, side by side.
+        several = tuple(sorted(found.several))
+        return LearningAsk(FINDINGS, several=several, focus=focus)
     # "learning about CSE" asks of the reviews; "learning for schools" only when it says so
     # ("lessons for schools from case reviews"), not "there's learning for schools here".
     if _RECURRING.search(text) and (theme or (sector and _ABOUT_REVIEWS.search(text))):
@@ -140,6 +146,7 @@ class _Named:
     own_name: frozenset[str] = frozenset()  # the words of the names that named it
     whole: bool = False  # a whole name fitted (else one proper name of its title or area)
     documents: bool = False  # the name matcher offered a review's document, named or not
+    several: frozenset[str] = frozenset()  # records named by proper names, when more than one
 
 
 def _named_review(learning: Learning, index: SearchIndex, query: Query) -> _Named:
@@ -157,7 +164,7 @@ def _named_review(learning: Learning, index: SearchIndex, query: Query) -> _Name
     by_name = learning.named_by(query.words)
     if len(by_name) > 1:
         # "lessons from the CSE reviews (rochdale, oxford, bristol)": several reviews named.
-        return _Named(documents=documents)
+        return _Named(documents=documents, several=frozenset(by_name))
     if len(records) == 1 and None not in records:
         record = records.pop()
         assert record is not None

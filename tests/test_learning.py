@@ -138,9 +138,14 @@ async def test_a_review_is_named_by_one_proper_name_of_its_title_or_area(chat: C
     assert "northern" in chat.assistant.knowledge.learning.names
 
 
-async def test_two_reviews_named_are_not_answered_as_one(chat: Chat) -> None:
-    replies = await chat.say("lessons from the gadget and the northern reviews for suppliers")
-    assert replies[0].id not in ("gadget-review-2015", "flange-review-2020")
+async def test_reviews_named_together_are_answered_side_by_side(chat: Chat) -> None:
+    replies = await chat.say("what did the gadget and the northern reviews find for suppliers")
+    assert replies[0].id not in ("gadget-review-2015", "flange-review-2020")  # not one of them
+    # the reviews whose findings are held, their points on what was asked first
+    assert replies[0].ids == ("flange-review-2020",)
+    lines = replies[0].text.splitlines()
+    assert "Gadget review of the east workshop" in lines[0]
+    assert lines[1].startswith("- The supplier was never told of earlier near misses.")
 
 
 # --- themes and sectors ---------------------------------------------------------------------
