@@ -131,7 +131,7 @@ def test_check_writes_what_the_next_start_reads(tmp_path: Path) -> None:
     """Real processes: `check` computes and keeps the vectors, the template's pass and the
     parsed knowledge files; `ask` then finds every one of them under the same names (it writes
     nothing new)."""
-    result = run_main_subprocess(tmp_path, "check")
+    result = run_main_subprocess(tmp_path, "check", own_cache=True)
     assert result.returncode == 0, result.stderr
     cache = tmp_path / "cache"
     kept = sorted(p.name for p in cache.iterdir())
@@ -140,7 +140,7 @@ def test_check_writes_what_the_next_start_reads(tmp_path: Path) -> None:
     kinds = [name.split("-")[0] for name in kept]
     assert [k for k in kinds if k != "parsed"] == ["template", *["vectors"] * 4]
     assert kinds.count("parsed") >= 10
-    asked = run_main_subprocess(tmp_path, "ask", "what is a rapid review")
+    asked = run_main_subprocess(tmp_path, "ask", "what is a rapid review", own_cache=True)
     assert asked.returncode == 0, asked.stderr
     assert "rapid review" in asked.stdout.lower()
     assert sorted(p.name for p in cache.iterdir()) == kept
