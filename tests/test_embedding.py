@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from config.validation import Problems
 from knowledge.cache import Cache
@@ -17,6 +16,7 @@ from knowledge.document import check_template
 from knowledge.embedding import StaticModel, package_folder
 from knowledge.loader import load_knowledge
 from knowledge.semantic import SemanticIndex, load_model
+from tests import yaml_support
 from tests.cli import run_main_subprocess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,13 +151,13 @@ def test_parsed_yaml_is_read_back_as_it_was_and_an_edit_is_parsed_again(tmp_path
 
     def parse(text: str) -> object:
         calls.append(text)
-        return yaml.safe_load(text)
+        return yaml_support.load(text)
 
     cache = Cache(tmp_path / "cache")
     text = "records:\n  - id: a\n    checked: 2026-12-01\n    points: [one, two]\n    weight: 0.5\n"
     first = cache.parsed(text, parse)
     again = cache.parsed(text, parse)
-    assert again == first == yaml.safe_load(text)
+    assert again == first == yaml_support.load(text)
     assert again["records"][0]["checked"] == dt.date(2026, 12, 1)  # a date, as YAML gives it
     assert calls == [text]  # read back, not parsed again
     edited = text.replace("one", "three")
