@@ -70,6 +70,26 @@ def fixture_settings_file(directory: Path, tmp_path: Path) -> str:
     return f"knowledge_dir: {directory}\npartnerships_dir: {fixture_packs(tmp_path)}\n"
 
 
+def uses_postgresql(item: pytest.Item) -> bool:
+    """Whether the test needs the PostgreSQL server: it asks for it, or it is the
+    PostgreSQL run of a test on either database (`database_target`)."""
+    callspec = getattr(item, "callspec", None)
+    on_target = callspec is not None and callspec.params.get("database_target") == "postgresql"
+    return on_target or "postgres_server" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `slow` tier (pyproject.toml's markers): every PostgreSQL test is in it, by the rule
+    above; the other slow tests are marked where they are written. Slow tests then run first:
+    pytest-xdist hands out tests in this order, so the long ones start at once on every
+    worker and the quick ones fill in behind them, instead of one long test running alone at
+    the end while the other workers wait."""
+    for item in items:
+        if uses_postgresql(item):
+            item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(
     item: pytest.Item,

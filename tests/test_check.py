@@ -130,6 +130,7 @@ def test_check_command_lists_every_problem_and_fails(tmp_path: Path) -> None:
     assert "2 problems found." in lines
 
 
+@pytest.mark.slow  # main.py as a process
 def test_check_command_passes_on_shipped_knowledge(tmp_path: Path) -> None:
     # A real process: the shell's `python main.py check`, as a deployment runs it.
     settings = f"knowledge_dir: {ROOT / 'knowledge'}\n"

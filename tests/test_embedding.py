@@ -127,6 +127,7 @@ def test_a_template_that_passed_is_not_filled_again_but_an_edited_one_is(
     assert problems.items and "not a Word document" in problems.items[0]
 
 
+@pytest.mark.slow  # main.py as processes, on an empty cache
 def test_check_writes_what_the_next_start_reads(tmp_path: Path) -> None:
     """Real processes: `check` computes and keeps the vectors, the template's pass and the
     parsed knowledge files; `ask` then finds every one of them under the same names (it writes
