@@ -26,7 +26,7 @@ from config.validation import (
     load_yaml,
     parsed_from,
 )
-from knowledge.cache import Cache
+from knowledge.cache import Cache, InMemory
 from knowledge.coverage import Source as CoverageSource
 from knowledge.coverage import load_coverage
 from knowledge.decline import Decline, load_decline
@@ -441,6 +441,9 @@ def build_semantic(topics: dict[str, Topic], actions: dict[str, Action]) -> Sema
 # a dict so that a directory whose files are unchanged is parsed and embedded once (a Knowledge is
 # frozen, so sharing it is safe). None in production: /reload must read the files again.
 shared: dict[str, Knowledge] | None = None
+# While `shared` is on, the files of every load are parsed once each (a test that edits one
+# file of a copy parses that file alone again).
+shared_parsed = InMemory()
 
 
 def content_key(layers: Layers) -> str:
@@ -479,7 +482,8 @@ def load_knowledge(
             return _load_knowledge(layers, semantic, cache)
     key = content_key(layers)
     if key not in shared:
-        shared[key] = _load_knowledge(layers, semantic=False)
+        with parsed_from(shared_parsed.parsed):
+            shared[key] = _load_knowledge(layers, semantic=False)
     knowledge = shared[key]
     if semantic:
         _start(knowledge, cache)
