@@ -12,6 +12,7 @@ raises KnowledgeError if there is any, so the assistant never starts on a half-v
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -461,8 +462,26 @@ def content_key(layers: Layers) -> str:
         )
         for path in sorted(files):
             name = label + str(path.relative_to(folder))
-            digest.update(name.encode() + b"\0" + path.read_bytes())
+            digest.update(name.encode() + b"\0" + _file_digest(path))
     return digest.hexdigest()
+
+
+# A file's digest by its status, for content_key: taken again unless the file's status change
+# time (ctime, which no one can set back) was at least two seconds old when it was taken, as
+# git does for its index, so a change in the same tick as the last reading is never missed.
+_digests: dict[tuple[str, int, int, int, int], bytes] = {}
+
+
+def _file_digest(path: Path) -> bytes:
+    status = path.stat()
+    key = (str(path), status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+    known = _digests.get(key)
+    if known is not None:
+        return known
+    digest = hashlib.sha256(path.read_bytes()).digest()
+    if time.time_ns() - status.st_ctime_ns > 2_000_000_000:
+        _digests[key] = digest
+    return digest
 
 
 def load_knowledge(
