@@ -4,16 +4,20 @@ and the template check kept in the cache are used again only for the same inputs
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from config.validation import Problems
-from knowledge.cache import Cache
+from knowledge import loader
+from knowledge.cache import Cache, InMemory
 from knowledge.document import check_template
 from knowledge.embedding import StaticModel, package_folder
+from knowledge.layers import Layers
 from knowledge.loader import load_knowledge
 from knowledge.semantic import SemanticIndex, load_model
 from tests import yaml_support
@@ -179,3 +183,42 @@ def test_knowledge_loaded_from_parsed_files_is_the_same(
     kept = load_knowledge(ROOT / "knowledge", semantic=False, cache=cache)
     assert kept.topics == fresh.topics and kept.reports == fresh.reports
     assert kept.learning == fresh.learning
+
+
+def test_in_memory_parsing_gives_each_caller_its_own_copy_and_parses_an_edit() -> None:
+    calls: list[str] = []
+
+    def parse(text: str) -> object:
+        calls.append(text)
+        return yaml_support.load(text)
+
+    memory = InMemory()
+    text = "topics:\n  - id: a\n    checked: 2026-12-01\n"
+    first = memory.parsed(text, parse)
+    first["topics"].append("changed by its caller")
+    again = memory.parsed(text, parse)
+    assert again == {"topics": [{"id": "a", "checked": dt.date(2026, 12, 1)}]}
+    assert calls == [text]
+    assert memory.parsed(text.replace("a", "b"), parse)["topics"][0]["id"] == "b"
+    assert len(calls) == 2
+
+
+def test_the_knowledge_key_sees_an_edit_that_keeps_the_size_and_the_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """content_key keeps a file's digest by its status: an edit of the same size whose
+    modification time is put back still changes the key (its ctime moves)."""
+    folder = tmp_path / "knowledge"
+    folder.mkdir()
+    topics = folder / "topics.yaml"
+    topics.write_text("topics: [one]\n", encoding="utf-8")
+    stat = topics.stat()
+    later = time.time_ns() + 10_000_000_000  # as if read 10 s later: the digest is kept
+    monkeypatch.setattr(loader.time, "time_ns", lambda: later)
+    before = loader.content_key(Layers(folder, None))
+    assert loader.content_key(Layers(folder, None)) == before
+    time.sleep(0.01)
+    topics.write_text("topics: [two]\n", encoding="utf-8")
+    os.utime(topics, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert topics.stat().st_size == stat.st_size
+    assert loader.content_key(Layers(folder, None)) != before
