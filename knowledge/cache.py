@@ -79,11 +79,8 @@ class Cache:
             self._used(path)
             return data
         data = parse(text)
-        try:
-            encoded = json.dumps(data, default=_to_json, ensure_ascii=False).encode()
-        except (TypeError, ValueError):
-            return data
-        if json.loads(encoded, object_hook=_from_json) == data:
+        encoded = _encoded(data)
+        if encoded is not None:
             self._write(path, lambda f: f.write(encoded))
         return data
 
@@ -132,6 +129,35 @@ class Cache:
             with contextlib.suppress(OSError):
                 if old != keep and now - old.stat().st_mtime > STALE_SECONDS:
                     old.unlink()
+
+
+class InMemory:
+    """`Cache.parsed` for one process, in memory: each text parsed once, and every caller given
+    a fresh copy (read back from JSON) it may change. For the test suite's shared knowledge
+    (knowledge/loader.py `shared`), where hundreds of loads read mostly the same files."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, bytes] = {}
+
+    def parsed(self, text: str, parse: Callable[[str], Any]) -> Any:
+        key = digest([text])
+        encoded = self.kept.get(key)
+        if encoded is not None:
+            return json.loads(encoded, object_hook=_from_json)
+        data = parse(text)
+        encoded = _encoded(data)
+        if encoded is not None:
+            self.kept[key] = encoded
+        return data
+
+
+def _encoded(data: Any) -> bytes | None:
+    """`data` as JSON that gives it back exactly, or None (a number as a key, say)."""
+    try:
+        encoded = json.dumps(data, default=_to_json, ensure_ascii=False).encode()
+    except (TypeError, ValueError):
+        return None
+    return encoded if json.loads(encoded, object_hook=_from_json) == data else None
 
 
 DATE = "__date__"  # a YAML date (learning records' `checked:`), as JSON holds it

@@ -12,6 +12,7 @@ raises KnowledgeError if there is any, so the assistant never starts on a half-v
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from config.validation import (
     load_yaml,
     parsed_from,
 )
-from knowledge.cache import Cache
+from knowledge.cache import Cache, InMemory
 from knowledge.coverage import Source as CoverageSource
 from knowledge.coverage import load_coverage
 from knowledge.decline import Decline, load_decline
@@ -454,6 +455,9 @@ def build_semantic(topics: dict[str, Topic], actions: dict[str, Action]) -> Sema
 # a dict so that a directory whose files are unchanged is parsed and embedded once (a Knowledge is
 # frozen, so sharing it is safe). None in production: /reload must read the files again.
 shared: dict[str, Knowledge] | None = None
+# While `shared` is on, the files of every load are parsed once each (a test that edits one
+# file of a copy parses that file alone again).
+shared_parsed = InMemory()
 
 
 def content_key(layers: Layers) -> str:
@@ -471,8 +475,26 @@ def content_key(layers: Layers) -> str:
         )
         for path in sorted(files):
             name = label + str(path.relative_to(folder))
-            digest.update(name.encode() + b"\0" + path.read_bytes())
+            digest.update(name.encode() + b"\0" + _file_digest(path))
     return digest.hexdigest()
+
+
+# A file's digest by its status, for content_key: taken again unless the file's status change
+# time (ctime, which no one can set back) was at least two seconds old when it was taken, as
+# git does for its index, so a change in the same tick as the last reading is never missed.
+_digests: dict[tuple[str, int, int, int, int], bytes] = {}
+
+
+def _file_digest(path: Path) -> bytes:
+    status = path.stat()
+    key = (str(path), status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+    known = _digests.get(key)
+    if known is not None:
+        return known
+    digest = hashlib.sha256(path.read_bytes()).digest()
+    if time.time_ns() - status.st_ctime_ns > 2_000_000_000:
+        _digests[key] = digest
+    return digest
 
 
 def load_knowledge(
@@ -492,7 +514,8 @@ def load_knowledge(
             return _load_knowledge(layers, semantic, cache)
     key = content_key(layers)
     if key not in shared:
-        shared[key] = _load_knowledge(layers, semantic=False)
+        with parsed_from(shared_parsed.parsed):
+            shared[key] = _load_knowledge(layers, semantic=False)
     knowledge = shared[key]
     if semantic:
         _start(knowledge, cache)

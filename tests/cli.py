@@ -22,15 +22,25 @@ from bot.cli import main as main_module
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The derived-files cache (knowledge/cache.py) the programs a test runs share, set for the
+# session by tests/conftest.py: a real installation keeps it between starts, and a cold one
+# (embedding the knowledge, filling the Word template) cost each subprocess about a second.
+# Content-addressed, so nothing one run writes can be stale for another. None: each test's own.
+shared_cache: Path | None = None
 
-def main_env(tmp_path: Path, settings: str | None = None) -> dict[str, str]:
+
+def main_env(
+    tmp_path: Path, settings: str | None = None, own_cache: bool = False
+) -> dict[str, str]:
     """The environment of a fresh machine: no bot token, a database under `tmp_path`, and
-    `settings` (YAML text) as the settings file when given."""
+    `settings` (YAML text) as the settings file when given. The cache is the session's
+    (`shared_cache`) unless `own_cache`: then it starts empty, under `tmp_path`."""
     env = {
         k: v for k, v in os.environ.items() if k not in ("TELEGRAM_BOT_TOKEN", "ASSISTANT_SETTINGS")
     }
     env["ASSISTANT_DATABASE"] = str(tmp_path / "assistant.db")
-    env["ASSISTANT_CACHE_DIR"] = str(tmp_path / "cache")
+    cache = tmp_path / "cache" if own_cache or shared_cache is None else shared_cache
+    env["ASSISTANT_CACHE_DIR"] = str(cache)
     if settings is not None:
         path = tmp_path / "settings.yaml"
         path.write_text(settings, encoding="utf-8")
@@ -106,15 +116,20 @@ def run_main(tmp_path: Path, *args: str, stdin: str = "", settings: str | None =
 
 
 def run_main_subprocess(
-    tmp_path: Path, *args: str, stdin: str = "", settings: str | None = None
+    tmp_path: Path,
+    *args: str,
+    stdin: str = "",
+    settings: str | None = None,
+    own_cache: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run main.py in a new Python process with `args`, typing `stdin`, from `tmp_path`."""
+    """Run main.py in a new Python process with `args`, typing `stdin`, from `tmp_path` (an
+    empty cache of its own with `own_cache`, see main_env)."""
     return subprocess.run(
         [sys.executable, str(ROOT / "main.py"), *args],
         input=stdin,
         capture_output=True,
         text=True,
-        env=main_env(tmp_path, settings),
+        env=main_env(tmp_path, settings, own_cache),
         cwd=tmp_path,
         timeout=60,
     )

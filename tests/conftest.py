@@ -18,6 +18,7 @@ from bot.core.replies import Button, Incoming, Reply
 from config.partnership import shipped_packs
 from config.settings import DEFAULT_PARTNERSHIP, Settings, default_settings
 from knowledge import loader
+from tests import cli
 from tests.email_support import ImapServer, Mailbox, pymap_server
 from tests.postgres_support import (
     NO_SERVER,
@@ -69,6 +70,26 @@ def fixture_settings_file(directory: Path, tmp_path: Path) -> str:
     return f"knowledge_dir: {directory}\npartnerships_dir: {fixture_packs(tmp_path)}\n"
 
 
+def uses_postgresql(item: pytest.Item) -> bool:
+    """Whether the test needs the PostgreSQL server: it asks for it, or it is the
+    PostgreSQL run of a test on either database (`database_target`)."""
+    callspec = getattr(item, "callspec", None)
+    on_target = callspec is not None and callspec.params.get("database_target") == "postgresql"
+    return on_target or "postgres_server" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `slow` tier (pyproject.toml's markers): every PostgreSQL test is in it, by the rule
+    above; the other slow tests are marked where they are written. Slow tests then run first:
+    pytest-xdist hands out tests in this order, so the long ones start at once on every
+    worker and the quick ones fill in behind them, instead of one long test running alone at
+    the end while the other workers wait."""
+    for item in items:
+        if uses_postgresql(item):
+            item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(
     item: pytest.Item,
@@ -80,10 +101,24 @@ def pytest_runtest_makereport(
     return report
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One derived-files cache (knowledge/cache.py) for the session's assistants and the programs
+    its tests run, as an installation keeps one between starts: filling the Word template to
+    check it was a quarter of building an assistant, once per test. It is content-addressed,
+    so a test that edits knowledge or the template gets its own entries; the tests of the cache
+    itself give it a folder of their own (tests/test_embedding.py)."""
+    folder = tmp_path_factory.mktemp("cache")
+    cli.shared_cache = folder
+    yield folder
+    cli.shared_cache = None
+
+
 @pytest.fixture
-def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    """Settings on temporary paths. TEST_DATABASE=postgresql runs every test that uses them on
-    a fresh PostgreSQL database instead of a SQLite file (the whole suite on the other backend)."""
+def settings(tmp_path: Path, request: pytest.FixtureRequest, shared_cache: Path) -> Settings:
+    """Settings on temporary paths (the cache is the session's: `shared_cache`).
+    TEST_DATABASE=postgresql runs every test that uses them on a fresh PostgreSQL database
+    instead of a SQLite file (the whole suite on the other backend)."""
     base = default_settings()
     database = str(tmp_path / "assistant.db")
     if os.environ.get("TEST_DATABASE") == "postgresql":
@@ -91,7 +126,7 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     return dataclasses.replace(
         base,
         database=database,
-        cache_dir=str(tmp_path / "cache"),
+        cache_dir=str(shared_cache),
         mail=dataclasses.replace(base.mail, outbox_dir=str(tmp_path / "outbox")),
     )
 

@@ -7,9 +7,8 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-import yaml
-
 from config.settings import ROOT, Settings, load_settings
+from tests import yaml_support
 
 FIXTURE_PACKS = Path(__file__).resolve().parent / "fixtures" / "packs"
 SMALL_KNOWLEDGE = Path(__file__).resolve().parent / "fixtures" / "small_knowledge"
@@ -46,14 +45,14 @@ def two_packs(tmp_path: Path) -> Path:
     bedford.mkdir(parents=True)
     for file in ("partnership.yaml", "liaison_officers.yaml"):
         shutil.copy(SHIPPED_BEDFORD / file, bedford / file)
-    reports = yaml.safe_load((SHIPPED_BEDFORD / "reports.yaml").read_text(encoding="utf-8"))
+    reports = yaml_support.load((SHIPPED_BEDFORD / "reports.yaml").read_text(encoding="utf-8"))
     ids = {r["id"] for r in reports["reports"]}
     for report in reports["reports"]:
         report["group"] = "reviews"
         report["related"] = [r for r in report.get("related", []) if r in ids]
-    (bedford / "reports.yaml").write_text(yaml.safe_dump(reports), encoding="utf-8")
+    (bedford / "reports.yaml").write_text(yaml_support.dump(reports), encoding="utf-8")
     (bedford / "topics.yaml").write_text(
-        yaml.safe_dump(
+        yaml_support.dump(
             {
                 "topics": [
                     {

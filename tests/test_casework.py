@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bot.core.replies import CASEWORK
 from config.settings import ROOT
 from knowledge.casework import about_one_case
 from knowledge.loader import load_knowledge
+from tests import yaml_support
 from tests.conftest import Chat
 
 EVAL_SETS = sorted((Path(__file__).parent / "eval").glob("*.yaml"))
@@ -115,7 +115,7 @@ def test_no_question_expecting_a_topic_or_report_is_caught() -> None:
     """Every evaluation question that expects an answer passes through untouched."""
     caught = []
     for path in EVAL_SETS:
-        for section, items in yaml.safe_load(path.read_text(encoding="utf-8")).items():
+        for section, items in yaml_support.load(path.read_text(encoding="utf-8")).items():
             for item in items if isinstance(items, list) else []:
                 # (sets in judge.py's format mark out of scope by their section)
                 declined = item.get("expect") == "fallback" or section == "out_of_scope"

@@ -6,11 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from config.validation import KnowledgeError
 from knowledge.loader import load_knowledge
-from tests import cli
+from tests import cli, yaml_support
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,9 +24,9 @@ def knowledge_copy(tmp_path: Path) -> Path:
 
 def edit_topics(directory: Path, change) -> None:
     path = directory / "topics.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml_support.load(path.read_text(encoding="utf-8"))
     change(data["topics"])
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    path.write_text(yaml_support.dump(data, allow_unicode=True), encoding="utf-8")
 
 
 def problems_of(directory: Path) -> list[str]:
@@ -44,7 +43,7 @@ def test_shipped_knowledge_is_valid() -> None:
 def test_duplicate_id(tmp_path: Path) -> None:
     directory = knowledge_copy(tmp_path)
     edit_topics(directory, lambda topics: topics.append(dict(topics[0])))
-    first = yaml.safe_load((directory / "topics.yaml").read_text())["topics"][0]["id"]
+    first = yaml_support.load((directory / "topics.yaml").read_text())["topics"][0]["id"]
     assert f"topics.yaml: {first}: id: duplicate id" in problems_of(directory)
 
 
@@ -104,10 +103,10 @@ def test_missing_answer_and_malformed_link_all_reported(tmp_path: Path) -> None:
 def test_report_with_unknown_group_and_kind(tmp_path: Path) -> None:
     directory = knowledge_copy(tmp_path)
     path = directory / "reports.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml_support.load(path.read_text(encoding="utf-8"))
     data["reports"][0]["group"] = "nowhere"
     data["reports"][0]["kind"] = "novel"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    path.write_text(yaml_support.dump(data, allow_unicode=True), encoding="utf-8")
     rid = data["reports"][0]["id"]
     problems = problems_of(directory)
     assert f"reports.yaml: {rid}: group: unknown group 'nowhere'" in problems
@@ -146,6 +145,7 @@ def test_check_command_lists_every_problem_and_fails(tmp_path: Path) -> None:
     assert "2 problems found." in lines
 
 
+@pytest.mark.slow  # main.py as a process
 def test_check_command_passes_on_shipped_knowledge(tmp_path: Path) -> None:
     # A real process: the shell's `python main.py check`, as a deployment runs it.
     settings = f"knowledge_dir: {ROOT / 'knowledge'}\n"

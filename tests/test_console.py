@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.cli import run_main, run_main_subprocess
 
 
+@pytest.mark.slow  # main.py as a process
 def test_no_token_starts_console_with_banner(tmp_path: Path) -> None:
     result = run_main_subprocess(tmp_path, stdin="what's a SILP?\nquit\n")
     assert result.returncode == 0, result.stderr

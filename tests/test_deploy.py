@@ -61,6 +61,7 @@ def docker_engine() -> bool:
     return info.returncode == 0
 
 
+@pytest.mark.slow  # builds the Docker image
 def test_image_builds() -> None:
     if not docker_engine():
         pytest.skip("no Docker engine on this machine: the image build was not run")

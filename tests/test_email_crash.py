@@ -24,6 +24,8 @@ from tests.email_support import (
 )
 from tests.test_mailer import Recorder, smtp_server
 
+pytestmark = pytest.mark.slow  # main.py killed and restarted
+
 
 def settings_file(tmp_path: Path, imap_mailbox: Mailbox, smtp_port: int, database: str) -> Path:
     path = tmp_path / "settings.yaml"

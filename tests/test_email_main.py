@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.cli import ROOT, main_env
 from tests.email_support import (
     ASSISTANT,
@@ -18,6 +20,8 @@ from tests.email_support import (
     written,
 )
 from tests.test_mailer import Recorder, smtp_server
+
+pytestmark = pytest.mark.slow  # main.py as a process, with a mail server
 
 
 def test_main_runs_email_beside_the_console(tmp_path: Path, imap_mailbox: Mailbox) -> None:

@@ -4,19 +4,23 @@ and the template check kept in the cache are used again only for the same inputs
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from config.validation import Problems
-from knowledge.cache import Cache
+from knowledge import loader
+from knowledge.cache import Cache, InMemory
 from knowledge.document import check_template
 from knowledge.embedding import StaticModel, package_folder
+from knowledge.layers import Layers
 from knowledge.loader import load_knowledge
 from knowledge.semantic import SemanticIndex, load_model
+from tests import yaml_support
 from tests.cli import run_main_subprocess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,11 +131,12 @@ def test_a_template_that_passed_is_not_filled_again_but_an_edited_one_is(
     assert problems.items and "not a Word document" in problems.items[0]
 
 
+@pytest.mark.slow  # main.py as processes, on an empty cache
 def test_check_writes_what_the_next_start_reads(tmp_path: Path) -> None:
     """Real processes: `check` computes and keeps the vectors, the template's pass and the
     parsed knowledge files; `ask` then finds every one of them under the same names (it writes
     nothing new)."""
-    result = run_main_subprocess(tmp_path, "check")
+    result = run_main_subprocess(tmp_path, "check", own_cache=True)
     assert result.returncode == 0, result.stderr
     cache = tmp_path / "cache"
     kept = sorted(p.name for p in cache.iterdir())
@@ -140,7 +145,7 @@ def test_check_writes_what_the_next_start_reads(tmp_path: Path) -> None:
     kinds = [name.split("-")[0] for name in kept]
     assert [k for k in kinds if k != "parsed"] == ["template", *["vectors"] * 4]
     assert kinds.count("parsed") >= 10
-    asked = run_main_subprocess(tmp_path, "ask", "what is a rapid review")
+    asked = run_main_subprocess(tmp_path, "ask", "what is a rapid review", own_cache=True)
     assert asked.returncode == 0, asked.stderr
     assert "rapid review" in asked.stdout.lower()
     assert sorted(p.name for p in cache.iterdir()) == kept
@@ -151,13 +156,13 @@ def test_parsed_yaml_is_read_back_as_it_was_and_an_edit_is_parsed_again(tmp_path
 
     def parse(text: str) -> object:
         calls.append(text)
-        return yaml.safe_load(text)
+        return yaml_support.load(text)
 
     cache = Cache(tmp_path / "cache")
     text = "records:\n  - id: a\n    checked: 2026-12-01\n    points: [one, two]\n    weight: 0.5\n"
     first = cache.parsed(text, parse)
     again = cache.parsed(text, parse)
-    assert again == first == yaml.safe_load(text)
+    assert again == first == yaml_support.load(text)
     assert again["records"][0]["checked"] == dt.date(2026, 12, 1)  # a date, as YAML gives it
     assert calls == [text]  # read back, not parsed again
     edited = text.replace("one", "three")
@@ -178,3 +183,42 @@ def test_knowledge_loaded_from_parsed_files_is_the_same(
     kept = load_knowledge(ROOT / "knowledge", semantic=False, cache=cache)
     assert kept.topics == fresh.topics and kept.reports == fresh.reports
     assert kept.learning == fresh.learning
+
+
+def test_in_memory_parsing_gives_each_caller_its_own_copy_and_parses_an_edit() -> None:
+    calls: list[str] = []
+
+    def parse(text: str) -> object:
+        calls.append(text)
+        return yaml_support.load(text)
+
+    memory = InMemory()
+    text = "topics:\n  - id: a\n    checked: 2026-12-01\n"
+    first = memory.parsed(text, parse)
+    first["topics"].append("changed by its caller")
+    again = memory.parsed(text, parse)
+    assert again == {"topics": [{"id": "a", "checked": dt.date(2026, 12, 1)}]}
+    assert calls == [text]
+    assert memory.parsed(text.replace("a", "b"), parse)["topics"][0]["id"] == "b"
+    assert len(calls) == 2
+
+
+def test_the_knowledge_key_sees_an_edit_that_keeps_the_size_and_the_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """content_key keeps a file's digest by its status: an edit of the same size whose
+    modification time is put back still changes the key (its ctime moves)."""
+    folder = tmp_path / "knowledge"
+    folder.mkdir()
+    topics = folder / "topics.yaml"
+    topics.write_text("topics: [one]\n", encoding="utf-8")
+    stat = topics.stat()
+    later = time.time_ns() + 10_000_000_000  # as if read 10 s later: the digest is kept
+    monkeypatch.setattr(loader.time, "time_ns", lambda: later)
+    before = loader.content_key(Layers(folder, None))
+    assert loader.content_key(Layers(folder, None)) == before
+    time.sleep(0.01)
+    topics.write_text("topics: [two]\n", encoding="utf-8")
+    os.utime(topics, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert topics.stat().st_size == stat.st_size
+    assert loader.content_key(Layers(folder, None)) != before

@@ -139,6 +139,7 @@ def test_choice_numbers_are_ascii_digits_only() -> None:
 
 
 @pytest.mark.parametrize("locale", ["C", "C.UTF-8"])
+@pytest.mark.slow  # main.py as a process
 def test_console_survives_odd_digits_and_undecodable_bytes(tmp_path: Path, locale: str) -> None:
     typed = (
         "\n".join(

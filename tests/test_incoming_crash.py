@@ -24,6 +24,8 @@ from tests.incoming_support import (
 )
 from tests.telegram_support import FakeBotApi
 
+pytestmark = pytest.mark.slow  # main.py killed and restarted, and two instances
+
 
 @pytest.fixture
 async def api() -> AsyncIterator[FakeBotApi]:

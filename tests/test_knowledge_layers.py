@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from config.validation import KnowledgeError
 from knowledge.loader import load_knowledge
+from tests import yaml_support
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -21,9 +21,9 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 def national(tmp_path: Path) -> Path:
     folder = tmp_path / "knowledge"
     shutil.copytree(FIXTURES / "small_knowledge", folder)
-    topics = yaml.safe_load((folder / "topics.yaml").read_text())
+    topics = yaml_support.load((folder / "topics.yaml").read_text())
     topics["topics"][0]["answer"] = "A widget review is held by $partnership for $area."
-    (folder / "topics.yaml").write_text(yaml.safe_dump(topics))
+    (folder / "topics.yaml").write_text(yaml_support.dump(topics))
     return folder
 
 
@@ -31,11 +31,11 @@ def pack(tmp_path: Path, topics: list[Any]) -> Path:
     folder = tmp_path / "packs" / "example-vale"
     folder.mkdir(parents=True)
     (folder / "partnership.yaml").write_text(
-        yaml.safe_dump(
+        yaml_support.dump(
             {"name": "Example Vale Partnership", "short_name": "EVP", "area": "Example Vale"}
         )
     )
-    (folder / "topics.yaml").write_text(yaml.safe_dump({"topics": topics}))
+    (folder / "topics.yaml").write_text(yaml_support.dump({"topics": topics}))
     return folder
 
 

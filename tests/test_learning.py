@@ -21,7 +21,6 @@ from typing import Any
 
 import docx
 import pytest
-import yaml
 
 from bot.app import build_assistant
 from bot.assistant import Assistant
@@ -32,6 +31,7 @@ from config.validation import KnowledgeError
 from knowledge.layers import Layers
 from knowledge.learning import load_learning
 from knowledge.loader import load_knowledge
+from tests import yaml_support
 from tests.conftest import Chat, on_fixture_knowledge
 from tests.telegram_support import FakeBotApi, start_harness
 from tests.test_decision import decision_knowledge
@@ -267,9 +267,9 @@ async def test_telegram_sends_the_briefing_as_a_document(assistant: Assistant) -
 def learning_copy(tmp_path: Path, change: Any) -> Layers:
     folder = tmp_path / "k"
     folder.mkdir()
-    data = yaml.safe_load((ROOT / "tests/fixtures/decision/learning.yaml").read_text())
+    data = yaml_support.load((ROOT / "tests/fixtures/decision/learning.yaml").read_text())
     change(data)
-    (folder / "learning.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    (folder / "learning.yaml").write_text(yaml_support.dump(data), encoding="utf-8")
     return Layers(folder)
 
 

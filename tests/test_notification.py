@@ -599,6 +599,7 @@ async def test_whole_flow_in_telegram(assistant: Assistant, telegram: TelegramHa
 # --- the console program ----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # main.py as a process
 async def test_console_program_submits_and_writes_the_eml(tmp_path: Path) -> None:
     outbox = tmp_path / "outbox"
     registry = tmp_path / "liaison_officers.yaml"

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import docx
 import pytest
-import yaml
 from docx.oxml.ns import qn
 
 from bot.app import build_assistant
@@ -25,6 +24,7 @@ from config.settings import ROOT, Settings
 from config.validation import KnowledgeError
 from knowledge.document import CONTENT_TYPE, TEMPLATE, render, sample_context
 from knowledge.loader import load_knowledge
+from tests import yaml_support
 from tests.cli import run_main
 from tests.conftest import Chat
 from tests.form_fixture import FIXTURE_FORM, knowledge_with_fixture_form, with_fixture_form
@@ -171,7 +171,7 @@ async def test_full_identification_puts_name_and_address_in_the_document(
 async def test_a_new_form_field_needs_no_template_change(
     settings: Settings, recorder: Recorder, tmp_path: Path
 ) -> None:
-    data = yaml.safe_load(FIXTURE_FORM.read_text(encoding="utf-8"))
+    data = yaml_support.load(FIXTURE_FORM.read_text(encoding="utf-8"))
     data["sections"][-1]["fields"].append(
         {
             "id": "lessons",
@@ -183,7 +183,7 @@ async def test_a_new_form_field_needs_no_template_change(
         }
     )
     form_file = tmp_path / "grown_form.yaml"
-    form_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    form_file.write_text(yaml_support.dump(data), encoding="utf-8")
     grown = dataclasses.replace(
         settings, knowledge_dir=str(knowledge_with_fixture_form(tmp_path, form_file))
     )

@@ -14,7 +14,6 @@ from email.headerregistry import Address
 from pathlib import Path
 
 import pytest
-import yaml
 
 from config.settings import ROOT, SettingsError, load_settings
 from config.validation import KnowledgeError, Problems
@@ -22,6 +21,7 @@ from handlers.notification.answers import AnswerError, parse_answer, parse_date,
 from handlers.notification.rules import parse, parse_age, problems, shown_by_section
 from knowledge.form import Field, Form, load_form
 from knowledge.loader import load_knowledge
+from tests import yaml_support
 from tests.form_fixture import FIXTURE_FORM
 
 TODAY = date(2026, 3, 15)
@@ -83,9 +83,9 @@ def broken_knowledge(tmp_path: Path, sections: list[dict[str, object]]) -> list[
     """Load the shipped knowledge with `sections` as the form; returns the problems."""
     directory = tmp_path / "knowledge"
     shutil.copytree(SHIPPED, directory)
-    data = yaml.safe_load((SHIPPED / "notification_form.yaml").read_text(encoding="utf-8"))
+    data = yaml_support.load((SHIPPED / "notification_form.yaml").read_text(encoding="utf-8"))
     data["sections"] = sections
-    (directory / "notification_form.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    (directory / "notification_form.yaml").write_text(yaml_support.dump(data), encoding="utf-8")
     with pytest.raises(KnowledgeError) as caught:
         load_knowledge(directory)
     return caught.value.problems
@@ -195,9 +195,9 @@ def test_new_keys_are_checked(tmp_path: Path) -> None:
 def test_subject_may_not_name_the_child(tmp_path: Path) -> None:
     directory = tmp_path / "knowledge"
     shutil.copytree(SHIPPED, directory)
-    data = yaml.safe_load(FIXTURE_FORM.read_text(encoding="utf-8"))
+    data = yaml_support.load(FIXTURE_FORM.read_text(encoding="utf-8"))
     data["subject"] = ["child_initials", "summary", "nothing", "agency"]
-    (directory / "notification_form.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    (directory / "notification_form.yaml").write_text(yaml_support.dump(data), encoding="utf-8")
     with pytest.raises(KnowledgeError) as caught:
         load_knowledge(directory)
     found = caught.value.problems
@@ -407,11 +407,11 @@ def test_birth_after_incident_refused_in_either_order() -> None:
 
 def test_date_rules_from_a_later_field_too(tmp_path: Path) -> None:
     """not_before may name a field asked later: the rule holds whichever is answered last."""
-    data = yaml.safe_load(FIXTURE_FORM.read_text(encoding="utf-8"))
+    data = yaml_support.load(FIXTURE_FORM.read_text(encoding="utf-8"))
     fields = data["sections"][2]["fields"]
     dob = next(f for f in fields if f["id"] == "child_dob")
     dob["not_before"] = "child_dob"  # itself: refused
-    (tmp_path / "notification_form.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    (tmp_path / "notification_form.yaml").write_text(yaml_support.dump(data), encoding="utf-8")
     found = Problems()
     load_form(tmp_path, found)
     assert (
@@ -491,5 +491,5 @@ def test_identify_child_setting(tmp_path: Path) -> None:
     path.write_text("form:\n  identify_child: nickname\n", encoding="utf-8")
     with pytest.raises(SettingsError, match=r"form\.identify_child: must be initials or full"):
         load_settings(path, {})
-    example = yaml.safe_load((ROOT / "config" / "settings.example.yaml").read_text("utf-8"))
+    example = yaml_support.load((ROOT / "config" / "settings.example.yaml").read_text("utf-8"))
     assert example["form"] == {"identify_child": "initials"}

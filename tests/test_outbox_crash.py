@@ -19,6 +19,8 @@ from config.settings import default_settings
 from tests.cli import ROOT
 from tests.test_mailer import Recorder, smtp_server
 
+pytestmark = pytest.mark.slow  # main.py killed and restarted
+
 
 @pytest.mark.parametrize("point", ["queued", "claimed"])
 async def test_killed_with_an_email_in_the_outbox_delivers_it_once(

@@ -117,6 +117,7 @@ async def test_refused_then_fixed_then_retried_is_delivered_exactly_once(
     assert "No refused emails" in admin.text
 
 
+@pytest.mark.slow  # main.py as a process
 async def test_outbox_retry_from_the_command_line(
     assistant: Assistant, recorder: Recorder, tmp_path: Path
 ) -> None:

@@ -9,12 +9,11 @@ import json
 import shutil
 from pathlib import Path
 
-import yaml
-
 from bot.cli.packs import pack_id
 from config.partnership import read_pack
 from knowledge.loader import load_knowledge
 from knowledge.local_names import named_partnerships
+from tests import yaml_support
 from tests.cli import run_main
 from tests.packs_support import BEDFORD, FIXTURE_PACKS, SHIPPED_BEDFORD, SMALL_KNOWLEDGE, VALE
 
@@ -30,7 +29,7 @@ def bedford_strings() -> set[str]:
     """Every distinctive text of Bedford's pack, lower-cased."""
     found = {"bedford", "bbscp", "01234"}
     for path in SHIPPED_BEDFORD.glob("*.yaml"):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_support.load(path.read_text(encoding="utf-8"))
         stack = [data]
         while stack:
             node = stack.pop()
@@ -62,13 +61,13 @@ def test_new_partnership_writes_a_pack_with_nothing_of_another_partnership(
     assert [s for s in bedford_strings() if s in text] == []
     assert "example dale safeguarding children partnership" in text
     # Every contact unconfirmed; an empty registry and catalogue.
-    data = yaml.safe_load((pack / "partnership.yaml").read_text(encoding="utf-8"))
+    data = yaml_support.load((pack / "partnership.yaml").read_text(encoding="utf-8"))
     assert {k: c["confirmed"] for k, c in data["contacts"].items()} == dict.fromkeys(
         ("emergency", "front_door", "out_of_hours", "police", "lado", "partnership"), False
     )
-    registry = yaml.safe_load((pack / "liaison_officers.yaml").read_text(encoding="utf-8"))
+    registry = yaml_support.load((pack / "liaison_officers.yaml").read_text(encoding="utf-8"))
     assert registry == {"liaison_officers": [], "staff": []}
-    assert yaml.safe_load((pack / "reports.yaml").read_text(encoding="utf-8")) == {"reports": []}
+    assert yaml_support.load((pack / "reports.yaml").read_text(encoding="utf-8")) == {"reports": []}
     # Not twice.
     again = run_main(
         tmp_path,
@@ -105,8 +104,8 @@ def test_check_names_what_a_new_pack_still_needs_then_passes_once_it_is_filled_i
 
     # Filled in, it passes (with the warnings about contacts still to confirm).
     pack = folder / "dale" / "partnership.yaml"
-    vale = yaml.safe_load((FIXTURE_PACKS / VALE / "partnership.yaml").read_text())
-    data = yaml.safe_load(pack.read_text())
+    vale = yaml_support.load((FIXTURE_PACKS / VALE / "partnership.yaml").read_text())
+    data = yaml_support.load(pack.read_text())
     data.update(
         short_name="EDSCP",
         area="Example Dale",
@@ -115,7 +114,7 @@ def test_check_names_what_a_new_pack_still_needs_then_passes_once_it_is_filled_i
         allowed_email_domains=["dale.example.org"],
     )
     data["contacts"] = {k: {**c, "confirmed": False} for k, c in vale["contacts"].items()}
-    pack.write_text(yaml.safe_dump(data), encoding="utf-8")
+    pack.write_text(yaml_support.dump(data), encoding="utf-8")
     result = run_main(tmp_path, "check", settings=settings)
     assert result.returncode == 0, result.stderr
     assert "(bedford-borough, dale, example-vale)" in result.stdout
@@ -125,10 +124,10 @@ def test_check_names_what_a_new_pack_still_needs_then_passes_once_it_is_filled_i
 def test_the_national_knowledge_must_not_name_a_partnership(tmp_path: Path) -> None:
     national = tmp_path / "knowledge"
     shutil.copytree(SMALL_KNOWLEDGE, national)
-    topics = yaml.safe_load((national / "topics.yaml").read_text())
+    topics = yaml_support.load((national / "topics.yaml").read_text())
     topics["topics"][0]["answer"] = "In Example Vale, ring 01632 960101 and ask the EVSCP."
     topics["topics"][1]["more"] = "Email lado@example-vale.org about it."
-    (national / "topics.yaml").write_text(yaml.safe_dump(topics), encoding="utf-8")
+    (national / "topics.yaml").write_text(yaml_support.dump(topics), encoding="utf-8")
     vale = read_pack(FIXTURE_PACKS / VALE, [])
     warnings = named_partnerships(national, [vale])
     assert [w.split(" (")[0] for w in warnings] == [
@@ -179,13 +178,13 @@ def test_eval_runs_for_a_chosen_pack(tmp_path: Path) -> None:
 def test_a_pack_replaces_national_entries_in_their_place_and_adds_its_own(tmp_path: Path) -> None:
     pack = tmp_path / VALE
     shutil.copytree(FIXTURE_PACKS / VALE, pack)
-    topics = yaml.safe_load((pack / "topics.yaml").read_text())
-    national = yaml.safe_load((SMALL_KNOWLEDGE / "topics.yaml").read_text())["topics"][0]
+    topics = yaml_support.load((pack / "topics.yaml").read_text())
+    national = yaml_support.load((SMALL_KNOWLEDGE / "topics.yaml").read_text())["topics"][0]
     topics["topics"].append({**national, "answer": "In Example Vale, widget reviews are weekly."})
-    (pack / "topics.yaml").write_text(yaml.safe_dump(topics), encoding="utf-8")
-    reports = yaml.safe_load((pack / "reports.yaml").read_text())
+    (pack / "topics.yaml").write_text(yaml_support.dump(topics), encoding="utf-8")
+    reports = yaml_support.load((pack / "reports.yaml").read_text())
     reports["groups"].append({"id": "reviews", "title": "Reviews read in Example Vale"})
-    (pack / "reports.yaml").write_text(yaml.safe_dump(reports), encoding="utf-8")
+    (pack / "reports.yaml").write_text(yaml_support.dump(reports), encoding="utf-8")
     knowledge = load_knowledge(SMALL_KNOWLEDGE, pack, semantic=False)
     assert list(knowledge.topics) == ["widget-review", "sprocket-audit", "vale-advice-line"]
     assert knowledge.topics["widget-review"].answer == "In Example Vale, widget reviews are weekly."

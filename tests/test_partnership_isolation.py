@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from bot.assistant import Assistant
 from bot.channels.email.channel import make_email_channel
@@ -30,6 +29,7 @@ from bot.installation import Installation
 from bot.mail.message import OutgoingEmail
 from bot.storage import OutboxItem
 from config.settings import load_installation
+from tests import yaml_support
 from tests.conftest import Chat
 from tests.email_support import PASSWORD, PRACTITIONER, USER, ImapServer, text_of, written
 from tests.packs_support import BEDFORD, SMALL_KNOWLEDGE, VALE, two_packs
@@ -55,10 +55,10 @@ def own_words(pack: Path, national: tuple[str, ...]) -> set[str]:
     found = {"bedford"} if pack.name == BEDFORD else {"vale", "evscp"}
     texts = []
     for file in ("partnership.yaml", "liaison_officers.yaml"):
-        data = yaml.safe_load((pack / file).read_text(encoding="utf-8"))
+        data = yaml_support.load((pack / file).read_text(encoding="utf-8"))
         # (Whose email is answered is not shown: nhs.net is any NHS sender's own address.)
         texts += strings({k: v for k, v in data.items() if k != "allowed_email_domains"})
-    reports = yaml.safe_load((pack / "reports.yaml").read_text(encoding="utf-8"))["reports"]
+    reports = yaml_support.load((pack / "reports.yaml").read_text(encoding="utf-8"))["reports"]
     # (The notification form's entry is named as every partnership's form is.)
     texts += [r["title"] for r in reports if r["id"] != "notification-form"]
     for text in texts:

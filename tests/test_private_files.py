@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from config.private import private_file, private_folder
 from tests.cli import ROOT
 from tests.signin_support import REGISTRY, SLO
@@ -19,6 +21,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.slow  # main.py as a process
 def test_a_fresh_start_under_umask_022_keeps_everything_to_the_owner(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()

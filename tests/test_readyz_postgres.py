@@ -16,6 +16,8 @@ from config.settings import Settings, default_settings
 from tests.postgres_support import NO_SERVER, Cluster, unavailable
 from tests.test_web import Served, served  # noqa: F401 (the fixture, on these settings)
 
+pytestmark = pytest.mark.slow  # stops and starts the PostgreSQL server
+
 
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:

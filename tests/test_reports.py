@@ -390,6 +390,7 @@ def test_find_reports_is_what_the_chat_would_offer(knowledge: Knowledge) -> None
     assert len(find_reports(knowledge, "serious case review", limit=3)) == 3
 
 
+@pytest.mark.slow  # main.py as a process
 def test_ask_json_gives_the_link() -> None:
     done = subprocess.run(
         [sys.executable, "main.py", "ask", "--json", "briefing for patrick", "the jay report"],
@@ -431,6 +432,7 @@ def _exhaustive_scores(index: SearchIndex, text: str) -> list[float]:
     return sorted((round(s, 1) for s in best.values() if s >= SUGGEST_CUTOFF), reverse=True)
 
 
+@pytest.mark.slow  # scores every document for each of hundreds of queries
 def test_early_stop_finds_what_scoring_everything_finds(knowledge: Knowledge) -> None:
     index = knowledge.index
     texts = [text for _, text in CASES] + ["cse", "review", "report summary briefing"]

@@ -9,11 +9,11 @@ import socket
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bot.app import build_assistant
 from bot.assistant import Assistant
 from knowledge.semantic import SemanticIndex, load_model, prepare
+from tests import yaml_support
 from tests.conftest import Chat
 from tests.test_check import knowledge_copy, problems_of
 
@@ -112,7 +112,7 @@ async def test_a_comma_outside_the_list_leaves_two_compared(chat: Chat, text: st
 
 async def test_no_reply_is_a_menu_of_one(assistant: Assistant) -> None:
     """Every practice question, and every "Not what you meant?" behind its answer."""
-    data = yaml.safe_load((ROOT / "tests/eval/questions.yaml").read_text(encoding="utf-8"))
+    data = yaml_support.load((ROOT / "tests/eval/questions.yaml").read_text(encoding="utf-8"))
     questions = [item["q"] for items in data.values() for item in items]
     for number, question in enumerate(questions):
         chat = Chat(assistant, f"menu:{number}")
@@ -149,7 +149,7 @@ async def test_one_uncertain_document_is_asked_about_not_linked(chat: Chat) -> N
 def test_compare_notes_are_validated(tmp_path: Path) -> None:
     directory = knowledge_copy(tmp_path)
     path = directory / "topics.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml_support.load(path.read_text(encoding="utf-8"))
     by_id = {t["id"]: t for t in data["topics"]}
     by_id["wood-review"]["compare"] = {
         "no-such-topic": "A line.",
@@ -158,7 +158,7 @@ def test_compare_notes_are_validated(tmp_path: Path) -> None:
     }
     by_id["rapid-review"]["compare"] = {"serious-case-review": "Written twice."}
     by_id["practice-audit"]["compare"] = ["not", "a", "mapping"]
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    path.write_text(yaml_support.dump(data, allow_unicode=True), encoding="utf-8")
     problems = problems_of(directory)
     assert (
         "topics.yaml: wood-review: compare.no-such-topic: no topic with id 'no-such-topic'"
@@ -199,9 +199,9 @@ async def test_without_the_model_questions_are_matched_by_words(chat: Chat) -> N
 def test_action_about_needs_a_start_label(tmp_path: Path) -> None:
     directory = knowledge_copy(tmp_path)
     path = directory / "actions.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml_support.load(path.read_text(encoding="utf-8"))
     del data["actions"][0]["start"]
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    path.write_text(yaml_support.dump(data, allow_unicode=True), encoding="utf-8")
     first = data["actions"][0]["id"]
     assert f"actions.yaml: {first}: start: missing" in problems_of(directory)
 
@@ -245,7 +245,7 @@ def with_reports(tmp_path: Path, *reports: dict[str, object]) -> Path:
     """The shipped knowledge with `reports` (id, title, kind, related) added to the catalogue."""
     directory = knowledge_copy(tmp_path)
     path = directory / "reports.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml_support.load(path.read_text(encoding="utf-8"))
     for report in reports:
         data["reports"].append(
             {
@@ -260,7 +260,7 @@ def with_reports(tmp_path: Path, *reports: dict[str, object]) -> Path:
                 **report,
             }
         )
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    path.write_text(yaml_support.dump(data, allow_unicode=True), encoding="utf-8")
     return directory
 
 

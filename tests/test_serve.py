@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bot.server import SECRET_HEADER
 from tests.cli import ROOT, main_env, run_main
@@ -37,6 +38,7 @@ def serve_settings(tmp_path: Path, api: FakeBotApi, port: int) -> str:
     )
 
 
+@pytest.mark.slow  # main.py serve as a process
 async def test_sigterm_finishes_the_answer_in_flight_then_exits(tmp_path: Path) -> None:
     api = FakeBotApi()
     await api.start()
@@ -83,6 +85,7 @@ async def test_sigterm_finishes_the_answer_in_flight_then_exits(tmp_path: Path) 
     assert TOKEN not in log and SECRET not in log
 
 
+@pytest.mark.slow  # main.py serve as a process
 def test_webhook_needs_its_secret(tmp_path: Path) -> None:
     env = main_env(tmp_path) | {"TELEGRAM_BOT_TOKEN": TOKEN}
     command = [sys.executable, str(ROOT / "main.py"), "serve", "--webhook"]
@@ -97,6 +100,7 @@ def test_serve_needs_a_token_when_the_web_chat_is_off(tmp_path: Path) -> None:
     assert "serve needs TELEGRAM_BOT_TOKEN or the web chat (web.enabled: true)" in result.stderr
 
 
+@pytest.mark.slow  # main.py serve as a process
 async def test_serve_without_a_token_serves_the_web_chat_and_its_demo_page(
     tmp_path: Path,
 ) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import ROOT, SettingsError, default_settings, load_settings
+from tests import yaml_support
 
 
 def test_defaults_without_file() -> None:
@@ -53,16 +54,14 @@ def test_example_documents_every_option() -> None:
     """Every setting the program knows appears in the example file with its default value."""
     import dataclasses
 
-    import yaml
-
     from config.settings import Contact, EmailSettings, Secret, Settings
 
     text = (ROOT / "config" / "settings.example.yaml").read_text()
-    example = yaml.safe_load(text)
+    example = yaml_support.load(text)
     # The email section is off unless present, so the example shows it commented out: read it
     # as if the "# " before each of its lines were gone.
     block = text.split("\n# email:\n", 1)[1].split("\n\n", 1)[0]
-    example["email"] = yaml.safe_load("\n".join(line[2:] for line in block.splitlines()))
+    example["email"] = yaml_support.load("\n".join(line[2:] for line in block.splitlines()))
     defaults = dataclasses.replace(default_settings(), email=EmailSettings())
     for field in dataclasses.fields(Settings):
         value = getattr(defaults, field.name)
@@ -171,7 +170,6 @@ def test_partnership_contact_needs_an_email(tmp_path: Path) -> None:
 
 
 def write_pack(folder: Path, **fields: object) -> Path:
-    import yaml
 
     pack: dict[str, object] = {
         "name": "Example Vale Safeguarding Children Partnership",
@@ -186,7 +184,7 @@ def write_pack(folder: Path, **fields: object) -> Path:
     pack["contacts"]["partnership"]["email"] = "partnership@example-vale.org"  # type: ignore[index]
     pack.update(fields)
     (folder / "example-vale").mkdir(parents=True)
-    (folder / "example-vale" / "partnership.yaml").write_text(yaml.safe_dump(pack))
+    (folder / "example-vale" / "partnership.yaml").write_text(yaml_support.dump(pack))
     return folder
 
 

@@ -10,22 +10,27 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.shared_database import chat_processes, start_trials
 from bot.storage import MIGRATIONS, Storage
 from bot.storage.records import Session
 from tests.cli import ROOT
 
 
+@pytest.mark.slow  # forty processes
 def test_two_processes_start_together_on_a_new_database(tmp_path: Path) -> None:
     result = start_trials(20, tmp_path)
     assert result == {"trials": 20, "processes": 40, "failed": 0}
 
 
+@pytest.mark.slow  # two processes of main.py
 def test_two_processes_answer_chats_on_one_database_without_apologies(tmp_path: Path) -> None:
     result = chat_processes(tmp_path, chats=20, questions=10)
     assert (result["failed"], result["messages"], result["apologies"]) == (0, 400, 0)
 
 
+@pytest.mark.slow  # main.py as a process
 async def test_a_newer_database_is_refused_with_a_message(tmp_path: Path) -> None:
     database = tmp_path / "assistant.db"
     storage = await Storage.open(database)

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from bot.app import build_assistant
 from bot.assistant import Assistant
 from config.settings import Settings
 from config.validation import KnowledgeError
 from knowledge.loader import FIRST_REPLY_MAX, load_knowledge
+from tests import yaml_support
 from tests.cli import run_main
 from tests.conftest import Chat, fixture_settings_file
 from tests.packs_support import FIXTURE_PACKS, VALE, pack_settings
@@ -34,9 +34,9 @@ def fixture_copy(tmp_path: Path, file: str, change: Callable[[Any], None]) -> Pa
     """A copy of the fixture knowledge whose `file` has been changed by `change`."""
     target = tmp_path / "knowledge"
     shutil.copytree(FIXTURE, target)
-    data = yaml.safe_load((target / file).read_text(encoding="utf-8"))
+    data = yaml_support.load((target / file).read_text(encoding="utf-8"))
     change(data)
-    (target / file).write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    (target / file).write_text(yaml_support.dump(data, sort_keys=False), encoding="utf-8")
     return target
 
 

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bot.app import build_assistant
 from bot.assistant import Assistant
@@ -18,6 +17,7 @@ from bot.cli import main
 from config.registry import RegistryChanged, load_registry
 from config.settings import Settings, default_settings
 from config.validation import KnowledgeError
+from tests import yaml_support
 from tests.cli import run_main
 from tests.conftest import Chat, sqlite_only
 from tests.signin_support import (
@@ -522,10 +522,10 @@ async def test_reload_puts_the_edited_knowledge_in_use_everywhere(
     shutil.copytree(Path(__file__).resolve().parent.parent / "knowledge", directory)
     assistant.settings = dataclasses.replace(assistant.settings, knowledge_dir=str(directory))
     topics_file = directory / "topics.yaml"
-    data = yaml.safe_load(topics_file.read_text(encoding="utf-8"))
+    data = yaml_support.load(topics_file.read_text(encoding="utf-8"))
     first = data["topics"][0]
     first["title"] = "A title edited for this test"
-    topics_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    topics_file.write_text(yaml_support.dump(data, allow_unicode=True), encoding="utf-8")
     admin = other(assistant, "test:admin")
     await sign_in(admin, mailbox, ADMIN)
     await admin.say("/reload")

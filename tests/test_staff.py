@@ -8,13 +8,12 @@ from __future__ import annotations
 import re
 import time
 
-import yaml
-
 from bot.channels.email.channel import make_email_channel
 from bot.core.usage import Usage
 from bot.ops.retention import apply_retention
 from bot.server import Service
 from tests import test_partnership_isolation as isolation
+from tests import yaml_support
 from tests.conftest import Chat
 from tests.signin_support import Mailbox, fill_in_chat
 from tests.signin_support import sign_in as chat_sign_in
@@ -205,7 +204,7 @@ async def test_suggestions_export_as_a_topics_patch(two: Two) -> None:
         )
         assert posted.status_code == 303
         export = await page.get("/staff/suggestions.yaml")
-        patch = yaml.safe_load(export.text)
+        patch = yaml_support.load(export.text)
         assert patch == {
             "topics": [
                 {"id": topic, "questions": ["when does the mobile library visit the estate"]}

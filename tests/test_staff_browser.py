@@ -39,6 +39,8 @@ from tests.test_mailer import Recorder
 from tests.test_webchat_browser import AXE, WCAG, code_from, no_errors, open_panel
 from tests.web_support import ThreadedServer
 
+pytestmark = pytest.mark.slow  # a real Chromium
+
 # The web chat's browser tests' fixtures: one browser and one SMTP server for the module, a
 # context of its own for each test (which keeps screenshots of a failure).
 browser, context, mail = webchat.browser, webchat.context, webchat.mail

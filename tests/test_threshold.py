@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from bot.app import build_assistant
 from bot.assistant import Assistant
@@ -24,14 +23,17 @@ from bot.core.replies import Incoming, Reply
 from config.settings import Settings
 from config.validation import KnowledgeError
 from knowledge.loader import load_knowledge
+from tests import yaml_support
 from tests.cli import run_main
 from tests.conftest import Chat
 from tests.form_fixture import FIXTURE_THRESHOLD, knowledge_with
 from tests.telegram_support import TelegramHarness, buttons_of
 
 ROOT = Path(__file__).resolve().parent.parent
-TREE = yaml.safe_load(FIXTURE_THRESHOLD.read_text(encoding="utf-8"))
-SHIPPED_TREE = yaml.safe_load((ROOT / "knowledge" / "threshold.yaml").read_text(encoding="utf-8"))
+TREE = yaml_support.load(FIXTURE_THRESHOLD.read_text(encoding="utf-8"))
+SHIPPED_TREE = yaml_support.load(
+    (ROOT / "knowledge" / "threshold.yaml").read_text(encoding="utf-8")
+)
 LABELS = {"yes": "Yes", "no": "No", "not sure": "Not sure"}
 NOTIFY = "Start a significant incident notification"
 LEGACY_BUTTON = "Show the 2015 serious case review test"
@@ -454,10 +456,10 @@ async def test_threshold_in_the_telegram_menu(telegram: TelegramHarness) -> None
 def broken_copy(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
     """A copy of knowledge/ with the fixture tree, changed by `change`."""
     target = knowledge_with(tmp_path, threshold=FIXTURE_THRESHOLD)
-    tree = yaml.safe_load((target / "threshold.yaml").read_text(encoding="utf-8"))
+    tree = yaml_support.load((target / "threshold.yaml").read_text(encoding="utf-8"))
     change(tree)
     (target / "threshold.yaml").write_text(
-        yaml.safe_dump(tree, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        yaml_support.dump(tree, allow_unicode=True, sort_keys=False), encoding="utf-8"
     )
     return target
 

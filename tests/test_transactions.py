@@ -23,6 +23,7 @@ from tests.conftest import Chat, sqlite_only
 from tests.signin_support import REGISTRY, SLO, fill_in_chat
 
 
+@pytest.mark.slow  # 500 rounds of claims beside Submits
 async def test_claims_beside_submits_never_wedge_or_reuse(tmp_path: Path) -> None:
     # The deterministic repro of issue 9 (500 rounds here; 5,000 in the bench).
     result = await claim_beside_submit(tmp_path / "db.sqlite", rounds=500)

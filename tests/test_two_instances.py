@@ -10,6 +10,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tests.telegram_support import FakeBotApi
 from tests.test_mailer import Recorder, smtp_server
 from tests.two_instances import (
@@ -22,6 +24,8 @@ from tests.two_instances import (
     stop_instances,
     submit_notification,
 )
+
+pytestmark = pytest.mark.slow  # two instances of main.py
 
 QUESTION_CHATS = 20
 NOTIFICATION_CHATS = 4

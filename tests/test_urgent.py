@@ -15,21 +15,20 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bot.assistant import Assistant
 from config.settings import Contact, Settings
 from config.validation import KnowledgeError
 from knowledge.loader import load_knowledge
 from knowledge.urgent import is_urgent, load_urgent
-from tests import cli
+from tests import cli, yaml_support
 from tests.conftest import Chat
 from tests.telegram_support import TelegramHarness, buttons_of
 from tests.test_notification import reach, signed_in
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_EVAL = Path("/work/shared/eval")
-CASES = yaml.safe_load((Path(__file__).parent / "data" / "urgent_cases.yaml").read_text())
+CASES = yaml_support.load((Path(__file__).parent / "data" / "urgent_cases.yaml").read_text())
 
 # The shared practice list: part 1 must get the safety route, part 2 must not. A copy is kept
 # here so the tests do not depend on a folder outside the repository.
@@ -76,7 +75,7 @@ PRACTICE_QUESTIONS = ROOT / "tests" / "data" / "practice_questions.yaml"  # shar
 
 
 def practice_questions() -> list[str]:
-    data = yaml.safe_load(PRACTICE_QUESTIONS.read_text(encoding="utf-8"))
+    data = yaml_support.load(PRACTICE_QUESTIONS.read_text(encoding="utf-8"))
     return [item["q"] for section in data.values() for item in section]
 
 

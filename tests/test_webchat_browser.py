@@ -33,6 +33,8 @@ from tests.signin_support import SLO, sample_answer
 from tests.test_mailer import Recorder, smtp_server
 from tests.web_support import ThreadedServer
 
+pytestmark = pytest.mark.slow  # a real Chromium
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
