@@ -363,7 +363,7 @@ def _agreed_on(
         and near - meaning_next >= AGREE_LEAD
         and text.get(nearest) == 1.0
         and text_next <= AGREE_TEXT_NEXT
-        and knowledge.text.share_of(query, nearest) >= AGREE_SHARE
+        and knowledge.text.share_of(query, nearest, knowledge.place_words) >= AGREE_SHARE
     ):
         return {nearest}
     return set()

@@ -106,6 +106,9 @@ class Knowledge:
     learning: Learning = field(default_factory=Learning)
     # The canonical index and what answers each line (coverage.yaml).
     coverage: tuple[CoverageSource, ...] = ()
+    # The words of the partnership's names and area ("bedford", "borough"): a question about
+    # the place ("is the bedford borough bus depot open") is not about a topic that names it.
+    place_words: frozenset[str] = frozenset()
 
     async def ready(self) -> None:
         """Wait (without blocking the event loop) until questions can be matched by meaning."""
@@ -568,6 +571,7 @@ def _load_knowledge(layers: Layers, semantic: bool, cache: Cache | None = None) 
         decline=decline,
         learning=learning,
         coverage=coverage,
+        place_words=frozenset(w for name in layers.names.values() for w in words(name)),
     )
     if semantic:
         _start(knowledge, cache)

@@ -113,12 +113,20 @@ class TopicText:
         """How much of the question (IDF-weighted) `text` has."""
         return self._share(query, set(stems(text)))
 
-    def share_of(self, query: Query, topic_id: str) -> float:
-        """How much of the question (IDF-weighted) the topic's own words have."""
-        return self._share(query, self._words.get(topic_id, frozenset()))
+    def share_of(
+        self, query: Query, topic_id: str, leaving_out: frozenset[str] = frozenset()
+    ) -> float:
+        """How much of the question (IDF-weighted) the topic's own words have, the question's
+        words in `leaving_out` not counted."""
+        return self._share(query, self._words.get(topic_id, frozenset()), leaving_out)
 
-    def _share(self, query: Query, has: set[str] | frozenset[str]) -> float:
-        said = {stem(t) for t in query.tokens}
+    def _share(
+        self,
+        query: Query,
+        has: set[str] | frozenset[str],
+        leaving_out: frozenset[str] = frozenset(),
+    ) -> float:
+        said = {stem(t) for t in query.tokens if t not in leaving_out}
         if not said:
             return 0.0
         total = sum(self.weight(t) for t in said)
