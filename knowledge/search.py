@@ -401,8 +401,9 @@ class SearchIndex:
         self._key_rarest = array("d", rarest[order].tobytes())
         del weights, rarest
         # Whole names by their words (`_spelled_out`): hashes, sorted, and the key of each.
-        hashes = np.fromiter((hash(key) for key in self._keys), np.int64, len(self._keys))
-        self._hash_order = np.argsort(hashes, kind="stable").astype(np.int32)
+        hashes = np.fromiter(map(hash, self._keys), np.int64, len(self._keys))
+        # Keys of one hash are all compared, so their order among themselves does not matter.
+        self._hash_order = np.argsort(hashes).astype(np.int32)
         self._hashes = hashes[self._hash_order]
         pair_key = renumber[pair_key]
         # An entry's keys (in key order), and each key's entries (in entry order).
@@ -890,7 +891,7 @@ class _DeletionIndex:
         )
         del filed
         owners = np.repeat(np.arange(len(self._words), dtype=np.int32), counts)
-        order = np.argsort(hashes, kind="stable")
+        order = np.argsort(hashes)  # a string's words are all looked at: any order of ties
         self._hashes = hashes[order]
         self._owners = owners[order]
 
