@@ -10,7 +10,7 @@ from bot.core.replies import Button, Link, Reply
 from config.settings import Settings
 from handlers.safety import safety_line
 from knowledge.loader import Report
-from knowledge.narrowing import Question, keep, next_question
+from knowledge.narrowing import Question, answered, keep, next_question
 from knowledge.report_lookup import report_facts
 from knowledge.search import MAX_CHOICES, SearchEntry, choices_of
 
@@ -208,8 +208,9 @@ async def narrow(ctx: Context, arg: str) -> list[Reply]:
     question = next_question(entries, asked)
     if question is None or question.facet != facet or int(number) >= len(question.values):
         return [narrow_reply(ctx, [e.id for e in entries], asked)]  # a stale button: ask again
-    left = keep(entries, question, question.values[int(number)])
-    return [narrow_reply(ctx, [e.id for e in left], (*asked, facet))]
+    choice = question.values[int(number)]
+    left = keep(entries, question, choice)
+    return [narrow_reply(ctx, [e.id for e in left], (*asked, answered(facet, choice)))]
 
 
 async def list_reports(ctx: Context, arg: str) -> list[Reply]:

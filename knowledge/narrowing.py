@@ -45,14 +45,24 @@ class Question:
         return QUESTIONS[self.facet]
 
 
+def answered(facet: str, choice: str) -> str:
+    """What `asked` records of an answer: the facet, or, for OTHER, that its rarer values are
+    still to be offered (`next_question` comes back to them once the other facets are asked)."""
+    return f"{facet}{MORE}" if choice == OTHER else facet
+
+
+MORE = "+"
+
+
 def next_question(entries: Sequence[SearchEntry], asked: Sequence[str] = ()) -> Question | None:
-    """The first facet not yet `asked` on which `entries` differ; None when they fit on the
-    buttons or nothing tells them apart."""
+    """The first facet not yet `asked` on which `entries` differ; then, if more are left than
+    the buttons hold, a facet answered with OTHER again, over its values left. None when they
+    fit on the buttons or nothing tells them apart."""
     if len(entries) <= MAX_CHOICES:
         return None
-    for facet in FACETS:
-        if facet in asked:
-            continue
+    first = [f for f in FACETS if f not in asked and f"{f}{MORE}" not in asked]
+    again = [f for f in FACETS if f not in asked and f"{f}{MORE}" in asked]
+    for facet in (*first, *again):
         counts: dict[str, int] = {}
         for entry in entries:
             value = facet_of(entry, facet)
@@ -94,6 +104,6 @@ def narrow_to(
         value = facet_of(wanted, question.facet) or "Not known"
         choice = value if value in question.values else OTHER
         left = keep(left, question, choice)
-        done.append(question.facet)
+        done.append(answered(question.facet, choice))
         questions += 1
     return left, questions

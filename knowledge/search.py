@@ -29,15 +29,17 @@ from __future__ import annotations
 
 import functools
 import heapq
-import importlib.resources
+import importlib.util
 import math
 import re
 import unicodedata
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import chain, combinations
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -146,9 +148,11 @@ def _name_keys(names: list[str]) -> list[tuple[str, ...]]:
     """Each name's key in the index: the set of its `tokens`, sorted. The same steps as
     `tokens`, each over all names at once where it can be (a catalogue has 200,000)."""
     joined = _CONTRACTION.sub("", "\0".join(name.replace("\0", " ") for name in names))
-    folded = "\0".join(
-        part.lower() if part.isascii() else fold(part) for part in joined.split("\0")
-    )
+    # Lowercased whole (a NUL stays a NUL), then the few names with accents folded one by one.
+    folded = joined.lower()
+    if not folded.isascii():
+        parts = folded.split("\0")
+        folded = "\0".join(part if part.isascii() else fold(part) for part in parts)
     expansions: dict[str, tuple[str, ...]] = {}  # a word's tokens; one string per token
     keys: list[tuple[str, ...]] = []
     found: set[str] = set()
@@ -173,13 +177,14 @@ def _name_keys(names: list[str]) -> list[tuple[str, ...]]:
 
 def tokens(text: str) -> list[str]:
     """Words that carry meaning: filler dropped, abbreviations expanded, order kept, no repeats."""
-    result: list[str] = []
+    # A dict keeps order and finds a repeat at once (a topic's whole text has thousands of words).
+    result: dict[str, None] = {}
     for word in words(_CONTRACTION.sub("", text)):
         word = NUMBER_WORDS.get(word, word)
         for token in ABBREVIATIONS.get(word, word).split():
-            if token not in FILLER and token not in result:
-                result.append(token)
-    return result
+            if token not in FILLER:
+                result[token] = None
+    return list(result)
 
 
 def _typo_cutoff(token: str) -> float | None:
@@ -196,19 +201,37 @@ COMMON_COUNT = 200_000
 SAME_WORD = 5  # two common words that begin alike for this long are forms of one word
 
 
-@functools.cache
-def common_english() -> frozenset[str]:
-    """The commonest English words (symspellpy's list, read once, shipped in its wheel)."""
-    listing = importlib.resources.files("symspellpy") / "frequency_dictionary_en_82_765.txt"
+_common: frozenset[str] | None = None
+
+
+Keeper = Callable[[str, Callable[[str], Any]], Any]  # config/validation.py's, Cache.parsed
+
+
+def common_english(keeper: Keeper | None = None) -> frozenset[str]:
+    """The commonest English words (symspellpy's list, read once, shipped in its wheel).
+    `keeper` (knowledge/cache.py's `Cache.parsed`) keeps the list picked out of it between
+    runs: picking them out took a tenth of `ask`'s start."""
+    global _common
+    if _common is None:
+        # Found without importing symspellpy (its modules, never used here, took 20 ms).
+        spec = importlib.util.find_spec("symspellpy")
+        assert spec is not None and spec.submodule_search_locations is not None
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        text = (folder / "frequency_dictionary_en_82_765.txt").read_text(encoding="utf-8")
+        _common = frozenset(keeper(text, _commonest) if keeper else _commonest(text))
+    return _common
+
+
+def _commonest(listing: str) -> list[str]:
     # "word count" lines, split all at once; counts (digits, no leading zeros) are compared as
     # text, longer meaning larger, which is twice as fast as int() on 82,765 of them.
-    parts = listing.read_text(encoding="utf-8").split()
+    parts = listing.split()
     least = str(COMMON_COUNT)
-    return frozenset(
+    return [
         word
         for word, count in zip(parts[0::2], parts[1::2], strict=True)
         if len(count) > len(least) or (len(count) == len(least) and count >= least)
-    )
+    ]
 
 
 @dataclass(frozen=True)
@@ -309,7 +332,7 @@ class SearchIndex:
             (kind_numbers[entry.kind] for entry in self.entries), np.int16, len(self.entries)
         )
         # Each distinct name once (catalogues repeat names: places, authors), all at once.
-        names = list(dict.fromkeys(name for entry in self.entries for name in entry.names))
+        names = list(dict.fromkeys(chain.from_iterable(e.names for e in self.entries)))
         numbers: dict[tuple[str, ...], int] = {}
         keys: list[tuple[str, ...]] = []
         name_keys: dict[str, int] = {}  # -1: a name of no words that count
@@ -324,9 +347,8 @@ class SearchIndex:
         # (entry, key) pairs, each once, in order of entry then key: what every list of a key's
         # entries and of an entry's keys is drawn from.
         counts = np.fromiter((len(e.names) for e in self.entries), np.int64, len(self.entries))
-        number_of = name_keys.__getitem__
         flat = np.fromiter(
-            (number_of(name) for entry in self.entries for name in entry.names),
+            map(name_keys.__getitem__, chain.from_iterable(e.names for e in self.entries)),
             np.int64,
             int(counts.sum()),
         )
@@ -336,10 +358,12 @@ class SearchIndex:
         pairs = _distinct(entry_of[named] * max(len(keys), 1) + flat[named])
         pair_entry, pair_key = np.divmod(pairs, max(len(keys), 1))
         # How many entries have each word (in any of their names), for its weight.
-        vocabulary = {word: n for n, word in enumerate(dict.fromkeys(w for k in keys for w in k))}
-        words_of = [vocabulary[w] for key in keys for w in key]
-        key_sizes = np.fromiter((len(key) for key in keys), np.int64, len(keys))
-        key_words = np.array(words_of, dtype=np.int64)
+        every_word = list(chain.from_iterable(keys))
+        vocabulary = {word: n for n, word in enumerate(dict.fromkeys(every_word))}
+        key_sizes = np.fromiter(map(len, keys), np.int64, len(keys))
+        # Each key's words by number, end to end: everything per word below is drawn from it.
+        key_words = np.fromiter(map(vocabulary.__getitem__, every_word), np.int64, len(every_word))
+        del every_word
         key_start = np.concatenate(([0], np.cumsum(key_sizes)))
         word_entry = _distinct(
             np.repeat(pair_entry, key_sizes[pair_key]) * max(len(vocabulary), 1)
@@ -352,45 +376,61 @@ class SearchIndex:
             for word, df in zip(vocabulary, entry_df.tolist(), strict=True)
         }
         self._vocabulary = vocabulary
-        del words_of, key_words, word_entry, entry_df
+        del word_entry, entry_df
         # A word the catalogue has never seen is rarer than any word it has (as if half an entry
         # held it). It is probably the very name asked for, which the catalogue lacks, so a name
         # that accounts for the rest of the query must not pass for it ("daniel smith").
         self._unknown_weight = math.log(1.0 + 2.0 * total)
 
-        idf = self._idf.__getitem__
-        weights = [sum(map(idf, key)) for key in keys]
-        order = np.array(sorted(range(len(keys)), key=weights.__getitem__), dtype=np.int64)
+        # A name's weight: its words' IDF added up in the name's order, one word a pass, as
+        # Python's sum() would (the same floats to the last bit), and its rarest word's.
+        idf = np.fromiter(self._idf.values(), np.float64, len(vocabulary))
+        word_idf = idf[key_words]
+        weights = np.zeros(len(keys))
+        for place in range(int(key_sizes.max()) if len(keys) else 0):
+            longer = np.flatnonzero(key_sizes > place)
+            weights[longer] += word_idf[key_start[longer] + place]
+        rarest = np.maximum.reduceat(word_idf, key_start[:-1]) if len(keys) else weights
+        del word_idf
+        order = np.argsort(weights, kind="stable")
         renumber = np.empty(len(keys), dtype=np.int64)
         renumber[order] = np.arange(len(keys))
         ordered = [keys[old] for old in order.tolist()]
         del keys
-        # Frozen sets: the search's inner loop asks whether a name has a word, a hash lookup.
-        self._keys = [frozenset(key) for key in ordered]
-        self._key_weight = array("d", (weights[old] for old in order.tolist()))
-        self._key_rarest = array("d", (max(map(idf, key)) for key in ordered))
+        # Tuples of sorted words (each word one shared string): the search's inner loop asks
+        # whether a name has a word, a scan of two or three strings, found by identity. (As
+        # frozen sets they were a third of the index's memory: 216 bytes each, at least.)
+        self._keys = ordered
+        self._key_weight = array("d", weights[order].tobytes())
+        self._key_rarest = array("d", rarest[order].tobytes())
+        del weights, rarest
         # Whole names by their words (`_spelled_out`): hashes, sorted, and the key of each.
-        hashes = np.fromiter((hash(key) for key in self._keys), np.int64, len(self._keys))
-        self._hash_order = np.argsort(hashes, kind="stable").astype(np.int32)
+        hashes = np.fromiter(map(hash, self._keys), np.int64, len(self._keys))
+        # Keys of one hash are all compared, so their order among themselves does not matter.
+        self._hash_order = np.argsort(hashes).astype(np.int32)
         self._hashes = hashes[self._hash_order]
         pair_key = renumber[pair_key]
         # An entry's keys (in key order), and each key's entries (in entry order).
         self._entry_keys = _Rows.of(pair_entry, pair_key, len(self.entries))
-        by_key = np.lexsort((pair_entry, pair_key))
+        # Sorts on one number made of two (each pair is distinct, so any sort gives the same
+        # order): np.lexsort took a third of the build.
+        entries_ = max(len(self.entries), 1)
+        by_key = np.argsort(pair_key * entries_ + pair_entry)
         # Each key's entries by kind (the kind decides what kind words add to a name's score),
         # kinds in order of their first entry: runs of (kind, how many), one run for most keys.
         key_sorted, entry_sorted = pair_key[by_key], pair_entry[by_key]
         kind_sorted = self._entry_kind[entry_sorted].astype(np.int64)
         group = key_sorted * len(self._kinds) + kind_sorted
         # Each row's (key, kind) group's first entry.
-        by_group = np.lexsort((entry_sorted, group))
+        by_group = np.argsort(group * entries_ + entry_sorted)
         grouped = group[by_group]
         first_row = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))
         group_first = np.empty_like(entry_sorted)
         group_first[by_group] = np.repeat(
             entry_sorted[by_group][first_row], np.diff(np.append(first_row, len(grouped)))
         )
-        by_run = np.lexsort((entry_sorted, group_first, key_sorted))
+        # Stable: rows of one key and first entry stay in entry order.
+        by_run = np.argsort(key_sorted * entries_ + group_first, kind="stable")
         key_sorted, entry_sorted = key_sorted[by_run], entry_sorted[by_run]
         group = group[by_run]
         self._key_entries = _Rows.of(key_sorted, entry_sorted, len(self._keys))
@@ -412,14 +452,11 @@ class SearchIndex:
         del by_group, grouped, first_row, group_first, by_run, run_start, run_length, flat
         del entry_of, run_kind, runs_of, first_kind, several
         # Each word's keys, lightest first: the postings a search walks.
-        word_key = np.array(
-            [(n, self._vocabulary[w]) for n, key in enumerate(ordered) for w in key],
-            dtype=np.int64,
-        ).reshape(-1, 2)
-        by_word = np.lexsort((word_key[:, 0], word_key[:, 1]))
-        word_rows = _Rows.of(word_key[by_word, 1], word_key[by_word, 0], len(self._vocabulary))
+        word_key = renumber[np.repeat(np.arange(len(ordered), dtype=np.int64), key_sizes)]
+        by_word = np.argsort(key_words * max(len(ordered), 1) + word_key)
+        word_rows = _Rows.of(key_words[by_word], word_key[by_word], len(self._vocabulary))
         self._postings = {word: word_rows[n] for word, n in self._vocabulary.items()}
-        del word_key, by_word, word_rows, ordered
+        del word_key, by_word, word_rows, ordered, key_words, key_sizes, key_start
         self._typos = _DeletionIndex(self._postings)
         stems: dict[str, list[str]] = defaultdict(list)
         for token in self._postings:
@@ -716,12 +753,13 @@ class SearchIndex:
             self.entries[entry_no].id,
             round(score, 1),
             coverage=self._coverage(entry_no, query),
-            named=matched == self._keys[best_key],
+            named=_same(matched, self._keys[best_key]),
             # Or another of its names is in the query in full: "pelka scr" has the alias
             # "pelka", though the title's rarest word is "daniel".
             specific=rarest >= self._key_rarest[best_key] - 1e-9
             or any(
-                self._meet(key, query)[2] == self._keys[key] for key in self._entry_keys[entry_no]
+                _same(self._meet(key, query)[2], self._keys[key])
+                for key in self._entry_keys[entry_no]
             ),
         )
 
@@ -759,7 +797,7 @@ class SearchIndex:
         found: set[int] = set()
         for size in range(1, len(closest) + 1):
             for subset in combinations(closest, size):
-                key = frozenset(subset)
+                key = tuple(sorted(set(subset)))
                 wanted = hash(key)
                 at = int(np.searchsorted(self._hashes, wanted))
                 while at < len(self._hashes) and self._hashes[at] == wanted:
@@ -806,6 +844,11 @@ class _Rows(Sequence["array[int]"]):
         return (self[row] for row in range(len(self)))
 
 
+def _same(words: set[str], key: tuple[str, ...]) -> bool:
+    """Whether a set of words is exactly a name's (a key's words are distinct)."""
+    return len(words) == len(key) and words.issuperset(key)
+
+
 def _distinct(values: np.ndarray) -> np.ndarray:
     """The distinct values, sorted (np.unique, without its slower hash table in numpy 2)."""
     values = np.sort(values)
@@ -845,13 +888,14 @@ class _DeletionIndex:
         self._words = [w for w in vocabulary if len(w) >= 2 and not w.isdigit()]
         # A typo target is at most two letters shorter than a query word of four or more.
         self._longest = max(map(len, self._words), default=0)
-        filed = [[hash(key) for key in _deletions(word)] for word in self._words]
+        filed = list(map(_filed_under, self._words))
         counts = np.fromiter(map(len, filed), np.int64, len(filed))
         hashes = np.fromiter(
-            (h for keys in filed for h in keys), np.int64, int(counts.sum()) if len(counts) else 0
+            map(hash, chain.from_iterable(filed)), np.int64, int(counts.sum()) if len(counts) else 0
         )
+        del filed
         owners = np.repeat(np.arange(len(self._words), dtype=np.int32), counts)
-        order = np.argsort(hashes, kind="stable")
+        order = np.argsort(hashes)  # a string's words are all looked at: any order of ties
         self._hashes = hashes[order]
         self._owners = owners[order]
 
@@ -897,11 +941,17 @@ STEM_SIMILARITY = 0.9  # what another form of the same word counts for
 _ENDINGS = ("ations", "ation", "ings", "ing", "ions", "ion", "ers", "er", "ed", "es", "s")
 
 
+@functools.lru_cache(maxsize=4096)  # a topic's text says its words many times over
 def stem(word: str) -> str:
     for ending in _ENDINGS:
         if word.endswith(ending) and len(word) - len(ending) >= 4:
             return word[: -len(ending)]
     return word
+
+
+def _filed_under(word: str) -> list[str]:
+    """`_deletions`, as a list: a string filed twice under one word costs nothing."""
+    return [word, *[word[:i] + word[i + 1 :] for i in range(len(word))]]
 
 
 def _deletions(word: str) -> set[str]:

@@ -15,6 +15,7 @@ is ever downloaded.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import threading
@@ -131,11 +132,11 @@ class SemanticIndex:
     ) -> None:
         self._load_model = model or model_future  # tests hand in a model that fails
         self._ids: list[str] = []
-        self._texts: list[str] = []
+        self._names: list[str] = []
         for entry_id, names in entries:
             for name in names:
                 self._ids.append(entry_id)
-                self._texts.append(prepare(name))
+                self._names.append(name)
         self._entry_ids = list(dict.fromkeys(self._ids))
         numbers = {entry_id: n for n, entry_id in enumerate(self._entry_ids)}
         self._row_entry = np.array([numbers[i] for i in self._ids], dtype=np.int64)
@@ -145,6 +146,12 @@ class SemanticIndex:
         self._matrix: np.ndarray | None = None
         self._failed = False
         self._row_of: dict[str, int] | None = None
+
+    @functools.cached_property
+    def _texts(self) -> list[str]:
+        """The names as the model sees them: prepared in the background, where they are
+        embedded (on the main thread they held up every start)."""
+        return [prepare(name) for name in self._names]
 
     def start(self, cache: Cache | None = None) -> None:
         """Begin loading the model (if needed) and the names' vectors (from `cache` when it

@@ -12,7 +12,7 @@ import pytest
 from bot.app import build_assistant
 from bot.assistant import Assistant
 from config.settings import Settings
-from knowledge.narrowing import OTHER, narrow_to, next_question
+from knowledge.narrowing import OTHER, answered, keep, narrow_to, next_question
 from knowledge.search import MAX_CHOICES, SearchEntry
 from tests.conftest import Chat
 from tests.test_semantic import with_reports
@@ -111,3 +111,58 @@ def test_more_areas_than_buttons_put_the_rarest_under_other() -> None:
 def test_documents_alike_in_every_facet_are_not_asked_about() -> None:
     same = [entry(n, "Leeds", "2020") for n in range(6)]
     assert next_question(same) is None
+
+
+def test_other_offers_the_rarer_areas_once_the_other_facets_are_asked() -> None:
+    # Twenty areas, every document of one year and kind: after "Other", the area is asked
+    # again over the areas not yet offered, until the one wanted is on a button.
+    entries = [entry(n, f"Area {n:02d}", "2020") for n in range(20)]
+    first = next_question(entries)
+    assert first is not None and first.facet == "area" and first.values[-1] == OTHER
+    rest = keep(entries, first, OTHER)
+    again = next_question(rest, [answered("area", OTHER)])
+    assert again is not None and again.facet == "area"
+    assert not set(again.values) - {OTHER} & set(first.values)
+    for wanted in entries:
+        left, asked = narrow_to(entries, wanted)
+        assert left == [wanted] and asked <= 3
+
+
+def test_a_facet_answered_with_a_value_is_not_asked_again() -> None:
+    entries = [entry(n, f"Area {n % 3}", str(2000 + n)) for n in range(30)]
+    question = next_question(entries, [answered("area", "Area 1")])
+    assert question is not None and question.facet == "year"
+
+
+@pytest.fixture
+async def many_areas(settings: Settings, tmp_path: Path) -> AsyncIterator[Assistant]:
+    reports = [
+        {
+            "id": f"quokka-{n}",
+            "title": f"Quokka review {n + 1}",
+            "kind": "full report",
+            "area": f"Shire {n:02d}",
+            "year": 2020,
+            "aliases": ["quokka"],
+        }
+        for n in range(12)
+    ]
+    built = await build_assistant(
+        dataclasses.replace(settings, knowledge_dir=str(with_reports(tmp_path, *reports)))
+    )
+    yield built
+    await built.close()
+
+
+async def test_other_asks_the_area_again_with_the_rest(many_areas: Assistant) -> None:
+    chat = Chat(many_areas, "test:1")
+    await chat.say("the quokka report")
+    assert chat.replies[0].text == "Several documents match: which area?"
+    assert [b.label for b in chat.buttons][-1] == "Other"
+    first = {b.label for b in chat.buttons} - {"Other"}
+    await chat.press("Other")
+    assert chat.replies[0].text == "Several documents match: which area?"
+    labels = [b.label for b in chat.buttons]
+    assert labels == sorted(f"Shire {n:02d}" for n in range(12) if f"Shire {n:02d}" not in first)
+    await chat.press(labels[-1])
+    assert chat.replies[0].kind == "confirm"

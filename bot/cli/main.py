@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.app import apply_registry, build_assistant
+from bot.channels import import_telegram
 from bot.channels.console import render_all, run_console
 from bot.cli.packs import (
     TEAMS_APP,
@@ -535,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(
                 evaluate(settings, args.file, args.json, args.min, args.answerable, args.urgent)
             )
+        import_telegram()  # what follows serves bots: before anything imports telegram
         if args.command == "serve":
             options = (args.webhook, args.host, args.port)
             asyncio.run(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.mail.message import OutgoingEmail
+if TYPE_CHECKING:  # imported where an outbox row is read: the email library is not cheap
+    from bot.mail.message import OutgoingEmail
 
 
 @dataclass
@@ -104,6 +105,8 @@ class OutboxItem:
 
 
 def outbox_item(row: Any) -> OutboxItem:
+    from bot.mail.message import OutgoingEmail
+
     return OutboxItem(
         row["id"],
         row["kind"],

@@ -1,0 +1,48 @@
+"""What a process imports decides its start-up time and its memory (docs/benchmarks.md): a
+question asked with `ask` needs neither Telegram's nor the email libraries, and a bot process
+leaves out Telegram Passport's cryptography while Teams can still check tokens with it. Each
+check runs in a fresh interpreter, as the program starts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def loaded_after(code: str) -> set[str]:
+    """The top-level modules loaded once `code` has run in a fresh interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys\nprint(' '.join(sys.modules))"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(done.stdout.split())
+
+
+def test_a_bot_process_imports_telegram_without_passport_cryptography() -> None:
+    loaded = loaded_after(
+        "from bot.channels import import_telegram\n"
+        "import_telegram()\n"
+        "import bot.installation\n"
+        "import telegram._bot\n"
+        "assert not telegram._bot.CRYPTO_INSTALLED\n"
+    )
+    assert "telegram" in loaded and "cryptography" not in loaded
+    # Teams' token check still has it afterwards.
+    loaded = loaded_after(
+        "from bot.channels import import_telegram\n"
+        "import_telegram()\n"
+        "import jwt.algorithms\n"
+        "assert jwt.algorithms.has_crypto\n"
+    )
+    assert "cryptography" in loaded
+
+
+def test_the_conversation_core_loads_neither_the_address_checker_nor_telegram() -> None:
+    loaded = loaded_after("import bot.app\nimport bot.core.conversation")
+    assert "email_validator" not in loaded and "telegram" not in loaded
