@@ -239,12 +239,11 @@ def briefing_reply(ctx: Context, ask: LearningAsk) -> Reply:
             return findings_reply(review, ask.focus)
         return Reply("I hold no recorded learning to make that briefing from.", kind="learning")
     data = to_docx(briefing, ctx.settings.board.name)
-    key = briefing.parts[3]
-    summary, _ = _fit(f"{briefing.title}. Key learning:", list(key.lines[:3]), FIRST_MAX)
+    summary, _ = _fit(f"{briefing.title}. Key learning:", list(briefing.points[:3]), FIRST_MAX)
     return Reply(
         f"{summary}\n\nThe whole briefing (background, why it matters, what happened, key "
-        "learning, what should change, questions for reflection, where to find out more) is "
-        "attached as a Word document.",
+        "learning, what should change, questions for reflection, where to find out more, each "
+        "point with its source) is attached as a Word document.",
         kind="briefing",
         title=briefing.title,
         ids=tuple(r.id for r in briefing.reviews),

@@ -32,6 +32,9 @@ class Briefing:
     title: str
     parts: tuple[Part, ...]
     reviews: tuple[Review, ...]
+    # The key learning points without their citations, for a chat's short summary (the
+    # document cites each one).
+    points: tuple[str, ...] = ()
 
     @property
     def filename(self) -> str:
@@ -63,7 +66,9 @@ def compose(
         reviews = [review] if review.findings else []
         subject = review.title
         themes = list(review.themes)
-        points = [cited(p, review) for p in on_focus(review.learning, focus)][:MAX_POINTS]
+        chosen = on_focus(review.learning, focus)[:MAX_POINTS]
+        points = [cited(p, review) for p in chosen]
+        plain = [p.text for p in chosen]
         changes = [cited(p, review) for p in review.recommendations][:MAX_POINTS]
     else:
         ranked = learning.points_on(theme, sector)
@@ -73,7 +78,9 @@ def compose(
         names += [f"for {learning.sectors[sector].title.lower()}"] if sector else []
         subject = " ".join(names) or "learning from case reviews"
         themes = [theme] if theme else _common_themes(reviews)
-        points = [cited(p, r) for p, r in ranked if r.id in drawn_on][:MAX_POINTS]
+        kept = [(p, r) for p, r in ranked if r.id in drawn_on][:MAX_POINTS]
+        points = [cited(p, r) for p, r in kept]
+        plain = [p.text for p, _ in kept]
         changes = [
             cited(p, r)
             for p, r in learning.points_on(theme, sector, "recommendations")
@@ -111,7 +118,7 @@ def compose(
             ),
         ),
     )
-    return Briefing(f"7-minute briefing: {subject}", parts, tuple(reviews))
+    return Briefing(f"7-minute briefing: {subject}", parts, tuple(reviews), tuple(plain))
 
 
 def _kind(review: Review) -> str:

@@ -220,6 +220,11 @@ async def test_a_briefing_on_a_named_review(chat: Chat) -> None:
     ]
     [file] = replies[0].files
     assert file.filename == "7-minute-briefing-flange-testing-at-the-northern-plant.docx"
+    # the chat's summary: the key points in short, their sources in the document
+    review = chat.assistant.knowledge.learning.reviews["flange-review-2020"]
+    for point in review.learning:
+        assert f"- {point.text}\n" in replies[0].text or replies[0].text.endswith(point.text)
+        assert point.where not in replies[0].text
 
 
 async def test_briefing_without_a_subject_offers_themes(chat: Chat) -> None:
