@@ -18,6 +18,7 @@ evaluation sets that expects a topic passes through untouched, tests/test_casewo
   letter the knowledge base uses, as "child j" names a published review);
 - a request to act: "can you chair / book / ring / contact / write ...", "book me a room",
   "write my section 47 report";
+- a look-up by name: "can you check whether kayden hollis has been on a plan";
 - what happened at a meeting: "the outcome of the strategy meeting", "minutes from yesterday's";
 - one child's or one day's meeting, plan or worker: "ruby's conference", "jayden's social
   worker", "today's core group" (a possessive the knowledge base does not use, and not a
@@ -109,6 +110,12 @@ ACT = re.compile(
     r"|^(?:please\s+)?(?:write|draft|do|complete|prepare|type up|write up)\s+(?:up\s+)?"
     r"(?:my|our)\b(?!.*\bnotification\b)"
 )
+# "can you check whether kayden hollis has been on a plan": a look-up in records nobody here can
+# see, of someone by name (a word the knowledge base does not use, not "a child", "there").
+LOOKUP = re.compile(
+    r"\b(?:can|could|will|would)\s+you\s+(?:please\s+)?(?:check|look up|find out|search|see)"
+    r"\s+(?:whether|if|for)\s+(?P<name>[a-z][a-z-]+)\b"
+)
 RESULT = re.compile(
     r"\b(?:outcome|result|minutes|decision|notes)\s+(?:of|from)\s+"
     r"(?:the|our|my|this|that|todays|yesterdays|last)\b"
@@ -167,7 +174,8 @@ DECIDED = re.compile(
 
 def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
     """Which sign shows that `text` is about one case ("family", "status", "initial", "act",
-    "result", "possessive", "progress", "titled", "decided"), or None for a general question.
+    "result", "lookup", "possessive", "progress", "titled", "decided"), or None for a general
+    question.
     `known(word)`: whether the knowledge base uses the word (so "the pelka family" is a
     published case, not someone's casework)."""
     # The matcher's own words, with apostrophes dropped first ("yesterday's" -> "yesterdays"),
@@ -186,6 +194,9 @@ def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
         return "act"
     if RESULT.search(folded):
         return "result"
+    lookup = LOOKUP.search(folded)
+    if lookup and lookup["name"] not in GENERAL_SUBJECTS and not known(lookup["name"]):
+        return "lookup"
     for possessive in POSSESSIVE.finditer(folded):
         name = possessive["name"]
         if name not in NOT_A_POSSESSOR and not known(name) and not known(name[:-1]):

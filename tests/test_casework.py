@@ -48,6 +48,9 @@ ONE_CASE = [
     ("type up today's strategy meeting", "possessive"),
     ("what is the address of ellie brown's foster carer", "possessive"),
     ("can you give me kayden's date of birth", "possessive"),
+    ("can you look up whether jayden smith moved to bedford", "lookup"),
+    ("can you search for leah kowalski in your records", "lookup"),
+    ("could you find out if tyler is known to social care", "lookup"),
     ("has the referral for amira been accepted", "progress"),
     ("is the conference for jayden still on", "progress"),
     ("was the assessment on kacper done in time", "progress"),
@@ -98,6 +101,8 @@ GENERAL = [
     "what did the wood review decide",  # no day: a question about a published decision
     "what happens at a strategy discussion on a friday afternoon",  # not a past meeting
     "can the named dr for safeguarding attend",  # "dr" is left out: a role, not a person
+    "can you check if a child on a plan can move school",  # anyone
+    "could you find out whether there is a rapid review template",
 ]
 
 
