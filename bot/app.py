@@ -37,7 +37,7 @@ def wire(conversation: Conversation, access: Access) -> None:
     board = admin.Admin(access)
     # Safety first: a live concern gets the safety route before commands' flows or matching
     # (bot/core/conversation.py `_screen`), and /urgent heads the menu.
-    conversation.safety = safety.screen
+    conversation.safety = questions.screen
     # What is said while the form or sign-in is open is private: the one rule, for every turn.
     conversation.privacy = privacy.private_turn
     add("urgent", safety.urgent, "a child may be at risk: who to call")

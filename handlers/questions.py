@@ -13,7 +13,7 @@ from bot.core.redaction import redact
 from bot.core.replies import BUTTON_DATA_LIMIT, CASEWORK, DECLINED_ID, Button, Link, Reply
 from config.addresses import is_email
 from config.settings import Settings
-from handlers import learning
+from handlers import learning, safety
 from handlers.reports import (
     REPORT_WORDS,
     confirm_report,
@@ -150,6 +150,36 @@ def choices_reply(ctx: Context, ids: list[str]) -> Reply:
         ids=tuple(ids),
         buttons=tuple(_entry_button(ctx, entry_id) for entry_id in ids),
     )
+
+
+# A live concern that also asks one of these gets, after the route, the answer to it ("a 15
+# year old has been seriously assaulted, do we notify the Panel?": who to call, then the
+# yes or no). A message that only tells ("she said her dad hits her") gets the route alone.
+ANSWERED_AFTER_THE_ROUTE = frozenset(("what", "when", "who", "how", "next", "yesno", "compare"))
+
+
+async def screen(ctx: Context, text: str) -> list[Reply] | None:
+    """The safety route if `text` is a live concern, else None (the core asks this first):
+    the route, the topic the message is about one tap away, and, when it asks a question
+    the knowledge answers, that answer after the route."""
+    route = await safety.route(ctx, text)
+    if route is None:
+        return None
+    knowledge = ctx.knowledge
+    await knowledge.ready()
+    query = read_query(text, knowledge.index)
+    decision = decide(knowledge, query)
+    if decision.outcome not in ("answer", "compare") or decision.best is None:
+        return [route]
+    replies = [safety.with_the_topic_button(knowledge, route, decision.best)]
+    if (
+        decision.outcome == "answer"
+        and decision.best in knowledge.topics
+        and decision.best != route.id
+        and query.facet in ANSWERED_AFTER_THE_ROUTE
+    ):
+        replies += await answer_replies(ctx, decision)
+    return replies
 
 
 async def respond(ctx: Context, text: str) -> list[Reply]:

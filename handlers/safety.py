@@ -16,9 +16,7 @@ import dataclasses
 from bot.core.conversation import Context
 from bot.core.replies import URGENT, Button, Link, Reply
 from config.settings import CONTACT_KEYS, Contact, Settings
-from knowledge.decision import decide
 from knowledge.loader import Knowledge
-from knowledge.query import read_query
 from knowledge.urgent import Kind
 
 KIND = URGENT
@@ -140,26 +138,23 @@ def form_note(settings: Settings) -> Reply:
     )
 
 
-async def screen(ctx: Context, text: str) -> list[Reply] | None:
-    """The safety route if `text` is a live concern, else None (the core asks this first)."""
+async def route(ctx: Context, text: str) -> Reply | None:
+    """The safety route if `text` is a live concern, else None. The core asks first, through
+    handlers/questions.py `screen`, which adds the topic the message is about."""
     if ctx.knowledge.decline.adult_only(text):
         return None  # an adult's matter with no child in it: declined with adult social care
     kind = await ctx.knowledge.urgent.screen(text)
     if kind is None:
         return None
-    reply = urgent_reply(ctx.settings, ctx.knowledge, kind)
-    return [await with_the_topic_asked(ctx, reply, text)]
+    return urgent_reply(ctx.settings, ctx.knowledge, kind)
 
 
-async def with_the_topic_asked(ctx: Context, reply: Reply, text: str) -> Reply:
-    """The route first; then, one tap away, the topic the message is about when it is not the
-    route's own ("is that neglect", "non mobile bruising": the safety route, and Neglect)."""
-    await ctx.knowledge.ready()
-    decision = decide(ctx.knowledge, read_query(text, ctx.knowledge.index))
-    topic = decision.best if decision.outcome in ("answer", "compare") else None
-    if topic is None or topic not in ctx.knowledge.topics or topic == reply.id:
+def with_the_topic_button(knowledge: Knowledge, reply: Reply, topic: str) -> Reply:
+    """The route, with the topic the message is about one tap away when it is not the route's
+    own ("is that neglect", "non mobile bruising": the safety route, and Neglect)."""
+    if topic not in knowledge.topics or topic == reply.id:
         return reply
-    button = Button(f"About: {ctx.knowledge.topics[topic].title}", f"/topic {topic}")
+    button = Button(f"About: {knowledge.topics[topic].title}", f"/topic {topic}")
     return dataclasses.replace(
         reply, ids=(topic,), buttons=(*reply.buttons[:1], button, *reply.buttons[1:])
     )

@@ -262,19 +262,24 @@ async def test_a_live_concern_gets_the_safety_route_at_once(chat: Chat) -> None:
     assert chat.replies[0].kind == "answer"
 
 
-async def test_the_topic_asked_about_is_one_tap_after_the_route(chat: Chat) -> None:
+async def test_a_question_asked_with_a_live_concern_is_answered_after_the_route(
+    chat: Chat,
+) -> None:
     """A live concern that is also a question about a subject ("is that neglect") gets the route
-    first, and the subject's topic as a button beside "More"; the route's own topic is not
-    offered twice."""
+    first, the subject's topic as a button beside "More", and then the answer to the question;
+    the route's own topic is not offered twice, and a concern that only tells gets the route."""
     await chat.say("child always hungry and dirty clothes, is that neglect")
-    [reply] = chat.replies
-    assert reply.kind == "urgent" and lines(chat)[0] == "In immediate danger: call 999 now."
-    about = [b for b in reply.buttons if b.label.startswith("About: ")]
-    assert len(about) == 1 and reply.buttons[0].label == "More"
+    route, answer = chat.replies
+    assert route.kind == "urgent" and lines(chat)[0] == "In immediate danger: call 999 now."
+    about = [b for b in route.buttons if b.label.startswith("About: ")]
+    assert len(about) == 1 and route.buttons[0].label == "More"
     topic = about[0].data.removeprefix("/topic ")
-    assert topic != reply.id and reply.ids == (topic,)
+    assert topic != route.id and route.ids == (topic,)
+    assert (answer.kind, answer.id) == ("answer", topic)
     await chat.press("About: ")
     assert (chat.replies[0].kind, chat.replies[0].id) == ("answer", topic)
+    await chat.say("a 7 year old just told me her stepdad hits her")
+    assert [r.kind for r in chat.replies] == ["urgent"]
     await chat.say("a 7 year old just told me her stepdad hits her, what do I do")
     datas = [b.data for b in chat.buttons]
     assert datas.count(f"/topic {chat.replies[0].id}") == 1  # "More" only, not again
