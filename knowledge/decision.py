@@ -85,8 +85,8 @@ TEXT_ALONE_WORDS = 5
 QUESTION_WORDS = frozenset("when where why whose".split())
 MEANING_ALONE = 0.62  # a topic no name's words support must be at least this close in meaning
 # Two signals agree: the topic nearest in meaning is also the one whose own text has most of
-# the question (BM25's best, holding at least TEXT_SHARE of it). Each alone is a weak sign; the
-# two independent ones together are answered (with "Not what you meant?") down to this meaning,
+# the question (BM25's best). Each alone is a weak sign; the two independent ones together
+# are answered (with "Not what you meant?") down to this meaning,
 # when the text has at least AGREE_SHARE of the question (a chatty question's own words, "yr 8
 # boy staying with his best mate's family", are in no topic).
 AGREE_FLOOR = 0.5
@@ -450,14 +450,12 @@ def _decide_one(
                 kept.append((entry_id, score))
         ranked = kept
     if not documents and clear_lead(knowledge, query, ranked):
-        why.note("rule: a clear lead on a question with a sign of safeguarding")
-        top_id, top = ranked[0]
-        runners = [i for i, s in ranked[1:] if top - s < RUNNER_UP]
-        others = tuple(dict.fromkeys([*offered_flows, *runners]))[: MAX_CHOICES - 1]
-        return Decision("answer", (top_id,), sure=False, others=others)
+        return _guess(
+            ranked, offered_flows, why, "a clear lead on a question with a sign of safeguarding"
+        )
     if not ranked or ranked[0][1] < ABSTAIN:
         if not documents and ranked and ranked[0][0] in agreed:
-            return _agreed(ranked, offered_flows, why)
+            return _guess(ranked, offered_flows, why, AGREED)
         return _documents(documents)
     top_id = ranked[0][0]
     names_score = ranked[0][1] - text_bonus.get(top_id, 0.0)
@@ -466,7 +464,7 @@ def _decide_one(
     )
     if names_score < MEANING_ALONE and not supported:
         if not documents and top_id in agreed:
-            return _agreed(ranked, offered_flows, why)
+            return _guess(ranked, offered_flows, why, AGREED)
         # Meaning alone, and not much of it: "the outcome of the strategy meeting" is near
         # a topic on disagreeing with decisions, but is a question about one case.
         why.note("rule: meaning alone, and not much of it")
@@ -494,10 +492,15 @@ def _decide_one(
     return Decision("answer", (top_id,), sure=top >= SURE and not others, others=others)
 
 
-def _agreed(ranked: list[tuple[str, float]], offered_flows: list[str], why: Why) -> Decision:
-    """The topic meaning and text agree on, answered as a guess: the near ones behind "Not
-    what you meant?"."""
-    why.note("rule: meaning and the topic's own text agree")
+AGREED = "meaning and the topic's own text agree"
+
+
+def _guess(
+    ranked: list[tuple[str, float]], offered_flows: list[str], why: Why, rule: str
+) -> Decision:
+    """The best of `ranked` answered as a guess (by `rule`): the near ones, and the
+    conversations offered, behind "Not what you meant?"."""
+    why.note(f"rule: {rule}")
     top_id, top = ranked[0]
     runners = [i for i, s in ranked[1:] if top - s < RUNNER_UP]
     others = tuple(dict.fromkeys([*offered_flows, *runners]))[: MAX_CHOICES - 1]
