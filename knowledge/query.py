@@ -92,7 +92,8 @@ _FACET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:what happens (?:next|after|now|then|once|when)|what next|next steps?|"
             r"what comes (?:next|after)|and then what|after (?:that|this) what|"
-            r"what will happen (?:next|now|after))\b"
+            r"what will happen (?:next|now|after)|(?:what s|whats|what is) (?:next|the next)|"
+            r"next stage|what now|where do (?:we|i) go from here)\b"
         ),
     ),
     (

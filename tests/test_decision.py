@@ -64,6 +64,8 @@ def first_sentence(text: str) -> str:
         ("widget review, by when must it be done?", "when"),
         ("who holds a widget review", "who"),
         ("what happens after a widget review", "next"),
+        ("we held a widget review, what's next", "next"),
+        ("whats the next stage after a widget review", "next"),
         ("how do I ask for a widget review", "how"),
         ("does a widget review happen if nobody was hurt", "yesno"),
         ("what is a widget review", "what"),
@@ -80,6 +82,8 @@ def test_the_facet_is_read_from_the_question(text: str, facet: str) -> None:
         ("how long does a widget review take?", "when"),
         ("I'm new here - who holds a widget review?", "who"),
         ("what happens after a widget review", "next"),
+        ("we held a widget review, what's next", "next"),
+        ("whats the next stage after a widget review", "next"),
         ("how do I ask for a widget review", "how"),
     ],
 )
