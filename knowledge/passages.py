@@ -113,6 +113,16 @@ class TopicText:
         """How much of the question (IDF-weighted) `text` has."""
         return self._share(query, set(stems(text)))
 
+    def covered(self, query: Query, text: str) -> float:
+        """How much of `text`'s own words (IDF-weighted) the question has: the other way round
+        from `share`."""
+        has = set(stems(text))
+        if not has:
+            return 0.0
+        said = {stem(t) for t in query.tokens}
+        total = sum(self.weight(t) for t in has)
+        return sum(self.weight(t) for t in has & said) / total
+
     def share_of(
         self, query: Query, topic_id: str, leaving_out: frozenset[str] = frozenset()
     ) -> float:
@@ -172,7 +182,10 @@ def _nearest_check(
     near: Callable[[str, Sequence[str]], list[float]] | None,
 ) -> str | None:
     asks = [c.ask for c in topic.checks]
-    by_words = [text.share(query, ask) for ask in asks]
+    # Both ways: the check must have most of the question and the question most of the check
+    # ("does the lado deal with allegations about volunteers" shares only "lado deal" with
+    # "does the lado deal with low level concerns", whose answer is no).
+    by_words = [min(text.share(query, ask), text.covered(query, ask)) for ask in asks]
     by_meaning = near(query.corrected, asks) if near is not None else [0.0] * len(asks)
     best = max(
         range(len(asks)), key=lambda i: (by_meaning[i] >= CHECK_NEAR, by_meaning[i], by_words[i])

@@ -143,6 +143,14 @@ async def test_a_check_less_near_but_clearly_nearest_leads_with_its_own_question
     )
 
 
+async def test_a_check_sharing_only_some_words_puts_no_yes_or_no_in_its_mouth(chat: Chat) -> None:
+    # "does a widget review happen ..." is the start of the check on harm, but the question is
+    # about weekends: its "No" would be a wrong answer, so the topic's opening comes instead.
+    replies = await chat.say("does a widget review happen on weekends")
+    assert replies[0].id == "widget-review"
+    assert not replies[0].text.startswith(("No.", "Yes.", "Does a widget"))
+
+
 async def test_a_yes_no_question_is_never_a_menu(chat: Chat) -> None:
     # Both topics are equally near; a menu would be the answer to "which one?", not to "is it".
     replies = await chat.say("is it a widget review or a sprocket audit that runs every quarter")
