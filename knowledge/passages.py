@@ -40,6 +40,7 @@ CHECK_AHEAD = 0.15
 SENTENCE_SHARE = 0.5
 # ... and, for "what is", this much more of it than the topic's opening has.
 WHAT_PART = 0.3
+_YES_OR_NO = re.compile(r"^(?:yes|no|usually not|usually|not usually|not always)[.,:;]\s*", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])")
 # What a "when" answer has: a number of days, weeks..., or a deadline word.
 _TIME = re.compile(
@@ -154,6 +155,13 @@ def lead(
     `near(question, texts)` gives the meaning-similarity of the question to each text (the
     semantic model); without it, checks are matched by their words alone."""
     facet = query.facet
+    if facet in ("", "what") and topic.checks:
+        # A question that is one of the topic's checks in other words ("what age can a child be
+        # left home alone" and "is there a legal age to leave a child home alone") is answered
+        # by it, without its yes or no.
+        said = _nearest_check(topic, query, text, near, framed=False)
+        if said is not None:
+            return Lead(_YES_OR_NO.sub("", said, count=1), "check")
     # "What is X" is what the topic's opening says: no lead.
     if facet in ("when", "who", "how", "next"):
         own = topic.facet(facet)
@@ -180,7 +188,10 @@ def _nearest_check(
     query: Query,
     text: TopicText,
     near: Callable[[str, Sequence[str]], list[float]] | None,
+    framed: bool = True,
 ) -> str | None:
+    """The answer of the check nearest the question, when it is near enough; with `framed`,
+    also one only clearly nearest, with its own question in front (CHECK_FRAMED)."""
     asks = [c.ask for c in topic.checks]
     # Both ways: the check must have most of the question and the question most of the check
     # ("does the lado deal with allegations about volunteers" shares only "lado deal" with
@@ -192,6 +203,8 @@ def _nearest_check(
     )
     if by_meaning[best] >= CHECK_NEAR or by_words[best] >= CHECK_WORDS:
         return topic.checks[best].say
+    if not framed:
+        return None
     runner_up = max((m for i, m in enumerate(by_meaning) if i != best), default=0.0)
     if by_meaning[best] >= CHECK_FRAMED and by_meaning[best] - runner_up >= CHECK_AHEAD:
         check = topic.checks[best]

@@ -151,6 +151,14 @@ async def test_a_check_sharing_only_some_words_puts_no_yes_or_no_in_its_mouth(ch
     assert not replies[0].text.startswith(("No.", "Yes.", "Does a widget"))
 
 
+async def test_a_check_asked_in_other_words_leads_without_its_yes_or_no(chat: Chat) -> None:
+    replies = await chat.say("widget reviews and blaming people")
+    assert replies[0].id == "widget-review"
+    assert first_sentence(replies[0].text) == (
+        "It looks at how the system worked, not at who is to blame."
+    )
+
+
 async def test_a_yes_no_question_is_never_a_menu(chat: Chat) -> None:
     # Both topics are equally near; a menu would be the answer to "which one?", not to "is it".
     replies = await chat.say("is it a widget review or a sprocket audit that runs every quarter")
