@@ -34,6 +34,10 @@ CHECK_WORDS = 0.6
 # A check less near than that, but clearly the nearest of its topic's, still leads, with its
 # own question in front, so that the reader sees which question the yes or no answers ("Is
 # living with grandparents private fostering? No. ...", asked about an aunt).
+# A question with no facet read from it needs this many words of its own to be one of the
+# checks in other words.
+CHECK_QUESTION_WORDS = 5
+NAME_SHARE = 0.8  # ... and the question is not a topic's name: this much of it in one name
 CHECK_FRAMED = 0.6
 CHECK_AHEAD = 0.15
 # A sentence of the text leads only when it shares this much (IDF-weighted) of the question.
@@ -155,10 +159,16 @@ def lead(
     `near(question, texts)` gives the meaning-similarity of the question to each text (the
     semantic model); without it, checks are matched by their words alone."""
     facet = query.facet
-    if facet in ("", "what") and topic.checks:
+    if (
+        facet == ""
+        and len(query.tokens) >= CHECK_QUESTION_WORDS
+        and topic.checks
+        and not _is_a_name_of(query, topic)
+    ):
         # A question that is one of the topic's checks in other words ("what age can a child be
         # left home alone" and "is there a legal age to leave a child home alone") is answered
-        # by it, without its yes or no.
+        # by it, without its yes or no. Not the topic's name ("local child safeguarding
+        # practice review"), nor "what is X": the topic's opening answers those.
         said = _nearest_check(topic, query, text, near, framed=False)
         if said is not None:
             return Lead(_YES_OR_NO.sub("", said, count=1), "check")
@@ -181,6 +191,15 @@ def lead(
         if text.share(query, sentence) - text.share(query, opening) < WHAT_PART:
             return None
     return Lead(sentence, "sentence") if sentence else None
+
+
+def _is_a_name_of(query: Query, topic: Topic) -> bool:
+    """Whether the question is little more than one of the topic's names."""
+    said = set(stems(query.text))
+    return bool(said) and any(
+        len(said & set(stems(name))) >= NAME_SHARE * len(said)
+        for name in (topic.title, *topic.aliases)
+    )
 
 
 def _nearest_check(

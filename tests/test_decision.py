@@ -152,7 +152,7 @@ async def test_a_check_sharing_only_some_words_puts_no_yes_or_no_in_its_mouth(ch
 
 
 async def test_a_check_asked_in_other_words_leads_without_its_yes_or_no(chat: Chat) -> None:
-    replies = await chat.say("widget reviews and blaming people")
+    replies = await chat.say("widget reviews and blaming the people who made them")
     assert replies[0].id == "widget-review"
     assert first_sentence(replies[0].text) == (
         "It looks at how the system worked, not at who is to blame."
