@@ -152,9 +152,9 @@ def choices_reply(ctx: Context, ids: list[str]) -> Reply:
     )
 
 
-# A live concern that also asks one of these gets, after the route, the answer to it ("a 15
-# year old has been seriously assaulted, do we notify the Panel?": who to call, then the
-# yes or no). A message that only tells ("she said her dad hits her") gets the route alone.
+# A live concern that also asks one of these gets, after the route, the answer to it ("child
+# always hungry and dirty clothes, is that neglect": who to call, then the topic on neglect).
+# A message that only tells ("she said her dad hits her") gets the route alone.
 ANSWERED_AFTER_THE_ROUTE = frozenset(("what", "when", "who", "how", "next", "yesno", "compare"))
 
 

@@ -7,8 +7,9 @@ aliases, questions, answer, more, facet answers and yes/no checks, on stemmed to
 is one signal of the decision (knowledge/decision.py), normalised by the best topic's.
 
 `lead` picks what a reply says first: the topic's own answer to the facet asked (its `facets:`),
-the answer of its yes/no check nearest the question, or else the sentence of its text that fits
-the question best; None when the topic's opening already says it.
+the answer of its yes/no check nearest the question (also for a question that is a check in
+other words, without its yes or no), or else the sentence of its text that fits the question
+best; None when the topic's opening already says it.
 """
 
 from __future__ import annotations
@@ -34,12 +35,12 @@ CHECK_WORDS = 0.6
 # A check less near than that, but clearly the nearest of its topic's, still leads, with its
 # own question in front, so that the reader sees which question the yes or no answers ("Is
 # living with grandparents private fostering? No. ...", asked about an aunt).
-# A question with no facet read from it needs this many words of its own to be one of the
-# checks in other words.
-CHECK_QUESTION_WORDS = 5
-NAME_SHARE = 0.8  # ... and the question is not a topic's name: this much of it in one name
 CHECK_FRAMED = 0.6
 CHECK_AHEAD = 0.15
+# A question with no facet read from it needs this many words of its own to be one of the
+# checks in other words (answered by it, without its yes or no) ...
+CHECK_QUESTION_WORDS = 5
+NAME_SHARE = 0.8  # ... and must not be a topic's name: this much of it in one name
 # A sentence of the text leads only when it shares this much (IDF-weighted) of the question.
 SENTENCE_SHARE = 0.5
 # ... and, for "what is", this much more of it than the topic's opening has.
