@@ -107,7 +107,7 @@ _NOT_NAMES = frozenset(
         "practice inquiry presentation england the and of in on into for a an independent "
         "sexual exploitation abuse neglect murders murder death deaths young people person "
         "disabled lord operation out second first third multi agency north south east west "
-        "department education nspcc baby bedford gps covid sudi"
+        "department education nspcc baby gps covid sudi"
     ).split()
 )
 
@@ -270,15 +270,18 @@ def load_learning(layers: Layers, problems: Problems) -> Learning:
     return Learning(themes, sectors, by_id, _proper_names(by_id))
 
 
-def without_topic_words(learning: Learning, topics: Mapping[str, Any]) -> Learning:
-    """`learning` whose proper names leave out every word of a topic's names: "Sprocket" in
-    "Sprocket failure review" names the review only if no topic is asked for by that word."""
+def without_topic_words(
+    learning: Learning, topics: Mapping[str, Any], place: Iterable[str] = ()
+) -> Learning:
+    """`learning` whose proper names leave out every word of a topic's names, and the words of
+    the partnership's own names and area (`place`): "Sprocket" in "Sprocket failure review"
+    names the review only if no topic is asked for by that word, and "Bedford" names none."""
     used = {
         w
         for t in topics.values()
         for name in (t.title, *t.aliases, *t.questions)
         for w in words(name)
-    }
+    } | set(place)
     names = {w: ids for w, ids in learning.names.items() if w not in used}
     return dataclasses.replace(learning, names=names)
 

@@ -558,7 +558,8 @@ def _load_knowledge(layers: Layers, semantic: bool, cache: Cache | None = None) 
     # The topics' questions are the knowledge side of the urgent second opinion.
     urgent = read_urgent(directory, problems, [q for t in topics.values() for q in t.questions])
     decline = load_decline(directory, problems)
-    learning = without_topic_words(load_learning(layers, problems), topics)
+    place_words = frozenset(w for name in layers.names.values() for w in words(name))
+    learning = without_topic_words(load_learning(layers, problems), topics, place_words)
     _check_learning_ids(learning, reports, problems)
     coverage = load_coverage(directory, set(topics), set(reports), problems)
     problems.raise_if_any()
@@ -576,7 +577,7 @@ def _load_knowledge(layers: Layers, semantic: bool, cache: Cache | None = None) 
         decline=decline,
         learning=learning,
         coverage=coverage,
-        place_words=frozenset(w for name in layers.names.values() for w in words(name)),
+        place_words=place_words,
     )
     if semantic:
         _start(knowledge, cache)
