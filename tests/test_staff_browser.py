@@ -30,10 +30,9 @@ import docx
 import pytest
 
 from bot.assistant import Assistant
-from config.settings import EmailSettings, default_settings
+from config.settings import EmailSettings
 from tests import test_webchat_browser as webchat
 from tests.conftest import Chat
-from tests.form_fixture import with_fixture_form
 from tests.signin_support import ADMIN, OTHER_SLO, SLO, fill_in_chat
 from tests.test_mailer import Recorder
 from tests.test_webchat_browser import AXE, WCAG, code_from, no_errors, open_panel
@@ -64,24 +63,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, mail: Recorder) -> Iterator
     """`serve` with the web chat and the staff page, the test registry with a member of staff,
     email through the SMTP server, and the email settings on (so hand-offs are offered; the
     mailbox itself is not read here)."""
-    tmp = tmp_path_factory.mktemp("staff")
-    base = default_settings()
-    settings = with_fixture_form(
-        dataclasses.replace(
-            base,
-            database=str(tmp / "assistant.db"),
-            mail=dataclasses.replace(base.mail, outbox_dir=str(tmp / "outbox")),
-            smtp=dataclasses.replace(
-                base.smtp,
-                host="127.0.0.1",
-                port=mail.port,  # type: ignore[attr-defined]
-                security="none",
-                timeout_seconds=5,
-            ),
-            email=EmailSettings(imap_host="127.0.0.1"),
-        ),
-        tmp,
-    )
+    served = webchat.served_settings(tmp_path_factory.mktemp("staff"), mail)
+    settings = dataclasses.replace(served, email=EmailSettings(imap_host="127.0.0.1"))
     registry = Path(settings.registry_file)
     registry.write_text(registry.read_text(encoding="utf-8") + STAFF_ENTRY, encoding="utf-8")
     running = ThreadedServer(settings).start()

@@ -27,7 +27,7 @@ from playwright.sync_api import sync_playwright
 
 from bot.assistant import Assistant
 from bot.core.replies import Incoming, Reply
-from config.settings import default_settings
+from config.settings import Settings, default_settings
 from tests.form_fixture import with_fixture_form
 from tests.signin_support import SLO, sample_answer
 from tests.test_mailer import Recorder, smtp_server
@@ -90,7 +90,14 @@ def mail() -> Iterator[Recorder]:
 def server(tmp_path_factory: pytest.TempPathFactory, mail: Recorder) -> Iterator[ThreadedServer]:
     """`serve` with no Telegram token: the web chat and its demo page, the fixture form and
     the test registry, and email through the SMTP server above."""
-    tmp = tmp_path_factory.mktemp("webchat")
+    running = ThreadedServer(served_settings(tmp_path_factory.mktemp("webchat"), mail)).start()
+    yield running
+    running.stop()
+
+
+def served_settings(tmp: Path, mail: Recorder) -> Settings:
+    """The settings a served test runs on: a database and an outbox in `tmp`, email through
+    the SMTP server `mail`, the fixture form and the test registry."""
     base = default_settings()
     settings = dataclasses.replace(
         base,
@@ -104,9 +111,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, mail: Recorder) -> Iterator
             timeout_seconds=5,
         ),
     )
-    running = ThreadedServer(with_fixture_form(settings, tmp)).start()
-    yield running
-    running.stop()
+    return with_fixture_form(settings, tmp)
 
 
 def watched(browser: Any, **options: Any) -> Any:
