@@ -207,10 +207,7 @@ async def measure_bot(
     time hardly depends on what else the machine is doing; the wall-clock rate does."""
     process = await asyncio.create_subprocess_exec(*command, env=env, cwd=ROOT)
     try:
-        while not api.method_calls("getUpdates"):
-            if process.returncode is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}")
-            await asyncio.sleep(0.05)
+        await polling(process, api, name)
         await asyncio.sleep(0.5)  # past start-up work (menu registration, first empty poll)
         rss_start = rss_mb(process.pid)
         before = len(api.method_calls("sendMessage"))
@@ -226,14 +223,28 @@ async def measure_bot(
         cpu = cpu_seconds(process.pid) - cpu_before
         rss_after = rss_mb(process.pid)
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop(process)
     return messages / elapsed, cpu * 1000 / messages, rss_start, rss_after
+
+
+async def polling(process: asyncio.subprocess.Process, api: FakeBotApi, name: str) -> None:
+    """Wait until the bot started as `process` polls the fake Bot API."""
+    while not api.method_calls("getUpdates"):
+        if process.returncode is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}")
+        await asyncio.sleep(0.05)
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM, as a service manager stops it; killed if it has not ended in 30 s."""
+    if process.returncode is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), 30)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
 
 
 def bot_command(
@@ -266,22 +277,14 @@ async def idle_cost(bot: str, seconds: float) -> tuple[float, float]:
     command, env = bot_command(bot, api, Path(folder.name), rate_limit=False, concurrent=64)
     process = await asyncio.create_subprocess_exec(*command, env=env, cwd=ROOT)
     try:
-        while not api.method_calls("getUpdates"):
-            if process.returncode is not None:
-                raise RuntimeError(f"exited with {process.returncode}")
-            await asyncio.sleep(0.05)
+        await polling(process, api, bot)
         await asyncio.sleep(3.0)
         polls, cpu = len(api.method_calls("getUpdates")), cpu_seconds(process.pid)
         await asyncio.sleep(seconds)
         polls = len(api.method_calls("getUpdates")) - polls
         cpu = cpu_seconds(process.pid) - cpu
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), 30)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        await stop(process)
         await api.stop()
         folder.cleanup()
     return 100 * cpu / seconds, polls / seconds
