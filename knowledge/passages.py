@@ -117,36 +117,31 @@ class TopicText:
 
     def share(self, query: Query, text: str) -> float:
         """How much of the question (IDF-weighted) `text` has."""
-        return self._share(query, set(stems(text)))
+        return self._part(_said(query), set(stems(text)))
 
     def covered(self, query: Query, text: str) -> float:
         """How much of `text`'s own words (IDF-weighted) the question has: the other way round
         from `share`."""
-        has = set(stems(text))
-        if not has:
-            return 0.0
-        said = {stem(t) for t in query.tokens}
-        total = sum(self.weight(t) for t in has)
-        return sum(self.weight(t) for t in has & said) / total
+        return self._part(set(stems(text)), _said(query))
 
     def share_of(
         self, query: Query, topic_id: str, leaving_out: frozenset[str] = frozenset()
     ) -> float:
         """How much of the question (IDF-weighted) the topic's own words have, the question's
         words in `leaving_out` not counted."""
-        return self._share(query, self._words.get(topic_id, frozenset()), leaving_out)
+        return self._part(_said(query, leaving_out), self._words.get(topic_id, frozenset()))
 
-    def _share(
-        self,
-        query: Query,
-        has: set[str] | frozenset[str],
-        leaving_out: frozenset[str] = frozenset(),
-    ) -> float:
-        said = {stem(t) for t in query.tokens if t not in leaving_out}
-        if not said:
+    def _part(self, whole: set[str], has: set[str] | frozenset[str]) -> float:
+        """How much of `whole`'s stems (IDF-weighted) are in `has`."""
+        if not whole:
             return 0.0
-        total = sum(self.weight(t) for t in said)
-        return sum(self.weight(t) for t in said & has) / total
+        total = sum(self.weight(t) for t in whole)
+        return sum(self.weight(t) for t in whole & has) / total
+
+
+def _said(query: Query, leaving_out: frozenset[str] = frozenset()) -> set[str]:
+    """The question's stems, its words in `leaving_out` not counted."""
+    return {stem(t) for t in query.tokens if t not in leaving_out}
 
 
 def lead(
