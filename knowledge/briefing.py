@@ -66,9 +66,7 @@ def compose(
         reviews = [review] if review.findings else []
         subject = review.title
         themes = list(review.themes)
-        chosen = on_focus(review.learning, focus)[:MAX_POINTS]
-        points = [cited(p, review) for p in chosen]
-        plain = [p.text for p in chosen]
+        key = [(p, review) for p in on_focus(review.learning, focus)[:MAX_POINTS]]
         changes = [cited(p, review) for p in review.recommendations][:MAX_POINTS]
     else:
         ranked = learning.points_on(theme, sector)
@@ -78,9 +76,7 @@ def compose(
         names += [f"for {learning.sectors[sector].title.lower()}"] if sector else []
         subject = " ".join(names) or "learning from case reviews"
         themes = [theme] if theme else _common_themes(reviews)
-        kept = [(p, r) for p, r in ranked if r.id in drawn_on][:MAX_POINTS]
-        points = [cited(p, r) for p, r in kept]
-        plain = [p.text for p, _ in kept]
+        key = [(p, r) for p, r in ranked if r.id in drawn_on][:MAX_POINTS]
         changes = [
             cited(p, r)
             for p, r in learning.points_on(theme, sector, "recommendations")
@@ -88,6 +84,7 @@ def compose(
         ][:MAX_POINTS]
     if not reviews:
         return None
+    points = [cited(p, r) for p, r in key]
     reflect = [q for t in themes if t in learning.themes for q in learning.themes[t].reflect]
     drawn = [f"{short_title(r)} ({_kind(r)}, {r.area or 'area not recorded'})" for r in reviews]
     covers = sorted({learning.themes[t].title for r in reviews for t in r.themes})
@@ -118,7 +115,9 @@ def compose(
             ),
         ),
     )
-    return Briefing(f"7-minute briefing: {subject}", parts, tuple(reviews), tuple(plain))
+    return Briefing(
+        f"7-minute briefing: {subject}", parts, tuple(reviews), tuple(p.text for p, _ in key)
+    )
 
 
 def _kind(review: Review) -> str:
