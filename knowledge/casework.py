@@ -109,6 +109,9 @@ ACT = re.compile(
     # ("write a briefing on neglect" is not theirs, and is the learning asks' to answer)
     r"|^(?:please\s+)?(?:write|draft|do|complete|prepare|type up|write up)\s+(?:up\s+)?"
     r"(?:my|our)\b(?!.*\bnotification\b)"
+    # "draft the s47 outcome letter for amira": one case's paperwork, whoever's it is
+    r"|^(?:please\s+)?(?:write|draft|prepare|type up|write up)\s+(?:up\s+)?(?:the|a|an)\s+"
+    r"(?:[a-z0-9-]+\s+){0,5}?(?:letter|chronology|minutes|statement|referral)\b"
 )
 # "can you check whether kayden hollis has been on a plan": a look-up in records nobody here can
 # see, of someone by name (a word the knowledge base does not use, not "a child", "there").

@@ -108,6 +108,10 @@ ABOUT_MARGIN = 0.05  # a topic this near a conversation asked about is answered 
 # register") leads by 0.015; LEAD is well over twice that. Then judged on the other sets.
 LEAD_FLOOR = 0.5
 LEAD = 0.04
+# A topic named word for word answers a question nothing else answers when it is at least this
+# near in meaning: "who decides whether someone referred to Prevent gets support" is 0.40 from
+# Prevent; "DSP asked me to pull together info for the RR" is 0.31 from the partners a DSP is.
+NAMED_NEAR = 0.35
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,7 @@ def decide(knowledge: Knowledge, query: Query) -> Decision:
         if retried.outcome in ("answer", "about", "choices"):
             why.note("rule: the story's closing question, decided alone")
             decision = retried  # what it leads with is still read from the whole story
+    decision = _by_name(knowledge, query, decision, why)
     if (
         decision.outcome in ("answer", "compare")
         and decision.best not in knowledge.reports
@@ -197,6 +202,39 @@ def decide(knowledge: Knowledge, query: Query) -> Decision:
         first = lead(topic, query, knowledge.text, knowledge.semantic.similarities)
         decision = Decision("answer", decision.ids, decision.sure, decision.others, first)
     return why(decision)
+
+
+def _by_name(knowledge: Knowledge, query: Query, decision: Decision, why: Why) -> Decision:
+    """The rules on a topic's name said word for word in the question (knowledge/names.py):
+    "what is <name>" is that topic, whatever else the message says ("whats a rapid review?? our
+    named nurse keeps mentioning one"); and a question nothing else answers, that names a
+    topic, is answered by it as a guess ("who decides whether someone referred to Prevent gets
+    support"), the nearest in meaning of the topics it names."""
+    if decision.outcome not in ("answer", "choices", "none") or decision.best in knowledge.reports:
+        return decision
+    named = knowledge.names.said(query.text, query.corrected)
+    asked = next((n.topic for n in named if n.asked_about), None)
+    if asked is not None:
+        if decision.outcome == "answer" and decision.best == asked:
+            return decision
+        why.note('rule: the topic named after "what is"')
+        others = tuple(i for i in decision.ids if i != asked and i in knowledge.topics)
+        return Decision("answer", (asked,), sure=not others, others=others[: MAX_CHOICES - 1])
+    if decision.outcome != "none":
+        return decision
+    # Not "the herts SCR where ...", "Baby Tilly SCR": a particular review, which the
+    # document finder did not find; "could we be dragged into a serious case review" is general.
+    general = [
+        n.topic
+        for n in named
+        if n.before in ("a", "an") or not REPORT_WORDS_SET & {*n.words, *n.after[:1]}
+    ]
+    meaning = knowledge.semantic.scores(query.corrected)
+    topics = sorted(dict.fromkeys(general), key=lambda i: -meaning.get(i, 0.0))
+    if not topics or meaning.get(topics[0], 0.0) < NAMED_NEAR:
+        return decision
+    why.note(f"rule: nothing else answers, and a topic is named ({meaning[topics[0]]:.2f})")
+    return Decision("answer", (topics[0],), sure=False, others=tuple(topics[1:MAX_CHOICES]))
 
 
 # --- small talk ------------------------------------------------------------------------------
@@ -256,6 +294,7 @@ def _declined(knowledge: Knowledge, query: Query, decision: Decision, why: Why) 
 # "a copy of / the link to / the pdf of the ... report": a document is wanted.
 ASKING_FOR = ("copy", "copies", "link", "pdf", "download")
 REPORT_WORDS = ("report", "reports", "review", "reviews", "scr", "scrs", "briefing", "summary")
+REPORT_WORDS_SET = frozenset(REPORT_WORDS)
 WANTS_DOCUMENT = re.compile(
     rf"\b(?:{'|'.join(ASKING_FOR)})\b(?:\s+\w+){{0,6}}?\s+(?:{'|'.join(REPORT_WORDS)})\b"
 )

@@ -35,6 +35,7 @@ from knowledge.entries import Action, Check, Group, Report, Topic
 from knowledge.form import Form, load_form
 from knowledge.layers import Layers, layered
 from knowledge.learning import Learning, load_learning, without_topic_words
+from knowledge.names import TopicNames
 from knowledge.passages import TopicText
 from knowledge.search import SearchEntry, SearchIndex, common_english, words
 from knowledge.semantic import SemanticIndex, model_future
@@ -109,6 +110,8 @@ class Knowledge:
     # The words of the partnership's names and area ("bedford", "borough"): a question about
     # the place ("is the bedford borough bus depot open") is not about a topic that names it.
     place_words: frozenset[str] = frozenset()
+    # The topics' names, found word for word in a longer question (knowledge/names.py).
+    names: TopicNames = field(default_factory=lambda: TopicNames(()))
 
     async def ready(self) -> None:
         """Wait (without blocking the event loop) until questions can be matched by meaning."""
@@ -578,6 +581,7 @@ def _load_knowledge(layers: Layers, semantic: bool, cache: Cache | None = None) 
         learning=learning,
         coverage=coverage,
         place_words=place_words,
+        names=TopicNames(topics.values()),
     )
     if semantic:
         _start(knowledge, cache)

@@ -39,6 +39,8 @@ ONE_CASE = [
     ("can you chair the strategy discussion tomorrow", "act"),
     ("could you ring the social worker for me", "act"),
     ("can you write the chronology for my imr", "act"),
+    ("draft the s47 outcome letter for amira to send to her mum", "act"),
+    ("write up the chronology from these health records", "act"),
     ("book me a room for the conference next week", "act"),
     ("what were the minutes from yesterday's core group", "result"),
     ("tell me about the outcome of the strategy meeting", "result"),
@@ -60,6 +62,8 @@ ONE_CASE = [
     ("what was agreed at the conference yesterday", "decided"),
 ]
 GENERAL = [
+    "write a 7 minute briefing on neglect for my team",
+    "draft the learning from the rochdale review for our newsletter",
     "is a child on a cp plan allowed to go abroad",
     "is there a child protection register any more",
     "are children on plans visited every 10 days",

@@ -117,9 +117,44 @@ async def test_a_story_that_ends_in_a_short_question_is_answered_on_the_question
     assert (replies[0].kind, replies[0].id) == ("answer", "widget-review")
     topic = chat.assistant.knowledge.topics["widget-review"]
     assert first_sentence(replies[0].text) == topic.facet("who")
-    # A story of no child's harm is not read for its last clause.
+    # A story of no child's harm is not read for its last clause (one that does not name the
+    # topic word for word: a name said is its own rule, below).
     other = "the printer on the third floor jammed again and nobody has fixed it in weeks"
-    assert (await chat.say(f"{other}, who holds a widget review"))[0].kind == "fallback"
+    closing = "who holds the reviews of failed widgets"
+    assert (await chat.say(f"{story}, {closing}"))[0].id == "widget-review"
+    assert (await chat.say(f"{other}, {closing}"))[0].kind == "fallback"
+
+
+# --- a topic's name said word for word ------------------------------------------------------
+
+
+async def test_what_is_a_name_is_that_topic_whatever_else_the_message_names(chat: Chat) -> None:
+    # The rest of the message is nearer in meaning to another topic.
+    message = "whats a gizmo panel? the sprocket audit team say the sprocket audit needs one"
+    replies = await chat.say(message)
+    assert (replies[0].kind, replies[0].id) == ("answer", "gizmo-panel")
+    topic = chat.assistant.knowledge.topics["gizmo-panel"]
+    assert first_sentence(replies[0].text) == first_sentence(topic.answer)
+
+
+CHATTY = (
+    "our new starter kept asking me over a long lunch in the canteen yesterday about the {}, "
+    "I honestly could not tell her much about how it works or who sits on it"
+)
+
+
+async def test_a_message_nothing_else_answers_is_answered_by_the_topic_it_names(
+    chat: Chat,
+) -> None:
+    assert (await chat.say(CHATTY.format("thing upstairs and its yearly reports")))[0].kind == (
+        "fallback"
+    )
+    replies = await chat.say(CHATTY.format("gizmo panel and its yearly reports"))
+    assert (replies[0].kind, replies[0].id) == ("answer", "gizmo-panel")
+    assert "Not what you meant?" in replies[0].text or replies[0].buttons  # a guess
+    # A particular review by a topic's name is a document not found, never the topic.
+    missing = await chat.say(CHATTY.format("Brampton gizmo panel review from 2019"))
+    assert missing[0].id != "gizmo-panel"
 
 
 # --- yes or no ------------------------------------------------------------------------------
