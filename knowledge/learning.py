@@ -275,13 +275,11 @@ def without_topic_words(
 ) -> Learning:
     """`learning` whose proper names leave out every word of a topic's names, and the words of
     the partnership's own names and area (`place`): "Sprocket" in "Sprocket failure review"
-    names the review only if no topic is asked for by that word, and "Bedford" names none."""
-    used = {
-        w
-        for t in topics.values()
-        for name in (t.title, *t.aliases, *t.questions)
-        for w in words(name)
-    } | set(place)
+    names the review only if no topic is called by that word, and "Bedford" names none. A
+    topic's example questions do not count: "what did the national review into Arthur and Star
+    find" is asked of a topic on the Panel's reviews, and still names that review."""
+    used = {w for t in topics.values() for name in (t.title, *t.aliases) for w in words(name)}
+    used |= set(place)
     names = {w: ids for w, ids in learning.names.items() if w not in used}
     return dataclasses.replace(learning, names=names)
 
