@@ -134,6 +134,14 @@ class Learning:
             return first if first is not None else review
         return review
 
+    def carried_by(self, review_id: str) -> tuple[str, ...]:
+        """The records whose learning a briefing, summary or presentation carries (`same_as`),
+        when it holds none of its own."""
+        review = self.reviews.get(review_id)
+        if review is None or review.findings:
+            return ()
+        return tuple(r for r in review.same_as if r in self.reviews)
+
     def with_findings(self) -> list[Review]:
         return [r for r in self.reviews.values() if r.findings and not r.same_as]
 

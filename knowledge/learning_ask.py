@@ -44,13 +44,23 @@ class LearningAsk:
 
 _SEVEN_MINUTES = re.compile(r"\b(?:7|seven)\s?min(?:ute)?s?\b.{0,20}\bbriefings?\b")
 _BRIEFING_ON = re.compile(r"\bbriefing (?:on|about)\b")
+# "a briefing for governors on the Somerset review": for an audience, so composed, not the
+# catalogue's own briefing document.
+_BRIEFING_FOR = re.compile(
+    r"\bbriefing for (?!(?:\w+ ){0,2}(?:reviews?|scrs?|reports?|inquiry)\b)"
+    r"(?:\w+ ){1,3}(?:on|about)\b"
+)
 _RECOMMEND = re.compile(
     r"\brecommend(?:s|ed|ations?)?\b|\bwhat (?:has |have )?changed (?:after|since|because)\b|"
-    r"\bwhat came (?:out )?of\b"
+    r"\bwhat came (?:out )?of\b|"
+    # "what is the board going to do after patrick", "the 3 areas it said it would improve"
+    r"\b(?:going to|will|would|said it would|plans? to) (?:do|change|improve)\b|"
+    r"\bimprovement areas?\b|\bareas? (?:for|of|to) improve(?:ment)?\b|\baction plan\b"
 )
 _FINDINGS = re.compile(
     r"\b(?:find|finds|found|findings|conclude|concluded|conclusions?|lessons?|learning|learnt|"
-    r"learned|key points|went wrong|summary of|takeaways?|take (?:away )?from|"
+    r"learned|key points|went wrong|summary of|summari[sz]e|(?:main|key) messages|themes|"
+    r"takeaways?|take (?:away )?from|"
     r"what did .{1,60} (?:say|show)|"
     r"what does .{1,60} (?:say|show))\b"
 )
@@ -62,12 +72,19 @@ _REVIEWS_OF = re.compile(
     r"\bin (?:the )?(?:case )?(?:reviews|scrs|lcsprs)\b.{0,20}\bwhich\b"
 )
 _RECURRING = re.compile(
-    r"\bwhat do (?:case |serious case |national )?(?:reviews|scrs|lcsprs) (?:say|tell us|show|"
-    r"find)\b|\b(?:learning|lessons|themes) (?:about|on|around|for|from (?:case )?reviews)\b|"
+    r"\bwhat (?:do|did|have) (?:the )?(?:case |serious case |national )?(?:reviews|scrs|lcsprs) "
+    r"(?:say|said|tell us|told us|show|shown|find|found)\b|"
+    r"\b(?:learning|lessons|themes) (?:about|on|around|for|from (?:case )?reviews)\b|"
     r"\bwhat have (?:we|reviews) learn(?:t|ed)\b|\bkey learning (?:from|about|on)\b|"
     # "disguised compliance examples from the reviews"
     r"\b(?:examples?|lessons?|learning|themes?|findings) (?:from|in|across) (?:the )?"
     r"(?:case |serious case |national |local )?(?:reviews|scrs|lcsprs)\b"
+)
+# The reviews as where something is found ("failures across the reviews", "in the SCRs"), not
+# as the subject ("do we still use individual management reviews").
+_ACROSS_REVIEWS = re.compile(
+    r"\b(?:in|across|from|throughout) (?:the |our |all )?(?:case |serious case |national |local )?"
+    r"(?:reviews|scrs|lcsprs)\b"
 )
 _ABOUT_REVIEWS = re.compile(r"\b(?:reviews|scrs|lcsprs|case reviews|inquiries)\b")
 # A review described rather than named ("the review about the boy who starved in Coventry").
@@ -101,7 +118,11 @@ def read_learning_ask(learning: Learning, index: SearchIndex, query: Query) -> L
         if found_sector
         else frozenset()
     )
-    if _SEVEN_MINUTES.search(text) or (_BRIEFING_ON.search(text) and not named):
+    if (
+        _SEVEN_MINUTES.search(text)
+        or _BRIEFING_FOR.search(text)
+        or (_BRIEFING_ON.search(text) and not named)
+    ):
         # "a briefing on the Patrick review" is the catalogue's briefing; "a 7-minute briefing
         # on it", or "a briefing on neglect", is composed.
         if named or theme or sector:
@@ -130,6 +151,10 @@ def read_learning_ask(learning: Learning, index: SearchIndex, query: Query) -> L
         return LearningAsk(RECURRING, theme=theme, sector=sector, scope=scope)
     if _REVIEWS_OF.search(text) and theme:
         return LearningAsk(REVIEWS, theme=theme, sector=sector, scope=scope)
+    if theme and _ACROSS_REVIEWS.search(text):
+        # A theme and the reviews, asked some other way: "info sharing failures across the
+        # reviews", "the child being invisible in the SCRs".
+        return LearningAsk(RECURRING, theme=theme, sector=sector, scope=scope)
     if _DESCRIBED.search(text) and not found.documents:
         # Only when no document's name fits: "the one about grooming in rochdale" is the
         # choice of the two Rochdale reviews, not a guess between them.
@@ -161,6 +186,10 @@ def _named_review(learning: Learning, index: SearchIndex, query: Query) -> _Name
         matches = [m.id for m in choices_of(result)]
     records = {learning.record(m) for m in matches}
     documents = any(m in learning.reviews for m in matches)
+    carried = learning.carried_by(matches[0]) if len(matches) == 1 else ()
+    if len(carried) > 1:
+        # "what's in the national SCRs presentation": the reviews it carries, side by side.
+        return _Named(documents=documents, several=frozenset(carried))
     by_name = learning.named_by(query.words)
     if len(by_name) > 1:
         # "lessons from the CSE reviews (rochdale, oxford, bristol)": several reviews named.

@@ -114,6 +114,28 @@ async def test_what_a_review_recommended(chat: Chat) -> None:
     assert "Test every batch at the load it will carry" in replies[0].text
 
 
+async def test_what_a_review_led_to_asked_in_other_words(chat: Chat) -> None:
+    for asked in (
+        "what is the board going to do after the northern plant review",
+        "the areas for improvement after the northern plant review",
+    ):
+        replies = await chat.say(asked)
+        assert "Test every batch at the load it will carry" in replies[0].text, asked
+
+
+async def test_a_presentation_gives_the_learning_of_the_reviews_it_carries(chat: Chat) -> None:
+    replies = await chat.say("main messages of the failures presentation")
+    text = replies[0].text
+    assert "Flange testing at the northern plant" in text
+    assert "Sprocket failure at the harbour works" in text
+    assert "no record was kept" in text and "below the load they carried" in text
+
+
+async def test_a_briefing_for_an_audience_on_a_review_is_composed(chat: Chat) -> None:
+    replies = await chat.say("briefing for suppliers on the northern plant review")
+    assert replies[0].kind == "briefing" and replies[0].files
+
+
 async def test_findings_not_held_are_said_never_guessed(chat: Chat) -> None:
     replies = await chat.say("what did the east workshop review find")
     assert replies[0].id == "gadget-review-2015"
@@ -177,6 +199,15 @@ async def test_what_recurs_names_each_review_and_the_themes_words_come_first(
     assert "no record was kept. (Sprocket failure at the harbour works, 2022: Review, chapter 2)" \
         in text  # fmt: skip
     assert "Test records did not say which batch" in text
+
+
+async def test_a_theme_across_the_reviews_asked_in_other_words(chat: Chat) -> None:
+    for asked in ("logbook failures across the reviews", "what have reviews said about overload"):
+        replies = await chat.say(asked)
+        assert replies[0].kind == "learning-recurring", asked
+    # the reviews as the subject, not where something is found, ask nothing of them
+    replies = await chat.say("do we still keep logbooks of reviews")
+    assert replies[0].kind != "learning-recurring"
 
 
 async def test_lessons_for_a_sector(chat: Chat) -> None:
