@@ -5,7 +5,7 @@ Every point shown is a recorded one, with its review named; a review whose findi
 says so and guesses nothing. Commands, and the data of the buttons:
 
     /learning review ID [recommendations]    one review's findings (or recommendations)
-    /learning reviews THEME [national|local] [SECTOR]   the reviews on a theme, newest first
+    /learning reviews THEME [national|local] [SECTOR]   the reviews on a theme, most on it first
     /learning recurring THEME|- [SECTOR]      what recurs across them
     /briefing WHAT                            a 7-minute briefing on a review or a theme, as .docx
 """
@@ -140,7 +140,7 @@ def recommendations_reply(review: Review) -> Reply:
 def reviews_reply(
     learning: Learning, theme: str, scope: str = "", sector: str | None = None
 ) -> Reply:
-    """The reviews on a theme, newest first, one line each, with buttons to narrow them."""
+    """The reviews on a theme, most on it first, one line each, with buttons to narrow them."""
     found = [r for r in learning.about(theme, sector) if _in_scope(r, scope)]
     title = learning.themes[theme].title
     narrowed = " ".join(x for x in (scope, learning.sectors[sector].title if sector else "") if x)
@@ -153,8 +153,8 @@ def reviews_reply(
     # A list is for scanning: each review's name and one short line of what happened; the
     # whole record is one button away.
     lines = [f"{short_title(r)}: {_gist(r.happened)}" for r in found[:LIST_MAX]]
-    text, _ = _fit(f"Reviews on {title.lower()}{f' ({narrowed})' if narrowed else ''}, newest "
-                   "first:", lines, FIRST_MAX + 300)  # fmt: skip
+    text, _ = _fit(f"Reviews on {title.lower()}{f' ({narrowed})' if narrowed else ''}, those "
+                   "most on it first:", lines, FIRST_MAX + 300)  # fmt: skip
     buttons = [Button(_label(r), f"/learning review {r.id}") for r in found[:4]]
     if not scope:
         buttons += [Button("National only", f"/learning reviews {theme} national"),

@@ -146,14 +146,24 @@ class Learning:
         return [r for r in self.reviews.values() if r.findings and not r.same_as]
 
     def about(self, theme: str | None = None, sector: str | None = None) -> list[Review]:
-        """The reviews with findings on a theme and for a sector (either may be None), newest
-        first."""
+        """The reviews with findings on a theme and for a sector (either may be None): those
+        most on the theme first (its words in what happened and what was learnt, then how
+        early the record lists it), then newest first. Newest alone put the Panel's recent
+        reviews on the child's voice ahead of the reviews that are about it."""
         found = [
             r
             for r in self.with_findings()
             if (theme is None or theme in r.themes) and (sector is None or sector in r.sectors)
         ]
-        return sorted(found, key=lambda r: (-(r.year or 0), r.title))
+        phrases = list(self.themes[theme].words) if theme in self.themes else []
+
+        def on_theme(review: Review) -> tuple[int, int]:
+            if theme is None:
+                return (0, 0)
+            said = " ".join([review.happened, *(p.text for p in review.learning)])
+            return (-_mentions(said, phrases), review.themes.index(theme))
+
+        return sorted(found, key=lambda r: (*on_theme(r), -(r.year or 0), r.title))
 
     def points_on(
         self, theme: str | None, sector: str | None, kind: str = "learning"

@@ -4,7 +4,7 @@ of the shipped records.
 
 - what a review found: what happened, the key learning, More for every point with its source;
   a review whose findings are not held says so and guesses nothing;
-- the reviews on a theme, newest first, narrowed to national or local;
+- the reviews on a theme, those most on it first, narrowed to national or local;
 - what recurs across them, each point naming its review, the points in the theme's words first;
 - a 7-minute briefing as a Word document: its seven parts, every point cited, reflection
   questions from the theme, in the console (a saved file) and in Telegram (a document);
@@ -177,7 +177,8 @@ async def test_reviews_named_together_are_answered_side_by_side(chat: Chat) -> N
 async def test_reviews_on_a_theme_newest_first_and_narrowed(chat: Chat) -> None:
     replies = await chat.say("which reviews are about overloaded parts")
     assert replies[0].kind == "learning-list"
-    assert replies[0].ids == ("sprocket-failure-2022", "flange-review-2020")  # newest first
+    # the one most on overloading first (its words in what happened and was learnt)
+    assert replies[0].ids == ("sprocket-failure-2022", "flange-review-2020")
     # one short line each, to scan: a name and the start of what happened
     learning = chat.assistant.knowledge.learning
     for review_id in replies[0].ids:
@@ -208,6 +209,15 @@ async def test_a_theme_across_the_reviews_asked_in_other_words(chat: Chat) -> No
     # the reviews as the subject, not where something is found, ask nothing of them
     replies = await chat.say("do we still keep logbooks of reviews")
     assert replies[0].kind != "learning-recurring"
+
+
+async def test_reviews_on_a_theme_put_the_one_most_on_it_first_not_the_newest(
+    chat: Chat,
+) -> None:
+    # The older northern plant review names two of the theme's words (logbook, records), the
+    # newer harbour one only one.
+    replies = await chat.say("which reviews are about record keeping")
+    assert replies[0].ids[0] == "flange-review-2020"
 
 
 async def test_lessons_for_a_sector(chat: Chat) -> None:
