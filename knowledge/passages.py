@@ -45,6 +45,9 @@ NAME_SHARE = 0.8  # ... and must not be a topic's name: this much of it in one n
 SENTENCE_SHARE = 0.5
 # ... and, for "what is", this much more of it than the topic's opening has.
 WHAT_PART = 0.3
+# ... and, for "when" asked of a topic that answers it itself, this much more of it (beyond
+# the topic's names) than that answer has.
+FACET_PART = 0.25
 _YES_OR_NO = re.compile(r"^(?:yes|no|usually not|usually|not usually|not always)[.,:;]\s*", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])")
 # What a "when" answer has: a number of days, weeks..., or a deadline word.
@@ -131,6 +134,10 @@ class TopicText:
         words in `leaving_out` not counted."""
         return self._part(_said(query, leaving_out), self._words.get(topic_id, frozenset()))
 
+    def share_beyond(self, query: Query, text: str, known: set[str]) -> float:
+        """How much of the question's stems other than `known` (IDF-weighted) `text` has."""
+        return self._part(_said(query) - known, set(stems(text)))
+
     def _part(self, whole: set[str], has: set[str] | frozenset[str]) -> float:
         """How much of `whole`'s stems (IDF-weighted) are in `has`."""
         if not whole:
@@ -172,7 +179,13 @@ def lead(
     if facet in ("when", "who", "how", "next"):
         own = topic.facet(facet)
         if own is not None:
-            return Lead(own, f"facet:{facet}")
+            # The topic's own answer to "when" is about its main subject; a question about the
+            # time of one part of it ("when did LSCBs end", "looked after child reviews, what
+            # are the timescales") is the sentence with a time that has clearly more of the
+            # question. Only "when": tried on "who" and "how", the topic's own answer was the
+            # better one far more often (a sentence that names the roles is not who they are).
+            part = _part_asked(topic, query, text, own) if facet == "when" else None
+            return Lead(part, "sentence") if part else Lead(own, f"facet:{facet}")
     if facet == "yesno" and topic.checks:
         check = _nearest_check(topic, query, text, near)
         if check is not None:
@@ -187,6 +200,27 @@ def lead(
         if text.share(query, sentence) - text.share(query, opening) < WHAT_PART:
             return None
     return Lead(sentence, "sentence") if sentence else None
+
+
+def _part_asked(topic: Topic, query: Query, text: TopicText, own: str) -> str | None:
+    """The sentence of the topic's answer and more (not its facets), with a time in it, about
+    the part of it the question asks of: when it has FACET_PART more of what the question says
+    beyond the topic's own names than `own` (the topic's answer to "when") has."""
+    names = {s for name in (topic.title, *topic.aliases) for s in stems(name)}
+    beyond = _said(query) - names
+    if not beyond:
+        return None
+    against = text.share_beyond(query, own, names)
+    best, best_share = None, 0.0
+    for sentence in sentences(topic)[len(topic.facets) :]:
+        if not _TIME.search(sentence):
+            continue
+        share = text.share_beyond(query, sentence, names)
+        if share > best_share:
+            best, best_share = sentence, share
+    if best is not None and best_share >= SENTENCE_SHARE and best_share - against >= FACET_PART:
+        return best
+    return None
 
 
 def _is_a_name_of(query: Query, topic: Topic) -> bool:

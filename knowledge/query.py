@@ -83,8 +83,11 @@ _FACET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:how long|how many (?:working |calendar )?(?:days|weeks|months|hours)|how soon|"
             r"how quickly|how often|how frequently|by when|what timescales?|timescales? for|"
-            r"deadline|time ?limit|within how|what is the timescale|when (?:do|does|should|must|"
-            r"will|is|are|would|can) (?:we|i|you|they|it|the|a|an|my|our|schools?|partners?)\b)"
+            r"deadline|time ?limit|within how|what is the timescale|what are the timescales|"
+            r"what are the time ?limits|how much notice|how far in advance|when did|"
+            r"when (?:do|does|should|must|will|is|are|would|can|did|has|have) "
+            r"(?:we|i|you|they|it|the|a|an|my|our|schools?|partners?|parents?|carers?|"
+            r"working together|kcsie|wt)\b)"
         ),
     ),
     (

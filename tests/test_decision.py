@@ -62,6 +62,10 @@ def first_sentence(text: str) -> str:
     [
         ("how many days does a widget review take", "when"),
         ("widget review, by when must it be done?", "when"),
+        ("widget reviews, what are the timescales", "when"),
+        ("how much notice do the partners need before a widget review", "when"),
+        ("when do parents hear about a widget review", "when"),
+        ("when did widget reviews start", "when"),
         ("who holds a widget review", "who"),
         ("what happens after a widget review", "next"),
         ("we held a widget review, what's next", "next"),
@@ -99,6 +103,13 @@ async def test_what_it_is_is_the_topics_own_opening(chat: Chat) -> None:
     replies = await chat.say("what is a widget review")
     topic = chat.assistant.knowledge.topics["widget-review"]
     assert replies[0].text == topic.answer
+
+
+async def test_a_facet_asked_of_one_part_of_a_topic_leads_with_that_part(chat: Chat) -> None:
+    # The topic's own "when" is about the review; the question is about its log.
+    replies = await chat.say("how often is the widget log checked")
+    assert replies[0].id == "widget-review"
+    assert first_sentence(replies[0].text) == "The widget log is checked every 30 days."
 
 
 async def test_a_facet_the_topic_lacks_leads_with_its_sentence_that_fits(chat: Chat) -> None:
