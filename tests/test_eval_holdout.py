@@ -109,12 +109,14 @@ URGENT_FLOORS = [
     # the blind sets A to E (2026-12-07), each scored once when written (docs/eval.md); then
     # used: the kinds of live concern they missed (a child missing from "our" home, "never
     # came home", a goodbye text, an online contact meeting a child tonight, FGM in everyday
-    # words, a registered sex offender, a sexual act seen) were added as general phrases
+    # words, a registered sex offender, a sexual act seen) were added as general phrases, and
+    # the look-alikes they flagged (a training scenario or case study, a policy, a past case
+    # being recorded, the practitioner's own support) settled
     ("urgent_blind21a.txt", 1.0, 0.0),
     ("urgent_blind21b.txt", 1.0, 0.0),
-    ("urgent_blind21c.txt", 1.0, 0.14),
-    ("urgent_blind21d.txt", 1.0, 0.4),
-    ("urgent_blind21e.txt", 1.0, 0.07),
+    ("urgent_blind21c.txt", 1.0, 0.07),
+    ("urgent_blind21d.txt", 1.0, 0.0),
+    ("urgent_blind21e.txt", 1.0, 0.0),
 ]
 
 
