@@ -219,23 +219,46 @@ def _focus(query: Query, own_name: frozenset[str]) -> frozenset[str]:
 
 def described_reviews(learning: Learning, query: Query) -> tuple[str, ...]:
     """The review(s) whose record (title, area, year, what happened) has most of the question's
-    words, when one clearly does: a question back, never a link."""
-    said = {stem(t) for t in query.tokens} - _GENERIC
-    if not said:
-        return ()
-    scored = []
+    words, when one clearly does: a question back, never a link. Only words some record has
+    count ("the one where the little girl went to live with her dad": no record says "little"
+    or "went", so they tell no review from another), everyday words said as the records say
+    them ("dad", "herts"), and at least DESCRIBED_WORDS of them must be there."""
+    records = []
     for review in learning.with_findings():
         themes = " ".join(w for t in review.themes if t in learning.themes
                           for w in learning.themes[t].words)  # fmt: skip
         has = {stem(t) for t in tokens(f"{review.title} {review.area} {review.year or ''} "
                                        f"{review.happened} {themes}")}  # fmt: skip
+        records.append((review.id, has))
+    known = set().union(*(has for _, has in records))
+    said = {stem(_AS_RECORDED.get(t, t)) for t in query.tokens} - _GENERIC
+    said &= known
+    if len(said) < DESCRIBED_WORDS:
+        return ()
+    scored = []
+    for review_id, has in records:
         share = len(said & has) / len(said)
         if share >= DESCRIBED_SHARE:
-            scored.append((share, review.id))
+            scored.append((share, review_id))
     scored.sort(reverse=True)
     if scored and (len(scored) == 1 or scored[0][0] - scored[1][0] >= 0.2):
         return (scored[0][1],)
     return ()
+
+
+DESCRIBED_WORDS = 3
+# Everyday words for what the records say in full.
+_AS_RECORDED = {
+    "dad": "father",
+    "daddy": "father",
+    "mum": "mother",
+    "mummy": "mother",
+    "herts": "hertfordshire",
+    "beds": "bedfordshire",
+    "kid": "child",
+    "kids": "children",
+    "starved": "starvation",
+}
 
 
 # Words every question about reviews has: no sign of which review.

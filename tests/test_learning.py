@@ -151,6 +151,17 @@ async def test_a_review_described_not_named_is_asked_about(chat: Chat) -> None:
     assert chat.replies[0].id == "sprocket-failure-2022"
 
 
+async def test_words_no_record_has_do_not_hide_the_review_described(chat: Chat) -> None:
+    # "boss", "always", "went on": in no record, so they tell no review from another
+    replies = await chat.say(
+        "the review where the flanges broke under load at the plant, my old boss always went on"
+    )
+    assert replies[0].kind == "confirm"
+    assert "Flange testing at the northern plant" in replies[0].text
+    # too few words that any record has is no description
+    assert (await chat.say("the one about the boss who went on"))[0].kind != "confirm"
+
+
 async def test_a_review_is_named_by_one_proper_name_of_its_title_or_area(chat: Chat) -> None:
     # "Northern" is in one review's area only: the whole name need not fit.
     replies = await chat.say("what should suppliers take from the northern folk's batch report")
