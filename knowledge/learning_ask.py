@@ -44,14 +44,20 @@ class LearningAsk:
 
 _SEVEN_MINUTES = re.compile(r"\b(?:7|seven)\s?min(?:ute)?s?\b.{0,20}\bbriefings?\b")
 _BRIEFING_ON = re.compile(r"\bbriefing (?:on|about)\b")
-# "a briefing for governors on the Somerset review": for an audience, so composed, not the
-# catalogue's own briefing document.
+# "a briefing for governors on the Somerset review", "a briefing on the Arthur and Star review
+# for police colleagues", "put together a short briefing on Patrick": for an audience, or
+# asked to be made, so composed, not the catalogue's own briefing document.
 _BRIEFING_FOR = re.compile(
     r"\bbriefing for (?!(?:\w+ ){0,2}(?:reviews?|scrs?|reports?|inquiry)\b)"
-    r"(?:\w+ ){1,3}(?:on|about)\b"
+    r"(?:\w+ ){1,3}(?:on|about)\b|"
+    r"\bbriefing (?:on|about) .{3,60}\bfor (?:our |my |the |your )?(?:\w+ ){0,2}(?:team|colleagues|"
+    r"staff|governors|teachers|officers|workers|nurses|gps|police|practitioners|meeting)\b|"
+    r"\b(?:put together|write|make|create|prepare|draft|give) (?:me |us )?(?:a |an )?(?:short |"
+    r"quick |brief )?briefing\b"
 )
 _RECOMMEND = re.compile(
-    r"\brecommend(?:s|ed|ations?)?\b|\bwhat (?:has |have )?changed (?:after|since|because)\b|"
+    r"\brecommend(?:s|ed|ations?)?\b|"
+    r"\bwhat (?:has |have )?changed(?: \w+)? (?:after|since|because)\b|"
     r"\bwhat came (?:out )?of\b|"
     # "what is the board going to do after patrick", "the 3 areas it said it would improve"
     r"\b(?:going to|will|would|said it would|plans? to) (?:do|change|improve)\b|"

@@ -118,6 +118,7 @@ async def test_what_a_review_led_to_asked_in_other_words(chat: Chat) -> None:
     for asked in (
         "what is the board going to do after the northern plant review",
         "the areas for improvement after the northern plant review",
+        "what changed nationally after the northern plant review",
     ):
         replies = await chat.say(asked)
         assert "Test every batch at the load it will carry" in replies[0].text, asked
@@ -132,8 +133,13 @@ async def test_a_presentation_gives_the_learning_of_the_reviews_it_carries(chat:
 
 
 async def test_a_briefing_for_an_audience_on_a_review_is_composed(chat: Chat) -> None:
-    replies = await chat.say("briefing for suppliers on the northern plant review")
-    assert replies[0].kind == "briefing" and replies[0].files
+    for asked in (
+        "briefing for suppliers on the northern plant review",
+        "briefing on the northern plant review for our lab team",
+        "can you put together a short briefing on the northern plant review",
+    ):
+        replies = await chat.say(asked)
+        assert replies[0].kind == "briefing" and replies[0].files, asked
 
 
 async def test_findings_not_held_are_said_never_guessed(chat: Chat) -> None:
