@@ -121,7 +121,10 @@ LOOKUP = re.compile(
 )
 RESULT = re.compile(
     r"\b(?:outcome|result|minutes|decision|notes)\s+(?:of|from)\s+"
-    r"(?:the|our|my|this|that|todays|yesterdays|last)\b"
+    r"(?:the|our|my|this|that|todays|yesterdays|last)\b|"
+    # "please check the MASH outcome for Leah": a look-up of one child's result
+    r"^(?:please\s+)?(?:check|look up|pull up|find out)\s+(?:the|her|his|their)\s+"
+    r"(?:[a-z]+\s+){0,2}(?:outcome|result|decision|minutes|notes)\s+(?:for|on|about)\b"
 )
 
 # "ruby's conference", "today's core group": apostrophes are dropped before matching, so the
@@ -134,7 +137,8 @@ POSSESSIVE = re.compile(
     r"strategy (?:meeting|discussion)|cin (?:meeting|plan)|child in need (?:meeting|plan)|"
     r"review meeting|social worker|plan|referral|assessment|section 47|return home interview|"
     # one person's details: "ellie brown's foster carer's address"
-    r"foster carers?|carers?|address|phone number|date of birth|dob|new school|placement)\b"
+    r"foster carers?|carers?|address|phone number|date of birth|dob|new school|placement|"
+    r"chronology|file|records?|case notes|notes)\b"
 )
 # Words ending in "s" that stand before those nouns without naming a child or a day: the
 # knowledge base does not use all of them ("the father's social worker" is a general question).

@@ -220,8 +220,8 @@ def _by_name(knowledge: Knowledge, query: Query, decision: Decision, why: Why) -
         why.note('rule: the topic named after "what is"')
         others = tuple(i for i in decision.ids if i != asked and i in knowledge.topics)
         return Decision("answer", (asked,), sure=not others, others=others[: MAX_CHOICES - 1])
-    if decision.outcome != "none":
-        return decision
+    if decision.outcome != "none" or query.request:
+        return decision  # "i need to renew my dbs" asks to do something, not about DBS checks
     # Not "the herts SCR where ...", "Baby Tilly SCR": a particular review, which the
     # document finder did not find; "could we be dragged into a serious case review" is general.
     general = [

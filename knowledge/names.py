@@ -4,15 +4,15 @@ The lexical matcher (search.py) scores a name against the whole question, so a l
 that names its subject once ("what is early help? parents at our preschool keep asking if it's
 social services") scores far under its cutoff, and meaning is pulled about by the rest of the
 message. A practitioner who writes a subject's own name has still said what they ask about.
-`TopicNames.said` finds the names of topics (titles without their brackets, and aliases) in a
+`TopicNames.said` finds the names of topics (titles, what their brackets say, and aliases) in a
 question, typos corrected and word forms brought together; knowledge/decision.py uses them in
 two rules: "what is <name>" is that topic, and a question nothing else answers that names one
 topic is answered by it as a guess.
 
-A one-word name counts only when it cannot be an ordinary word: not among the commonest
-English words ("panel", "neglect", "prevent"), unless it is written with a capital letter
-inside a sentence ("referred to Prevent"), or it is an acronym the topic's title gives in
-brackets ("(LADO)", "(SCR)").
+A one-word name counts only when it cannot be an ordinary word: not among the PLAIN_WORDS
+commonest English words ("panel", "prevent", "disclosure", "jar"; "nudes", "neglect" and
+"escalation" are rarer), unless it is written with a capital letter inside a sentence
+("referred to Prevent"), or it is an acronym the topic's title gives in brackets ("(LADO)").
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from knowledge.entries import Topic
-from knowledge.search import ABBREVIATIONS, FILLER, NUMBER_WORDS, common_english, stem, words
+from knowledge.search import ABBREVIATIONS, FILLER, NUMBER_WORDS, commonest_english, stem, words
 
 _BRACKETS = re.compile(r"\(([^)]*)\)")
 # What is asked right before a name when the name is what the question is about.
@@ -43,6 +43,9 @@ OPENERS = (
     ("tell", "me", "about"),
 )
 ARTICLES = frozenset(("a", "an", "the"))
+# How many of the commonest English words a one-word name must not be among (symspellpy's list,
+# by count: the 9,200th word is seen about five million times in its corpus).
+PLAIN_WORDS = 9_200
 ADVERBS = frozenset(("actually", "exactly", "really", "even", "all"))
 
 
@@ -74,13 +77,18 @@ class TopicNames:
 
     def __init__(self, topics: Iterable[Topic]) -> None:
         topics = list(topics)
-        common = common_english() if topics else frozenset()
+        common = commonest_english(PLAIN_WORDS) if topics else frozenset()
         self._names: dict[tuple[str, ...], str] = {}
         self._plain: set[tuple[str, ...]] = set()  # one ordinary word: needs its capital
         self._longest = 1
         for topic in topics:
-            acronyms = {w for inner in _BRACKETS.findall(topic.title) for w in words(inner)}
-            for name in (_BRACKETS.sub(" ", topic.title), *topic.aliases):
+            inside = [
+                part
+                for inner in _BRACKETS.findall(topic.title)
+                for part in re.split(r",| and ", inner)
+            ]
+            acronyms = {w for part in inside for w in words(part)}
+            for name in (_BRACKETS.sub(" ", topic.title), *inside, *topic.aliases):
                 raw = words(name)
                 key = tuple(s for s, _ in _keyed(raw))
                 if not key or key in self._names:

@@ -202,6 +202,7 @@ SAME_WORD = 5  # two common words that begin alike for this long are forms of on
 
 
 _common: frozenset[str] | None = None
+_ranked: list[str] = []  # the same words, commonest first (the list is sorted by count)
 
 
 Keeper = Callable[[str, Callable[[str], Any]], Any]  # config/validation.py's, Cache.parsed
@@ -218,8 +219,15 @@ def common_english(keeper: Keeper | None = None) -> frozenset[str]:
         assert spec is not None and spec.submodule_search_locations is not None
         folder = Path(next(iter(spec.submodule_search_locations)))
         text = (folder / "frequency_dictionary_en_82_765.txt").read_text(encoding="utf-8")
-        _common = frozenset(keeper(text, _commonest) if keeper else _commonest(text))
+        _ranked[:] = keeper(text, _commonest) if keeper else _commonest(text)
+        _common = frozenset(_ranked)
     return _common
+
+
+def commonest_english(count: int) -> frozenset[str]:
+    """The `count` commonest English words of `common_english`."""
+    common_english()
+    return frozenset(_ranked[:count])
 
 
 def _commonest(listing: str) -> list[str]:

@@ -40,6 +40,8 @@ ONE_CASE = [
     ("could you ring the social worker for me", "act"),
     ("can you write the chronology for my imr", "act"),
     ("draft the s47 outcome letter for amira to send to her mum", "act"),
+    ("please check the mash outcome for leah okafor and tell me", "result"),
+    ("please send me jaydens chronology", "possessive"),
     ("write up the chronology from these health records", "act"),
     ("book me a room for the conference next week", "act"),
     ("what were the minutes from yesterday's core group", "result"),
@@ -63,6 +65,8 @@ ONE_CASE = [
 ]
 GENERAL = [
     "write a 7 minute briefing on neglect for my team",
+    "what goes in a multi agency chronology",
+    "check the outcome of a strategy discussion is recorded, how",
     "draft the learning from the rochdale review for our newsletter",
     "is a child on a cp plan allowed to go abroad",
     "is there a child protection register any more",
