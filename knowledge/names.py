@@ -81,22 +81,32 @@ class TopicNames:
         self._names: dict[tuple[str, ...], str] = {}
         self._plain: set[tuple[str, ...]] = set()  # one ordinary word: needs its capital
         self._longest = 1
-        for topic in topics:
-            inside = [
+        inside: dict[str, list[str]] = {
+            topic.id: [
                 part
                 for inner in _BRACKETS.findall(topic.title)
                 for part in re.split(r",| and ", inner)
             ]
-            acronyms = {w for part in inside for w in words(part)}
-            for name in (_BRACKETS.sub(" ", topic.title), *inside, *topic.aliases):
-                raw = words(name)
-                key = tuple(s for s, _ in _keyed(raw))
-                if not key or key in self._names:
-                    continue  # the first topic keeps a name two share (check refuses those)
-                self._names[key] = topic.id
-                self._longest = max(self._longest, len(key))
-                if len(raw) == 1 and raw[0] in common and raw[0] not in acronyms:
-                    self._plain.add(key)
+            for topic in topics
+        }
+        # A topic's own names first, then what titles' brackets say, which may list other
+        # topics' subjects ("Other statutory reviews (adults reviews, domestic homicide
+        # reviews)"): a name two share is the first's (check refuses two topics one alias).
+        for own in (True, False):
+            for topic in topics:
+                acronyms = {w for part in inside[topic.id] for w in words(part)}
+                names = (
+                    (_BRACKETS.sub(" ", topic.title), *topic.aliases) if own else inside[topic.id]
+                )
+                for name in names:
+                    raw = words(name)
+                    key = tuple(s for s, _ in _keyed(raw))
+                    if not key or key in self._names:
+                        continue
+                    self._names[key] = topic.id
+                    self._longest = max(self._longest, len(key))
+                    if len(raw) == 1 and raw[0] in common and raw[0] not in acronyms:
+                        self._plain.add(key)
 
     def said(self, text: str, corrected: str) -> list[Named]:
         """The topics named in a question (as typed, and with typos corrected), in the order
@@ -136,6 +146,7 @@ class TopicNames:
 def _asked_about(before: list[str], after: list[str]) -> bool:
     """Whether a name is what is asked about: after "what is (a)", "define (the)" and the
     like, or "what does (the) X do / mean" (not "what does KCSIE say about online safety")."""
+    before = [w for w in before if w not in ADVERBS]  # "what actually counts as"
     while before and before[-1] in ARTICLES:
         before = before[:-1]
     if before[-2:] in (["what", "does"], ["what", "do"]):

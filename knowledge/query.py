@@ -226,9 +226,10 @@ _REQUEST_MARKERS = tuple(
     )
 )  # fmt: skip
 # Wanting to know about something is a question: "i want to understand the sin notification",
-# "i need to know who decides".
+# "i need to know who decides", "how quickly should they decide and let me know".
 _WANTS_TO_KNOW = re.compile(
-    r"\b(?:want|need|would like|d like|like) to (?:know|understand|learn|find out|ask|read|hear)\b"
+    r"\b(?:want|need|would like|d like|like) to (?:know|understand|learn|find out|ask|read|hear)\b|"
+    r"\blet (?:me|us) know\b"
 )
 # An order ("make a notification"), or a polite one ("can I make a notification?"); but "can
 # I share information?" asks about something, and so does a name ("threshold check").

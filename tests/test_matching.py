@@ -276,6 +276,7 @@ def test_safeguarding_sign(text: str, sign: bool) -> None:
     [
         ("i want to understand the sin notification", False),
         ("i need to know who decides", False),
+        ("how quickly should they decide and let me know", False),
         ("I want to notify", True),
         ("i need to check the threshold", True),
     ],

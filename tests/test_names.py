@@ -19,6 +19,9 @@ NAMES = TopicNames(
         # "panel" is among the commonest English words; "sprocket" is not
         topic("panels", "Panels", "panel"),
         topic("sprockets", "Sprockets", "sprocket"),
+        # a title's brackets may list other topics' subjects: their own names win
+        topic("other-reviews", "Other reviews (gizmo panels, sprocket audits)"),
+        topic("sprocket-audits", "Sprocket audits", "sprocket audit"),
     ]
 )
 
@@ -37,6 +40,8 @@ def test_what_is_before_a_name_makes_it_what_is_asked_about() -> None:
         ("sprockets", False),
     ]
     assert said("what does the gizmo panel do") == [("gizmo-panel", True)]
+    assert said("what exactly is a gizmo panel") == [("gizmo-panel", True)]
+    assert said("what actually counts as a gizmo panel now") == [("gizmo-panel", True)]
     # "what does X say about Y" asks about Y, not X
     assert said("what does the gizmo panel say about sprockets") == [
         ("gizmo-panel", False),
@@ -53,3 +58,8 @@ def test_an_ordinary_word_names_a_topic_only_with_its_capital_or_as_an_acronym()
     assert said("the panel met and a sprocket broke") == [("sprockets", False)]
     assert said("she was referred to the Panel last week") == [("panels", False)]
     assert said("what is a GP") == [("gizmo-panel", True)]
+
+
+def test_a_topics_own_name_wins_over_another_titles_brackets() -> None:
+    assert said("what is a sprocket audit") == [("sprocket-audits", True)]
+    assert said("what is a gizmo panel") == [("gizmo-panel", True)]
