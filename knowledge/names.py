@@ -32,7 +32,6 @@ OPENERS = (
     ("what", "is"),
     ("whats",),
     ("what", "are"),
-    ("what", "exactly", "is"),
     ("what", "is", "meant", "by"),
     ("what", "do", "you", "mean", "by"),
     ("what", "counts", "as"),
@@ -46,6 +45,8 @@ ARTICLES = frozenset(("a", "an", "the"))
 # How many of the commonest English words a one-word name must not be among (symspellpy's list,
 # by count: the 9,200th word is seen about five million times in its corpus).
 PLAIN_WORDS = 9_200
+# Words that stand between an opener and a name, or after "what does X", without changing
+# what is asked ("what exactly is", "what actually counts as", "what does it actually do").
 ADVERBS = frozenset(("actually", "exactly", "really", "even", "all"))
 
 
