@@ -16,6 +16,9 @@ to the facet asked, or the yes or no), and `why`, the signals that chose it
    both put clearly first is answered as a guess though neither is sure (AGREE_FLOOR);
 6. what is not ours (knowledge/decline.py): casework about one child or family, an adult's
    matter, anything else; never answered with a children's topic;
+6b. a topic's name said word for word (names.py): "what is <name>" is that topic, whatever
+   else the message says; a question nothing else answers that names a topic (not a
+   particular review by it) is answered by it as a guess;
 7. a document asked for that the catalogue does not have ("a copy of the child Q report");
 8. a yes/no question is never answered with a menu: its best topic is answered, leading with
    the check that fits, the others one tap away.
