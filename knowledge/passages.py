@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import bm25s
 import numpy as np
 
-from knowledge.entries import Topic
+from knowledge.entries import Check, Topic
 from knowledge.query import Query
 from knowledge.search import stem, tokens
 
@@ -250,15 +250,24 @@ def _nearest_check(
     best = max(
         range(len(asks)), key=lambda i: (by_meaning[i] >= CHECK_NEAR, by_meaning[i], by_words[i])
     )
-    if by_meaning[best] >= CHECK_NEAR or by_words[best] >= CHECK_WORDS:
+    if by_words[best] >= CHECK_WORDS:
         return topic.checks[best].say
+    if by_meaning[best] >= CHECK_NEAR:
+        # Near in meaning, not in words: "does a looked-after child's death have to be
+        # notified to Ofsted" is near "do I notify the death myself", whose answer is no. Its
+        # own question in front shows which question the yes or no answers.
+        return _framed(topic.checks[best]) if framed else topic.checks[best].say
     if not framed:
         return None
     runner_up = max((m for i, m in enumerate(by_meaning) if i != best), default=0.0)
     if by_meaning[best] >= CHECK_FRAMED and by_meaning[best] - runner_up >= CHECK_AHEAD:
-        check = topic.checks[best]
-        return f"{check.ask[0].upper()}{check.ask[1:].rstrip('?')}? {check.say}"
+        return _framed(topic.checks[best])
     return None
+
+
+def _framed(check: Check) -> str:
+    """A check's answer with its own question in front."""
+    return f"{check.ask[0].upper()}{check.ask[1:].rstrip('?')}? {check.say}"
 
 
 def overlap(one: str, other: str) -> float:

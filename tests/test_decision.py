@@ -172,9 +172,15 @@ async def test_a_message_nothing_else_answers_is_answered_by_the_topic_it_names(
 
 
 async def test_a_yes_no_question_leads_with_the_check_that_fits(chat: Chat) -> None:
-    replies = await chat.say("do we still have a widget review if no one got hurt?")
+    # by its words: the answer first
+    replies = await chat.say("does a widget review happen if nobody was hurt?")
     assert replies[0].id == "widget-review"
     assert replies[0].text.startswith("No. A widget review follows only a failure")
+    # by its meaning only: its own question in front, to show which question the no answers
+    replies = await chat.say("do we still have a widget review if no one got hurt?")
+    assert replies[0].text.startswith(
+        "Does a widget review happen if nobody was hurt? No. A widget review follows only"
+    )
 
 
 async def test_a_check_less_near_but_clearly_nearest_leads_with_its_own_question(
