@@ -66,6 +66,16 @@ ANSWERS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def dates_of_the_day() -> None:
+    """Today's dates, read when each test starts: a run that crosses midnight made "tomorrow"
+    today and "yesterday" the day before the incident the module had worked out."""
+    global TODAY, INCIDENT
+    TODAY = uk_today()
+    INCIDENT = (TODAY - timedelta(days=10)).strftime("%d/%m/%Y")
+    ANSWERS["incident_date"] = INCIDENT
+
+
 @pytest.fixture
 def settings(settings: Settings, tmp_path: Path) -> Settings:
     return with_fixture_form(settings, tmp_path)
