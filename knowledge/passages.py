@@ -82,7 +82,7 @@ class TopicText:
 
     def __init__(self, topics: Mapping[str, Topic], cache: Cache | None = None) -> None:
         self.ids = list(topics)
-        inputs = [_CODE, library_stamp("bm25s")]
+        inputs: list[bytes | str] = [_CODE, library_stamp("bm25s")]
         for topic in topics.values():
             inputs += [topic.id, *_document_texts(topic)]
         built = (cache or Cache(None)).kept("topic-text", inputs, lambda: _build(topics))
