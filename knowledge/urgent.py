@@ -58,56 +58,80 @@ def message_words(text: str) -> list[str]:
     return _WORD.findall(fold(_APOSTROPHES.sub("", text)))
 
 
-def _word_regex(pattern: str) -> str:
-    if pattern == NUMBER:
-        return r"\d+"
-    if pattern.endswith("*"):
-        return re.escape(pattern[:-1]) + r"[a-z0-9]*"
-    return re.escape(pattern)
+# One part of a phrase: the words it matches exactly, the prefixes (`word*`) a word may start
+# with, and whether any number (`<number>`) matches it.
+Part = tuple[frozenset[str], tuple[str, ...], bool]
 
 
-def phrase_regex(phrase: str) -> str:
-    """A phrase as a regular expression over the message's words joined by single spaces."""
-    parts = (
-        "(?:" + "|".join(_word_regex(alternative) for alternative in part.split("|")) + ")"
-        for part in phrase.split()
-    )
-    return " ".join(parts)
+def _part(part: str) -> Part:
+    alternatives = part.split("|")
+    exact = frozenset(a for a in alternatives if a != NUMBER and not a.endswith("*"))
+    prefixes = tuple(a[:-1] for a in alternatives if a.endswith("*"))
+    return exact, prefixes, NUMBER in alternatives
 
 
-def group_regex(phrases: tuple[str, ...]) -> str:
-    """One regular expression for a whole group: any of its phrases, on word boundaries."""
-    alternatives = "|".join(phrase_regex(p) for p in phrases) or "(?!)"
-    return rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])"
+def _matches(part: Part, word: str) -> bool:
+    exact, prefixes, number = part
+    return word in exact or word.startswith(prefixes) or (number and word.isdigit())
 
 
-def group_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(group_regex(phrases))
+class Phrases:
+    """One group's phrases, found in a message's words. A phrase's parts match consecutive
+    words, each word whole: one of the part's words, a word starting with one of its `word*`
+    prefixes, or a number for `<number>` (a message's words are all letters or all digits).
+
+    This is what one regular expression of all the phrases on word boundaries would find
+    (tests/test_urgent.py compares them), without compiling it: compiling the groups a message
+    needed took a twentieth of `ask`."""
+
+    def __init__(self, phrases: tuple[str, ...]) -> None:
+        # Each phrase's first part looked up by the message's word: most phrases start with
+        # a plain word, so a word is checked against a few phrases, not all of them.
+        self._by_word: dict[str, list[tuple[Part, ...]]] = {}
+        self._others: list[tuple[Part, tuple[Part, ...]]] = []
+        for phrase in phrases:
+            parts = tuple(_part(part) for part in phrase.split())
+            exact, prefixes, number = parts[0]
+            for word in exact:
+                self._by_word.setdefault(word, []).append(parts[1:])
+            if prefixes or number:
+                self._others.append(((frozenset(), prefixes, number), parts[1:]))
+
+    def search(self, said: Sequence[str]) -> bool:
+        """Whether one of the phrases occurs in the message's words `said`."""
+        for i, word in enumerate(said):
+            rests = list(self._by_word.get(word, ()))
+            rests += [rest for first, rest in self._others if _matches(first, word)]
+            for rest in rests:
+                if i + 1 + len(rest) <= len(said) and all(
+                    _matches(part, said[i + 1 + k]) for k, part in enumerate(rest)
+                ):
+                    return True
+        return False
 
 
-class GroupPatterns(Mapping[str, re.Pattern[str]]):
-    """Each group's pattern, compiled when first searched. Compiling all forty took a tenth
-    of a second at every start (`ask` pays it), and a message is searched for a handful of
-    them (`Starts`). The expressions are built from escaped phrases, so none can fail later."""
+class GroupPhrases(Mapping[str, Phrases]):
+    """Each group's phrases, read into a `Phrases` when the group is first searched (a message
+    is searched for a handful of the forty: `Starts`)."""
 
     def __init__(self, phrases: dict[str, tuple[str, ...]]) -> None:
-        self._phrases = phrases
-        self._compiled: dict[str, re.Pattern[str]] = {}
+        self.phrases = phrases
+        self._read: dict[str, Phrases] = {}
 
-    def __getitem__(self, name: str) -> re.Pattern[str]:
-        pattern = self._compiled.get(name)
-        if pattern is None:
-            pattern = self._compiled[name] = group_pattern(self._phrases[name])
-        return pattern
+    def __getitem__(self, name: str) -> Phrases:
+        read = self._read.get(name)
+        if read is None:
+            read = self._read[name] = Phrases(self.phrases[name])
+        return read
 
     def __contains__(self, name: object) -> bool:
-        return name in self._phrases  # without compiling it
+        return name in self.phrases
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._phrases)
+        return iter(self.phrases)
 
     def __len__(self) -> int:
-        return len(self._phrases)
+        return len(self.phrases)
 
 
 @dataclass(frozen=True)
@@ -163,8 +187,8 @@ class Starts:
 
 @dataclass(frozen=True)
 class UrgentDetector:
-    # Each group's phrases compiled into one pattern (a few microseconds per message).
-    groups: Mapping[str, re.Pattern[str]]
+    # Each group's phrases (a few microseconds per message).
+    groups: Mapping[str, Phrases]
     kinds: tuple[Kind, ...]
     knowledge_frames: tuple[str, ...]
     live_markers: tuple[str, ...]
@@ -190,9 +214,8 @@ class UrgentDetector:
         said = message_words(text)
         if not said:
             return set()
-        joined = " ".join(said)
         candidates = self.groups.keys() if self.starts is None else self.starts.candidates(said)
-        return {g for g in candidates if self.groups[g].search(joined)}
+        return {g for g in candidates if self.groups[g].search(said)}
 
     def _found(self, present: set[str]) -> list[Kind]:
         """The kinds with a rule whose groups are all present, in priority order."""
@@ -307,7 +330,7 @@ def read_urgent(
     phrases = {
         str(name): _phrases(f"groups.{name}", raw, problems) for name, raw in raw_groups.items()
     }
-    groups = GroupPatterns(phrases)
+    groups = GroupPhrases(phrases)
     kinds: list[Kind] = []
     raw_kinds = data.get("kinds")
     if not isinstance(raw_kinds, list) or not raw_kinds:
