@@ -403,7 +403,7 @@ def read_urgent(
 def _read_meaning(
     directory: Path,
     raw: Any,
-    groups: Mapping[str, re.Pattern[str]],
+    groups: Mapping[str, Phrases],
     kinds: list[Kind],
     knowledge_examples: Sequence[str],
     problems: Problems,
