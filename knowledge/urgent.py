@@ -30,7 +30,7 @@ The phrase lists and rules are data (urgent.yaml), validated at load like every 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -85,29 +85,42 @@ class Phrases:
     needed took a twentieth of `ask`."""
 
     def __init__(self, phrases: tuple[str, ...]) -> None:
-        # Each phrase's first part looked up by the message's word: most phrases start with
-        # a plain word, so a word is checked against a few phrases, not all of them.
+        # Each phrase's first part looked up by the message's word (or the word's first
+        # letters, for a prefix), so a word is checked against a few phrases, not all of them.
         self._by_word: dict[str, list[tuple[Part, ...]]] = {}
-        self._others: list[tuple[Part, tuple[Part, ...]]] = []
+        self._by_prefix: dict[str, list[tuple[Part, ...]]] = {}
+        self._after_number: list[tuple[Part, ...]] = []
         for phrase in phrases:
             parts = tuple(_part(part) for part in phrase.split())
             exact, prefixes, number = parts[0]
             for word in exact:
                 self._by_word.setdefault(word, []).append(parts[1:])
-            if prefixes or number:
-                self._others.append(((frozenset(), prefixes, number), parts[1:]))
+            for prefix in prefixes:
+                self._by_prefix.setdefault(prefix, []).append(parts[1:])
+            if number:
+                self._after_number.append(parts[1:])
+        self._lengths = sorted({len(prefix) for prefix in self._by_prefix})
 
-    def search(self, said: Sequence[str]) -> bool:
-        """Whether one of the phrases occurs in the message's words `said`."""
-        for i, word in enumerate(said):
-            rests = list(self._by_word.get(word, ()))
-            rests += [rest for first, rest in self._others if _matches(first, word)]
-            for rest in rests:
-                if i + 1 + len(rest) <= len(said) and all(
+    def search(self, said: Sequence[str], places: Iterable[int]) -> bool:
+        """Whether one of the phrases occurs in the message's words `said`, beginning at one
+        of `places` (word numbers: where `Starts` found a word that can begin one)."""
+        for i in places:
+            for rest in self._starting(said[i]):
+                if i + len(rest) < len(said) and all(
                     _matches(part, said[i + 1 + k]) for k, part in enumerate(rest)
                 ):
                     return True
         return False
+
+    def _starting(self, word: str) -> Iterator[tuple[Part, ...]]:
+        """The rest of each phrase whose first part matches `word`."""
+        yield from self._by_word.get(word, ())
+        for length in self._lengths:
+            if length > len(word):
+                break
+            yield from self._by_prefix.get(word[:length], ())
+        if self._after_number and word.isdigit():
+            yield from self._after_number
 
 
 class GroupPhrases(Mapping[str, Phrases]):
@@ -171,17 +184,20 @@ class Starts:
                         self.words.setdefault(alternative, set()).add(name)
         self.lengths = sorted({len(prefix) for prefix in self.prefixes})
 
-    def candidates(self, said: list[str]) -> set[str]:
-        """The groups that can match a message of these words."""
-        found: set[str] = set()
-        for word in set(said):
-            found.update(self.words.get(word, ()))
+    def candidates(self, said: list[str]) -> dict[str, list[int]]:
+        """The groups that can match a message of these words, each with the places (word
+        numbers) where one of its phrases can begin."""
+        found: dict[str, list[int]] = {}
+        for place, word in enumerate(said):
+            groups = set(self.words.get(word, ()))
             if word.isdigit():
-                found.update(self.numbers)
+                groups.update(self.numbers)
             for length in self.lengths:
                 if length > len(word):
                     break
-                found.update(self.prefixes.get(word[:length], ()))
+                groups.update(self.prefixes.get(word[:length], ()))
+            for group in groups:
+                found.setdefault(group, []).append(place)
         return found
 
 
@@ -214,8 +230,11 @@ class UrgentDetector:
         said = message_words(text)
         if not said:
             return set()
-        candidates = self.groups.keys() if self.starts is None else self.starts.candidates(said)
-        return {g for g in candidates if self.groups[g].search(said)}
+        if self.starts is None:
+            everywhere = range(len(said))
+            return {g for g in self.groups if self.groups[g].search(said, everywhere)}
+        candidates = self.starts.candidates(said)
+        return {g for g, places in candidates.items() if self.groups[g].search(said, places)}
 
     def _found(self, present: set[str]) -> list[Kind]:
         """The kinds with a rule whose groups are all present, in priority order."""
