@@ -6,7 +6,8 @@ work), in the same run, alternating, each a fresh process.
     .venv/bin/python bench/cold_start.py --runs 11 --baseline HEAD~3
 
 For each: the wall time and peak RSS of the whole process (medians of the runs), its CPU time
-(user + system, all threads: less sensitive to the machine's load than the wall clock), the
+(user + system, all threads: less sensitive to the machine's load than the wall clock) and its
+main thread's (what the answer waits for while the model loads on the other core), the
 Python heap's peak under tracemalloc, and the modules imported (`-X importtime`, the packages
 that take longest). The baseline is unpacked into a temporary folder (`git archive`) and run with
 this checkout's virtualenv. Both use the cache their settings give (`cache_dir`); one run
@@ -61,14 +62,17 @@ def run(folder: Path, env: dict[str, str], *python_args: str) -> tuple[float, fl
     return wall, cpu, after.ru_maxrss / 1024, done.stderr
 
 
-def peak_rss(folder: Path, env: dict[str, str]) -> float:
-    """The peak RSS (MB) of one run, from /proc while it runs (VmHWM at its end)."""
+def peak_rss(folder: Path, env: dict[str, str]) -> tuple[float, float]:
+    """The peak RSS (MB) of one run, from /proc while it runs (VmHWM at its end), and the CPU
+    time (s) of its main thread: with the model loading beside it on a second core, the main
+    thread is what the answer waits for."""
     process = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import atexit, runpy, sys\n"
+            "import atexit, runpy, sys, time\n"
             "def hwm():\n"
+            "    print('main-cpu', time.thread_time(), file=sys.stderr)\n"
             "    for line in open('/proc/self/status'):\n"
             "        if line.startswith('VmHWM'):\n"
             "            print('hwm', line.split()[1], file=sys.stderr)\n"
@@ -86,7 +90,8 @@ def peak_rss(folder: Path, env: dict[str, str]) -> float:
         text=True,
     )
     _, err = process.communicate()
-    return next(int(line.split()[1]) / 1024 for line in err.splitlines() if line.startswith("hwm"))
+    said = dict(line.split()[:2] for line in err.splitlines() if line.startswith(("hwm", "main")))
+    return int(said["hwm"]) / 1024, float(said["main-cpu"])
 
 
 def imports(folder: Path, env: dict[str, str]) -> tuple[Counter[str], int]:
@@ -126,11 +131,11 @@ def main() -> None:
         folders = {"baseline": base, "now": ROOT}
         for folder in folders.values():
             run(folder, env)  # fills the cache and the bytecode, as `check` would
-        results: dict[str, list[tuple[float, float, float]]] = {k: [] for k in folders}
+        results: dict[str, list[tuple[float, float, float, float]]] = {k: [] for k in folders}
         for _ in range(args.runs):
             for name, folder in folders.items():
                 wall, cpu, _, _ = run(folder, env)
-                results[name].append((wall, cpu, peak_rss(folder, env)))
+                results[name].append((wall, cpu, *peak_rss(folder, env)))
         traced = {}
         for name, folder in folders.items():
             err = run(folder, env, "-c", TRACED)[3]
@@ -141,17 +146,18 @@ def main() -> None:
             )
         print(f"`main.py ask {QUESTION!r}`, {args.runs} runs each, alternating")
         print(
-            "| commit | wall s (median) | each | CPU s (median) | peak RSS MB (median) "
-            "| tracemalloc peak MB |"
+            "| commit | wall s (median) | each | CPU s (median) | main thread's CPU s (median) "
+            "| peak RSS MB (median) | tracemalloc peak MB |"
         )
-        print("|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|")
         for name, rows in results.items():
             label = f"{name} ({args.baseline})" if name == "baseline" else "now"
-            walls = ", ".join(f"{w:.2f}" for w, _, _ in rows)
+            walls = ", ".join(f"{w:.2f}" for w, _, _, _ in rows)
             print(
-                f"| {label} | {statistics.median(w for w, _, _ in rows):.2f} | {walls} "
-                f"| {statistics.median(c for _, c, _ in rows):.2f} "
-                f"| {statistics.median(r for _, _, r in rows):.0f} | {traced[name]:.0f} |"
+                f"| {label} | {statistics.median(w for w, _, _, _ in rows):.2f} | {walls} "
+                f"| {statistics.median(c for _, c, _, _ in rows):.2f} "
+                f"| {statistics.median(m for _, _, _, m in rows):.2f} "
+                f"| {statistics.median(r for _, _, r, _ in rows):.0f} | {traced[name]:.0f} |"
             )
         print("\nImport time by package (ms, self, one run; `-X importtime`):")
         for name, folder in folders.items():

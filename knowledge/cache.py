@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -68,17 +69,22 @@ class Cache:
     def parsed(self, text: str, parse: Callable[[str], Any]) -> Any:
         """What `parse(text)` gives (a YAML file's data), read back as JSON, or parsed and kept.
         Data JSON cannot give back exactly (a number as a key, say) is not kept."""
+        return self.kept("parsed", [text], lambda: parse(text))
+
+    def kept(self, kind: str, parts: Iterable[bytes | str], compute: Callable[[], Any]) -> Any:
+        """What `compute()` gives from `parts` (data JSON can hold), read back, or computed and
+        kept. Data JSON cannot give back exactly (a number as a key, say) is not kept."""
         if self.folder is None:
-            return parse(text)
-        path = self.folder / f"parsed-{digest([text])}.json"
+            return compute()
+        path = self.folder / f"{kind}-{digest(parts)}.json"
         try:
             data = json.loads(path.read_bytes(), object_hook=_from_json)
         except (OSError, ValueError):
-            pass  # not there yet, or unreadable: parsed again
+            pass  # not there yet, or unreadable: computed again
         else:
             self._used(path)
             return data
-        data = parse(text)
+        data = compute()
         encoded = _encoded(data)
         if encoded is not None:
             self._write(path, lambda f: f.write(encoded))
@@ -129,6 +135,17 @@ class Cache:
             with contextlib.suppress(OSError):
                 if old != keep and now - old.stat().st_mtime > STALE_SECONDS:
                     old.unlink()
+
+
+def library_stamp(package: str) -> str:
+    """Which installed version of `package` is there (its file's path, size and time), found
+    without importing it: a result another version may compute differently is computed again."""
+    spec = importlib.util.find_spec(package)
+    origin = Path(spec.origin) if spec is not None and spec.origin else None
+    if origin is not None and origin.is_file():
+        stat = origin.stat()
+        return f"{origin}:{stat.st_size}:{stat.st_mtime_ns}"
+    return f"{package}: not found"
 
 
 class InMemory:

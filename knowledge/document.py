@@ -10,7 +10,6 @@ notification is submitted, not after.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import re
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any, TypedDict
 
 from config.settings import TEMPLATE
 from config.validation import Problems
-from knowledge.cache import Cache
+from knowledge.cache import Cache, library_stamp
 from knowledge.form import Form
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -120,18 +119,9 @@ def check_template(path: Path, form: Form, problems: Problems, cache: Cache | No
 
 
 def _libraries() -> list[str]:
-    """Which docxtpl, python-docx and Jinja render, found without importing them: another
-    version may read the same template differently, so it is checked again."""
-    found = []
-    for package in ("docxtpl", "docx", "jinja2"):
-        spec = importlib.util.find_spec(package)
-        origin = Path(spec.origin) if spec is not None and spec.origin else None
-        if origin is not None and origin.is_file():
-            stat = origin.stat()
-            found.append(f"{origin}:{stat.st_size}:{stat.st_mtime_ns}")
-        else:
-            found.append(f"{package}: not found")
-    return found
+    """Which docxtpl, python-docx and Jinja render: another version may read the same template
+    differently, so it is checked again."""
+    return [library_stamp(package) for package in ("docxtpl", "docx", "jinja2")]
 
 
 def answers_for_template(form: Form, shown: dict[str, str]) -> dict[str, str]:

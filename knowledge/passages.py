@@ -18,10 +18,12 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-import bm25s
 import numpy as np
 
+from knowledge.cache import Cache, library_stamp
 from knowledge.entries import Check, Topic
 from knowledge.query import Query
 from knowledge.search import stem, tokens
@@ -73,35 +75,32 @@ class Lead:
 
 
 class TopicText:
-    """BM25 over each topic's own words."""
+    """BM25 over each topic's own words.
 
-    def __init__(self, topics: Mapping[str, Topic]) -> None:
+    The index (each topic's stems, and bm25s's term-by-topic score matrix) is what building it
+    costs, a tenth of `ask`'s start: it is kept in `cache` under the topics' words and the code
+    that makes it, and read back without importing bm25s (with tqdm and multiprocessing behind
+    it). `scores` adds the matrix's rows as bm25s's `get_scores` does, so a read-back index
+    scores as the built one (tests/test_topic_text.py compares them with bm25s's own)."""
+
+    def __init__(self, topics: Mapping[str, Topic], cache: Cache | None = None) -> None:
         self.ids = list(topics)
-        corpus = [self._document(t) for t in topics.values()]
-        self._words = {i: frozenset(d) for i, d in zip(self.ids, corpus, strict=True)}
-        self._index = bm25s.BM25()
-        if corpus:
-            self._index.index(corpus, show_progress=False)
-        documents = len(corpus) or 1
+        inputs: list[bytes | str] = [_CODE, library_stamp("bm25s")]
+        for topic in topics.values():
+            inputs += [topic.id, *_document_texts(topic)]
+        built = (cache or Cache(None)).kept("topic-text", inputs, lambda: _build(topics))
+        self._words = {i: frozenset(d) for i, d in zip(self.ids, built["words"], strict=True)}
+        self._vocabulary: dict[str, int] = built["vocabulary"]
+        self._data = np.asarray(built["data"], dtype=np.float32)
+        self._indices = np.asarray(built["indices"], dtype=np.int32)
+        self._indptr = np.asarray(built["indptr"], dtype=np.int64)
+        documents = len(self.ids) or 1
         frequency: dict[str, int] = {}
-        for document in corpus:
-            for token in set(document):
+        for words in self._words.values():
+            for token in words:
                 frequency[token] = frequency.get(token, 0) + 1
         self._idf = {t: math.log(1 + documents / n) for t, n in frequency.items()}
         self._unseen = math.log(1 + documents)
-
-    @staticmethod
-    def _document(topic: Topic) -> list[str]:
-        names = " ".join((topic.title, *topic.aliases, *topic.questions))
-        text = " ".join(
-            (
-                topic.answer,
-                topic.more,
-                *(t for _, t in topic.facets),
-                *(f"{c.ask} {c.say}" for c in topic.checks),
-            )
-        )
-        return stems(names) * NAME_WEIGHT + stems(text)
 
     def scores(self, query: Query) -> dict[str, float]:
         """Each topic's BM25 score for the query, divided by the best (0-1); empty when no
@@ -109,11 +108,21 @@ class TopicText:
         said = [stem(t) for t in query.tokens]
         if not said or not self.ids:
             return {}
-        raw = np.asarray(self._index.get_scores(said), dtype=np.float64)
-        best = float(raw.max()) if raw.size else 0.0
+        # bm25s's get_scores: the rows of the question's known words (repeats too), added in
+        # float32 in the question's order.
+        rows = np.asarray([self._vocabulary[t] for t in said if t in self._vocabulary], np.int32)
+        if int(rows.max(initial=0)) >= len(self._indptr) - 1:
+            # bm25s refuses its own empty token ("") in a question; a stem is never empty.
+            raise ValueError("a question token outside the index")
+        raw = np.zeros(len(self.ids), dtype=np.float32)
+        for row in rows:
+            start, end = self._indptr[row], self._indptr[row + 1]
+            np.add.at(raw, self._indices[start:end], self._data[start:end])
+        scored = raw.astype(np.float64)  # divided in float64, as before
+        best = float(scored.max()) if scored.size else 0.0
         if best <= 0:
             return {}
-        return {self.ids[i]: float(raw[i] / best) for i in np.flatnonzero(raw > 0)}
+        return {self.ids[i]: float(scored[i] / best) for i in np.flatnonzero(scored > 0)}
 
     def weight(self, token: str) -> float:
         return self._idf.get(token, self._unseen)
@@ -144,6 +153,49 @@ class TopicText:
             return 0.0
         total = sum(self.weight(t) for t in whole)
         return sum(self.weight(t) for t in whole & has) / total
+
+
+def _document_texts(topic: Topic) -> tuple[str, str]:
+    """A topic's names (how it is asked for) and its text (what it says)."""
+    names = " ".join((topic.title, *topic.aliases, *topic.questions))
+    text = " ".join(
+        (
+            topic.answer,
+            topic.more,
+            *(t for _, t in topic.facets),
+            *(f"{c.ask} {c.say}" for c in topic.checks),
+        )
+    )
+    return names, text
+
+
+def _build(topics: Mapping[str, Topic]) -> dict[str, Any]:
+    """Each topic's stems (its names counted NAME_WEIGHT times) and bm25s's index of them, as
+    data the cache can keep."""
+    if not topics:
+        return {"words": [], "vocabulary": {}, "data": [], "indices": [], "indptr": [0]}
+    import bm25s  # only when the topics changed: with tqdm and multiprocessing, 30 ms
+
+    corpus = []
+    for topic in topics.values():
+        names, text = _document_texts(topic)
+        corpus.append(stems(names) * NAME_WEIGHT + stems(text))
+    index = bm25s.BM25()
+    index.index(corpus, show_progress=False)
+    return {
+        "words": [sorted(set(document)) for document in corpus],
+        "vocabulary": dict(index.vocab_dict),
+        "data": index.scores["data"].tolist(),
+        "indices": index.scores["indices"].tolist(),
+        "indptr": index.scores["indptr"].tolist(),
+    }
+
+
+# The code that makes the index: a change to the stemmer or to the documents' makeup builds it
+# again rather than reading an index made the old way.
+_CODE = b"".join(
+    (Path(__file__).parent / name).read_bytes() for name in ("search.py", "passages.py")
+)
 
 
 def _said(query: Query, leaving_out: frozenset[str] = frozenset()) -> set[str]:

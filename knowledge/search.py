@@ -27,7 +27,9 @@ than the catalogue (see bench/ and docs/benchmarks.md).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import heapq
 import importlib.util
 import math
@@ -325,6 +327,13 @@ class SearchIndex:
     """
 
     def __init__(self, entries: Iterable[SearchEntry], walk_limit: int = WALK_LIMIT) -> None:
+        # Building makes hundreds of thousands of objects (names' keys, postings) and no
+        # cycles: with the cycle collector on, it walked the growing heap again and again
+        # (three full passes at 100,000 documents, a sixth of the build).
+        with _collector_paused():
+            self._build(entries, walk_limit)
+
+    def _build(self, entries: Iterable[SearchEntry], walk_limit: int) -> None:
         self.entries = list(entries)
         self.walk_limit = walk_limit
         common_english()  # read now (0.1 s, once), not in the first question's reply
@@ -468,7 +477,7 @@ class SearchIndex:
         self._typos = _DeletionIndex(self._postings)
         stems: dict[str, list[str]] = defaultdict(list)
         for token in self._postings:
-            root = stem(token)
+            root = _stem(token)
             if root != token:
                 stems[root].append(token)
         self._stems = dict(stems)
@@ -816,6 +825,19 @@ class SearchIndex:
         return found
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while the block runs (and on again after, unless it was
+    off before); objects freed by reference counting are freed as usual."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 class _Rows(Sequence["array[int]"]):
     """Rows of numbers in two flat arrays (where each row starts, and all rows end to end): four
     bytes a number, where a list of tuples of Python ints takes about forty. Held as `array`s:
@@ -888,21 +910,16 @@ class _DeletionIndex:
     PER_LENGTH = 3  # the best candidates kept for each word length
 
     def __init__(self, vocabulary: Iterable[str]) -> None:
-        # The strings filed under are kept as their hashes (Python's, for this process), sorted,
-        # each beside its word's number: 12 bytes a string rather than a dictionary entry and
-        # the string itself (30 MB at 100,000 documents, now 4). A query word's strings are
-        # hashed the same way; a collision could only add a candidate, which `ratio` then
-        # scores like any other.
+        # The strings filed under are kept as their hashes (`_hash`), sorted, each beside its
+        # word's number: 12 bytes a string rather than a dictionary entry and the string itself
+        # (30 MB at 100,000 documents, now 4). They are computed for all words at once, without
+        # making the strings (making 380,000 of them was a tenth of the build at 100,000
+        # documents). A query word's strings are hashed the same way; a collision could only
+        # add a candidate, which `ratio` then scores like any other.
         self._words = [w for w in vocabulary if len(w) >= 2 and not w.isdigit()]
         # A typo target is at most two letters shorter than a query word of four or more.
         self._longest = max(map(len, self._words), default=0)
-        filed = list(map(_filed_under, self._words))
-        counts = np.fromiter(map(len, filed), np.int64, len(filed))
-        hashes = np.fromiter(
-            map(hash, chain.from_iterable(filed)), np.int64, int(counts.sum()) if len(counts) else 0
-        )
-        del filed
-        owners = np.repeat(np.arange(len(self._words), dtype=np.int32), counts)
+        hashes, owners = _filed_hashes(self._words)
         order = np.argsort(hashes)  # a string's words are all looked at: any order of ties
         self._hashes = hashes[order]
         self._owners = owners[order]
@@ -912,13 +929,11 @@ class _DeletionIndex:
             # Two deletions cannot bring it down to any known word's length. Without this, a
             # pasted 100,000-letter "word" would cost minutes of deletions (quadratic).
             return {}
-        candidates = self._candidates(_deletions(token))
+        candidates = self._candidates(_deletion_hashes(token))
         if not candidates and len(token) >= LONG_WORD:
             # A long word may hold two slips; its two-letter deletions reach words that differ
             # by an extra letter and a changed one ("willliamz"), still without a scan.
-            candidates = self._candidates(
-                {shorter for once in _deletions(token) for shorter in _deletions(once)}
-            )
+            candidates = self._candidates(_deletion_hashes(token, twice=True))
         scored: list[tuple[float, str]] = []
         for word in candidates:
             score = fuzz.ratio(token, word, score_cutoff=cutoff)
@@ -933,8 +948,8 @@ class _DeletionIndex:
                 kept[word] = score / 100.0
         return kept
 
-    def _candidates(self, keys: Iterable[str]) -> set[str]:
-        wanted = np.fromiter((hash(key) for key in keys), np.int64)
+    def _candidates(self, hashes: Iterable[int]) -> set[str]:
+        wanted = np.fromiter(hashes, np.uint64)
         starts = np.searchsorted(self._hashes, wanted, side="left")
         ends = np.searchsorted(self._hashes, wanted, side="right")
         found = [self._owners[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
@@ -949,22 +964,94 @@ STEM_SIMILARITY = 0.9  # what another form of the same word counts for
 _ENDINGS = ("ations", "ation", "ings", "ing", "ions", "ion", "ers", "er", "ed", "es", "s")
 
 
-@functools.lru_cache(maxsize=4096)  # a topic's text says its words many times over
-def stem(word: str) -> str:
+def _stem(word: str) -> str:
     for ending in _ENDINGS:
         if word.endswith(ending) and len(word) - len(ending) >= 4:
             return word[: -len(ending)]
     return word
 
 
-def _filed_under(word: str) -> list[str]:
-    """`_deletions`, as a list: a string filed twice under one word costs nothing."""
-    return [word, *[word[:i] + word[i + 1 :] for i in range(len(word))]]
+# A topic's text says its words many times over. (The index's 40,000 words, each stemmed once,
+# call `_stem`: through the cache they only pushed each other out.)
+stem = functools.lru_cache(maxsize=4096)(_stem)
 
 
-def _deletions(word: str) -> set[str]:
-    """`word` and every string made by deleting one of its letters."""
-    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+# The strings a word is filed under are hashed as numbers mod 2**64 (the text's characters
+# as digits in base _BASE, plus its length times _SALT), so that a word's deletions are hashed
+# from its prefixes' and suffixes' hashes, for all words at once.
+_BASE = 0x100000001B3
+_SALT = 0x9E3779B97F4A7C15
+_MASK = (1 << 64) - 1
+
+
+_POWERS = [pow(_BASE, k, 1 << 64) for k in range(64)]
+
+
+def _hash(text: str) -> int:
+    value = 0
+    for character in text:
+        value = (value * _BASE + ord(character) + 1) & _MASK
+    return (value + len(text) * _SALT) & _MASK
+
+
+def _deletion_hashes(word: str, twice: bool = False) -> list[int]:
+    """The hashes of `word` and of each string made by deleting one of its letters (and, with
+    `twice`, two), from the hashes of its prefixes and suffixes rather than of new strings."""
+    n = len(word)
+    while len(_POWERS) <= n:
+        _POWERS.append((_POWERS[-1] * _BASE) & _MASK)
+    power = _POWERS
+    codes = [ord(character) + 1 for character in word]
+    prefix = [0] * (n + 1)  # the polynomial of word[:i]
+    for i, code in enumerate(codes):
+        prefix[i + 1] = (prefix[i] * _BASE + code) & _MASK
+    suffix = [0] * (n + 1)  # of word[i:], its last letter the units
+    for i in range(n - 1, -1, -1):
+        suffix[i] = (codes[i] * power[n - 1 - i] + suffix[i + 1]) & _MASK
+    salt = (n - 1) * _SALT
+    found = [(prefix[n] + n * _SALT) & _MASK]
+    found += [(prefix[i] * power[n - 1 - i] + suffix[i + 1] + salt) & _MASK for i in range(n)]
+    if twice:
+        salt = (n - 2) * _SALT
+        for i in range(n):
+            head = prefix[i] * power[n - 2 - i] if i < n - 1 else 0
+            for j in range(i + 1, n):
+                middle = prefix[j] - prefix[i + 1] * power[j - i - 1]  # word[i + 1 : j]
+                value = head + middle * power[n - 1 - j] + suffix[j + 1] + salt
+                found.append(value & _MASK)
+    return found
+
+
+def _filed_hashes(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """`_deletion_hashes` of every word (uint64), and each one's word number (int32): words of
+    one length at a time, a column of letters a step."""
+    sizes = np.fromiter(map(len, words), np.int64, len(words))
+    codes = np.frombuffer("".join(words).encode("utf-32-le"), np.uint32).astype(np.uint64) + 1
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+    base = np.uint64(_BASE)
+    hashes, owners = [np.zeros(0, np.uint64)], [np.zeros(0, np.int32)]
+    longest = int(sizes.max()) if len(sizes) else 0
+    # Powers of the base and the length's part, mod 2**64 (as Python ints: numpy warns when a
+    # number alone overflows, not an array).
+    _deletion_hashes("x" * longest)  # _POWERS as far as the longest word
+    power = np.array(_POWERS[: longest + 1], np.uint64)
+    for n in np.unique(sizes).tolist():
+        numbers = np.flatnonzero(sizes == n)
+        letters = codes[starts[numbers][:, None] + np.arange(n)]  # one row a word
+        prefix = np.zeros((len(numbers), n + 1), np.uint64)
+        suffix = np.zeros((len(numbers), n + 1), np.uint64)
+        for i in range(n):
+            prefix[:, i + 1] = prefix[:, i] * base + letters[:, i]
+        for i in range(n - 1, -1, -1):
+            suffix[:, i] = letters[:, i] * power[n - 1 - i] + suffix[:, i + 1]
+        filed = np.empty((len(numbers), n + 1), np.uint64)
+        filed[:, 0] = prefix[:, n] + np.uint64((n * _SALT) & _MASK)
+        shorter = np.uint64(((n - 1) * _SALT) & _MASK)
+        for i in range(n):
+            filed[:, i + 1] = prefix[:, i] * power[n - 1 - i] + suffix[:, i + 1] + shorter
+        hashes.append(filed.ravel())
+        owners.append(np.repeat(numbers.astype(np.int32), n + 1))
+    return np.concatenate(hashes), np.concatenate(owners)
 
 
 def kind_words(kind: str) -> frozenset[str]:

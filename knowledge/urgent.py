@@ -30,7 +30,7 @@ The phrase lists and rules are data (urgent.yaml), validated at load like every 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -58,56 +58,93 @@ def message_words(text: str) -> list[str]:
     return _WORD.findall(fold(_APOSTROPHES.sub("", text)))
 
 
-def _word_regex(pattern: str) -> str:
-    if pattern == NUMBER:
-        return r"\d+"
-    if pattern.endswith("*"):
-        return re.escape(pattern[:-1]) + r"[a-z0-9]*"
-    return re.escape(pattern)
+# One part of a phrase: the words it matches exactly, the prefixes (`word*`) a word may start
+# with, and whether any number (`<number>`) matches it.
+Part = tuple[frozenset[str], tuple[str, ...], bool]
 
 
-def phrase_regex(phrase: str) -> str:
-    """A phrase as a regular expression over the message's words joined by single spaces."""
-    parts = (
-        "(?:" + "|".join(_word_regex(alternative) for alternative in part.split("|")) + ")"
-        for part in phrase.split()
-    )
-    return " ".join(parts)
+def _part(part: str) -> Part:
+    alternatives = part.split("|")
+    exact = frozenset(a for a in alternatives if a != NUMBER and not a.endswith("*"))
+    prefixes = tuple(a[:-1] for a in alternatives if a.endswith("*"))
+    return exact, prefixes, NUMBER in alternatives
 
 
-def group_regex(phrases: tuple[str, ...]) -> str:
-    """One regular expression for a whole group: any of its phrases, on word boundaries."""
-    alternatives = "|".join(phrase_regex(p) for p in phrases) or "(?!)"
-    return rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])"
+def _matches(part: Part, word: str) -> bool:
+    exact, prefixes, number = part
+    return word in exact or word.startswith(prefixes) or (number and word.isdigit())
 
 
-def group_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(group_regex(phrases))
+class Phrases:
+    """One group's phrases, found in a message's words. A phrase's parts match consecutive
+    words, each word whole: one of the part's words, a word starting with one of its `word*`
+    prefixes, or a number for `<number>` (a message's words are all letters or all digits).
+
+    This is what one regular expression of all the phrases on word boundaries would find
+    (tests/test_urgent.py compares them), without compiling it: compiling the groups a message
+    needed took a twentieth of `ask`."""
+
+    def __init__(self, phrases: tuple[str, ...]) -> None:
+        # Each phrase's first part looked up by the message's word (or the word's first
+        # letters, for a prefix), so a word is checked against a few phrases, not all of them.
+        self._by_word: dict[str, list[tuple[Part, ...]]] = {}
+        self._by_prefix: dict[str, list[tuple[Part, ...]]] = {}
+        self._after_number: list[tuple[Part, ...]] = []
+        for phrase in phrases:
+            parts = tuple(_part(part) for part in phrase.split())
+            exact, prefixes, number = parts[0]
+            for word in exact:
+                self._by_word.setdefault(word, []).append(parts[1:])
+            for prefix in prefixes:
+                self._by_prefix.setdefault(prefix, []).append(parts[1:])
+            if number:
+                self._after_number.append(parts[1:])
+        self._lengths = sorted({len(prefix) for prefix in self._by_prefix})
+
+    def search(self, said: Sequence[str], places: Iterable[int]) -> bool:
+        """Whether one of the phrases occurs in the message's words `said`, beginning at one
+        of `places` (word numbers: where `Starts` found a word that can begin one)."""
+        for i in places:
+            for rest in self._starting(said[i]):
+                if i + len(rest) < len(said) and all(
+                    _matches(part, said[i + 1 + k]) for k, part in enumerate(rest)
+                ):
+                    return True
+        return False
+
+    def _starting(self, word: str) -> Iterator[tuple[Part, ...]]:
+        """The rest of each phrase whose first part matches `word`."""
+        yield from self._by_word.get(word, ())
+        for length in self._lengths:
+            if length > len(word):
+                break
+            yield from self._by_prefix.get(word[:length], ())
+        if self._after_number and word.isdigit():
+            yield from self._after_number
 
 
-class GroupPatterns(Mapping[str, re.Pattern[str]]):
-    """Each group's pattern, compiled when first searched. Compiling all forty took a tenth
-    of a second at every start (`ask` pays it), and a message is searched for a handful of
-    them (`Starts`). The expressions are built from escaped phrases, so none can fail later."""
+class GroupPhrases(Mapping[str, Phrases]):
+    """Each group's phrases, read into a `Phrases` when the group is first searched (a message
+    is searched for a handful of the forty: `Starts`)."""
 
     def __init__(self, phrases: dict[str, tuple[str, ...]]) -> None:
-        self._phrases = phrases
-        self._compiled: dict[str, re.Pattern[str]] = {}
+        self.phrases = phrases
+        self._read: dict[str, Phrases] = {}
 
-    def __getitem__(self, name: str) -> re.Pattern[str]:
-        pattern = self._compiled.get(name)
-        if pattern is None:
-            pattern = self._compiled[name] = group_pattern(self._phrases[name])
-        return pattern
+    def __getitem__(self, name: str) -> Phrases:
+        read = self._read.get(name)
+        if read is None:
+            read = self._read[name] = Phrases(self.phrases[name])
+        return read
 
     def __contains__(self, name: object) -> bool:
-        return name in self._phrases  # without compiling it
+        return name in self.phrases
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._phrases)
+        return iter(self.phrases)
 
     def __len__(self) -> int:
-        return len(self._phrases)
+        return len(self.phrases)
 
 
 @dataclass(frozen=True)
@@ -147,24 +184,27 @@ class Starts:
                         self.words.setdefault(alternative, set()).add(name)
         self.lengths = sorted({len(prefix) for prefix in self.prefixes})
 
-    def candidates(self, said: list[str]) -> set[str]:
-        """The groups that can match a message of these words."""
-        found: set[str] = set()
-        for word in set(said):
-            found.update(self.words.get(word, ()))
+    def candidates(self, said: list[str]) -> dict[str, list[int]]:
+        """The groups that can match a message of these words, each with the places (word
+        numbers) where one of its phrases can begin."""
+        found: dict[str, list[int]] = {}
+        for place, word in enumerate(said):
+            groups = set(self.words.get(word, ()))
             if word.isdigit():
-                found.update(self.numbers)
+                groups.update(self.numbers)
             for length in self.lengths:
                 if length > len(word):
                     break
-                found.update(self.prefixes.get(word[:length], ()))
+                groups.update(self.prefixes.get(word[:length], ()))
+            for group in groups:
+                found.setdefault(group, []).append(place)
         return found
 
 
 @dataclass(frozen=True)
 class UrgentDetector:
-    # Each group's phrases compiled into one pattern (a few microseconds per message).
-    groups: Mapping[str, re.Pattern[str]]
+    # Each group's phrases (a few microseconds per message).
+    groups: Mapping[str, Phrases]
     kinds: tuple[Kind, ...]
     knowledge_frames: tuple[str, ...]
     live_markers: tuple[str, ...]
@@ -190,9 +230,11 @@ class UrgentDetector:
         said = message_words(text)
         if not said:
             return set()
-        joined = " ".join(said)
-        candidates = self.groups.keys() if self.starts is None else self.starts.candidates(said)
-        return {g for g in candidates if self.groups[g].search(joined)}
+        if self.starts is None:
+            everywhere = range(len(said))
+            return {g for g in self.groups if self.groups[g].search(said, everywhere)}
+        candidates = self.starts.candidates(said)
+        return {g for g, places in candidates.items() if self.groups[g].search(said, places)}
 
     def _found(self, present: set[str]) -> list[Kind]:
         """The kinds with a rule whose groups are all present, in priority order."""
@@ -307,7 +349,7 @@ def read_urgent(
     phrases = {
         str(name): _phrases(f"groups.{name}", raw, problems) for name, raw in raw_groups.items()
     }
-    groups = GroupPatterns(phrases)
+    groups = GroupPhrases(phrases)
     kinds: list[Kind] = []
     raw_kinds = data.get("kinds")
     if not isinstance(raw_kinds, list) or not raw_kinds:
@@ -380,7 +422,7 @@ def read_urgent(
 def _read_meaning(
     directory: Path,
     raw: Any,
-    groups: Mapping[str, re.Pattern[str]],
+    groups: Mapping[str, Phrases],
     kinds: list[Kind],
     knowledge_examples: Sequence[str],
     problems: Problems,

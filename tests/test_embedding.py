@@ -133,17 +133,22 @@ def test_a_template_that_passed_is_not_filled_again_but_an_edited_one_is(
 
 @pytest.mark.slow  # main.py as processes, on an empty cache
 def test_check_writes_what_the_next_start_reads(tmp_path: Path) -> None:
-    """Real processes: `check` computes and keeps the vectors, the template's pass and the
-    parsed knowledge files; `ask` then finds every one of them under the same names (it writes
-    nothing new)."""
+    """Real processes: `check` computes and keeps the vectors, the template's and the
+    registry's pass, the topics' text index and the parsed knowledge files; `ask` then finds
+    every one of them under the same names (it writes nothing new)."""
     result = run_main_subprocess(tmp_path, "check", own_cache=True)
     assert result.returncode == 0, result.stderr
     cache = tmp_path / "cache"
     kept = sorted(p.name for p in cache.iterdir())
-    # the names, the decline examples, the urgent live and knowledge examples; the template;
-    # the knowledge's YAML files
+    # the registry; the template; the topics' text; the names, the decline examples, the urgent
+    # live and knowledge examples; the knowledge's YAML files
     kinds = [name.split("-")[0] for name in kept]
-    assert [k for k in kinds if k != "parsed"] == ["template", *["vectors"] * 4]
+    assert [k for k in kinds if k != "parsed"] == [
+        "registry",
+        "template",
+        "topic",
+        *["vectors"] * 4,
+    ]
     assert kinds.count("parsed") >= 10
     asked = run_main_subprocess(tmp_path, "ask", "what is a rapid review", own_cache=True)
     assert asked.returncode == 0, asked.stderr

@@ -4,16 +4,21 @@ run the assistant (/unanswered, /outbox, /reload); the older `administrators:` l
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from bot.app import build_assistant
+from bot.core.loading import load_all
 from config.registry import load_registry
 from config.settings import Settings
 from config.validation import KnowledgeError
 from tests.conftest import Chat
 from tests.signin_support import Mailbox, sign_in
+
+ROOT = Path(__file__).resolve().parent.parent
 
 REGISTRY = """
 liaison_officers:
@@ -85,3 +90,46 @@ async def test_staff_sign_in_but_only_admins_run_the_assistant(
         assert boss.replies[0].kind == "unanswered"
     finally:
         await assistant.close()
+
+
+def test_a_registry_that_passed_is_read_again_the_same_and_an_edit_is_checked_in_full(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # The cache keeps that this very file passed (bot/core/loading.py): its addresses are not
+    # checked again at the next start, but any edit to it is.
+    path = tmp_path / "liaison_officers.yaml"
+    path.write_text(REGISTRY, encoding="utf-8")
+    settings = dataclasses.replace(
+        settings, registry_file=str(path), cache_dir=str(tmp_path / "cache")
+    )
+    first = load_all(settings, semantic=False).registry
+    assert list((tmp_path / "cache").glob("registry-*.passed"))
+    again = load_all(settings, semantic=False).registry
+    assert again == first == load_registry(path)
+    path.write_text(REGISTRY.replace("helper.person@example.org", "helper.person@"), "utf-8")
+    with pytest.raises(KnowledgeError) as caught:
+        load_all(settings, semantic=False)
+    assert caught.value.problems == [
+        "liaison_officers.yaml: staff[2]: email: not an email address: 'helper.person@'"
+    ]
+    path.write_text(REGISTRY, encoding="utf-8")
+    assert load_all(settings, semantic=False).registry == first
+
+
+def test_ask_does_not_import_the_address_checker_once_the_registry_passed(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from bot.cli.main import main\n"
+        "main(['ask', 'what is a rapid review'])\n"
+        "print('email_validator' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {"ASSISTANT_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        for _ in range(2)
+    ]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
+    assert [r.stderr.split()[-1] for r in runs] == ["True", "False"]
+    assert runs[0].stdout == runs[1].stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.search import SearchEntry, SearchIndex
+from knowledge.search import SearchEntry, SearchIndex, _deletion_hashes, _filed_hashes, _hash
 
 ENTRIES = [
     SearchEntry("pelka", "full report", ("Serious case review - Daniel Pelka", "coventry")),
@@ -83,3 +83,25 @@ def test_a_name_near_a_common_word_is_still_found() -> None:
     assert "brook" in index.corrected("operation brook").split()
     best = index.search("operation brook").best
     assert best is not None and best.id == "brooke" and best.score >= 50
+
+
+def deleted(word: str) -> set[str]:
+    """`word` and every string made by deleting one of its letters, as strings."""
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+
+
+@pytest.mark.parametrize(
+    "word", ["ab", "pelka", "willliamz", "safeguarding", "aab", "naïve", "x" * 70, "2019a"]
+)
+def test_the_deletions_hashes_are_the_hashes_of_the_deleted_strings(word: str) -> None:
+    # The index files each word under the hashes of its deletions, worked out from its
+    # prefixes and suffixes, for all words at once; a query word's are worked out the same way.
+    # Both must be the hashes of the strings themselves, or a typo would find nothing.
+    once = {_hash(s) for s in deleted(word)}
+    twice = {_hash(s) for one in deleted(word) for s in deleted(one)}
+    assert set(_deletion_hashes(word)) == once
+    assert set(_deletion_hashes(word, twice=True)) == twice
+    words = ["ab", word, "liaison"]
+    hashes, owners = _filed_hashes(words)
+    filed = sorted(zip(owners.tolist(), hashes.tolist(), strict=True))
+    assert filed == sorted((n, h) for n, w in enumerate(words) for h in _deletion_hashes(w))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from bot.assistant import Assistant
 from config.settings import Contact, Settings
 from config.validation import KnowledgeError
 from knowledge.loader import load_knowledge
-from knowledge.urgent import is_urgent, load_urgent
+from knowledge.urgent import GroupPhrases, is_urgent, load_urgent, message_words
 from tests import cli, yaml_support
 from tests.conftest import Chat
 from tests.telegram_support import TelegramHarness, buttons_of
@@ -199,7 +200,54 @@ def test_searching_only_the_groups_a_word_can_begin_changes_nothing() -> None:
         assert detector.present(text) == every_group.present(text), text
         assert detector.unsure(text) == every_group.unsure(text), text
     # The shortcut really skips groups: a message with no word of the lists searches none.
-    assert detector.starts.candidates(["pothole", "council"]) == set()
+    assert detector.starts.candidates(["pothole", "council"]) == {}
+
+
+def reference_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    """The definition of a group's phrases as one regular expression over the message's words
+    joined by single spaces (what the detector once compiled): `word*` a prefix, `<number>`
+    any number, `a|b` either, on word boundaries."""
+
+    def word(alternative: str) -> str:
+        if alternative == "<number>":
+            return r"\d+"
+        if alternative.endswith("*"):
+            return re.escape(alternative[:-1]) + "[a-z0-9]*"
+        return re.escape(alternative)
+
+    alternatives = "|".join(
+        " ".join("(?:" + "|".join(map(word, part.split("|"))) + ")" for part in phrase.split())
+        for phrase in phrases
+    )
+    return re.compile(rf"(?<![a-z0-9])(?:{alternatives or '(?!)'})(?![a-z0-9])")
+
+
+def test_phrases_are_found_where_their_regular_expression_finds_them() -> None:
+    """Every group of the shipped list, on the practice messages and on each phrase written
+    out (every alternative, prefixes lengthened, numbers), whole, cut short, run into other
+    words and glued to them: found exactly where the regular expression finds it."""
+    detector = load_urgent()
+    assert isinstance(detector.groups, GroupPhrases)
+    groups = detector.groups.phrases
+    messages = [*PRACTICE_URGENT, *(c["text"] for c in CASES["urgent"]), *CASES["not_urgent"]]
+    for phrases in groups.values():
+        for n, phrase in enumerate(phrases[::3]):  # a third of them keeps the test quick
+            parts = [part.split("|") for part in phrase.split()]
+            pick = n % 3
+            ending = "ing" if pick else ""
+            words = [alts[pick % len(alts)].replace("*", ending) for alts in parts]
+            text = " ".join(words).replace("<number>", "12")
+            messages += [text, f"then {text} now", " ".join(words[:-1]), f"{text}x", f"x{text}"]
+    patterns = {name: reference_pattern(phrases) for name, phrases in groups.items()}
+    found = 0
+    for text in messages:
+        said = message_words(text)
+        joined = " ".join(said)
+        for name, pattern in patterns.items():
+            expected = pattern.search(joined) is not None
+            assert detector.groups[name].search(said, range(len(said))) == expected, (name, text)
+            found += expected
+    assert found > len(messages)  # most written-out phrases are found, by their group at least
 
 
 @pytest.mark.parametrize(
