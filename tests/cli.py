@@ -133,3 +133,25 @@ def run_main_subprocess(
         cwd=tmp_path,
         timeout=60,
     )
+
+
+def imported_by_two_asks(tmp_path: Path, *modules: str) -> list[list[bool]]:
+    """`ask "what is a rapid review"` in two fresh interpreters that share one cache under
+    `tmp_path` (the first fills it, the second reads it back): for each run, whether each of
+    `modules` was imported. Both runs must succeed with the same reply."""
+    code = (
+        "import sys\n"
+        "from bot.cli.main import main\n"
+        "main(['ask', 'what is a rapid review'])\n"
+        f"print(*[m in sys.modules for m in {list(modules)!r}], file=sys.stderr)\n"
+    )
+    env = {"ASSISTANT_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        for _ in range(2)
+    ]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout
+    return [[w == "True" for w in r.stderr.split()[-len(modules) :]] for r in runs]

@@ -4,8 +4,6 @@ run the assistant (/unanswered, /outbox, /reload); the older `administrators:` l
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from bot.core.loading import load_all
 from config.registry import load_registry
 from config.settings import Settings
 from config.validation import KnowledgeError
+from tests.cli import imported_by_two_asks
 from tests.conftest import Chat
 from tests.signin_support import Mailbox, sign_in
 
@@ -117,19 +116,4 @@ def test_a_registry_that_passed_is_read_again_the_same_and_an_edit_is_checked_in
 
 
 def test_ask_does_not_import_the_address_checker_once_the_registry_passed(tmp_path: Path) -> None:
-    code = (
-        "import sys\n"
-        "from bot.cli.main import main\n"
-        "main(['ask', 'what is a rapid review'])\n"
-        "print('email_validator' in sys.modules, file=sys.stderr)\n"
-    )
-    env = {"ASSISTANT_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
-    runs = [
-        subprocess.run(
-            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        for _ in range(2)
-    ]
-    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
-    assert [r.stderr.split()[-1] for r in runs] == ["True", "False"]
-    assert runs[0].stdout == runs[1].stdout
+    assert imported_by_two_asks(tmp_path, "email_validator") == [[True], [False]]
