@@ -3,8 +3,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
+
+# One BLAS thread per process, set before numpy loads OpenBLAS (the test processes and the
+# programs they start inherit it). The semantic index's scoring is a small matrix-vector product:
+# with OpenBLAS's default of a thread per core, each of the suite's workers had two threads
+# spinning for it on the same two cores, and waiting on each other under load. Measured on
+# tests/test_eval_holdout.py: 37 s of CPU with the default, 10 s with one thread; the results
+# are the same product computed on one core.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import dataclasses
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Generator, Iterator
