@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 # One BLAS thread per process, set before numpy loads OpenBLAS (the test processes and the
 # programs they start inherit it). The semantic index's scoring is a small matrix-vector product:
@@ -12,6 +13,16 @@ import os
 # tests/test_eval_holdout.py: 37 s of CPU with the default, 10 s with one thread; the results
 # are the same product computed on one core.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+# Temporary files in memory (tmpfs), where the machine has one and TMPDIR names no other place:
+# the test databases, outboxes and caches, the PostgreSQL cluster and Chromium's profiles. Every
+# SQLite commit and close waits for the disk on ext4 (a WAL checkpoint at close), a wait that
+# grew to 10 ms a test on a busy machine; on tmpfs the same calls return at once. What the
+# tests check is unchanged: no test crashes the machine, only processes, and the page cache
+# survives those. The programs tests start inherit TMPDIR.
+if "TMPDIR" not in os.environ and os.access("/dev/shm", os.W_OK | os.X_OK):
+    os.environ["TMPDIR"] = "/dev/shm"
+    tempfile.tempdir = None  # computed again from TMPDIR on first use
 
 import dataclasses
 import shutil
