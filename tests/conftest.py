@@ -32,11 +32,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_assistant
+from bot.app import build_assistant, open_storage
 from bot.assistant import Assistant
 from bot.core.replies import Button, Incoming, Reply
 from config.partnership import shipped_packs
-from config.settings import DEFAULT_PARTNERSHIP, Settings, default_settings
+from config.settings import DEFAULT_PARTNERSHIP, Settings, default_settings, is_database_url
 from knowledge import loader
 from tests import cli
 from tests.email_support import ImapServer, Mailbox, pymap_server
@@ -151,8 +151,40 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest, shared_cache: Path)
     )
 
 
+class EmptyDatabase:
+    """A new, empty SQLite database, created once per test process by the real code (the
+    schema's creation is 25 ms of CPU, three times the rest of building an assistant) and
+    copied for each test's assistant: the file a first start leaves, which the assistant then
+    opens as any later start does. Creating a database from nothing keeps tests of its own
+    (tests/test_storage.py, test_shared_database.py and every test that builds an assistant
+    itself)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "empty.db"
+        self.made = False
+
+    async def copy_for(self, settings: Settings) -> None:
+        """Put a copy where `settings` keep their SQLite database, unless one is there already
+        (or the database is PostgreSQL)."""
+        target = settings.database_target()
+        if is_database_url(target) or Path(target).exists():
+            return
+        if not self.made:
+            empty = dataclasses.replace(settings, database=str(self.path))
+            await (await open_storage(empty)).close()
+            self.made = True
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(self.path, target)  # with its mode: readable by the owner only
+
+
+@pytest.fixture(scope="session")
+def empty_database(tmp_path_factory: pytest.TempPathFactory) -> EmptyDatabase:
+    return EmptyDatabase(tmp_path_factory.mktemp("empty-database"))
+
+
 @pytest.fixture
-async def assistant(settings: Settings) -> AsyncIterator[Assistant]:
+async def assistant(settings: Settings, empty_database: EmptyDatabase) -> AsyncIterator[Assistant]:
+    await empty_database.copy_for(settings)
     assistant = await build_assistant(settings)
     yield assistant
     await assistant.close()
