@@ -100,10 +100,10 @@ def uses_postgresql(item: pytest.Item) -> bool:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The `slow` tier (pyproject.toml's markers): every PostgreSQL test is in it, by the rule
-    above; the other slow tests are marked where they are written. Slow tests then run first:
-    pytest-xdist hands out tests in this order, so the long ones start at once on every
-    worker and the quick ones fill in behind them, instead of one long test running alone at
-    the end while the other workers wait."""
+    above; the other slow tests are marked where they are written. Slow tests then run first,
+    so that no long test starts last while the other workers wait: pytest-xdist's work
+    stealing (pyproject.toml) gives the first worker the first run of tests, and the others
+    take from its queue when theirs is done."""
     for item in items:
         if uses_postgresql(item):
             item.add_marker(pytest.mark.slow)
