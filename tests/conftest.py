@@ -3,8 +3,28 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
+import tempfile
+
+# One BLAS thread per process, set before numpy loads OpenBLAS (the test processes and the
+# programs they start inherit it). The semantic index's scoring is a small matrix-vector product:
+# with OpenBLAS's default of a thread per core, each of the suite's workers had two threads
+# spinning for it on the same two cores, and waiting on each other under load. Measured on
+# tests/test_eval_holdout.py: 37 s of CPU with the default, 10 s with one thread; the results
+# are the same product computed on one core.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+# Temporary files in memory (tmpfs), where the machine has one and TMPDIR names no other place:
+# the test databases, outboxes and caches, the PostgreSQL cluster and Chromium's profiles. Every
+# SQLite commit and close waits for the disk on ext4 (a WAL checkpoint at close), a wait that
+# grew to 10 ms a test on a busy machine; on tmpfs the same calls return at once. What the
+# tests check is unchanged: no test crashes the machine, only processes, and the page cache
+# survives those. The programs tests start inherit TMPDIR.
+if "TMPDIR" not in os.environ and os.access("/dev/shm", os.W_OK | os.X_OK):
+    os.environ["TMPDIR"] = "/dev/shm"
+    tempfile.tempdir = None  # computed again from TMPDIR on first use
+
+import dataclasses
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Generator, Iterator
@@ -12,11 +32,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_assistant
+from bot.app import build_assistant, open_storage
 from bot.assistant import Assistant
 from bot.core.replies import Button, Incoming, Reply
 from config.partnership import shipped_packs
-from config.settings import DEFAULT_PARTNERSHIP, Settings, default_settings
+from config.settings import DEFAULT_PARTNERSHIP, Settings, default_settings, is_database_url
 from knowledge import loader
 from tests import cli
 from tests.email_support import ImapServer, Mailbox, pymap_server
@@ -80,10 +100,10 @@ def uses_postgresql(item: pytest.Item) -> bool:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The `slow` tier (pyproject.toml's markers): every PostgreSQL test is in it, by the rule
-    above; the other slow tests are marked where they are written. Slow tests then run first:
-    pytest-xdist hands out tests in this order, so the long ones start at once on every
-    worker and the quick ones fill in behind them, instead of one long test running alone at
-    the end while the other workers wait."""
+    above; the other slow tests are marked where they are written. Slow tests then run first,
+    so that no long test starts last while the other workers wait: pytest-xdist's work
+    stealing (pyproject.toml) gives the first worker the first run of tests, and the others
+    take from its queue when theirs is done."""
     for item in items:
         if uses_postgresql(item):
             item.add_marker(pytest.mark.slow)
@@ -131,8 +151,40 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest, shared_cache: Path)
     )
 
 
+class EmptyDatabase:
+    """A new, empty SQLite database, created once per test process by the real code (the
+    schema's creation is 25 ms of CPU, three times the rest of building an assistant) and
+    copied for each test's assistant: the file a first start leaves, which the assistant then
+    opens as any later start does. Creating a database from nothing keeps tests of its own
+    (tests/test_storage.py, test_shared_database.py and every test that builds an assistant
+    itself)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "empty.db"
+        self.made = False
+
+    async def copy_for(self, settings: Settings) -> None:
+        """Put a copy where `settings` keep their SQLite database, unless one is there already
+        (or the database is PostgreSQL)."""
+        target = settings.database_target()
+        if is_database_url(target) or Path(target).exists():
+            return
+        if not self.made:
+            empty = dataclasses.replace(settings, database=str(self.path))
+            await (await open_storage(empty)).close()
+            self.made = True
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(self.path, target)  # with its mode: readable by the owner only
+
+
+@pytest.fixture(scope="session")
+def empty_database(tmp_path_factory: pytest.TempPathFactory) -> EmptyDatabase:
+    return EmptyDatabase(tmp_path_factory.mktemp("empty-database"))
+
+
 @pytest.fixture
-async def assistant(settings: Settings) -> AsyncIterator[Assistant]:
+async def assistant(settings: Settings, empty_database: EmptyDatabase) -> AsyncIterator[Assistant]:
+    await empty_database.copy_for(settings)
     assistant = await build_assistant(settings)
     yield assistant
     await assistant.close()

@@ -41,12 +41,33 @@ BOT_FRAMEWORK = "https://api.botframework.com"
 BOT_TOKEN = "bot-token-from-the-fake-login"
 
 
+# RSA keys already made in this process: making one is 0.1 s of CPU, and tests/test_teams.py
+# makes 35. Each Keys a test makes still has a key of its own (a token signed with "another
+# key" must be refused); `new_test` hands the same keys out again to the next test, whose
+# servers are new. Without it every Keys gets a new key.
+_made: list[rsa.RSAPrivateKey] = []
+_handed = 0
+
+
+def new_test() -> None:
+    global _handed
+    _handed = 0
+
+
+def _next_key() -> rsa.RSAPrivateKey:
+    global _handed
+    if _handed == len(_made):
+        _made.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    _handed += 1
+    return _made[_handed - 1]
+
+
 class Keys:
     """An RSA key pair whose public half is served as a JWKS; `sign` makes a token with it."""
 
     def __init__(self, kid: str = "test-key") -> None:
         self.kid = kid
-        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.private = _next_key()
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.private.public_key()))
         self.jwks = {"keys": [{**jwk, "kid": kid, "use": "sig", "alg": "RS256"}]}
 

@@ -35,7 +35,9 @@ from bot.ops.logs import setup_logging
 from bot.ops.retention import DAY, apply_retention
 from config import teams_manifest
 from config.settings import Secret, Settings
+from tests import teams_support
 from tests.cli import _logging_restored
+from tests.conftest import EmptyDatabase
 from tests.email_support import PARTNERSHIP, Mailbox, email_settings, reply_to
 from tests.form_fixture import with_fixture_form
 from tests.signin_support import SLO, fill_form
@@ -57,6 +59,12 @@ from tests.test_handoff import UNANSWERABLE
 from tests.test_mailer import Recorder
 
 
+@pytest.fixture(autouse=True)
+def keys_of_its_own() -> None:
+    """Each test's Keys are different from one another (tests/teams_support.py)."""
+    teams_support.new_test()
+
+
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeMicrosoft]:
     async with fake_microsoft() as fake:
@@ -64,7 +72,10 @@ async def fake() -> AsyncIterator[FakeMicrosoft]:
 
 
 @pytest.fixture
-async def teams_assistant(settings: Settings, fake: FakeMicrosoft) -> AsyncIterator[Assistant]:
+async def teams_assistant(
+    settings: Settings, fake: FakeMicrosoft, empty_database: EmptyDatabase
+) -> AsyncIterator[Assistant]:
+    await empty_database.copy_for(settings)
     assistant = await build_assistant(teams_settings(settings, fake))
     yield assistant
     await assistant.close()
