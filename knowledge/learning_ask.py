@@ -105,6 +105,8 @@ _A_REVIEW = re.compile(
 SEVERAL_MAX = 4  # reviews named together whose findings are given side by side
 # How close a review described by what happened must be, by its text, to be asked about.
 DESCRIBED_SHARE = 0.5
+# ... and at least this many of the question's words must be words some record has.
+DESCRIBED_WORDS = 3
 
 
 def read_learning_ask(learning: Learning, index: SearchIndex, query: Query) -> LearningAsk | None:
@@ -130,7 +132,8 @@ def read_learning_ask(learning: Learning, index: SearchIndex, query: Query) -> L
         or (_BRIEFING_ON.search(text) and not named)
     ):
         # "a briefing on the Patrick review" is the catalogue's briefing; "a 7-minute briefing
-        # on it", or "a briefing on neglect", is composed.
+        # on it", one for an audience or asked to be made (_BRIEFING_FOR), or "a briefing on
+        # neglect", is composed.
         if named or theme or sector:
             return LearningAsk(BRIEFING, named, theme, sector, focus=focus)
         return None
@@ -252,7 +255,6 @@ def described_reviews(learning: Learning, query: Query) -> tuple[str, ...]:
     return ()
 
 
-DESCRIBED_WORDS = 3
 # Everyday words for what the records say in full.
 _AS_RECORDED = {
     "dad": "father",
