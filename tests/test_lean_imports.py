@@ -46,3 +46,29 @@ def test_a_bot_process_imports_telegram_without_passport_cryptography() -> None:
 def test_the_conversation_core_loads_neither_the_address_checker_nor_telegram() -> None:
     loaded = loaded_after("import bot.app\nimport bot.core.conversation")
     assert "email_validator" not in loaded and "telegram" not in loaded
+
+
+def test_the_program_scores_with_one_blas_thread_unless_told_otherwise() -> None:
+    """bench/blas_threads.py: a thread per core only spins a second thread for one message. The
+    setting must be in place before numpy is first imported, which reads it once."""
+    code = (
+        "import sys\n"
+        "import bot.cli\n"
+        "before = 'numpy' in sys.modules\n"
+        "import bot.cli.main, os\n"
+        "print(os.environ['OPENBLAS_NUM_THREADS'], before)"
+    )
+    for given, expected in ((None, ["1", "False"]), ("2", ["2", "False"])):
+        env = {
+            "PATH": "/usr/bin:/bin",
+            **({} if given is None else {"OPENBLAS_NUM_THREADS": given}),
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert done.stdout.split()[-2:] == expected, (given, done.stdout)

@@ -21,6 +21,14 @@ assistant itself serves every partnership the settings list.
 
 from __future__ import annotations
 
+import os
+
+# One BLAS thread: each message is scored by meaning with one small matrix-vector product, for
+# which OpenBLAS's default of a thread per core only spins a second thread (the same latency,
+# twice the CPU on a quiet machine; five times slower on a busy one: bench/blas_threads.py).
+# Set before numpy is first imported, which is below; a setting already in the environment wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import argparse
 import asyncio
 import contextlib
@@ -29,7 +37,6 @@ import dataclasses
 import gc
 import json
 import logging
-import os
 import signal
 import sys
 import time
