@@ -129,7 +129,11 @@ class TopicText:
 
     def share(self, query: Query, text: str) -> float:
         """How much of the question (IDF-weighted) `text` has."""
-        return self._part(_said(query), set(stems(text)))
+        return self.share_in(_said(query), text)
+
+    def share_in(self, said: set[str], text: str) -> float:
+        """How much of the stems `said` (IDF-weighted) `text` has: a part of a question."""
+        return self._part(said, set(stems(text)))
 
     def covered(self, query: Query, text: str) -> float:
         """How much of `text`'s own words (IDF-weighted) the question has: the other way round
@@ -142,10 +146,6 @@ class TopicText:
         """How much of the question (IDF-weighted) the topic's own words have, the question's
         words in `leaving_out` not counted."""
         return self._part(_said(query, leaving_out), self._words.get(topic_id, frozenset()))
-
-    def share_beyond(self, query: Query, text: str, known: set[str]) -> float:
-        """How much of the question's stems other than `known` (IDF-weighted) `text` has."""
-        return self._part(_said(query) - known, set(stems(text)))
 
     def _part(self, whole: set[str], has: set[str] | frozenset[str]) -> float:
         """How much of `whole`'s stems (IDF-weighted) are in `has`."""
@@ -262,12 +262,12 @@ def _part_asked(topic: Topic, query: Query, text: TopicText, own: str) -> str | 
     beyond = _said(query) - names
     if not beyond:
         return None
-    against = text.share_beyond(query, own, names)
+    against = text.share_in(beyond, own)
     best, best_share = None, 0.0
     for sentence in sentences(topic)[len(topic.facets) :]:
         if not _TIME.search(sentence):
             continue
-        share = text.share_beyond(query, sentence, names)
+        share = text.share_in(beyond, sentence)
         if share > best_share:
             best, best_share = sentence, share
     if best is not None and best_share >= SENTENCE_SHARE and best_share - against >= FACET_PART:
