@@ -17,6 +17,17 @@ from knowledge.search import MAX_CHOICES, SearchEntry
 from tests.conftest import Chat
 from tests.test_semantic import with_reports
 
+
+async def on_reports(
+    settings: Settings, tmp_path: Path, reports: list[dict[str, object]]
+) -> AsyncIterator[Assistant]:
+    """An assistant on the fixture knowledge with these reports added, closed after."""
+    knowledge = with_reports(tmp_path, *reports)
+    built = await build_assistant(dataclasses.replace(settings, knowledge_dir=str(knowledge)))
+    yield built
+    await built.close()
+
+
 # Seven documents share the alias "zanzibar": five in Northshire (three of 2019, two of 2021),
 # one in Southshire and one in Westshire.
 PLACES = [
@@ -43,10 +54,8 @@ async def assistant(settings: Settings, tmp_path: Path) -> AsyncIterator[Assista
         }
         for n, (area, year) in enumerate(PLACES)
     ]
-    knowledge = with_reports(tmp_path, *reports)
-    built = await build_assistant(dataclasses.replace(settings, knowledge_dir=str(knowledge)))
-    yield built
-    await built.close()
+    async for built in on_reports(settings, tmp_path, reports):
+        yield built
 
 
 async def test_many_documents_of_one_name_are_narrowed_by_area_then_year(chat: Chat) -> None:
@@ -147,11 +156,8 @@ async def many_areas(settings: Settings, tmp_path: Path) -> AsyncIterator[Assist
         }
         for n in range(12)
     ]
-    built = await build_assistant(
-        dataclasses.replace(settings, knowledge_dir=str(with_reports(tmp_path, *reports)))
-    )
-    yield built
-    await built.close()
+    async for built in on_reports(settings, tmp_path, reports):
+        yield built
 
 
 async def test_other_asks_the_area_again_with_the_rest(many_areas: Assistant) -> None:
