@@ -12,6 +12,8 @@ says so and guesses nothing. Commands, and the data of the buttons:
 
 from __future__ import annotations
 
+import dataclasses
+
 from bot.core.conversation import Context
 from bot.core.replies import Button, File, Link, Reply
 from knowledge.briefing import CONTENT_TYPE, cited, compose, short_title, to_docx
@@ -42,15 +44,15 @@ async def reply(ctx: Context, ask: LearningAsk) -> list[Reply]:
     if ask.guessed and ask.review is None:
         review = learning.reviews[ask.guessed[0]]
         action = "recommendations" if ask.want == RECOMMENDATIONS else ""
+        yes = f"/learning review {review.id} {action}".strip()
+        if ask.document and review.id in ctx.knowledge.reports:
+            yes = f"/report {review.id}"  # the document asked for, as when named
         return [
             Reply(
-                f"Do you mean {short_title(review)}?",
+                f"Do you mean {_described(review)}?",
                 kind="confirm",
                 ids=(review.id,),
-                buttons=(
-                    Button("Yes", f"/learning review {review.id} {action}".strip()),
-                    Button("No", "/others"),
-                ),
+                buttons=(Button("Yes", yes), Button("No", "/others")),
             )
         ]
     if ask.want == BRIEFING:
@@ -59,12 +61,37 @@ async def reply(ctx: Context, ask: LearningAsk) -> list[Reply]:
         return [several_reply([learning.reviews[i] for i in ask.several], ask.focus)]
     if ask.review is not None:
         review = learning.reviews[ask.review]
-        if ask.want == RECOMMENDATIONS:
-            return [recommendations_reply(review)]
-        return [findings_reply(review, ask.focus)]
+        replies = (
+            recommendations_reply(review)
+            if ask.want == RECOMMENDATIONS
+            else findings_reply(review, ask.focus)
+        )
+        if ask.described:
+            # Found by its story, not its name: which review this is comes first, so that a
+            # wrong one is seen at once, and "Not this one" is a tap away.
+            replies = dataclasses.replace(
+                replies,
+                text=f"This sounds like {_described(review)}.\n\n{replies.text}",
+                buttons=(*replies.buttons, Button("Not this one", "/others")),
+            )
+        return [replies]
     if ask.want == REVIEWS and ask.theme:
         return [reviews_reply(learning, ask.theme, ask.scope, ask.sector)]
     return [recurring_reply(learning, ask.theme, ask.sector)]
+
+
+def _described(review: Review) -> str:
+    """The review's short title, and its area when the title lacks it: a review found by its
+    story is shown with where it happened, so a wrong one is seen at once."""
+    area = review.area.split(" (")[0].split(" - ")[0].strip()
+    if (
+        review.national
+        or area.lower() in ("not recorded", "")
+        or area.lower() in review.title.lower()
+    ):
+        return short_title(review)
+    year = f", {review.year}" if review.year else ""
+    return f"{review.title} ({area}{year})"
 
 
 def _links(*reviews: Review) -> tuple[Link, ...]:

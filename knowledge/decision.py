@@ -162,7 +162,7 @@ def decide(knowledge: Knowledge, query: Query) -> Decision:
         return why(Decision(small))
     if not query.tokens:
         return why(Decision("help"))  # nothing but filler: there is no question to answer
-    ask = read_learning_ask(knowledge.learning, knowledge.index, query)
+    ask = read_learning_ask(knowledge.learning, knowledge.index, query, knowledge.text.knows)
     if ask is not None:
         why.note(f"learning: {ask.want} {ask.review or ask.theme or ask.sector or ''}".rstrip())
         return why(Decision("learning", learning=ask))

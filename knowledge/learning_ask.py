@@ -7,19 +7,23 @@
   recurs across the reviews on a theme, or for a sector;
 - "7 minute briefing on professional curiosity", "a briefing on the Pelka review": a briefing.
 
-A review is found by its name first, as every document is (search.py: never a guess); by what
-happened in it ("the review about the boy who starved in Coventry") only as a question back
-("Do you mean ...?"). Pure: the decision (knowledge/decision.py) asks this first.
+A review is found by its name first, as every document is (search.py: never a guess). One
+described by its story ("the review about the boy who starved in Coventry", knowledge/stories.py)
+is asked back ("Do you mean ...?"), or, when its learning is asked and the story fits it beyond
+doubt, answered with the review named first. Pure: the decision (knowledge/decision.py) asks
+this first.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from knowledge.learning import Learning
 from knowledge.query import Query
-from knowledge.search import SearchIndex, choices_of, stem, tokens, words
+from knowledge.search import SearchIndex, choices_of, stem, words
+from knowledge.stories import stories_of
 
 FINDINGS = "findings"
 RECOMMENDATIONS = "recommendations"
@@ -40,6 +44,8 @@ class LearningAsk:
     # put the review's points on it first.
     focus: frozenset[str] = frozenset()
     several: tuple[str, ...] = ()  # reviews named together ("the rochdale SCRs"): FINDINGS
+    described: bool = False  # `review` was found by its story (knowledge/stories.py), not named
+    document: bool = False  # a `guessed` review's document is asked for, not its learning
 
 
 _SEVEN_MINUTES = re.compile(r"\b(?:7|seven)\s?min(?:ute)?s?\b.{0,20}\bbriefings?\b")
@@ -94,23 +100,32 @@ _ACROSS_REVIEWS = re.compile(
 )
 _ABOUT_REVIEWS = re.compile(r"\b(?:reviews|scrs|lcsprs|case reviews|inquiries)\b")
 # A review described rather than named ("the review about the boy who starved in Coventry").
+# "the 2014 inquiry into ...", "the 2022 one on ...": a year may say which.
 _DESCRIBED = re.compile(
-    r"\b(?:the|that) (?:review|scr|report|inquiry|one)\b.{0,12}\b(?:about|where|into|on|of)\b"
+    r"\b(?:the|that) (?:(?:19|20)\d\d )?(?:review|scr|report|inquiry|one)\b.{0,12}"
+    r"\b(?:about|where|into|on|of)\b"
 )
 # A review or one of its documents asked for ("the hertfordshire one about sophie").
+# A review asked about, though not named ("bedford SCR 2016 about a disabled young man").
+_REVIEW_WORD = re.compile(r"\b(?:reviews?|scrs?|lcsprs?|csprs?|inquiry|inquiries)\b")
 _A_REVIEW = re.compile(
     r"\b(?:reviews?|scrs?|reports?|inquiry|case|summary|briefing|presentation|powerpoint|"
     r"slides|pdf|link|the (?:\w+ )?one)\b"
 )
+# What is asked of a process, not of a review told by its story ("who decides", "what happens
+# next", "does that need a review", "X vs Y").
+_PROCESS_FACETS = frozenset(("when", "who", "how", "next", "yesno", "compare"))
 SEVERAL_MAX = 4  # reviews named together whose findings are given side by side
-# How close a review described by what happened must be, by its text, to be asked about.
-DESCRIBED_SHARE = 0.5
-# ... and at least this many of the question's words must be words some record has.
-DESCRIBED_WORDS = 3
 
 
-def read_learning_ask(learning: Learning, index: SearchIndex, query: Query) -> LearningAsk | None:
-    """What `query` asks of the learning from reviews, or None when it asks nothing of it."""
+def read_learning_ask(
+    learning: Learning,
+    index: SearchIndex,
+    query: Query,
+    ordinary: Callable[[str], bool] = lambda stem: False,
+) -> LearningAsk | None:
+    """What `query` asks of the learning from reviews, or None when it asks nothing of it.
+    `ordinary` says whether a stem is a topic's word (a review's story needs one that is not)."""
     if not learning.reviews:
         return None
     text = query.folded
@@ -164,13 +179,27 @@ def read_learning_ask(learning: Learning, index: SearchIndex, query: Query) -> L
         # A theme and the reviews, asked some other way: "info sharing failures across the
         # reviews", "the child being invisible in the SCRs".
         return LearningAsk(RECURRING, theme=theme, sector=sector, scope=scope)
-    if _DESCRIBED.search(text) and not found.documents:
+    told = None
+    if not found.documents and _DESCRIBED.search(text):
         # Only when no document's name fits: "the one about grooming in rochdale" is the
         # choice of the two Rochdale reviews, not a guess between them.
-        guessed = described_reviews(learning, query)
-        if guessed:
-            want = RECOMMENDATIONS if _RECOMMEND.search(text) else FINDINGS
-            return LearningAsk(want, guessed=guessed)
+        told = stories_of(learning).described(query.tokens)
+    elif (
+        not found.documents
+        and query.facet not in _PROCESS_FACETS
+        and (_REVIEW_WORD.search(text) or _FINDINGS.search(text))
+    ):
+        # Not said to be a review's story ("bedford SCR 2016 about a disabled young man"): it
+        # must have a word particular to a story, which no topic's text has.
+        told = stories_of(learning).described(query.tokens, ordinary)
+    if told is not None:
+        learnt = bool(_RECOMMEND.search(text) or _FINDINGS.search(text))
+        want = RECOMMENDATIONS if _RECOMMEND.search(text) else FINDINGS
+        if told.sure and learnt:
+            # "solihull 6 yr old killed by his stepmum 2020 - what was learnt": answered, the
+            # review named first so that a wrong one is seen at once.
+            return LearningAsk(want, told.review, described=True)
+        return LearningAsk(want, guessed=(told.review,), document=not learnt)
     return None
 
 
@@ -224,49 +253,6 @@ def _focus(query: Query, own_name: frozenset[str]) -> frozenset[str]:
     reviews has, stemmed."""
     name = {stem(w) for w in own_name}
     return frozenset(stem(t) for t in query.tokens if len(t) > 3 and stem(t) not in _GENERIC | name)
-
-
-def described_reviews(learning: Learning, query: Query) -> tuple[str, ...]:
-    """The review(s) whose record (title, area, year, what happened) has most of the question's
-    words, when one clearly does: a question back, never a link. Only words some record has
-    count ("the one where the little girl went to live with her dad": no record says "little"
-    or "went", so they tell no review from another), everyday words said as the records say
-    them ("dad", "herts"), and at least DESCRIBED_WORDS of them must be there."""
-    records = []
-    for review in learning.with_findings():
-        themes = " ".join(w for t in review.themes if t in learning.themes
-                          for w in learning.themes[t].words)  # fmt: skip
-        has = {stem(t) for t in tokens(f"{review.title} {review.area} {review.year or ''} "
-                                       f"{review.happened} {themes}")}  # fmt: skip
-        records.append((review.id, has))
-    known = set().union(*(has for _, has in records))
-    said = {stem(_AS_RECORDED.get(t, t)) for t in query.tokens} - _GENERIC
-    said &= known
-    if len(said) < DESCRIBED_WORDS:
-        return ()
-    scored = []
-    for review_id, has in records:
-        share = len(said & has) / len(said)
-        if share >= DESCRIBED_SHARE:
-            scored.append((share, review_id))
-    scored.sort(reverse=True)
-    if scored and (len(scored) == 1 or scored[0][0] - scored[1][0] >= 0.2):
-        return (scored[0][1],)
-    return ()
-
-
-# Everyday words for what the records say in full.
-_AS_RECORDED = {
-    "dad": "father",
-    "daddy": "father",
-    "mum": "mother",
-    "mummy": "mother",
-    "herts": "hertfordshire",
-    "beds": "bedfordshire",
-    "kid": "child",
-    "kids": "children",
-    "starved": "starvation",
-}
 
 
 # Words every question about reviews has: no sign of which review.

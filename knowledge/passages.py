@@ -127,6 +127,11 @@ class TopicText:
     def weight(self, token: str) -> float:
         return self._idf.get(token, self._unseen)
 
+    def knows(self, token: str) -> bool:
+        """Whether some topic's text has the stem `token`, or its form with an "e" ("flanges"
+        is stemmed "flang", "flange" stays whole)."""
+        return token in self._vocabulary or f"{token}e" in self._vocabulary
+
     def share(self, query: Query, text: str) -> float:
         """How much of the question (IDF-weighted) `text` has."""
         return self.share_in(_said(query), text)

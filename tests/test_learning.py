@@ -168,6 +168,40 @@ async def test_words_no_record_has_do_not_hide_the_review_described(chat: Chat) 
     assert (await chat.say("the one about the boss who went on"))[0].kind != "confirm"
 
 
+async def test_a_review_told_by_its_story_is_answered_naming_it_first(chat: Chat) -> None:
+    # No "the review about": a year and words no topic has ("storm", "overloaded") tell it.
+    replies = await chat.say(
+        "2022 storm, parts overloaded at the harbour and failed - what was learnt"
+    )
+    review = chat.assistant.knowledge.learning.reviews["sprocket-failure-2022"]
+    assert replies[0].kind == "learning" and replies[0].id == review.id
+    assert replies[0].text.startswith("This sounds like Sprocket failure at the harbour works")
+    assert review.learning[0].text in replies[0].text
+    assert "Not this one" in [b.label for b in replies[0].buttons]
+
+
+async def test_a_document_asked_for_by_its_story_is_asked_then_linked(chat: Chat) -> None:
+    replies = await chat.say("can I have the 2022 one on the overloaded parts in the storm")
+    assert replies[0].kind == "confirm" and replies[0].links == ()
+    assert "Sprocket failure at the harbour works" in replies[0].text
+    await chat.press("Yes")
+    report = chat.assistant.knowledge.reports["sprocket-failure-2022"]
+    assert [link.url for link in chat.replies[0].links] == [report.url]
+
+
+async def test_a_question_about_a_process_is_no_review_s_story(chat: Chat) -> None:
+    # A review's words, but none particular to its story and no "the review about": a topic
+    # or nothing answers it, never a guessed review.
+    for asked in (
+        "do flanges that failed under load need a review",
+        "who reviews sprockets overloaded in a storm at the harbour works",
+        "what was learnt when flanges failed under load at a plant",
+    ):
+        replies = await chat.say(asked)
+        assert replies[0].kind != "confirm", asked
+        assert not replies[0].text.startswith("This sounds like"), asked
+
+
 async def test_a_review_is_named_by_one_proper_name_of_its_title_or_area(chat: Chat) -> None:
     # "Northern" is in one review's area only: the whole name need not fit.
     replies = await chat.say("what should suppliers take from the northern folk's batch report")
