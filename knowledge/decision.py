@@ -53,7 +53,7 @@ from rapidfuzz import fuzz
 
 from knowledge.learning_ask import LearningAsk, read_learning_ask
 from knowledge.loader import Knowledge, Report
-from knowledge.passages import Lead, lead
+from knowledge.passages import Lead, check_fit, lead
 from knowledge.query import Query, read_query
 from knowledge.search import (
     ANSWER_CUTOFF,
@@ -115,6 +115,9 @@ LEAD = 0.04
 # near in meaning: "who decides whether someone referred to Prevent gets support" is 0.40 from
 # Prevent; "DSP asked me to pull together info for the RR" is 0.31 from the partners a DSP is.
 NAMED_NEAR = 0.35
+# A near topic whose yes/no check fits the question this much better (passages.check_fit, 1 is
+# near enough to lead) answers a yes/no question instead of the best topic.
+CHECK_DECIDES = 0.05
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,8 @@ def decide(knowledge: Knowledge, query: Query) -> Decision:
             why.note("rule: a yes/no question is answered, not offered choices")
             others = tuple(i for i in decision.ids if i != topics[0])
             decision = Decision("answer", (topics[0],), sure=False, others=others)
+    if query.facet == "yesno" and decision.outcome == "answer" and decision.others:
+        decision = _by_check(knowledge, query, decision, why)
     if decision.outcome == "answer" and decision.best in knowledge.topics:
         topic = knowledge.topics[decision.best]
         first = lead(topic, query, knowledge.text, knowledge.semantic.similarities)
@@ -238,6 +243,27 @@ def _by_name(knowledge: Knowledge, query: Query, decision: Decision, why: Why) -
         return decision
     why.note(f"rule: nothing else answers, and a topic is named ({meaning[topics[0]]:.2f})")
     return Decision("answer", (topics[0],), sure=False, others=tuple(topics[1:MAX_CHOICES]))
+
+
+def _by_check(knowledge: Knowledge, query: Query, decision: Decision, why: Why) -> Decision:
+    """A yes/no question between near topics is answered by the one with a check that fits it:
+    "if a case meets the LCSPR criteria does a review have to happen" is as near to the topic
+    on reviews below the threshold as to the LCSPR's, whose check "is an lcspr automatic if the
+    criteria are met" answers it."""
+    candidates = [i for i in decision.ids + decision.others if i in knowledge.topics]
+    fits = {
+        i: check_fit(knowledge.topics[i], query, knowledge.text, knowledge.semantic.similarities)
+        for i in candidates
+    }
+    best = max(candidates, key=lambda i: fits[i], default=None)
+    current = decision.best
+    if best is None or best == current or current is None:
+        return decision
+    if fits[best] < 1.0 or fits[best] - fits.get(current, 0.0) < CHECK_DECIDES:
+        return decision
+    why.note(f"rule: the yes/no check of a near topic fits ({fits[best]:.2f})")
+    others = tuple(i for i in (current, *decision.others) if i != best)
+    return Decision("answer", (best,), sure=False, others=others)
 
 
 # --- small talk ------------------------------------------------------------------------------

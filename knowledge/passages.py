@@ -299,11 +299,7 @@ def _nearest_check(
     """The answer of the check nearest the question, when it is near enough; with `framed`,
     also one only clearly nearest, with its own question in front (CHECK_FRAMED)."""
     asks = [c.ask for c in topic.checks]
-    # Both ways: the check must have most of the question and the question most of the check
-    # ("does the lado deal with allegations about volunteers" shares only "lado deal" with
-    # "does the lado deal with low level concerns", whose answer is no).
-    by_words = [min(text.share(query, ask), text.covered(query, ask)) for ask in asks]
-    by_meaning = near(query.corrected, asks) if near is not None else [0.0] * len(asks)
+    by_words, by_meaning = _check_scores(topic, query, text, near)
     best = max(
         range(len(asks)), key=lambda i: (by_meaning[i] >= CHECK_NEAR, by_meaning[i], by_words[i])
     )
@@ -320,6 +316,39 @@ def _nearest_check(
     if by_meaning[best] >= CHECK_FRAMED and by_meaning[best] - runner_up >= CHECK_AHEAD:
         return _framed(topic.checks[best])
     return None
+
+
+def _check_scores(
+    topic: Topic,
+    query: Query,
+    text: TopicText,
+    near: Callable[[str, Sequence[str]], list[float]] | None,
+) -> tuple[list[float], list[float]]:
+    """How near each of the topic's checks is to the question: by words, and by meaning."""
+    asks = [c.ask for c in topic.checks]
+    # Both ways: the check must have most of the question and the question most of the check
+    # ("does the lado deal with allegations about volunteers" shares only "lado deal" with
+    # "does the lado deal with low level concerns", whose answer is no).
+    by_words = [min(text.share(query, ask), text.covered(query, ask)) for ask in asks]
+    by_meaning = near(query.corrected, asks) if near is not None else [0.0] * len(asks)
+    return by_words, by_meaning
+
+
+def check_fit(
+    topic: Topic,
+    query: Query,
+    text: TopicText,
+    near: Callable[[str, Sequence[str]], list[float]] | None = None,
+) -> float:
+    """How well the topic's nearest yes/no check fits the question, by words and meaning
+    together (each as a share of what is near enough alone: CHECK_WORDS, CHECK_NEAR); 0
+    without checks. Meaning alone hardly tells checks on one subject apart."""
+    if not topic.checks:
+        return 0.0
+    by_words, by_meaning = _check_scores(topic, query, text, near)
+    return max(
+        (w / CHECK_WORDS + m / CHECK_NEAR) / 2 for w, m in zip(by_words, by_meaning, strict=True)
+    )
 
 
 def _framed(check: Check) -> str:

@@ -122,7 +122,10 @@ _FACET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"^(?:(?:so|and|but|ok|okay|hi|hello|quick question) )?(?:is|isn t|isnt|are|arent|"
             r"aren t|do|dont|don t|does|doesnt|doesn t|did|can|could|should|shouldnt|must|will|"
-            r"would|has|have|am i|was|were|need|needs|may)\b"
+            r"would|has|have|am i|was|were|need|needs|may)\b|"
+            # after a condition: "if a case meets the criteria is an LCSPR automatic"
+            r"^if\b.{3,80}?\b(?:is|are|does|do|can|should|must|will|would|has|have) (?:a|an|"
+            r"the|it|that|this|we|i|you|they|my|our|there|every|all)\b"
         ),
     ),
     (
@@ -137,8 +140,24 @@ _FACET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 _LAST_SENTENCE = re.compile(r"[.!?;:,\n]\s*(?=[^.!?;:,\n]*$)")
 
 
+# A story, a dash between spaces, then a question: "care leaver aged 22 died - do we have to
+# notify anyone?" asks yes or no. (A question before the dash is the one asked: "who should be
+# our DSL - does it have to be a senior person?")
+_DASH = re.compile(r"\s[-\u2013\u2014]+\s")
+
+
 def facet_of(text: str) -> str:
     """The facet `text` asks for (FACETS), or "" when it names a topic and no more."""
+    facet = _facet_of(text)
+    if not facet and _DASH.search(text):
+        # Not "what": "5 working days notification - what is it" is what the topic's opening
+        # answers.
+        after = _facet_of(_DASH.split(text)[-1])
+        return "" if after == "what" else after
+    return facet
+
+
+def _facet_of(text: str) -> str:
     whole = " ".join(words(text))
     parts = _LAST_SENTENCE.split(text.strip().rstrip("?!. "))
     last = " ".join(words(parts[-1])) if parts else whole

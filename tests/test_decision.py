@@ -72,6 +72,12 @@ def first_sentence(text: str) -> str:
         ("whats the next stage after a widget review", "next"),
         ("how do I ask for a widget review", "how"),
         ("does a widget review happen if nobody was hurt", "yesno"),
+        # a story, a dash, then the question; a condition, then the question
+        ("a widget broke at the plant today - does that need a widget review", "yesno"),
+        ("if a widget breaks with nobody hurt is there a widget review", "yesno"),
+        # a question before the dash is the one asked
+        ("who holds a widget review - is it the chair", "who"),
+        ("widget review - what is it", ""),
         ("what is a widget review", "what"),
         ("widget review", ""),
     ],
@@ -209,6 +215,17 @@ async def test_a_check_asked_in_other_words_leads_without_its_yes_or_no(chat: Ch
     assert first_sentence(replies[0].text) == (
         "It looks at how the system worked, not at who is to blame."
     )
+
+
+async def test_a_yes_no_question_between_near_topics_goes_to_the_check_that_fits(
+    chat: Chat,
+) -> None:
+    # The sprocket audit is a little nearer by its names, but only the widget review has a
+    # check that answers this: its yes or no is the answer, the audit one tap away.
+    replies = await chat.say("does a widget review follow a failed sprocket audit?")
+    assert replies[0].id == "widget-review"
+    assert "No. A failed audit goes to the board" in first_sentence(replies[0].text)
+    assert any("Not what you meant" in b.label for b in replies[0].buttons)
 
 
 async def test_a_yes_no_question_is_never_a_menu(chat: Chat) -> None:
