@@ -13,6 +13,7 @@ says so and guesses nothing. Commands, and the data of the buttons:
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from bot.core.conversation import Context
 from bot.core.replies import Button, File, Link, Reply
@@ -115,8 +116,11 @@ def findings_reply(review: Review, focus: frozenset[str] = frozenset()) -> Reply
         return Reply(text, kind="learning", title=review.title, id=review.id,
                      links=_links(review))  # fmt: skip
     points = [p.text for p in on_focus(review.learning, focus)]
-    text, rest = _fit(f"{review.happened}\n\nKey learning:", points)
-    if rest or review.recommendations:
+    # The story's first sentence: the rest of it would push the learning asked for out of a
+    # first reply; More gives it whole.
+    story = _first_sentence(review.happened)
+    text, rest = _fit(f"{story}\n\nKey learning:", points)
+    if rest or review.recommendations or story != review.happened:
         buttons.append(Button("More", f"/learning review {review.id} more"))
     buttons.append(Button("7-minute briefing", f"/briefing {review.id}"))
     return Reply(
@@ -129,6 +133,13 @@ def findings_reply(review: Review, focus: frozenset[str] = frozenset()) -> Reply
     )
 
 
+def _first_sentence(text: str) -> str:
+    return _SENTENCE_END.split(text, maxsplit=1)[0]
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
 def _checked(review: Review) -> str:
     where = "others' summaries of it" if review.secondary else "the report and its summary"
     return f"From {where}; record checked {review.checked}."
@@ -136,7 +147,8 @@ def _checked(review: Review) -> str:
 
 def more_reply(review: Review) -> Reply:
     """Every learning point and recommendation of a review, each with where it comes from."""
-    lines = ["Key learning:", *(f"- {p.text} ({p.where})" for p in review.learning)]
+    lines = [review.happened, "", "Key learning:"]
+    lines += [f"- {p.text} ({p.where})" for p in review.learning]
     if review.recommendations:
         lines += ["", "Main recommendations:"]
         lines += [f"- {p.text} ({p.where})" for p in review.recommendations]

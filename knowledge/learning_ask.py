@@ -100,9 +100,10 @@ _ACROSS_REVIEWS = re.compile(
 )
 _ABOUT_REVIEWS = re.compile(r"\b(?:reviews|scrs|lcsprs|case reviews|inquiries)\b")
 # A review described rather than named ("the review about the boy who starved in Coventry").
-# "the 2014 inquiry into ...", "the 2022 one on ...": a year may say which.
+# "the 2014 inquiry into ...", "the national review on ...": a year or a kind may say which.
 _DESCRIBED = re.compile(
-    r"\b(?:the|that) (?:(?:19|20)\d\d )?(?:review|scr|report|inquiry|one)\b.{0,12}"
+    r"\b(?:the|that) (?:(?:19|20)\d\d |national |local |thematic |panel s |panels )?"
+    r"(?:review|scr|report|inquiry|one)\b.{0,12}"
     r"\b(?:about|where|into|on|of)\b"
 )
 # A review or one of its documents asked for ("the hertfordshire one about sophie").

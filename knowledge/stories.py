@@ -37,6 +37,7 @@ SURE_SHARE = 0.75
 SURE_WORDS = 4
 SURE_MARGIN = 0.35
 _YEAR = re.compile(r"(?:19|20)\d\d")
+_THOUSANDS = re.compile(r"(\d),(\d{3})\b")
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ class Stories:
 def _story(learning: Learning, review: Review) -> str:
     themes = " ".join(w for t in review.themes if t in learning.themes
                       for w in learning.themes[t].words)  # fmt: skip
-    return f"{review.title} {review.area} {review.year or ''} {review.happened} {themes}"
+    story = f"{review.title} {review.area} {review.year or ''} {review.happened} {themes}"
+    return _THOUSANDS.sub(r"\1\2", story)  # "1,400 children" as people type it: "1400 kids"
 
 
 _built: dict[int, tuple[Learning, Stories]] = {}

@@ -83,11 +83,20 @@ async def test_what_a_review_found(chat: Chat, text: str) -> None:
     learning = chat.assistant.knowledge.learning
     review = learning.reviews[replies[0].id or ""]
     assert replies[0].kind == "learning"
-    assert replies[0].text.startswith(review.happened)
+    assert replies[0].text.startswith(review.happened.split(". ")[0])
     assert review.learning[0].text in replies[0].text
     assert "record checked 2026-12-07" in replies[0].text
     if review.url:
         assert [link.url for link in replies[0].links] == [review.url]
+
+
+async def test_a_long_story_gives_way_to_the_learning_and_is_whole_under_more(chat: Chat) -> None:
+    replies = await chat.say("key findings of the harbour works review")
+    review = chat.assistant.knowledge.learning.reviews["sprocket-failure-2022"]
+    assert "Two cranes were damaged" not in replies[0].text  # its second sentence
+    assert review.learning[0].text in replies[0].text
+    await chat.press("More")
+    assert chat.replies[0].text.startswith(review.happened)
 
 
 async def test_the_points_on_what_was_asked_come_first(chat: Chat) -> None:
