@@ -118,6 +118,12 @@ URGENT_FLOORS = [
     ("urgent_blind21c.txt", 1.0, 0.07),
     ("urgent_blind21d.txt", 1.0, 0.0),
     ("urgent_blind21e.txt", 1.0, 0.0),
+    # the blind sets F and G (2026-12-07), scored once (13 of 15 each; 4 and 2 of 15 flagged),
+    # then used: a fire where children are, a threat to smother a baby, "taken loads of
+    # paracetamol" added; a fire drill, a case already handled (passed to the LADO, MARAC
+    # held, case closed) asked about, and the practitioner's own wellbeing settled
+    ("urgent_blind21f.txt", 1.0, 0.0),
+    ("urgent_blind21g.txt", 1.0, 0.0),
 ]
 
 
