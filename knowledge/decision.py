@@ -460,8 +460,9 @@ def _decide_one(
         why.note(f"document named: {best.id} {best.score:.0f}")
         return Decision("answer", (best.id,))
     documents: tuple[str, ...] = ()
+    offered_names: list[str] = []
     if documents_named and lexical.decision == "choices":
-        offered = [m.id for m in choices_of(lexical)]
+        offered = offered_names = [m.id for m in choices_of(lexical)]
         documents = tuple(i for i in offered if i in knowledge.reports)
         if len(documents) == len(offered) and len(documents) > 1:
             fitting = [e.id for e in knowledge.index.fitting(text) if e.id in knowledge.reports]
@@ -490,6 +491,17 @@ def _decide_one(
     text_bonus: dict[str, float] = {}
     agreed: set[str] = set()
     ranked = ranked_entries(knowledge, text, lexical, query, why, text_bonus, agreed)
+    if (
+        len(documents) == 1
+        and len(offered_names) == 1
+        and _asks_for_a_review(query)
+        and ranked
+        and ranked[0][0] not in knowledge.reports
+    ):
+        # The one name that fits, in earnest, and a kind of document asked for ("can u send me
+        # the baby p scr"): asked, before a topic on the kind ("serious case review") is guessed.
+        why.note("rule: the one document named, and a kind of document asked for")
+        return _documents(documents)
     request = query.request
     if ranked and ranked[0][1] >= ABSTAIN and not request:
         top_action = knowledge.actions.get(ranked[0][0])

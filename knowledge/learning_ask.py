@@ -16,6 +16,7 @@ this first.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,9 +101,11 @@ _ACROSS_REVIEWS = re.compile(
 )
 _ABOUT_REVIEWS = re.compile(r"\b(?:reviews|scrs|lcsprs|case reviews|inquiries)\b")
 # A review described rather than named ("the review about the boy who starved in Coventry").
-# "the 2014 inquiry into ...", "the national review on ...": a year or a kind may say which.
+# "the 2014 inquiry into ...", "the national review on ...", "panel review of ...": a year or a
+# kind may say which.
 _DESCRIBED = re.compile(
-    r"\b(?:the|that) (?:(?:19|20)\d\d |national |local |thematic |panel s |panels )?"
+    r"\b(?:(?:the|that) (?:(?:19|20)\d\d |national |local |thematic |panel s |panels )?|"
+    r"(?:panel s|panels|panel|national) )"
     r"(?:review|scr|report|inquiry|one)\b.{0,12}"
     r"\b(?:about|where|into|on|of)\b"
 )
@@ -181,18 +184,21 @@ def read_learning_ask(
         # reviews", "the child being invisible in the SCRs".
         return LearningAsk(RECURRING, theme=theme, sector=sector, scope=scope)
     told = None
-    if not found.documents and _DESCRIBED.search(text):
-        # Only when no document's name fits: "the one about grooming in rochdale" is the
-        # choice of the two Rochdale reviews, not a guess between them.
+    if _DESCRIBED.search(text):
         told = stories_of(learning).described(query.tokens)
-    elif (
-        not found.documents
-        and query.facet not in _PROCESS_FACETS
-        and (_REVIEW_WORD.search(text) or _FINDINGS.search(text))
+    elif query.facet not in _PROCESS_FACETS and (
+        _REVIEW_WORD.search(text) or _FINDINGS.search(text)
     ):
         # Not said to be a review's story ("bedford SCR 2016 about a disabled young man"): it
         # must have a word particular to a story, which no topic's text has.
         told = stories_of(learning).described(query.tokens, ordinary)
+    if told is not None and found.documents:
+        # A document's name fits too. A story that is another's is no sign ("the one about
+        # grooming in rochdale" is the choice of the two Rochdale reviews, not a guess between
+        # them); one that agrees with a document offered ("panel's SUDI review 2020") is asked
+        # about, as the name alone would be.
+        agrees = told.review in found.offered and not found.sure
+        told = dataclasses.replace(told, sure=False) if agrees else None
     if told is not None:
         learnt = bool(_RECOMMEND.search(text) or _FINDINGS.search(text))
         want = RECOMMENDATIONS if _RECOMMEND.search(text) else FINDINGS
@@ -210,6 +216,8 @@ class _Named:
     own_name: frozenset[str] = frozenset()  # the words of the names that named it
     whole: bool = False  # a whole name fitted (else one proper name of its title or area)
     documents: bool = False  # the name matcher offered a review's document, named or not
+    offered: frozenset[str] = frozenset()  # the reviews' documents it offered
+    sure: bool = False  # ... one of them surely (its own reply links it)
     several: frozenset[str] = frozenset()  # records named by proper names, when more than one
 
 
@@ -224,20 +232,22 @@ def _named_review(learning: Learning, index: SearchIndex, query: Query) -> _Name
     elif result.decision == "choices":
         matches = [m.id for m in choices_of(result)]
     records = {learning.record(m) for m in matches}
-    documents = any(m in learning.reviews for m in matches)
+    offered = frozenset(m for m in matches if m in learning.reviews)
+    documents = bool(offered)
+    sure = result.decision == "answer" and documents
     carried = learning.carried_by(matches[0]) if len(matches) == 1 else ()
     if len(carried) > 1:
         # "what's in the national SCRs presentation": the reviews it carries, side by side.
-        return _Named(documents=documents, several=frozenset(carried))
+        return _Named(documents=documents, offered=offered, sure=sure, several=frozenset(carried))
     by_name = learning.named_by(query.words)
     if len(by_name) > 1:
         # "lessons from the CSE reviews (rochdale, oxford, bristol)": several reviews named.
-        return _Named(documents=documents, several=frozenset(by_name))
+        return _Named(documents=documents, offered=offered, sure=sure, several=frozenset(by_name))
     if len(records) == 1 and None not in records:
         record = records.pop()
         assert record is not None
         own = frozenset(w for m in matches for w in index.name_words(m))
-        return _Named(record.id, own, whole=True, documents=documents)
+        return _Named(record.id, own, whole=True, documents=documents, offered=offered, sure=sure)
     # Several reviews, a topic among them, or no name fitting whole: a review is named only by
     # a proper name of its title that no other record has ("Arthur and Star", where a topic
     # shares the name; "the Patrick review for adult services staff", too long to fit whole).
@@ -245,8 +255,8 @@ def _named_review(learning: Learning, index: SearchIndex, query: Query) -> _Name
     if len(by_name) == 1 and (not fitting or by_name <= fitting):
         record_id = next(iter(by_name))
         own = frozenset(words(learning.reviews[record_id].title))
-        return _Named(record_id, own, documents=documents)
-    return _Named(documents=documents)
+        return _Named(record_id, own, documents=documents, offered=offered, sure=sure)
+    return _Named(documents=documents, offered=offered, sure=sure)
 
 
 def _focus(query: Query, own_name: frozenset[str]) -> frozenset[str]:

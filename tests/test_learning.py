@@ -193,6 +193,9 @@ async def test_a_document_asked_for_by_its_story_is_asked_then_linked(chat: Chat
     replies = await chat.say("can I have the 2022 one on the overloaded parts in the storm")
     assert replies[0].kind == "confirm" and replies[0].links == ()
     assert "Sprocket failure at the harbour works" in replies[0].text
+    replies = await chat.say("panel review of parts overloaded in a storm")
+    assert replies[0].kind == "confirm" and replies[0].links == ()
+    assert "Sprocket failure at the harbour works" in replies[0].text
     await chat.press("Yes")
     report = chat.assistant.knowledge.reports["sprocket-failure-2022"]
     assert [link.url for link in chat.replies[0].links] == [report.url]
