@@ -26,7 +26,8 @@ evaluation sets that expects a topic passes through untouched, tests/test_casewo
 - where one child's referral, meeting or plan has got to: "has the referral for amira been
   accepted", "is the conference for jayden still on" (a name the knowledge base does not use,
   then a word of progress: not "is the referral for fgm mandatory");
-- an adult by title and name: "did the lado ring back about mr jones";
+- an adult by title and name: "did the lado ring back about mr jones" ("mr daniel price": a
+  first name the knowledge base uses, then a surname it does not);
 - what one meeting decided on a given day: "what did the core group decide on monday", "what
   was agreed at the conference yesterday".
 Pure and synchronous: no I/O, like knowledge/urgent.py.
@@ -167,7 +168,11 @@ PROGRESS = re.compile(
 
 # "mr jones", "mrs patel": one adult, by title and a name the knowledge base does not use.
 # Not "miss" (a verb too) nor "dr" ("the named dr for safeguarding").
-TITLED = re.compile(r"\b(?:mr|mrs|ms|mx)\s+(?P<name>[a-z][a-z-]+)\b")
+# A first name the knowledge base uses ("mr daniel price": Daniel Pelka) is followed by the
+# surname, which is looked at too.
+TITLED = re.compile(
+    r"\b(?:mr|mrs|ms|mx)\s+(?P<name>[a-z][a-z-]+)(?:\s+(?P<surname>[a-z][a-z-]+))?\b"
+)
 # What was decided or said on a given day: a past meeting, so one case.
 DAY = (
     r"(?:on|last|this)\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b|"
@@ -212,7 +217,7 @@ def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
     if progress and progress["name"] not in GENERAL_SUBJECTS and not known(progress["name"]):
         return "progress"
     titled = TITLED.search(folded)
-    if titled and not known(titled["name"]):
+    if titled and not all(known(n) for n in (titled["name"], titled["surname"]) if n):
         return "titled"
     if DECIDED.search(folded):
         return "decided"

@@ -60,6 +60,8 @@ ONE_CASE = [
     ("was the assessment on kacper done in time", "progress"),
     ("did the lado ring back about mr jones", "titled"),
     ("is mrs okafor still the dsl", "titled"),
+    # a first name the knowledge base uses (Daniel Pelka), then a surname it does not
+    ("has anyone made a lado referral about mr daniel hargreaves", "titled"),
     ("what did the core group decide on monday", "decided"),
     ("what was agreed at the conference yesterday", "decided"),
 ]
