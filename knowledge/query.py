@@ -200,6 +200,7 @@ _COMPARISON = (
 )
 _LIST_COMMA = "<comma>"
 _VERSUS = re.compile(r"\b(?:vs|versus)\b")  # "x vs y vs z"
+_LIST_BREAK = re.compile(r"[,;]|\s[-\u2013\u2014]+\s")
 MAX_COMPARED = 3  # more than this is a list of topics, not a comparison
 # "Is X the same as Y" asks yes or no: the comparison's first word is the answer, "No".
 SAME_AS = re.compile(r"\b(?:the same (?:thing )?as|same thing|the same)\b")
@@ -208,8 +209,9 @@ SAME_AS = re.compile(r"\b(?:the same (?:thing )?as|same thing|the same)\b")
 def compared_parts(text: str) -> list[str] | None:
     """The things `text` compares: two halves, the first of which may be a list ("the
     difference between a rapid review, an lcspr and a silp"); None if it compares nothing."""
-    # Commas are kept as a word of their own, since `words` drops them and they separate a list.
-    pieces = (" ".join(words(piece)) for piece in re.split(r"[,;]", text))
+    # Commas are kept as a word of their own, since `words` drops them and they separate a list;
+    # so is a dash between spaces ("CIN vs CP - what's the actual difference").
+    pieces = (" ".join(words(piece)) for piece in _LIST_BREAK.split(text))
     folded = f" {_LIST_COMMA} ".join(piece for piece in pieces if piece)
     for pattern in _COMPARISON:
         found = pattern.search(folded)

@@ -238,6 +238,14 @@ async def test_a_yes_no_question_is_never_a_menu(chat: Chat) -> None:
 # --- comparisons ----------------------------------------------------------------------------
 
 
+async def test_a_comparison_asked_after_a_dash_compares_only_the_two(chat: Chat) -> None:
+    # what follows the dash is not part of the second thing compared ("CIN vs CP - what's the
+    # actual difference")
+    replies = await chat.say("widget review vs sprocket audit - our flange testing lab asks")
+    assert replies[0].ids == ("widget-review", "sprocket-audit")
+    assert "The difference: " in replies[0].text
+
+
 async def test_a_comparison_gives_the_difference(chat: Chat) -> None:
     replies = await chat.say("what's the difference between a widget review and a sprocket audit")
     knowledge = chat.assistant.knowledge
