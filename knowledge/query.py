@@ -85,6 +85,7 @@ _FACET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"how quickly|how often|how frequently|by when|what timescales?|timescales? for|"
             r"deadline|time ?limit|within how|what is the timescale|what are the timescales|"
             r"what are the time ?limits|how much notice|how far in advance|when did|"
+            r"time ?frames?|time ?scales?|max(?:imum)? (?:time|length)|how many days|"
             r"when (?:do|does|should|must|will|is|are|would|can|did|has|have) "
             r"(?:we|i|you|they|it|the|a|an|my|our|schools?|partners?|parents?|carers?|"
             r"working together|kcsie|wt)\b)"
