@@ -190,15 +190,18 @@ def read_learning_ask(
         _REVIEW_WORD.search(text) or _FINDINGS.search(text)
     ):
         # Not said to be a review's story ("bedford SCR 2016 about a disabled young man"): it
-        # must have a word particular to a story, which no topic's text has.
-        told = stories_of(learning).described(query.tokens, ordinary)
+        # must have a word particular to a story, which no topic's text has, unless a name
+        # fits too (below, only a document it offers counts).
+        particular = None if found.documents else ordinary
+        told = stories_of(learning).described(query.tokens, particular)
     if told is not None and found.documents:
         # A document's name fits too. A story that is another's is no sign ("the one about
         # grooming in rochdale" is the choice of the two Rochdale reviews, not a guess between
-        # them); one that agrees with a document offered ("panel's SUDI review 2020") is asked
-        # about, as the name alone would be.
+        # them); one that agrees with a document offered ("what did the second national SCR
+        # panel report recommend") is two signs of one review: its learning is answered (a
+        # document is still asked about).
         agrees = told.review in found.offered and not found.sure
-        told = dataclasses.replace(told, sure=False) if agrees else None
+        told = dataclasses.replace(told, sure=True) if agrees else None
     if told is not None:
         learnt = bool(_RECOMMEND.search(text) or _FINDINGS.search(text))
         want = RECOMMENDATIONS if _RECOMMEND.search(text) else FINDINGS
