@@ -39,6 +39,7 @@ CHECK_WORDS = 0.6
 # living with grandparents private fostering? No. ...", asked about an aunt).
 CHECK_FRAMED = 0.6
 CHECK_AHEAD = 0.15
+CHECK_COVERED = 0.9  # ... or all of its words are in the question (the share of its words, IDF)
 # A question with no facet read from it needs this many words of its own to be one of the
 # checks in other words (answered by it, without its yes or no) ...
 CHECK_QUESTION_WORDS = 5
@@ -315,6 +316,15 @@ def _nearest_check(
     runner_up = max((m for i, m in enumerate(by_meaning) if i != best), default=0.0)
     if by_meaning[best] >= CHECK_FRAMED and by_meaning[best] - runner_up >= CHECK_AHEAD:
         return _framed(topic.checks[best])
+    # A check every word of which the question has, in a story around it ("looked after child
+    # died of a known condition, no abuse suspected - do we still need to notify?" has all of
+    # "do we notify if abuse isn't suspected"), near in meaning to the whole or to its closing
+    # question: its own question in front.
+    covered = [text.covered(query, ask) for ask in asks]
+    closing = near(query.closing, asks) if near is not None and query.closing else by_meaning
+    fits = [i for i in range(len(asks)) if covered[i] >= CHECK_COVERED]
+    if len(fits) == 1 and max(by_meaning[fits[0]], closing[fits[0]]) >= CHECK_FRAMED:
+        return _framed(topic.checks[fits[0]])
     return None
 
 

@@ -204,6 +204,21 @@ async def test_a_check_less_near_but_clearly_nearest_leads_with_its_own_question
     )
 
 
+async def test_a_check_whose_every_word_the_story_has_leads_with_its_own_question(
+    chat: Chat,
+) -> None:
+    # The story around it takes the question far from the check in meaning, but every word of
+    # the check is there.
+    text = (
+        "our lab tested a flange batch on friday and the supplier is cross, the quality team "
+        "found faults in the log too, nobody was hurt though - does a widget review happen?"
+    )
+    replies = await chat.say(text)
+    assert replies[0].text.startswith(
+        "Does a widget review happen if nobody was hurt? No. A widget review follows only"
+    )
+
+
 async def test_a_check_sharing_only_some_words_puts_no_yes_or_no_in_its_mouth(chat: Chat) -> None:
     # "does a widget review happen ..." is the start of the check on harm, but the question is
     # about weekends: its "No" would be a wrong answer, so the topic's opening comes instead.
