@@ -312,6 +312,15 @@ def _declined(knowledge: Knowledge, query: Query, decision: Decision, why: Why) 
     found = knowledge.decline.classify(query.text, best_topic, knowledge.index.knows)
     if found is None:
         return None
+    if (
+        found.reason.startswith("meaning")
+        and query.facet == "what"
+        and knowledge.names.said(query.text, query.corrected)
+    ):
+        # "theyre doing a s47 on one of my pupils, what does that mean": near a case in
+        # meaning, but it asks what a thing it names is, which a topic answers.
+        why.note(f"not declined: {found.kind} by meaning, but a topic's name is asked about")
+        return None
     why.note(f"not ours: {found.kind} ({found.reason})")
     if found.kind == "casework":
         # The general topic it touched on stays one tap away.

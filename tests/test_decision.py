@@ -320,6 +320,18 @@ async def test_a_request_to_act_on_one_case_is_casework(chat: Chat) -> None:
     assert replies[0].kind == "casework"
 
 
+async def test_what_a_named_thing_is_is_answered_though_the_story_is_near_casework(
+    chat: Chat,
+) -> None:
+    # near the casework examples in meaning, but it asks what the sprocket audit it names is
+    text = (
+        "they are checking whether my customer has an open complaint in the sprocket audit, "
+        "what does that mean"
+    )
+    replies = await chat.say(text)
+    assert (replies[0].kind, replies[0].id) == ("answer", "sprocket-audit")
+
+
 async def test_the_office_is_declined_and_kept_for_the_partnership(chat: Chat) -> None:
     replies = await chat.say("what's on the canteen menu today")
     assert replies[0].kind == "fallback" and replies[0].id == "decline:other"
