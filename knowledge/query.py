@@ -50,6 +50,28 @@ class Query:
         return " ".join(self.words)
 
 
+# A report's year as people write it: "2023/24", "2023-24", and for a report "23/24" (not "a
+# 14/15 year old"): as titles say it, "2023 to 2024".
+_FULL_YEARS = re.compile(r"\b(20\d\d)\s?[/-]\s?(?:20)?(\d\d)\b")
+_SHORT_YEARS = re.compile(r"\b(\d\d)\s?/\s?(\d\d)\b(?!\s*(?:years?|yrs?|yo)\b)")
+_A_REPORT = re.compile(r"\breports?\b", re.IGNORECASE)
+
+
+def report_years(text: str) -> str:
+    """`text` with a span of two years written as titles write it."""
+    text = _FULL_YEARS.sub(lambda found: _span(int(found[1]), found[2]) or found[0], text)
+    if _A_REPORT.search(text):
+        text = _SHORT_YEARS.sub(
+            lambda found: _span(2000 + int(found[1]), found[2]) or found[0], text
+        )
+    return text
+
+
+def _span(first: int, second: str) -> str | None:
+    """ "2023 to 2024" when `second` (its last two digits) is the year after `first`."""
+    return f"{first} to {first + 1}" if int(second) == (first + 1) % 100 else None
+
+
 def spoken_punctuation(text: str) -> str:
     """`text` with punctuation said aloud written as the marks."""
     return _SPOKEN_PUNCTUATION.sub(lambda found: _SPOKEN[found[1].lower()], text)
@@ -57,7 +79,7 @@ def spoken_punctuation(text: str) -> str:
 
 def read_query(text: str, index: SearchIndex) -> Query:
     """Read `text` once, for every signal and rule of the decision."""
-    text = spoken_punctuation(text[:QUESTION_MAX])
+    text = report_years(spoken_punctuation(text[:QUESTION_MAX]))
     folded = words(text)
     compared = compared_parts(text)
     return Query(

@@ -25,7 +25,7 @@ from config.settings import Settings
 from knowledge.decision import _agreed_on, _named_by_its_proper_name
 from knowledge.decline import Decline
 from knowledge.loader import FIRST_REPLY_MAX
-from knowledge.query import facet_of, read_query
+from knowledge.query import facet_of, read_query, report_years
 from tests.cli import run_main
 from tests.conftest import Chat, fixture_settings_file, on_fixture_knowledge
 
@@ -55,6 +55,20 @@ def first_sentence(text: str) -> str:
 
 
 # --- the facet asked ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("annual report 23/24", "annual report 2023 to 2024"),
+        ("the 2022-23 report", "the 2022 to 2023 report"),
+        ("report of 2019/2020", "report of 2019 to 2020"),
+        ("a 14/15 year old's report", "a 14/15 year old's report"),  # not a span of years
+        ("cover 23/24 hours", "cover 23/24 hours"),  # no report: not read as years
+    ],
+)
+def test_a_span_of_years_is_read_as_titles_write_it(text: str, read: str) -> None:
+    assert report_years(text) == read
 
 
 @pytest.mark.parametrize(
