@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from knowledge.learning import Learning
-from knowledge.query import Query
+from knowledge.query import Query, read_query
 from knowledge.search import SearchIndex, choices_of, stem, words
 from knowledge.stories import stories_of
 
@@ -51,6 +51,7 @@ class LearningAsk:
 
 _SEVEN_MINUTES = re.compile(r"\b(?:7|seven)\s?min(?:ute)?s?\b.{0,20}\bbriefings?\b")
 _BRIEFING_ON = re.compile(r"\bbriefing (?:on|about)\b")
+_BRIEFING_SUBJECT = re.compile(r"\bbriefing (?:on|about) (?:the )?(?P<what>.{3,60}?) for \w")
 # "a briefing for governors on the Somerset review", "a briefing on the Arthur and Star review
 # for police colleagues", "put together a short briefing on Patrick": for an audience, or
 # asked to be made, so composed, not the catalogue's own briefing document.
@@ -91,7 +92,9 @@ _RECURRING = re.compile(
     r"\bwhat have (?:we|reviews) learn(?:t|ed)\b|\bkey learning (?:from|about|on)\b|"
     # "disguised compliance examples from the reviews"
     r"\b(?:examples?|lessons?|learning|themes?|findings) (?:from|in|across) (?:the )?"
-    r"(?:case |serious case |national |local )?(?:reviews|scrs|lcsprs)\b"
+    r"(?:case |serious case |national |local )?(?:reviews|scrs|lcsprs)\b|"
+    # "cse reviews - what are the common lessons"
+    r"\b(?:common|shared|recurring) (?:lessons|themes|learning|messages|findings)\b"
 )
 # The reviews as where something is found ("failures across the reviews", "in the SCRs"), not
 # as the subject ("do we still use individual management reviews").
@@ -153,6 +156,11 @@ def read_learning_ask(
         # "a briefing on the Patrick review" is the catalogue's briefing; "a 7-minute briefing
         # on it", one for an audience or asked to be made (_BRIEFING_FOR), or "a briefing on
         # neglect", is composed.
+        subject = _BRIEFING_SUBJECT.search(text)
+        if named is None and subject:
+            # "7 minute briefing on out of routine for our early help team": the review is
+            # named before the audience, whose words ("early help") name a topic too.
+            named = _named_review(learning, index, read_query(subject["what"], index)).review
         if named or theme or sector:
             return LearningAsk(BRIEFING, named, theme, sector, focus=focus)
         return None

@@ -141,6 +141,15 @@ async def test_a_presentation_gives_the_learning_of_the_reviews_it_carries(chat:
     assert "no record was kept" in text and "below the load they carried" in text
 
 
+async def test_a_briefing_names_its_review_before_its_audience(chat: Chat) -> None:
+    # "sprocket audit" is a topic's name: the review is the one named before "for"
+    replies = await chat.say(
+        "7 minute briefing on the harbour works review for our sprocket audit team"
+    )
+    assert replies[0].kind == "briefing" and replies[0].files
+    assert "Sprocket failure at the harbour works" in replies[0].text
+
+
 async def test_a_briefing_for_an_audience_on_a_review_is_composed(chat: Chat) -> None:
     for asked in (
         "briefing for suppliers on the northern plant review",
@@ -266,7 +275,11 @@ async def test_what_recurs_names_each_review_and_the_themes_words_come_first(
 
 
 async def test_a_theme_across_the_reviews_asked_in_other_words(chat: Chat) -> None:
-    for asked in ("logbook failures across the reviews", "what have reviews said about overload"):
+    for asked in (
+        "logbook failures across the reviews",
+        "what have reviews said about overload",
+        "overload reviews - what are the common lessons",
+    ):
         replies = await chat.say(asked)
         assert replies[0].kind == "learning-recurring", asked
     # the reviews as the subject, not where something is found, ask nothing of them
