@@ -124,6 +124,10 @@ URGENT_FLOORS = [
     # held, case closed) asked about, and the practitioner's own wellbeing settled
     ("urgent_blind21f.txt", 1.0, 0.0),
     ("urgent_blind21g.txt", 1.0, 0.0),
+    # written as a development set (2026-12-08) by a helper that had not read knowledge/:
+    # 14 of 15 routed, 2 of 15 flagged when first measured; tuned on since (adults plying a
+    # child with drink somewhere she does not know; a handled case asked about afterwards)
+    ("urgent_dev21i.txt", 1.0, 0.0),
 ]
 
 
