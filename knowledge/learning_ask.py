@@ -122,6 +122,11 @@ _A_REVIEW = re.compile(
 # What is asked of a process, not of a review told by its story ("who decides", "what happens
 # next", "does that need a review", "X vs Y").
 _PROCESS_FACETS = frozenset(("when", "who", "how", "next", "yesno", "compare"))
+# A copy of a document asked for ("can I have", "send me", "the link to").
+_DOCUMENT_WANTED = re.compile(
+    r"\b(?:send|copy|copies|link|pdf|download|where (?:is|can i find|do i find)|"
+    r"can (?:i|we|you) (?:have|get|find)|find me|looking for|got a copy)\b"
+)
 SEVERAL_MAX = 4  # reviews named together whose findings are given side by side
 
 
@@ -213,9 +218,11 @@ def read_learning_ask(
     if told is not None:
         learnt = bool(_RECOMMEND.search(text) or _FINDINGS.search(text))
         want = RECOMMENDATIONS if _RECOMMEND.search(text) else FINDINGS
-        if told.sure and learnt:
-            # "solihull 6 yr old killed by his stepmum 2020 - what was learnt": answered, the
-            # review named first so that a wrong one is seen at once.
+        if told.sure and (learnt or not _DOCUMENT_WANTED.search(text)):
+            # "solihull 6 yr old killed by his stepmum 2020 - what was learnt", "the herts
+            # review about the 4yo girl killed by her dad": answered with what it found, the
+            # review named first so that a wrong one is seen at once. A copy asked for is asked
+            # about first.
             return LearningAsk(want, told.review, described=True)
         return LearningAsk(want, guessed=(told.review,), document=not learnt)
     return None

@@ -198,6 +198,14 @@ async def test_a_review_told_by_its_story_is_answered_naming_it_first(chat: Chat
     assert "Not this one" in [b.label for b in replies[0].buttons]
 
 
+async def test_a_review_told_beyond_doubt_is_answered_though_no_learning_is_asked(
+    chat: Chat,
+) -> None:
+    replies = await chat.say("the 2022 one where parts were overloaded at the harbour in a storm")
+    assert replies[0].kind == "learning" and replies[0].id == "sprocket-failure-2022"
+    assert replies[0].text.startswith("This sounds like Sprocket failure at the harbour works")
+
+
 async def test_a_document_asked_for_by_its_story_is_asked_then_linked(chat: Chat) -> None:
     replies = await chat.say("can I have the 2022 one on the overloaded parts in the storm")
     assert replies[0].kind == "confirm" and replies[0].links == ()
