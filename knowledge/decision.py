@@ -670,7 +670,7 @@ SAFEGUARDING_SIGNS = frozenset(
     confidential secret allegation allegations agency agencies partnership partners lado
     groomed grooming exploited exploitation died death deaths dies dead referral refer concern
     concerns worried escalate escalation disagree disagreement consent school schools parents
-    parent
+    parent worry worries worrying sw nfa
     """.split()
 )
 
