@@ -99,6 +99,10 @@ AGREE_SHARE = 0.3
 # as near to two topics that name the council).
 AGREE_LEAD = 0.05
 AGREE_TEXT_NEXT = 0.8
+# ... or, by meaning first however narrowly, when the text puts it far ahead (its runner-up at
+# most this much of it) in a question with a sign of safeguarding ("childminder - who do I ring
+# if i'm worried about a mindee at home"; not "how do i book rse training for staff").
+AGREE_TEXT_FAR = 0.72
 WEAK_WORDS = 0.1  # taken off a lexical score under search.ANSWER_CUTOFF
 RUNNER_UP = 0.15  # entries this close to an uncertain best are offered as "Not what you meant?"
 ABOUT_MARGIN = 0.05  # a topic this near a conversation asked about is answered instead
@@ -437,7 +441,10 @@ def _agreed_on(
     text_next = by_text[1] if len(by_text) > 1 else 0.0
     if (
         near >= AGREE_FLOOR
-        and near - meaning_next >= AGREE_LEAD
+        and (
+            near - meaning_next >= AGREE_LEAD
+            or (text_next <= AGREE_TEXT_FAR and has_safeguarding_sign(query.corrected))
+        )
         and text.get(nearest) == 1.0
         and text_next <= AGREE_TEXT_NEXT
         and knowledge.text.share_of(query, nearest, knowledge.place_words) >= AGREE_SHARE

@@ -406,6 +406,13 @@ async def test_meaning_and_text_agree_only_when_each_puts_the_topic_clearly_firs
     assert _agreed_on(knowledge, query, {best: 0.55, other: 0.53}, text) == set()  # no lead
     assert _agreed_on(knowledge, query, {best: 0.55}, {**text, other: 0.95}) == set()  # text tie
     assert _agreed_on(knowledge, query, {other: 0.55, best: 0.3}, text) == set()  # they differ
+    # a narrow lead in meaning is enough when the text puts it far ahead, in a question with a
+    # sign of safeguarding
+    worried = read_query("worried about a child: is a failed batch scrapped", knowledge.index)
+    near, far = {best: 0.55, other: 0.53}, {best: 1.0, other: 0.7}
+    assert _agreed_on(knowledge, worried, near, far) == {best}
+    assert _agreed_on(knowledge, worried, near, {best: 1.0, other: 0.78}) == set()  # not far
+    assert _agreed_on(knowledge, query, near, far) == set()  # no sign of safeguarding
 
 
 def test_every_age_said_counts_before_a_message_is_called_an_adults() -> None:
