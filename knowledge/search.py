@@ -39,7 +39,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain, combinations
+from itertools import chain, combinations, count
 from pathlib import Path
 from typing import Any
 
@@ -146,35 +146,140 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
-def _name_keys(names: list[str]) -> list[tuple[str, ...]]:
-    """Each name's key in the index: the set of its `tokens`, sorted. The same steps as
-    `tokens`, each over all names at once where it can be (a catalogue has 200,000)."""
-    joined = _CONTRACTION.sub("", "\0".join(name.replace("\0", " ") for name in names))
+# What separates the words of names: every byte but a-z, 0-9 and NUL (which ends a name)
+# becomes a space, so that bytes.split() finds runs of letters and digits.
+_SPACED = bytes(c if c in b"abcdefghijklmnopqrstuvwxyz0123456789\0" else 32 for c in range(256))
+_MIXER = 0xC2B2AE3D27D4EB4F  # odd: a key's hash is a polynomial in it, mod 2**64
+
+
+@dataclass(frozen=True)
+class _NameKeys:
+    """Every name's key in the index (the set of its `tokens`) as numbers: `of_name[n]` is name
+    n's key (-1: a name of no token), keys numbered in order of their first name; key k's words
+    are `words[starts[k] : starts[k + 1]]`, numbers in `vocabulary`, in the order of the words
+    as text; `vocabulary` is in order of first appearance, key by key."""
+
+    of_name: np.ndarray
+    starts: np.ndarray
+    words: np.ndarray
+    vocabulary: list[str]
+
+
+def _name_keys(names: list[str], mixer: int = _MIXER) -> _NameKeys:
+    """The same steps as `tokens`, over all names at once (a catalogue has 200,000): the text
+    is split into words in one call, each distinct word is expanded once, and the names'
+    words are grouped into keys with numpy, with no Python object per name or per word."""
+    joined = _CONTRACTION.sub("", " \0 ".join(name.replace("\0", " ") for name in names))
     # Lowercased whole (a NUL stays a NUL), then the few names with accents folded one by one.
     folded = joined.lower()
     if not folded.isascii():
         parts = folded.split("\0")
         folded = "\0".join(part if part.isascii() else fold(part) for part in parts)
-    expansions: dict[str, tuple[str, ...]] = {}  # a word's tokens; one string per token
-    keys: list[tuple[str, ...]] = []
-    found: set[str] = set()
-    for word in _WORD_OR_END.findall(folded):
-        if word == "\0":
-            keys.append(tuple(sorted(found)))
-            found = set()
-            continue
-        expanded = expansions.get(word)
-        if expanded is None:
-            word_ = NUMBER_WORDS.get(word, word)
-            expanded = tuple(
-                expansions.setdefault(f"\0{t}", (t,))[0]
-                for t in ABBREVIATIONS.get(word_, word_).split()
-                if t not in FILLER
-            )
-            expansions[word] = expanded
-        found.update(expanded)
-    keys.append(tuple(sorted(found)))
-    return keys
+    # Runs of letters and digits, a NUL between names; what is left of a name outside a-z and
+    # 0-9 separates words, as in `words`. A run of both ("k7") is split once per distinct run.
+    runs = folded.encode("ascii", "replace").translate(_SPACED).split()
+    del joined, folded
+    first: dict[bytes, int] = {}  # each distinct run, with where it was first
+    at = np.fromiter(map(first.setdefault, runs, count()), np.int64, len(runs))
+    del runs
+    found: dict[str, int] = {}  # each token, numbered as first found
+    sizes: list[int] = []  # each distinct run's tokens: how many, then all end to end
+    expanded: list[int] = []
+    for run in first:
+        text = run.decode("ascii")
+        before = len(expanded)
+        for word in (text,) if text.isalpha() or text.isdigit() else _WORD.findall(text):
+            word = NUMBER_WORDS.get(word, word)
+            for token in ABBREVIATIONS.get(word, word).split():
+                if token not in FILLER:
+                    expanded.append(found.setdefault(token, len(found)))
+        sizes.append(len(expanded) - before)
+    # Tokens renumbered in the order of their text, which is the order of a key's words.
+    by_text = sorted(found)
+    rank = np.empty(len(by_text), np.int64)
+    rank[np.fromiter(map(found.__getitem__, by_text), np.int64, len(by_text))] = np.arange(
+        len(by_text)
+    )
+    # Each run's name (the NULs before it), and its number among the distinct runs.
+    name_no = np.cumsum(at == first.get(b"\0", -1))
+    run_no = np.zeros(len(at), np.int64)
+    run_no[np.fromiter(first.values(), np.int64, len(first))] = np.arange(len(first))
+    run_no = run_no[at]
+    del at
+    run_sizes = np.array(sizes, np.int64)
+    run_starts = np.concatenate(([0], np.cumsum(run_sizes)[:-1])).astype(np.int64)
+    run_tokens = rank[np.array(expanded, np.int64)] if expanded else np.zeros(0, np.int64)
+    # (name, token) pairs, each once, sorted: each name's tokens in order of their text.
+    per_run = run_sizes[run_no]
+    tokens_ = max(len(by_text), 1)
+    pairs = _distinct(
+        np.repeat(name_no, per_run) * tokens_ + run_tokens[_ranges(run_starts[run_no], per_run)]
+    )
+    del run_no, name_no, per_run
+    pair_name, pair_token = np.divmod(pairs, tokens_)
+    del pairs
+    counts = np.bincount(pair_name, minlength=len(names))
+    starts = np.concatenate(([0], np.cumsum(counts)))
+    named = np.flatnonzero(counts)
+    keys = _group_rows(starts[named], counts[named], pair_token, mixer)
+    # Keys numbered in order of their first name.
+    first_name = np.full(int(keys.max()) + 1 if len(keys) else 0, len(named), np.int64)
+    np.minimum.at(first_name, keys, np.arange(len(named)))
+    order = np.argsort(first_name)
+    renumber = np.empty_like(order)
+    renumber[order] = np.arange(len(order))
+    of_name = np.full(len(names), -1, np.int64)
+    of_name[named] = renumber[keys]
+    key_names = named[first_name[order]]
+    key_sizes = counts[key_names]
+    key_tokens = pair_token[_ranges(starts[key_names], key_sizes)]
+    # The vocabulary in order of first appearance over the keys, in key order.
+    seen_first = np.full(len(by_text), len(key_tokens), np.int64)
+    np.minimum.at(seen_first, key_tokens, np.arange(len(key_tokens)))
+    in_order = np.argsort(seen_first)[: int(np.count_nonzero(seen_first < len(key_tokens)))]
+    word_no = np.empty(len(by_text), np.int64)
+    word_no[in_order] = np.arange(len(in_order))
+    return _NameKeys(
+        of_name=of_name,
+        starts=np.concatenate(([0], np.cumsum(key_sizes))).astype(np.int64),
+        words=word_no[key_tokens],
+        vocabulary=[by_text[n] for n in in_order.tolist()],
+    )
+
+
+def _group_rows(
+    starts: np.ndarray, sizes: np.ndarray, values: np.ndarray, mixer: int
+) -> np.ndarray:
+    """A number for each row values[start : start + size] (rows of one or more values), the
+    same for equal rows and different for different ones. Rows are hashed as polynomials,
+    then each checked against the first row of its hash; if two different rows share a hash
+    (about never), the rows are numbered by their tuples instead."""
+    place = _ranges(np.zeros_like(starts), sizes)  # each value's place in its row
+    powers = np.empty(int(sizes.max()) if len(sizes) else 0, np.uint64)
+    power = 1
+    for i in range(len(powers)):
+        powers[i] = power
+        power = (power * mixer) & _MASK
+    terms = (values[_ranges(starts, sizes)].astype(np.uint64) + np.uint64(1)) * powers[place]
+    hashes = (
+        np.add.reduceat(terms, np.concatenate(([0], np.cumsum(sizes)[:-1])))
+        if len(sizes)
+        else np.zeros(0, np.uint64)
+    )
+    hashes += sizes.astype(np.uint64) * np.uint64(_SALT)
+    _, head, numbers = np.unique(hashes, return_index=True, return_inverse=True)
+    like = head[numbers]  # the first row of each row's hash
+    same = bool(np.array_equal(sizes, sizes[like])) and bool(
+        np.array_equal(values[_ranges(starts, sizes)], values[_ranges(starts[like], sizes)])
+    )
+    if same:
+        return numbers.astype(np.int64)
+    rows = [
+        tuple(values[a : a + n].tolist())
+        for a, n in zip(starts.tolist(), sizes.tolist(), strict=True)
+    ]
+    number: dict[tuple[int, ...], int] = {}
+    return np.fromiter(map(number.setdefault, rows, count()), np.int64, len(rows))
 
 
 def tokens(text: str) -> list[str]:
@@ -348,40 +453,34 @@ class SearchIndex:
         self._entry_kind = np.fromiter(
             (kind_numbers[entry.kind] for entry in self.entries), np.int16, len(self.entries)
         )
-        # Each distinct name once (catalogues repeat names: places, authors), all at once.
-        names = list(dict.fromkeys(chain.from_iterable(e.names for e in self.entries)))
-        numbers: dict[tuple[str, ...], int] = {}
-        keys: list[tuple[str, ...]] = []
-        name_keys: dict[str, int] = {}  # -1: a name of no words that count
-        for name, key in zip(names, _name_keys(names), strict=True):
-            if key:
-                number = name_keys[name] = numbers.setdefault(key, len(keys))
-                if number == len(keys):
-                    keys.append(key)
-            else:
-                name_keys[name] = -1
-        del names, numbers
+        # Each distinct name once (catalogues repeat names: places, authors), and each name's
+        # place among them, in one pass.
+        every_name = list(chain.from_iterable(e.names for e in self.entries))
+        first: dict[str, int] = {}
+        at = np.fromiter(map(first.setdefault, every_name, count()), np.int64, len(every_name))
+        del every_name
+        name_no = np.zeros(len(at), np.int64)
+        name_no[np.fromiter(first.values(), np.int64, len(first))] = np.arange(len(first))
+        named_keys = _name_keys(list(first))
+        del first
         # (entry, key) pairs, each once, in order of entry then key: what every list of a key's
         # entries and of an entry's keys is drawn from.
         counts = np.fromiter((len(e.names) for e in self.entries), np.int64, len(self.entries))
-        flat = np.fromiter(
-            map(name_keys.__getitem__, chain.from_iterable(e.names for e in self.entries)),
-            np.int64,
-            int(counts.sum()),
-        )
-        del name_keys
+        flat = named_keys.of_name[name_no[at]]
+        del at, name_no
+        key_start = named_keys.starts
+        key_sizes = np.diff(key_start)
+        key_count = len(key_sizes)
         entry_of = np.repeat(np.arange(len(self.entries), dtype=np.int64), counts)
         named = flat >= 0
-        pairs = _distinct(entry_of[named] * max(len(keys), 1) + flat[named])
-        pair_entry, pair_key = np.divmod(pairs, max(len(keys), 1))
+        pairs = _distinct(entry_of[named] * max(key_count, 1) + flat[named])
+        pair_entry, pair_key = np.divmod(pairs, max(key_count, 1))
         # How many entries have each word (in any of their names), for its weight.
-        every_word = list(chain.from_iterable(keys))
-        vocabulary = {word: n for n, word in enumerate(dict.fromkeys(every_word))}
-        key_sizes = np.fromiter(map(len, keys), np.int64, len(keys))
+        words_ = named_keys.vocabulary
+        vocabulary = {word: n for n, word in enumerate(words_)}
         # Each key's words by number, end to end: everything per word below is drawn from it.
-        key_words = np.fromiter(map(vocabulary.__getitem__, every_word), np.int64, len(every_word))
-        del every_word
-        key_start = np.concatenate(([0], np.cumsum(key_sizes)))
+        key_words = named_keys.words
+        del named_keys
         word_entry = _distinct(
             np.repeat(pair_entry, key_sizes[pair_key]) * max(len(vocabulary), 1)
             + key_words[_ranges(key_start[pair_key], key_sizes[pair_key])]
@@ -403,21 +502,33 @@ class SearchIndex:
         # Python's sum() would (the same floats to the last bit), and its rarest word's.
         idf = np.fromiter(self._idf.values(), np.float64, len(vocabulary))
         word_idf = idf[key_words]
-        weights = np.zeros(len(keys))
-        for place in range(int(key_sizes.max()) if len(keys) else 0):
+        weights = np.zeros(key_count)
+        for place in range(int(key_sizes.max()) if key_count else 0):
             longer = np.flatnonzero(key_sizes > place)
             weights[longer] += word_idf[key_start[longer] + place]
-        rarest = np.maximum.reduceat(word_idf, key_start[:-1]) if len(keys) else weights
+        rarest = np.maximum.reduceat(word_idf, key_start[:-1]) if key_count else weights
         del word_idf
         order = np.argsort(weights, kind="stable")
-        renumber = np.empty(len(keys), dtype=np.int64)
-        renumber[order] = np.arange(len(keys))
-        ordered = [keys[old] for old in order.tolist()]
-        del keys
+        renumber = np.empty(key_count, dtype=np.int64)
+        renumber[order] = np.arange(key_count)
         # Tuples of sorted words (each word one shared string): the search's inner loop asks
         # whether a name has a word, a scan of two or three strings, found by identity. (As
         # frozen sets they were a third of the index's memory: 216 bytes each, at least.)
-        self._keys = ordered
+        sizes_in_order = key_sizes[order]
+        ends = np.cumsum(sizes_in_order)
+        in_order = list(
+            map(words_.__getitem__, key_words[_ranges(key_start[order], sizes_in_order)].tolist())
+        )
+        self._keys = list(
+            map(
+                tuple,
+                map(
+                    in_order.__getitem__,
+                    map(slice, (ends - sizes_in_order).tolist(), ends.tolist()),
+                ),
+            )
+        )
+        del sizes_in_order, ends, in_order
         self._key_weight = array("d", weights[order].tobytes())
         self._key_rarest = array("d", rarest[order].tobytes())
         del weights, rarest
@@ -469,11 +580,11 @@ class SearchIndex:
         del by_group, grouped, first_row, group_first, by_run, run_start, run_length, flat
         del entry_of, run_kind, runs_of, first_kind, several
         # Each word's keys, lightest first: the postings a search walks.
-        word_key = renumber[np.repeat(np.arange(len(ordered), dtype=np.int64), key_sizes)]
-        by_word = np.argsort(key_words * max(len(ordered), 1) + word_key)
+        word_key = renumber[np.repeat(np.arange(key_count, dtype=np.int64), key_sizes)]
+        by_word = np.argsort(key_words * max(key_count, 1) + word_key)
         word_rows = _Rows.of(key_words[by_word], word_key[by_word], len(self._vocabulary))
         self._postings = {word: word_rows[n] for word, n in self._vocabulary.items()}
-        del word_key, by_word, word_rows, ordered, key_words, key_sizes, key_start
+        del word_key, by_word, word_rows, key_words, key_sizes, key_start, words_
         self._typos = _DeletionIndex(self._postings)
         stems: dict[str, list[str]] = defaultdict(list)
         for token in self._postings:
