@@ -40,6 +40,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain, combinations, count
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +121,6 @@ NUMBER_WORDS: dict[str, str] = {
 
 _SPECIAL = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "đ": "d", "ı": "i"})
 _WORD = re.compile(r"[a-z]+|[0-9]+")
-_WORD_OR_END = re.compile(r"[a-z]+|[0-9]+|\0")  # the words of names joined by NUL
 _YEAR = re.compile(r"(?:19|20)[0-9]{2}")
 # The endings of "what's", "don't", "I'm", "we'd", "Sophie's": dropped before words are split,
 # so that a lone letter stays what it is in "Child S" or "Baby T", a case's name.
@@ -146,9 +146,13 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
-# What separates the words of names: every byte but a-z, 0-9 and NUL (which ends a name)
-# becomes a space, so that bytes.split() finds runs of letters and digits.
+# Names' text as bytes: every byte but a-z, 0-9 and NUL (which ends a name) becomes a space, so
+# that bytes.split() finds the runs of letters and digits that `words` finds.
 _SPACED = bytes(c if c in b"abcdefghijklmnopqrstuvwxyz0123456789\0" else 32 for c in range(256))
+_CONTRACTION_ASCII = re.compile(_CONTRACTION.pattern.replace("’", "").encode(), re.IGNORECASE)
+# What `fold` may leave that `words` never takes and the steps after folding would change: a
+# capital letter ("™" is "TM") and an apostrophe ("＇" is "'").
+_FOLDED_APART = str.maketrans(dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZ'", " "))
 _MIXER = 0xC2B2AE3D27D4EB4F  # odd: a key's hash is a polynomial in it, mod 2**64
 
 
@@ -169,21 +173,21 @@ def _name_keys(names: list[str], mixer: int = _MIXER) -> _NameKeys:
     """The same steps as `tokens`, over all names at once (a catalogue has 200,000): the text
     is split into words in one call, each distinct word is expanded once, and the names'
     words are grouped into keys with numpy, with no Python object per name or per word."""
-    joined = _CONTRACTION.sub("", " \0 ".join(name.replace("\0", " ") for name in names))
-    # Lowercased whole (a NUL stays a NUL), then the few names with accents folded one by one.
-    folded = joined.lower()
-    if not folded.isascii():
-        parts = folded.split("\0")
-        folded = "\0".join(part if part.isascii() else fold(part) for part in parts)
-    # Runs of letters and digits, a NUL between names; what is left of a name outside a-z and
-    # 0-9 separates words, as in `words`. A run of both ("k7") is split once per distinct run.
-    runs = folded.encode("ascii", "replace").translate(_SPACED).split()
-    del joined, folded
+    # The few names beyond ASCII are folded one by one (`_ascii_name`); the rest are ASCII
+    # text, lowercased and split as bytes, all at once. A NUL ends a name.
+    joined = " \0 ".join([name if name.isascii() else _ascii_name(name) for name in names])
+    if joined.count("\0") >= len(names):  # a name has a NUL of its own: a space, as in `words`
+        return _name_keys([name.replace("\0", " ") for name in names], mixer)
+    text = _CONTRACTION_ASCII.sub(b"", joined.encode("ascii")).lower()
+    del joined
+    runs = text.translate(_SPACED).split()  # runs of letters and digits, a NUL between names
+    del text
     first: dict[bytes, int] = {}  # each distinct run, with where it was first
     at = np.fromiter(map(first.setdefault, runs, count()), np.int64, len(runs))
     del runs
+    # Each distinct run's tokens: a run of letters and digits ("k7") is split as `words` does.
     found: dict[str, int] = {}  # each token, numbered as first found
-    sizes: list[int] = []  # each distinct run's tokens: how many, then all end to end
+    sizes: list[int] = []  # how many tokens each distinct run has, then all of them end to end
     expanded: list[int] = []
     for run in first:
         text = run.decode("ascii")
@@ -219,20 +223,15 @@ def _name_keys(names: list[str], mixer: int = _MIXER) -> _NameKeys:
     pair_name, pair_token = np.divmod(pairs, tokens_)
     del pairs
     counts = np.bincount(pair_name, minlength=len(names))
-    starts = np.concatenate(([0], np.cumsum(counts)))
+    del pair_name
     named = np.flatnonzero(counts)
-    keys = _group_rows(starts[named], counts[named], pair_token, mixer)
-    # Keys numbered in order of their first name.
-    first_name = np.full(int(keys.max()) + 1 if len(keys) else 0, len(named), np.int64)
-    np.minimum.at(first_name, keys, np.arange(len(named)))
-    order = np.argsort(first_name)
-    renumber = np.empty_like(order)
-    renumber[order] = np.arange(len(order))
+    # Keys: names with the same tokens are one, numbered in order of their first name.
+    keys, key_first = _group_rows(counts[named], pair_token, mixer)
     of_name = np.full(len(names), -1, np.int64)
-    of_name[named] = renumber[keys]
-    key_names = named[first_name[order]]
-    key_sizes = counts[key_names]
-    key_tokens = pair_token[_ranges(starts[key_names], key_sizes)]
+    of_name[named] = keys
+    starts = np.concatenate(([0], np.cumsum(counts[named])))
+    key_sizes = counts[named[key_first]]
+    key_tokens = pair_token[_ranges(starts[key_first], key_sizes)]
     # The vocabulary in order of first appearance over the keys, in key order.
     seen_first = np.full(len(by_text), len(key_tokens), np.int64)
     np.minimum.at(seen_first, key_tokens, np.arange(len(key_tokens)))
@@ -247,39 +246,52 @@ def _name_keys(names: list[str], mixer: int = _MIXER) -> _NameKeys:
     )
 
 
+def _ascii_name(name: str) -> str:
+    """A name beyond ASCII as `words` sees it (contractions dropped, lowercased, folded), with
+    what is left beyond ASCII a "?", and a capital letter or apostrophe a space: both are
+    left out of words anyway, and the steps that follow for ASCII names would change them."""
+    text = fold(_CONTRACTION.sub("", name).lower())
+    return text.translate(_FOLDED_APART).encode("ascii", "replace").decode("ascii")
+
+
 def _group_rows(
-    starts: np.ndarray, sizes: np.ndarray, values: np.ndarray, mixer: int
-) -> np.ndarray:
-    """A number for each row values[start : start + size] (rows of one or more values), the
-    same for equal rows and different for different ones. Rows are hashed as polynomials,
-    then each checked against the first row of its hash; if two different rows share a hash
-    (about never), the rows are numbered by their tuples instead."""
-    place = _ranges(np.zeros_like(starts), sizes)  # each value's place in its row
-    powers = np.empty(int(sizes.max()) if len(sizes) else 0, np.uint64)
+    sizes: np.ndarray, values: np.ndarray, mixer: int = _MIXER
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of `values` end to end (of `sizes`, each at least 1), numbered so that equal rows
+    have one number, in order of their first row; and the first row of each number. Rows are
+    hashed as polynomials, then each compared with the first row of its hash; if two rows
+    differ but share a hash (about never), they are numbered by their tuples instead."""
+    if not len(sizes):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+    powers = np.empty(int(sizes.max()), np.uint64)
     power = 1
     for i in range(len(powers)):
         powers[i] = power
         power = (power * mixer) & _MASK
-    terms = (values[_ranges(starts, sizes)].astype(np.uint64) + np.uint64(1)) * powers[place]
-    hashes = (
-        np.add.reduceat(terms, np.concatenate(([0], np.cumsum(sizes)[:-1])))
-        if len(sizes)
-        else np.zeros(0, np.uint64)
-    )
+    place = np.arange(len(values)) - np.repeat(starts, sizes)  # each value's place in its row
+    hashes = np.add.reduceat((values.astype(np.uint64) + np.uint64(1)) * powers[place], starts)
     hashes += sizes.astype(np.uint64) * np.uint64(_SALT)
-    _, head, numbers = np.unique(hashes, return_index=True, return_inverse=True)
-    like = head[numbers]  # the first row of each row's hash
-    same = bool(np.array_equal(sizes, sizes[like])) and bool(
-        np.array_equal(values[_ranges(starts, sizes)], values[_ranges(starts[like], sizes)])
-    )
-    if same:
-        return numbers.astype(np.int64)
-    rows = [
-        tuple(values[a : a + n].tolist())
-        for a, n in zip(starts.tolist(), sizes.tolist(), strict=True)
-    ]
+    del place
+    order = np.argsort(hashes, kind="stable")  # the rows of one hash in row order
+    ordered = hashes[order]
+    new = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    by_hash = np.empty(len(order), np.int64)  # each row's hash, numbered in order of hash
+    by_hash[order] = np.cumsum(new) - 1
+    first_of = order[new]  # each hash's first row
+    like = first_of[by_hash]
+    if np.array_equal(sizes[like], sizes) and np.array_equal(
+        values[_ranges(starts[like], sizes)], values
+    ):
+        by_first = np.argsort(first_of)
+        renumber = np.empty_like(by_first)
+        renumber[by_first] = np.arange(len(by_first))
+        return renumber[by_hash], first_of[by_first]
+    rows = map(tuple, np.split(values, starts[1:]))
     number: dict[tuple[int, ...], int] = {}
-    return np.fromiter(map(number.setdefault, rows, count()), np.int64, len(rows))
+    row_first = np.fromiter(map(number.setdefault, rows, count()), np.int64, len(sizes))
+    firsts = np.flatnonzero(row_first == np.arange(len(sizes)))
+    return np.searchsorted(firsts, row_first), firsts
 
 
 def tokens(text: str) -> list[str]:
@@ -445,17 +457,20 @@ class SearchIndex:
         kind_numbers: dict[str, int] = {}
         by_words: dict[frozenset[str], int] = {}  # kinds named by the same words are one
         self._kinds: list[frozenset[str]] = []  # each kind's words, by kind number
-        for kind_name in dict.fromkeys(entry.kind for entry in self.entries):
+        kinds = list(map(attrgetter("kind"), self.entries))
+        for kind_name in dict.fromkeys(kinds):
             named_by = kind_words(kind_name)
             kind_numbers[kind_name] = by_words.setdefault(named_by, len(self._kinds))
             if kind_numbers[kind_name] == len(self._kinds):
                 self._kinds.append(named_by)
         self._entry_kind = np.fromiter(
-            (kind_numbers[entry.kind] for entry in self.entries), np.int16, len(self.entries)
+            map(kind_numbers.__getitem__, kinds), np.int16, len(self.entries)
         )
+        del kinds
         # Each distinct name once (catalogues repeat names: places, authors), and each name's
         # place among them, in one pass.
-        every_name = list(chain.from_iterable(e.names for e in self.entries))
+        names_of = list(map(attrgetter("names"), self.entries))
+        every_name = list(chain.from_iterable(names_of))
         first: dict[str, int] = {}
         at = np.fromiter(map(first.setdefault, every_name, count()), np.int64, len(every_name))
         del every_name
@@ -465,7 +480,8 @@ class SearchIndex:
         del first
         # (entry, key) pairs, each once, in order of entry then key: what every list of a key's
         # entries and of an entry's keys is drawn from.
-        counts = np.fromiter((len(e.names) for e in self.entries), np.int64, len(self.entries))
+        counts = np.fromiter(map(len, names_of), np.int64, len(self.entries))
+        del names_of
         flat = named_keys.of_name[name_no[at]]
         del at, name_no
         key_start = named_keys.starts
@@ -514,21 +530,7 @@ class SearchIndex:
         # Tuples of sorted words (each word one shared string): the search's inner loop asks
         # whether a name has a word, a scan of two or three strings, found by identity. (As
         # frozen sets they were a third of the index's memory: 216 bytes each, at least.)
-        sizes_in_order = key_sizes[order]
-        ends = np.cumsum(sizes_in_order)
-        in_order = list(
-            map(words_.__getitem__, key_words[_ranges(key_start[order], sizes_in_order)].tolist())
-        )
-        self._keys = list(
-            map(
-                tuple,
-                map(
-                    in_order.__getitem__,
-                    map(slice, (ends - sizes_in_order).tolist(), ends.tolist()),
-                ),
-            )
-        )
-        del sizes_in_order, ends, in_order
+        self._keys = _tuples(words_, key_words, key_start[order], key_sizes[order])
         self._key_weight = array("d", weights[order].tobytes())
         self._key_rarest = array("d", rarest[order].tobytes())
         del weights, rarest
@@ -587,7 +589,7 @@ class SearchIndex:
         del word_key, by_word, word_rows, key_words, key_sizes, key_start, words_
         self._typos = _DeletionIndex(self._postings)
         stems: dict[str, list[str]] = defaultdict(list)
-        for token in self._postings:
+        for token in [word for word in self._postings if word.endswith(_ENDINGS)]:
             root = _stem(token)
             if root != token:
                 stems[root].append(token)
@@ -983,6 +985,24 @@ class _Rows(Sequence["array[int]"]):
 
     def __iter__(self) -> Iterator[array[int]]:
         return (self[row] for row in range(len(self)))
+
+
+def _tuples(
+    strings: list[str], numbers: np.ndarray, starts: np.ndarray, sizes: np.ndarray
+) -> list[tuple[str, ...]]:
+    """For each row, the tuple of strings[n] for n in numbers[start : start + size] (size at
+    least 1): the rows of one size made all at once, by zip() over their columns."""
+    table = np.array(strings, dtype=object)
+    made: list[tuple[str, ...]] = []
+    rows_made = []
+    for size in np.unique(sizes).tolist():
+        rows = np.flatnonzero(sizes == size)
+        columns = table[numbers[starts[rows][:, None] + np.arange(size)]].T.tolist()
+        made += zip(*columns, strict=True)
+        rows_made.append(rows)
+    if not made:
+        return []
+    return list(map(made.__getitem__, np.argsort(np.concatenate(rows_made)).tolist()))
 
 
 def _same(words: set[str], key: tuple[str, ...]) -> bool:
