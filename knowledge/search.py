@@ -200,27 +200,38 @@ def _name_keys(names: list[str], mixer: int = _MIXER) -> _NameKeys:
         sizes.append(len(expanded) - before)
     # Tokens renumbered in the order of their text, which is the order of a key's words.
     by_text = sorted(found)
-    rank = np.empty(len(by_text), np.int64)
+    rank = np.zeros(max(len(by_text), 1), np.int64)
     rank[np.fromiter(map(found.__getitem__, by_text), np.int64, len(by_text))] = np.arange(
         len(by_text)
     )
-    # Each run's name (the NULs before it), and its number among the distinct runs.
+    # Each run's name (the NULs before it), and its token where it has one only (most runs:
+    # -1 for none or several), from where the run was first.
     name_no = np.cumsum(at == first.get(b"\0", -1))
-    run_no = np.zeros(len(at), np.int64)
-    run_no[np.fromiter(first.values(), np.int64, len(first))] = np.arange(len(first))
-    run_no = run_no[at]
-    del at
     run_sizes = np.array(sizes, np.int64)
     run_starts = np.concatenate(([0], np.cumsum(run_sizes)[:-1])).astype(np.int64)
-    run_tokens = rank[np.array(expanded, np.int64)] if expanded else np.zeros(0, np.int64)
+    run_tokens = rank[np.array([*expanded, 0], np.int64)]  # one more, never read
+    firsts = np.fromiter(first.values(), np.int64, len(first))
+    only = np.full(len(at), -1, np.int64)
+    only[firsts] = np.where(run_sizes == 1, run_tokens[run_starts], -1)
+    only = only[at]
     # (name, token) pairs, each once, sorted: each name's tokens in order of their text.
-    per_run = run_sizes[run_no]
     tokens_ = max(len(by_text), 1)
-    pairs = _distinct(
-        np.repeat(name_no, per_run) * tokens_ + run_tokens[_ranges(run_starts[run_no], per_run)]
-    )
-    del run_no, name_no, per_run
-    pair_name, pair_token = np.divmod(pairs, tokens_)
+    pairs = [name_no[only >= 0] * tokens_ + only[only >= 0]]
+    del only
+    several = np.flatnonzero(run_sizes > 1)
+    if len(several):  # runs of several tokens ("scr"): each run, then its tokens
+        run_no = np.full(len(at), -1, np.int64)
+        run_no[firsts[several]] = several
+        run_no = run_no[at]
+        where = np.flatnonzero(run_no >= 0)
+        per_run = run_sizes[run_no[where]]
+        pairs.append(
+            np.repeat(name_no[where], per_run) * tokens_
+            + run_tokens[_ranges(run_starts[run_no[where]], per_run)]
+        )
+        del run_no, where, per_run
+    del at, name_no, firsts
+    pair_name, pair_token = np.divmod(_distinct(np.concatenate(pairs)), tokens_)
     del pairs
     counts = np.bincount(pair_name, minlength=len(names))
     del pair_name
