@@ -190,9 +190,11 @@ def _name_keys(names: list[str], mixer: int = _MIXER) -> _NameKeys:
     sizes: list[int] = []  # how many tokens each distinct run has, then all of them end to end
     expanded: list[int] = []
     for run in first:
-        text = run.decode("ascii")
+        spelled = run.decode("ascii")
         before = len(expanded)
-        for word in (text,) if text.isalpha() or text.isdigit() else _WORD.findall(text):
+        for word in (
+            (spelled,) if spelled.isalpha() or spelled.isdigit() else _WORD.findall(spelled)
+        ):
             word = NUMBER_WORDS.get(word, word)
             for token in ABBREVIATIONS.get(word, word).split():
                 if token not in FILLER:
