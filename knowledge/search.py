@@ -171,8 +171,8 @@ class _NameKeys:
 
 def _name_keys(names: list[str], mixer: int = _MIXER) -> _NameKeys:
     """The same steps as `tokens`, over all names at once (a catalogue has 200,000): the text
-    is split into words in one call, each distinct word is expanded once, and the names'
-    words are grouped into keys with numpy, with no Python object per name or per word."""
+    is split into words in one call, each distinct word is expanded once, and names are
+    grouped into keys with numpy, rather than a set and a tuple made for each name."""
     # The few names beyond ASCII are folded one by one (`_ascii_name`); the rest are ASCII
     # text, lowercased and split as bytes, all at once. A NUL ends a name.
     joined = " \0 ".join([name if name.isascii() else _ascii_name(name) for name in names])
