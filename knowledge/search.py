@@ -470,7 +470,11 @@ class SearchIndex:
         kind_numbers: dict[str, int] = {}
         by_words: dict[frozenset[str], int] = {}  # kinds named by the same words are one
         self._kinds: list[frozenset[str]] = []  # each kind's words, by kind number
-        kinds = list(map(attrgetter("kind"), self.entries))
+        # Each entry's kind and names, read in one pass over the entries.
+        kinds: tuple[str, ...] = ()
+        names_of: tuple[tuple[str, ...], ...] = ()
+        if self.entries:
+            kinds, names_of = zip(*map(attrgetter("kind", "names"), self.entries), strict=True)
         for kind_name in dict.fromkeys(kinds):
             named_by = kind_words(kind_name)
             kind_numbers[kind_name] = by_words.setdefault(named_by, len(self._kinds))
@@ -482,19 +486,20 @@ class SearchIndex:
         del kinds
         # Each distinct name once (catalogues repeat names: places, authors), and each name's
         # place among them, in one pass.
-        names_of = list(map(attrgetter("names"), self.entries))
-        every_name = list(chain.from_iterable(names_of))
+        counts = np.fromiter(map(len, names_of), np.int64, len(self.entries))
         first: dict[str, int] = {}
-        at = np.fromiter(map(first.setdefault, every_name, count()), np.int64, len(every_name))
-        del every_name
+        at = np.fromiter(
+            map(first.setdefault, chain.from_iterable(names_of), count()),
+            np.int64,
+            int(counts.sum()),
+        )
+        del names_of
         name_no = np.zeros(len(at), np.int64)
         name_no[np.fromiter(first.values(), np.int64, len(first))] = np.arange(len(first))
         named_keys = _name_keys(list(first))
         del first
         # (entry, key) pairs, each once, in order of entry then key: what every list of a key's
         # entries and of an entry's keys is drawn from.
-        counts = np.fromiter(map(len, names_of), np.int64, len(self.entries))
-        del names_of
         flat = named_keys.of_name[name_no[at]]
         del at, name_no
         key_start = named_keys.starts
@@ -511,7 +516,7 @@ class SearchIndex:
         key_words = named_keys.words
         del named_keys
         word_entry = _distinct(
-            np.repeat(pair_entry, key_sizes[pair_key]) * max(len(vocabulary), 1)
+            np.repeat(pair_entry * max(len(vocabulary), 1), key_sizes[pair_key])
             + key_words[_ranges(key_start[pair_key], key_sizes[pair_key])]
         )
         entry_df = np.bincount(word_entry % max(len(vocabulary), 1), minlength=len(vocabulary))
