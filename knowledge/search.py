@@ -149,6 +149,7 @@ def words(text: str) -> list[str]:
 # Names' text as bytes: every byte but a-z, 0-9 and NUL (which ends a name) becomes a space, so
 # that bytes.split() finds the runs of letters and digits that `words` finds.
 _SPACED = bytes(c if c in b"abcdefghijklmnopqrstuvwxyz0123456789\0" else 32 for c in range(256))
+# `_CONTRACTION` for ASCII text, where the apostrophe can only be "'".
 _CONTRACTION_ASCII = re.compile(_CONTRACTION.pattern.replace("’", "").encode(), re.IGNORECASE)
 # What `fold` may leave that `words` never takes and the steps after folding would change: a
 # capital letter ("™" is "TM") and an apostrophe ("＇" is "'").
