@@ -39,7 +39,8 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain, combinations
+from itertools import chain, combinations, count
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +121,6 @@ NUMBER_WORDS: dict[str, str] = {
 
 _SPECIAL = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "đ": "d", "ı": "i"})
 _WORD = re.compile(r"[a-z]+|[0-9]+")
-_WORD_OR_END = re.compile(r"[a-z]+|[0-9]+|\0")  # the words of names joined by NUL
 _YEAR = re.compile(r"(?:19|20)[0-9]{2}")
 # The endings of "what's", "don't", "I'm", "we'd", "Sophie's": dropped before words are split,
 # so that a lone letter stays what it is in "Child S" or "Baby T", a case's name.
@@ -146,35 +146,166 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
-def _name_keys(names: list[str]) -> list[tuple[str, ...]]:
-    """Each name's key in the index: the set of its `tokens`, sorted. The same steps as
-    `tokens`, each over all names at once where it can be (a catalogue has 200,000)."""
-    joined = _CONTRACTION.sub("", "\0".join(name.replace("\0", " ") for name in names))
-    # Lowercased whole (a NUL stays a NUL), then the few names with accents folded one by one.
-    folded = joined.lower()
-    if not folded.isascii():
-        parts = folded.split("\0")
-        folded = "\0".join(part if part.isascii() else fold(part) for part in parts)
-    expansions: dict[str, tuple[str, ...]] = {}  # a word's tokens; one string per token
-    keys: list[tuple[str, ...]] = []
-    found: set[str] = set()
-    for word in _WORD_OR_END.findall(folded):
-        if word == "\0":
-            keys.append(tuple(sorted(found)))
-            found = set()
-            continue
-        expanded = expansions.get(word)
-        if expanded is None:
-            word_ = NUMBER_WORDS.get(word, word)
-            expanded = tuple(
-                expansions.setdefault(f"\0{t}", (t,))[0]
-                for t in ABBREVIATIONS.get(word_, word_).split()
-                if t not in FILLER
-            )
-            expansions[word] = expanded
-        found.update(expanded)
-    keys.append(tuple(sorted(found)))
-    return keys
+# Names' text as bytes: every byte but a-z, 0-9 and NUL (which ends a name) becomes a space, so
+# that bytes.split() finds the runs of letters and digits that `words` finds.
+_SPACED = bytes(c if c in b"abcdefghijklmnopqrstuvwxyz0123456789\0" else 32 for c in range(256))
+# `_CONTRACTION` for ASCII text, where the apostrophe can only be "'".
+_CONTRACTION_ASCII = re.compile(_CONTRACTION.pattern.replace("’", "").encode(), re.IGNORECASE)
+# What `fold` may leave that `words` never takes and the steps after folding would change: a
+# capital letter ("™" is "TM") and an apostrophe ("＇" is "'").
+_FOLDED_APART = str.maketrans(dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZ'", " "))
+_MIXER = 0xC2B2AE3D27D4EB4F  # odd: a key's hash is a polynomial in it, mod 2**64
+
+
+@dataclass(frozen=True)
+class _NameKeys:
+    """Every name's key in the index (the set of its `tokens`) as numbers: `of_name[n]` is name
+    n's key (-1: a name of no token), keys numbered in order of their first name; key k's words
+    are `words[starts[k] : starts[k + 1]]`, numbers in `vocabulary`, in the order of the words
+    as text; `vocabulary` is in order of first appearance, key by key."""
+
+    of_name: np.ndarray
+    starts: np.ndarray
+    words: np.ndarray
+    vocabulary: list[str]
+
+
+def _name_keys(names: list[str], mixer: int = _MIXER) -> _NameKeys:
+    """The same steps as `tokens`, over all names at once (a catalogue has 200,000): the text
+    is split into words in one call, each distinct word is expanded once, and names are
+    grouped into keys with numpy, rather than a set and a tuple made for each name."""
+    # The few names beyond ASCII are folded one by one (`_ascii_name`); the rest are ASCII
+    # text, lowercased and split as bytes, all at once. A NUL ends a name.
+    joined = " \0 ".join([name if name.isascii() else _ascii_name(name) for name in names])
+    if joined.count("\0") >= len(names):  # a name has a NUL of its own: a space, as in `words`
+        return _name_keys([name.replace("\0", " ") for name in names], mixer)
+    text = _CONTRACTION_ASCII.sub(b"", joined.encode("ascii")).lower()
+    del joined
+    runs = text.translate(_SPACED).split()  # runs of letters and digits, a NUL between names
+    del text
+    first: dict[bytes, int] = {}  # each distinct run, with where it was first
+    at = np.fromiter(map(first.setdefault, runs, count()), np.int64, len(runs))
+    del runs
+    # Each distinct run's tokens: a run of letters and digits ("k7") is split as `words` does.
+    found: dict[str, int] = {}  # each token, numbered as first found
+    sizes: list[int] = []  # how many tokens each distinct run has, then all of them end to end
+    expanded: list[int] = []
+    for run in first:
+        spelled = run.decode("ascii")
+        before = len(expanded)
+        for word in (
+            (spelled,) if spelled.isalpha() or spelled.isdigit() else _WORD.findall(spelled)
+        ):
+            word = NUMBER_WORDS.get(word, word)
+            for token in ABBREVIATIONS.get(word, word).split():
+                if token not in FILLER:
+                    expanded.append(found.setdefault(token, len(found)))
+        sizes.append(len(expanded) - before)
+    # Tokens renumbered in the order of their text, which is the order of a key's words.
+    by_text = sorted(found)
+    rank = np.zeros(max(len(by_text), 1), np.int64)
+    rank[np.fromiter(map(found.__getitem__, by_text), np.int64, len(by_text))] = np.arange(
+        len(by_text)
+    )
+    # Each run's name (the NULs before it), and its token where it has one only (most runs:
+    # -1 for none or several), from where the run was first.
+    name_no = np.cumsum(at == first.get(b"\0", -1))
+    run_sizes = np.array(sizes, np.int64)
+    run_starts = np.concatenate(([0], np.cumsum(run_sizes)[:-1])).astype(np.int64)
+    run_tokens = rank[np.array([*expanded, 0], np.int64)]  # one more, never read
+    firsts = np.fromiter(first.values(), np.int64, len(first))
+    only = np.full(len(at), -1, np.int64)
+    only[firsts] = np.where(run_sizes == 1, run_tokens[run_starts], -1)
+    only = only[at]
+    # (name, token) pairs, each once, sorted: each name's tokens in order of their text.
+    tokens_ = max(len(by_text), 1)
+    pairs = [name_no[only >= 0] * tokens_ + only[only >= 0]]
+    del only
+    several = np.flatnonzero(run_sizes > 1)
+    if len(several):  # runs of several tokens ("scr"): each run, then its tokens
+        run_no = np.full(len(at), -1, np.int64)
+        run_no[firsts[several]] = several
+        run_no = run_no[at]
+        where = np.flatnonzero(run_no >= 0)
+        per_run = run_sizes[run_no[where]]
+        pairs.append(
+            np.repeat(name_no[where], per_run) * tokens_
+            + run_tokens[_ranges(run_starts[run_no[where]], per_run)]
+        )
+        del run_no, where, per_run
+    del at, name_no, firsts
+    pair_name, pair_token = np.divmod(_distinct(np.concatenate(pairs)), tokens_)
+    del pairs
+    counts = np.bincount(pair_name, minlength=len(names))
+    del pair_name
+    named = np.flatnonzero(counts)
+    # Keys: names with the same tokens are one, numbered in order of their first name.
+    keys, key_first = _group_rows(counts[named], pair_token, mixer)
+    of_name = np.full(len(names), -1, np.int64)
+    of_name[named] = keys
+    starts = np.concatenate(([0], np.cumsum(counts[named])))
+    key_sizes = counts[named[key_first]]
+    key_tokens = pair_token[_ranges(starts[key_first], key_sizes)]
+    # The vocabulary in order of first appearance over the keys, in key order.
+    seen_first = np.full(len(by_text), len(key_tokens), np.int64)
+    np.minimum.at(seen_first, key_tokens, np.arange(len(key_tokens)))
+    in_order = np.argsort(seen_first)[: int(np.count_nonzero(seen_first < len(key_tokens)))]
+    word_no = np.empty(len(by_text), np.int64)
+    word_no[in_order] = np.arange(len(in_order))
+    return _NameKeys(
+        of_name=of_name,
+        starts=np.concatenate(([0], np.cumsum(key_sizes))).astype(np.int64),
+        words=word_no[key_tokens],
+        vocabulary=[by_text[n] for n in in_order.tolist()],
+    )
+
+
+def _ascii_name(name: str) -> str:
+    """A name beyond ASCII as `words` sees it (contractions dropped, lowercased, folded), with
+    what is left beyond ASCII a "?", and a capital letter or apostrophe a space: both are
+    left out of words anyway, and the steps that follow for ASCII names would change them."""
+    text = fold(_CONTRACTION.sub("", name).lower())
+    return text.translate(_FOLDED_APART).encode("ascii", "replace").decode("ascii")
+
+
+def _group_rows(
+    sizes: np.ndarray, values: np.ndarray, mixer: int = _MIXER
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of `values` end to end (of `sizes`, each at least 1), numbered so that equal rows
+    have one number, in order of their first row; and the first row of each number. Rows are
+    hashed as polynomials, then each compared with the first row of its hash; if two rows
+    differ but share a hash (about never), they are numbered by their tuples instead."""
+    if not len(sizes):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+    powers = np.empty(int(sizes.max()), np.uint64)
+    power = 1
+    for i in range(len(powers)):
+        powers[i] = power
+        power = (power * mixer) & _MASK
+    place = np.arange(len(values)) - np.repeat(starts, sizes)  # each value's place in its row
+    hashes = np.add.reduceat((values.astype(np.uint64) + np.uint64(1)) * powers[place], starts)
+    hashes += sizes.astype(np.uint64) * np.uint64(_SALT)
+    del place
+    order = np.argsort(hashes, kind="stable")  # the rows of one hash in row order
+    ordered = hashes[order]
+    new = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    by_hash = np.empty(len(order), np.int64)  # each row's hash, numbered in order of hash
+    by_hash[order] = np.cumsum(new) - 1
+    first_of = order[new]  # each hash's first row
+    like = first_of[by_hash]
+    if np.array_equal(sizes[like], sizes) and np.array_equal(
+        values[_ranges(starts[like], sizes)], values
+    ):
+        by_first = np.argsort(first_of)
+        renumber = np.empty_like(by_first)
+        renumber[by_first] = np.arange(len(by_first))
+        return renumber[by_hash], first_of[by_first]
+    rows = map(tuple, np.split(values, starts[1:]))
+    number: dict[tuple[int, ...], int] = {}
+    row_first = np.fromiter(map(number.setdefault, rows, count()), np.int64, len(sizes))
+    firsts = np.flatnonzero(row_first == np.arange(len(sizes)))
+    return np.searchsorted(firsts, row_first), firsts
 
 
 def tokens(text: str) -> list[str]:
@@ -340,50 +471,53 @@ class SearchIndex:
         kind_numbers: dict[str, int] = {}
         by_words: dict[frozenset[str], int] = {}  # kinds named by the same words are one
         self._kinds: list[frozenset[str]] = []  # each kind's words, by kind number
-        for kind_name in dict.fromkeys(entry.kind for entry in self.entries):
+        # Each entry's kind and names, read in one pass over the entries.
+        kinds: tuple[str, ...] = ()
+        names_of: tuple[tuple[str, ...], ...] = ()
+        if self.entries:
+            kinds, names_of = zip(*map(attrgetter("kind", "names"), self.entries), strict=True)
+        for kind_name in dict.fromkeys(kinds):
             named_by = kind_words(kind_name)
             kind_numbers[kind_name] = by_words.setdefault(named_by, len(self._kinds))
             if kind_numbers[kind_name] == len(self._kinds):
                 self._kinds.append(named_by)
         self._entry_kind = np.fromiter(
-            (kind_numbers[entry.kind] for entry in self.entries), np.int16, len(self.entries)
+            map(kind_numbers.__getitem__, kinds), np.int16, len(self.entries)
         )
-        # Each distinct name once (catalogues repeat names: places, authors), all at once.
-        names = list(dict.fromkeys(chain.from_iterable(e.names for e in self.entries)))
-        numbers: dict[tuple[str, ...], int] = {}
-        keys: list[tuple[str, ...]] = []
-        name_keys: dict[str, int] = {}  # -1: a name of no words that count
-        for name, key in zip(names, _name_keys(names), strict=True):
-            if key:
-                number = name_keys[name] = numbers.setdefault(key, len(keys))
-                if number == len(keys):
-                    keys.append(key)
-            else:
-                name_keys[name] = -1
-        del names, numbers
-        # (entry, key) pairs, each once, in order of entry then key: what every list of a key's
-        # entries and of an entry's keys is drawn from.
-        counts = np.fromiter((len(e.names) for e in self.entries), np.int64, len(self.entries))
-        flat = np.fromiter(
-            map(name_keys.__getitem__, chain.from_iterable(e.names for e in self.entries)),
+        del kinds
+        # Each distinct name once (catalogues repeat names: places, authors), and each name's
+        # place among them, in one pass.
+        counts = np.fromiter(map(len, names_of), np.int64, len(self.entries))
+        first: dict[str, int] = {}
+        at = np.fromiter(
+            map(first.setdefault, chain.from_iterable(names_of), count()),
             np.int64,
             int(counts.sum()),
         )
-        del name_keys
+        del names_of
+        name_no = np.zeros(len(at), np.int64)
+        name_no[np.fromiter(first.values(), np.int64, len(first))] = np.arange(len(first))
+        named_keys = _name_keys(list(first))
+        del first
+        # (entry, key) pairs, each once, in order of entry then key: what every list of a key's
+        # entries and of an entry's keys is drawn from.
+        flat = named_keys.of_name[name_no[at]]
+        del at, name_no
+        key_start = named_keys.starts
+        key_sizes = np.diff(key_start)
+        key_count = len(key_sizes)
         entry_of = np.repeat(np.arange(len(self.entries), dtype=np.int64), counts)
         named = flat >= 0
-        pairs = _distinct(entry_of[named] * max(len(keys), 1) + flat[named])
-        pair_entry, pair_key = np.divmod(pairs, max(len(keys), 1))
+        pairs = _distinct(entry_of[named] * max(key_count, 1) + flat[named])
+        pair_entry, pair_key = np.divmod(pairs, max(key_count, 1))
         # How many entries have each word (in any of their names), for its weight.
-        every_word = list(chain.from_iterable(keys))
-        vocabulary = {word: n for n, word in enumerate(dict.fromkeys(every_word))}
-        key_sizes = np.fromiter(map(len, keys), np.int64, len(keys))
+        words_ = named_keys.vocabulary
+        vocabulary = {word: n for n, word in enumerate(words_)}
         # Each key's words by number, end to end: everything per word below is drawn from it.
-        key_words = np.fromiter(map(vocabulary.__getitem__, every_word), np.int64, len(every_word))
-        del every_word
-        key_start = np.concatenate(([0], np.cumsum(key_sizes)))
+        key_words = named_keys.words
+        del named_keys
         word_entry = _distinct(
-            np.repeat(pair_entry, key_sizes[pair_key]) * max(len(vocabulary), 1)
+            np.repeat(pair_entry * max(len(vocabulary), 1), key_sizes[pair_key])
             + key_words[_ranges(key_start[pair_key], key_sizes[pair_key])]
         )
         entry_df = np.bincount(word_entry % max(len(vocabulary), 1), minlength=len(vocabulary))
@@ -403,21 +537,19 @@ class SearchIndex:
         # Python's sum() would (the same floats to the last bit), and its rarest word's.
         idf = np.fromiter(self._idf.values(), np.float64, len(vocabulary))
         word_idf = idf[key_words]
-        weights = np.zeros(len(keys))
-        for place in range(int(key_sizes.max()) if len(keys) else 0):
+        weights = np.zeros(key_count)
+        for place in range(int(key_sizes.max()) if key_count else 0):
             longer = np.flatnonzero(key_sizes > place)
             weights[longer] += word_idf[key_start[longer] + place]
-        rarest = np.maximum.reduceat(word_idf, key_start[:-1]) if len(keys) else weights
+        rarest = np.maximum.reduceat(word_idf, key_start[:-1]) if key_count else weights
         del word_idf
         order = np.argsort(weights, kind="stable")
-        renumber = np.empty(len(keys), dtype=np.int64)
-        renumber[order] = np.arange(len(keys))
-        ordered = [keys[old] for old in order.tolist()]
-        del keys
+        renumber = np.empty(key_count, dtype=np.int64)
+        renumber[order] = np.arange(key_count)
         # Tuples of sorted words (each word one shared string): the search's inner loop asks
         # whether a name has a word, a scan of two or three strings, found by identity. (As
         # frozen sets they were a third of the index's memory: 216 bytes each, at least.)
-        self._keys = ordered
+        self._keys = _tuples(words_, key_words, key_start[order], key_sizes[order])
         self._key_weight = array("d", weights[order].tobytes())
         self._key_rarest = array("d", rarest[order].tobytes())
         del weights, rarest
@@ -469,14 +601,14 @@ class SearchIndex:
         del by_group, grouped, first_row, group_first, by_run, run_start, run_length, flat
         del entry_of, run_kind, runs_of, first_kind, several
         # Each word's keys, lightest first: the postings a search walks.
-        word_key = renumber[np.repeat(np.arange(len(ordered), dtype=np.int64), key_sizes)]
-        by_word = np.argsort(key_words * max(len(ordered), 1) + word_key)
+        word_key = renumber[np.repeat(np.arange(key_count, dtype=np.int64), key_sizes)]
+        by_word = np.argsort(key_words * max(key_count, 1) + word_key)
         word_rows = _Rows.of(key_words[by_word], word_key[by_word], len(self._vocabulary))
         self._postings = {word: word_rows[n] for word, n in self._vocabulary.items()}
-        del word_key, by_word, word_rows, ordered, key_words, key_sizes, key_start
+        del word_key, by_word, word_rows, key_words, key_sizes, key_start, words_
         self._typos = _DeletionIndex(self._postings)
         stems: dict[str, list[str]] = defaultdict(list)
-        for token in self._postings:
+        for token in [word for word in self._postings if word.endswith(_ENDINGS)]:
             root = _stem(token)
             if root != token:
                 stems[root].append(token)
@@ -872,6 +1004,24 @@ class _Rows(Sequence["array[int]"]):
 
     def __iter__(self) -> Iterator[array[int]]:
         return (self[row] for row in range(len(self)))
+
+
+def _tuples(
+    strings: list[str], numbers: np.ndarray, starts: np.ndarray, sizes: np.ndarray
+) -> list[tuple[str, ...]]:
+    """For each row, the tuple of strings[n] for n in numbers[start : start + size] (size at
+    least 1): the rows of one size made all at once, by zip() over their columns."""
+    table = np.array(strings, dtype=object)
+    made: list[tuple[str, ...]] = []
+    rows_made = []
+    for size in np.unique(sizes).tolist():
+        rows = np.flatnonzero(sizes == size)
+        columns = table[numbers[starts[rows][:, None] + np.arange(size)]].T.tolist()
+        made += zip(*columns, strict=True)
+        rows_made.append(rows)
+    if not made:
+        return []
+    return list(map(made.__getitem__, np.argsort(np.concatenate(rows_made)).tolist()))
 
 
 def _same(words: set[str], key: tuple[str, ...]) -> bool:
