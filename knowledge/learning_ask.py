@@ -9,9 +9,9 @@
 
 A review is found by its name first, as every document is (search.py: never a guess). One
 described by its story ("the review about the boy who starved in Coventry", knowledge/stories.py)
-is asked back ("Do you mean ...?"), or, when its learning is asked and the story fits it beyond
-doubt, answered with the review named first. Pure: the decision (knowledge/decision.py) asks
-this first.
+is asked back ("Do you mean ...?"), or, when the story fits it beyond doubt (or agrees with a
+name the matcher offered), answered with what it found, the review named first; a copy asked
+for is always asked back first. Pure: the decision (knowledge/decision.py) asks this first.
 """
 
 from __future__ import annotations
@@ -112,9 +112,9 @@ _DESCRIBED = re.compile(
     r"(?:review|scr|report|inquiry|one)\b.{0,12}"
     r"\b(?:about|where|into|on|of)\b"
 )
-# A review or one of its documents asked for ("the hertfordshire one about sophie").
 # A review asked about, though not named ("bedford SCR 2016 about a disabled young man").
 _REVIEW_WORD = re.compile(r"\b(?:reviews?|scrs?|lcsprs?|csprs?|inquiry|inquiries)\b")
+# A review or one of its documents asked for ("the hertfordshire one about sophie").
 _A_REVIEW = re.compile(
     r"\b(?:reviews?|scrs?|reports?|inquiry|case|summary|briefing|presentation|powerpoint|"
     r"slides|pdf|link|the (?:\w+ )?one)\b"
@@ -233,10 +233,14 @@ class _Named:
     review: str | None = None  # the record of the review named
     own_name: frozenset[str] = frozenset()  # the words of the names that named it
     whole: bool = False  # a whole name fitted (else one proper name of its title or area)
-    documents: bool = False  # the name matcher offered a review's document, named or not
-    offered: frozenset[str] = frozenset()  # the reviews' documents it offered
+    offered: frozenset[str] = frozenset()  # the reviews' documents the name matcher offered
     sure: bool = False  # ... one of them surely (its own reply links it)
     several: frozenset[str] = frozenset()  # records named by proper names, when more than one
+
+    @property
+    def documents(self) -> bool:
+        """Whether the name matcher offered a review's document, named or not."""
+        return bool(self.offered)
 
 
 def _named_review(learning: Learning, index: SearchIndex, query: Query) -> _Named:
@@ -251,21 +255,20 @@ def _named_review(learning: Learning, index: SearchIndex, query: Query) -> _Name
         matches = [m.id for m in choices_of(result)]
     records = {learning.record(m) for m in matches}
     offered = frozenset(m for m in matches if m in learning.reviews)
-    documents = bool(offered)
-    sure = result.decision == "answer" and documents
+    sure = result.decision == "answer" and bool(offered)
     carried = learning.carried_by(matches[0]) if len(matches) == 1 else ()
     if len(carried) > 1:
         # "what's in the national SCRs presentation": the reviews it carries, side by side.
-        return _Named(documents=documents, offered=offered, sure=sure, several=frozenset(carried))
+        return _Named(offered=offered, sure=sure, several=frozenset(carried))
     by_name = learning.named_by(query.words)
     if len(by_name) > 1:
         # "lessons from the CSE reviews (rochdale, oxford, bristol)": several reviews named.
-        return _Named(documents=documents, offered=offered, sure=sure, several=frozenset(by_name))
+        return _Named(offered=offered, sure=sure, several=frozenset(by_name))
     if len(records) == 1 and None not in records:
         record = records.pop()
         assert record is not None
         own = frozenset(w for m in matches for w in index.name_words(m))
-        return _Named(record.id, own, whole=True, documents=documents, offered=offered, sure=sure)
+        return _Named(record.id, own, whole=True, offered=offered, sure=sure)
     # Several reviews, a topic among them, or no name fitting whole: a review is named only by
     # a proper name of its title that no other record has ("Arthur and Star", where a topic
     # shares the name; "the Patrick review for adult services staff", too long to fit whole).
@@ -273,8 +276,8 @@ def _named_review(learning: Learning, index: SearchIndex, query: Query) -> _Name
     if len(by_name) == 1 and (not fitting or by_name <= fitting):
         record_id = next(iter(by_name))
         own = frozenset(words(learning.reviews[record_id].title))
-        return _Named(record_id, own, documents=documents, offered=offered, sure=sure)
-    return _Named(documents=documents, offered=offered, sure=sure)
+        return _Named(record_id, own, offered=offered, sure=sure)
+    return _Named(offered=offered, sure=sure)
 
 
 def _focus(query: Query, own_name: frozenset[str]) -> frozenset[str]:
