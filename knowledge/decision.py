@@ -10,18 +10,21 @@ to the facet asked, or the yes or no), and `why`, the signals that chose it
    theme, what recurs across them, a 7-minute briefing;
 3. a comparison of two or three topics ("the difference between an SCR and a rapid review");
 4. a document named (search.py): linked only when clearly named, else a yes-or-no question or
-   choices, never a guess;
+   choices, never a guess; the one document a name fits, with a kind of document asked for
+   ("send me the baby p scr"), is asked about before a topic on the kind is guessed;
 5. topics and conversations, by three signals: names by words (search.py), names by meaning
    (semantic.py) and the topics' own text (passages.py, BM25); a topic that meaning and text
    both put clearly first is answered as a guess though neither is sure (AGREE_FLOOR);
 6. what is not ours (knowledge/decline.py): casework about one child or family, an adult's
-   matter, anything else; never answered with a children's topic;
+   matter, anything else; never answered with a children's topic (but a question asking what a
+   thing it names is, is not declined on meaning alone);
 6b. a topic's name said word for word (names.py): "what is <name>" is that topic, whatever
    else the message says; a question nothing else answers that names a topic (not a
    particular review by it) is answered by it as a guess;
 7. a document asked for that the catalogue does not have ("a copy of the child Q report");
 8. a yes/no question is never answered with a menu: its best topic is answered, leading with
-   the check that fits, the others one tap away.
+   the check that fits, the others one tap away; between near topics, the one whose check fits
+   clearly better answers it (CHECK_DECIDES).
 
 Scores: an entry's is the better of its semantic similarity (cosine, 0-1) and its lexical
 score (0-100, scaled to 0-1); when both point at it, the weaker adds a little (TIE_BREAK); and
