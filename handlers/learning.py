@@ -62,20 +62,18 @@ async def reply(ctx: Context, ask: LearningAsk) -> list[Reply]:
         return [several_reply([learning.reviews[i] for i in ask.several], ask.focus)]
     if ask.review is not None:
         review = learning.reviews[ask.review]
-        replies = (
-            recommendations_reply(review)
-            if ask.want == RECOMMENDATIONS
-            else findings_reply(review, ask.focus)
-        )
+        # Found by its story, not its name: which review this is comes first, so that a wrong
+        # one is seen at once, and "Not this one" is a tap away.
+        lead = f"This sounds like {_described(review)}.\n\n" if ask.described else ""
+        if ask.want == RECOMMENDATIONS:
+            found = recommendations_reply(review, lead)
+        else:
+            found = findings_reply(review, ask.focus, lead)
         if ask.described:
-            # Found by its story, not its name: which review this is comes first, so that a
-            # wrong one is seen at once, and "Not this one" is a tap away.
-            replies = dataclasses.replace(
-                replies,
-                text=f"This sounds like {_described(review)}.\n\n{replies.text}",
-                buttons=(*replies.buttons, Button("Not this one", "/others")),
+            found = dataclasses.replace(
+                found, buttons=(*found.buttons, Button("Not this one", "/others"))
             )
-        return [replies]
+        return [found]
     if ask.want == REVIEWS and ask.theme:
         return [reviews_reply(learning, ask.theme, ask.scope, ask.sector)]
     return [recurring_reply(learning, ask.theme, ask.sector)]
@@ -107,19 +105,19 @@ def _fit(head: str, lines: list[str], limit: int = FIRST_MAX) -> tuple[str, list
     return text, rest
 
 
-def findings_reply(review: Review, focus: frozenset[str] = frozenset()) -> Reply:
-    """What happened, then the key learning (as much as fits, the points on what was asked
-    first), the link, and More."""
+def findings_reply(review: Review, focus: frozenset[str] = frozenset(), lead: str = "") -> Reply:
+    """What happened, then the key learning (as much as fits with `lead` in front, the points
+    on what was asked first), the link, and More."""
     buttons = []
     if not review.findings:
-        text = f"{review.happened}\n\n{NOT_HELD}".strip()
+        text = f"{lead}{review.happened}\n\n{NOT_HELD}".strip()
         return Reply(text, kind="learning", title=review.title, id=review.id,
                      links=_links(review))  # fmt: skip
     points = [p.text for p in on_focus(review.learning, focus)]
     # The story's first sentence: the rest of it would push the learning asked for out of a
     # first reply; More gives it whole.
     story = _first_sentence(review.happened)
-    text, rest = _fit(f"{story}\n\nKey learning:", points)
+    text, rest = _fit(f"{lead}{story}\n\nKey learning:", points)
     if rest or review.recommendations or story != review.happened:
         buttons.append(Button("More", f"/learning review {review.id} more"))
     buttons.append(Button("7-minute briefing", f"/briefing {review.id}"))
@@ -156,16 +154,16 @@ def more_reply(review: Review) -> Reply:
                  links=_links(review))  # fmt: skip
 
 
-def recommendations_reply(review: Review) -> Reply:
+def recommendations_reply(review: Review, lead: str = "") -> Reply:
     if not review.findings:
-        return findings_reply(review)
+        return findings_reply(review, lead=lead)
     if not review.recommendations:
         text, _ = _fit(
-            "I hold no recommendations for that review; its key learning:",
+            f"{lead}I hold no recommendations for that review; its key learning:",
             [p.text for p in review.learning],
         )
     else:
-        text, _ = _fit("Its main recommendations:", [p.text for p in review.recommendations])
+        text, _ = _fit(f"{lead}Its main recommendations:", [p.text for p in review.recommendations])
     return Reply(
         f"{text}\n\n{_checked(review)}",
         kind="learning",

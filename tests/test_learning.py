@@ -28,6 +28,7 @@ from bot.channels.console import run_console
 from bot.core.replies import Reply
 from config.settings import Settings, default_settings
 from config.validation import KnowledgeError
+from handlers.learning import FIRST_MAX
 from knowledge.layers import Layers
 from knowledge.learning import load_learning
 from knowledge.loader import load_knowledge
@@ -196,6 +197,8 @@ async def test_a_review_told_by_its_story_is_answered_naming_it_first(chat: Chat
     assert replies[0].text.startswith("This sounds like Sprocket failure at the harbour works")
     assert review.learning[0].text in replies[0].text
     assert "Not this one" in [b.label for b in replies[0].buttons]
+    body = replies[0].text.rsplit("\n\n", 1)[0]  # without the line on its sources
+    assert len(body) <= FIRST_MAX  # the line naming it counts against a first reply's length
 
 
 async def test_a_review_told_beyond_doubt_is_answered_though_no_learning_is_asked(
