@@ -238,11 +238,14 @@ def _by_name(knowledge: Knowledge, query: Query, decision: Decision, why: Why) -
     if decision.outcome != "none" or query.request:
         return decision  # "i need to renew my dbs" asks to do something, not about DBS checks
     # Not "the herts SCR where ...", "Baby Tilly SCR": a particular review, which the
-    # document finder did not find; "could we be dragged into a serious case review" is general.
+    # document finder did not find; "could we be dragged into a serious case review" is general,
+    # and so is a review meeting ("how often are CP review conferences").
     general = [
         n.topic
         for n in named
-        if n.before in ("a", "an") or not REPORT_WORDS_SET & {*n.words, *n.after[:1]}
+        if n.before in ("a", "an")
+        or not REPORT_WORDS_SET & {*n.words, *n.after[:1]}
+        or _a_meeting(n.words, n.after)
     ]
     meaning = knowledge.semantic.scores(query.corrected)
     topics = sorted(dict.fromkeys(general), key=lambda i: -meaning.get(i, 0.0))
@@ -250,6 +253,18 @@ def _by_name(knowledge: Knowledge, query: Query, decision: Decision, why: Why) -
         return decision
     why.note(f"rule: nothing else answers, and a topic is named ({meaning[topics[0]]:.2f})")
     return Decision("answer", (topics[0],), sure=False, others=tuple(topics[1:MAX_CHOICES]))
+
+
+MEETINGS = frozenset("conference conferences meeting meetings".split())
+
+
+def _a_meeting(name: tuple[str, ...], after: tuple[str, ...]) -> bool:
+    """Whether the review a name is said with is a meeting ("cp review conferences")."""
+    said = [*name, *after]
+    ends = max(
+        (i for i, w in enumerate(said[: len(name) + 1]) if w in REPORT_WORDS_SET), default=-1
+    )
+    return 0 <= ends < len(said) - 1 and said[ends + 1] in MEETINGS
 
 
 def _by_check(knowledge: Knowledge, query: Query, decision: Decision, why: Why) -> Decision:

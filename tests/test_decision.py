@@ -22,7 +22,7 @@ import pytest
 from bot.app import build_assistant
 from bot.assistant import Assistant
 from config.settings import Settings
-from knowledge.decision import _agreed_on, _named_by_its_proper_name
+from knowledge.decision import _a_meeting, _agreed_on, _named_by_its_proper_name
 from knowledge.decline import Decline
 from knowledge.loader import FIRST_REPLY_MAX
 from knowledge.query import facet_of, read_query, report_years
@@ -413,6 +413,15 @@ async def test_meaning_and_text_agree_only_when_each_puts_the_topic_clearly_firs
     assert _agreed_on(knowledge, worried, near, far) == {best}
     assert _agreed_on(knowledge, worried, near, {best: 1.0, other: 0.78}) == set()  # not far
     assert _agreed_on(knowledge, query, near, far) == set()  # no sign of safeguarding
+
+
+def test_a_review_said_with_a_name_is_a_meeting_or_a_document() -> None:
+    # "how often are CP review conferences": a meeting, so the name is asked about in general
+    assert _a_meeting(("cp",), ("review", "conferences", "held"))
+    assert _a_meeting(("widget", "review"), ("meetings",))
+    # "Baby Tilly SCR", "the herts SCR where ...": a particular document
+    assert not _a_meeting(("baby", "tilly"), ("scr",))
+    assert not _a_meeting(("herts",), ("scr", "where"))
 
 
 def test_every_age_said_counts_before_a_message_is_called_an_adults() -> None:
