@@ -28,9 +28,15 @@ RUN groupadd --system --gid 10001 assistant \
 
 WORKDIR /app
 COPY --from=build /dist /dist
+# What start-up derives from the knowledge (its vectors, indexes and parsed YAML: knowledge/
+# cache.py) is made here, by `check`, into a folder outside the var/ volume: the image's
+# knowledge never changes, so every start reads it (about 90 MB and 0.7 s to a first answer)
+# instead of computing it (about 135 MB and 1.3 s). At run time the folder is read-only.
+ENV ASSISTANT_CACHE_DIR=/app/cache
 # Compiled at install: at run time the file system is read-only (compose.yaml).
 RUN python -m venv /venv && /venv/bin/pip install --compile /dist/*.whl && rm -rf /dist \
-    && mkdir -p /app/var /app/config && chown assistant:assistant /app/var
+    && mkdir -p /app/var /app/config /app/cache && chown assistant:assistant /app/var \
+    && /venv/bin/safeguarding-assistant check && chmod -R a+rX /app/cache
 
 ENV PATH=/venv/bin:$PATH
 USER assistant

@@ -52,6 +52,9 @@ def test_dockerfile_runs_as_a_user_with_a_health_check() -> None:
     # The image installs the built wheel, not an editable tree.
     assert "AS build" in dockerfile and "pip install --compile /dist/*.whl" in dockerfile
     assert "-e ." not in dockerfile
+    # What start-up derives from the knowledge is made at build, outside the var/ volume.
+    assert "ENV ASSISTANT_CACHE_DIR=/app/cache" in dockerfile
+    assert "/venv/bin/safeguarding-assistant check" in dockerfile
 
 
 def docker_engine() -> bool:

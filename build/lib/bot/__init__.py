@@ -1,0 +1,1 @@
+"""Transport-free conversation core and its channel adapters."""

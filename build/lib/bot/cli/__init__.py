@@ -1,0 +1,1 @@
+"""Command-line tools: run, chat, ask, check, eval, outbox, serve (`safeguarding-assistant`)."""

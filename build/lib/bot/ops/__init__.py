@@ -1,0 +1,1 @@
+"""Operations: logs, metrics and the retention job, beside the parts they observe."""

@@ -1,0 +1,1 @@
+"""One module per conversation. Handlers know nothing of Telegram, SQL or SMTP."""
