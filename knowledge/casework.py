@@ -62,12 +62,14 @@ FAMILY = re.compile(
     r"(?!\s+(?:report|review|briefing|scr|lcspr|summary|document|presentation)s?\b)"
 )
 # "is mia on a plan", "has he been referred": the subject is one child, not "a child" or a
-# service ("is social care open to referrals" is a general question).
+# service ("is social care open to referrals" is a general question), nor the verb of "the
+# child was made subject to a CP plan today, whats next".
 GENERAL_SUBJECTS = frozenset(
     """
     there it a an any every each someone anyone somebody anybody everyone everybody children
     kids all the social early childrens camhs school schools police lado health nhs gp gps
     council services foster
+    made put placed being
     """.split()
 )
 STATUS = re.compile(

@@ -112,6 +112,7 @@ GENERAL = [
     "what happens at a strategy discussion on a friday afternoon",  # not a past meeting
     "can the named dr for safeguarding attend",  # "dr" is left out: a role, not a person
     "can you check if a child on a plan can move school",  # anyone
+    "child was made subject to a CP plan at ICPC today, whats next for me",  # a verb, no name
     "could you find out whether there is a rapid review template",
 ]
 
