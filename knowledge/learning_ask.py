@@ -73,7 +73,8 @@ _RECOMMEND = re.compile(
 )
 _FINDINGS = re.compile(
     r"\b(?:find|finds|found|findings|conclude|concluded|conclusions?|lessons?|learning|learnt|"
-    r"learned|key points|went wrong|summary of|summari[sz]e|(?:main|key) messages|themes|"
+    r"learned|learn|failings|failures|mistakes|key points|went wrong|summary of|summari[sz]e|"
+    r"(?:main|key) messages|themes|"
     r"takeaways?|take (?:away )?from|"
     r"what did .{1,60} (?:say|show)|"
     r"what does .{1,60} (?:say|show))\b"
@@ -141,7 +142,9 @@ def read_learning_ask(
     if not learning.reviews:
         return None
     text = query.folded
-    found_theme, found_sector = learning.theme_in(text), learning.sector_in(text)
+    # A theme typed wrong ("professional curiousity") is found in the corrected words.
+    found_theme = learning.theme_in(text) or learning.theme_in(query.corrected)
+    found_sector = learning.sector_in(text)
     theme = found_theme.id if found_theme else None
     sector = found_sector.id if found_sector else None
     scope = "national" if re.search(r"\bnational\b", text) else ""

@@ -77,6 +77,8 @@ def bullets(document: Any, heading: str) -> list[str]:
         "what did the flange testing at the northern plant review find",
         "lessons from the northern plant review",
         "key findings of the harbour works review",
+        "what were the failings in the northern plant review",
+        "northern plant review, what did they learn",
     ],
 )
 async def test_what_a_review_found(chat: Chat, text: str) -> None:
