@@ -180,8 +180,19 @@ def facet_of(text: str) -> str:
     return facet
 
 
+# A question in the first clause that the second only narrows: "who should be the DSL, can it be
+# a TA?" asks who.
+_FIRST_CLAUSE = re.compile(r"[,;?]|\s[-\u2013\u2014]+\s")
+_LEADING = frozenset(("who", "when"))
+
+
 def _facet_of(text: str) -> str:
     whole = " ".join(words(text))
+    first = " ".join(words(_FIRST_CLAUSE.split(text.strip(), maxsplit=1)[0]))
+    if first != whole and first.split()[:1] in (["who"], ["when"], ["whos"]):
+        for facet, pattern in _FACET_PATTERNS:
+            if facet in _LEADING and pattern.search(first):
+                return facet
     parts = _LAST_SENTENCE.split(text.strip().rstrip("?!. "))
     last = " ".join(words(parts[-1])) if parts else whole
     for candidate in (last, whole):

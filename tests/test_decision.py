@@ -94,6 +94,7 @@ def test_a_span_of_years_is_read_as_titles_write_it(text: str, read: str) -> Non
         ("if a widget breaks with nobody hurt is there a widget review", "yesno"),
         # a question before the dash is the one asked
         ("who holds a widget review - is it the chair", "who"),
+        ("who holds a widget review, can it be the lab?", "who"),  # the second only narrows
         ("widget review - what is it", ""),
         ("what is a widget review", "what"),
         ("widget review", ""),
