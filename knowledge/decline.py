@@ -49,6 +49,8 @@ def _pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
 
 # A person's age: "a 40 year old", "15 yo", "aged 67" (adult: 18 and over). Every age said
 # counts: "a 15 yo pregnant by her 24 yr old boyfriend" is about a child.
+# Words for a child that, said of an adult, are an adult too.
+ADULTS_CHILDREN = frozenset(("son", "sons", "daughter", "daughters"))
 _AGE = re.compile(r"\b(?:(\d{1,3}) ?(?:year|yr)s? old|(\d{1,3}) ?yo|aged (\d{1,3}))\b")
 
 
@@ -69,10 +71,20 @@ class Decline:
         """Whether `text` is about an adult by a sure sign (an adult's age, "elderly", "adult
         social care"...) and says nothing of a child or of our own subject."""
         folded = " ".join(words(text))
-        if self.child.search(folded) or _young(folded) or self.ours.search(folded):
+        if self._childish(folded) or self.ours.search(folded):
             return False
         sign = self.signs.get("adult")
         return bool(sign is not None and sign.search(folded)) or _adult_age(folded)
+
+    def _childish(self, folded: str) -> bool:
+        """Whether a child is spoken of: a child's word or age. An adult's son or daughter is
+        not one ("my 80 yr old neighbour thinks her son is taking her money")."""
+        if _young(folded):
+            return True
+        said = {m.group(0) for m in self.child.finditer(folded)}
+        if _adult_age(folded) and said <= ADULTS_CHILDREN:
+            return False
+        return bool(said)
 
     def classify(
         self, text: str, best_topic: float, known: Callable[[str], bool]
@@ -83,7 +95,7 @@ class Decline:
         if case is not None:
             return Declined("casework", f"rule: {case}")
         folded = " ".join(words(text))
-        childish = bool(self.child.search(folded)) or _young(folded)
+        childish = self._childish(folded)
         if not childish and not self.ours.search(folded):
             for kind, pattern in self.signs.items():
                 if pattern.search(folded) or (kind == "adult" and _adult_age(folded)):

@@ -22,8 +22,9 @@ import pytest
 from bot.app import build_assistant
 from bot.assistant import Assistant
 from config.settings import Settings
+from config.validation import Problems
 from knowledge.decision import _a_meeting, _agreed_on, _named_by_its_proper_name
-from knowledge.decline import Decline
+from knowledge.decline import Decline, load_decline
 from knowledge.loader import FIRST_REPLY_MAX
 from knowledge.query import facet_of, read_query, report_years
 from tests.cli import run_main
@@ -431,6 +432,18 @@ def test_every_age_said_counts_before_a_message_is_called_an_adults() -> None:
     # a child's age anywhere makes it a child's matter, however it is written
     assert not decline.adult_only("15 yo told me she is pregnant by her 24 yr old boyfriend")
     assert not decline.adult_only("a 9 year old with her 30 year old mum's new partner")
+
+
+def test_an_adults_son_or_daughter_is_an_adult(tmp_path: Path) -> None:
+    (tmp_path / "decline.yaml").write_text(
+        "classes:\n  adult:\n    signs: [adult social care]\n"
+        "child_words: [child, children, son, daughter]\n",
+        encoding="utf-8",
+    )
+    decline = load_decline(tmp_path, Problems())
+    assert decline.adult_only("my 80 yr old neighbour thinks her son is taking her money")
+    assert not decline.adult_only("my son is being bullied at school")  # no adult's age
+    assert not decline.adult_only("an 80 year old's son and his children")  # a child too
 
 
 async def test_what_is_a_part_of_a_topic_leads_with_the_sentence_on_it(chat: Chat) -> None:
