@@ -133,6 +133,11 @@ URGENT_FLOORS = [
     # goodbye text from a bridge), so an overdose said with "about" and a place to fall from
     # were added after the scoring; the set is used since
     ("urgent_blind21h.txt", 1.0, 0.07),
+    # the blind set J (2026-12-08), written after the round's work and scored once: 13 of 15
+    # routed, 1 of 15 flagged. Its two misses were live dangers (a father "stinking of drink"
+    # driving off with a 3 year old; a man shouting and a child screaming behind a door), so
+    # those words were added after the scoring; the set is used since
+    ("urgent_blind21j.txt", 1.0, 0.07),
 ]
 
 
