@@ -14,7 +14,8 @@ to the facet asked, or the yes or no), and `why`, the signals that chose it
    ("send me the baby p scr"), is asked about before a topic on the kind is guessed;
 5. topics and conversations, by three signals: names by words (search.py), names by meaning
    (semantic.py) and the topics' own text (passages.py, BM25); a topic that meaning and text
-   both put clearly first is answered as a guess though neither is sure (AGREE_FLOOR);
+   both put clearly first is answered as a guess though neither is sure (AGREE_FLOOR); of
+   topics tied, the one named word for word is answered;
 6. what is not ours (knowledge/decline.py): casework about one child or family, an adult's
    matter, anything else; never answered with a children's topic (but a question asking what a
    thing it names is, is not declined on meaning alone);
@@ -591,7 +592,16 @@ def _decide_one(
     top_id, top = ranked[0]
     close = [i for i, s in ranked[1:] if s >= ABSTAIN and top - s < CLOSE]
     if close:
-        leader = _supported_leader(knowledge, query, [top_id, *close])
+        tied = [top_id, *close]
+        said = {n.topic for n in knowledge.names.said(text, query.corrected)} & set(tied)
+        if len(said) == 1:
+            # One of the tied topics is named word for word ("how do I refer a pupil to
+            # Prevent"): it is the one asked about, whatever the nearer lines say.
+            leader = said.pop()
+            why.note("rule: a tie broken by the topic named")
+            others = tuple(i for i in tied if i != leader)
+            return Decision("answer", (leader,), sure=False, others=others[: MAX_CHOICES - 1])
+        leader = _supported_leader(knowledge, query, tied)
         if leader is None:
             return Decision("choices", (top_id, *close)[:MAX_CHOICES])
         # Tied on their nearest lines, but one has several lines near: answered, the others
