@@ -597,10 +597,10 @@ def _decide_one(
         if len(said) == 1:
             # One of the tied topics is named word for word ("how do I refer a pupil to
             # Prevent"): it is the one asked about, whatever the nearer lines say.
-            named = said.pop()
+            chosen = said.pop()
             why.note("rule: a tie broken by the topic named")
-            others = tuple(i for i in tied if i != named)
-            return Decision("answer", (named,), sure=False, others=others[: MAX_CHOICES - 1])
+            others = tuple(i for i in tied if i != chosen)
+            return Decision("answer", (chosen,), sure=False, others=others[: MAX_CHOICES - 1])
         leader = _supported_leader(knowledge, query, tied)
         if leader is None:
             return Decision("choices", (top_id, *close)[:MAX_CHOICES])
