@@ -594,9 +594,11 @@ def _decide_one(
     if close:
         tied = [top_id, *close]
         said = {n.topic for n in knowledge.names.said(text, query.corrected)} & set(tied)
+        said &= {m.id for m in lexical.matches}
         if len(said) == 1:
-            # One of the tied topics is named word for word ("how do I refer a pupil to
-            # Prevent"): it is the one asked about, whatever the nearer lines say.
+            # One of the tied topics is named word for word, and the name matcher found it too
+            # ("how do I refer a pupil to Prevent"): it is the one asked about, whatever the
+            # nearer lines say.
             chosen = said.pop()
             why.note("rule: a tie broken by the topic named")
             others = tuple(i for i in tied if i != chosen)
