@@ -13,9 +13,9 @@ has ("Solihull", "genetic", "stepmother"). Without one, the words are those of a
 question about a process ("is a rapid review the same as an LCSPR", "a baby died co-sleeping,
 does that need a review"), which a topic answers.
 
-What the caller does with it is a matter of how sure it is: `sure` may be answered, naming the
-review first; otherwise it is asked ("Do you mean ...?"). A document link is always asked.
-Pure, and built once per Learning.
+What the caller (knowledge/learning_ask.py) does with it is a matter of how sure it is: `sure`
+may be answered with what the review found, naming the review first; otherwise, or when a copy
+of the document is asked for, it is asked ("Do you mean ...?"). Pure, built once per Learning.
 """
 
 from __future__ import annotations

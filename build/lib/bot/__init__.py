@@ -1,1 +1,0 @@
-"""Transport-free conversation core and its channel adapters."""

@@ -1,1 +1,0 @@
-"""Command-line tools: run, chat, ask, check, eval, outbox, serve (`safeguarding-assistant`)."""

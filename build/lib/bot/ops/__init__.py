@@ -1,1 +1,0 @@
-"""Operations: logs, metrics and the retention job, beside the parts they observe."""

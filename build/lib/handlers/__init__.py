@@ -1,1 +1,0 @@
-"""One module per conversation. Handlers know nothing of Telegram, SQL or SMTP."""
