@@ -206,7 +206,7 @@ GIST_MAX = 90
 
 def _gist(text: str) -> str:
     """The start of `text`, cut at a word under GIST_MAX characters."""
-    first = text.split(". ")[0].rstrip(".")
+    first = _first_sentence(text).rstrip(".")
     if len(first) <= GIST_MAX:
         return first
     return first[:GIST_MAX].rsplit(" ", 1)[0] + "..."

@@ -495,9 +495,9 @@ def _decide_one(
         why.note(f"document named: {best.id} {best.score:.0f}")
         return Decision("answer", (best.id,))
     documents: tuple[str, ...] = ()
-    offered_names: list[str] = []
+    offered: list[str] = []  # the entries the name matcher offers as choices
     if documents_named and lexical.decision == "choices":
-        offered = offered_names = [m.id for m in choices_of(lexical)]
+        offered = [m.id for m in choices_of(lexical)]
         documents = tuple(i for i in offered if i in knowledge.reports)
         if len(documents) == len(offered) and len(documents) > 1:
             fitting = [e.id for e in knowledge.index.fitting(text) if e.id in knowledge.reports]
@@ -528,7 +528,7 @@ def _decide_one(
     ranked = ranked_entries(knowledge, text, lexical, query, why, text_bonus, agreed)
     if (
         len(documents) == 1
-        and len(offered_names) == 1
+        and len(offered) == 1
         and _asks_for_a_review(query)
         and ranked
         and ranked[0][0] not in knowledge.reports

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from knowledge.learning import Learning
 from knowledge.query import Query, read_query
 from knowledge.search import SearchIndex, choices_of, stem, words
-from knowledge.stories import stories_of
+from knowledge.stories import REVIEW_TALK, stories_of
 
 FINDINGS = "findings"
 RECOMMENDATIONS = "recommendations"
@@ -219,8 +219,9 @@ def read_learning_ask(
         agrees = told.review in found.offered and not found.sure
         told = dataclasses.replace(told, sure=True) if agrees else None
     if told is not None:
-        learnt = bool(_RECOMMEND.search(text) or _FINDINGS.search(text))
-        want = RECOMMENDATIONS if _RECOMMEND.search(text) else FINDINGS
+        recommend = bool(_RECOMMEND.search(text))
+        learnt = recommend or bool(_FINDINGS.search(text))
+        want = RECOMMENDATIONS if recommend else FINDINGS
         if told.sure and (learnt or not _DOCUMENT_WANTED.search(text)):
             # "solihull 6 yr old killed by his stepmum 2020 - what was learnt", "the herts
             # review about the 4yo girl killed by her dad": answered with what it found, the
@@ -287,14 +288,6 @@ def _focus(query: Query, own_name: frozenset[str]) -> frozenset[str]:
     """The question's own words beyond the review's name and the words every question about
     reviews has, stemmed."""
     name = {stem(w) for w in own_name}
-    return frozenset(stem(t) for t in query.tokens if len(t) > 3 and stem(t) not in _GENERIC | name)
-
-
-# Words every question about reviews has: no sign of which review.
-_GENERIC = frozenset(
-    stem(w)
-    for w in (
-        "review reviews serious case scr report inquiry find found findings lessons learning "
-        "key recommend recommendations child children safeguarding one about"
-    ).split()
-)
+    return frozenset(
+        stem(t) for t in query.tokens if len(t) > 3 and stem(t) not in REVIEW_TALK | name
+    )

@@ -300,7 +300,7 @@ def _nearest_check(
     """The answer of the check nearest the question, when it is near enough; with `framed`,
     also one only clearly nearest, with its own question in front (CHECK_FRAMED)."""
     asks = [c.ask for c in topic.checks]
-    by_words, by_meaning = _check_scores(topic, query, text, near)
+    by_words, by_meaning, covered = _check_scores(topic, query, text, near)
     best = max(
         range(len(asks)), key=lambda i: (by_meaning[i] >= CHECK_NEAR, by_meaning[i], by_words[i])
     )
@@ -320,7 +320,6 @@ def _nearest_check(
     # died of a known condition, no abuse suspected - do we still need to notify?" has all of
     # "do we notify if abuse isn't suspected"), near in meaning to the whole or to its closing
     # question: its own question in front.
-    covered = [text.covered(query, ask) for ask in asks]
     closing = near(query.closing, asks) if near is not None and query.closing else by_meaning
     fits = [i for i in range(len(asks)) if covered[i] >= CHECK_COVERED]
     if len(fits) == 1 and max(by_meaning[fits[0]], closing[fits[0]]) >= CHECK_FRAMED:
@@ -333,15 +332,17 @@ def _check_scores(
     query: Query,
     text: TopicText,
     near: Callable[[str, Sequence[str]], list[float]] | None,
-) -> tuple[list[float], list[float]]:
-    """How near each of the topic's checks is to the question: by words, and by meaning."""
+) -> tuple[list[float], list[float], list[float]]:
+    """How near each of the topic's checks is to the question: by words, by meaning, and how
+    much of each check's own words the question has (`TopicText.covered`)."""
     asks = [c.ask for c in topic.checks]
+    covered = [text.covered(query, ask) for ask in asks]
     # Both ways: the check must have most of the question and the question most of the check
     # ("does the lado deal with allegations about volunteers" shares only "lado deal" with
     # "does the lado deal with low level concerns", whose answer is no).
-    by_words = [min(text.share(query, ask), text.covered(query, ask)) for ask in asks]
+    by_words = [min(text.share(query, ask), c) for ask, c in zip(asks, covered, strict=True)]
     by_meaning = near(query.corrected, asks) if near is not None else [0.0] * len(asks)
-    return by_words, by_meaning
+    return by_words, by_meaning, covered
 
 
 def check_fit(
@@ -355,7 +356,7 @@ def check_fit(
     without checks. Meaning alone hardly tells checks on one subject apart."""
     if not topic.checks:
         return 0.0
-    by_words, by_meaning = _check_scores(topic, query, text, near)
+    by_words, by_meaning, _ = _check_scores(topic, query, text, near)
     return max(
         (w / CHECK_WORDS + m / CHECK_NEAR) / 2 for w, m in zip(by_words, by_meaning, strict=True)
     )

@@ -135,15 +135,20 @@ AS_RECORDED = {
     "toddler": "toddler",
 }
 
-# Words every question about reviews has, and words that tell of no story: no sign of which
-# review.
-NOT_STORY = frozenset(
+# Words every question about reviews has: no sign of which review (learning_ask.py's too).
+REVIEW_TALK = frozenset(
     stem(w)
     for w in (
         "review reviews serious case scr report inquiry find found findings lessons learning "
-        "key recommend recommendations child children safeguarding one about he she her him "
-        "his hers they them their into where after then when while think year years old yr "
-        "yrs aged age learnt learned say said under over before during since until through "
-        "being went gone came got also then than very"
+        "key recommend recommendations child children safeguarding one about"
+    ).split()
+)
+# ... and words that tell of no story.
+NOT_STORY = REVIEW_TALK | frozenset(
+    stem(w)
+    for w in (
+        "he she her him his hers they them their into where after then when while think year "
+        "years old yr yrs aged age learnt learned say said under over before during since until "
+        "through being went gone came got also then than very"
     ).split()
 )
