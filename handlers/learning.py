@@ -59,7 +59,8 @@ async def reply(ctx: Context, ask: LearningAsk) -> list[Reply]:
     if ask.want == BRIEFING:
         return [briefing_reply(ctx, ask)]
     if ask.several:
-        return [several_reply([learning.reviews[i] for i in ask.several], ask.focus)]
+        reviews = [learning.reviews[i] for i in ask.several]
+        return [several_reply(reviews, ask.focus, ask.want == RECOMMENDATIONS)]
     if ask.review is not None:
         review = learning.reviews[ask.review]
         # Found by its story, not its name: which review this is comes first, so that a wrong
@@ -76,7 +77,7 @@ async def reply(ctx: Context, ask: LearningAsk) -> list[Reply]:
         return [found]
     if ask.want == REVIEWS and ask.theme:
         return [reviews_reply(learning, ask.theme, ask.scope, ask.sector)]
-    return [recurring_reply(learning, ask.theme, ask.sector)]
+    return [recurring_reply(learning, ask.theme, ask.sector, ask.scope)]
 
 
 def _described(review: Review) -> str:
@@ -221,10 +222,13 @@ def _in_scope(review: Review, scope: str) -> bool:
     return not scope or (scope == "national") == review.national
 
 
-def recurring_reply(learning: Learning, theme: str | None, sector: str | None) -> Reply:
-    """3-5 points from the reviews on a theme (or for a sector), the most to the point first,
-    from as many reviews as there are, each naming its review."""
-    found = learning.about(theme, sector)
+def recurring_reply(
+    learning: Learning, theme: str | None, sector: str | None, scope: str = ""
+) -> Reply:
+    """3-5 points from the reviews on a theme (or for a sector), national or local ones only
+    when `scope` says, the most to the point first, from as many reviews as there are, each
+    naming its review."""
+    found = [r for r in learning.about(theme, sector) if _in_scope(r, scope)]
     subject = learning.themes[theme].title.lower() if theme else ""
     audience = f" for {learning.sectors[sector].title.lower()}" if sector else ""
     if not found:
@@ -233,9 +237,14 @@ def recurring_reply(learning: Learning, theme: str | None, sector: str | None) -
         )
     chosen: list[tuple[Point, Review]] = []
     for point, review in learning.points_on(theme, sector):
-        if len(chosen) < RECURRING_MAX and all(r.id != review.id for _, r in chosen):
+        if (
+            len(chosen) < RECURRING_MAX
+            and _in_scope(review, scope)
+            and all(r.id != review.id for _, r in chosen)
+        ):
             chosen.append((point, review))
-    head = f"What case reviews found{f' on {subject}' if subject else ''}{audience}"
+    kind = f"{scope} case reviews" if scope else "case reviews"
+    head = f"What {kind} found{f' on {subject}' if subject else ''}{audience}"
     text, _ = _fit(f"{head} ({len(found)} reviews with recorded learning):",
                    [cited(p, r) for p, r in chosen], FIRST_MAX + 300)  # fmt: skip
     buttons = [Button(_label(r), f"/learning review {r.id}") for _, r in chosen[:3]]
@@ -245,11 +254,14 @@ def recurring_reply(learning: Learning, theme: str | None, sector: str | None) -
                  links=_links(*(r for _, r in chosen)))  # fmt: skip
 
 
-def several_reply(reviews: list[Review], focus: frozenset[str] = frozenset()) -> Reply:
+def several_reply(
+    reviews: list[Review], focus: frozenset[str] = frozenset(), recommended: bool = False
+) -> Reply:
     """The reviews named together, each with its points on what was asked first, in turn:
-    the first point of each, then the second of each, as many as fit."""
-    held = [r for r in reviews if r.findings and r.learning]
-    ranked = [on_focus(r.learning, focus) for r in held]
+    the first point of each, then the second of each, as many as fit. `recommended`: their
+    recommendations, not what they found."""
+    held = [r for r in reviews if r.findings and (r.recommendations if recommended else r.learning)]
+    ranked = [on_focus(r.recommendations if recommended else r.learning, focus) for r in held]
     lines = [
         cited(points[n], review)
         for n in range(max((len(p) for p in ranked), default=0))
@@ -257,11 +269,13 @@ def several_reply(reviews: list[Review], focus: frozenset[str] = frozenset()) ->
         if n < len(points)
     ]
     names = "; ".join(short_title(r) for r in reviews)
+    what = "recommendations" if recommended else "findings"
     if not lines:
-        return Reply(f"I hold no findings for {names}.", kind="learning")
-    text, _ = _fit(f"What the reviews found ({names}):", lines, FIRST_MAX + 300)
+        return Reply(f"I hold no {what} for {names}.", kind="learning")
+    head = "What the reviews recommended" if recommended else "What the reviews found"
+    text, _ = _fit(f"{head} ({names}):", lines, FIRST_MAX + 300)
     buttons = tuple(Button(_label(r), f"/learning review {r.id}") for r in held[:4])
-    return Reply(text, kind="learning-recurring", title="What the reviews found",
+    return Reply(text, kind="learning-recurring", title=head,
                  ids=tuple(r.id for r in held), buttons=buttons,
                  links=_links(*held))  # fmt: skip
 

@@ -212,12 +212,20 @@ def _mentions(text: str, phrases: list[str]) -> int:
 
 
 def _named(entries: Iterable[Theme | Sector], text: str) -> Any:
-    """The entry one of whose words (phrases) the text has, the longest phrase winning."""
-    said = f" {' '.join(words(text))} "
+    """The entry one of whose words (phrases) the text has, the longest phrase winning. A
+    phrase of several words counts in any of their forms ("a teacher abused" is "teacher
+    abuse"); a single word only as it is ("sending" is not "SEND")."""
+    folded = words(text)
+    said = f" {' '.join(folded)} "
+    stemmed = f" {' '.join(stem(w) for w in folded)} "
     best, length = None, 0
     for entry in entries:
         for phrase in entry.words:
-            if f" {phrase} " in said and len(phrase) > length:
+            if len(phrase) <= length:
+                continue
+            if f" {phrase} " in said or (
+                " " in phrase and f" {' '.join(stem(w) for w in phrase.split())} " in stemmed
+            ):
                 best, length = entry, len(phrase)
     return best
 

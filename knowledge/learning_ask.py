@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from knowledge.learning import Learning
@@ -61,7 +61,10 @@ _BRIEFING_FOR = re.compile(
     r"\bbriefing (?:on|about) .{3,60}\bfor (?:our |my |the |your )?(?:\w+ ){0,2}(?:team|colleagues|"
     r"staff|governors|teachers|officers|workers|nurses|gps|police|practitioners|meeting)\b|"
     r"\b(?:put together|write|make|create|prepare|draft|give) (?:me |us )?(?:a |an )?(?:short |"
-    r"quick |brief )?briefing\b"
+    r"quick |brief )?briefing\b|"
+    # "key messages for my team about dads": a briefing in all but name.
+    r"\b(?:key |main )?(?:messages|points|takeaways) for (?:my |our |the )(?:\w+ ){0,2}"
+    r"(?:team|staff|colleagues|meeting|practitioners)\b"
 )
 _RECOMMEND = re.compile(
     r"\brecommend(?:s|ed|ations?)?\b|"
@@ -89,7 +92,8 @@ _REVIEWS_OF = re.compile(
 _RECURRING = re.compile(
     r"\bwhat (?:do|did|have) (?:the )?(?:case |serious case |national )?(?:reviews|scrs|lcsprs) "
     r"(?:say|said|tell us|told us|show|shown|find|found)\b|"
-    r"\b(?:learning|lessons|themes) (?:about|on|around|for|from (?:case )?reviews)\b|"
+    r"\b(?:learning|lessons|themes) (?:about|on|around|for|from (?:the )?(?:case |serious case |"
+    r"national |local )?(?:reviews|scrs|lcsprs))\b|"
     r"\bwhat have (?:we|reviews) learn(?:t|ed)\b|\bkey learning (?:from|about|on)\b|"
     # "disguised compliance examples from the reviews"
     r"\b(?:examples?|lessons?|learning|themes?|findings) (?:from|in|across) (?:the )?"
@@ -185,10 +189,12 @@ def read_learning_ask(
             # of its names, not the whole of one: asked, never linked.
             return LearningAsk(FINDINGS, guessed=(named,))
         return None  # a document asked for by name: the catalogue's reply
-    if 1 < len(found.several) <= SEVERAL_MAX and _FINDINGS.search(text):
-        # "what did the rochdale SCRs find": each review's points, side by side.
+    recommend = bool(_RECOMMEND.search(text))
+    if 1 < len(found.several) <= SEVERAL_MAX and (_FINDINGS.search(text) or recommend):
+        # "what did the rochdale SCRs find", "what did the hesley reviews recommend": each
+        # review's points, side by side.
         several = tuple(sorted(found.several))
-        return LearningAsk(FINDINGS, several=several, focus=focus)
+        return LearningAsk(RECOMMENDATIONS if recommend else FINDINGS, several=several, focus=focus)
     # "learning about CSE" asks of the reviews; "learning for schools" only when it says so
     # ("lessons for schools from case reviews"), not "there's learning for schools here".
     if _RECURRING.search(text) and (theme or (sector and _ABOUT_REVIEWS.search(text))):
@@ -219,7 +225,6 @@ def read_learning_ask(
         agrees = told.review in found.offered and not found.sure
         told = dataclasses.replace(told, sure=True) if agrees else None
     if told is not None:
-        recommend = bool(_RECOMMEND.search(text))
         learnt = recommend or bool(_FINDINGS.search(text))
         want = RECOMMENDATIONS if recommend else FINDINGS
         if told.sure and (learnt or not _DOCUMENT_WANTED.search(text)):
@@ -265,6 +270,8 @@ def _named_review(learning: Learning, index: SearchIndex, query: Query) -> _Name
         # "what's in the national SCRs presentation": the reviews it carries, side by side.
         return _Named(offered=offered, sure=sure, several=frozenset(carried))
     by_name = learning.named_by(query.words)
+    told = _told_apart(learning, by_name, query.words)
+    by_name = {told} if told else by_name
     if len(by_name) > 1:
         # "lessons from the CSE reviews (rochdale, oxford, bristol)": several reviews named.
         return _Named(offered=offered, sure=sure, several=frozenset(by_name))
@@ -282,6 +289,19 @@ def _named_review(learning: Learning, index: SearchIndex, query: Query) -> _Name
         own = frozenset(words(learning.reviews[record_id].title))
         return _Named(record_id, own, offered=offered, sure=sure)
     return _Named(offered=offered, sure=sure)
+
+
+def _told_apart(learning: Learning, named: set[str], said: Iterable[str]) -> str | None:
+    """The one of the records a shared name names whose own words the question has, when
+    it has no other's ("the hesley review, phase 1"; not "rochdale, young people 1-6 and
+    young person 7")."""
+    said = set(said)
+    if not any(learning.names.get(w) == named for w in said):
+        return None  # named by several names ("rochdale, oxford, derby"), each meant
+    titles = {r: set(words(learning.reviews[r].title)) for r in named}
+    told = [r for r, own in titles.items()
+            if said & (own - set().union(*(t for o, t in titles.items() if o != r)))]  # fmt: skip
+    return told[0] if len(told) == 1 and len(named) > 1 else None
 
 
 def _focus(query: Query, own_name: frozenset[str]) -> frozenset[str]:

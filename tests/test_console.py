@@ -1,14 +1,16 @@
 """The console chat and `ask`, run as a user runs them: `python main.py ...` (in this process,
-through `main(argv)`, but for the first, which starts a real one)."""
+through `main(argv)`, but for the two that start a real one)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.cli import run_main, run_main_subprocess
+from tests.cli import ROOT, main_env, run_main, run_main_subprocess
 
 
 @pytest.mark.slow  # main.py as a process
@@ -58,6 +60,24 @@ def test_ask_prints_reply_as_chat_gives_it(tmp_path: Path) -> None:
     assert result.stdout.startswith("== Serious case review")
     assert "Link: " in result.stdout
     assert not (tmp_path / "assistant.db").exists(), "ask must not touch the real database"
+
+
+@pytest.mark.slow  # main.py as a process
+def test_ask_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+    """`ask ... | head -1`: the reader goes before the replies are written. The program stops
+    with a failure code and no traceback, as other command-line tools do."""
+    with subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "ask", "what is an SCR", "what is a LADO"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=main_env(tmp_path),
+        cwd=tmp_path,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # the reader has gone before the first reply
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 1
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
 
 
 def test_ask_json_several_questions(tmp_path: Path) -> None:

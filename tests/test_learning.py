@@ -256,6 +256,23 @@ async def test_reviews_named_together_are_answered_side_by_side(chat: Chat) -> N
     assert lines[1].startswith("- The supplier was never told of earlier near misses.")
 
 
+async def test_reviews_sharing_a_name_are_told_apart_by_their_own_words(chat: Chat) -> None:
+    # "Quayside" names both phases: their recommendations side by side ...
+    replies = await chat.say("what did the quayside audits recommend")
+    assert replies[0].title == "What the reviews recommended"
+    assert set(replies[0].ids) == {"weld-audit-phase-1", "weld-audit-phase-2"}
+    assert "Check every night-shift weld the next morning." in replies[0].text
+    assert "Tell the inspectors of every shift the yard runs." in replies[0].text
+    # ... unless a word only one of them has says which
+    replies = await chat.say("what did the quayside audit phase 2 find")
+    assert replies[0].kind == "learning" and replies[0].id == "weld-audit-phase-2"
+    assert "Inspectors were never told" in replies[0].text
+    # names of different reviews each count: nothing is told apart
+    replies = await chat.say("what did the quayside phase 2 and the northern plant reviews find")
+    assert replies[0].id != "weld-audit-phase-2"
+    assert "flange-review-2020" in replies[0].ids
+
+
 # --- themes and sectors ---------------------------------------------------------------------
 
 
@@ -307,6 +324,21 @@ async def test_reviews_on_a_theme_put_the_one_most_on_it_first_not_the_newest(
     # newer harbour one only one.
     replies = await chat.say("which reviews are about record keeping")
     assert replies[0].ids[0] == "flange-review-2020"
+
+
+async def test_a_theme_s_phrase_counts_in_its_words_other_forms(chat: Chat) -> None:
+    # "night working" in "nights worked"; a single word does not (SEND is not "sending")
+    replies = await chat.say("which reviews are about nights worked unchecked")
+    assert replies[0].kind == "learning-list"
+    assert set(replies[0].ids) == {"weld-audit-phase-1", "weld-audit-phase-2"}
+
+
+async def test_learning_from_national_reviews_and_key_messages_for_a_team(chat: Chat) -> None:
+    replies = await chat.say("overload - learning from national reviews")
+    assert replies[0].kind == "learning-recurring"
+    assert replies[0].ids == ("sprocket-failure-2022",)
+    replies = await chat.say("key messages for my team about overload")
+    assert replies[0].kind == "briefing" and replies[0].files
 
 
 async def test_lessons_for_a_sector(chat: Chat) -> None:
@@ -362,6 +394,7 @@ async def test_briefing_without_a_subject_offers_themes(chat: Chat) -> None:
     replies = await chat.say("/briefing")
     assert [b.data for b in replies[0].buttons] == [
         "/briefing load-limits",
+        "/briefing night-working",
         "/briefing record-keeping",
     ]
     replies = await chat.say("/briefing gardening")

@@ -311,6 +311,18 @@ def test_an_alias_in_full_makes_a_name_specific() -> None:
     assert found.decision == "answer" and found.best is not None and found.best.id == "pelka"
 
 
+def test_an_ordinal_in_digits_is_its_word() -> None:
+    """ "2nd" is "second": split as typed, an unknown "nd" would weigh against every name."""
+    index = SearchIndex(
+        [
+            SearchEntry("second", "full report", ("Second review of the gizmo works",)),
+            SearchEntry("first", "full report", ("First review of the gizmo works",)),
+        ]
+    )
+    found = index.search("gizmo works 2nd review")
+    assert found.decision == "answer" and found.best is not None and found.best.id == "second"
+
+
 async def test_a_topic_as_near_as_the_conversation_is_answered_with_it_one_button_away(
     chat: Chat,
 ) -> None:

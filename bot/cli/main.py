@@ -571,6 +571,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         pass
+    except BrokenPipeError:
+        # `ask ... | head`: the reader has gone. Python's own advice: send what is still
+        # buffered nowhere, so that the flush at exit does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
 
 
