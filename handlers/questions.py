@@ -24,6 +24,7 @@ from handlers.reports import (
 from handlers.safety import contact_lines, safety_line
 from knowledge.casework import about_one_case
 from knowledge.decision import Decision, decide
+from knowledge.decline import ADULT_REVIEW
 from knowledge.entries import Action, Topic
 from knowledge.loader import FIRST_REPLY_MAX, Knowledge
 from knowledge.passages import Lead, overlap
@@ -230,7 +231,7 @@ async def say(ctx: Context, query: Query, decision: Decision) -> list[Reply]:
             # What people ask that is not ours tells the partnership something too; an
             # adult's matter is not kept (it is about a real person).
             await ctx.storage.questions.record_unanswered(ctx.chat, redact(query.text))
-        return [decline_reply(ctx, decision.kind)]
+        return [decline_reply(ctx, decision)]
     # Kept for the partnership to see what is missing, without names or other personal data.
     if worth_recording(query.text):
         await ctx.storage.questions.record_unanswered(ctx.chat, redact(query.text))
@@ -288,6 +289,13 @@ DECLINED = {
         "999 if they are in danger now. If a child lives with them or is affected, that is for "
         "children's services: tell me about it, or type /urgent."
     ),
+    ADULT_REVIEW: (
+        "A safeguarding adults review (SAR) is for an adult: the safeguarding adults board "
+        "holds it, under the Care Act 2014 (section 44), so ask the council's safeguarding "
+        "adults board. I help with safeguarding children. If the adult was a young person who "
+        "had recently left children's services, such as a care leaver, ask me how the children's "
+        "and adults' reviews join up."
+    ),
     "other": (
         "That's outside what I know: I help with safeguarding children (case reviews, "
         "thresholds, notifications and the partnership's reports)."
@@ -295,15 +303,22 @@ DECLINED = {
 }
 
 
-def decline_reply(ctx: Context, kind: str) -> Reply:
-    """Not ours (knowledge/decline.py): say what I cover and where to go instead."""
+def decline_reply(ctx: Context, decision: Decision) -> Reply:
+    """Not ours (knowledge/decline.py): say what I cover and where to go instead, with the
+    topic it touched on one tap away when there is one (an adults' review)."""
+    kind = decision.kind
+    topics = [ctx.knowledge.topics[i] for i in decision.ids if i in ctx.knowledge.topics]
     return Reply(
         f"{DECLINED.get(kind, DECLINED['other'])} Type /help to see what I can do, or contact "
         f"{ctx.settings.partnership_email}.\n\n{safety_line(ctx.settings)}",
         kind="fallback",
         # What was declined (counted for the staff page's charts, bot/core/usage.py).
         id=f"{DECLINED_ID}{kind}",
-        buttons=(Button("Help", "/help"), Button("A child may be at risk", "/urgent")),
+        buttons=(
+            *(Button(f"In general: {t.title}", f"/topic {t.id}") for t in topics),
+            Button("Help", "/help"),
+            Button("A child may be at risk", "/urgent"),
+        ),
     )
 
 

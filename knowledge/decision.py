@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
+from knowledge.decline import ADULT_REVIEW
 from knowledge.learning_ask import LearningAsk, read_learning_ask
 from knowledge.loader import Knowledge, Report
 from knowledge.passages import Lead, check_fit, lead
@@ -349,7 +350,9 @@ def _declined(knowledge: Knowledge, query: Query, decision: Decision, why: Why) 
         # The general topic it touched on stays one tap away.
         topics = tuple(i for i in decision.ids if i in knowledge.topics)[:2]
         return Decision("casework", topics)
-    return Decision("decline", kind=found.kind)
+    # An adults' review: its topic stays one tap away, as a case's general topic does.
+    topics = tuple(i for i in decision.ids if i in knowledge.topics)[:1]
+    return Decision("decline", topics if found.kind == ADULT_REVIEW else (), kind=found.kind)
 
 
 # "a copy of / the link to / the pdf of the ... report": a document is wanted.

@@ -23,6 +23,7 @@ from knowledge.semantic import SemanticIndex
 
 FILE = "decline.yaml"
 CLASSES = ("casework", "adult", "other")
+ADULT_REVIEW = "adult-review"  # declined as the adults board's review, not a class of examples
 # Near the class's examples at all (cosine), and nearer than to any topic by this much.
 DECLINE_NEAR = 0.66
 DECLINE_MARGIN = 0.04
@@ -62,6 +63,11 @@ class Decline:
     signs: dict[str, re.Pattern[str]] = field(default_factory=dict)
     child: re.Pattern[str] = field(default_factory=lambda: _pattern(()))
     ours: re.Pattern[str] = field(default_factory=lambda: _pattern(()))
+    # An adults' review asked about for itself ("what is a SAR, when must the SAB hold one"):
+    # the adults board's, redirected; with a word of the children's side (`children_side`:
+    # turning 18, a care leaver, an LCSPR to compare) it is ours.
+    adult_reviews: re.Pattern[str] = field(default_factory=lambda: _pattern(()))
+    children_side: re.Pattern[str] = field(default_factory=lambda: _pattern(()))
     meaning: SemanticIndex = field(default_factory=lambda: SemanticIndex(()))
 
     def start(self, cache: Cache | None = None) -> None:
@@ -96,6 +102,12 @@ class Decline:
             return Declined("casework", f"rule: {case}")
         folded = " ".join(words(text))
         childish = self._childish(folded)
+        if (
+            not childish
+            and self.adult_reviews.search(folded)
+            and not self.children_side.search(folded)
+        ):
+            return Declined(ADULT_REVIEW, "sign")
         if not childish and not self.ours.search(folded):
             for kind, pattern in self.signs.items():
                 if pattern.search(folded) or (kind == "adult" and _adult_age(folded)):
@@ -150,5 +162,7 @@ def load_decline(directory: Path, problems: Problems) -> Decline:
         signs=signs,
         child=_pattern(_phrases(data.get("child_words"))),
         ours=_pattern(_phrases(data.get("ours"))),
+        adult_reviews=_pattern(_phrases(data.get("adult_reviews"))),
+        children_side=_pattern(_phrases(data.get("children_side"))),
         meaning=SemanticIndex(examples.items()),
     )

@@ -153,6 +153,9 @@ def read_learning_ask(
     sector = found_sector.id if found_sector else None
     scope = "national" if re.search(r"\bnational\b", text) else ""
     scope = "local" if re.search(r"\b(?:local|our|bedford)\b", text) and not scope else scope
+    # What recurs is narrowed only when asked outright ("learning from national reviews"): "our
+    # caseload" says whose families, not which reviews.
+    narrowed = scope if re.search(r"\b(?:national|local)\b", text) else ""
     found = _named_review(learning, index, query)
     named, own_name = found.review, found.own_name
     focus = _focus(query, own_name) | (
@@ -198,13 +201,13 @@ def read_learning_ask(
     # "learning about CSE" asks of the reviews; "learning for schools" only when it says so
     # ("lessons for schools from case reviews"), not "there's learning for schools here".
     if _RECURRING.search(text) and (theme or (sector and _ABOUT_REVIEWS.search(text))):
-        return LearningAsk(RECURRING, theme=theme, sector=sector, scope=scope)
+        return LearningAsk(RECURRING, theme=theme, sector=sector, scope=narrowed)
     if _REVIEWS_OF.search(text) and theme:
         return LearningAsk(REVIEWS, theme=theme, sector=sector, scope=scope)
     if theme and _ACROSS_REVIEWS.search(text):
         # A theme and the reviews, asked some other way: "info sharing failures across the
         # reviews", "the child being invisible in the SCRs".
-        return LearningAsk(RECURRING, theme=theme, sector=sector, scope=scope)
+        return LearningAsk(RECURRING, theme=theme, sector=sector, scope=narrowed)
     told = None
     if _DESCRIBED.search(text):
         told = stories_of(learning).described(query.tokens)

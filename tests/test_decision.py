@@ -331,6 +331,21 @@ async def test_an_adults_matter_is_declined_not_routed_as_urgent(chat: Chat) -> 
     assert replies[0].id == "decline:adult"  # no topic: declined, as the charts count it
 
 
+async def test_an_adults_review_asked_about_is_redirected_with_its_topic_a_tap_away(
+    chat: Chat,
+) -> None:
+    replies = await chat.say("what is a bolt inspection")
+    assert (replies[0].kind, replies[0].id) == ("fallback", "decline:adult-review")
+    assert "safeguarding adults board" in replies[0].text
+    assert "/topic bolt-inspection" in [b.data for b in replies[0].buttons]
+    await chat.press("In general: Bolt inspection")
+    assert chat.replies[0].id == "bolt-inspection"
+    # beside a child, or the children's side (a review to compare), it is ours: answered
+    for text in ("bolt inspection vs widget review", "a bolt inspection for a teenager"):
+        replies = await chat.say(text)
+        assert replies[0].kind != "fallback", text
+
+
 async def test_a_request_to_act_on_one_case_is_casework(chat: Chat) -> None:
     replies = await chat.say("please write the report about my customer for me")
     assert replies[0].kind == "casework"

@@ -61,7 +61,7 @@ TOPIC_PHRASINGS: dict[str, list[str]] = {
     "domestic-abuse": ["Operation Encompass", "child witnessing domestic violence"],
     "missing-children": ["return home interview", "children missing from care guidance"],
     "other-statutory-reviews": ["what reviews are there for adults"],
-    "safeguarding-adults-review": ["safeguarding adults review"],
+    "safeguarding-adults-review": ["safeguarding adults review for young adults"],
     "domestic-abuse-related-death-review": ["what is a DHR"],
     "deaths-in-settings": ["child died in a young offender institution"],
 }
