@@ -30,7 +30,7 @@ DSL_LINE = "Tell your designated safeguarding lead (DSL) today; write down what 
 # full route (/urgent) adds names, hours, email and web pages.
 PURPOSE = {
     "emergency": "In immediate danger: call {reach} now.",
-    "front_door": "Worried about a child: children's services, {reach}.",
+    "front_door": "Worried about a child, or to make a referral: children's services, {reach}.",
     "out_of_hours": "Out of hours: Emergency Duty Team, {reach}.",
     "police": "A crime or a missing child, not an emergency: police, {reach}.",
     "lado": "An allegation against someone who works with children: the LADO, {reach}, "

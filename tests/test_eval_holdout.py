@@ -89,7 +89,7 @@ URGENT_FLOORS = [
     ("urgent.txt", 1.0, 0.0),
     ("urgent_holdout.txt", 1.0, 0.0),
     # written after the first round of tuning; 92.5% unseen, then its misses' words were added
-    ("urgent_fresh.txt", 0.97, 0.05),
+    ("urgent_fresh.txt", 0.97, 0.0),
     # written blind after that; 92% recall and 1 of 25 flagged when first measured, then fixed
     ("urgent_fresh2.txt", 0.96, 0.04),
     # written after urgent_fresh2's round; 85% recall, 0 of 20 flagged when first measured
@@ -115,7 +115,7 @@ URGENT_FLOORS = [
     # being recorded, the practitioner's own support) settled
     ("urgent_blind21a.txt", 1.0, 0.0),
     ("urgent_blind21b.txt", 1.0, 0.0),
-    ("urgent_blind21c.txt", 1.0, 0.07),
+    ("urgent_blind21c.txt", 1.0, 0.0),
     ("urgent_blind21d.txt", 1.0, 0.0),
     ("urgent_blind21e.txt", 1.0, 0.0),
     # the blind sets F and G (2026-12-07), scored once (13 of 15 each; 4 and 2 of 15 flagged),
@@ -137,7 +137,13 @@ URGENT_FLOORS = [
     # routed, 1 of 15 flagged. Its two misses were live dangers (a father "stinking of drink"
     # driving off with a 3 year old; a man shouting and a child screaming behind a door), so
     # those words were added after the scoring; the set is used since
-    ("urgent_blind21j.txt", 1.0, 0.07),
+    ("urgent_blind21j.txt", 1.0, 0.0),
+    # 2026-12-08, later: the look-alikes still flagged in C, J, fresh and fresh5 settled as
+    # kinds (training on what a published case showed, who to contact about an allegation in
+    # general, an audit of closed cases, a referral made and what follows it asked); H's (a
+    # former pupil "now 40" telling of abuse in the 90s, already with the police) and fresh5's
+    # ("when should I call the police rather than social care", which no topic answers better
+    # than the route's contacts) are not yet
 ]
 
 

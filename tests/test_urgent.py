@@ -296,7 +296,9 @@ async def test_a_live_concern_gets_the_safety_route_at_once(chat: Chat) -> None:
     assert replies[0].id == "responding-to-disclosure"
     first, second = lines(chat)[:2]
     assert first == "In immediate danger: call 999 now."
-    assert second.startswith("Worried about a child: children's services, 01234 223599")
+    assert second.startswith(
+        "Worried about a child, or to make a referral: children's services, 01234 223599"
+    )
     text = replies[0].text
     assert "0300 300 8123" in text  # out of hours
     assert "police, 101" in text
