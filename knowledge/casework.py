@@ -29,7 +29,10 @@ evaluation sets that expects a topic passes through untouched, tests/test_casewo
 - an adult by title and name: "did the lado ring back about mr jones" ("mr daniel price": a
   first name the knowledge base uses, then a surname it does not);
 - what one meeting decided on a given day: "what did the core group decide on monday", "what
-  was agreed at the conference yesterday".
+  was agreed at the conference yesterday", "what did last week's ICPC decide";
+- a child's records handed over to be judged: "read these case notes and tell me ...";
+- a person by first name and surname, capitalised, inside the message: "was there a review on
+  baby Noah Price", "what did the ICPC decide about Tyler Brown".
 Pure and synchronous: no I/O, like knowledge/urgent.py.
 """
 
@@ -53,11 +56,13 @@ NOT_A_FAMILY_NAME = frozenset(
     unaccompanied seeking displaced homeless deaf blind autistic send sen kinship connected
     teenage teen baby infant preschool primary secondary local average typical whole
     unborn eldest youngest oldest middle only index deceased pregnant murdered killed sick unwell
+    premature newborn poorly crying sleeping injured bruised shaken dead stillborn tiny mobile
+    immobile non pre twin breastfed bottle fed this that
     """.split()
 )
 FAMILY = re.compile(
     r"\bthe (?P<name>[a-z][a-z-]+) (?:family|familys|children|kids|siblings|twins|boys|girls|"
-    r"household|brothers|sisters|boy|girl|lad)\b"
+    r"household|brothers|sisters|boy|girl|lad|baby|babies|toddler)\b"
     # "the quentin family review" names a document: the document finder's question
     r"(?!\s+(?:report|review|briefing|scr|lcspr|summary|document|presentation)s?\b)"
 )
@@ -178,18 +183,30 @@ TITLED = re.compile(
 # What was decided or said on a given day: a past meeting, so one case.
 DAY = (
     r"(?:on|last|this)\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b|"
-    r"\byesterday\b|\bthis morning\b|\blast week\b"
+    r"\byesterdays?\b|\bthis morning\b|\blast weeks?\b"
 )
 DECIDED = re.compile(
     r"\b(?:what|did|was|were)\b.*\b(?:decide|decided|agree|agreed|happen|happened|discuss|"
-    rf"discussed)\b.*(?:{DAY})"
+    rf"discussed)\b.*(?:{DAY})|"
+    # "what did last week's ICPC decide about ..."
+    rf"\bwhat did (?:{DAY}).*\b(?:decide|agree|conclude|say)\b"
 )
+# "read these case notes and tell me ...": someone's records handed over to be judged.
+RECORDS = re.compile(
+    r"\b(?:read|review|look at|go through|check)\s+(?:these|this|my|our|the attached)\s+"
+    r"(?:case\s+)?(?:notes|file|records|chronology|referral|assessment)\b"
+)
+# "Noah Price", "Tyler Brown": a person's first name and surname, as capitalised in the message
+# and not its first words, neither of them a word of the knowledge base ("Working Together",
+# "Star Hobson" are).
+FULL_NAME = re.compile(r"\b([A-Z][a-z]+)\s+([A-Z][a-z]+(?:-[A-Z][a-z]+)?)\b")
+SENTENCE_START = re.compile(r"(?:^|[.!?:;\-]\s*)$")
 
 
 def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
     """Which sign shows that `text` is about one case ("family", "status", "initial", "act",
-    "result", "lookup", "possessive", "progress", "titled", "decided"), or None for a general
-    question.
+    "result", "lookup", "possessive", "progress", "titled", "decided", "records", "named"), or
+    None for a general question.
     `known(word)`: whether the knowledge base uses the word (so "the pelka family" is a
     published case, not someone's casework)."""
     # The matcher's own words, with apostrophes dropped first ("yesterday's" -> "yesterdays"),
@@ -223,4 +240,17 @@ def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
         return "titled"
     if DECIDED.search(folded):
         return "decided"
+    if RECORDS.search(folded):
+        return "records"
+    if _full_name(text, known):
+        return "named"
     return None
+
+
+def _full_name(text: str, known: Callable[[str], bool]) -> bool:
+    for found in FULL_NAME.finditer(text):
+        if SENTENCE_START.search(text[: found.start()]):
+            continue  # "Tyler Brown" may start a sentence; "Social Care" often does
+        if not any(known(w) for w in words(found[0])):
+            return True
+    return False

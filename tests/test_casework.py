@@ -64,6 +64,11 @@ ONE_CASE = [
     ("has anyone made a lado referral about mr daniel hargreaves", "titled"),
     ("what did the core group decide on monday", "decided"),
     ("what was agreed at the conference yesterday", "decided"),
+    ("what did last week's ICPC decide about him", "decided"),
+    ("is the morris baby still on a plan", "family"),
+    ("read these case notes and tell me if the family meets the threshold", "records"),
+    ("was there a review on baby Noah Price who died last year", "named"),
+    ("what did the ICPC decide about Tyler Brown", "named"),
 ]
 GENERAL = [
     "write a 7 minute briefing on neglect for my team",
@@ -114,6 +119,10 @@ GENERAL = [
     "can you check if a child on a plan can move school",  # anyone
     "child was made subject to a CP plan at ICPC today, whats next for me",  # a verb, no name
     "could you find out whether there is a rapid review template",
+    "is the new baby at risk if dad has a conviction",  # a baby, not a family's name
+    "what did the review of Arthur Labinjo-Hughes find",  # a published case's names
+    "Tyler Brown",  # a name alone, first: not told inside a message
+    "how do I read a chronology",  # records in general, not someone's handed over
 ]
 
 
