@@ -67,10 +67,11 @@ def test_questions_without_personal_data_are_kept_as_typed(text: str) -> None:
 
 
 async def test_the_stored_question_is_the_redacted_one(chat: Chat) -> None:
-    await chat.say("can Tyler Brown, born 03/04/2015, get free school meals?")
+    # (a name inside a message is one case's, declined and never kept: knowledge/casework.py)
+    await chat.say("Tyler Brown, born 03/04/2015, can he get free school meals?")
     assert chat.replies[0].kind == "fallback"
     stored = [q for q, _ in await chat.assistant.storage.questions.unanswered()]
-    assert stored == ["can [name], born [date], get free school meals?"]
+    assert stored == ["[name], born [date], can he get free school meals?"]
 
 
 @pytest.mark.parametrize(
