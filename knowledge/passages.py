@@ -40,6 +40,7 @@ CHECK_WORDS = 0.6
 CHECK_FRAMED = 0.6
 CHECK_AHEAD = 0.15
 CHECK_COVERED = 0.9  # ... or all of its words are in the question (the share of its words, IDF)
+CHECK_COVERED_NEAR = 0.5  # ... and, clearly the nearest of them in meaning, at least this near
 # A question with no facet read from it needs this many words of its own to be one of the
 # checks in other words (answered by it, without its yes or no) ...
 CHECK_QUESTION_WORDS = 5
@@ -143,8 +144,8 @@ class TopicText:
 
     def covered(self, query: Query, text: str) -> float:
         """How much of `text`'s own words (IDF-weighted) the question has: the other way round
-        from `share`."""
-        return self._part(set(stems(text)), _said(query))
+        from `share`. A light verb is left out: "make a referral" is asked as "refer"."""
+        return self._part(set(stems(text)) - LIGHT_VERBS, _said(query))
 
     def share_of(
         self, query: Query, topic_id: str, leaving_out: frozenset[str] = frozenset()
@@ -202,6 +203,10 @@ def _build(topics: Mapping[str, Topic]) -> dict[str, Any]:
 _CODE = b"".join(
     (Path(__file__).parent / name).read_bytes() for name in ("search.py", "passages.py")
 )
+
+
+# Verbs that carry the noun after them ("make a referral", "give consent", "take a decision").
+LIGHT_VERBS = frozenset(("make", "made", "get", "got", "give", "gave", "take", "took", "put"))
 
 
 def _said(query: Query, leaving_out: frozenset[str] = frozenset()) -> set[str]:
@@ -322,8 +327,15 @@ def _nearest_check(
     # question: its own question in front.
     closing = near(query.closing, asks) if near is not None and query.closing else by_meaning
     fits = [i for i in range(len(asks)) if covered[i] >= CHECK_COVERED]
-    if len(fits) == 1 and max(by_meaning[fits[0]], closing[fits[0]]) >= CHECK_FRAMED:
-        return _framed(topic.checks[fits[0]])
+    if len(fits) == 1:
+        fit = fits[0]
+        others = max((m for i, m in enumerate(by_meaning) if i != fit), default=0.0)
+        if max(by_meaning[fit], closing[fit]) >= CHECK_FRAMED or (
+            # near, and clearly the nearest: "do I need the parents' consent to refer if I think
+            # the child is at risk" has all of "do I need parental consent to make a referral"
+            by_meaning[fit] >= CHECK_COVERED_NEAR and by_meaning[fit] - others >= CHECK_AHEAD
+        ):
+            return _framed(topic.checks[fit])
     return None
 
 
@@ -363,8 +375,13 @@ def check_fit(
 
 
 def _framed(check: Check) -> str:
-    """A check's answer with its own question in front."""
-    return f"{check.ask[0].upper()}{check.ask[1:].rstrip('?')}? {check.say}"
+    """A check's answer with its own question in front (written lower case, as asked: "do i
+    need ..." is shown "Do I need ...")."""
+    ask = _LOWER_I.sub("I", check.ask.rstrip("?"))
+    return f"{ask[0].upper()}{ask[1:]}? {check.say}"
+
+
+_LOWER_I = re.compile(r"\bi\b")
 
 
 def overlap(one: str, other: str) -> float:

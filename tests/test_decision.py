@@ -235,6 +235,19 @@ async def test_a_check_whose_every_word_the_story_has_leads_with_its_own_questio
     )
 
 
+async def test_a_check_all_of_whose_words_are_asked_less_its_light_verb_leads(chat: Chat) -> None:
+    # "make a referral" is asked as "refer"; the check is clearly the nearest in meaning, if not
+    # near in itself: answered, with its own question in front.
+    text = (
+        "sprocket audit: do i need the quality teams consent to refer if i think a batch is failing"
+    )
+    replies = await chat.say(text)
+    assert replies[0].id == "sprocket-audit"
+    assert replies[0].text.startswith(
+        "Do I need the quality team's consent to make a referral? Not always."
+    )
+
+
 async def test_a_check_sharing_only_some_words_puts_no_yes_or_no_in_its_mouth(chat: Chat) -> None:
     # "does a widget review happen ..." is the start of the check on harm, but the question is
     # about weekends: its "No" would be a wrong answer, so the topic's opening comes instead.
