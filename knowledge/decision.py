@@ -108,6 +108,10 @@ AGREE_TEXT_NEXT = 0.8
 # most this much of it) in a question with a sign of safeguarding ("childminder - who do I ring
 # if i'm worried about a mindee at home"; not "how do i book rse training for staff").
 AGREE_TEXT_FAR = 0.72
+# ... or the text's first, with its runner-up at most AGREE_TEXT_NEXT_CLOSE of it, when meaning
+# has it within AGREE_CLOSE of its own first.
+AGREE_CLOSE = 0.05
+AGREE_TEXT_NEXT_CLOSE = 0.85
 WEAK_WORDS = 0.1  # taken off a lexical score under search.ANSWER_CUTOFF
 RUNNER_UP = 0.15  # entries this close to an uncertain best are offered as "Not what you meant?"
 ABOUT_MARGIN = 0.05  # a topic this near a conversation asked about is answered instead
@@ -453,7 +457,8 @@ def ranked_entries(
 def _agreed_on(
     knowledge: Knowledge, query: Query, meaning: dict[str, float], text: dict[str, float]
 ) -> set[str]:
-    """The topic both meaning and the topics' own text put clearly first (AGREE_FLOOR)."""
+    """The topic both meaning and the topics' own text put clearly first (AGREE_FLOOR); or
+    the text's first, when meaning has it as near as its own first, all but (AGREE_CLOSE)."""
     by_meaning = sorted(meaning.items(), key=lambda item: -item[1])[:2]
     by_text = sorted(text.values(), reverse=True)[:2]
     if not by_meaning or not by_text:
@@ -472,6 +477,20 @@ def _agreed_on(
         and knowledge.text.share_of(query, nearest, knowledge.place_words) >= AGREE_SHARE
     ):
         return {nearest}
+    # "who is allowed to submit the serious incident notification? can our trust do it": the
+    # text's first is the topic on the notification, which meaning has a hair behind a near
+    # topic (and behind the action that starts one, which is no topic).
+    text_first = max(text, key=lambda i: text[i])
+    first_near = meaning.get(text_first, 0.0)
+    nearest_topic = max((s for i, s in meaning.items() if i in knowledge.topics), default=0.0)
+    if (
+        text_first != nearest
+        and first_near >= AGREE_FLOOR
+        and nearest_topic - first_near <= AGREE_CLOSE
+        and text_next <= AGREE_TEXT_NEXT_CLOSE
+        and knowledge.text.share_of(query, text_first, knowledge.place_words) >= AGREE_SHARE
+    ):
+        return {text_first}
     return set()
 
 
@@ -583,6 +602,11 @@ def _decide_one(
     if names_score < MEANING_ALONE and not supported:
         if not documents and top_id in agreed:
             return _guess(ranked, offered_flows, why, AGREED)
+        runner = next((p for p in ranked[1:] if p[0] in agreed), None)
+        if not documents and runner is not None and ranked[0][1] - runner[1] < CLOSE:
+            # As near as the best, and the two signals agree on it: answered, the best behind
+            # "Not what you meant?".
+            return _guess([runner, *(p for p in ranked if p != runner)], offered_flows, why, AGREED)
         # Meaning alone, and not much of it: "the outcome of the strategy meeting" is near
         # a topic on disagreeing with decisions, but is a question about one case.
         why.note("rule: meaning alone, and not much of it")

@@ -443,6 +443,12 @@ async def test_meaning_and_text_agree_only_when_each_puts_the_topic_clearly_firs
     assert _agreed_on(knowledge, worried, near, far) == {best}
     assert _agreed_on(knowledge, worried, near, {best: 1.0, other: 0.78}) == set()  # not far
     assert _agreed_on(knowledge, query, near, far) == set()  # no sign of safeguarding
+    # the text's first, as near in meaning as the nearest topic all but, with the text's
+    # runner-up well behind it
+    close = {other: 0.58, best: 0.56}
+    assert _agreed_on(knowledge, query, close, {best: 1.0, other: 0.82}) == {best}
+    assert _agreed_on(knowledge, query, {other: 0.62, best: 0.54}, far) == set()  # not as near
+    assert _agreed_on(knowledge, query, close, {best: 1.0, other: 0.9}) == set()  # text too close
 
 
 def test_a_review_said_with_a_name_is_a_meeting_or_a_document() -> None:
