@@ -31,6 +31,7 @@ evaluation sets that expects a topic passes through untouched, tests/test_casewo
 - what one meeting decided on a given day: "what did the core group decide on monday", "what
   was agreed at the conference yesterday", "what did last week's ICPC decide";
 - a child's records handed over to be judged: "read these case notes and tell me ...";
+- a decision on one open case: "should I close this case", "should we step the family down";
 - a person by first name and surname, capitalised, inside the message: "was there a review on
   baby Noah Price", "what did the ICPC decide about Tyler Brown".
 Pure and synchronous: no I/O, like knowledge/urgent.py.
@@ -191,6 +192,12 @@ DECIDED = re.compile(
     # "what did last week's ICPC decide about ..."
     rf"\bwhat did (?:{DAY}).*\b(?:decide|agree|conclude|say)\b"
 )
+# "should I close this case", "step this family down?": a decision on one open case.
+DECIDE = re.compile(
+    r"\b(?:should|can|do|shall)\s+(?:i|we)\s+(?:close|step|end)\s+(?:this|the|my|our)\s+"
+    r"(?:case|family|involvement)\b|"
+    r"\bclose the case or\b|\b(?:this|the) (?:case|family) (?:be )?stepped (?:up|down)\b"
+)
 # "read these case notes and tell me ...": someone's records handed over to be judged.
 RECORDS = re.compile(
     r"\b(?:read|review|look at|go through|check)\s+(?:these|this|my|our|the attached)\s+"
@@ -205,8 +212,8 @@ SENTENCE_START = re.compile(r"(?:^|[.!?:;\-]\s*)$")
 
 def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
     """Which sign shows that `text` is about one case ("family", "status", "initial", "act",
-    "result", "lookup", "possessive", "progress", "titled", "decided", "records", "named"), or
-    None for a general question.
+    "result", "lookup", "possessive", "progress", "titled", "decided", "records", "decide",
+    "named"), or None for a general question.
     `known(word)`: whether the knowledge base uses the word (so "the pelka family" is a
     published case, not someone's casework)."""
     # The matcher's own words, with apostrophes dropped first ("yesterday's" -> "yesterdays"),
@@ -242,6 +249,8 @@ def about_one_case(text: str, known: Callable[[str], bool]) -> str | None:
         return "decided"
     if RECORDS.search(folded):
         return "records"
+    if DECIDE.search(folded):
+        return "decide"
     if _full_name(text, known):
         return "named"
     return None

@@ -69,6 +69,8 @@ ONE_CASE = [
     ("read these case notes and tell me if the family meets the threshold", "records"),
     ("was there a review on baby Noah Price who died last year", "named"),
     ("what did the ICPC decide about Tyler Brown", "named"),
+    ("should I close this case? mum is engaging better now", "decide"),
+    ("3 kids, mum drinking again. should I close the case or step up to CP?", "decide"),
 ]
 GENERAL = [
     "write a 7 minute briefing on neglect for my team",
@@ -123,6 +125,8 @@ GENERAL = [
     "what did the review of Arthur Labinjo-Hughes find",  # a published case's names
     "Tyler Brown",  # a name alone, first: not told inside a message
     "how do I read a chronology",  # records in general, not someone's handed over
+    "when can a child protection plan be closed",  # a rule, not one case's decision
+    "what does stepping down to early help mean",
 ]
 
 
