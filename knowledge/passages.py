@@ -52,6 +52,8 @@ WHAT_PART = 0.3
 # ... and, for "when" asked of a topic that answers it itself, this much more of it (beyond
 # the topic's names) than that answer has.
 FACET_PART = 0.25
+# A check that is itself a comparison ("is channel the same as prevent").
+_SAME_OR_NOT = re.compile(r"\b(?:same|different|differ|difference|vs|versus)\b")
 _YES_OR_NO = re.compile(r"^(?:yes|no|usually not|usually|not usually|not always)[.,:;]\s*", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])")
 # What a "when" answer has: a number of days, weeks..., or a deadline word.
@@ -253,6 +255,17 @@ def lead(
         check = _nearest_check(topic, query, text, near)
         if check is not None:
             return Lead(check, "check")
+    if facet == "compare":
+        # "is channel the same as prevent", both names of one topic: its check on that, every
+        # word of which is asked ("how is an LCSPR different from the old reviews" is not "is a
+        # silp the same as an lcspr", whose "No" answers another thing).
+        compared = [
+            c
+            for c in topic.checks
+            if _SAME_OR_NOT.search(c.ask) and text.covered(query, c.ask) >= CHECK_COVERED
+        ]
+        if len(compared) == 1:
+            return Lead(compared[0].say, "check")
     if facet in ("", "compare"):
         return None
     sentence = _best_sentence(topic, query, text)

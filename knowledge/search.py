@@ -122,6 +122,9 @@ NUMBER_WORDS: dict[str, str] = {
 # "2nd", "3rd" as their words: `words` would split "2nd" into "2" and an unknown "nd".
 ORDINALS = "first second third fourth fifth sixth seventh eighth ninth".split()
 _ORDINAL = re.compile(r"\b([1-9])(?:st|nd|rd|th)\b", re.IGNORECASE)
+# Shorthand written with "&", which `words` would split into letters that say nothing.
+AMPERSANDED = {"c&f": "child and family", "a&e": "accident and emergency"}
+_AMPERSANDED = re.compile(r"\b(?:c\s?&\s?f|a\s?&\s?e)\b", re.IGNORECASE)
 _SPECIAL = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "đ": "d", "ı": "i"})
 _WORD = re.compile(r"[a-z]+|[0-9]+")
 _YEAR = re.compile(r"(?:19|20)[0-9]{2}")
@@ -316,6 +319,7 @@ def tokens(text: str) -> list[str]:
     # A dict keeps order and finds a repeat at once (a topic's whole text has thousands of words).
     result: dict[str, None] = {}
     text = _ORDINAL.sub(lambda m: ORDINALS[int(m[1]) - 1], text)
+    text = _AMPERSANDED.sub(lambda m: AMPERSANDED[m[0].replace(" ", "").lower()], text)
     for word in words(_CONTRACTION.sub("", text)):
         word = NUMBER_WORDS.get(word, word)
         for token in ABBREVIATIONS.get(word, word).split():

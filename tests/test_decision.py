@@ -248,6 +248,15 @@ async def test_a_check_all_of_whose_words_are_asked_less_its_light_verb_leads(ch
     )
 
 
+async def test_two_names_of_one_topic_compared_get_its_check_on_them(chat: Chat) -> None:
+    replies = await chat.say("is flange testing the same as batch proofing?")
+    assert replies[0].id == "flange-testing"
+    assert replies[0].text.startswith("No. Batch proofing is the one part of flange testing")
+    # a comparison the check does not make gets no "No" of its: the opening comes instead
+    replies = await chat.say("how is flange testing different from the old way")
+    assert not replies[0].text.startswith("No.")
+
+
 async def test_a_check_sharing_only_some_words_puts_no_yes_or_no_in_its_mouth(chat: Chat) -> None:
     # "does a widget review happen ..." is the start of the check on harm, but the question is
     # about weekends: its "No" would be a wrong answer, so the topic's opening comes instead.

@@ -323,6 +323,13 @@ def test_an_ordinal_in_digits_is_its_word() -> None:
     assert found.decision == "answer" and found.best is not None and found.best.id == "second"
 
 
+def test_shorthand_with_an_ampersand_is_its_words() -> None:
+    """ "c&f" is "child and family": split as typed, it would be two letters that say nothing."""
+    index = SearchIndex([SearchEntry("cf", "topic", ("Child and family assessment",))])
+    found = index.search("c&f assessment")
+    assert found.decision == "answer" and found.best is not None and found.best.id == "cf"
+
+
 async def test_a_topic_as_near_as_the_conversation_is_answered_with_it_one_button_away(
     chat: Chat,
 ) -> None:
