@@ -1119,21 +1119,7 @@ LONG_WORD = 7  # from this length, two slips in one word are looked for too
 STEM_SIMILARITY = 0.9  # what another form of the same word counts for
 # Endings that make another form of a word, longest first. Crude on purpose: it only has to
 # bring forms of one word together, and a stem must keep four letters.
-_ENDINGS = (
-    "ations",
-    "ation",
-    "ings",
-    "ing",
-    "ions",
-    "ion",
-    "ers",
-    "er",
-    "ed",
-    "es",
-    "als",
-    "al",
-    "s",
-)
+_ENDINGS = tuple("ations ation ings ing ions ion ers er ed es als al s".split())
 # A consonant doubled before an ending ("referring", "referral", "committed") is one in the word
 # itself ("refer", "commit"); not the doubles words end in ("staff", "fall", "miss", "buzz").
 _DOUBLED = re.compile(r"([bdgmnprt])\1$")
