@@ -135,6 +135,9 @@ _FACET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "how",
         re.compile(
             r"\b(?:how (?:do|can|should|would|to) (?:i|we|you|someone|a|they|staff|schools?)|"
+            # "how does a school refer ...": a practitioner's setting doing it, not "how does a
+            # rapid review work", which asks what it is
+            r"how does (?:a|the|our|my) (?:school|nursery|setting|college|gp|practice|teacher)\b|"
             r"how to|what (?:do|should|must) (?:i|we) do|where do (?:i|we)|steps? (?:to|for)|"
             r"process for|procedure for|how is (?:a|an|the) .{0,40} (?:made|done|referred)|"
             r"what is the (?:process|procedure|route))\b"

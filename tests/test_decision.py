@@ -89,6 +89,8 @@ def test_a_span_of_years_is_read_as_titles_write_it(text: str, read: str) -> Non
         ("we held a widget review, what's next", "next"),
         ("whats the next stage after a widget review", "next"),
         ("how do I ask for a widget review", "how"),
+        ("how does a school ask for a widget review", "how"),  # a setting doing it
+        ("how does a widget review work", ""),  # what it is: its opening says
         ("does a widget review happen if nobody was hurt", "yesno"),
         # a story, a dash, then the question; a condition, then the question
         ("a widget broke at the plant today - does that need a widget review", "yesno"),
