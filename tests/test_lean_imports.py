@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.cli import imported_by_two_asks
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,6 +48,17 @@ def test_a_bot_process_imports_telegram_without_passport_cryptography() -> None:
 def test_the_conversation_core_loads_neither_the_address_checker_nor_telegram() -> None:
     loaded = loaded_after("import bot.app\nimport bot.core.conversation")
     assert "email_validator" not in loaded and "telegram" not in loaded
+
+
+def test_a_second_ask_imports_none_of_what_the_first_needed_to_fill_the_cache(
+    tmp_path: Path,
+) -> None:
+    """The first `ask` on an empty cache builds the topics' text index (bm25s, which imports
+    tqdm; knowledge/passages.py) and checks the registry's addresses (email_validator;
+    bot/core/loading.py); the second reads both back and imports none of them. One pair of
+    fresh interpreters for all three: each pair costs two starts."""
+    modules = ("bm25s", "tqdm", "email_validator")
+    assert imported_by_two_asks(tmp_path, *modules) == [[True] * 3, [False] * 3]
 
 
 def test_the_program_scores_with_one_blas_thread_unless_told_otherwise() -> None:
