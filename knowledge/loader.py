@@ -473,20 +473,22 @@ def content_key(layers: Layers) -> str:
     digest = hashlib.sha256()
     for folder, label in layers.folders():
         digest.update(label.encode() + b"\0")  # national alone, or with this pack
-        for parts, path in _files_outside_packs(str(folder)):
+        for parts, path in _knowledge_files(str(folder)):
             name = label + "/".join(parts)
             digest.update(name.encode() + b"\0" + _file_digest(path))
     return digest.hexdigest()
 
 
-def _files_outside_packs(folder: str) -> list[tuple[tuple[str, ...], str]]:
+def _knowledge_files(folder: str) -> list[tuple[tuple[str, ...], str]]:
     """(relative parts, path) of every file under `folder`, in the order of their parts, but
-    for those under a folder named partnerships/: the national folder's packs are not part of
-    it, and a pack itself lives in a folder of that name too, so relative parts are what count.
-    os.walk, not Path.rglob: the test suite takes this key for each of its 800 assistants."""
+    for those under a folder named partnerships/ (the national folder's packs are not part of
+    it, and a pack itself lives in a folder of that name too, so relative parts are what
+    count) or __pycache__/ (compiled code, which programs may write at any time, is not
+    knowledge). os.walk, not Path.rglob: the test suite takes this key for each of its 800
+    assistants."""
     found = []
     for top, folders, files in os.walk(folder):
-        folders[:] = [f for f in folders if f != "partnerships"]
+        folders[:] = [f for f in folders if f not in ("partnerships", "__pycache__")]
         base = () if top == folder else tuple(os.path.relpath(top, folder).split(os.sep))
         found += [((*base, f), os.path.join(top, f)) for f in files if f != "partnerships"]
     found.sort()
