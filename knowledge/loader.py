@@ -12,6 +12,7 @@ raises KnowledgeError if there is any, so the assistant never starts on a half-v
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -472,17 +473,26 @@ def content_key(layers: Layers) -> str:
     digest = hashlib.sha256()
     for folder, label in layers.folders():
         digest.update(label.encode() + b"\0")  # national alone, or with this pack
-        # Relative parts: the national folder's partnerships/ is left out, not a pack itself,
-        # which lives in a folder of that name too.
-        files = (
-            p
-            for p in folder.rglob("*")
-            if p.is_file() and "partnerships" not in p.relative_to(folder).parts
-        )
-        for path in sorted(files):
-            name = label + str(path.relative_to(folder))
+        for parts, path in _knowledge_files(str(folder)):
+            name = label + "/".join(parts)
             digest.update(name.encode() + b"\0" + _file_digest(path))
     return digest.hexdigest()
+
+
+def _knowledge_files(folder: str) -> list[tuple[tuple[str, ...], str]]:
+    """(relative parts, path) of every file under `folder`, in the order of their parts, but
+    for those under a folder named partnerships/ (the national folder's packs are not part of
+    it, and a pack itself lives in a folder of that name too, so relative parts are what
+    count) or __pycache__/ (compiled code, which programs may write at any time, is not
+    knowledge). os.walk, not Path.rglob: the test suite takes this key for each of its 800
+    assistants."""
+    found = []
+    for top, folders, files in os.walk(folder):
+        folders[:] = [f for f in folders if f not in ("partnerships", "__pycache__")]
+        base = () if top == folder else tuple(os.path.relpath(top, folder).split(os.sep))
+        found += [((*base, f), os.path.join(top, f)) for f in files if f != "partnerships"]
+    found.sort()
+    return found
 
 
 # A file's digest by its status, for content_key: taken again unless the file's status change
@@ -491,13 +501,14 @@ def content_key(layers: Layers) -> str:
 _digests: dict[tuple[str, int, int, int, int], bytes] = {}
 
 
-def _file_digest(path: Path) -> bytes:
-    status = path.stat()
-    key = (str(path), status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+def _file_digest(path: str) -> bytes:
+    status = os.stat(path)
+    key = (path, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
     known = _digests.get(key)
     if known is not None:
         return known
-    digest = hashlib.sha256(path.read_bytes()).digest()
+    with open(path, "rb") as file:
+        digest = hashlib.sha256(file.read()).digest()
     if time.time_ns() - status.st_ctime_ns > 2_000_000_000:
         _digests[key] = digest
     return digest

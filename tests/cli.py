@@ -93,12 +93,19 @@ def _logging_restored() -> Iterator[None]:
         root.handlers, root.level = handlers, level
 
 
-def run_main(tmp_path: Path, *args: str, stdin: str = "", settings: str | None = None) -> Result:
-    """Run main.py's `main` with `args`, typing `stdin`, from `tmp_path` (so var/ lands there)."""
+def run_main(
+    tmp_path: Path,
+    *args: str,
+    stdin: str = "",
+    settings: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Result:
+    """Run main.py's `main` with `args`, typing `stdin`, from `tmp_path` (so var/ lands there),
+    with `env`'s variables added to main_env's."""
     out, err = io.StringIO(), io.StringIO()
     saved_stdin, saved_cwd = sys.stdin, os.getcwd()
     with (
-        _environment(main_env(tmp_path, settings)),
+        _environment(main_env(tmp_path, settings) | (env or {})),
         _logging_restored(),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),

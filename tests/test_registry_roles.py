@@ -13,7 +13,6 @@ from bot.core.loading import load_all
 from config.registry import load_registry
 from config.settings import Settings
 from config.validation import KnowledgeError
-from tests.cli import imported_by_two_asks
 from tests.conftest import Chat
 from tests.signin_support import Mailbox, sign_in
 
@@ -113,7 +112,5 @@ def test_a_registry_that_passed_is_read_again_the_same_and_an_edit_is_checked_in
     ]
     path.write_text(REGISTRY, encoding="utf-8")
     assert load_all(settings, semantic=False).registry == first
-
-
-def test_ask_does_not_import_the_address_checker_once_the_registry_passed(tmp_path: Path) -> None:
-    assert imported_by_two_asks(tmp_path, "email_validator") == [[True], [False]]
+    # That a second `ask` then does not import the address checker at all: tests/
+    # test_lean_imports.py, with the other libraries a warm start leaves out.

@@ -2,14 +2,12 @@
 request fits several documents, and an honest "not in the catalogue" otherwise.
 
 Through the conversation core (what a user sees), the real Telegram Application for /reports
-and inline mode, and `ask --json` once as a subprocess.
+and inline mode, and `ask --json` (main.py in this process).
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from handlers.safety import safety_line
 from knowledge.loader import Knowledge, Report, load_knowledge
 from knowledge.report_lookup import find_reports
 from knowledge.search import SUGGEST_CUTOFF, SearchIndex
+from tests.cli import run_main
 from tests.conftest import Chat
 from tests.telegram_support import TelegramHarness, buttons_of
 
@@ -390,16 +389,11 @@ def test_find_reports_is_what_the_chat_would_offer(knowledge: Knowledge) -> None
     assert len(find_reports(knowledge, "serious case review", limit=3)) == 3
 
 
-@pytest.mark.slow  # main.py as a process
-def test_ask_json_gives_the_link() -> None:
-    done = subprocess.run(
-        [sys.executable, "main.py", "ask", "--json", "briefing for patrick", "the jay report"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+def test_ask_json_gives_the_link(tmp_path: Path) -> None:
+    # `main.py ask` in this process; as a process of its own: tests/test_lean_imports.py,
+    # tests/test_embedding.py and the installed wheel's `ask --json` (tests/test_wheel.py).
+    done = run_main(tmp_path, "ask", "--json", "briefing for patrick", "the jay report")
+    assert done.returncode == 0, done.stderr
     briefing, jay = (json.loads(line) for line in done.stdout.splitlines())
     assert (briefing["kind"], briefing["id"], briefing["links"]) == (
         "report",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -85,11 +84,9 @@ async def test_sigterm_finishes_the_answer_in_flight_then_exits(tmp_path: Path) 
     assert TOKEN not in log and SECRET not in log
 
 
-@pytest.mark.slow  # main.py serve as a process
 def test_webhook_needs_its_secret(tmp_path: Path) -> None:
-    env = main_env(tmp_path) | {"TELEGRAM_BOT_TOKEN": TOKEN}
-    command = [sys.executable, str(ROOT / "main.py"), "serve", "--webhook"]
-    result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True)
+    # In this process (it stops before serving); `serve` as a process: the tests below.
+    result = run_main(tmp_path, "serve", "--webhook", env={"TELEGRAM_BOT_TOKEN": TOKEN})
     assert result.returncode == 1
     assert "webhook mode needs TELEGRAM_WEBHOOK_SECRET" in result.stderr
 

@@ -4,10 +4,9 @@ chats at the same time. The full-size runs are in bench/shared_database.py (docs
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from bench.shared_database import chat_processes, start_trials
 from bot.storage import MIGRATIONS, Storage
 from bot.storage.records import Session
-from tests.cli import ROOT
+from tests.cli import run_main
 
 
 @pytest.mark.slow  # forty processes
@@ -30,21 +29,17 @@ def test_two_processes_answer_chats_on_one_database_without_apologies(tmp_path: 
     assert (result["failed"], result["messages"], result["apologies"]) == (0, 400, 0)
 
 
-@pytest.mark.slow  # main.py as a process
-async def test_a_newer_database_is_refused_with_a_message(tmp_path: Path) -> None:
-    database = tmp_path / "assistant.db"
-    storage = await Storage.open(database)
-    await storage.db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
-    await storage.close()
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "chat"],
-        input="",
-        capture_output=True,
-        text=True,
-        env={**os.environ, "ASSISTANT_DATABASE": str(database)},
-        cwd=tmp_path,
-        timeout=60,
-    )
+def test_a_newer_database_is_refused_with_a_message(tmp_path: Path) -> None:
+    # `main.py chat` in this process (run_main's database is this one); `chat` as a process of
+    # its own: tests/test_private_files.py, test_fuzz_input.py and test_notification.py.
+
+    async def newer() -> None:
+        storage = await Storage.open(tmp_path / "assistant.db")
+        await storage.db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+        await storage.close()
+
+    asyncio.run(newer())
+    run = run_main(tmp_path, "chat")
     assert run.returncode == 1
     assert "newer than this program" in run.stderr
     assert "Traceback" not in run.stderr

@@ -5,6 +5,7 @@ others using FakeBotApi) run every chat through this client as well."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -118,15 +119,23 @@ async def test_telegram_errors_come_through_as_ptb_raises_them(serve) -> None:
 
 
 async def test_a_slow_answer_times_out(serve) -> None:
+    # The answer comes only once the client has given up (not after a fixed 2 s, which the
+    # server's shutdown then waited out).
+    given_up = asyncio.Event()
+
     async def handler(request: web.Request) -> web.StreamResponse:
         if (answer := get_me(request)) is not None:
             return answer
-        await asyncio.sleep(2)
+        with contextlib.suppress(TimeoutError):  # a client that never gave up fails the test
+            await asyncio.wait_for(given_up.wait(), 5)
         return ok(message(1, "late"))
 
     bot = await bot_at(await serve(handler), AiohttpRequest(2))
-    with pytest.raises(TimedOut):
-        await bot.send_message(1, "x", read_timeout=0.2)
+    try:
+        with pytest.raises(TimedOut):
+            await bot.send_message(1, "x", read_timeout=0.2)
+    finally:
+        given_up.set()
     await bot.shutdown()
 
 

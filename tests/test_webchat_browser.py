@@ -432,6 +432,7 @@ def test_sign_in_and_the_whole_form_through_a_reload_and_a_second_tab_end_in_one
     assert panel.last().evaluate(BUBBLE_TEXT) == step
     # A second tab shows the same conversation, and what is answered there shows here too.
     tab = Panel(context.new_page(), server.base).open()
+    tab.wait_for_turns(turns)  # the whole history, not only its first turn
     assert tab.last().evaluate(BUBBLE_TEXT) == step
     answer_step(tab, form, answers)
     panel.wait_for_turns(turns + 1)

@@ -33,6 +33,7 @@ import yaml
 
 from bot.core.conversation import Conversation
 from bot.core.replies import CASEWORK, Incoming, Reply
+from config.validation import SAFE_LOADER
 
 URGENT_TOPIC = "immediate-risk"  # what the urgent route stands in for
 
@@ -156,7 +157,9 @@ class Summary:
 def read_questions(path: Path) -> list[Question]:
     """The questions of a file, or EvalFileError naming the first problem."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's parser, as for the knowledge: the same data, a tenth of the time (0.9 s ->
+        # 0.09 s for tests/eval's 42 files)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except OSError as exc:
         raise EvalFileError(f"{path}: cannot read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
