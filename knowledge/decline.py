@@ -50,9 +50,9 @@ def _pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
 
 # Words for a child that, said of an adult, are an adult too.
 ADULTS_CHILDREN = frozenset(("son", "sons", "daughter", "daughters"))
-# A person's age: "a 40 year old", "15 yo", "aged 67" (adult: 18 and over). Every age said
+# A person's age: "a 40 year old", "15 yo", "16 y/o", "aged 67" (adult: 18 and over). Every age said
 # counts: "a 15 yo pregnant by her 24 yr old boyfriend" is about a child.
-_AGE = re.compile(r"\b(?:(\d{1,3}) ?(?:year|yr)s? old|(\d{1,3}) ?yo|aged (\d{1,3}))\b")
+_AGE = re.compile(r"\b(?:(\d{1,3}) ?(?:year|yr)s? old|(\d{1,3}) ?y ?o|aged (\d{1,3}))\b")
 
 
 @dataclass
