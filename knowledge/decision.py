@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
+from knowledge.casework import about_one_case
 from knowledge.decline import ADULT_REVIEW
 from knowledge.learning_ask import LearningAsk, read_learning_ask
 from knowledge.loader import Knowledge, Report
@@ -330,9 +331,20 @@ def _small_talk(query: Query) -> str | None:
 
 
 def _declined(knowledge: Knowledge, query: Query, decision: Decision, why: Why) -> Decision | None:
-    """Casework, an adult's matter or anything else not ours, unless a document was named."""
-    if decision.outcome in ("confirm", "about") or (
-        decision.best is not None and decision.best in knowledge.reports
+    """Casework, an adult's matter or anything else not ours, unless a document was named
+    (a document only asked about gives way to one case told: "decide whether the Okafor family
+    (kids Daniel 7 ...) should go to conference" names no review by "Daniel")."""
+    asked_about = decision.outcome == "confirm" and not about_one_case(
+        query.text, knowledge.index.knows
+    )
+    if (
+        asked_about
+        or decision.outcome == "about"
+        or (
+            decision.outcome != "confirm"
+            and decision.best is not None
+            and decision.best in knowledge.reports
+        )
     ):
         return None
     meaning = knowledge.semantic.scores(query.corrected)

@@ -84,9 +84,11 @@ class Decline:
 
     def _childish(self, folded: str) -> bool:
         """Whether a child is spoken of: a child's word or age. An adult's son or daughter is
-        not one ("my 80 yr old neighbour thinks her son is taking her money")."""
+        not one ("my 80 yr old neighbour thinks her son is taking her money"), nor children
+        said to be absent ("no children in the house")."""
         if _young(folded):
             return True
+        folded = _NO_CHILDREN.sub(" ", folded)
         said = {m.group(0) for m in self.child.finditer(folded)}
         if _adult_age(folded) and said <= ADULTS_CHILDREN:
             return False
@@ -119,6 +121,13 @@ class Decline:
             if near >= DECLINE_NEAR and near - best_topic >= DECLINE_MARGIN:
                 return Declined(kind, f"meaning {near:.2f} against the topic's {best_topic:.2f}")
         return None
+
+
+# Children said to be absent: "no children in the house", "she has no kids".
+_NO_CHILDREN = re.compile(
+    r"\b(?:no|without|not any|has no|have no|doesn t have|does not have|hasn t got) "
+    r"(?:children|kids|child|dependants)\b"
+)
 
 
 def _ages(folded: str) -> list[int]:

@@ -370,6 +370,13 @@ async def test_an_adults_review_asked_about_is_redirected_with_its_topic_a_tap_a
         assert replies[0].kind != "fallback", text
 
 
+async def test_one_case_told_is_casework_though_a_document_may_be_named(chat: Chat) -> None:
+    # "the Baker family" is one case, whom no published review names: the review the rest of
+    # the message half names is not asked about instead
+    replies = await chat.say("is the Baker family in the harbour works review")
+    assert replies[0].kind == "casework"
+
+
 async def test_a_request_to_act_on_one_case_is_casework(chat: Chat) -> None:
     replies = await chat.say("please write the report about my customer for me")
     assert replies[0].kind == "casework"
@@ -489,6 +496,10 @@ def test_an_adults_son_or_daughter_is_an_adult(tmp_path: Path) -> None:
     assert decline.adult_only("my 80 yr old neighbour thinks her son is taking her money")
     assert not decline.adult_only("my son is being bullied at school")  # no adult's age
     assert not decline.adult_only("an 80 year old's son and his children")  # a child too
+    # children said to be absent are none; a child's age written "16 y/o" is a child's
+    assert decline.adult_only("patient aged 45, abused by her husband, no children in the house")
+    assert not decline.adult_only("patient aged 45, abused by her husband, her children at home")
+    assert not decline.adult_only("16 y/o living with a 28 yo man who controls her money")
 
 
 async def test_what_is_a_part_of_a_topic_leads_with_the_sentence_on_it(chat: Chat) -> None:
