@@ -103,6 +103,7 @@ ABBREVIATIONS: dict[str, str] = {
     "nrm": "national referral mechanism",
     "dhr": "domestic homicide review",
     "dhrs": "domestic homicide review",
+    "dv": "domestic violence",
     "sar": "safeguarding adults review",
     "sars": "safeguarding adults review",
     "jar": "joint agency response",
@@ -763,6 +764,12 @@ class SearchIndex:
                 for word, similarity in found.items()
                 if word not in common or word[:SAME_WORD] == token[:SAME_WORD]
             }
+        # A name written as it sounds: "Pelker" for "Pelka" (an "-a" and an "-er" are one
+        # sound in British English), as good as a close typo.
+        if len(token) >= SOUNDED_MIN and token.endswith("er"):
+            sounded = f"{token[:-2]}a"
+            if sounded in self._postings and found.get(sounded, 0.0) < STEM_SIMILARITY:
+                found[sounded] = STEM_SIMILARITY
         # Another form of the same word ("starved" for "starvation", "neglected" for
         # "neglect"): nearly as good as the word itself, better than most typos.
         root = stem(token)
@@ -1117,6 +1124,7 @@ class _DeletionIndex:
 
 LONG_WORD = 7  # from this length, two slips in one word are looked for too
 STEM_SIMILARITY = 0.9  # what another form of the same word counts for
+SOUNDED_MIN = 5  # "Pelker" for "Pelka": only words this long ("ever" is not "eva")
 # Endings that make another form of a word, longest first. Crude on purpose: it only has to
 # bring forms of one word together, and a stem must keep four letters.
 _ENDINGS = tuple("ations ation ings ing ions ion ers er ed es als al s".split())

@@ -323,6 +323,19 @@ def test_an_ordinal_in_digits_is_its_word() -> None:
     assert found.decision == "answer" and found.best is not None and found.best.id == "second"
 
 
+def test_a_name_written_as_it_sounds_is_found() -> None:
+    """ "Pelker" for "Pelka": an "-er" and an "-a" sound alike; a short word is left alone."""
+    index = SearchIndex(
+        [
+            SearchEntry("pelka", "full report", ("Serious case review - Daniel Pelka", "pelka")),
+            SearchEntry("eva", "full report", ("Review of Eva",)),
+        ]
+    )
+    found = index.search("danial pelker review pls")
+    assert found.decision == "answer" and found.best is not None and found.best.id == "pelka"
+    assert index.search("ever").best is None
+
+
 def test_shorthand_with_an_ampersand_is_its_words() -> None:
     """ "c&f" is "child and family": split as typed, it would be two letters that say nothing."""
     index = SearchIndex([SearchEntry("cf", "topic", ("Child and family assessment",))])
