@@ -72,13 +72,15 @@ _RECOMMEND = re.compile(
     r"\bwhat came (?:out )?of\b|"
     # "what is the board going to do after patrick", "the 3 areas it said it would improve"
     r"\b(?:going to|will|would|said it would|plans? to) (?:do|change|improve)\b|"
-    r"\bimprovement areas?\b|\bareas? (?:for|of|to) improve(?:ment)?\b|\baction plan\b"
+    r"\bimprovement areas?\b|\bareas? (?:for|of|to) improve(?:ment)?\b|\baction plan\b|"
+    # "what is the board improving after the patrick scr"
+    r"\b(?:improving|improved|changing) (?:after|since|following)\b"
 )
 _FINDINGS = re.compile(
     r"\b(?:find|finds|found|findings|conclude|concluded|conclusions?|lessons?|learning|learnt|"
     r"learned|learn|failings|failures|mistakes|key points|went wrong|summary of|summari[sz]e|"
     r"(?:main|key) messages|themes|"
-    r"takeaways?|take (?:away )?from|"
+    r"takeaways?|take (?:away )?from|what happened (?:there|in|at|with)|"
     r"what did .{1,60} (?:say|show)|"
     r"what does .{1,60} (?:say|show))\b"
 )
@@ -86,12 +88,16 @@ _REVIEWS_OF = re.compile(
     r"\b(?:reviews|scrs|lcsprs|cases|inquiries|reports)\b.{0,30}\b(?:about|on|involving|into|"
     r"where|with|concerning|relating to|around|featuring|in which|that involved|involved)\b|"
     r"\b(?:which|any|what) (?:case )?(?:reviews|scrs|lcsprs)\b|"
+    # "sexual abuse within families - is there a national review"
+    r"\bis there (?:a|an|any) (?:national |local |panel )?(?:review|scr|lcspr|inquiry)s?\b|"
     # "domestic abuse as a theme in the reviews - which ones?"
     r"\bin (?:the )?(?:case )?(?:reviews|scrs|lcsprs)\b.{0,20}\bwhich\b"
 )
 _RECURRING = re.compile(
-    r"\bwhat (?:do|did|have) (?:the )?(?:case |serious case |national )?(?:reviews|scrs|lcsprs) "
-    r"(?:say|said|tell us|told us|show|shown|find|found)\b|"
+    r"\bwhat (?:do|did|have) (?:the )?(?:\w+ ){0,2}(?:reviews|scrs|lcsprs) "
+    r"(?:say|said|tell us|told us|show|shown|find|found|keep saying|keep finding)\b|"
+    # "county lines - has the national panel said anything"
+    r"\bhas the (?:national )?panel (?:said|found|published|written)\b|"
     r"\b(?:learning|lessons|themes) (?:about|on|around|for|from (?:the )?(?:case |serious case |"
     r"national |local )?(?:reviews|scrs|lcsprs))\b|"
     r"\bwhat have (?:we|reviews) learn(?:t|ed)\b|\bkey learning (?:from|about|on)\b|"
@@ -99,7 +105,8 @@ _RECURRING = re.compile(
     r"\b(?:examples?|lessons?|learning|themes?|findings) (?:from|in|across) (?:the )?"
     r"(?:case |serious case |national |local )?(?:reviews|scrs|lcsprs)\b|"
     # "cse reviews - what are the common lessons"
-    r"\b(?:common|shared|recurring) (?:lessons|themes|learning|messages|findings)\b"
+    r"\b(?:common|shared|recurring) (?:lessons|themes|learning|messages|findings)\b|"
+    r"\bfound in common\b|\bhave in common\b"
 )
 # The reviews as where something is found ("failures across the reviews", "in the SCRs"), not
 # as the subject ("do we still use individual management reviews").

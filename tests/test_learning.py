@@ -341,6 +341,23 @@ async def test_learning_from_national_reviews_and_key_messages_for_a_team(chat: 
     assert replies[0].kind == "briefing" and replies[0].files
 
 
+async def test_learning_asked_in_more_everyday_ways(chat: Chat) -> None:
+    asked = {
+        "northern plant review - what happened there": ("learning", "flange-review-2020"),
+        "overload - has the national panel said anything": ("learning-recurring", None),
+        "what have the overload reviews found in common": ("learning-recurring", None),
+        "logbook - what do the case reviews keep saying": ("learning-recurring", None),
+        "overload - is there a national review": ("learning-list", None),
+    }
+    for text, (kind, review) in asked.items():
+        replies = await chat.say(text)
+        assert replies[0].kind == kind, text
+        if review:
+            assert replies[0].id == review, text
+    replies = await chat.say("what is the plant improving after the northern plant review")
+    assert replies[0].title.startswith("What the review recommended"), replies[0].title
+
+
 async def test_lessons_for_a_sector(chat: Chat) -> None:
     replies = await chat.say("lessons for suppliers from reviews")
     assert replies[0].kind == "learning-recurring"
