@@ -138,6 +138,14 @@ URGENT_FLOORS = [
     # driving off with a 3 year old; a man shouting and a child screaming behind a door), so
     # those words were added after the scoring; the set is used since
     ("urgent_blind21j.txt", 1.0, 0.0),
+    # the blind sets K (written at the round's start, 2026-12-08) and L (written after its
+    # work), scored once on 8649168: K routed 13 of 15 live concerns and flagged 3 look-alikes,
+    # L routed 14 of 15 and flagged 2. The three missed were live dangers (a child missing from
+    # an after-school club, "last seen 20 mins ago"; a father on his way with a threat; a girl
+    # of "16 y/o", written so, with a controlling man in the waiting room, read as an adult's
+    # matter and not screened), fixed after the scoring; the sets are used since
+    ("urgent_blind21k.txt", 1.0, 0.0),
+    ("urgent_blind21l.txt", 1.0, 0.0),
     # 2026-12-08, later: the look-alikes still flagged in C, J, fresh and fresh5 settled as
     # kinds (training on what a published case showed, who to contact about an allegation in
     # general, an audit of closed cases, a referral made and what follows it asked); H's (a
