@@ -146,6 +146,9 @@ URGENT_FLOORS = [
     # matter and not screened), fixed after the scoring; the sets are used since
     ("urgent_blind21k.txt", 1.0, 0.0),
     ("urgent_blind21l.txt", 1.0, 0.0),
+    # not blind: probes of the rules that settled K's and L's look-alikes, with live concerns
+    # that share their words
+    ("urgent_probes21k.txt", 1.0, 0.0),
     # 2026-12-08, later: the look-alikes still flagged in C, J, fresh and fresh5 settled as
     # kinds (training on what a published case showed, who to contact about an allegation in
     # general, an audit of closed cases, a referral made and what follows it asked); H's (a
