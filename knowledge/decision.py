@@ -418,7 +418,12 @@ def ranked_entries(
     # want to notify" names two actions word for word, and only its meaning tells them apart).
     scored = {}
     for entry_id, meaning in combined.items():
-        words_ = lexical.get(entry_id, 0.0)
+        if entry_id not in lexical:
+            # No words: what the general case below gives with words_ = 0.0 (AGREE > 0, so
+            # nothing added), without its calls; most entries, every question.
+            scored[entry_id] = (0.0 if meaning < 0.0 else meaning) + 0
+            continue
+        words_ = lexical[entry_id]
         weaker = min(meaning, words_)
         scored[entry_id] = max(meaning, words_) + (TIE_BREAK * weaker if weaker >= AGREE else 0)
     for entry_id, score in lexical.items():

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,10 +184,18 @@ class Learning:
         return [(point, review) for *_, point, review in ranked]
 
     def theme_in(self, text: str) -> Theme | None:
-        return _named(self.themes.values(), text)
+        return _named(self._themes_spaced, text)
 
     def sector_in(self, text: str) -> Sector | None:
-        return _named(self.sectors.values(), text)
+        return _named(self._sectors_spaced, text)
+
+    @functools.cached_property
+    def _themes_spaced(self) -> tuple[tuple[Any, tuple[tuple[str, int], ...]], ...]:
+        return _spaced(self.themes.values())
+
+    @functools.cached_property
+    def _sectors_spaced(self) -> tuple[tuple[Any, tuple[tuple[str, int], ...]], ...]:
+        return _spaced(self.sectors.values())
 
     def unchecked(self) -> list[Review]:
         """Records whose points rest in part on others' summaries: to check against the
@@ -211,15 +220,24 @@ def _mentions(text: str, phrases: list[str]) -> int:
     return sum(f" {' '.join(stem(w) for w in p.split())} " in said for p in phrases)
 
 
-def _named(entries: Iterable[Theme | Sector], text: str) -> Any:
-    """The entry one of whose words (phrases) the text has, the longest phrase winning."""
+def _named(entries: Sequence[tuple[Any, tuple[tuple[str, int], ...]]], text: str) -> Any:
+    """The entry one of whose words (phrases) the text has, the longest phrase winning (the
+    first of equal length); `entries` as `_spaced` gives them."""
     said = f" {' '.join(words(text))} "
     best, length = None, 0
-    for entry in entries:
-        for phrase in entry.words:
-            if f" {phrase} " in said and len(phrase) > length:
-                best, length = entry, len(phrase)
+    for entry, phrases in entries:
+        for spaced, size in phrases:
+            if size > length and spaced in said:
+                best, length = entry, size
     return best
+
+
+def _spaced(
+    entries: Iterable[Theme | Sector],
+) -> tuple[tuple[Any, tuple[tuple[str, int], ...]], ...]:
+    """Each entry with its phrases as `_named` looks for them (a space either side), and their
+    lengths: made once, rather than for every phrase of every question."""
+    return tuple((e, tuple((f" {p} ", len(p)) for p in e.words)) for e in entries)
 
 
 def _phrases(values: Any) -> tuple[str, ...]:

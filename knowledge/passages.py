@@ -14,6 +14,7 @@ best; None when the topic's opening already says it.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -139,12 +140,12 @@ class TopicText:
 
     def share_in(self, said: set[str], text: str) -> float:
         """How much of the stems `said` (IDF-weighted) `text` has: a part of a question."""
-        return self._part(said, set(stems(text)))
+        return self._part(said, _stem_set(text))
 
     def covered(self, query: Query, text: str) -> float:
         """How much of `text`'s own words (IDF-weighted) the question has: the other way round
         from `share`."""
-        return self._part(set(stems(text)), _said(query))
+        return self._part(_stem_set(text), _said(query))
 
     def share_of(
         self, query: Query, topic_id: str, leaving_out: frozenset[str] = frozenset()
@@ -157,8 +158,10 @@ class TopicText:
         """How much of `whole`'s stems (IDF-weighted) are in `has`."""
         if not whole:
             return 0.0
-        total = sum(self.weight(t) for t in whole)
-        return sum(self.weight(t) for t in whole & has) / total
+        # `weight`, inlined: this runs for every topic the question's words reach.
+        idf, unseen = self._idf, self._unseen
+        total = sum([idf.get(t, unseen) for t in whole])
+        return sum([idf.get(t, unseen) for t in whole & has]) / total
 
 
 def _document_texts(topic: Topic) -> tuple[str, str]:
@@ -205,8 +208,25 @@ _CODE = b"".join(
 
 
 def _said(query: Query, leaving_out: frozenset[str] = frozenset()) -> set[str]:
-    """The question's stems, its words in `leaving_out` not counted."""
-    return {stem(t) for t in query.tokens if t not in leaving_out}
+    """The question's stems, its words in `leaving_out` not counted (the caller must not
+    change the set: it is kept, `_stems_of`)."""
+    return _stems_of(query.tokens, leaving_out)
+
+
+# A topic's sentences and checks are weighed against the question one by one, several times
+# a message (the lead, the part asked, the nearest check), each time stemmed again: a tenth
+# of a question's time. Their stems are kept, a few thousand texts at most; so are the
+# question's. The sets are kept as made, never changed, so what is summed over them (in their
+# order) is what it was.
+@functools.lru_cache(maxsize=4096)
+def _stem_set(text: str) -> set[str]:
+    """The stems of `text`, as a set (kept: the caller must not change it)."""
+    return set(stems(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _stems_of(said: tuple[str, ...], leaving_out: frozenset[str]) -> set[str]:
+    return {stem(t) for t in said if t not in leaving_out}
 
 
 def lead(
