@@ -49,6 +49,7 @@ what is asked of the reviews), "greeting", "thanks", "help" and "none".
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -155,7 +156,8 @@ class Why:
 
     def scores(self, label: str, scored: dict[str, float] | list[tuple[str, float]]) -> None:
         pairs = list(scored.items()) if isinstance(scored, dict) else scored
-        top = sorted(pairs, key=lambda item: -item[1])[:4]
+        # sorted(...)[:4], as heapq documents it, without sorting every entry each question.
+        top = heapq.nsmallest(4, pairs, key=lambda item: -item[1])
         self.note(f"{label}: " + (", ".join(f"{i} {s:.2f}" for i, s in top) or "-"))
 
     def __call__(self, decision: Decision) -> Decision:
@@ -431,8 +433,9 @@ def ranked_entries(
     if query is not None:
         # The topics' own text: what a topic says, not only how it is asked for.
         text_scores = knowledge.text.scores(query)
+        shares = knowledge.text.shares_of(query, text_scores)
         for entry_id, relative in text_scores.items():
-            share = knowledge.text.share_of(query, entry_id)
+            share = shares[entry_id]
             if share >= TEXT_SHARE:
                 bonus = TEXT_WEIGHT * relative * share
                 if relative == 1.0 and _text_alone(query, share):

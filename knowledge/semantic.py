@@ -118,6 +118,7 @@ class SemanticIndex:
                 self._ids.append(entry_id)
                 self._names.append(name)
         self._entry_ids = list(dict.fromkeys(self._ids))
+        self._entry_array = np.array(self._entry_ids, dtype=object)  # picked in score order
         numbers = {entry_id: n for n, entry_id in enumerate(self._entry_ids)}
         self._row_entry = np.array([numbers[i] for i in self._ids], dtype=np.int64)
         # Each entry's names are one run of rows (as the entries are given, unless an entry
@@ -199,8 +200,7 @@ class SemanticIndex:
         else:
             np.maximum.at(best, self._row_entry, similarity)
         order = np.argsort(-best)
-        ids = self._entry_ids
-        return dict(zip([ids[i] for i in order.tolist()], best[order].tolist(), strict=True))
+        return dict(zip(self._entry_array[order].tolist(), best[order].tolist(), strict=True))
 
     def similarities(self, text: str, candidates: Sequence[str]) -> list[float]:
         """The cosine similarity of `text` to each of `candidates` (names of entries, whose
