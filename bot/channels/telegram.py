@@ -49,7 +49,7 @@ from telegram.ext import (
 from bot.assistant import Assistant
 from bot.channels.intake import Intake
 from bot.channels.private_messages import PrivateMessages
-from bot.channels.telegram_http import AiohttpRequest
+from bot.channels.telegram_http import AiohttpRequest, AssistantBot
 from bot.core.conversation import sent_later
 from bot.core.numbers import is_ascii_digits
 from bot.core.replies import BUTTON_DATA_LIMIT, Incoming, Reply
@@ -208,6 +208,9 @@ class TelegramChannel:
                 extra: dict[str, Any] = {"link_preview_options": NO_PREVIEW}
                 if i == len(chunks) - 1 and (markup := keyboard(reply)) is not None:
                     extra["reply_markup"] = markup
+                if isinstance(bot, AssistantBot):  # without PTB's Message (AssistantBot says why)
+                    sent[-1].append(await bot.send_html(chat_id, chunk, extra))
+                    continue
                 message = await bot.send_message(
                     chat_id=chat_id, text=chunk, parse_mode=ParseMode.HTML, api_kwargs=extra
                 )
@@ -370,17 +373,7 @@ def build_application(
     settings = assistant.settings
     telegram = settings.telegram
     channel = TelegramChannel(assistant, metrics)
-    builder = (
-        ApplicationBuilder()
-        .token(settings.telegram_token.reveal())
-        .base_url(telegram.base_url)
-        .base_file_url(telegram.base_file_url)
-        .concurrent_updates(telegram.concurrent_updates)
-        .request(AiohttpRequest(telegram.max_requests))
-        # One long poll at a time; PTB adds the poll's own timeout to the read timeout.
-        .get_updates_request(channel.updates_request)
-    )
-    builder = builder.updater(None)
+    limiter = None
     if telegram.rate_limit if rate_limit is None else rate_limit:
         limiter = AIORateLimiter(
             overall_max_rate=telegram.rate_limit_per_second,
@@ -389,9 +382,19 @@ def build_application(
             group_time_period=60,
             max_retries=telegram.rate_limit_max_retries,
         )
-        # AIORateLimiter's type parameter (per-request retry data) is not the builder's default.
-        builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]
-    application = builder.build()
+    # Built here, not by the builder, for its own send (AssistantBot); as the builder would.
+    bot = AssistantBot(
+        settings.telegram_token.reveal(),
+        base_url=telegram.base_url,
+        base_file_url=telegram.base_file_url,
+        request=AiohttpRequest(telegram.max_requests),
+        # One long poll at a time; PTB adds the poll's own timeout to the read timeout.
+        get_updates_request=channel.updates_request,
+        # AIORateLimiter's type parameter (per-request retry data) is not the bot's.
+        rate_limiter=limiter,  # type: ignore[arg-type]
+    )
+    builder = ApplicationBuilder().bot(bot).concurrent_updates(telegram.concurrent_updates)
+    application = builder.updater(None).build()
     application.bot_data["channel"] = channel
     storage = assistant.storage
     channel.intake = Intake(
