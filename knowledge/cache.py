@@ -32,6 +32,14 @@ log = logging.getLogger(__name__)
 STALE_SECONDS = 30 * 24 * 3600
 VERSION = b"cache-1"  # change it when what a file holds changes meaning
 
+_written = 0  # files this process has written (`written`)
+
+
+def written() -> int:
+    """How many derived files this process has written: none when every one was read back
+    (bot/cli/main.py restarts a long-lived process that had to build them)."""
+    return _written
+
 
 def digest(parts: Iterable[bytes | str]) -> str:
     """A name for what `parts` compute."""
@@ -124,6 +132,8 @@ class Cache:
                     os.unlink(f.name)
                     raise
             os.replace(f.name, path)
+            global _written
+            _written += 1
             self._prune(path)
         except OSError as exc:
             log.info("the cache cannot be written (%s): computing at each start", exc)

@@ -49,6 +49,7 @@ what is asked of the reviews), "greeting", "thanks", "help" and "none".
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -161,7 +162,8 @@ class Why:
 
     def scores(self, label: str, scored: dict[str, float] | list[tuple[str, float]]) -> None:
         pairs = list(scored.items()) if isinstance(scored, dict) else scored
-        top = sorted(pairs, key=lambda item: -item[1])[:4]
+        # sorted(...)[:4], as heapq documents it, without sorting every entry each question.
+        top = heapq.nsmallest(4, pairs, key=lambda item: -item[1])
         self.note(f"{label}: " + (", ".join(f"{i} {s:.2f}" for i, s in top) or "-"))
 
     def __call__(self, decision: Decision) -> Decision:
@@ -437,7 +439,12 @@ def ranked_entries(
     # want to notify" names two actions word for word, and only its meaning tells them apart).
     scored = {}
     for entry_id, meaning in combined.items():
-        words_ = lexical.get(entry_id, 0.0)
+        if entry_id not in lexical:
+            # No words: what the general case below gives with words_ = 0.0 (AGREE > 0, so
+            # nothing added), without its calls; most entries, every question.
+            scored[entry_id] = (0.0 if meaning < 0.0 else meaning) + 0
+            continue
+        words_ = lexical[entry_id]
         weaker = min(meaning, words_)
         scored[entry_id] = max(meaning, words_) + (TIE_BREAK * weaker if weaker >= AGREE else 0)
     for entry_id, score in lexical.items():
@@ -445,8 +452,9 @@ def ranked_entries(
     if query is not None:
         # The topics' own text: what a topic says, not only how it is asked for.
         text_scores = knowledge.text.scores(query)
+        shares = knowledge.text.shares_of(query, text_scores)
         for entry_id, relative in text_scores.items():
-            share = knowledge.text.share_of(query, entry_id)
+            share = shares[entry_id]
             if share >= TEXT_SHARE:
                 bonus = TEXT_WEIGHT * relative * share
                 if relative == 1.0 and _text_alone(query, share):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -112,6 +113,11 @@ _NOT_NAMES = frozenset(
 )
 
 
+# Themes or sectors with their phrases as `_named` looks for them: (entry, ((" phrase ",
+# length, " its stems " or ""), ...)).
+Spaced = tuple[tuple[Any, tuple[tuple[str, int, str], ...]], ...]
+
+
 @dataclass(frozen=True)
 class Learning:
     themes: dict[str, Theme] = field(default_factory=dict)
@@ -183,10 +189,18 @@ class Learning:
         return [(point, review) for *_, point, review in ranked]
 
     def theme_in(self, text: str) -> Theme | None:
-        return _named(self.themes.values(), text)
+        return _named(self._themes_spaced, text)
 
     def sector_in(self, text: str) -> Sector | None:
-        return _named(self.sectors.values(), text)
+        return _named(self._sectors_spaced, text)
+
+    @functools.cached_property
+    def _themes_spaced(self) -> Spaced:
+        return _spaced(self.themes.values())
+
+    @functools.cached_property
+    def _sectors_spaced(self) -> Spaced:
+        return _spaced(self.sectors.values())
 
     def unchecked(self) -> list[Review]:
         """Records whose points rest in part on others' summaries: to check against the
@@ -211,23 +225,37 @@ def _mentions(text: str, phrases: list[str]) -> int:
     return sum(f" {' '.join(stem(w) for w in p.split())} " in said for p in phrases)
 
 
-def _named(entries: Iterable[Theme | Sector], text: str) -> Any:
-    """The entry one of whose words (phrases) the text has, the longest phrase winning. A
-    phrase of several words counts in any of their forms ("a teacher abused" is "teacher
-    abuse"); a single word only as it is ("sending" is not "SEND")."""
+def _named(entries: Spaced, text: str) -> Any:
+    """The entry one of whose words (phrases) the text has, the longest phrase winning (the
+    first of equal length); `entries` as `_spaced` gives them. A phrase of several words counts
+    in any of their forms ("a teacher abused" is "teacher abuse"); a single word only as it is
+    ("sending" is not "SEND")."""
     folded = words(text)
     said = f" {' '.join(folded)} "
-    stemmed = f" {' '.join(stem(w) for w in folded)} "
+    stemmed = ""
     best, length = None, 0
-    for entry in entries:
-        for phrase in entry.words:
-            if len(phrase) <= length:
+    for entry, phrases in entries:
+        for spaced, size, spaced_stems in phrases:
+            if size <= length:
                 continue
-            if f" {phrase} " in said or (
-                " " in phrase and f" {' '.join(stem(w) for w in phrase.split())} " in stemmed
-            ):
-                best, length = entry, len(phrase)
+            if spaced in said:
+                best, length = entry, size
+            elif spaced_stems:
+                stemmed = stemmed or f" {' '.join(stem(w) for w in folded)} "
+                if spaced_stems in stemmed:
+                    best, length = entry, size
     return best
+
+
+def _spaced(entries: Iterable[Theme | Sector]) -> Spaced:
+    """Each entry with its phrases as `_named` looks for them (a space either side), their
+    lengths, and a phrase of several words in stems: made once, rather than for every phrase
+    of every question."""
+    return tuple((e, tuple((f" {p} ", len(p), _spaced_stems(p)) for p in e.words)) for e in entries)
+
+
+def _spaced_stems(phrase: str) -> str:
+    return f" {' '.join(stem(w) for w in phrase.split())} " if " " in phrase else ""
 
 
 def _phrases(values: Any) -> tuple[str, ...]:

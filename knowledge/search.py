@@ -47,6 +47,8 @@ from typing import Any
 import numpy as np
 from rapidfuzz import fuzz
 
+from knowledge.per_message import once
+
 FILLER = frozenset(
     (
         "a an the of for to on in about and or with by from at is are was were be been it its "
@@ -689,6 +691,11 @@ class SearchIndex:
         return word in self._idf
 
     def search(self, text: str) -> SearchResult:
+        """The entries whose names fit `text`. Worked out once per message
+        (knowledge/per_message.py): the decision and the rule on a named review both ask."""
+        return once(self, "search", text, lambda: self._search(text))
+
+    def _search(self, text: str) -> SearchResult:
         query = self._query(text)
         if query is None:
             return SearchResult(None, ())

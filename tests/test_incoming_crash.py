@@ -90,6 +90,37 @@ async def test_polling_confirmed_then_killed_is_handled_once_after_restart(
     assert "Traceback" not in log
 
 
+async def test_a_polled_batch_stored_in_one_go_is_each_answered_once_after_kill_9(
+    tmp_path: Path, api: FakeBotApi
+) -> None:
+    """A batch of updates (one getUpdates) stored together, confirmed, then kill -9: the next
+    process answers every one of them, once, read from the JSON stored."""
+    database = str(tmp_path / "assistant.db")
+    chats = range(72, 78)
+    for n, chat in enumerate(chats, 10):
+        api.queue_update({"message": text_update(n, chat, question(n))["message"]})
+    crashing = await serve(tmp_path, api, database, webhook=False, crash=True)
+    try:
+        await until(
+            lambda: any(int(c.get("offset") or 0) > 1 for c in api.method_calls("getUpdates")),
+            "the batch confirmed",
+        )
+    finally:
+        crashing.kill()
+        await crashing.process.wait()
+    assert api.pending_updates == [] and api.method_calls("sendMessage") == []
+
+    restarted = await serve(tmp_path, api, database, webhook=False)
+    try:
+        await until(lambda: len(answered(api)) == len(chats), "every answer")
+        await asyncio.sleep(0.3)
+    finally:
+        log = await restarted.stop()
+    assert answered(api) == dict.fromkeys(chats, 1)
+    assert await handled(database) == {question(n): 1 for n in range(10, 10 + len(chats))}
+    assert "Traceback" not in log
+
+
 async def test_two_instances_the_other_handles_what_the_killed_one_acknowledged(
     tmp_path: Path, api: FakeBotApi, postgres_url: str
 ) -> None:

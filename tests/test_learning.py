@@ -355,7 +355,7 @@ async def test_learning_asked_in_more_everyday_ways(chat: Chat) -> None:
         if review:
             assert replies[0].id == review, text
     replies = await chat.say("what is the plant improving after the northern plant review")
-    assert replies[0].title.startswith("What the review recommended"), replies[0].title
+    assert (replies[0].title or "").startswith("What the review recommended"), replies[0].title
 
 
 async def test_lessons_for_a_sector(chat: Chat) -> None:

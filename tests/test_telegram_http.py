@@ -16,8 +16,8 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import BadRequest, NetworkError, TimedOut
 
-from bot.channels.telegram_http import AiohttpRequest
-from tests.telegram_support import BOT_USER, TOKEN
+from bot.channels.telegram_http import AiohttpRequest, AssistantBot
+from tests.telegram_support import BOT_USER, TOKEN, TelegramHarness
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -247,3 +247,24 @@ async def test_requests_go_through_the_proxy_from_the_environment(
     finally:
         await request.shutdown()
     assert targets == [f"http://127.0.0.1:{nobody}/bot{TOKEN}/getMe"]
+
+
+async def test_send_html_sends_what_send_message_sends_and_gives_its_id(
+    telegram: TelegramHarness,
+) -> None:
+    """The assistant's replies skip PTB's Message (AssistantBot): the request is the one PTB's
+    send_message makes, parameter for parameter and in order, and the id is the message's."""
+    bot = telegram.app.bot
+    assert isinstance(bot, AssistantBot)
+    extra = {
+        "link_preview_options": {"is_disabled": True},
+        "reply_markup": {"inline_keyboard": [[{"text": "More", "callback_data": "more"}]]},
+    }
+    for kwargs in (extra, {"link_preview_options": {"is_disabled": True}}):
+        message = await bot.send_message(
+            chat_id=5, text="<b>Rapid review</b>\nA review.", parse_mode="HTML", api_kwargs=kwargs
+        )
+        sent_id = await bot.send_html(5, "<b>Rapid review</b>\nA review.", kwargs)
+        by_ptb, ours = telegram.api.method_calls("sendMessage")[-2:]
+        assert list(ours.items()) == list(by_ptb.items())
+        assert sent_id == message.message_id + 1  # the next message of the chat

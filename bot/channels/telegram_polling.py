@@ -16,16 +16,14 @@ import datetime as dt
 import logging
 import signal
 
-from telegram import Bot, Update
 from telegram.error import RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application
 
 from bot.assistant import Assistant
 from bot.channels.intake import Intake
-from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, arrival, build_application
-from bot.channels.telegram_http import AiohttpRequest
+from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, arrival_of, build_application
+from bot.channels.telegram_http import AssistantBot
 from bot.core.background import BackgroundTask
-from bot.storage import Arrival
 from config.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
@@ -64,18 +62,11 @@ class Poller(BackgroundTask):
 
     name = "telegram-polling"
 
-    def __init__(
-        self,
-        bot: Bot,
-        intake: Intake,
-        telegram: TelegramSettings,
-        raw: AiohttpRequest | None = None,
-    ) -> None:
+    def __init__(self, bot: AssistantBot, intake: Intake, telegram: TelegramSettings) -> None:
         super().__init__()
         self.bot = bot
         self.intake = intake
         self.telegram = telegram
-        self.raw = raw  # getUpdates' client: the JSON of each batch as Telegram sent it
         self.offset: int | None = None  # the first update_id not yet stored
         self.pause = 0.0  # before the next poll: the server answered the last ones at once
 
@@ -92,10 +83,9 @@ class Poller(BackgroundTask):
                 await asyncio.sleep(BACKLOG_CHECK)
             started = loop.time()
             try:
-                updates = await self.bot.get_updates(
-                    offset=self.offset,
-                    timeout=dt.timedelta(seconds=held_for),
-                    allowed_updates=ALLOWED_UPDATES,
+                # As Telegram sent them: stored as they are, a text message read from them.
+                updates = await self.bot.get_updates_json(
+                    self.offset, dt.timedelta(seconds=held_for), ALLOWED_UPDATES
                 )
             except RetryAfter as exc:  # Telegram's own flood control: wait as told
                 await asyncio.sleep(_seconds(exc.retry_after))
@@ -113,25 +103,15 @@ class Poller(BackgroundTask):
             self.pause = next_pause(self.pause) if at_once and not updates else 0.0
             if updates:
                 try:
-                    new = await self.intake.receive(self._arrivals(updates))
+                    new = await self.intake.receive([arrival_of(u, self.bot) for u in updates])
                 except Exception as exc:  # not stored: not confirmed either, fetched again
                     log.error("updates not stored (%s); fetching them again", type(exc).__name__)
                     await asyncio.sleep(RETRY_MIN_SECONDS)
                     continue
-                self.offset = updates[-1].update_id + 1  # confirmed by the next getUpdates
+                self.offset = int(updates[-1]["update_id"]) + 1  # confirmed by the next poll
                 self.intake.dispatch(new)
             if self.telegram.poll_interval_seconds:
                 await asyncio.sleep(self.telegram.poll_interval_seconds)
-
-    def _arrivals(self, updates: tuple[Update, ...]) -> list[Arrival]:
-        """The batch as stored: each update with the JSON Telegram sent for it, when the client
-        kept it (else PTB's object turned back into JSON)."""
-        sent = self.raw.last_result if self.raw is not None else None
-        if isinstance(sent, list) and [
-            u.get("update_id") if isinstance(u, dict) else None for u in sent
-        ] == [u.update_id for u in updates]:
-            return [arrival(u, payload) for u, payload in zip(updates, sent, strict=True)]
-        return [arrival(u) for u in updates]
 
     async def _no_webhook(self) -> None:
         """getUpdates refuses to run while a webhook is set: remove it (as PTB's Updater did),
@@ -182,8 +162,9 @@ def start_updates(application: Application, assistant: Assistant, polling: bool)
     intake.start()
     if not polling:
         return None
-    channel: TelegramChannel = application.bot_data["channel"]
-    poller = Poller(application.bot, intake, assistant.settings.telegram, channel.updates_request)
+    bot = application.bot
+    assert isinstance(bot, AssistantBot)  # build_application's
+    poller = Poller(bot, intake, assistant.settings.telegram)
     poller.start()
     return poller
 

@@ -73,6 +73,7 @@ from config.settings import (
     load_settings,
 )
 from config.validation import KnowledgeError
+from knowledge import cache
 from knowledge.coverage import as_markdown
 from knowledge.decision import decide
 from knowledge.loader import Knowledge
@@ -314,12 +315,44 @@ def freeze_startup_objects() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-async def settle(installation: Installation) -> None:
+async def settle(installation: Installation, may_restart: bool = False) -> None:
     """Wait for every partnership's vectors (read from the cache: a moment), so that they are
-    among what start-up built, then freeze it all (`freeze_startup_objects`)."""
+    among what start-up built, then freeze it all (`freeze_startup_objects`). With
+    `may_restart`, a start that had to build the derived files raises `Restart`, its
+    installation closed."""
     for assistant in installation.assistants.values():
         await assistant.knowledge.ready()
+    if may_restart and cache.written():
+        await installation.close()
+        raise Restart
     freeze_startup_objects()
+
+
+# Set in the environment of the process a start replaced itself with: it restarts once at most.
+RESTARTED = "ASSISTANT_RESTARTED"
+
+
+class Restart(Exception):
+    """Start-up built the knowledge's derived files (the cache was empty, or the knowledge
+    changed): start again, reading them back.
+
+    Building them (the topics' BM25 index with bm25s, every name embedded, the YAML parsed,
+    the Word template filled with docxtpl) leaves its libraries imported and its peak in the
+    allocator: a first start held 145-152 MB where a start that reads the files back holds
+    108-117 (docs/benchmarks.md). Only loading tells whether the cache had everything, so
+    rather than a child process at every start, the process that had to build them replaces
+    itself (same pid, same arguments) once they are written."""
+
+
+def restart() -> None:
+    """Replace this process with the same command, which now finds the derived files."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    logging.shutdown()
+    environment = {**os.environ, RESTARTED: "1"}
+    # sys.executable, not the argv[0] typed: "python3" could find another interpreter first.
+    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], environment)
 
 
 async def open_installation(
@@ -336,14 +369,15 @@ async def open_installation(
     return await Installation.open(await asyncio.to_thread(read), reread=read)
 
 
-async def serve(settings: Settings, console: bool) -> None:
+async def serve(settings: Settings, console: bool, may_restart: bool = False) -> None:
     """Serve every partnership in this event loop until stopped: their Telegram bots by long
     polling, or the console chat (with `settings`' partnership) when asked or when none has a
-    token; each partnership's outbox, retention and mailbox beside them."""
+    token; each partnership's outbox, retention and mailbox beside them. `may_restart`: see
+    `settle`."""
     from bot.installation import PollingBots, Workers
 
     installation = await open_installation()
-    await settle(installation)
+    await settle(installation, may_restart)
     has_bots = any(a.settings.telegram_token for a in installation.assistants.values())
     runner = Workers() if console or not has_bots else PollingBots()
     chosen = installation.assistants.get(settings.partnership)
@@ -395,11 +429,15 @@ def serve_settings(
 
 
 async def serve_http(
-    settings: Settings, webhook: bool, adjust: Callable[[Settings], Settings] = lambda s: s
+    settings: Settings,
+    webhook: bool,
+    adjust: Callable[[Settings], Settings] = lambda s: s,
+    may_restart: bool = False,
 ) -> None:
     """The ASGI app (bot/server.py): the default partnership's web chat, and every
     partnership's Telegram bot (polling or webhook) where it has a token, until SIGTERM or
-    Ctrl+C; `adjust` applies the command line's options to each partnership."""
+    Ctrl+C; `adjust` applies the command line's options to each partnership; `may_restart`:
+    see `settle`."""
     from bot.server import Service, run_service
 
     installation = await open_installation(adjust)
@@ -409,7 +447,7 @@ async def serve_http(
         others = [a for a in installation.assistants.values() if a is not default]
         Service.check([a.settings for a in (default, *others)], webhook)
         service = Service(default, webhook)
-        await settle(installation)
+        await settle(installation, may_restart)
         await installation.start(service)  # the others join the service; mailboxes start
         log_started(installation)
         await run_service(service)
@@ -544,6 +582,9 @@ def main(argv: list[str] | None = None) -> int:
                 evaluate(settings, args.file, args.json, args.min, args.answerable, args.urgent)
             )
         import_telegram()  # what follows serves bots: before anything imports telegram
+        # Only the program itself restarts (`Restart`), never a caller passing its arguments
+        # (a test), and once.
+        may_restart = argv is None and RESTARTED not in os.environ
         if args.command == "serve":
             options = (args.webhook, args.host, args.port)
             asyncio.run(
@@ -551,10 +592,14 @@ def main(argv: list[str] | None = None) -> int:
                     settings,
                     settings.telegram.mode == "webhook",
                     lambda one: serve_settings(one, *options),
+                    may_restart,
                 )
             )
         else:
-            asyncio.run(serve(settings, console=args.command == "chat"))
+            asyncio.run(serve(settings, args.command == "chat", may_restart))
+    except Restart:
+        log.info("derived files built and kept; starting again to read them back")
+        restart()
     except KnowledgeError as exc:
         print("The knowledge base or the registry is invalid; not starting.", file=sys.stderr)
         print("\n".join(exc.problems), file=sys.stderr)

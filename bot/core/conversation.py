@@ -27,7 +27,7 @@ from bot.storage import Storage
 from bot.storage.records import Session
 from config.settings import Settings
 from knowledge.loader import Knowledge
-from knowledge.semantic import one_message
+from knowledge.per_message import one_message
 
 log = logging.getLogger(__name__)
 

@@ -150,6 +150,9 @@ class Database:
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None  # the task holding the lock
         self._depth = 0  # transaction nesting depth of the owner
+        # The owner, when its transaction is on the point writer (`_begin_if_waiting`): its
+        # statements run there, and nobody else's autocommit write may (it would join it).
+        self._on_point: asyncio.Task[Any] | None = None
         # Tasks inside `transaction_on_write` that have not written yet.
         self._waiting: dict[asyncio.Task[Any], Begun] = {}
 
@@ -206,6 +209,8 @@ class Database:
         sees every transaction committed before it began. Inside one, on the writer, so the
         transaction reads its own changes."""
         task = asyncio.current_task()
+        if self.point_writer is not None and task is not None and self._on_point is task:
+            return self.point_writer.execute(sql, params).fetchall()
         if self.reader is None or (task is not None and self._owner is task):
             async with self._use():
                 return list(await self.connection.execute_fetchall(sql, params))
@@ -275,7 +280,13 @@ class Database:
         await self._begin_if_waiting()
         task = asyncio.current_task()
         point = self.point_writer
-        if point is not None and not (task is not None and self._owner is task):
+        if point is not None and task is not None and self._on_point is task:
+            return [point.execute(sql, params).fetchall() for params in rows]
+        if (
+            point is not None
+            and self._on_point is None
+            and not (task is not None and self._owner is task)
+        ):
             try:
                 point.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
@@ -324,24 +335,42 @@ class Database:
         changed nothing, and is run again, up to the same deadline as a BEGIN."""
         await self._begin_if_waiting()
         task = asyncio.current_task()
-        if self._depth and task is not None and self._owner is task:
-            return await run()
         point = self.point_writer
-        if point is not None:
-            try:
-                done = now(point)
-            except sqlite3.OperationalError as exc:
-                if not is_busy(exc):
-                    raise
-            else:
-                self._wrote_on_point()
-                return done
+        if self._depth and task is not None and self._owner is task:
+            if point is not None and self._on_point is task:
+                return now(point)
+            return await run()
+        written = self._autocommit(now)
+        if written:
+            return written[0]
         async with self._use():
-            return await self._retry_busy(run)
+            # Another task's transaction held the database (on either connection): it has
+            # ended now, so the point writer is likely free again.
+            written = self._autocommit(now)
+            return written[0] if written else await self._retry_busy(run)
+
+    def _autocommit(self, now: Callable[[sqlite3.Connection], T]) -> tuple[T] | tuple[()]:
+        """`now` on the point writer, a transaction by itself, if it is free this instant:
+        (its result,); else () (busy, or a transaction is open on it)."""
+        point = self.point_writer
+        if point is None or self._on_point is not None:
+            return ()
+        try:
+            done = now(point)
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            return ()
+        self._wrote_on_point()
+        return (done,)
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         async with self.transaction():
-            await self.connection.executemany(sql, rows)
+            task = asyncio.current_task()
+            if self.point_writer is not None and task is not None and self._on_point is task:
+                self.point_writer.executemany(sql, rows)
+            else:
+                await self.connection.executemany(sql, rows)
 
     async def serialize(self, name: str) -> None:
         """Inside a transaction: no other writer runs until it ends (PostgreSQL takes a lock
@@ -400,7 +429,7 @@ class Database:
         else:
             if state.begun:
                 try:
-                    await self.connection.execute("COMMIT")
+                    await self._commit()
                 except sqlite3.Error as exc:
                     await self._rollback()
                     raise TransactionFailed(
@@ -412,6 +441,7 @@ class Database:
             if state.begun:
                 self._depth = 0
                 self._owner = None
+                self._on_point = None
                 self._lock.release()
 
     async def _begin_if_waiting(self) -> None:
@@ -423,13 +453,43 @@ class Database:
         await self._lock.acquire()
         self._owner = task
         try:
-            await self._retry_busy(lambda: self.connection.execute("BEGIN IMMEDIATE"))
+            if not self._begin_on_point(task):
+                await self._retry_busy(lambda: self.connection.execute("BEGIN IMMEDIATE"))
         except BaseException:
             self._owner = None
             self._lock.release()
             raise
         self._depth = 1
         state.begun = True
+
+    def _begin_on_point(self, task: asyncio.Task[Any] | None) -> bool:
+        """BEGIN IMMEDIATE on the point writer, on this thread, if the database is free this
+        instant (a turn's transaction: a miss recorded and its message marked handled). Its
+        statements then run here, each in microseconds, where on the writer's thread each was
+        a hop there and back; and while it was open, every other message's mark, refused by
+        SQLite (busy), went the thread's way too. Busy: False, and the writer's thread
+        begins it, waiting as long as it must. It never waits on this thread: the point
+        writer's timeout is 0, and once begun no statement waits for a lock."""
+        point = self.point_writer
+        if point is None or task is None:
+            return False
+        try:
+            point.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            return False
+        self._on_point = task
+        return True
+
+    async def _commit(self) -> None:
+        """COMMIT the owner's transaction, on the connection it began on."""
+        task = asyncio.current_task()
+        if self.point_writer is not None and task is not None and self._on_point is task:
+            self.point_writer.execute("COMMIT")
+            self._wrote_on_point()
+        else:
+            await self.connection.execute("COMMIT")
 
     @asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:
@@ -462,20 +522,34 @@ class Database:
     @asynccontextmanager
     async def _savepoint(self) -> AsyncIterator[None]:
         name = f"nested_{self._depth}"
-        await self.connection.execute(f"SAVEPOINT {name}")
+        await self._run_here(f"SAVEPOINT {name}")
         self._depth += 1
         try:
             yield
         except BaseException:
-            await self.connection.execute(f"ROLLBACK TO {name}")
-            await self.connection.execute(f"RELEASE {name}")
+            await self._run_here(f"ROLLBACK TO {name}")
+            await self._run_here(f"RELEASE {name}")
             raise
         finally:
             self._depth -= 1
-        await self.connection.execute(f"RELEASE {name}")
+        await self._run_here(f"RELEASE {name}")
+
+    async def _run_here(self, sql: str) -> None:
+        """A statement of the owner's transaction, on the connection it began on."""
+        task = asyncio.current_task()
+        if self.point_writer is not None and task is not None and self._on_point is task:
+            self.point_writer.execute(sql)
+        else:
+            await self.connection.execute(sql)
 
     async def _rollback(self) -> None:
         # After some errors SQLite has already rolled back; a second ROLLBACK would fail.
+        task = asyncio.current_task()
+        point = self.point_writer
+        if point is not None and task is not None and self._on_point is task:
+            if point.in_transaction:
+                point.execute("ROLLBACK")
+            return
         if self.connection.in_transaction:
             await asyncio.shield(self.connection.execute("ROLLBACK"))
 
