@@ -62,22 +62,27 @@ async def test_webhook_acknowledged_then_killed_is_handled_once_after_restart(
     assert "Traceback" not in log
 
 
-async def test_polling_confirmed_then_killed_is_handled_once_after_restart(
-    tmp_path: Path, api: FakeBotApi
-) -> None:
-    database = str(tmp_path / "assistant.db")
-    api.queue_update({"message": text_update(1, 71, question(3))["message"]})
+async def confirmed_then_killed(tmp_path: Path, api: FakeBotApi, database: str, what: str) -> None:
+    """Serve by polling until the updates queued are confirmed (the poller asked for the
+    updates after them: Telegram drops them then), then kill -9, nothing yet answered."""
     crashing = await serve(tmp_path, api, database, webhook=False, crash=True)
     try:
-        # Confirmed: the poller asked for the updates after it (Telegram drops it then).
         await until(
             lambda: any(int(c.get("offset") or 0) > 1 for c in api.method_calls("getUpdates")),
-            "the update confirmed",
+            what,
         )
     finally:
         crashing.kill()
         await crashing.process.wait()
     assert api.pending_updates == [] and api.method_calls("sendMessage") == []
+
+
+async def test_polling_confirmed_then_killed_is_handled_once_after_restart(
+    tmp_path: Path, api: FakeBotApi
+) -> None:
+    database = str(tmp_path / "assistant.db")
+    api.queue_update({"message": text_update(1, 71, question(3))["message"]})
+    await confirmed_then_killed(tmp_path, api, database, "the update confirmed")
 
     restarted = await serve(tmp_path, api, database, webhook=False)
     try:
@@ -99,16 +104,7 @@ async def test_a_polled_batch_stored_in_one_go_is_each_answered_once_after_kill_
     chats = range(72, 78)
     for n, chat in enumerate(chats, 10):
         api.queue_update({"message": text_update(n, chat, question(n))["message"]})
-    crashing = await serve(tmp_path, api, database, webhook=False, crash=True)
-    try:
-        await until(
-            lambda: any(int(c.get("offset") or 0) > 1 for c in api.method_calls("getUpdates")),
-            "the batch confirmed",
-        )
-    finally:
-        crashing.kill()
-        await crashing.process.wait()
-    assert api.pending_updates == [] and api.method_calls("sendMessage") == []
+    await confirmed_then_killed(tmp_path, api, database, "the batch confirmed")
 
     restarted = await serve(tmp_path, api, database, webhook=False)
     try:
