@@ -108,19 +108,26 @@ async def serve(
             cwd=folder,
             stderr=stderr,
         )
-    served = Served(process, port, log)
+    await until_ready(process, port, log, 90)
+    return Served(process, port, log)
+
+
+async def until_ready(
+    process: asyncio.subprocess.Process, port: int, log: Path, seconds: float
+) -> None:
+    """Wait until the served process on `port` answers /readyz; fail with its log's end if it
+    exits or `seconds` go by first."""
     async with httpx.AsyncClient() as http:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + seconds
         while True:
             assert process.returncode is None, log.read_text()[-3000:]
             assert time.monotonic() < deadline, "serve did not start"
             try:
                 if (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
-                    break
+                    return
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
-    return served
 
 
 async def handled(database: str) -> Counter[str]:

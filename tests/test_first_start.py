@@ -10,11 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.cli import ROOT, main_env
-from tests.incoming_support import answered, question, until
+from tests.incoming_support import answered, question, until, until_ready
 from tests.telegram_support import TOKEN, FakeBotApi
 from tests.test_serve import free_port, serve_settings
 
@@ -35,17 +34,7 @@ async def serve_once(folder: Path, api: FakeBotApi, chat: int) -> str:
             sys.executable, str(ROOT / "main.py"), "serve", env=env, cwd=ROOT, stderr=stderr
         )
     try:
-        async with httpx.AsyncClient() as http:
-            deadline = time.monotonic() + 120
-            while True:
-                assert process.returncode is None, log.read_text()[-3000:]
-                assert time.monotonic() < deadline, "serve did not start"
-                try:
-                    if (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+        await until_ready(process, port, log, 120)
         api.queue_update(
             {
                 "message": {
