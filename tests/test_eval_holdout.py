@@ -146,6 +146,13 @@ URGENT_FLOORS = [
     # matter and not screened), fixed after the scoring; the sets are used since
     ("urgent_blind21k.txt", 1.0, 0.0),
     ("urgent_blind21l.txt", 1.0, 0.0),
+    # the blind sets M and N (2026-12-08), written after the round's work and scored once on
+    # d2d8bc5: M routed 15 of 15 and flagged none; N routed 13 of 15 and flagged 1. N's misses
+    # were live dangers (a partner who "threatened to kill mum and the newborn" and "will be back
+    # in 10 min"; a child who says "if I go home tonight he'll kill me"), fixed after the
+    # scoring; both sets are used since
+    ("urgent_blind21m.txt", 1.0, 0.0),
+    ("urgent_blind21n.txt", 1.0, 0.0),
     # not blind: probes of the rules that settled K's and L's look-alikes, with live concerns
     # that share their words
     ("urgent_probes21k.txt", 1.0, 0.0),
