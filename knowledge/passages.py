@@ -164,12 +164,14 @@ class TopicText:
     ) -> float:
         """How much of the question (IDF-weighted) the topic's own words have, the question's
         words in `leaving_out` not counted."""
-        return self._part(_said(query, leaving_out), self._words.get(topic_id, frozenset()))
+        return self.shares_of(query, (topic_id,), leaving_out)[topic_id]
 
-    def shares_of(self, query: Query, topic_ids: Iterable[str]) -> dict[str, float]:
+    def shares_of(
+        self, query: Query, topic_ids: Iterable[str], leaving_out: frozenset[str] = frozenset()
+    ) -> dict[str, float]:
         """`share_of(query, i)` for each of `topic_ids` (the question's weight summed once,
         not once per topic: every topic its words reach, every question)."""
-        whole = _said(query)
+        whole = _said(query, leaving_out)
         if not whole:
             return dict.fromkeys(topic_ids, 0.0)
         idf, unseen, empty = self._idf, self._unseen, frozenset[str]()
