@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from knowledge.entries import Topic
+from knowledge.per_message import once
 from knowledge.search import ABBREVIATIONS, FILLER, NUMBER_WORDS, commonest_english, stem, words
 
 _BRACKETS = re.compile(r"\(([^)]*)\)")
@@ -109,11 +110,15 @@ class TopicNames:
                     if len(raw) == 1 and raw[0] in common and raw[0] not in acronyms:
                         self._plain.add(key)
 
-    def said(self, text: str, corrected: str) -> list[Named]:
+    def said(self, text: str, corrected: str) -> tuple[Named, ...]:
         """The topics named in a question (as typed, and with typos corrected), in the order
         they are said. Where two names overlap, the longer wins, and of two as long the one
         ending later: a name's last word is its head ("the national Child Safeguarding
-        Practice Review Panel" is the Panel, not a national review)."""
+        Practice Review Panel" is the Panel, not a national review). Worked out once a message
+        (the decision asks it for three rules: knowledge/per_message.py)."""
+        return once(self, "said", f"{text}\n{corrected}", lambda: self._said(text, corrected))
+
+    def _said(self, text: str, corrected: str) -> tuple[Named, ...]:
         raw = words(corrected)
         keyed = _keyed(raw)
         capitals = {w.lower() for w in re.findall(r"(?<=[a-z,;]\s)[A-Z][a-z]+", text)}
@@ -141,7 +146,7 @@ class TopicNames:
                     _asked_about(raw[:start], raw[end:]),
                 )
             )
-        return found
+        return tuple(found)
 
 
 def _asked_about(before: list[str], after: list[str]) -> bool:
