@@ -252,6 +252,15 @@ def new_chat(assistant: Assistant, name: str) -> Chat:
 
 
 @pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    """A fake Bot API on loopback, for tests that start the program against it."""
+    server = FakeBotApi()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
 async def telegram(assistant: Assistant) -> AsyncIterator[TelegramHarness]:
     """The real python-telegram-bot Application talking HTTP to a fake Bot API on loopback."""
     api = FakeBotApi()

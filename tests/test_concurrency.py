@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -43,14 +42,6 @@ def use_api(assistant: Assistant, api: FakeBotApi, **telegram: object) -> None:
         ),
         telegram_token=Secret(TOKEN),
     )
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def test_one_chat_in_order_chats_side_by_side_and_idle_locks_dropped(

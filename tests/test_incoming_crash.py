@@ -7,7 +7,6 @@ acknowledges updates and never handles them: the widest form of that window. The
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -25,14 +24,6 @@ from tests.incoming_support import (
 from tests.telegram_support import FakeBotApi
 
 pytestmark = pytest.mark.slow  # main.py killed and restarted, and two instances
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    api = FakeBotApi()
-    await api.start()
-    yield api
-    await api.stop()
 
 
 async def test_webhook_acknowledged_then_killed_is_handled_once_after_restart(

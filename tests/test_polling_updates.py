@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,14 +19,6 @@ from tests.test_concurrency import a_message, use_api, wait_for
 
 def message_of(chat: int, text: str) -> dict[str, Any]:
     return a_message(chat, text)  # typed for the changes below
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    api = FakeBotApi()
-    await api.start()
-    yield api
-    await api.stop()
 
 
 def test_a_text_message_is_read_from_the_update_as_sent() -> None:
